@@ -1,0 +1,13 @@
+//! The network catalog (SPEC §4): offers, landing pages, creatives, affiliates, campaigns and
+//! smart links. The one source of truth for routing.
+//!
+//! Pipeline: file text → `load` (located raw entities, typed [`Catalog`]) → `validate` (every
+//! problem, with its JSON path and line) → `routing::RoutingTable::compile`. This module does
+//! no routing and never touches the hot path.
+
+pub mod load;
+pub mod model;
+pub mod validate;
+
+pub use load::{CatalogError, load};
+pub use model::*;

@@ -1,0 +1,510 @@
+//! Consistency rules of the catalog (SPEC §4), shared by load, reload, `check` and API writes.
+//!
+//! [`validate`] never stops at the first problem: it returns every one, each with the JSON path
+//! of the offending value, so an operator fixes a file in one pass.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use super::model::Catalog;
+use crate::attrs::Country;
+use crate::routing::template::Template;
+
+/// Highest `offer_weight`.
+pub const MAX_WEIGHT: u32 = 100;
+/// Accepted `priority` range (lower is tried first).
+pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
+/// Most offers one smart link may carry; bounds the work of one click.
+pub const MAX_ATTACHMENTS: usize = 1000;
+/// Longest free-text value (names, sub_affiliate, coupon_code), in bytes.
+pub const MAX_TEXT: usize = 255;
+
+/// ISO 3166-1 alpha-2 codes in use, plus `XK` (Kosovo), which GeoIP databases return.
+const ISO_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI \
+BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
+DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ \
+GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN \
+KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS \
+MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT \
+PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF \
+TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA \
+ZM ZW";
+
+/// Parses a catalog country code: two upper-case letters assigned by ISO 3166-1.
+pub fn parse_country(code: &str) -> Result<Country, String> {
+    let hint = match code {
+        "UK" => " (the ISO code of the United Kingdom is GB)",
+        _ => "",
+    };
+    match Country::from_code(code) {
+        Some(c) if ISO_CODES.split(' ').any(|known| known == code) => Ok(c),
+        Some(_) => Err(format!(
+            "{code:?} is not an ISO 3166-1 alpha-2 country code{hint}"
+        )),
+        None => Err(format!(
+            "{code:?} is not a country code (two upper-case letters, e.g. \"US\")"
+        )),
+    }
+}
+
+/// The entity lists of the catalog, in file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Affiliates,
+    Offers,
+    LandingPages,
+    Creatives,
+    Campaigns,
+    SmartLinks,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Affiliates,
+        Kind::Offers,
+        Kind::LandingPages,
+        Kind::Creatives,
+        Kind::Campaigns,
+        Kind::SmartLinks,
+    ];
+
+    /// The key of this list in the catalog JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Kind::Affiliates => "affiliates",
+            Kind::Offers => "offers",
+            Kind::LandingPages => "landing_pages",
+            Kind::Creatives => "creatives",
+            Kind::Campaigns => "campaigns",
+            Kind::SmartLinks => "smart_links",
+        }
+    }
+
+    /// The name of the id field of this kind's entities.
+    pub fn id_field(self) -> &'static str {
+        match self {
+            Kind::Affiliates => "affiliate_id",
+            Kind::Offers => "offer_id",
+            Kind::LandingPages => "landing_page_id",
+            Kind::Creatives => "creative_id",
+            Kind::Campaigns => "campaign_id",
+            Kind::SmartLinks => "smart_link_id",
+        }
+    }
+}
+
+/// One thing wrong with a catalog, located by JSON path: `{kind}[{index}]{field}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    pub kind: Kind,
+    pub index: usize,
+    /// Path inside the entity, starting with `.` (e.g. `.offers[2].offer_weight`).
+    pub field: String,
+    pub message: String,
+}
+
+impl Problem {
+    /// The JSON path of the offending value.
+    pub fn path(&self) -> String {
+        format!("{}[{}]{}", self.kind.key(), self.index, self.field)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path(), self.message)
+    }
+}
+
+/// Ids of entities that exist in the file but failed to parse: references to them are not
+/// reported again as dangling.
+#[derive(Default, Debug)]
+pub struct KnownIds {
+    pub ids: HashMap<Kind, HashSet<u32>>,
+}
+
+/// Every consistency problem of `catalog`.
+pub fn validate(catalog: &Catalog) -> Vec<Problem> {
+    validate_with(catalog, &KnownIds::default())
+}
+
+/// As [`validate`], treating the ids in `broken` as existing.
+pub fn validate_with(catalog: &Catalog, broken: &KnownIds) -> Vec<Problem> {
+    let mut v = Validator {
+        problems: Vec::new(),
+        broken,
+    };
+    v.run(catalog);
+    v.problems
+}
+
+struct Validator<'a> {
+    problems: Vec<Problem>,
+    broken: &'a KnownIds,
+}
+
+/// Where in the catalog a check is looking.
+#[derive(Clone, Copy)]
+struct At(Kind, usize);
+
+impl Validator<'_> {
+    fn fail(&mut self, at: At, field: impl Into<String>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            kind: at.0,
+            index: at.1,
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Checks ids (positive, unique) of one list and returns the set of them.
+    fn ids(&mut self, kind: Kind, ids: impl Iterator<Item = u32>) -> HashMap<u32, usize> {
+        let mut seen = HashMap::new();
+        for (i, id) in ids.enumerate() {
+            let at = At(kind, i);
+            let field = format!(".{}", kind.id_field());
+            if id == 0 {
+                self.fail(at, field, "must be a positive integer");
+            } else if let Some(first) = seen.insert(id, i) {
+                seen.insert(id, first);
+                self.fail(
+                    at,
+                    field,
+                    format!("{id} is used twice ({}[{first}] has it too)", kind.key()),
+                );
+            }
+        }
+        seen
+    }
+
+    fn exists(&self, kind: Kind, table: &HashMap<u32, usize>, id: u32) -> bool {
+        table.contains_key(&id) || self.broken.ids.get(&kind).is_some_and(|s| s.contains(&id))
+    }
+
+    fn reference(&mut self, at: At, field: &str, kind: Kind, table: &HashMap<u32, usize>, id: u32) {
+        if !self.exists(kind, table, id) {
+            self.fail(
+                at,
+                format!(".{field}"),
+                format!("{} {id} does not exist", kind.key().trim_end_matches('s')),
+            );
+        }
+    }
+
+    fn text(&mut self, at: At, field: &str, value: &str, required: bool) {
+        if required && value.trim().is_empty() {
+            self.fail(at, format!(".{field}"), "must not be empty");
+        } else if value.len() > MAX_TEXT {
+            self.fail(
+                at,
+                format!(".{field}"),
+                format!("is {} bytes long; at most {MAX_TEXT}", value.len()),
+            );
+        }
+    }
+
+    fn url(&mut self, at: At, field: &str, value: &str) {
+        if let Err(e) = Template::parse(value) {
+            self.fail(at, format!(".{field}"), format!("{value:?} {e}"));
+        }
+    }
+
+    fn countries(&mut self, at: At, field: &str, codes: &[String]) {
+        for (i, code) in codes.iter().enumerate() {
+            if let Err(message) = parse_country(code) {
+                self.fail(at, format!(".{field}[{i}]"), message);
+            }
+        }
+    }
+
+    fn run(&mut self, c: &Catalog) {
+        let affiliates = self.ids(
+            Kind::Affiliates,
+            c.affiliates.iter().map(|a| a.affiliate_id),
+        );
+        let offers = self.ids(Kind::Offers, c.offers.iter().map(|o| o.offer_id));
+        let landing_pages = self.ids(
+            Kind::LandingPages,
+            c.landing_pages.iter().map(|l| l.landing_page_id),
+        );
+        let creatives = self.ids(Kind::Creatives, c.creatives.iter().map(|x| x.creative_id));
+        self.ids(Kind::Campaigns, c.campaigns.iter().map(|x| x.campaign_id));
+        self.ids(
+            Kind::SmartLinks,
+            c.smart_links.iter().map(|x| x.smart_link_id),
+        );
+
+        for (i, a) in c.affiliates.iter().enumerate() {
+            self.text(
+                At(Kind::Affiliates, i),
+                "affiliate_name",
+                &a.affiliate_name,
+                true,
+            );
+        }
+        for (i, o) in c.offers.iter().enumerate() {
+            let at = At(Kind::Offers, i);
+            self.text(at, "offer_name", &o.offer_name, true);
+            self.url(at, "offer_url", &o.offer_url);
+            self.countries(at, "allowed_countries", &o.allowed_countries);
+        }
+        for (i, l) in c.landing_pages.iter().enumerate() {
+            let at = At(Kind::LandingPages, i);
+            self.text(at, "landing_page_name", &l.landing_page_name, true);
+            self.reference(at, "offer_id", Kind::Offers, &offers, l.offer_id);
+            self.url(at, "url", &l.url);
+        }
+        for (i, x) in c.creatives.iter().enumerate() {
+            let at = At(Kind::Creatives, i);
+            self.text(at, "creative_name", &x.creative_name, true);
+            self.reference(at, "offer_id", Kind::Offers, &offers, x.offer_id);
+            if !(1..=4).contains(&x.creative_type_id) {
+                self.fail(
+                    at,
+                    ".creative_type_id",
+                    "must be 1 (Banner), 2 (Text Link), 3 (Email) or 4 (HTML)",
+                );
+            }
+            for (field, value) in [("width", x.width), ("height", x.height)] {
+                if value == Some(0) {
+                    self.fail(at, format!(".{field}"), "must be positive when present");
+                }
+            }
+        }
+        for (i, x) in c.campaigns.iter().enumerate() {
+            let at = At(Kind::Campaigns, i);
+            self.reference(at, "offer_id", Kind::Offers, &offers, x.offer_id);
+            self.reference(
+                at,
+                "affiliate_id",
+                Kind::Affiliates,
+                &affiliates,
+                x.affiliate_id,
+            );
+            if !(1..=3).contains(&x.display_link_type_id) {
+                self.fail(
+                    at,
+                    ".display_link_type_id",
+                    "must be 1 (standard), 2 (encoded) or 3 (vanity)",
+                );
+            }
+            if let Some(id) = x.creative_id {
+                self.reference(at, "creative_id", Kind::Creatives, &creatives, id);
+                if let Some(&ci) = creatives.get(&id)
+                    && c.creatives[ci].offer_id != x.offer_id
+                {
+                    self.fail(
+                        at,
+                        ".creative_id",
+                        format!(
+                            "creative {id} belongs to offer {}, not to offer {}",
+                            c.creatives[ci].offer_id, x.offer_id
+                        ),
+                    );
+                }
+            }
+            if let Some(id) = x.landing_page_id {
+                self.reference(
+                    at,
+                    "landing_page_id",
+                    Kind::LandingPages,
+                    &landing_pages,
+                    id,
+                );
+                if let Some(&li) = landing_pages.get(&id)
+                    && c.landing_pages[li].offer_id != x.offer_id
+                {
+                    self.fail(
+                        at,
+                        ".landing_page_id",
+                        format!(
+                            "landing page {id} belongs to offer {}, not to offer {}",
+                            c.landing_pages[li].offer_id, x.offer_id
+                        ),
+                    );
+                }
+            }
+            for (field, value) in [
+                ("sub_affiliate", &x.sub_affiliate),
+                ("coupon_code", &x.coupon_code),
+            ] {
+                if let Some(v) = value {
+                    self.text(at, field, v, false);
+                }
+            }
+            if let Some(date) = &x.date_created
+                && parse_date(date).is_none()
+            {
+                self.fail(
+                    at,
+                    ".date_created",
+                    format!(
+                        "{date:?} is not a date-time (e.g. \"2026-01-15T09:00:00Z\" or \"2026-01-15 09:00:00\")"
+                    ),
+                );
+            }
+        }
+        for (i, s) in c.smart_links.iter().enumerate() {
+            let at = At(Kind::SmartLinks, i);
+            self.text(at, "smart_link_name", &s.smart_link_name, true);
+            self.reference(
+                at,
+                "affiliate_id",
+                Kind::Affiliates,
+                &affiliates,
+                s.affiliate_id,
+            );
+            if let Some(url) = &s.fallback_url {
+                self.url(at, "fallback_url", url);
+            }
+            if s.offers.len() > MAX_ATTACHMENTS {
+                self.fail(
+                    at,
+                    ".offers",
+                    format!("has {} offers; at most {MAX_ATTACHMENTS}", s.offers.len()),
+                );
+            }
+            let mut attached = HashMap::new();
+            for (j, a) in s.offers.iter().enumerate() {
+                let base = format!(".offers[{j}]");
+                if !self.exists(Kind::Offers, &offers, a.offer_id) {
+                    self.fail(
+                        at,
+                        format!("{base}.offer_id"),
+                        format!("offer {} does not exist", a.offer_id),
+                    );
+                }
+                if let Some(first) = attached.insert(a.offer_id, j) {
+                    attached.insert(a.offer_id, first);
+                    self.fail(
+                        at,
+                        format!("{base}.offer_id"),
+                        format!(
+                            "offer {} is attached twice (also at offers[{first}])",
+                            a.offer_id
+                        ),
+                    );
+                }
+                if !(1..=MAX_WEIGHT).contains(&a.offer_weight) {
+                    self.fail(
+                        at,
+                        format!("{base}.offer_weight"),
+                        format!("{} is out of range 1..={MAX_WEIGHT}", a.offer_weight),
+                    );
+                }
+                if !PRIORITY_RANGE.contains(&a.priority) {
+                    self.fail(
+                        at,
+                        format!("{base}.priority"),
+                        format!(
+                            "{} is out of range {}..={}",
+                            a.priority,
+                            PRIORITY_RANGE.start(),
+                            PRIORITY_RANGE.end()
+                        ),
+                    );
+                }
+                self.countries(at, &format!("offers[{j}].countries"), &a.countries);
+            }
+        }
+    }
+}
+
+/// Parses `date_created`: RFC 3339, or `YYYY-MM-DD HH:MM:SS` taken as UTC (the API's form).
+pub fn parse_date(text: &str) -> Option<jiff::Timestamp> {
+    text.parse::<jiff::Timestamp>().ok().or_else(|| {
+        jiff::civil::DateTime::strptime("%Y-%m-%d %H:%M:%S", text)
+            .ok()
+            .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+            .map(|z| z.timestamp())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::model::*;
+
+    fn sample() -> Catalog {
+        serde_json::from_str(include_str!("../../config/network.json")).unwrap()
+    }
+
+    #[test]
+    fn the_demo_catalog_is_valid() {
+        assert_eq!(validate(&sample()), vec![]);
+    }
+
+    #[test]
+    fn country_codes_must_be_assigned() {
+        assert!(parse_country("US").is_ok());
+        assert!(parse_country("XK").is_ok());
+        assert!(parse_country("UK").unwrap_err().contains("GB"));
+        assert!(parse_country("ZZ").is_err());
+        assert!(parse_country("us").is_err());
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_path() {
+        let mut c = sample();
+        c.offers[0].offer_url = "https://x.example/?c={clickid}".into();
+        c.offers[1].allowed_countries = vec!["UK".into()];
+        c.offers.push(c.offers[2].clone());
+        let link = &mut c.smart_links[0];
+        link.offers[0].offer_weight = 0;
+        link.offers[1].priority = 0;
+        link.offers.push(link.offers[0].clone());
+        link.offers.push(Attachment {
+            offer_id: 999_999,
+            offer_weight: 1,
+            priority: 1,
+            countries: vec!["usa".into()],
+            devices: vec![],
+        });
+        link.affiliate_id = 4;
+        c.campaigns[0].creative_id = Some(424_242);
+        c.campaigns[0].date_created = Some("yesterday".into());
+
+        let paths: Vec<String> = validate(&c).iter().map(Problem::path).collect();
+        let n = c.offers.len() - 1;
+        let k = c.smart_links[0].offers.len();
+        assert_eq!(
+            paths,
+            [
+                format!("offers[{n}].offer_id"),
+                "offers[0].offer_url".into(),
+                "offers[1].allowed_countries[0]".into(),
+                "campaigns[0].creative_id".into(),
+                "campaigns[0].date_created".into(),
+                "smart_links[0].affiliate_id".into(),
+                "smart_links[0].offers[0].offer_weight".into(),
+                "smart_links[0].offers[1].priority".into(),
+                format!("smart_links[0].offers[{}].offer_id", k - 2),
+                format!("smart_links[0].offers[{}].offer_weight", k - 2),
+                format!("smart_links[0].offers[{}].offer_id", k - 1),
+                format!("smart_links[0].offers[{}].countries[0]", k - 1),
+            ]
+        );
+    }
+
+    #[test]
+    fn references_to_broken_entities_are_not_reported_twice() {
+        let mut c = sample();
+        let removed = c.offers.remove(0);
+        assert!(!validate(&c).is_empty());
+        let mut broken = KnownIds::default();
+        broken
+            .ids
+            .entry(Kind::Offers)
+            .or_default()
+            .insert(removed.offer_id);
+        // Landing pages, creatives and campaigns may still point at offers[0]'s id.
+        assert_eq!(validate_with(&c, &broken), vec![]);
+    }
+
+    #[test]
+    fn parses_both_date_forms() {
+        assert!(parse_date("2026-01-15T09:00:00Z").is_some());
+        assert!(parse_date("2026-06-19 09:45:00").is_some());
+        assert!(parse_date("2026-06-19").is_none());
+    }
+}

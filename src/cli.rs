@@ -1,0 +1,301 @@
+//! The three commands (SPEC §2): `serve`, `check`, `route`. `main.rs` only parses arguments.
+//!
+//! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
+//! 64 `serve` refused an invalid configuration; 2 bad command-line arguments (clap).
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders};
+use crate::http::click::SmartLinkMacros;
+use crate::routing::explain::Explain;
+use crate::routing::{Attributes, Outcome, RoutingTable, Skip};
+use crate::settings::Settings;
+use crate::signals::Signals;
+use crate::snapshot::Snapshot;
+use crate::state::{StartError, State};
+
+/// Exit status of `serve` on an invalid configuration.
+pub const EXIT_CONFIG: u8 = 64;
+
+/// Logs to stderr; `RUST_LOG` wins over the settings' `log.level`.
+pub fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// `smartlink serve`: runs until SIGTERM or SIGINT.
+pub fn serve(config: &Path) -> ExitCode {
+    let level = Settings::load(config)
+        .map(|s| s.log_level)
+        .unwrap_or_else(|_| "info".into());
+    init_logging(&level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let state = match State::start(config) {
+            Ok(s) => s,
+            Err(StartError::Config(e)) => {
+                eprintln!("{}: {e}", config.display());
+                return ExitCode::from(EXIT_CONFIG);
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let listen = state.snapshot().settings.listen;
+        let listener = match TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("cannot listen on {listen}: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let signals = match Signals::install() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("cannot install signal handlers: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let addr = listener.local_addr().map_or(listen, |a| a);
+        tracing::info!(
+            generation = state.snapshot().generation,
+            "listening on {addr}"
+        );
+        let shutdown = signals.until_shutdown(state.clone());
+        if let Err(e) = crate::http::serve(listener, state.clone(), shutdown).await {
+            tracing::error!(error = %e, "server failed");
+        }
+        let flushed = state.clone();
+        let _ = tokio::task::spawn_blocking(move || flushed.stop_records()).await;
+        tracing::info!(clicks = state.metrics.clicks(), "stopped");
+        ExitCode::SUCCESS
+    })
+}
+
+/// `smartlink check`: validates everything, prints a summary or every problem.
+pub fn check(config: &Path) -> ExitCode {
+    match Snapshot::load(config, 0) {
+        Ok(s) => {
+            println!("{}", summary(&s));
+            println!("OK");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for p in &e.problems {
+                println!("{p}");
+            }
+            println!("{} problem(s); configuration rejected", e.problems.len());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn summary(s: &Snapshot) -> String {
+    let c = &s.catalog;
+    let count = |statuses: &mut dyn Iterator<Item = &'static str>| {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for st in statuses {
+            match counts.iter_mut().find(|(k, _)| *k == st) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((st, 1)),
+            }
+        }
+        counts
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "settings   {} (listen {}, state {}, timezone {})\n",
+        s.settings.path.display(),
+        s.settings.listen,
+        s.settings.state_dir.display(),
+        s.settings.timezone
+    );
+    out += &format!(
+        "catalog    {}: {} affiliates; {} offers ({}); {} smart links ({}) with {} attachments; {} campaigns; {} creatives; {} landing pages\n",
+        s.settings.catalog_path.display(),
+        c.affiliates.len(),
+        c.offers.len(),
+        count(&mut c.offers.iter().map(|o| o.offer_status.as_str())),
+        c.smart_links.len(),
+        count(
+            &mut c.smart_links.iter().map(|l| match l.smart_link_status {
+                crate::catalog::LinkStatus::Active => "active",
+                crate::catalog::LinkStatus::Inactive => "inactive",
+            })
+        ),
+        c.smart_links.iter().map(|l| l.offers.len()).sum::<usize>(),
+        c.campaigns.len(),
+        c.creatives.len(),
+        c.landing_pages.len(),
+    );
+    out += &match &s.geo {
+        Some(g) => {
+            let i = g.info();
+            let built = jiff::Timestamp::from_second(i.build_epoch as i64)
+                .map(|t| t.strftime("%Y-%m-%d").to_string())
+                .unwrap_or_default();
+            format!(
+                "geoip      {}: {} (IPv{} tree), built {built}, {} networks, {} countries\n",
+                i.path.display(),
+                i.database_type,
+                i.ip_version,
+                i.networks,
+                i.countries
+            )
+        }
+        None => "geoip      none: no click has a country; country rules never match\n".into(),
+    };
+    out += &format!("fallback   {}", s.settings.default_fallback_url);
+    for w in never_qualifying(&s.table) {
+        out += &format!("\nwarning    {w}");
+    }
+    out
+}
+
+/// Attachments that can never take a click with this table.
+fn never_qualifying(table: &RoutingTable) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for link in table.links() {
+        for a in link.attachments.iter() {
+            let why = match a.blocked {
+                Some(Skip::OfferPaused) => "its offer is paused",
+                Some(Skip::OfferDeleted) => "its offer is deleted",
+                _ if !a.countries.is_any() && a.countries.codes().is_empty() => {
+                    "its countries and the offer's allowed_countries have nothing in common"
+                }
+                _ if a.devices.classes().is_empty() => {
+                    "its devices and the offer's allowed_devices have nothing in common"
+                }
+                _ => continue,
+            };
+            warnings.push(format!(
+                "smart link {} never routes to offer {}: {why}",
+                link.id, a.offer_id
+            ));
+        }
+    }
+    warnings
+}
+
+/// Arguments of `smartlink route`.
+pub struct RouteArgs<'a> {
+    pub config: &'a Path,
+    pub link: u32,
+    /// The client address as the TCP peer; default 127.0.0.1 (a trusted proxy by default,
+    /// so an `X-Forwarded-For` given with `--header` is honoured).
+    pub ip: Option<IpAddr>,
+    pub user_agent: Option<&'a str>,
+    pub headers: &'a [String],
+}
+
+/// `smartlink route`: the decision for one click, as JSON, recording nothing.
+pub fn route(args: &RouteArgs) -> ExitCode {
+    match explain(args) {
+        Ok(report) => {
+            println!("{report:#}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
+    let snapshot = Snapshot::load(args.config, 0).map_err(|e| e.to_string())?;
+    let mut headers = HeaderMap::new();
+    if let Some(ua) = args.user_agent {
+        let v = HeaderValue::from_str(ua).map_err(|_| "--ua is not a valid header value")?;
+        headers.insert(http::header::USER_AGENT, v);
+    }
+    for h in args.headers {
+        let (name, value) = h
+            .split_once(':')
+            .ok_or_else(|| format!("--header {h:?} is not 'Name: value'"))?;
+        let name = HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| format!("--header {h:?}: invalid header name"))?;
+        let value = HeaderValue::from_str(value.trim())
+            .map_err(|_| format!("--header {h:?}: invalid header value"))?;
+        headers.append(name, value);
+    }
+    let table = &snapshot.table;
+    let link = table
+        .link(args.link)
+        .ok_or_else(|| format!("smart link {} does not exist", args.link))?;
+    let devices = DeviceClassifier::new();
+    let peer = args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let mut attrs = ClientAttrs::new(
+        snapshot.proxies.client_ip(peer, &headers),
+        DeviceHeaders::from_headers(&headers),
+        snapshot.geo.as_ref(),
+        &devices,
+    );
+    let mut trace = Explain::new(link);
+    let outcome = table.decide(
+        link,
+        snapshot.settings.bots,
+        &mut attrs,
+        &mut rand::rng(),
+        &mut trace,
+    );
+    let (offer_id, priority, fallback_reason, template) = match outcome {
+        Outcome::Routed { attachment, offer } => {
+            (Some(offer.id), Some(attachment.priority), None, &offer.url)
+        }
+        Outcome::Fallback(r) => (None, None, Some(r), table.fallback(link)),
+    };
+    let subs = Default::default();
+    let url = template.render(&mut SmartLinkMacros {
+        click_id: "",
+        link,
+        offer_id,
+        subs: &subs,
+        attrs: &mut attrs,
+    });
+    Ok(json!({
+        "smart_link_id": link.id,
+        "smart_link_status": if link.active { "active" } else { "inactive" },
+        "affiliate_id": link.affiliate_id,
+        "client": {
+            "ip": attrs.ip,
+            "country": attrs.country(),
+            "device": attrs.device(),
+            "os": attrs.os(),
+        },
+        "decision": {
+            "outcome": if offer_id.is_some() { "routed" } else { "fallback" },
+            "fallback_reason": fallback_reason,
+            "offer_id": offer_id,
+            "priority": priority,
+            "url": url,
+        },
+        "attachments": trace.report(link, &outcome),
+    }))
+}

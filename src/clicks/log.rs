@@ -1,0 +1,304 @@
+//! The click log: NDJSON files under `state.dir`, one per UTC hour
+//! (`clicks-2026-11-22T13.ndjson`), written by one thread behind a bounded queue.
+//!
+//! The request path only `try_send`s a record: it never blocks and never does I/O. When the
+//! queue is full the record is dropped and counted (`smartlink_records_dropped_total`).
+//! The writer batches lines and writes whole batches, at least every `flush_interval`
+//! (≤ 1 s) and at shutdown, then fsyncs at rotation and shutdown. A failed write (disk
+//! full) is undone by truncating the file back to its last complete line, counted, logged
+//! and retried with the next flush, so a record is either written whole or still pending.
+//! A torn last line left by a killed process is cut off when the file is reopened.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use super::record::ClickRecord;
+use crate::metrics::Metrics;
+
+/// Pending bytes above which the writer gives up retrying a failing batch and drops it
+/// (counted): memory stays bounded while the disk is full.
+const MAX_PENDING_BYTES: usize = 64 << 20;
+
+/// Fills in what the request path left unknown (country, device), off the request path.
+pub type Enrich = Box<dyn Fn(&mut ClickRecord) + Send>;
+
+// Records travel by value: boxing them would cost an allocation per click.
+#[allow(clippy::large_enum_variant)]
+enum Msg {
+    Record(ClickRecord),
+    /// Write everything queued before this message, fsync, and answer.
+    Sync(SyncSender<()>),
+    Stop,
+}
+
+/// The request side of the log: cheap to clone, never blocks.
+#[derive(Clone)]
+pub struct RecordSink {
+    tx: SyncSender<Msg>,
+    metrics: Arc<Metrics>,
+}
+
+impl RecordSink {
+    /// Queues a record; if the queue is full it is dropped and counted.
+    #[inline]
+    pub fn send(&self, record: ClickRecord) {
+        match self.tx.try_send(Msg::Record(record)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.metrics.records_dropped.inc()
+            }
+        }
+    }
+
+    /// Waits until every record queued so far is written and fsynced (tests, shutdown).
+    pub fn sync(&self) {
+        let (tx, rx) = mpsc::sync_channel(1);
+        if self.tx.send(Msg::Sync(tx)).is_ok() {
+            let _ = rx.recv();
+        }
+    }
+}
+
+/// The writer thread; [`RecordLog::stop`] flushes and joins it.
+pub struct RecordLog {
+    sink: RecordSink,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl RecordLog {
+    /// Creates `dir` if needed and starts the writer thread.
+    pub fn start(
+        dir: &Path,
+        capacity: usize,
+        flush_interval: Duration,
+        metrics: Arc<Metrics>,
+        enrich: Enrich,
+    ) -> io::Result<RecordLog> {
+        std::fs::create_dir_all(dir)?;
+        let (tx, rx) = mpsc::sync_channel(capacity);
+        let mut writer = Writer {
+            dir: dir.to_path_buf(),
+            file: None,
+            pending: Vec::with_capacity(1 << 16),
+            pending_records: 0,
+            metrics: Arc::clone(&metrics),
+            enrich,
+        };
+        let thread = std::thread::Builder::new()
+            .name("click-log".into())
+            .spawn(move || writer.run(rx, flush_interval))?;
+        Ok(RecordLog {
+            sink: RecordSink { tx, metrics },
+            thread: Some(thread),
+        })
+    }
+
+    pub fn sink(&self) -> RecordSink {
+        self.sink.clone()
+    }
+
+    /// Writes everything queued, fsyncs and stops the writer. Records sent afterwards are
+    /// counted as dropped.
+    pub fn stop(mut self) {
+        let _ = self.sink.tx.send(Msg::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct OpenFile {
+    hour: u64,
+    file: File,
+    /// Length of the file up to its last complete line.
+    len: u64,
+}
+
+struct Writer {
+    dir: PathBuf,
+    file: Option<OpenFile>,
+    pending: Vec<u8>,
+    pending_records: u64,
+    metrics: Arc<Metrics>,
+    enrich: Enrich,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Msg>, flush_interval: Duration) {
+        let mut deadline = Instant::now() + flush_interval;
+        loop {
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(timeout) {
+                Ok(Msg::Record(mut r)) => {
+                    (self.enrich)(&mut r);
+                    let hour = unix_secs(r.time) / 3600;
+                    if self.file.as_ref().is_some_and(|f| hour > f.hour) {
+                        self.flush(true);
+                        self.file = None;
+                    }
+                    if self.file.is_none() {
+                        self.open(hour);
+                    }
+                    r.write_line(&mut self.pending);
+                    self.pending_records += 1;
+                }
+                Ok(Msg::Sync(done)) => {
+                    self.flush(true);
+                    let _ = done.send(());
+                }
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    self.flush(true);
+                    return;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if Instant::now() >= deadline {
+                self.flush(false);
+                deadline = Instant::now() + flush_interval;
+            }
+        }
+    }
+
+    fn open(&mut self, hour: u64) {
+        let path = self.dir.join(file_name(hour));
+        match open_repaired(&path) {
+            Ok((file, len)) => self.file = Some(OpenFile { hour, file, len }),
+            Err(e) => {
+                self.metrics.record_write_errors.inc();
+                tracing::error!(path = %path.display(), error = %e, "cannot open click log; records stay queued");
+            }
+        }
+    }
+
+    /// Writes the pending batch; on failure undoes the partial write and keeps the batch.
+    fn flush(&mut self, fsync: bool) {
+        if self.pending.is_empty() {
+            if fsync && let Some(f) = &self.file {
+                let _ = f.file.sync_data();
+            }
+            return;
+        }
+        if self.file.is_none() {
+            self.open(unix_secs(SystemTime::now()) / 3600);
+        }
+        let result = match &mut self.file {
+            Some(f) => match f.file.write_all(&self.pending) {
+                Ok(()) => {
+                    f.len += self.pending.len() as u64;
+                    if fsync { f.file.sync_data() } else { Ok(()) }
+                }
+                Err(e) => {
+                    // Cut a partially written batch so the file ends with a whole line.
+                    let _ = f.file.set_len(f.len);
+                    let _ = f.file.seek(SeekFrom::End(0));
+                    Err(e)
+                }
+            },
+            None => Err(io::Error::other("no click log file is open")),
+        };
+        match result {
+            Ok(()) => {
+                self.metrics.records_written.add(self.pending_records);
+                self.pending.clear();
+                self.pending_records = 0;
+            }
+            Err(e) => {
+                self.metrics.record_write_errors.inc();
+                tracing::error!(dir = %self.dir.display(), error = %e, pending = self.pending_records, "click log write failed; will retry");
+                if self.pending.len() > MAX_PENDING_BYTES {
+                    tracing::error!(
+                        records = self.pending_records,
+                        "click log backlog over its bound; dropping it"
+                    );
+                    self.metrics.records_dropped.add(self.pending_records);
+                    self.pending.clear();
+                    self.pending_records = 0;
+                }
+                self.file = None;
+            }
+        }
+    }
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `clicks-2026-11-22T13.ndjson` for the UTC hour `hour` (hours since the epoch).
+fn file_name(hour: u64) -> String {
+    let ts = jiff::Timestamp::from_second(hour as i64 * 3600).unwrap_or_default();
+    format!("clicks-{}.ndjson", ts.strftime("%Y-%m-%dT%H"))
+}
+
+/// Opens `path` for appending; if it ends in a torn line (a process killed mid-write), cuts
+/// the file back to its last newline. Returns the file and its length.
+fn open_repaired(path: &Path) -> io::Result<(File, u64)> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    let mut good = len;
+    // Walk back over the last line in 4 KiB steps until a newline (or the start).
+    while good > 0 {
+        let step = good.min(4096);
+        let mut buf = vec![0u8; step as usize];
+        file.seek(SeekFrom::Start(good - step))?;
+        file.read_exact(&mut buf)?;
+        match buf.iter().rposition(|&b| b == b'\n') {
+            Some(i) if good == len && i as u64 == step - 1 => break,
+            Some(i) => {
+                good = good - step + i as u64 + 1;
+                break;
+            }
+            None => good -= step,
+        }
+    }
+    if good != len {
+        tracing::warn!(path = %path.display(), cut_bytes = len - good, "click log ended in a torn line; cut it");
+        file.set_len(good)?;
+    }
+    Ok((file, good))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_follow_the_utc_hour() {
+        assert_eq!(file_name(0), "clicks-1970-01-01T00.ndjson");
+        assert_eq!(file_name(498_612), "clicks-2026-11-18T12.ndjson");
+    }
+
+    #[test]
+    fn torn_last_line_is_cut_and_whole_lines_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.ndjson");
+        std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\":").unwrap();
+        let (_, len) = open_repaired(&path).unwrap();
+        assert_eq!(len, 16);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"b\":2}\n"
+        );
+
+        let long = format!("{{\"a\":1}}\n{}", "x".repeat(10_000));
+        std::fs::write(&path, long).unwrap();
+        assert_eq!(open_repaired(&path).unwrap().1, 8);
+
+        std::fs::write(&path, "no newline at all").unwrap();
+        assert_eq!(open_repaired(&path).unwrap().1, 0);
+
+        std::fs::write(&path, "{}\n").unwrap();
+        assert_eq!(open_repaired(&path).unwrap().1, 3);
+    }
+}

@@ -1,0 +1,10 @@
+//! Clicks: signed click ids (`id`), the click record (`record`) and the log that writes
+//! records off the request path (`log`).
+
+pub mod id;
+pub mod log;
+pub mod record;
+
+pub use id::{CLICK_ID_LEN, Claims, ClickId, ClickIdError, ClickSigner, SourceKind};
+pub use log::{RecordLog, RecordSink};
+pub use record::{ClickRecord, SubIds};

@@ -1,0 +1,106 @@
+//! Request → client attributes (SPEC §7): IP behind trusted proxies, country from GeoIP,
+//! device class and OS family from the user agent and client hints.
+//!
+//! [`ClientAttrs`] borrows the request's headers and computes each attribute the first time
+//! routing (or a URL macro) asks for it, never twice and never when nothing asks.
+
+pub mod device;
+pub mod geo;
+pub mod ip;
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use http::header::{HeaderName, USER_AGENT};
+
+use crate::attrs::{Country, DeviceClass, OsFamily};
+use crate::routing::Attributes;
+pub use device::DeviceClassifier;
+pub use geo::GeoDb;
+pub use ip::TrustedProxies;
+
+pub static SEC_CH_UA_MOBILE: HeaderName = HeaderName::from_static("sec-ch-ua-mobile");
+pub static SEC_CH_UA_PLATFORM: HeaderName = HeaderName::from_static("sec-ch-ua-platform");
+
+/// The request headers that describe the client's device.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct DeviceHeaders<'a> {
+    pub user_agent: Option<&'a [u8]>,
+    pub ch_mobile: Option<&'a [u8]>,
+    pub ch_platform: Option<&'a [u8]>,
+}
+
+impl<'a> DeviceHeaders<'a> {
+    pub fn from_headers(headers: &'a HeaderMap) -> DeviceHeaders<'a> {
+        DeviceHeaders {
+            user_agent: headers.get(USER_AGENT).map(|v| v.as_bytes()),
+            ch_mobile: headers.get(&SEC_CH_UA_MOBILE).map(|v| v.as_bytes()),
+            ch_platform: headers.get(&SEC_CH_UA_PLATFORM).map(|v| v.as_bytes()),
+        }
+    }
+
+    pub fn classify(&self, devices: &DeviceClassifier) -> (DeviceClass, OsFamily) {
+        devices.classify(self.user_agent, self.ch_mobile, self.ch_platform)
+    }
+}
+
+/// The attributes of one click, computed lazily.
+pub struct ClientAttrs<'a> {
+    pub ip: IpAddr,
+    pub headers: DeviceHeaders<'a>,
+    geo: Option<&'a GeoDb>,
+    devices: &'a DeviceClassifier,
+    country: Option<Option<Country>>,
+    device: Option<(DeviceClass, OsFamily)>,
+}
+
+impl<'a> ClientAttrs<'a> {
+    pub fn new(
+        ip: IpAddr,
+        headers: DeviceHeaders<'a>,
+        geo: Option<&'a GeoDb>,
+        devices: &'a DeviceClassifier,
+    ) -> ClientAttrs<'a> {
+        ClientAttrs {
+            ip,
+            headers,
+            geo,
+            devices,
+            country: None,
+            device: None,
+        }
+    }
+
+    fn device_and_os(&mut self) -> (DeviceClass, OsFamily) {
+        *self
+            .device
+            .get_or_insert_with(|| self.headers.classify(self.devices))
+    }
+
+    pub fn os(&mut self) -> OsFamily {
+        self.device_and_os().1
+    }
+
+    /// The country, if it has been looked up (`Some(None)`: looked up, unknown).
+    pub fn country_if_known(&self) -> Option<Option<Country>> {
+        self.country
+    }
+
+    /// Device class and OS, if they have been computed.
+    pub fn device_if_known(&self) -> Option<(DeviceClass, OsFamily)> {
+        self.device
+    }
+}
+
+impl Attributes for ClientAttrs<'_> {
+    fn country(&mut self) -> Option<Country> {
+        let (geo, ip) = (self.geo, self.ip);
+        *self
+            .country
+            .get_or_insert_with(|| geo.and_then(|g| g.country(ip)))
+    }
+
+    fn device(&mut self) -> DeviceClass {
+        self.device_and_os().0
+    }
+}

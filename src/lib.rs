@@ -1,0 +1,48 @@
+//! smartlink: a smart-link click-routing engine for affiliate networks.
+//!
+//! # Request flow
+//!
+//! ```text
+//! request ─▶ http::service ─▶ http::click ─▶ client (lazy: IP, country, device)
+//!                                   │
+//!                                   ▼
+//!              state ─load()─▶ Snapshot { routing table, GeoIP, signer }
+//!                                   │
+//!                                   ▼
+//!                         routing::decide ─▶ URL ─▶ 302
+//!                                   │
+//!                                   └─▶ click record ─▶ clicks::log (bounded queue, writer thread)
+//! ```
+//!
+//! # Module map
+//!
+//! | module     | owns                                                                |
+//! |------------|---------------------------------------------------------------------|
+//! | `cli`      | the commands `serve`, `check`, `route`                               |
+//! | `settings` | the TOML settings file: raw → validated                              |
+//! | `catalog`  | the network JSON: entities, load with locations, validation          |
+//! | `routing`  | compile catalog → immutable `RoutingTable`; decision; URL templates  |
+//! | `client`   | request → client attributes; the only users of maxminddb and woothee |
+//! | `attrs`    | `Country`, `DeviceClass`, `OsFamily`: the vocabulary shared by all   |
+//! | `clicks`   | signed click ids; click records and their log writer                 |
+//! | `snapshot` | one generation of configuration, built whole                         |
+//! | `state`    | the published snapshot and what outlives reloads                     |
+//! | `http`     | hyper server, limits, dispatch, handlers, status mapping             |
+//! | `metrics`  | metric names, counters, Prometheus text                              |
+//! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                  |
+//!
+//! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
+//! or woothee; the hot path takes no lock and does no I/O.
+
+pub mod attrs;
+pub mod catalog;
+pub mod cli;
+pub mod clicks;
+pub mod client;
+pub mod http;
+pub mod metrics;
+pub mod routing;
+pub mod settings;
+pub mod signals;
+pub mod snapshot;
+pub mod state;

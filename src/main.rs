@@ -1,0 +1,74 @@
+//! `smartlink`: the command line. Parsing only; the commands live in `smartlink::cli`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "smartlink",
+    version,
+    about = "Smart-link click routing for affiliate networks"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve in the foreground (the default command).
+    Serve {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Validate settings, catalog and GeoIP database; print a summary or every problem.
+    Check {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+    },
+    /// Print, as JSON, where a click would go and why; records nothing.
+    Route {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Smart link id.
+        #[arg(long)]
+        link: u32,
+        /// Client address, as the TCP peer (default 127.0.0.1).
+        #[arg(long)]
+        ip: Option<IpAddr>,
+        /// User-Agent header.
+        #[arg(long)]
+        ua: Option<String>,
+        /// Extra request header, 'Name: value' (repeatable).
+        #[arg(long = "header")]
+        headers: Vec<String>,
+    },
+}
+
+const DEFAULT_CONFIG: &str = "config/smartlink.toml";
+
+fn main() -> ExitCode {
+    let command = Cli::parse().command.unwrap_or(Command::Serve {
+        config: DEFAULT_CONFIG.into(),
+    });
+    match command {
+        Command::Serve { config } => smartlink::cli::serve(&config),
+        Command::Check { config } => smartlink::cli::check(&config),
+        Command::Route {
+            config,
+            link,
+            ip,
+            ua,
+            headers,
+        } => smartlink::cli::route(&smartlink::cli::RouteArgs {
+            config: &config,
+            link,
+            ip,
+            user_agent: ua.as_deref(),
+            headers: &headers,
+        }),
+    }
+}

@@ -1,0 +1,445 @@
+//! The routing decision for one click (SPEC §5, steps 2 and 4–7).
+//!
+//! Walk the link's priority groups in ascending order; in the first group with at least one
+//! qualifying attachment, draw one with probability `weight / sum of qualifying weights`.
+//! Client attributes are asked for through [`Attributes`], which computes them lazily: a click
+//! whose first group has no country condition never looks its address up.
+//!
+//! One function serves both the hot path and `smartlink route`: the [`Trace`] parameter is a
+//! no-op there (and compiles away), and records every verdict for explanations.
+
+use rand::{Rng, RngExt};
+use smallvec::SmallVec;
+
+use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
+use crate::attrs::{Country, DeviceClass};
+use crate::settings::BotPolicy;
+
+/// The client attributes a rule may ask for; implementations compute each at most once.
+pub trait Attributes {
+    fn country(&mut self) -> Option<Country>;
+    fn device(&mut self) -> DeviceClass;
+}
+
+/// Why a click went to the fallback URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackReason {
+    /// The smart link is inactive.
+    Inactive,
+    /// The click came from a bot and bots are not routed.
+    Bot,
+    /// No attachment of any priority qualified.
+    NoMatch,
+}
+
+impl FallbackReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FallbackReason::Inactive => "inactive",
+            FallbackReason::Bot => "bot",
+            FallbackReason::NoMatch => "no_match",
+        }
+    }
+}
+
+/// The decision for one click.
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome<'t> {
+    Routed {
+        attachment: &'t Attachment,
+        offer: &'t Offer,
+    },
+    Fallback(FallbackReason),
+}
+
+/// What the decision made of one attachment (index into `Link::attachments`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Qualified in the deciding group (and took part in the draw).
+    Qualified,
+    Skipped(Skip),
+    /// In a group after the deciding one; the result says whether it would have qualified.
+    NotReached(Result<(), Skip>),
+}
+
+/// Observer of a decision. `EXHAUSTIVE` asks for verdicts on the groups after the deciding one.
+pub trait Trace {
+    const EXHAUSTIVE: bool;
+    fn verdict(&mut self, index: usize, verdict: Verdict);
+}
+
+/// The hot path's trace: observes nothing.
+pub struct NoTrace;
+
+impl Trace for NoTrace {
+    const EXHAUSTIVE: bool = false;
+    #[inline(always)]
+    fn verdict(&mut self, _: usize, _: Verdict) {}
+}
+
+impl RoutingTable {
+    /// Decides where one click on `link` goes.
+    pub fn decide<'t, A, R, T>(
+        &'t self,
+        link: &'t Link,
+        bots: BotPolicy,
+        attrs: &mut A,
+        rng: &mut R,
+        trace: &mut T,
+    ) -> Outcome<'t>
+    where
+        A: Attributes + ?Sized,
+        R: Rng + ?Sized,
+        T: Trace,
+    {
+        if !link.active {
+            return Outcome::Fallback(FallbackReason::Inactive);
+        }
+        if bots == BotPolicy::Fallback && attrs.device() == DeviceClass::Bot {
+            return Outcome::Fallback(FallbackReason::Bot);
+        }
+        let mut chosen: Option<&Attachment> = None;
+        for group in link.groups.iter() {
+            if chosen.is_some() {
+                if !T::EXHAUSTIVE {
+                    break;
+                }
+                for i in group.clone() {
+                    let v = Verdict::NotReached(qualify(&link.attachments[i], attrs));
+                    trace.verdict(i, v);
+                }
+                continue;
+            }
+            // (index, cumulative weight) of each qualifying attachment in this group.
+            let mut candidates: SmallVec<[(usize, u32); 16]> = SmallVec::new();
+            let mut total = 0u32;
+            for i in group.clone() {
+                let a = &link.attachments[i];
+                match qualify(a, attrs) {
+                    Ok(()) => {
+                        total += a.weight;
+                        candidates.push((i, total));
+                        trace.verdict(i, Verdict::Qualified);
+                    }
+                    Err(skip) => trace.verdict(i, Verdict::Skipped(skip)),
+                }
+            }
+            if total > 0 {
+                let r = rng.random_range(0..total);
+                chosen = pick(&candidates, r).map(|i| &link.attachments[i]);
+            }
+        }
+        match chosen {
+            Some(attachment) => Outcome::Routed {
+                attachment,
+                offer: self.offer(attachment),
+            },
+            None => Outcome::Fallback(FallbackReason::NoMatch),
+        }
+    }
+}
+
+/// The candidate drawn by `r` in `0..total`: each candidate owns as many consecutive values
+/// of `r` as its weight, so a uniform `r` picks it with probability `weight / total`.
+#[inline]
+fn pick(cumulative: &[(usize, u32)], r: u32) -> Option<usize> {
+    cumulative
+        .iter()
+        .find(|&&(_, cum)| r < cum)
+        .map(|&(i, _)| i)
+}
+
+/// Whether an attachment qualifies for the click. Device is tested before country because the
+/// device is usually known already (bot screening) while the country costs a GeoIP lookup.
+#[inline]
+fn qualify<A: Attributes + ?Sized>(a: &Attachment, attrs: &mut A) -> Result<(), Skip> {
+    if let Some(skip) = a.blocked {
+        return Err(skip);
+    }
+    if !a.devices.is_any() && !a.devices.contains(attrs.device()) {
+        return Err(Skip::DeviceMismatch);
+    }
+    if !a.countries.is_any() {
+        match attrs.country() {
+            None => return Err(Skip::UnknownCountry),
+            Some(c) if !a.countries.contains(c) => return Err(Skip::CountryMismatch),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::routing::template::Template;
+    use rand::SeedableRng;
+    use rand::rngs::SmallRng;
+
+    /// Attributes with fixed values that count how often each was asked for.
+    pub(crate) struct Fixed {
+        pub country: Option<Country>,
+        pub device: DeviceClass,
+        pub country_lookups: usize,
+    }
+
+    impl Attributes for Fixed {
+        fn country(&mut self) -> Option<Country> {
+            self.country_lookups += 1;
+            self.country
+        }
+        fn device(&mut self) -> DeviceClass {
+            self.device
+        }
+    }
+
+    fn fixed(country: Option<&str>, device: DeviceClass) -> Fixed {
+        Fixed {
+            country: country.and_then(Country::from_code),
+            device,
+            country_lookups: 0,
+        }
+    }
+
+    fn table(json: &str) -> RoutingTable {
+        let c: Catalog = serde_json::from_str(json).unwrap();
+        RoutingTable::compile(&c, Template::parse("https://fallback.example/").unwrap()).unwrap()
+    }
+
+    const NET: &str = r#"{
+      "affiliates":[{"affiliate_id":1,"affiliate_name":"a"}],
+      "offers":[
+        {"offer_id":1,"offer_name":"us","offer_status":"active","offer_url":"https://1.example/"},
+        {"offer_id":2,"offer_name":"any","offer_status":"active","offer_url":"https://2.example/"},
+        {"offer_id":3,"offer_name":"paused","offer_status":"paused","offer_url":"https://3.example/"},
+        {"offer_id":4,"offer_name":"low","offer_status":"active","offer_url":"https://4.example/"}],
+      "smart_links":[{"smart_link_id":9,"smart_link_name":"l","affiliate_id":1,
+        "smart_link_status":"active","offers":[
+          {"offer_id":4,"priority":2},
+          {"offer_id":1,"priority":1,"countries":["US"],"devices":["mobile"]},
+          {"offer_id":3,"priority":1},
+          {"offer_id":2,"priority":1,"devices":["desktop"]}]}]}"#;
+
+    fn routed_offer(o: Outcome) -> Option<u32> {
+        match o {
+            Outcome::Routed { offer, .. } => Some(offer.id),
+            Outcome::Fallback(_) => None,
+        }
+    }
+
+    #[test]
+    fn first_priority_with_a_qualifying_attachment_wins() {
+        let t = table(NET);
+        let link = t.link(9).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut us_mobile = fixed(Some("US"), DeviceClass::Mobile);
+        let o = t.decide(
+            link,
+            BotPolicy::Fallback,
+            &mut us_mobile,
+            &mut rng,
+            &mut NoTrace,
+        );
+        assert_eq!(routed_offer(o), Some(1));
+        let mut de_desktop = fixed(Some("DE"), DeviceClass::Desktop);
+        let o = t.decide(
+            link,
+            BotPolicy::Fallback,
+            &mut de_desktop,
+            &mut rng,
+            &mut NoTrace,
+        );
+        assert_eq!(routed_offer(o), Some(2));
+        let mut de_tablet = fixed(Some("DE"), DeviceClass::Tablet);
+        let o = t.decide(
+            link,
+            BotPolicy::Fallback,
+            &mut de_tablet,
+            &mut rng,
+            &mut NoTrace,
+        );
+        assert_eq!(routed_offer(o), Some(4), "falls through to priority 2");
+    }
+
+    #[test]
+    fn country_is_looked_up_only_when_a_rule_needs_it() {
+        let t = table(NET);
+        let link = t.link(9).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut desktop = fixed(Some("DE"), DeviceClass::Desktop);
+        t.decide(
+            link,
+            BotPolicy::Fallback,
+            &mut desktop,
+            &mut rng,
+            &mut NoTrace,
+        );
+        assert_eq!(
+            desktop.country_lookups, 0,
+            "the US rule is ruled out by device first"
+        );
+    }
+
+    #[test]
+    fn bots_and_inactive_links_fall_back() {
+        let t = table(NET);
+        let link = t.link(9).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut bot = fixed(Some("US"), DeviceClass::Bot);
+        let o = t.decide(link, BotPolicy::Fallback, &mut bot, &mut rng, &mut NoTrace);
+        assert!(matches!(o, Outcome::Fallback(FallbackReason::Bot)));
+        let o = t.decide(link, BotPolicy::Route, &mut bot, &mut rng, &mut NoTrace);
+        assert_eq!(
+            routed_offer(o),
+            Some(4),
+            "routed bots match only 'any device' rules"
+        );
+
+        let t = table(&NET.replace(
+            "\"smart_link_status\":\"active\"",
+            "\"smart_link_status\":\"inactive\"",
+        ));
+        let o = t.decide(
+            t.link(9).unwrap(),
+            BotPolicy::Fallback,
+            &mut bot,
+            &mut rng,
+            &mut NoTrace,
+        );
+        assert!(matches!(o, Outcome::Fallback(FallbackReason::Inactive)));
+    }
+
+    #[test]
+    fn nothing_qualifying_falls_back() {
+        let t = table(&NET.replace("{\"offer_id\":4,\"priority\":2},", ""));
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut tablet = fixed(None, DeviceClass::Tablet);
+        let o = t.decide(
+            t.link(9).unwrap(),
+            BotPolicy::Fallback,
+            &mut tablet,
+            &mut rng,
+            &mut NoTrace,
+        );
+        assert!(matches!(o, Outcome::Fallback(FallbackReason::NoMatch)));
+    }
+
+    proptest::proptest! {
+        /// Over every value of the draw, each candidate is picked exactly `weight` times.
+        #[test]
+        fn pick_gives_each_candidate_exactly_its_weight(
+            weights in proptest::collection::vec(1u32..=100, 1..20)
+        ) {
+            let mut cumulative = Vec::new();
+            let mut total = 0;
+            for (i, w) in weights.iter().enumerate() {
+                total += w;
+                cumulative.push((i, total));
+            }
+            let mut hits = vec![0u32; weights.len()];
+            for r in 0..total {
+                hits[pick(&cumulative, r).unwrap()] += 1;
+            }
+            proptest::prop_assert_eq!(hits, weights);
+            proptest::prop_assert_eq!(pick(&cumulative, total), None);
+        }
+
+        /// The decision routes to a qualifying attachment of the lowest priority that has one,
+        /// and falls back only when no attachment qualifies.
+        #[test]
+        fn decision_respects_priority_and_qualification(
+            rules in proptest::collection::vec((1i64..=4, 1u32..=100, 0usize..5), 1..12),
+            device in 0usize..5,
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let offers: Vec<String> = (1..=rules.len())
+                .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o","offer_status":"active","offer_url":"https://{i}.example/"}}"#))
+                .collect();
+            let attachments: Vec<String> = rules
+                .iter()
+                .enumerate()
+                .map(|(i, (p, w, d))| {
+                    let devices = match DeviceClass::ALL.get(*d) {
+                        Some(d) if *d != DeviceClass::Bot => format!("[\"{}\"]", d.as_str()),
+                        _ => "[]".to_string(),
+                    };
+                    format!(r#"{{"offer_id":{},"priority":{p},"offer_weight":{w},"devices":{devices}}}"#, i + 1)
+                })
+                .collect();
+            let json = format!(
+                r#"{{"affiliates":[{{"affiliate_id":1,"affiliate_name":"a"}}],"offers":[{}],
+                "smart_links":[{{"smart_link_id":1,"smart_link_name":"l","affiliate_id":1,
+                "smart_link_status":"active","offers":[{}]}}]}}"#,
+                offers.join(","),
+                attachments.join(",")
+            );
+            let t = table(&json);
+            let link = t.link(1).unwrap();
+            let device = DeviceClass::ALL[device];
+            let mut attrs = fixed(None, device);
+            let mut rng = SmallRng::seed_from_u64(seed);
+            let best = link
+                .attachments
+                .iter()
+                .filter(|a| a.devices.contains(device))
+                .map(|a| a.priority)
+                .min();
+            match t.decide(link, BotPolicy::Route, &mut attrs, &mut rng, &mut NoTrace) {
+                Outcome::Routed { attachment, .. } => {
+                    proptest::prop_assert!(attachment.devices.contains(device));
+                    proptest::prop_assert_eq!(Some(attachment.priority), best);
+                }
+                Outcome::Fallback(reason) => {
+                    proptest::prop_assert_eq!(reason, FallbackReason::NoMatch);
+                    proptest::prop_assert_eq!(best, None);
+                }
+            }
+        }
+    }
+
+    struct Record(Vec<(usize, Verdict)>);
+    impl Trace for Record {
+        const EXHAUSTIVE: bool = true;
+        fn verdict(&mut self, i: usize, v: Verdict) {
+            self.0.push((i, v));
+        }
+    }
+
+    #[test]
+    fn trace_sees_every_attachment_with_its_reason() {
+        let t = table(NET);
+        let link = t.link(9).unwrap();
+        let mut rng = SmallRng::seed_from_u64(1);
+        let mut trace = Record(Vec::new());
+        let mut unknown_mobile = fixed(None, DeviceClass::Mobile);
+        t.decide(
+            link,
+            BotPolicy::Fallback,
+            &mut unknown_mobile,
+            &mut rng,
+            &mut trace,
+        );
+        // Sorted order: priority 1 (offers 1, 3, 2) then priority 2 (offer 4).
+        assert_eq!(
+            trace.0,
+            [
+                (0, Verdict::Skipped(Skip::UnknownCountry)),
+                (1, Verdict::Skipped(Skip::OfferPaused)),
+                (2, Verdict::Skipped(Skip::DeviceMismatch)),
+                (3, Verdict::Qualified),
+            ]
+        );
+        let mut trace = Record(Vec::new());
+        let mut us_mobile = fixed(Some("US"), DeviceClass::Mobile);
+        t.decide(
+            link,
+            BotPolicy::Fallback,
+            &mut us_mobile,
+            &mut rng,
+            &mut trace,
+        );
+        assert_eq!(trace.0[3], (3, Verdict::NotReached(Ok(()))));
+    }
+}

@@ -1,0 +1,98 @@
+//! Explanations of a decision, for `smartlink route` (and later the API): why each attachment
+//! was taken or skipped.
+
+use serde::Serialize;
+
+use super::decide::{Outcome, Trace, Verdict};
+use super::table::{Link, Skip};
+use crate::attrs::DeviceClass;
+
+/// A [`Trace`] that keeps every verdict, including those of groups after the deciding one.
+pub struct Explain {
+    verdicts: Vec<Option<Verdict>>,
+}
+
+impl Trace for Explain {
+    const EXHAUSTIVE: bool = true;
+    fn verdict(&mut self, index: usize, verdict: Verdict) {
+        self.verdicts[index] = Some(verdict);
+    }
+}
+
+/// One attachment in an explanation, in evaluation order.
+#[derive(Debug, Serialize)]
+pub struct AttachmentReport {
+    pub offer_id: u32,
+    pub priority: i64,
+    pub offer_weight: u32,
+    /// `chosen`, `qualified` (took part in the draw, not drawn), `skipped`, `not_reached`
+    /// (a lower priority decided first), or `not_evaluated` (link inactive or click a bot).
+    pub result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Skip>,
+    /// For `not_reached`: whether it would have qualified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub would_qualify: Option<bool>,
+    /// Chance of being drawn in the deciding priority (`weight / sum of qualifying weights`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// Effective countries (attachment ∩ offer); empty means any.
+    pub countries: Vec<String>,
+    /// Effective device classes (attachment ∩ offer).
+    pub devices: Vec<DeviceClass>,
+}
+
+impl Explain {
+    pub fn new(link: &Link) -> Explain {
+        Explain {
+            verdicts: vec![None; link.attachments.len()],
+        }
+    }
+
+    /// The report of every attachment of `link` after `outcome` was decided with this trace.
+    pub fn report(&self, link: &Link, outcome: &Outcome) -> Vec<AttachmentReport> {
+        let qualified_weight: u32 = link
+            .attachments
+            .iter()
+            .zip(&self.verdicts)
+            .filter(|(_, v)| **v == Some(Verdict::Qualified))
+            .map(|(a, _)| a.weight)
+            .sum();
+        let chosen = match outcome {
+            Outcome::Routed { attachment, .. } => Some(*attachment),
+            Outcome::Fallback(_) => None,
+        };
+        link.attachments
+            .iter()
+            .zip(&self.verdicts)
+            .map(|(a, verdict)| {
+                let (result, reason, would_qualify, probability) = match verdict {
+                    Some(Verdict::Qualified) => (
+                        if chosen.is_some_and(|c| std::ptr::eq(c, a)) {
+                            "chosen"
+                        } else {
+                            "qualified"
+                        },
+                        None,
+                        None,
+                        Some(f64::from(a.weight) / f64::from(qualified_weight)),
+                    ),
+                    Some(Verdict::Skipped(skip)) => ("skipped", Some(*skip), None, None),
+                    Some(Verdict::NotReached(r)) => ("not_reached", r.err(), Some(r.is_ok()), None),
+                    None => ("not_evaluated", None, None, None),
+                };
+                AttachmentReport {
+                    offer_id: a.offer_id,
+                    priority: a.priority,
+                    offer_weight: a.weight,
+                    result,
+                    reason,
+                    would_qualify,
+                    probability,
+                    countries: a.countries.codes(),
+                    devices: a.devices.classes(),
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,15 @@
+//! Routing: the compiled table and the decision (SPEC §5, §6).
+//!
+//! `table` compiles a validated catalog into an immutable [`RoutingTable`]; `decide` walks it
+//! for one click; `template` renders redirect URLs; `explain` reports why. Nothing here knows
+//! HTTP, GeoIP or user agents: client attributes arrive through [`Attributes`].
+
+pub mod decide;
+pub mod explain;
+pub mod sets;
+pub mod table;
+pub mod template;
+
+pub use decide::{Attributes, FallbackReason, NoTrace, Outcome, Trace, Verdict};
+pub use table::{Attachment, Link, Offer, RoutingTable, Skip};
+pub use template::{Macro, MacroValues, Template};

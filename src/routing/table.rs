@@ -1,0 +1,243 @@
+//! The compiled, immutable routing table: what the hot path reads.
+//!
+//! `compile` turns a validated [`Catalog`] into flat arrays: ids resolved to indices, URL
+//! templates parsed, country and device conditions intersected into bit sets, attachments
+//! sorted by priority and cut into groups. Nothing here is mutated after compile; a change to
+//! the catalog compiles a new table that is swapped in whole.
+
+use std::ops::Range;
+
+use rustc_hash::FxHashMap;
+
+use super::sets::{CountrySet, DeviceSet};
+use super::template::Template;
+use crate::attrs::Country;
+use crate::catalog::validate::parse_country;
+use crate::catalog::{Catalog, LinkStatus, Status};
+
+/// Why an attachment cannot take a click.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    OfferPaused,
+    OfferDeleted,
+    DeviceMismatch,
+    UnknownCountry,
+    CountryMismatch,
+}
+
+#[derive(Debug)]
+pub struct Offer {
+    pub id: u32,
+    pub status: Status,
+    pub url: Template,
+}
+
+#[derive(Debug)]
+pub struct Attachment {
+    /// Index into [`RoutingTable::offers`].
+    pub offer: u32,
+    pub offer_id: u32,
+    pub weight: u32,
+    pub priority: i64,
+    /// The attachment's `countries` intersected with the offer's `allowed_countries`.
+    pub countries: CountrySet,
+    /// The attachment's `devices` intersected with the offer's `allowed_devices`.
+    pub devices: DeviceSet,
+    /// Set when the attachment can never qualify in this table (paused or deleted offer).
+    pub blocked: Option<Skip>,
+}
+
+#[derive(Debug)]
+pub struct Link {
+    pub id: u32,
+    pub affiliate_id: u32,
+    pub active: bool,
+    /// The link's own fallback; the table's default when `None`.
+    pub fallback: Option<Template>,
+    /// Sorted by priority (stable: file order within a priority).
+    pub attachments: Box<[Attachment]>,
+    /// Ranges of `attachments` sharing one priority, in ascending priority.
+    pub groups: Box<[Range<usize>]>,
+}
+
+/// The table the hot path routes with.
+#[derive(Debug)]
+pub struct RoutingTable {
+    offers: Box<[Offer]>,
+    links: Box<[Link]>,
+    link_index: FxHashMap<u32, u32>,
+    default_fallback: Template,
+}
+
+/// A catalog that did not pass validation reached `compile`.
+#[derive(Debug, thiserror::Error)]
+#[error("catalog is inconsistent (validate it first): {0}")]
+pub struct CompileError(String);
+
+impl RoutingTable {
+    /// Compiles a validated catalog. `default_fallback` serves links without a fallback URL.
+    pub fn compile(catalog: &Catalog, default_fallback: Template) -> Result<Self, CompileError> {
+        let offer_index: FxHashMap<u32, u32> = catalog
+            .offers
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.offer_id, i as u32))
+            .collect();
+        let mut offers = Vec::with_capacity(catalog.offers.len());
+        let mut offer_conditions = Vec::with_capacity(catalog.offers.len());
+        for o in &catalog.offers {
+            offers.push(Offer {
+                id: o.offer_id,
+                status: o.offer_status,
+                url: template(&o.offer_url, "offer_url")?,
+            });
+            offer_conditions.push((
+                countries(&o.allowed_countries)?,
+                DeviceSet::from_classes(&o.allowed_devices),
+            ));
+        }
+
+        let mut links = Vec::with_capacity(catalog.smart_links.len());
+        let mut link_index = FxHashMap::default();
+        for s in &catalog.smart_links {
+            let mut attachments = Vec::with_capacity(s.offers.len());
+            for a in &s.offers {
+                let &offer = offer_index.get(&a.offer_id).ok_or_else(|| {
+                    CompileError(format!(
+                        "smart link {} names unknown offer {}",
+                        s.smart_link_id, a.offer_id
+                    ))
+                })?;
+                let (offer_countries, offer_devices) = &offer_conditions[offer as usize];
+                attachments.push(Attachment {
+                    offer,
+                    offer_id: a.offer_id,
+                    weight: a.offer_weight,
+                    priority: a.priority,
+                    countries: countries(&a.countries)?.intersect(offer_countries),
+                    devices: DeviceSet::from_classes(&a.devices).intersect(*offer_devices),
+                    blocked: match offers[offer as usize].status {
+                        Status::Active => None,
+                        Status::Paused => Some(Skip::OfferPaused),
+                        Status::Deleted => Some(Skip::OfferDeleted),
+                    },
+                });
+            }
+            attachments.sort_by_key(|a| a.priority);
+            let mut groups: Vec<Range<usize>> = Vec::new();
+            for (i, a) in attachments.iter().enumerate() {
+                match groups.last_mut() {
+                    Some(g) if attachments[g.start].priority == a.priority => g.end = i + 1,
+                    _ => groups.push(i..i + 1),
+                }
+            }
+            link_index.insert(s.smart_link_id, links.len() as u32);
+            links.push(Link {
+                id: s.smart_link_id,
+                affiliate_id: s.affiliate_id,
+                active: s.smart_link_status == LinkStatus::Active,
+                fallback: s
+                    .fallback_url
+                    .as_deref()
+                    .map(|u| template(u, "fallback_url"))
+                    .transpose()?,
+                attachments: attachments.into_boxed_slice(),
+                groups: groups.into_boxed_slice(),
+            });
+        }
+        Ok(RoutingTable {
+            offers: offers.into_boxed_slice(),
+            links: links.into_boxed_slice(),
+            link_index,
+            default_fallback,
+        })
+    }
+
+    /// The smart link with this id.
+    #[inline]
+    pub fn link(&self, id: u32) -> Option<&Link> {
+        self.link_index.get(&id).map(|&i| &self.links[i as usize])
+    }
+
+    /// The offer an attachment points at.
+    #[inline]
+    pub fn offer(&self, attachment: &Attachment) -> &Offer {
+        &self.offers[attachment.offer as usize]
+    }
+
+    /// Where a link's unrouted clicks go.
+    #[inline]
+    pub fn fallback<'a>(&'a self, link: &'a Link) -> &'a Template {
+        link.fallback.as_ref().unwrap_or(&self.default_fallback)
+    }
+
+    /// Every smart link, in catalog order.
+    pub fn links(&self) -> &[Link] {
+        &self.links
+    }
+}
+
+fn template(url: &str, field: &str) -> Result<Template, CompileError> {
+    Template::parse(url).map_err(|e| CompileError(format!("{field} {url:?} {e}")))
+}
+
+fn countries(codes: &[String]) -> Result<CountrySet, CompileError> {
+    let parsed: Result<Vec<Country>, String> = codes.iter().map(|c| parse_country(c)).collect();
+    parsed.map(CountrySet::from_codes).map_err(CompileError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attrs::DeviceClass;
+
+    fn table() -> RoutingTable {
+        let catalog: Catalog =
+            serde_json::from_str(include_str!("../../config/network.json")).unwrap();
+        RoutingTable::compile(&catalog, Template::parse("https://d.example/").unwrap()).unwrap()
+    }
+
+    #[test]
+    fn attachments_are_grouped_by_ascending_priority() {
+        let t = table();
+        for link in t.links.iter() {
+            let mut last = i64::MIN;
+            let mut covered = 0;
+            for g in link.groups.iter() {
+                assert_eq!(g.start, covered, "groups are contiguous");
+                covered = g.end;
+                let p = link.attachments[g.start].priority;
+                assert!(p > last, "priorities ascend");
+                assert!(link.attachments[g.clone()].iter().all(|a| a.priority == p));
+                last = p;
+            }
+            assert_eq!(covered, link.attachments.len());
+        }
+    }
+
+    #[test]
+    fn conditions_are_intersected_with_the_offer() {
+        let catalog: Catalog = serde_json::from_str(
+            r#"{"affiliates":[{"affiliate_id":1,"affiliate_name":"a"}],
+            "offers":[{"offer_id":7,"offer_name":"o","offer_status":"paused",
+              "offer_url":"https://o.example/","allowed_countries":["US","CA"],
+              "allowed_devices":["mobile","tablet"]}],
+            "smart_links":[{"smart_link_id":3,"smart_link_name":"l","affiliate_id":1,
+              "smart_link_status":"inactive","offers":[
+                {"offer_id":7,"priority":2,"countries":["CA","GB"],"devices":["tablet","desktop"]}]}]}"#,
+        )
+        .unwrap();
+        let t = RoutingTable::compile(&catalog, Template::parse("https://d.example/").unwrap())
+            .unwrap();
+        let link = t.link(3).unwrap();
+        assert!(!link.active);
+        assert_eq!(t.fallback(link).as_str(), "https://d.example/");
+        let a = &link.attachments[0];
+        assert_eq!(a.countries.codes(), ["CA"]);
+        assert_eq!(a.devices.classes(), [DeviceClass::Tablet]);
+        assert_eq!(a.blocked, Some(Skip::OfferPaused));
+        assert_eq!(t.offer(a).id, 7);
+        assert!(t.link(4).is_none());
+    }
+}

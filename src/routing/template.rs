@@ -1,0 +1,326 @@
+//! URL templates with `{macro}` placeholders (SPEC §6).
+//!
+//! A template is parsed and validated once, when the routing table is compiled; rendering a
+//! click's URL walks the pre-split parts and appends, with no parsing and one allocation.
+//! Every substituted value is percent-encoded (RFC 3986: only unreserved characters are kept),
+//! so a value can never add a `&`, a `#` or a new path segment to the URL.
+
+use std::fmt;
+use std::ops::Range;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// RFC 3986 §2.3: everything but ALPHA / DIGIT / "-" / "." / "_" / "~" is encoded.
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A placeholder a template may use.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Macro {
+    ClickId,
+    SmartLinkId,
+    CampaignId,
+    AffiliateId,
+    OfferId,
+    /// `s1`..`s5`, stored as 0..=4.
+    Sub(u8),
+    Country,
+    Device,
+    Os,
+}
+
+impl Macro {
+    /// Every macro name, as written between braces.
+    pub const NAMES: [&'static str; 13] = [
+        "click_id",
+        "smart_link_id",
+        "campaign_id",
+        "affiliate_id",
+        "offer_id",
+        "s1",
+        "s2",
+        "s3",
+        "s4",
+        "s5",
+        "country",
+        "device",
+        "os",
+    ];
+
+    pub fn from_name(name: &str) -> Option<Macro> {
+        Some(match name {
+            "click_id" => Macro::ClickId,
+            "smart_link_id" => Macro::SmartLinkId,
+            "campaign_id" => Macro::CampaignId,
+            "affiliate_id" => Macro::AffiliateId,
+            "offer_id" => Macro::OfferId,
+            "s1" => Macro::Sub(0),
+            "s2" => Macro::Sub(1),
+            "s3" => Macro::Sub(2),
+            "s4" => Macro::Sub(3),
+            "s5" => Macro::Sub(4),
+            "country" => Macro::Country,
+            "device" => Macro::Device,
+            "os" => Macro::Os,
+            _ => return None,
+        })
+    }
+}
+
+/// Why a URL template was rejected. Positions are byte offsets into the template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("is empty")]
+    Empty,
+    #[error(
+        "has a character that is not printable ASCII at byte {0}; percent-encode it (e.g. a space as %20)"
+    )]
+    InvalidChar(usize),
+    #[error("has a '{{' at byte {0} that is never closed")]
+    Unclosed(usize),
+    #[error("has a '}}' at byte {0} with no '{{' before it")]
+    StrayClose(usize),
+    #[error("uses an unknown macro {{{0}}}; known: {known}", known = Macro::NAMES.join(", "))]
+    UnknownMacro(String),
+    #[error(
+        "uses a macro in the scheme or host; macros may only appear in the path, query or fragment"
+    )]
+    MacroInAuthority,
+    #[error("is not an absolute http(s) URL with a host: {0}")]
+    NotHttpUrl(String),
+}
+
+#[derive(Clone, Debug)]
+enum Part {
+    Literal(Range<u32>),
+    Macro(Macro),
+}
+
+/// A parsed, validated URL template.
+#[derive(Clone, Debug)]
+pub struct Template {
+    source: Box<str>,
+    parts: Box<[Part]>,
+    literal_len: usize,
+}
+
+/// Supplies macro values while a template renders. Implementations append the *raw* value
+/// with [`push_encoded`] (or digits, which need no encoding) and may compute it lazily.
+pub trait MacroValues {
+    fn write_value(&mut self, m: Macro, out: &mut String);
+}
+
+/// Appends `value` percent-encoded per RFC 3986 (unreserved characters kept).
+pub fn push_encoded(out: &mut String, value: &str) {
+    out.extend(utf8_percent_encode(value, NOT_UNRESERVED));
+}
+
+/// Appends the decimal digits of `n`.
+pub fn push_number(out: &mut String, n: u32) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
+
+impl Template {
+    /// Parses and validates a template: printable ASCII only, balanced braces, known macros,
+    /// macros only after the authority, and an absolute `http`/`https` URL with a host.
+    pub fn parse(source: &str) -> Result<Template, TemplateError> {
+        if source.is_empty() {
+            return Err(TemplateError::Empty);
+        }
+        if let Some(pos) = source.bytes().position(|b| !(0x21..=0x7e).contains(&b)) {
+            return Err(TemplateError::InvalidChar(pos));
+        }
+        let mut parts = Vec::new();
+        let mut literal_len = 0;
+        let mut rest_start = 0;
+        let bytes = source.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'{' => {
+                    let close = source[i..]
+                        .find('}')
+                        .map(|off| i + off)
+                        .ok_or(TemplateError::Unclosed(i))?;
+                    let name = &source[i + 1..close];
+                    if let Some(nested) = name.find('{') {
+                        return Err(TemplateError::Unclosed(i + 1 + nested));
+                    }
+                    let m = Macro::from_name(name)
+                        .ok_or_else(|| TemplateError::UnknownMacro(name.to_string()))?;
+                    if rest_start < i {
+                        parts.push(Part::Literal(rest_start as u32..i as u32));
+                        literal_len += i - rest_start;
+                    }
+                    parts.push(Part::Macro(m));
+                    i = close + 1;
+                    rest_start = i;
+                }
+                b'}' => return Err(TemplateError::StrayClose(i)),
+                _ => i += 1,
+            }
+        }
+        if rest_start < bytes.len() {
+            parts.push(Part::Literal(rest_start as u32..bytes.len() as u32));
+            literal_len += bytes.len() - rest_start;
+        }
+        let template = Template {
+            source: source.into(),
+            parts: parts.into_boxed_slice(),
+            literal_len,
+        };
+        template.check_url_shape()?;
+        Ok(template)
+    }
+
+    /// The URL must be absolute http(s) with a host, and no macro may sit in the scheme or
+    /// authority: an affiliate controls `s1`..`s5`, and a macro in the host would let anyone
+    /// turn the redirect into an open redirect.
+    fn check_url_shape(&self) -> Result<(), TemplateError> {
+        let authority_end = self.source.find("://").map(|scheme_end| {
+            let after = scheme_end + 3;
+            self.source[after..]
+                .find(['/', '?', '#'])
+                .map_or(self.source.len(), |p| after + p)
+        });
+        if let Some(end) = authority_end
+            && self.source[..end].contains('{')
+        {
+            return Err(TemplateError::MacroInAuthority);
+        }
+        let sample = self.render(&mut SampleValues);
+        match url::Url::parse(&sample) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
+            Ok(u) => Err(TemplateError::NotHttpUrl(format!(
+                "scheme {:?}, host {:?}",
+                u.scheme(),
+                u.host_str().unwrap_or("")
+            ))),
+            Err(e) => Err(TemplateError::NotHttpUrl(e.to_string())),
+        }
+    }
+
+    /// The template as written.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the template contains the macro (used to decide, at compile time, which client
+    /// attributes a click may need).
+    pub fn uses(&self, m: Macro) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Macro(x) if *x == m))
+    }
+
+    /// Renders the URL. One allocation, sized for the literal text plus typical values.
+    pub fn render<V: MacroValues + ?Sized>(&self, values: &mut V) -> String {
+        let mut out = String::with_capacity(self.literal_len + 16 * self.parts.len());
+        for part in self.parts.iter() {
+            match part {
+                Part::Literal(r) => out.push_str(&self.source[r.start as usize..r.end as usize]),
+                Part::Macro(m) => values.write_value(*m, &mut out),
+            }
+        }
+        out
+    }
+}
+
+impl fmt::Display for Template {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+/// Values used only to check that a template renders to a valid URL.
+struct SampleValues;
+
+impl MacroValues for SampleValues {
+    fn write_value(&mut self, _: Macro, out: &mut String) {
+        out.push('x');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Values;
+    impl MacroValues for Values {
+        fn write_value(&mut self, m: Macro, out: &mut String) {
+            match m {
+                Macro::ClickId => out.push_str("abc-_"),
+                Macro::OfferId => push_number(out, 1042),
+                Macro::Sub(0) => push_encoded(out, "a b&c=d/é#"),
+                Macro::Country => out.push_str("US"),
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn renders_literals_and_encoded_values() {
+        let t = Template::parse("https://x.example/q?c={click_id}&o={offer_id}&s1={s1}&s2={s2}")
+            .unwrap();
+        assert_eq!(
+            t.render(&mut Values),
+            "https://x.example/q?c=abc-_&o=1042&s1=a%20b%26c%3Dd%2F%C3%A9%23&s2="
+        );
+        assert!(t.uses(Macro::ClickId));
+        assert!(!t.uses(Macro::Country));
+    }
+
+    #[test]
+    fn keeps_exactly_the_unreserved_characters() {
+        let mut out = String::new();
+        push_encoded(&mut out, "AZaz09-._~!*'();:@&=+$,/?#[]%");
+        assert_eq!(
+            out,
+            "AZaz09-._~%21%2A%27%28%29%3B%3A%40%26%3D%2B%24%2C%2F%3F%23%5B%5D%25"
+        );
+    }
+
+    #[test]
+    fn template_without_macros_renders_itself() {
+        let t = Template::parse("https://example.com/no-offer").unwrap();
+        assert_eq!(t.render(&mut Values), "https://example.com/no-offer");
+    }
+
+    #[test]
+    fn rejects_malformed_templates_with_a_reason() {
+        let cases: [(&str, TemplateError); 9] = [
+            ("", TemplateError::Empty),
+            ("https://x.example/a b", TemplateError::InvalidChar(19)),
+            ("https://x.example/é", TemplateError::InvalidChar(18)),
+            ("https://x.example/?a={s1", TemplateError::Unclosed(21)),
+            ("https://x.example/?a=s1}", TemplateError::StrayClose(23)),
+            ("https://x.example/?a={{s1}", TemplateError::Unclosed(22)),
+            (
+                "https://x.example/?a={sub1}",
+                TemplateError::UnknownMacro("sub1".into()),
+            ),
+            ("https://{s1}.example/", TemplateError::MacroInAuthority),
+            ("https://x.example{s1}/", TemplateError::MacroInAuthority),
+        ];
+        for (src, want) in cases {
+            assert_eq!(Template::parse(src).unwrap_err(), want, "{src}");
+        }
+        for not_http in [
+            "ftp://x.example/",
+            "/relative?c={click_id}",
+            "https://",
+            "mailto:a@b",
+        ] {
+            assert!(
+                matches!(
+                    Template::parse(not_http),
+                    Err(TemplateError::NotHttpUrl(_) | TemplateError::MacroInAuthority)
+                ),
+                "{not_http} accepted"
+            );
+        }
+    }
+}

@@ -1,0 +1,611 @@
+//! The settings file (TOML, SPEC §3): read, overridden from the environment, validated.
+//!
+//! Pipeline: file text → [`RawSettings`] (serde mirror, every key optional, unknown keys
+//! rejected so a typo cannot silently disable a setting) → [`Settings`] (validated, typed,
+//! paths resolved). Validation collects *every* problem with its key before failing.
+//! The program never writes this file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+use crate::routing::template::Template;
+
+/// Environment variable that overrides `tracking.click_secret`.
+pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";
+/// Environment variable that overrides `api.keys` (comma-separated).
+pub const ENV_API_KEYS: &str = "SMARTLINK_API_KEYS";
+
+/// Shortest accepted click secret, in bytes.
+pub const MIN_SECRET_LEN: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("settings file {path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("settings file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("settings file {path}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        message: String,
+    },
+}
+
+/// Settings that failed validation: every error, and (when the file at least parsed) the
+/// settings with defaults in place of the invalid values, so that `check` can go on to
+/// validate the catalog and GeoIP database they name.
+#[derive(Debug)]
+pub struct Invalid {
+    pub errors: Vec<SettingsError>,
+    pub partial: Option<Box<Settings>>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw mirror of the file.
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawSettings {
+    #[serde(default)]
+    server: RawServer,
+    #[serde(default)]
+    catalog: RawCatalog,
+    #[serde(default)]
+    geoip: RawGeoip,
+    #[serde(default)]
+    tracking: RawTracking,
+    #[serde(default)]
+    state: RawState,
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    routing: RawRouting,
+    #[serde(default)]
+    records: RawRecords,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    public_base_url: Option<String>,
+    trusted_proxies: Option<Vec<String>>,
+    default_fallback_url: Option<String>,
+    client_ip_header: Option<String>,
+    max_connections: Option<usize>,
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
+    max_uri_bytes: Option<usize>,
+    header_read_timeout_ms: Option<u64>,
+    shutdown_grace_ms: Option<u64>,
+    http2_max_concurrent_streams: Option<u32>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCatalog {
+    path: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawGeoip {
+    database: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTracking {
+    click_secret: Option<String>,
+    timezone: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    dir: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    keys: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRouting {
+    bots: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRecords {
+    queue_capacity: Option<usize>,
+    flush_interval_ms: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validated settings.
+
+/// Which forwarding header a trusted proxy sets. Only one is read: reading both would let a
+/// client forge the one its proxy passes through untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    XForwardedFor,
+    Forwarded,
+}
+
+/// What happens to clicks whose device class is `bot` (SPEC §5.7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BotPolicy {
+    /// Send to the fallback URL; count toward no cap (the default).
+    Fallback,
+    /// Route like any other click.
+    Route,
+}
+
+/// Connection and request limits (SPEC §11).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_connections: usize,
+    /// Request line plus headers; hyper answers `431` beyond it. At least 8192 (hyper's floor).
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    /// Request target (path and query); `414` beyond it.
+    pub max_uri_bytes: usize,
+    pub header_read_timeout: Duration,
+    pub http2_max_concurrent_streams: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The file these settings came from.
+    pub path: PathBuf,
+    pub listen: SocketAddr,
+    pub public_base_url: String,
+    pub trusted_proxies: Vec<IpNet>,
+    pub default_fallback_url: Template,
+    pub client_ip_header: ClientIpHeader,
+    pub limits: Limits,
+    pub shutdown_grace: Duration,
+    pub catalog_path: PathBuf,
+    pub geoip_database: Option<PathBuf>,
+    pub click_secret: Vec<u8>,
+    pub timezone: String,
+    pub state_dir: PathBuf,
+    pub api_keys: Vec<String>,
+    pub bots: BotPolicy,
+    pub record_queue_capacity: usize,
+    pub record_flush_interval: Duration,
+    pub log_level: String,
+}
+
+impl Settings {
+    /// Reads and validates the settings file; the environment overrides the secret and keys.
+    pub fn load(path: &Path) -> Result<Settings, Invalid> {
+        let text = std::fs::read_to_string(path).map_err(|source| Invalid {
+            errors: vec![SettingsError::Read {
+                path: path.to_path_buf(),
+                source,
+            }],
+            partial: None,
+        })?;
+        Settings::parse(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses settings text. `env` looks up environment overrides (injectable for tests).
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Settings, Invalid> {
+        let raw: RawSettings = toml::from_str(text).map_err(|e| Invalid {
+            errors: vec![SettingsError::Parse {
+                path: path.to_path_buf(),
+                message: e.to_string().trim_end().to_string(),
+            }],
+            partial: None,
+        })?;
+        let mut v = Validator {
+            path,
+            errors: Vec::new(),
+        };
+        let settings = v.settings(raw, env);
+        if v.errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(Invalid {
+                errors: v.errors,
+                partial: Some(Box::new(settings)),
+            })
+        }
+    }
+
+    /// Names of settings that differ from `other` and only take effect after a restart.
+    pub fn restart_only_changes(&self, other: &Settings) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.listen != other.listen {
+            changed.push("server.listen");
+        }
+        if self.limits != other.limits {
+            changed.push("server limits (max_connections, max_header_bytes, ...)");
+        }
+        if self.shutdown_grace != other.shutdown_grace {
+            changed.push("server.shutdown_grace_ms");
+        }
+        if self.state_dir != other.state_dir {
+            changed.push("state.dir");
+        }
+        if self.record_queue_capacity != other.record_queue_capacity
+            || self.record_flush_interval != other.record_flush_interval
+        {
+            changed.push("records");
+        }
+        if self.log_level != other.log_level {
+            changed.push("log.level");
+        }
+        changed
+    }
+}
+
+struct Validator<'a> {
+    path: &'a Path,
+    errors: Vec<SettingsError>,
+}
+
+impl Validator<'_> {
+    fn fail(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(SettingsError::Invalid {
+            path: self.path.to_path_buf(),
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    fn settings(&mut self, raw: RawSettings, env: &dyn Fn(&str) -> Option<String>) -> Settings {
+        let s = raw.server;
+        let listen_text = s.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            self.fail(
+                "server.listen",
+                format!(
+                    "{listen_text:?} is not an address:port (e.g. 127.0.0.1:8080 or [::]:8080)"
+                ),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        });
+        let public_base_url = self.base_url(
+            s.public_base_url
+                .unwrap_or_else(|| format!("http://{listen_text}")),
+        );
+        let trusted_proxies = self.proxies(
+            s.trusted_proxies
+                .unwrap_or_else(|| vec!["127.0.0.1/32".into(), "::1/128".into()]),
+        );
+        let default_fallback_url = self.fallback(s.default_fallback_url);
+        let client_ip_header = match s.client_ip_header.as_deref() {
+            None | Some("x-forwarded-for") => ClientIpHeader::XForwardedFor,
+            Some("forwarded") => ClientIpHeader::Forwarded,
+            Some(other) => {
+                self.fail(
+                    "server.client_ip_header",
+                    format!("{other:?} is not one of \"x-forwarded-for\", \"forwarded\""),
+                );
+                ClientIpHeader::XForwardedFor
+            }
+        };
+        let limits = Limits {
+            max_connections: self.positive("server.max_connections", s.max_connections, 10_000),
+            max_header_bytes: self.at_least(
+                "server.max_header_bytes",
+                s.max_header_bytes.unwrap_or(16 * 1024),
+                8192,
+            ),
+            max_headers: self.positive("server.max_headers", s.max_headers, 100),
+            max_uri_bytes: self.at_least(
+                "server.max_uri_bytes",
+                s.max_uri_bytes.unwrap_or(4096),
+                64,
+            ),
+            header_read_timeout: Duration::from_millis(self.positive(
+                "server.header_read_timeout_ms",
+                s.header_read_timeout_ms,
+                10_000,
+            )),
+            http2_max_concurrent_streams: self.positive(
+                "server.http2_max_concurrent_streams",
+                s.http2_max_concurrent_streams,
+                256,
+            ),
+        };
+        let shutdown_grace = Duration::from_millis(s.shutdown_grace_ms.unwrap_or(10_000));
+
+        let catalog_path = PathBuf::from(
+            raw.catalog
+                .path
+                .unwrap_or_else(|| "config/network.json".into()),
+        );
+        let geoip_database = raw.geoip.database.map(PathBuf::from);
+
+        let click_secret = env(ENV_CLICK_SECRET)
+            .filter(|s| !s.is_empty())
+            .or(raw.tracking.click_secret)
+            .unwrap_or_default();
+        if click_secret.len() < MIN_SECRET_LEN {
+            self.fail(
+                "tracking.click_secret",
+                format!(
+                    "must be at least {MIN_SECRET_LEN} bytes (set it in the file or in {ENV_CLICK_SECRET})"
+                ),
+            );
+        }
+        let timezone = raw.tracking.timezone.unwrap_or_else(|| "UTC".into());
+        if jiff::tz::TimeZone::get(&timezone).is_err() {
+            self.fail(
+                "tracking.timezone",
+                format!("{timezone:?} is not an IANA time zone name (e.g. \"Europe/Berlin\")"),
+            );
+        }
+
+        let state_dir = PathBuf::from(raw.state.dir.unwrap_or_else(|| "data".into()));
+        let api_keys = match env(ENV_API_KEYS).filter(|s| !s.trim().is_empty()) {
+            Some(list) => list
+                .split(',')
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            None => raw.api.keys.unwrap_or_default(),
+        };
+        if api_keys.iter().any(|k| k.is_empty()) {
+            self.fail("api.keys", "an api key must not be empty");
+        }
+        let bots = match raw.routing.bots.as_deref() {
+            None | Some("fallback") => BotPolicy::Fallback,
+            Some("route") => BotPolicy::Route,
+            Some(other) => {
+                self.fail(
+                    "routing.bots",
+                    format!("{other:?} is not one of \"fallback\", \"route\""),
+                );
+                BotPolicy::Fallback
+            }
+        };
+        let record_queue_capacity =
+            self.positive("records.queue_capacity", raw.records.queue_capacity, 65_536);
+        let flush_ms = raw.records.flush_interval_ms.unwrap_or(1000);
+        if !(1..=1000).contains(&flush_ms) {
+            self.fail(
+                "records.flush_interval_ms",
+                "must be between 1 and 1000 (records are flushed at least every second)",
+            );
+        }
+        let log_level = raw.log.level.unwrap_or_else(|| "info".into());
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            self.fail(
+                "log.level",
+                format!(
+                    "{log_level:?} is not a level or filter (e.g. \"info\", \"smartlink=debug\")"
+                ),
+            );
+        }
+
+        Settings {
+            path: self.path.to_path_buf(),
+            listen,
+            public_base_url,
+            trusted_proxies,
+            default_fallback_url,
+            client_ip_header,
+            limits,
+            shutdown_grace,
+            catalog_path,
+            geoip_database,
+            click_secret: click_secret.into_bytes(),
+            timezone,
+            state_dir,
+            api_keys,
+            bots,
+            record_queue_capacity,
+            record_flush_interval: Duration::from_millis(flush_ms.clamp(1, 1000)),
+            log_level,
+        }
+    }
+
+    fn base_url(&mut self, url: String) -> String {
+        match url::Url::parse(&url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                url.trim_end_matches('/').to_string()
+            }
+            _ => {
+                self.fail(
+                    "server.public_base_url",
+                    format!("{url:?} is not an absolute http(s) URL"),
+                );
+                url
+            }
+        }
+    }
+
+    fn proxies(&mut self, list: Vec<String>) -> Vec<IpNet> {
+        let mut nets = Vec::with_capacity(list.len());
+        for (i, text) in list.iter().enumerate() {
+            // A bare address means a single host.
+            let parsed = text.parse::<IpNet>().or_else(|_| {
+                text.parse::<std::net::IpAddr>()
+                    .map(IpNet::from)
+                    .map_err(|_| ())
+            });
+            match parsed {
+                Ok(net) => nets.push(net.trunc()),
+                Err(()) => self.fail(
+                    format!("server.trusted_proxies[{i}]"),
+                    format!("{text:?} is not an IP address or network (e.g. 10.0.0.0/8, ::1/128)"),
+                ),
+            }
+        }
+        nets
+    }
+
+    fn fallback(&mut self, url: Option<String>) -> Template {
+        const PLACEHOLDER: &str = "https://invalid.invalid/";
+        let Some(url) = url else {
+            self.fail(
+                "server.default_fallback_url",
+                "is required: where clicks go when nothing qualifies",
+            );
+            return Template::parse(PLACEHOLDER).expect("placeholder is valid");
+        };
+        Template::parse(&url).unwrap_or_else(|e| {
+            self.fail("server.default_fallback_url", format!("{url:?} {e}"));
+            Template::parse(PLACEHOLDER).expect("placeholder is valid")
+        })
+    }
+
+    fn positive<T: Copy + PartialEq + Default>(
+        &mut self,
+        key: &str,
+        value: Option<T>,
+        default: T,
+    ) -> T {
+        let v = value.unwrap_or(default);
+        if v == T::default() {
+            self.fail(key, "must be greater than 0");
+            return default;
+        }
+        v
+    }
+
+    fn at_least(&mut self, key: &str, value: usize, min: usize) -> usize {
+        if value < min {
+            self.fail(key, format!("must be at least {min}"));
+            return min;
+        }
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+        [server]
+        default_fallback_url = "https://example.com/"
+        [tracking]
+        click_secret = "0123456789abcdef0123"
+    "#;
+
+    fn parse(text: &str) -> Result<Settings, Vec<SettingsError>> {
+        Settings::parse(Path::new("t.toml"), text, &|_| None).map_err(|e| e.errors)
+    }
+
+    #[test]
+    fn minimal_file_gets_documented_defaults() {
+        let s = parse(MINIMAL).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.trusted_proxies.len(), 2);
+        assert_eq!(s.catalog_path, PathBuf::from("config/network.json"));
+        assert_eq!(s.geoip_database, None);
+        assert_eq!(s.timezone, "UTC");
+        assert_eq!(s.bots, BotPolicy::Fallback);
+        assert_eq!(s.client_ip_header, ClientIpHeader::XForwardedFor);
+        assert_eq!(s.limits.max_uri_bytes, 4096);
+        assert_eq!(s.record_flush_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn environment_overrides_secret_and_keys() {
+        let env = |name: &str| match name {
+            ENV_CLICK_SECRET => Some("from-the-environment-1234".to_string()),
+            ENV_API_KEYS => Some(" k1 , k2,,".to_string()),
+            _ => None,
+        };
+        let s = Settings::parse(Path::new("t.toml"), MINIMAL, &env).unwrap();
+        assert_eq!(s.click_secret, b"from-the-environment-1234");
+        assert_eq!(s.api_keys, ["k1", "k2"]);
+    }
+
+    #[test]
+    fn every_invalid_key_is_reported() {
+        let errors = parse(
+            r#"
+            [server]
+            listen = "localhost"
+            public_base_url = "ftp://x"
+            trusted_proxies = ["10.0.0.0/8", "10.0.0.0/33", "nope"]
+            default_fallback_url = "https://{s1}.example/"
+            client_ip_header = "x-real-ip"
+            max_header_bytes = 100
+            [tracking]
+            click_secret = "short"
+            timezone = "Mars/Olympus"
+            [routing]
+            bots = "maybe"
+            [records]
+            flush_interval_ms = 5000
+            "#,
+        )
+        .unwrap_err();
+        let keys: Vec<String> = errors
+            .iter()
+            .map(|e| match e {
+                SettingsError::Invalid { key, .. } => key.clone(),
+                other => panic!("unexpected {other}"),
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "server.listen",
+                "server.public_base_url",
+                "server.trusted_proxies[1]",
+                "server.trusted_proxies[2]",
+                "server.default_fallback_url",
+                "server.client_ip_header",
+                "server.max_header_bytes",
+                "tracking.click_secret",
+                "tracking.timezone",
+                "routing.bots",
+                "records.flush_interval_ms",
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_keys_and_syntax_errors_name_the_line() {
+        let e = parse("[server]\ntrusted_proxy = []\n").unwrap_err();
+        let text = e[0].to_string();
+        assert!(
+            text.contains("trusted_proxy") && text.contains("line 2"),
+            "{text}"
+        );
+        let e = parse("[server\n").unwrap_err();
+        assert!(e[0].to_string().contains("line 1"), "{}", e[0]);
+    }
+
+    #[test]
+    fn missing_fallback_and_secret_are_errors() {
+        let e = parse("").unwrap_err();
+        let text: Vec<String> = e.iter().map(|e| e.to_string()).collect();
+        assert!(text.iter().any(|t| t.contains("default_fallback_url")));
+        assert!(text.iter().any(|t| t.contains("click_secret")));
+    }
+}

@@ -1,0 +1,137 @@
+//! `smartlink check`, `route` and `serve` on an invalid configuration, as a user runs them.
+
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(args)
+        .env_remove(smartlink::settings::ENV_CLICK_SECRET)
+        .output()
+        .expect("run smartlink")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn check_accepts_a_valid_configuration_with_a_summary() {
+    let config = TestConfig::new(NETWORK).geo("GeoIP2-Country-Test.mmdb");
+    let path = config.write();
+    let out = run(&["check", "--config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("7 offers (5 active, 1 paused, 1 deleted)"),
+        "{t}"
+    );
+    assert!(t.contains("GeoIP2-Country"), "{t}");
+    assert!(
+        t.contains("smart link 3 never routes to offer 14: its offer is paused"),
+        "{t}"
+    );
+    assert!(t.trim_end().ends_with("OK"), "{t}");
+}
+
+#[test]
+fn check_lists_every_problem_with_its_location_and_exits_1() {
+    let network = NETWORK
+        .replace(
+            r#""offer_status": "paused""#,
+            r#""offer_status": "stopped""#,
+        )
+        .replace(r#""offer_weight": 30"#, r#""offer_weight": 300"#)
+        .replace(r#""countries": ["US"]"#, r#""countries": ["UK"]"#);
+    let config = TestConfig::new(&network)
+        .server(r#"trusted_proxies = ["10.0.0.0/33"]"#)
+        .section("[routing]\nbots = \"sometimes\"")
+        .geo("MaxMind-DB-test-broken-search-tree-24.mmdb");
+    let path = config.write();
+    let out = run(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    for expected in [
+        "server.trusted_proxies[0]",
+        "routing.bots",
+        "network.json:12: offers[3].offer_status: unknown variant `stopped`",
+        "smart_links[0].offers[0].countries[0]: \"UK\" is not an ISO 3166-1 alpha-2 country code (the ISO code of the United Kingdom is GB)",
+        "smart_links[3].offers[1].offer_weight: 300 is out of range 1..=100",
+        "MaxMind-DB-test-broken-search-tree-24.mmdb",
+        "problem(s); configuration rejected",
+    ] {
+        assert!(t.contains(expected), "missing {expected:?} in:\n{t}");
+    }
+}
+
+#[test]
+fn serve_refuses_an_invalid_configuration_with_exit_64() {
+    let config = TestConfig::new("{\"offers\": [}");
+    let path = config.write();
+    let out = run(&["serve", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(text(&out).contains("network.json:1"), "{}", text(&out));
+}
+
+#[test]
+fn route_explains_the_decision_as_json() {
+    let config = TestConfig::new(NETWORK).geo("GeoIP2-Country-Test.mmdb");
+    let path = config.write();
+    let out = run(&[
+        "route",
+        "--config",
+        path.to_str().unwrap(),
+        "--link",
+        "1",
+        "--ua",
+        CHROME_WINDOWS,
+        "--header",
+        "X-Forwarded-For: 81.2.69.142",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["client"]["country"], "GB");
+    assert_eq!(v["client"]["device"], "desktop");
+    assert_eq!(v["decision"]["outcome"], "routed");
+    assert_eq!(v["decision"]["offer_id"], 13);
+    assert_eq!(v["decision"]["url"], "https://o13.example/");
+    let atts = v["attachments"].as_array().unwrap();
+    assert_eq!(atts[0]["result"], "skipped");
+    assert_eq!(atts[0]["reason"], "country_mismatch");
+    assert_eq!(atts[1]["result"], "chosen");
+    assert_eq!(atts[1]["probability"], 1.0);
+    assert_eq!(atts[2]["result"], "not_reached");
+    assert_eq!(atts[2]["would_qualify"], true);
+    assert!(config.click_records().is_empty(), "route records nothing");
+
+    let out = run(&[
+        "route",
+        "--config",
+        path.to_str().unwrap(),
+        "--link",
+        "3",
+        "--ua",
+        CHROME_WINDOWS,
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"]["fallback_reason"], "no_match");
+    let reasons: Vec<&str> = v["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["reason"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        reasons,
+        ["offer_paused", "offer_deleted", "device_mismatch"]
+    );
+
+    let out = run(&["route", "--config", path.to_str().unwrap(), "--link", "42"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("smart link 42 does not exist"));
+}

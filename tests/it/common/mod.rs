@@ -1,0 +1,456 @@
+//! Shared test helpers: a temporary configuration, the real server on a loopback port
+//! (in-process, or the real binary), and small HTTP clients.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use smartlink::state::State;
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+
+pub const SECRET: &str = "integration-test-secret-0123456789";
+
+pub const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+pub const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+pub const IPAD: &str = "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1";
+pub const GOOGLEBOT: &str =
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
+
+/// The network most tests route on.
+///
+/// Link 1 (affiliate 100): offer 11 for US at priority 1, offer 13 (GB only) at 2, offer 12
+/// at 3; its own fallback. Link 2: inactive. Link 3 (affiliate 200): a paused and a deleted
+/// offer at 1, offer 15 for tablets at 2; no fallback (the default serves). Link 4: offers
+/// 11/12/17 weighted 60/30/10 with no conditions. Link 5: offer 15 (mobile or tablet).
+pub const NETWORK: &str = r#"{
+  "affiliates": [
+    {"affiliate_id": 100, "affiliate_name": "Aff One"},
+    {"affiliate_id": 200, "affiliate_name": "Aff Two"}
+  ],
+  "offers": [
+    {"offer_id": 11, "offer_name": "Macros", "offer_status": "active",
+     "offer_url": "https://o11.example/c?click={click_id}&s1={s1}&c={country}&d={device}&os={os}&o={offer_id}&l={smart_link_id}&a={affiliate_id}&camp={campaign_id}"},
+    {"offer_id": 12, "offer_name": "Plain", "offer_status": "active", "offer_url": "https://o12.example/?s2={s2}"},
+    {"offer_id": 13, "offer_name": "GB only", "offer_status": "active", "offer_url": "https://o13.example/",
+     "allowed_countries": ["GB"]},
+    {"offer_id": 14, "offer_name": "Paused", "offer_status": "paused", "offer_url": "https://o14.example/"},
+    {"offer_id": 15, "offer_name": "Handhelds", "offer_status": "active", "offer_url": "https://o15.example/?d={device}",
+     "allowed_devices": ["mobile", "tablet"]},
+    {"offer_id": 16, "offer_name": "Deleted", "offer_status": "deleted", "offer_url": "https://o16.example/"},
+    {"offer_id": 17, "offer_name": "Third", "offer_status": "active", "offer_url": "https://o17.example/"}
+  ],
+  "smart_links": [
+    {"smart_link_id": 1, "smart_link_name": "Main", "affiliate_id": 100, "smart_link_status": "active",
+     "fallback_url": "https://fb1.example/?l={smart_link_id}&s1={s1}&o={offer_id}",
+     "offers": [
+       {"offer_id": 11, "priority": 1, "countries": ["US"]},
+       {"offer_id": 13, "priority": 2},
+       {"offer_id": 12, "priority": 3}
+     ]},
+    {"smart_link_id": 2, "smart_link_name": "Off", "affiliate_id": 100, "smart_link_status": "inactive",
+     "fallback_url": "https://fb2.example/", "offers": [{"offer_id": 12}]},
+    {"smart_link_id": 3, "smart_link_name": "Devices", "affiliate_id": 200, "smart_link_status": "active",
+     "offers": [
+       {"offer_id": 14, "priority": 1},
+       {"offer_id": 16, "priority": 1},
+       {"offer_id": 15, "priority": 2, "devices": ["tablet"]}
+     ]},
+    {"smart_link_id": 4, "smart_link_name": "Weights", "affiliate_id": 100, "smart_link_status": "active",
+     "offers": [
+       {"offer_id": 11, "offer_weight": 60},
+       {"offer_id": 12, "offer_weight": 30},
+       {"offer_id": 17, "offer_weight": 10}
+     ]},
+    {"smart_link_id": 5, "smart_link_name": "Handhelds", "affiliate_id": 200, "smart_link_status": "active",
+     "offers": [{"offer_id": 15}]}
+  ]
+}"#;
+
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A configuration in a temporary directory.
+pub struct TestConfig {
+    pub dir: tempfile::TempDir,
+    pub server: Vec<String>,
+    pub sections: Vec<String>,
+    pub geo: Option<PathBuf>,
+}
+
+impl TestConfig {
+    /// Settings for `network`, listening on 127.0.0.1:0, loopback trusted as a proxy.
+    pub fn new(network: &str) -> TestConfig {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("network.json"), network).expect("write catalog");
+        TestConfig {
+            dir,
+            server: vec![
+                r#"listen = "127.0.0.1:0""#.into(),
+                r#"default_fallback_url = "https://default.example/?l={smart_link_id}""#.into(),
+                r#"trusted_proxies = ["127.0.0.1/32", "::1/128"]"#.into(),
+            ],
+            sections: Vec::new(),
+            geo: None,
+        }
+    }
+
+    /// Replaces or adds a `[server]` key.
+    pub fn server(mut self, line: &str) -> TestConfig {
+        let key = line.split('=').next().unwrap_or("").trim().to_string();
+        self.server
+            .retain(|l| l.split('=').next().unwrap_or("").trim() != key);
+        self.server.push(line.to_string());
+        self
+    }
+
+    /// Adds a whole section, e.g. `"[routing]\nbots = \"route\""`.
+    pub fn section(mut self, text: &str) -> TestConfig {
+        self.sections.push(text.to_string());
+        self
+    }
+
+    /// Uses a GeoIP database from `tests/fixtures/geo`, or `config/geo` for `country.mmdb`.
+    pub fn geo(mut self, name: &str) -> TestConfig {
+        self.geo = Some(match name {
+            "country.mmdb" => Path::new(env!("CARGO_MANIFEST_DIR")).join("config/geo/country.mmdb"),
+            other => fixture(&format!("geo/{other}")),
+        });
+        self
+    }
+
+    pub fn settings_path(&self) -> PathBuf {
+        self.dir.path().join("smartlink.toml")
+    }
+
+    pub fn catalog_path(&self) -> PathBuf {
+        self.dir.path().join("network.json")
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// Writes `smartlink.toml` and returns its path.
+    pub fn write(&self) -> PathBuf {
+        let mut text = format!("[server]\n{}\n\n", self.server.join("\n"));
+        text += &format!("[catalog]\npath = {:?}\n\n", self.catalog_path());
+        if let Some(geo) = &self.geo {
+            text += &format!("[geoip]\ndatabase = {geo:?}\n\n");
+        }
+        text += &format!("[tracking]\nclick_secret = {SECRET:?}\n\n");
+        text += &format!("[state]\ndir = {:?}\n\n", self.state_dir());
+        for s in &self.sections {
+            text += s;
+            text += "\n\n";
+        }
+        let path = self.settings_path();
+        std::fs::write(&path, text).expect("write settings");
+        path
+    }
+
+    /// Every click record written so far, parsed.
+    pub fn click_records(&self) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let Ok(entries) = std::fs::read_dir(self.state_dir()) else {
+            return out;
+        };
+        let mut paths: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
+        paths.sort();
+        for p in paths {
+            let text = std::fs::read_to_string(&p).expect("read log");
+            for line in text.lines() {
+                out.push(serde_json::from_str(line).expect("each line is one JSON object"));
+            }
+        }
+        out
+    }
+}
+
+/// The real server, in-process, on a loopback port.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: Arc<State>,
+    pub config: TestConfig,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    pub async fn start(config: TestConfig) -> TestServer {
+        let path = config.write();
+        let state = State::start(&path).expect("configuration loads");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(smartlink::http::serve(
+            listener,
+            Arc::clone(&state),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        TestServer {
+            addr,
+            state,
+            config,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub async fn get(&self, target: &str, headers: &[(&str, &str)]) -> Reply {
+        request(self.addr, "GET", target, headers).await
+    }
+
+    /// Writes every queued record to disk, then returns them all.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.state.records.sync();
+        self.config.click_records()
+    }
+
+    pub async fn stop(mut self) -> TestConfig {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut self.task).await;
+        let state = Arc::clone(&self.state);
+        tokio::task::spawn_blocking(move || state.stop_records())
+            .await
+            .expect("join");
+        self.config
+    }
+}
+
+/// A response, body collected.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn location(&self) -> &str {
+        self.headers
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+}
+
+/// One HTTP/1.1 request on a new connection.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut client = Client::connect(addr).await;
+    client.send(method, target, headers).await
+}
+
+/// A keep-alive HTTP/1.1 (or HTTP/2) client connection.
+pub struct Client {
+    sender: Sender,
+}
+
+enum Sender {
+    H1(hyper::client::conn::http1::SendRequest<Empty<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Empty<Bytes>>),
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
+        tokio::spawn(conn);
+        Client {
+            sender: Sender::H1(sender),
+        }
+    }
+
+    pub async fn connect_h2(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let (sender, conn) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .expect("h2 handshake");
+        tokio::spawn(conn);
+        Client {
+            sender: Sender::H2(sender),
+        }
+    }
+
+    pub fn is_open(&self) -> bool {
+        match &self.sender {
+            Sender::H1(s) => !s.is_closed(),
+            Sender::H2(s) => !s.is_closed(),
+        }
+    }
+
+    pub async fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+        let uri = match &self.sender {
+            Sender::H1(_) => target.to_string(),
+            Sender::H2(_) => format!("http://localhost{target}"),
+        };
+        let mut builder = Request::builder().method(method).uri(uri);
+        if matches!(self.sender, Sender::H1(_)) {
+            builder = builder.header("host", "localhost");
+        }
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let req = builder.body(Empty::new()).expect("request");
+        let resp = match &mut self.sender {
+            Sender::H1(s) => {
+                s.ready().await.expect("ready");
+                s.send_request(req).await
+            }
+            Sender::H2(s) => {
+                s.ready().await.expect("ready");
+                s.send_request(req).await
+            }
+        }
+        .expect("response");
+        let (parts, body) = resp.into_parts();
+        let body = body.collect().await.expect("body").to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        }
+    }
+}
+
+/// Sends raw bytes on a new connection and reads until the server closes it or `wait`
+/// passes; returns what came back.
+pub async fn raw(addr: SocketAddr, bytes: &[u8], wait: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The query-string value of `key` in a URL.
+pub fn query_param(url: &str, key: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The real `smartlink` binary, serving a configuration.
+pub struct Binary {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stderr: Arc<std::sync::Mutex<String>>,
+}
+
+impl Binary {
+    /// Starts `smartlink serve --config PATH` and waits for its "listening on" line.
+    pub fn start(config: &Path) -> Binary {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_smartlink"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .env_remove(smartlink::settings::ENV_CLICK_SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn smartlink");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(std::sync::Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let log = Arc::clone(&log);
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                let mut tx = Some(tx);
+                for line in std::io::BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    if let Some(rest) = line.split("listening on ").nth(1)
+                        && let Some(tx) = tx.take()
+                    {
+                        let addr = rest.split_whitespace().next().unwrap_or("").to_string();
+                        let _ = tx.send(addr);
+                    }
+                    let mut l = log.lock().unwrap();
+                    l.push_str(&line);
+                    l.push('\n');
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("smartlink did not start: {}", log.lock().unwrap()));
+        Binary {
+            child,
+            addr: addr.parse().expect("listening address"),
+            stderr: log,
+        }
+    }
+
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        let rc = unsafe { libc::kill(self.child.id() as i32, signal) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    pub fn log(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Waits for the process to exit (at most `limit`) and returns its exit code.
+    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub async fn eventually(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    false
+}

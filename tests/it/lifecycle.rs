@@ -1,0 +1,215 @@
+//! The real binary: SIGHUP reloads (good and bad), SIGTERM/SIGINT drain and exit 0 with
+//! every answered click on disk.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A blocking GET on a new connection; returns (status, location) or None if the server
+/// refused or closed the connection.
+fn get(addr: std::net::SocketAddr, target: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {target} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let location = text
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or("")
+        .to_string();
+    Some((status, location))
+}
+
+fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    BufReader::new(s)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name} "))
+                .and_then(|v| v.parse().ok())
+        })
+}
+
+fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
+}
+
+#[test]
+fn sighup_swaps_in_a_valid_catalog_and_keeps_the_old_one_on_errors() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let bin = Binary::start(&path);
+    let addr = bin.addr;
+    assert_eq!(get(addr, "/sl?id=2").unwrap().1, "https://fb2.example/");
+
+    // An invalid catalog: rejected, old table kept, failure counted and every error logged.
+    let broken = NETWORK
+        .replace(r#""offer_weight": 60"#, r#""offer_weight": 0"#)
+        .replace(
+            r#""offer_id": 12, "priority": 3"#,
+            r#""offer_id": 999, "priority": 3"#,
+        );
+    std::fs::write(config.catalog_path(), &broken).unwrap();
+    bin.signal(libc::SIGHUP);
+    assert!(wait_for(Duration::from_secs(10), || metric(
+        addr,
+        "smartlink_reload_failures_total"
+    ) == Some(1.0)));
+    let log = bin.log();
+    assert!(
+        log.contains("smart_links[3].offers[0].offer_weight"),
+        "{log}"
+    );
+    assert!(log.contains("smart_links[0].offers[2].offer_id"), "{log}");
+    assert_eq!(get(addr, "/sl?id=2").unwrap().1, "https://fb2.example/");
+    assert_eq!(metric(addr, "smartlink_table_generation"), Some(1.0));
+
+    // Unparseable settings: also rejected.
+    let settings = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, "[server\n").unwrap();
+    bin.signal(libc::SIGHUP);
+    assert!(wait_for(Duration::from_secs(10), || metric(
+        addr,
+        "smartlink_reload_failures_total"
+    ) == Some(2.0)));
+
+    // A valid change: link 2 activated.
+    std::fs::write(&path, settings).unwrap();
+    std::fs::write(
+        config.catalog_path(),
+        NETWORK.replace(
+            r#""smart_link_status": "inactive""#,
+            r#""smart_link_status": "active""#,
+        ),
+    )
+    .unwrap();
+    bin.signal(libc::SIGHUP);
+    assert!(wait_for(Duration::from_secs(10), || metric(
+        addr,
+        "smartlink_table_generation"
+    ) == Some(2.0)));
+    assert_eq!(get(addr, "/sl?id=2").unwrap().1, "https://o12.example/?s2=");
+    assert_eq!(metric(addr, "smartlink_reloads_total"), Some(1.0));
+}
+
+#[test]
+fn sighup_reopens_the_geoip_database_and_rejects_a_corrupt_one() {
+    let config = TestConfig::new(NETWORK);
+    let db = config.dir.path().join("country.mmdb");
+    std::fs::copy(fixture("geo/GeoIP2-Country-Test.mmdb"), &db).unwrap();
+    let mut config = config;
+    config.geo = Some(db.clone());
+    let path = config.write();
+    let bin = Binary::start(&path);
+    let addr = bin.addr;
+    let gb = |addr| {
+        let mut s = TcpStream::connect(addr).unwrap();
+        write!(s, "GET /sl?id=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nX-Forwarded-For: 81.2.69.142\r\nConnection: close\r\n\r\n").unwrap();
+        let mut t = String::new();
+        s.read_to_string(&mut t).unwrap();
+        t.lines()
+            .find_map(|l| l.strip_prefix("location: "))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(gb(addr), "https://o13.example/");
+
+    // A corrupt file renamed into place: the reload fails and the old mapping keeps serving.
+    let tmp = config.dir.path().join("new.mmdb");
+    std::fs::copy(fixture("geo/MaxMind-DB-test-broken-pointers-24.mmdb"), &tmp).unwrap();
+    std::fs::rename(&tmp, &db).unwrap();
+    bin.signal(libc::SIGHUP);
+    assert!(wait_for(Duration::from_secs(10), || metric(
+        addr,
+        "smartlink_reload_failures_total"
+    ) == Some(1.0)));
+    assert!(bin.log().contains("country.mmdb"), "{}", bin.log());
+    assert_eq!(gb(addr), "https://o13.example/");
+
+    // A database without that address: after the reload the click's country is unknown.
+    std::fs::copy(fixture("geo/registered-country-only.mmdb"), &tmp).unwrap();
+    std::fs::rename(&tmp, &db).unwrap();
+    bin.signal(libc::SIGHUP);
+    assert!(wait_for(Duration::from_secs(10), || metric(
+        addr,
+        "smartlink_table_generation"
+    ) == Some(2.0)));
+    assert_eq!(gb(addr), "https://o12.example/?s2=");
+}
+
+#[test]
+fn sigterm_under_load_drains_flushes_every_answered_click_and_exits_0() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let mut bin = Binary::start(&path);
+    let addr = bin.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    let answered = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    match get(addr, "/sl?id=4") {
+                        Some((302, loc)) => {
+                            assert!(loc.starts_with("https://o1"), "{loc}");
+                            answered.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Some((status, _)) => panic!("unexpected status {status}"),
+                        None => {} // refused or closed while shutting down: not a click
+                    }
+                }
+            })
+        })
+        .collect();
+    assert!(wait_for(Duration::from_secs(10), || answered
+        .load(Ordering::Relaxed)
+        > 200));
+    bin.signal(libc::SIGTERM);
+    let code = bin.wait(Duration::from_secs(20));
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert_eq!(code, Some(0), "{}", bin.log());
+    let records = config.click_records();
+    assert_eq!(
+        records.len(),
+        answered.load(Ordering::Relaxed),
+        "every answered click is on disk"
+    );
+    assert!(
+        bin.log().contains("all connections drained"),
+        "{}",
+        bin.log()
+    );
+}
+
+#[test]
+fn sigint_also_shuts_down_cleanly() {
+    let config = TestConfig::new(NETWORK);
+    let mut bin = Binary::start(&config.write());
+    assert_eq!(get(bin.addr, "/sl?id=4").unwrap().0, 302);
+    bin.signal(libc::SIGINT);
+    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    assert_eq!(config.click_records().len(), 1);
+}

@@ -1,0 +1,115 @@
+//! The client address: trusted proxies, X-Forwarded-For and Forwarded, IPv4 and IPv6.
+
+use crate::common::*;
+
+async fn recorded_ip(s: &TestServer, headers: &[(&str, &str)]) -> (String, String) {
+    let mut h = vec![("user-agent", CHROME_WINDOWS)];
+    h.extend_from_slice(headers);
+    let before = s.records().len();
+    s.get("/sl?id=4", &h).await;
+    let rec = s.records();
+    assert_eq!(rec.len(), before + 1);
+    let last = &rec[before];
+    (
+        last["ip"].as_str().unwrap_or("").to_string(),
+        last["country"].as_str().unwrap_or("").to_string(),
+    )
+}
+
+#[tokio::test]
+async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    let config = TestConfig::new(NETWORK)
+        .geo("GeoIP2-Country-Test.mmdb")
+        .server(r#"trusted_proxies = ["10.0.0.0/8"]"#);
+    let s = TestServer::start(config).await;
+    let (ip, country) = recorded_ip(&s, &[("x-forwarded-for", "81.2.69.142")]).await;
+    assert_eq!((ip.as_str(), country.as_str()), ("127.0.0.1", ""));
+    let (ip, _) = recorded_ip(&s, &[("forwarded", "for=81.2.69.142")]).await;
+    assert_eq!(ip, "127.0.0.1");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_trusted_peer_gives_the_rightmost_untrusted_address() {
+    let config = TestConfig::new(NETWORK)
+        .geo("GeoIP2-Country-Test.mmdb")
+        .server(r#"trusted_proxies = ["127.0.0.1/32", "10.0.0.0/8", "fd00::/8"]"#);
+    let s = TestServer::start(config).await;
+    // A client-supplied first entry is not believed; the proxies' own entries are skipped.
+    let (ip, country) = recorded_ip(
+        &s,
+        &[("x-forwarded-for", "216.160.83.56, 81.2.69.142, 10.3.3.3")],
+    )
+    .await;
+    assert_eq!((ip.as_str(), country.as_str()), ("81.2.69.142", "GB"));
+    let (ip, country) = recorded_ip(&s, &[("x-forwarded-for", "2001:218::7, fd00::1")]).await;
+    assert_eq!((ip.as_str(), country.as_str()), ("2001:218::7", "JP"));
+    let (ip, _) = recorded_ip(&s, &[("x-forwarded-for", "garbage, 10.3.3.3")]).await;
+    assert_eq!(
+        ip, "10.3.3.3",
+        "a malformed hop stops the walk at the last trusted one"
+    );
+    // Forwarded is not read unless configured.
+    let (ip, _) = recorded_ip(&s, &[("forwarded", "for=81.2.69.142")]).await;
+    assert_eq!(ip, "127.0.0.1");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn forwarded_header_when_configured() {
+    let config = TestConfig::new(NETWORK)
+        .geo("GeoIP2-Country-Test.mmdb")
+        .server(r#"client_ip_header = "forwarded""#);
+    let s = TestServer::start(config).await;
+    let (ip, country) = recorded_ip(
+        &s,
+        &[(
+            "forwarded",
+            "for=216.160.83.56;proto=https, for=\"[2001:218::9]:443\"",
+        )],
+    )
+    .await;
+    assert_eq!((ip.as_str(), country.as_str()), ("2001:218::9", "JP"));
+    let (ip, _) = recorded_ip(&s, &[("x-forwarded-for", "81.2.69.142")]).await;
+    assert_eq!(
+        ip, "127.0.0.1",
+        "X-Forwarded-For is not read when Forwarded is configured"
+    );
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn ipv6_loopback_peer_is_served_and_trusted() {
+    let config = TestConfig::new(NETWORK)
+        .geo("GeoIP2-Country-Test.mmdb")
+        .server(r#"listen = "[::1]:0""#);
+    let path = config.write();
+    let state = smartlink::state::State::start(&path).unwrap();
+    let Ok(listener) = tokio::net::TcpListener::bind("[::1]:0").await else {
+        eprintln!("no IPv6 loopback on this machine; skipped");
+        return;
+    };
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(smartlink::http::serve(listener, state.clone(), async {
+        let _ = stopped.await;
+    }));
+    let r = request(
+        addr,
+        "GET",
+        "/sl?id=1",
+        &[
+            ("user-agent", CHROME_WINDOWS),
+            ("x-forwarded-for", "81.2.69.142"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.location(),
+        "https://o13.example/",
+        "::1 is trusted, so the GB address counts"
+    );
+    let _ = stop.send(());
+    let _ = task.await;
+    state.stop_records();
+}
