@@ -25,6 +25,7 @@
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee |
 //! | `attrs`    | `Country`, `DeviceClass`, `OsFamily`: the vocabulary shared by all   |
 //! | `clicks`   | signed click ids; click records and their log writer                 |
+//! | `clock`    | a request's wall-clock time from its monotonic start                 |
 //! | `snapshot` | one generation of configuration, built whole                         |
 //! | `state`    | the published snapshot and what outlives reloads                     |
 //! | `http`     | hyper server, limits, dispatch, handlers, status mapping             |
@@ -34,11 +35,18 @@
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
 
+/// mimalloc for every binary that links smartlink (the server, tests, benches): a click's
+/// record is allocated by a request thread and freed by the log thread, a pattern that makes
+/// glibc's malloc take an arena lock on every free and stall both threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod attrs;
 pub mod catalog;
 pub mod cli;
 pub mod clicks;
 pub mod client;
+pub mod clock;
 pub mod http;
 pub mod metrics;
 pub mod routing;

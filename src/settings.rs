@@ -89,6 +89,7 @@ struct RawServer {
     header_read_timeout_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     http2_max_concurrent_streams: Option<u32>,
+    proxy_protocol: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -161,7 +162,7 @@ pub enum BotPolicy {
     Route,
 }
 
-/// Connection and request limits (SPEC §11).
+/// Connection handling: limits (SPEC §11) and the PROXY protocol. Fixed at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,
@@ -172,6 +173,8 @@ pub struct Limits {
     pub max_uri_bytes: usize,
     pub header_read_timeout: Duration,
     pub http2_max_concurrent_streams: u32,
+    /// Every connection starts with a PROXY protocol header (v1 or v2).
+    pub proxy_protocol: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -245,7 +248,7 @@ impl Settings {
             changed.push("server.listen");
         }
         if self.limits != other.limits {
-            changed.push("server limits (max_connections, max_header_bytes, ...)");
+            changed.push("server limits (max_connections, max_header_bytes, proxy_protocol, ...)");
         }
         if self.shutdown_grace != other.shutdown_grace {
             changed.push("server.shutdown_grace_ms");
@@ -334,6 +337,7 @@ impl Validator<'_> {
                 s.http2_max_concurrent_streams,
                 256,
             ),
+            proxy_protocol: s.proxy_protocol.unwrap_or(false),
         };
         let shutdown_grace = Duration::from_millis(s.shutdown_grace_ms.unwrap_or(10_000));
 

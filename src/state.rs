@@ -43,6 +43,8 @@ pub enum StartError {
 impl State {
     /// Loads the configuration at `config` and starts the click log.
     pub fn start(config: &Path) -> Result<Arc<State>, StartError> {
+        // Calibrate the hot-path clock now rather than on the first click.
+        crate::clock::wall(crate::clock::now());
         let snapshot = Snapshot::load(config, 1)?;
         let metrics = Arc::new(Metrics::default());
         let devices = Arc::new(DeviceClassifier::new());
@@ -53,19 +55,12 @@ impl State {
         );
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
         let enrich = {
-            let (snapshot, devices) = (Arc::clone(&snapshot), Arc::clone(&devices));
+            let snapshot = Arc::clone(&snapshot);
             Box::new(move |r: &mut crate::clicks::ClickRecord| {
                 if r.country.is_none()
                     && let Some(geo) = &snapshot.load().geo
                 {
                     r.country = geo.country(r.ip);
-                }
-                if r.device.is_none() {
-                    r.device = Some(devices.classify(
-                        r.user_agent.as_ref().map(|v| v.as_bytes()),
-                        r.ch_mobile.as_ref().map(|v| v.as_bytes()),
-                        r.ch_platform.as_ref().map(|v| v.as_bytes()),
-                    ));
                 }
             })
         };

@@ -7,4 +7,4 @@ pub mod record;
 
 pub use id::{CLICK_ID_LEN, Claims, ClickId, ClickIdError, ClickSigner, SourceKind};
 pub use log::{RecordLog, RecordSink};
-pub use record::{ClickRecord, SubIds};
+pub use record::{ClickRecord, RecordText, SubIds};

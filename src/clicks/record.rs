@@ -3,19 +3,75 @@
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use http::HeaderValue;
-use serde::Serialize;
+use std::io::Write as _;
 
 use super::id::{ClickId, SourceKind};
 use crate::attrs::{Country, DeviceClass, OsFamily};
 use crate::routing::FallbackReason;
 
-/// Sub-ids `s1`..`s5` of a click, as decoded from the query.
-pub type SubIds = [Option<Box<str>>; 5];
+/// Sub-ids `s1`..`s5` of a click, decoded from the query (borrowed when no decoding was
+/// needed).
+pub type SubIds<'a> = [Option<std::borrow::Cow<'a, str>>; 5];
 
-/// Everything known about one click when it was answered. Country and device may still be
-/// unknown here (routing did not need them); the log writer fills them in off the request
-/// path, from `ip` and the device headers kept for that purpose.
+/// The free text of a record (user agent, `s1`..`s5`) in one allocation: the record owns
+/// it outright, so the log thread shares no buffer with the request and frees one block.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordText {
+    text: Box<str>,
+    /// End offset of each of the six values in `text`; `u32::MAX` marks an absent one.
+    ends: [u32; 6],
+}
+
+impl RecordText {
+    /// Copies a user agent (invalid UTF-8 replaced by U+FFFD) and the sub-ids.
+    pub fn new(user_agent: Option<&[u8]>, subs: &SubIds) -> RecordText {
+        // `from_utf8` first: it is far faster than the lossy decoder on valid text.
+        let ua = user_agent.map(|b| match std::str::from_utf8(b) {
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(b),
+        });
+        let values = std::iter::once(ua.as_deref()).chain(subs.iter().map(|s| s.as_deref()));
+        let len = values.clone().flatten().map(str::len).sum();
+        let mut text = String::with_capacity(len);
+        let mut ends = [u32::MAX; 6];
+        for (end, value) in ends.iter_mut().zip(values) {
+            if let Some(v) = value {
+                text.push_str(v);
+                *end = text.len() as u32;
+            }
+        }
+        RecordText {
+            text: text.into_boxed_str(),
+            ends,
+        }
+    }
+
+    /// Value `i`: 0 is the user agent, 1..=5 are `s1`..`s5`.
+    fn get(&self, i: usize) -> Option<&str> {
+        let end = self.ends[i];
+        if end == u32::MAX {
+            return None;
+        }
+        let start = self.ends[..i]
+            .iter()
+            .rev()
+            .find(|&&e| e != u32::MAX)
+            .map_or(0, |&e| e as usize);
+        self.text.get(start..end as usize)
+    }
+
+    pub fn user_agent(&self) -> Option<&str> {
+        self.get(0)
+    }
+
+    /// `s1`..`s5` for `n` in 1..=5.
+    pub fn sub(&self, n: usize) -> Option<&str> {
+        self.get(n)
+    }
+}
+
+/// Everything known about one click when it was answered. The country may still be unknown
+/// (routing did not need it); the log writer looks it up off the request path.
 #[derive(Debug)]
 pub struct ClickRecord {
     pub time: SystemTime,
@@ -30,91 +86,155 @@ pub struct ClickRecord {
     pub fallback: Option<FallbackReason>,
     pub ip: IpAddr,
     pub country: Option<Country>,
-    pub device: Option<(DeviceClass, OsFamily)>,
-    /// Cloning a header value shares the request's buffer: no copy on the hot path.
-    pub user_agent: Option<HeaderValue>,
-    pub ch_mobile: Option<HeaderValue>,
-    pub ch_platform: Option<HeaderValue>,
-    pub subs: SubIds,
-}
-
-/// The JSON shape of a record line.
-#[derive(Serialize)]
-struct Line<'a> {
-    time: &'a str,
-    click_id: &'a str,
-    kind: SourceKind,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    smart_link_id: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    campaign_id: Option<u32>,
-    affiliate_id: u32,
-    offer_id: Option<u32>,
-    fallback: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    fallback_reason: Option<FallbackReason>,
-    priority: Option<i64>,
-    country: Option<Country>,
-    device: Option<DeviceClass>,
-    os: Option<OsFamily>,
-    ip: IpAddr,
-    user_agent: Option<std::borrow::Cow<'a, str>>,
-    s1: Option<&'a str>,
-    s2: Option<&'a str>,
-    s3: Option<&'a str>,
-    s4: Option<&'a str>,
-    s5: Option<&'a str>,
+    pub device: DeviceClass,
+    pub os: OsFamily,
+    pub text: RecordText,
 }
 
 impl ClickRecord {
-    /// Appends the record as one JSON line (with its newline) to `out`.
-    pub fn write_line(&self, out: &mut Vec<u8>) {
-        let time = rfc3339_millis(self.time);
-        let (smart_link_id, campaign_id) = match self.kind {
-            SourceKind::SmartLink => (Some(self.source_id), None),
-            SourceKind::Campaign => (None, Some(self.source_id)),
-        };
-        let sub = |i: usize| self.subs[i].as_deref();
-        let line = Line {
-            time: &time,
-            click_id: self.click_id.as_str(),
-            kind: self.kind,
-            smart_link_id,
-            campaign_id,
-            affiliate_id: self.affiliate_id,
-            offer_id: self.offer_id,
-            fallback: self.fallback.is_some(),
-            fallback_reason: self.fallback,
-            priority: self.priority,
-            country: self.country,
-            device: self.device.map(|d| d.0),
-            os: self.device.map(|d| d.1),
-            ip: self.ip,
-            user_agent: self
-                .user_agent
-                .as_ref()
-                .map(|v| String::from_utf8_lossy(v.as_bytes())),
-            s1: sub(0),
-            s2: sub(1),
-            s3: sub(2),
-            s4: sub(3),
-            s5: sub(4),
-        };
-        // Serializing plain strings and numbers into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &line);
-        out.push(b'\n');
+    /// Appends the record as one JSON line (with its newline) to `out`:
+    ///
+    /// ```text
+    /// {"time":"…","click_id":"…","kind":"smart_link","smart_link_id":301,"affiliate_id":67890,
+    ///  "offer_id":1042,"fallback":false,"priority":1,"country":"US","device":"mobile",
+    ///  "os":"ios","ip":"…","user_agent":"…","s1":"…","s2":null,"s3":null,"s4":null,"s5":null}
+    /// ```
+    ///
+    /// `campaign_id` replaces `smart_link_id` for campaign clicks; `fallback_reason` is present
+    /// only when `fallback` is true. Written field by field: this runs once per click on the
+    /// log thread, which must outpace the request threads. Free text (user agent, sub-ids) is
+    /// escaped by serde_json; every other value is a number or a known ASCII word.
+    pub fn write_line(&self, out: &mut Vec<u8>, clock: &mut TimeFormat) {
+        let mut num = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"time\":\"");
+        out.extend_from_slice(clock.format(self.time).as_bytes());
+        out.extend_from_slice(b"\",\"click_id\":\"");
+        out.extend_from_slice(self.click_id.as_str().as_bytes());
+        out.extend_from_slice(match self.kind {
+            SourceKind::SmartLink => b"\",\"kind\":\"smart_link\",\"smart_link_id\":".as_slice(),
+            SourceKind::Campaign => b"\",\"kind\":\"campaign\",\"campaign_id\":",
+        });
+        out.extend_from_slice(num.format(self.source_id).as_bytes());
+        out.extend_from_slice(b",\"affiliate_id\":");
+        out.extend_from_slice(num.format(self.affiliate_id).as_bytes());
+        out.extend_from_slice(b",\"offer_id\":");
+        match self.offer_id {
+            Some(id) => out.extend_from_slice(num.format(id).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        match self.fallback {
+            None => out.extend_from_slice(b",\"fallback\":false"),
+            Some(reason) => {
+                out.extend_from_slice(b",\"fallback\":true,\"fallback_reason\":");
+                word(out, Some(reason.as_str()));
+            }
+        }
+        out.extend_from_slice(b",\"priority\":");
+        match self.priority {
+            Some(p) => out.extend_from_slice(num.format(p).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"country\":");
+        word(out, self.country.as_ref().map(Country::as_str));
+        out.extend_from_slice(b",\"device\":");
+        word(out, Some(self.device.as_str()));
+        out.extend_from_slice(b",\"os\":");
+        word(out, Some(self.os.as_str()));
+        out.extend_from_slice(b",\"ip\":\"");
+        match self.ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(b'.');
+                    }
+                    out.extend_from_slice(num.format(octet).as_bytes());
+                }
+            }
+            // Writing to a Vec cannot fail.
+            IpAddr::V6(v6) => drop(write!(out, "{v6}")),
+        }
+        out.extend_from_slice(b"\",\"user_agent\":");
+        text(out, self.text.user_agent());
+        for (n, key) in [
+            b",\"s1\":",
+            b",\"s2\":",
+            b",\"s3\":",
+            b",\"s4\":",
+            b",\"s5\":",
+        ]
+        .iter()
+        .enumerate()
+        {
+            out.extend_from_slice(*key);
+            text(out, self.text.sub(n + 1));
+        }
+        out.extend_from_slice(b"}\n");
     }
 }
 
-/// `2026-11-22T12:34:56.789Z`.
-pub fn rfc3339_millis(t: SystemTime) -> String {
-    let ms = t
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0);
-    jiff::Timestamp::from_millisecond(ms)
-        .map(|ts| format!("{ts:.3}"))
-        .unwrap_or_default()
+/// A JSON string of a known ASCII word (no escaping needed), or `null`.
+fn word(out: &mut Vec<u8>, w: Option<&str>) {
+    match w {
+        Some(w) => {
+            out.push(b'"');
+            out.extend_from_slice(w.as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A JSON string of free text, escaped, or `null`. Text with nothing to escape (nearly all
+/// of it) is copied as is; the check has no early exit so that it vectorises.
+fn text(out: &mut Vec<u8>, t: Option<&str>) {
+    let Some(t) = t else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let needs_escape = t.bytes().fold(false, |acc, b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if needs_escape {
+        // Serializing a str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, t);
+    } else {
+        out.push(b'"');
+        out.extend_from_slice(t.as_bytes());
+        out.push(b'"');
+    }
+}
+
+/// Formats times as `2026-11-22T12:34:56.789Z`, formatting the date and time of day once
+/// per second (records arrive in time order, so that is once per second of traffic).
+#[derive(Default)]
+pub struct TimeFormat {
+    second: Option<u64>,
+    text: String,
+}
+
+impl TimeFormat {
+    pub fn format(&mut self, t: SystemTime) -> &str {
+        let since = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        let second = since.as_secs();
+        if self.second != Some(second) {
+            self.second = Some(second);
+            self.text = jiff::Timestamp::from_second(second as i64)
+                .unwrap_or_default()
+                .strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                .to_string();
+        }
+        // Overwrite the three millisecond digits in place.
+        let ms = since.subsec_millis();
+        let digits = [
+            b'0' + (ms / 100) as u8,
+            b'0' + (ms / 10 % 10) as u8,
+            b'0' + (ms % 10) as u8,
+        ];
+        let at = self.text.len() - 4;
+        self.text
+            .replace_range(at..at + 3, std::str::from_utf8(&digits).unwrap_or("000"));
+        &self.text
+    }
 }
 
 #[cfg(test)]
@@ -122,6 +242,91 @@ mod tests {
     use super::*;
     use crate::clicks::id::{Claims, ClickSigner};
     use std::time::Duration;
+
+    #[test]
+    fn time_format_reuses_the_second_and_updates_milliseconds() {
+        let mut f = TimeFormat::default();
+        let t = UNIX_EPOCH + Duration::from_millis(1_795_000_000_007);
+        assert_eq!(f.format(t), "2026-11-18T11:06:40.007Z");
+        assert_eq!(
+            f.format(t + Duration::from_millis(990)),
+            "2026-11-18T11:06:40.997Z"
+        );
+        assert_eq!(
+            f.format(t + Duration::from_millis(1000)),
+            "2026-11-18T11:06:41.007Z"
+        );
+        assert_eq!(f.format(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    }
+
+    fn record(ua: Option<&[u8]>, subs: SubIds<'_>, kind: SourceKind) -> ClickRecord {
+        let signer = ClickSigner::new(b"0123456789abcdef");
+        let claims = Claims {
+            kind,
+            time: 1_795_000_000,
+            offer_id: Some(7),
+            source_id: 98001,
+            affiliate_id: 5,
+        };
+        ClickRecord {
+            time: UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+            click_id: signer.issue(&claims),
+            kind,
+            source_id: 98001,
+            affiliate_id: 5,
+            offer_id: Some(7),
+            priority: Some(-3),
+            fallback: None,
+            ip: "192.0.2.1".parse().unwrap(),
+            country: None,
+            device: DeviceClass::Desktop,
+            os: OsFamily::Linux,
+            text: RecordText::new(ua, &subs),
+        }
+    }
+
+    #[test]
+    fn record_text_keeps_absent_and_empty_values_apart() {
+        let subs: SubIds = [
+            Some("".into()),
+            None,
+            Some("c".into()),
+            None,
+            Some("eee".into()),
+        ];
+        let t = RecordText::new(Some(b"ua \xff"), &subs);
+        assert_eq!(t.user_agent(), Some("ua \u{fffd}"));
+        assert_eq!(
+            (1..=5).map(|n| t.sub(n)).collect::<Vec<_>>(),
+            [Some(""), None, Some("c"), None, Some("eee")]
+        );
+        let none = RecordText::new(None, &Default::default());
+        assert_eq!(none.user_agent(), None);
+        assert_eq!(none.sub(5), None);
+    }
+
+    proptest::proptest! {
+        /// Any user agent and sub-ids come back unchanged from the JSON line.
+        #[test]
+        fn free_text_round_trips_through_the_line(
+            ua in "[\\x20-\\x7e]{0,300}",
+            s1 in "\\PC{0,80}",
+            s5 in "[\"\\\\\u{0}-\u{1f}\u{7f}]{0,20}",
+        ) {
+            let r = record(Some(ua.as_bytes()), [Some(s1.as_str().into()), None, None, None, Some(s5.as_str().into())], SourceKind::Campaign);
+            let mut out = Vec::new();
+            r.write_line(&mut out, &mut TimeFormat::default());
+            proptest::prop_assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            proptest::prop_assert_eq!(v["user_agent"].as_str(), Some(ua.as_str()));
+            proptest::prop_assert_eq!(v["s1"].as_str(), Some(s1.as_str()));
+            proptest::prop_assert_eq!(v["s5"].as_str(), Some(s5.as_str()));
+            proptest::prop_assert_eq!(&v["campaign_id"], 98001);
+            proptest::prop_assert_eq!(&v["priority"], -3);
+            proptest::prop_assert_eq!(&v["kind"], "campaign");
+            proptest::prop_assert!(v.get("smart_link_id").is_none() && v.get("fallback_reason").is_none());
+        }
+    }
 
     #[test]
     fn record_serializes_as_one_json_line() {
@@ -145,14 +350,15 @@ mod tests {
             fallback: Some(FallbackReason::Bot),
             ip: "2001:db8::1".parse().unwrap(),
             country: Country::from_code("DE"),
-            device: Some((DeviceClass::Bot, OsFamily::Other)),
-            user_agent: Some(HeaderValue::from_bytes(b"curl/8.5 \xff").unwrap()),
-            ch_mobile: None,
-            ch_platform: None,
-            subs: [Some("a\"b\n".into()), None, None, None, Some("e".into())],
+            device: DeviceClass::Bot,
+            os: OsFamily::Other,
+            text: RecordText::new(
+                Some(b"curl/8.5 \xff"),
+                &[Some("a\"b\n".into()), None, None, None, Some("e".into())],
+            ),
         };
         let mut out = Vec::new();
-        rec.write_line(&mut out);
+        rec.write_line(&mut out, &mut TimeFormat::default());
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with('\n') && text.matches('\n').count() == 1);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -10,8 +10,8 @@ pub mod ip;
 
 use std::net::IpAddr;
 
-use http::HeaderMap;
 use http::header::{HeaderName, USER_AGENT};
+use http::{HeaderMap, HeaderValue};
 
 use crate::attrs::{Country, DeviceClass, OsFamily};
 use crate::routing::Attributes;
@@ -22,7 +22,7 @@ pub use ip::TrustedProxies;
 pub static SEC_CH_UA_MOBILE: HeaderName = HeaderName::from_static("sec-ch-ua-mobile");
 pub static SEC_CH_UA_PLATFORM: HeaderName = HeaderName::from_static("sec-ch-ua-platform");
 
-/// The request headers that describe the client's device.
+/// The request headers that describe the client's device, looked up once per request.
 #[derive(Clone, Copy, Default, Debug)]
 pub struct DeviceHeaders<'a> {
     pub user_agent: Option<&'a [u8]>,
@@ -32,10 +32,11 @@ pub struct DeviceHeaders<'a> {
 
 impl<'a> DeviceHeaders<'a> {
     pub fn from_headers(headers: &'a HeaderMap) -> DeviceHeaders<'a> {
+        let get = |name| headers.get(name).map(HeaderValue::as_bytes);
         DeviceHeaders {
-            user_agent: headers.get(USER_AGENT).map(|v| v.as_bytes()),
-            ch_mobile: headers.get(&SEC_CH_UA_MOBILE).map(|v| v.as_bytes()),
-            ch_platform: headers.get(&SEC_CH_UA_PLATFORM).map(|v| v.as_bytes()),
+            user_agent: get(&USER_AGENT),
+            ch_mobile: get(&SEC_CH_UA_MOBILE),
+            ch_platform: get(&SEC_CH_UA_PLATFORM),
         }
     }
 
@@ -72,23 +73,22 @@ impl<'a> ClientAttrs<'a> {
     }
 
     fn device_and_os(&mut self) -> (DeviceClass, OsFamily) {
-        *self
-            .device
-            .get_or_insert_with(|| self.headers.classify(self.devices))
+        let (headers, devices) = (&self.headers, self.devices);
+        *self.device.get_or_insert_with(|| headers.classify(devices))
     }
 
     pub fn os(&mut self) -> OsFamily {
         self.device_and_os().1
     }
 
+    /// Device class and OS: computed now if routing did not need them (a cached lookup).
+    pub fn device_and_os_now(&mut self) -> (DeviceClass, OsFamily) {
+        self.device_and_os()
+    }
+
     /// The country, if it has been looked up (`Some(None)`: looked up, unknown).
     pub fn country_if_known(&self) -> Option<Option<Country>> {
         self.country
-    }
-
-    /// Device class and OS, if they have been computed.
-    pub fn device_if_known(&self) -> Option<(DeviceClass, OsFamily)> {
-        self.device
     }
 }
 

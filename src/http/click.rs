@@ -5,16 +5,15 @@
 //! anything twice; the only allocations are the URL and the record's sub-ids.
 
 use std::net::IpAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
-use http::header::USER_AGENT;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 
 use super::query::{self, ClickQuery};
 use super::response::{Body, Reject, redirect};
-use crate::clicks::{Claims, ClickRecord, SourceKind, SubIds};
-use crate::client::{ClientAttrs, DeviceHeaders, SEC_CH_UA_MOBILE, SEC_CH_UA_PLATFORM};
+use crate::clicks::{Claims, ClickRecord, RecordText, SourceKind, SubIds};
+use crate::client::{ClientAttrs, DeviceHeaders};
 use crate::routing::template::{push_encoded, push_number};
 use crate::routing::{Attributes, Link, Macro, MacroValues, NoTrace, Outcome};
 use crate::snapshot::Snapshot;
@@ -28,6 +27,7 @@ pub fn smart_link(
     uri: &Uri,
     headers: &HeaderMap,
     peer: IpAddr,
+    started: crate::clock::Instant,
 ) -> Result<Response<Body>, Reject> {
     let ClickQuery { id, aff_id, subs } = query::parse(uri.query(), "id")?;
     let table = &snapshot.table;
@@ -67,7 +67,7 @@ pub fn smart_link(
             Some(reason) => state.metrics.click_fallback(reason),
         }
     }
-    let now = SystemTime::now();
+    let now = crate::clock::wall(started);
     let click_id = is_click.then(|| {
         snapshot.signer.issue(&Claims {
             kind: SourceKind::SmartLink,
@@ -93,6 +93,7 @@ pub fn smart_link(
     })?;
 
     if let Some(click_id) = click_id {
+        let (device, os) = attrs.device_and_os_now();
         state.records.send(ClickRecord {
             time: now,
             click_id,
@@ -104,11 +105,9 @@ pub fn smart_link(
             fallback,
             ip: attrs.ip,
             country: attrs.country_if_known().flatten(),
-            device: attrs.device_if_known(),
-            user_agent: headers.get(USER_AGENT).cloned(),
-            ch_mobile: headers.get(&SEC_CH_UA_MOBILE).cloned(),
-            ch_platform: headers.get(&SEC_CH_UA_PLATFORM).cloned(),
-            subs,
+            device,
+            os,
+            text: RecordText::new(attrs.headers.user_agent, &subs),
         });
     }
     Ok(redirect(location))
@@ -120,7 +119,7 @@ pub struct SmartLinkMacros<'a, 'r> {
     pub click_id: &'a str,
     pub link: &'a Link,
     pub offer_id: Option<u32>,
-    pub subs: &'a SubIds,
+    pub subs: &'a SubIds<'r>,
     pub attrs: &'a mut ClientAttrs<'r>,
 }
 

@@ -5,9 +5,11 @@
 //! knowledge are served on the same port. Limits (settings `[server]`): connection count
 //! (excess connections wait in the kernel backlog), header bytes and count (`431`), request
 //! target length (`414`), and a header-read timeout that also closes idle keep-alive
-//! connections and clients that connect and say nothing.
+//! connections and clients that connect and say nothing. With `server.proxy_protocol`, each
+//! connection first carries a PROXY header (`proxy_protocol`).
 
 pub mod click;
+pub mod proxy_protocol;
 pub mod query;
 pub mod response;
 pub mod service;
@@ -94,6 +96,7 @@ struct Protocols {
     http1: hyper::server::conn::http1::Builder,
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     first_byte_timeout: Duration,
+    proxy_protocol: bool,
 }
 
 impl Protocols {
@@ -118,21 +121,35 @@ impl Protocols {
             http1,
             http2,
             first_byte_timeout: limits.header_read_timeout,
+            proxy_protocol: limits.proxy_protocol,
         }
     }
 
     async fn serve(
         &self,
-        stream: TcpStream,
+        mut stream: TcpStream,
         peer: SocketAddr,
         state: Arc<State>,
         watcher: hyper_util::server::graceful::Watcher,
     ) {
-        let Some(is_h2) = detect_h2(&stream, self.first_byte_timeout).await else {
+        let deadline = Instant::now() + self.first_byte_timeout;
+        let mut client = peer.ip();
+        if self.proxy_protocol {
+            match proxy_protocol::read_header(&mut stream, deadline).await {
+                None => return,
+                Some(proxy_protocol::Source::Client(ip))
+                    if state.snapshot().proxies.contains(peer.ip()) =>
+                {
+                    client = ip
+                }
+                Some(_) => {}
+            }
+        }
+        let Some(is_h2) = detect_h2(&stream, deadline).await else {
             return;
         };
         let service = service_fn(move |req| {
-            let response = service::respond(&state, &req, peer.ip());
+            let response = service::respond(&state, &req, client);
             async move { Ok::<_, Infallible>(response) }
         });
         let io = TokioIo::new(stream);
@@ -151,10 +168,9 @@ impl Protocols {
     }
 }
 
-/// Waits (at most `limit`) for the first bytes and tells HTTP/2's preface from HTTP/1.
+/// Waits (until `deadline`) for the first bytes and tells HTTP/2's preface from HTTP/1.
 /// `None`: the client closed or sent nothing in time.
-async fn detect_h2(stream: &TcpStream, limit: Duration) -> Option<bool> {
-    let deadline = Instant::now() + limit;
+async fn detect_h2(stream: &TcpStream, deadline: Instant) -> Option<bool> {
     let mut buf = [0u8; H2_PREFACE.len()];
     loop {
         let n = timeout_at(deadline, stream.peek(&mut buf))

@@ -1,7 +1,6 @@
 //! Request dispatch: path and method → handler, and the request latency histogram.
 
 use std::net::IpAddr;
-use std::time::Instant;
 
 use http::{Method, Request, Response, StatusCode};
 
@@ -13,7 +12,7 @@ const GET_HEAD: &str = "GET, HEAD";
 
 /// Answers one request. Synchronous: no endpoint so far reads a request body.
 pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Body> {
-    let started = Instant::now();
+    let started = crate::clock::now();
     // One snapshot for the whole request, even if a reload lands meanwhile.
     let snapshot = state.snapshot();
     let uri = req.uri();
@@ -27,7 +26,15 @@ pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Bod
         Err(Reject::MethodNotAllowed { allow: GET_HEAD })
     } else {
         match uri.path() {
-            "/sl" => click::smart_link(state, &snapshot, req.method(), uri, req.headers(), peer),
+            "/sl" => click::smart_link(
+                state,
+                &snapshot,
+                req.method(),
+                uri,
+                req.headers(),
+                peer,
+                started,
+            ),
             "/healthz" => Ok(text(StatusCode::OK, "ok\n")),
             "/readyz" if state.is_draining() => {
                 Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))

@@ -113,3 +113,62 @@ async fn ipv6_loopback_peer_is_served_and_trusted() {
     let _ = task.await;
     state.stop_records();
 }
+
+fn v2_header_ipv6(source: std::net::Ipv6Addr) -> Vec<u8> {
+    let mut h = b"\r\n\r\n\0\r\nQUIT\n".to_vec();
+    h.push(0x21); // version 2, PROXY
+    h.push(0x21); // TCP over IPv6
+    h.extend_from_slice(&36u16.to_be_bytes());
+    h.extend_from_slice(&source.octets());
+    h.extend_from_slice(&std::net::Ipv6Addr::LOCALHOST.octets());
+    h.extend_from_slice(&40000u16.to_be_bytes());
+    h.extend_from_slice(&80u16.to_be_bytes());
+    h
+}
+
+async fn proxied_click(s: &TestServer, header: &[u8]) -> String {
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(
+        format!("GET /sl?id=4 HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    raw(s.addr, &bytes, std::time::Duration::from_secs(3)).await
+}
+
+#[tokio::test]
+async fn proxy_protocol_v1_and_v2_give_the_client_address_from_a_trusted_peer() {
+    let config = TestConfig::new(NETWORK)
+        .geo("GeoIP2-Country-Test.mmdb")
+        .server("proxy_protocol = true")
+        .server("header_read_timeout_ms = 500");
+    let s = TestServer::start(config).await;
+    let reply = proxied_click(&s, b"PROXY TCP4 81.2.69.142 10.0.0.1 5555 80\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 302"), "{reply}");
+    let reply = proxied_click(&s, &v2_header_ipv6("2001:218::5".parse().unwrap())).await;
+    assert!(reply.starts_with("HTTP/1.1 302"), "{reply}");
+    let reply = proxied_click(&s, b"PROXY UNKNOWN\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 302"), "{reply}");
+    // No header at all: the connection is closed unanswered.
+    assert_eq!(proxied_click(&s, b"").await, "");
+    assert_eq!(
+        proxied_click(&s, b"PROXY TCP4 not-an-address\r\n").await,
+        ""
+    );
+    let rec = s.records();
+    let ips: Vec<&str> = rec.iter().map(|r| r["ip"].as_str().unwrap()).collect();
+    assert_eq!(ips, ["81.2.69.142", "2001:218::5", "127.0.0.1"]);
+    assert_eq!(rec[0]["country"], "GB");
+    assert_eq!(rec[1]["country"], "JP");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn proxy_protocol_header_from_an_untrusted_peer_is_consumed_but_not_believed() {
+    let config = TestConfig::new(NETWORK)
+        .server("proxy_protocol = true")
+        .server(r#"trusted_proxies = ["10.0.0.0/8"]"#);
+    let s = TestServer::start(config).await;
+    let reply = proxied_click(&s, b"PROXY TCP4 81.2.69.142 10.0.0.1 5555 80\r\n").await;
+    assert!(reply.starts_with("HTTP/1.1 302"), "{reply}");
+    assert_eq!(s.records()[0]["ip"], "127.0.0.1");
+    s.stop().await;
+}

@@ -1,0 +1,75 @@
+//! Compares the click log writer's cost per record — formatting one JSON line, and
+//! formatting plus writing it to a file in 1 MiB batches — with the request path's cost of
+//! one click (benches/click.rs). The writer runs on one thread for all request threads, so
+//! it must stay well below the click's cost or records are dropped under full load.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::{Duration, SystemTime};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use smartlink::attrs::{Country, DeviceClass, OsFamily};
+use smartlink::clicks::record::TimeFormat;
+use smartlink::clicks::{Claims, ClickRecord, ClickSigner, RecordText, SourceKind};
+
+fn record() -> ClickRecord {
+    let signer = ClickSigner::new(b"demo-click-secret-change-me-0123456789");
+    let claims = Claims {
+        kind: SourceKind::SmartLink,
+        time: 1_795_000_000,
+        offer_id: Some(1042),
+        source_id: 301,
+        affiliate_id: 67890,
+    };
+    ClickRecord {
+        time: SystemTime::now(),
+        click_id: signer.issue(&claims),
+        kind: SourceKind::SmartLink,
+        source_id: 301,
+        affiliate_id: 67890,
+        offer_id: Some(1042),
+        priority: Some(1),
+        fallback: None,
+        ip: "8.8.8.8".parse().unwrap(),
+        country: Country::from_code("US"),
+        device: DeviceClass::Mobile,
+        os: OsFamily::Ios,
+        text: RecordText::new(
+            Some(b"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"),
+            &[Some("email_june".into()), Some("abc".into()), None, None, None],
+        ),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let r = record();
+    let mut clock = TimeFormat::default();
+    let mut group = c.benchmark_group("click_log_per_record");
+    let mut line = Vec::with_capacity(1024);
+    group.bench_function("json_line", |b| {
+        b.iter(|| {
+            line.clear();
+            black_box(&r).write_line(&mut line, &mut clock);
+            black_box(line.len())
+        })
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = std::fs::File::create(dir.path().join("clicks.ndjson")).unwrap();
+    let mut batch = Vec::with_capacity(2 << 20);
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("json_line_and_file_write", |b| {
+        b.iter(|| {
+            black_box(&r).write_line(&mut batch, &mut clock);
+            if batch.len() >= 1 << 20 {
+                file.write_all(&batch).unwrap();
+                batch.clear();
+                // Keep the file small: the page cache, not the disk, is what a flush hits.
+                file.set_len(0).unwrap();
+            }
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
