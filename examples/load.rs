@@ -29,7 +29,14 @@ const AGENTS: [&str; 6] = [
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
 ];
-const ADDRESSES: [&str; 6] = ["8.8.8.8", "81.2.69.142", "89.160.20.128", "2001:4860:4860::8888", "1.1.1.1", "203.0.113.9"];
+const ADDRESSES: [&str; 6] = [
+    "8.8.8.8",
+    "81.2.69.142",
+    "89.160.20.128",
+    "2001:4860:4860::8888",
+    "1.1.1.1",
+    "203.0.113.9",
+];
 const TARGETS: [&str; 4] = [
     "/sl?id=301&aff_id=67890&s1=load",
     "/sl?id=302&s1=load&s2=eu",
@@ -126,7 +133,12 @@ async fn main() -> std::process::ExitCode {
     }
     let elapsed = started.elapsed();
     latencies.sort_unstable();
-    let pct = |p: f64| latencies.get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "{} requests in {:.2}s over {} connections: {:.0} req/s",
         latencies.len(),
@@ -163,8 +175,19 @@ async fn records_dropped(addr: SocketAddr) -> Option<u64> {
         .header("host", "localhost")
         .body(Empty::<Bytes>::new())
         .ok()?;
-    let body = sender.send_request(req).await.ok()?.into_body().collect().await.ok()?;
+    let body = sender
+        .send_request(req)
+        .await
+        .ok()?
+        .into_body()
+        .collect()
+        .await
+        .ok()?;
     String::from_utf8_lossy(&body.to_bytes())
         .lines()
-        .find_map(|l| l.strip_prefix("smartlink_records_dropped_total ")?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("smartlink_records_dropped_total ")?
+                .parse()
+                .ok()
+        })
 }

@@ -26,7 +26,7 @@ const MAX_PENDING_BYTES: usize = 64 << 20;
 /// Pending bytes at which the writer writes without waiting for the flush interval.
 const WRITE_AT_BYTES: usize = 1 << 20;
 const MIN_IDLE_SLEEP: Duration = Duration::from_millis(1);
-const MAX_IDLE_SLEEP: Duration = Duration::from_millis(50);
+const MAX_IDLE_SLEEP: Duration = Duration::from_millis(10);
 
 /// Fills in what the request path left unknown (country, device), off the request path.
 pub type Enrich = Box<dyn Fn(&mut ClickRecord) + Send>;
@@ -85,8 +85,10 @@ impl RecordLog {
     ) -> io::Result<RecordLog> {
         std::fs::create_dir_all(dir)?;
         let (tx, rx) = mpsc::sync_channel(capacity);
+        repair_newest(dir);
         let mut writer = Writer {
             dir: dir.to_path_buf(),
+            hour: None,
             file: None,
             pending: Vec::with_capacity(1 << 16),
             pending_records: 0,
@@ -118,7 +120,6 @@ impl RecordLog {
 }
 
 struct OpenFile {
-    hour: u64,
     file: File,
     /// Length of the file up to its last complete line.
     len: u64,
@@ -126,6 +127,9 @@ struct OpenFile {
 
 struct Writer {
     dir: PathBuf,
+    /// The UTC hour of the open file and of the pending batch (records go to the file of the
+    /// hour their batch started in).
+    hour: Option<u64>,
     file: Option<OpenFile>,
     pending: Vec<u8>,
     pending_records: u64,
@@ -180,12 +184,18 @@ impl Writer {
     fn append(&mut self, mut r: ClickRecord) {
         (self.enrich)(&mut r);
         let hour = unix_secs(r.time) / 3600;
-        if self.file.as_ref().is_some_and(|f| hour > f.hour) {
-            self.flush(true);
-            self.file = None;
-        }
-        if self.file.is_none() {
-            self.open(hour);
+        match self.hour {
+            Some(current) if hour > current => {
+                // Rotate: finish the old file first. If that fails, the batch stays with
+                // the old hour and this record joins it.
+                self.flush(true);
+                if self.pending.is_empty() {
+                    self.file = None;
+                    self.hour = Some(hour);
+                }
+            }
+            None => self.hour = Some(hour),
+            Some(_) => {}
         }
         r.write_line(&mut self.pending, &mut self.clock);
         self.pending_records += 1;
@@ -194,7 +204,7 @@ impl Writer {
     fn open(&mut self, hour: u64) {
         let path = self.dir.join(file_name(hour));
         match open_repaired(&path) {
-            Ok((file, len)) => self.file = Some(OpenFile { hour, file, len }),
+            Ok((file, len)) => self.file = Some(OpenFile { file, len }),
             Err(e) => {
                 self.metrics.record_write_errors.inc();
                 tracing::error!(path = %path.display(), error = %e, "cannot open click log; records stay queued");
@@ -210,8 +220,10 @@ impl Writer {
             }
             return;
         }
-        if self.file.is_none() {
-            self.open(unix_secs(SystemTime::now()) / 3600);
+        if self.file.is_none()
+            && let Some(hour) = self.hour
+        {
+            self.open(hour);
         }
         let result = match &mut self.file {
             Some(f) => match f.file.write_all(&self.pending) {
@@ -264,6 +276,27 @@ fn file_name(hour: u64) -> String {
     format!("clicks-{}.ndjson", ts.strftime("%Y-%m-%dT%H"))
 }
 
+/// Cuts a torn last line off the newest click log in `dir`, if any: a process killed in the
+/// middle of a write may have left one, and that file may not be appended to again.
+fn repair_newest(dir: &Path) {
+    let newest = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("clicks-") && n.ends_with(".ndjson"))
+        })
+        .max();
+    if let Some(path) = newest
+        && let Err(e) = open_repaired(&path)
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot check the newest click log");
+    }
+}
+
 /// Opens `path` for appending; if it ends in a torn line (a process killed mid-write), cuts
 /// the file back to its last newline. Returns the file and its length.
 fn open_repaired(path: &Path) -> io::Result<(File, u64)> {
@@ -299,6 +332,118 @@ fn open_repaired(path: &Path) -> io::Result<(File, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attrs::{DeviceClass, OsFamily};
+    use crate::clicks::{Claims, ClickSigner, RecordText, SourceKind};
+
+    /// A record of 2026-11-18 11:06:40 UTC (so its log file name is known).
+    fn record() -> ClickRecord {
+        let claims = Claims {
+            kind: SourceKind::SmartLink,
+            time: 1_795_000_000,
+            offer_id: Some(1),
+            source_id: 2,
+            affiliate_id: 3,
+        };
+        ClickRecord {
+            time: UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+            click_id: ClickSigner::new(b"0123456789abcdef").issue(&claims),
+            kind: SourceKind::SmartLink,
+            source_id: 2,
+            affiliate_id: 3,
+            offer_id: Some(1),
+            priority: Some(1),
+            fallback: None,
+            ip: "192.0.2.1".parse().unwrap(),
+            country: None,
+            device: DeviceClass::Desktop,
+            os: OsFamily::Windows,
+            text: RecordText::new(Some(b"ua"), &Default::default()),
+        }
+    }
+
+    fn wait_for(f: impl Fn() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if f() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn a_full_disk_loses_no_record_and_is_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("clicks-2026-11-18T11.ndjson");
+        // Every write to /dev/full fails with ENOSPC.
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let log = RecordLog::start(
+            dir.path(),
+            1024,
+            Duration::from_millis(10),
+            Arc::clone(&metrics),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        let sink = log.sink();
+        for _ in 0..10 {
+            sink.send(record());
+        }
+        assert!(
+            wait_for(|| metrics.record_write_errors.get() >= 2),
+            "no write failed"
+        );
+        assert_eq!(metrics.records_written.get(), 0);
+        // Space is back: the next attempt reopens the path, now a regular file.
+        std::fs::remove_file(&path).unwrap();
+        sink.sync();
+        assert_eq!(metrics.records_written.get(), 10);
+        assert_eq!(metrics.records_dropped.get(), 0);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 10);
+        assert!(
+            text.lines()
+                .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        );
+        log.stop();
+    }
+
+    #[test]
+    fn records_go_to_the_file_of_their_hour_and_the_newest_file_is_repaired_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("clicks-2026-11-18T10.ndjson"), "{}\n").unwrap();
+        std::fs::write(
+            dir.path().join("clicks-2026-11-18T11.ndjson"),
+            "{}\n{\"torn\":",
+        )
+        .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let log = RecordLog::start(
+            dir.path(),
+            16,
+            Duration::from_secs(1),
+            Arc::clone(&metrics),
+            Box::new(|_| {}),
+        )
+        .unwrap();
+        let sink = log.sink();
+        sink.send(record());
+        let mut later = record();
+        later.time += Duration::from_secs(3600);
+        sink.send(later);
+        log.stop();
+        let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+        assert_eq!(
+            read("clicks-2026-11-18T11.ndjson").lines().count(),
+            2,
+            "torn line cut, one appended"
+        );
+        assert_eq!(read("clicks-2026-11-18T12.ndjson").lines().count(), 1);
+        assert_eq!(read("clicks-2026-11-18T10.ndjson"), "{}\n");
+        assert_eq!(metrics.records_written.get(), 2);
+    }
 
     #[test]
     fn file_names_follow_the_utc_hour() {

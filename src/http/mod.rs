@@ -172,21 +172,35 @@ impl Protocols {
 /// `None`: the client closed or sent nothing in time.
 async fn detect_h2(stream: &TcpStream, deadline: Instant) -> Option<bool> {
     let mut buf = [0u8; H2_PREFACE.len()];
+    peek_until(stream, deadline, &mut buf, |seen| {
+        if seen != &H2_PREFACE[..seen.len()] {
+            Some(false)
+        } else if seen.len() == H2_PREFACE.len() {
+            Some(true)
+        } else {
+            None
+        }
+    })
+    .await
+}
+
+/// Peeks at the first bytes of `stream` until `decide` has an answer for them (`None` from
+/// `decide`: more bytes needed). `None` when the client closes or `deadline` passes first.
+async fn peek_until<T>(
+    stream: &TcpStream,
+    deadline: Instant,
+    buf: &mut [u8],
+    mut decide: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
     loop {
-        let n = timeout_at(deadline, stream.peek(&mut buf))
-            .await
-            .ok()?
-            .ok()?;
+        let n = timeout_at(deadline, stream.peek(buf)).await.ok()?.ok()?;
         if n == 0 {
             return None;
         }
-        if buf[..n] != H2_PREFACE[..n] {
-            return Some(false);
+        if let Some(answer) = decide(&buf[..n]) {
+            return Some(answer);
         }
-        if n == H2_PREFACE.len() {
-            return Some(true);
-        }
-        // A partial preface: wait for the rest without spinning.
+        // Partial input: wait for more without spinning.
         timeout_at(deadline, sleep(Duration::from_millis(5)))
             .await
             .ok()?;

@@ -4,12 +4,11 @@
 //! replaces the TCP peer only when that peer is a trusted proxy.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use ppp::{HeaderResult, PartialResult, v1, v2};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::time::{Instant, sleep, timeout_at};
+use tokio::time::Instant;
 
 /// Longest header accepted (v2 with TLVs); a longer one closes the connection.
 const MAX_HEADER: usize = 4096;
@@ -27,25 +26,19 @@ pub enum Source {
 /// `None` when it is missing, malformed, too long or late.
 pub async fn read_header(stream: &mut TcpStream, deadline: Instant) -> Option<Source> {
     let mut buf = vec![0u8; MAX_HEADER];
-    let (len, source) = loop {
-        let n = timeout_at(deadline, stream.peek(&mut buf))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        match HeaderResult::parse(&buf[..n]) {
-            r if r.is_incomplete() && n < MAX_HEADER => {
-                timeout_at(deadline, sleep(Duration::from_millis(5)))
-                    .await
-                    .ok()?;
-            }
-            HeaderResult::V1(Ok(h)) => break (h.header.len(), v1_source(&h.addresses)),
-            HeaderResult::V2(Ok(h)) => break (h.len(), v2_source(&h)),
-            _ => return None,
-        }
-    };
+    let parsed = super::peek_until(
+        stream,
+        deadline,
+        &mut buf,
+        |seen| match HeaderResult::parse(seen) {
+            r if r.is_incomplete() && seen.len() < MAX_HEADER => None,
+            HeaderResult::V1(Ok(h)) => Some(Some((h.header.len(), v1_source(&h.addresses)))),
+            HeaderResult::V2(Ok(h)) => Some(Some((h.len(), v2_source(&h)))),
+            _ => Some(None),
+        },
+    )
+    .await;
+    let (len, source) = parsed??;
     stream.read_exact(&mut buf[..len]).await.ok()?;
     Some(source)
 }

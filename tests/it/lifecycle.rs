@@ -42,6 +42,55 @@ fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
         })
 }
 
+/// Four threads clicking `target` in a loop until `finish`.
+struct Load {
+    stop: Arc<AtomicBool>,
+    answered: Arc<AtomicUsize>,
+    clients: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start(addr: std::net::SocketAddr, target: &'static str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let clients = (0..4)
+            .map(|_| {
+                let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        match get(addr, target) {
+                            Some((302, loc)) => {
+                                assert!(loc.starts_with("https://o1"), "{loc}");
+                                answered.fetch_add(1, Ordering::Relaxed);
+                            }
+                            Some((status, _)) => panic!("unexpected status {status}"),
+                            None => {} // refused or cut while stopping: not an answered click
+                        }
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            answered,
+            clients,
+        }
+    }
+
+    fn answered(&self) -> usize {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Stops the clients; returns how many clicks got a 302.
+    fn finish(self) -> usize {
+        self.stop.store(true, Ordering::Relaxed);
+        for c in self.clients {
+            c.join().unwrap();
+        }
+        self.answered.load(Ordering::Relaxed)
+    }
+}
+
 fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -161,42 +210,14 @@ fn sigterm_under_load_drains_flushes_every_answered_click_and_exits_0() {
     let config = TestConfig::new(NETWORK);
     let path = config.write();
     let mut bin = Binary::start(&path);
-    let addr = bin.addr;
-    let stop = Arc::new(AtomicBool::new(false));
-    let answered = Arc::new(AtomicUsize::new(0));
-    let clients: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, answered) = (Arc::clone(&stop), Arc::clone(&answered));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match get(addr, "/sl?id=4") {
-                        Some((302, loc)) => {
-                            assert!(loc.starts_with("https://o1"), "{loc}");
-                            answered.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Some((status, _)) => panic!("unexpected status {status}"),
-                        None => {} // refused or closed while shutting down: not a click
-                    }
-                }
-            })
-        })
-        .collect();
-    assert!(wait_for(Duration::from_secs(10), || answered
-        .load(Ordering::Relaxed)
-        > 200));
+    let load = Load::start(bin.addr, "/sl?id=4");
+    assert!(wait_for(Duration::from_secs(10), || load.answered() > 200));
     bin.signal(libc::SIGTERM);
     let code = bin.wait(Duration::from_secs(20));
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        c.join().unwrap();
-    }
+    let answered = load.finish();
     assert_eq!(code, Some(0), "{}", bin.log());
     let records = config.click_records();
-    assert_eq!(
-        records.len(),
-        answered.load(Ordering::Relaxed),
-        "every answered click is on disk"
-    );
+    assert_eq!(records.len(), answered, "every answered click is on disk");
     assert!(
         bin.log().contains("all connections drained"),
         "{}",
@@ -212,4 +233,44 @@ fn sigint_also_shuts_down_cleanly() {
     bin.signal(libc::SIGINT);
     assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
     assert_eq!(config.click_records().len(), 1);
+}
+
+#[test]
+fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let mut bin = Binary::start(&path);
+    let load = Load::start(bin.addr, "/sl?id=4&s1=kill");
+    // Past the first flush, so that the log file exists and is being appended to.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(load.answered() > 100);
+    bin.signal(libc::SIGKILL);
+    assert_eq!(
+        bin.wait(Duration::from_secs(10)),
+        None,
+        "killed, no exit code"
+    );
+    load.finish();
+    // Complete lines on disk (a torn last line, if the kill made one, has no newline).
+    let flushed: usize = std::fs::read_dir(config.state_dir())
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
+        .sum();
+    assert!(flushed > 0, "the flushes before the kill reached the file");
+
+    // The next start cuts any torn last line; every line is then one whole record.
+    let mut again = Binary::start(&path);
+    assert_eq!(get(again.addr, "/sl?id=4").unwrap().0, 302);
+    again.signal(libc::SIGTERM);
+    assert_eq!(again.wait(Duration::from_secs(20)), Some(0));
+    // Every line parses (click_records panics on one that does not): the flushed lines and
+    // the new click, and no fragment.
+    let records = config.click_records();
+    assert_eq!(records.len(), flushed + 1);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["click_id"].as_str().is_some_and(|c| c.len() == 40))
+    );
 }
