@@ -320,4 +320,22 @@ mod tests {
             Catalog::default()
         );
     }
+
+    proptest::proptest! {
+        /// A damaged catalog (bytes deleted or replaced anywhere) is loaded or rejected with
+        /// at least one located error; it never panics.
+        #[test]
+        fn damaged_catalogs_never_panic(cuts in proptest::collection::vec((0usize..4000, proptest::num::u8::ANY), 1..6)) {
+            let mut bytes = include_bytes!("../../config/network.json").to_vec();
+            for (at, b) in cuts {
+                let at = at % bytes.len();
+                if b % 2 == 0 { bytes.remove(at); } else { bytes[at] = b; }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            if let Err(errors) = parse(Path::new("n.json"), &text) {
+                proptest::prop_assert!(!errors.is_empty());
+                proptest::prop_assert!(errors.iter().all(|e| e.line.is_some()));
+            }
+        }
+    }
 }

@@ -394,4 +394,17 @@ mod tests {
         }
         assert_eq!(c.sets.len() * WAYS, 8);
     }
+
+    proptest::proptest! {
+        /// Any header bytes are classified, never a panic, and a repeat gives the same answer.
+        #[test]
+        fn any_user_agent_bytes_are_classified(
+            ua in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            mobile in proptest::option::of(proptest::collection::vec(proptest::num::u8::ANY, 0..4)),
+        ) {
+            let c = DeviceClassifier::with_cache_slots(64);
+            let first = c.classify(Some(&ua), mobile.as_deref(), None);
+            proptest::prop_assert_eq!(c.classify(Some(&ua), mobile.as_deref(), None), first);
+        }
+    }
 }

@@ -190,4 +190,16 @@ mod tests {
         let all_trusted = [("x-forwarded-for", "10.0.0.8, 10.0.0.7")];
         assert_eq!(client(XFF, "10.0.0.2", &all_trusted), "10.0.0.8");
     }
+
+    proptest::proptest! {
+        /// Any forwarding header from a trusted peer yields some address, never a panic.
+        #[test]
+        fn any_forwarding_header_is_survived(value in "[ -~]{0,300}", forwarded in proptest::bool::ANY) {
+            let header = if forwarded { FWD } else { XFF };
+            let name = if forwarded { "forwarded" } else { "x-forwarded-for" };
+            let mut headers = HeaderMap::new();
+            headers.insert(HeaderName::from_static(name), value.parse().unwrap());
+            proxies(header).client_ip("10.0.0.2".parse().unwrap(), &headers);
+        }
+    }
 }

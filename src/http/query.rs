@@ -196,4 +196,17 @@ mod tests {
             Reject::BadRequest(_)
         ));
     }
+
+    proptest::proptest! {
+        /// Whatever the query, parsing answers (a query or a 400) and never panics.
+        #[test]
+        fn any_query_parses_or_is_rejected(q in "[a-z0-9_=&%+\\PC]{0,400}") {
+            match parse(Some(&q), "id") {
+                Ok(parsed) => {
+                    proptest::prop_assert!(parsed.subs.iter().flatten().all(|v| v.len() <= MAX_VALUE_BYTES));
+                }
+                Err(r) => proptest::prop_assert!(matches!(r, Reject::BadRequest(_))),
+            }
+        }
+    }
 }

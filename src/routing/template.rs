@@ -323,4 +323,25 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        /// Any accepted template renders to an absolute http(s) URL whatever the values.
+        #[test]
+        fn accepted_templates_render_valid_urls(
+            path in "[a-z/{}_.?&=%0-9]{0,40}",
+            value in "\\PC{0,30}",
+        ) {
+            struct Any(String);
+            impl MacroValues for Any {
+                fn write_value(&mut self, _: Macro, out: &mut String) {
+                    push_encoded(out, &self.0);
+                }
+            }
+            if let Ok(t) = Template::parse(&format!("https://x.example/{path}")) {
+                let url = t.render(&mut Any(value));
+                proptest::prop_assert!(url::Url::parse(&url).is_ok(), "{}", url);
+                proptest::prop_assert!(url.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+            }
+        }
+    }
 }
