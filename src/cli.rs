@@ -85,9 +85,7 @@ pub fn serve(config: &Path) -> ExitCode {
             "listening on {addr}"
         );
         let shutdown = signals.until_shutdown(state.clone());
-        if let Err(e) = crate::http::serve(listener, state.clone(), shutdown).await {
-            tracing::error!(error = %e, "server failed");
-        }
+        crate::http::serve(listener, state.clone(), shutdown).await;
         let flushed = state.clone();
         let _ = tokio::task::spawn_blocking(move || flushed.stop_records()).await;
         tracing::info!(clicks = state.metrics.clicks(), "stopped");
@@ -113,22 +111,21 @@ pub fn check(config: &Path) -> ExitCode {
     }
 }
 
+/// `5 active, 1 paused`: how often each status occurs, in order of first occurrence.
+fn tally(statuses: impl Iterator<Item = &'static str>) -> String {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for status in statuses {
+        match counts.iter_mut().find(|(k, _)| *k == status) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((status, 1)),
+        }
+    }
+    let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    parts.join(", ")
+}
+
 fn summary(s: &Snapshot) -> String {
     let c = &s.catalog;
-    let count = |statuses: &mut dyn Iterator<Item = &'static str>| {
-        let mut counts: Vec<(&str, usize)> = Vec::new();
-        for st in statuses {
-            match counts.iter_mut().find(|(k, _)| *k == st) {
-                Some((_, n)) => *n += 1,
-                None => counts.push((st, 1)),
-            }
-        }
-        counts
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let mut out = format!(
         "settings   {} (listen {}, state {}, timezone {})\n",
         s.settings.path.display(),
@@ -141,14 +138,9 @@ fn summary(s: &Snapshot) -> String {
         s.settings.catalog_path.display(),
         c.affiliates.len(),
         c.offers.len(),
-        count(&mut c.offers.iter().map(|o| o.offer_status.as_str())),
+        tally(c.offers.iter().map(|o| o.offer_status.as_str())),
         c.smart_links.len(),
-        count(
-            &mut c.smart_links.iter().map(|l| match l.smart_link_status {
-                crate::catalog::LinkStatus::Active => "active",
-                crate::catalog::LinkStatus::Inactive => "inactive",
-            })
-        ),
+        tally(c.smart_links.iter().map(|l| l.smart_link_status.as_str())),
         c.smart_links.iter().map(|l| l.offers.len()).sum::<usize>(),
         c.campaigns.len(),
         c.creatives.len(),

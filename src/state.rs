@@ -19,7 +19,7 @@ use crate::snapshot::{LoadError, Snapshot};
 pub struct State {
     snapshot: Arc<ArcSwap<Snapshot>>,
     config: PathBuf,
-    pub devices: Arc<DeviceClassifier>,
+    pub devices: DeviceClassifier,
     pub metrics: Arc<Metrics>,
     pub records: RecordSink,
     log: Mutex<Option<RecordLog>>,
@@ -47,7 +47,7 @@ impl State {
         crate::clock::wall(crate::clock::now());
         let snapshot = Snapshot::load(config, 1)?;
         let metrics = Arc::new(Metrics::default());
-        let devices = Arc::new(DeviceClassifier::new());
+        let devices = DeviceClassifier::new();
         let state_dir = snapshot.settings.state_dir.clone();
         let (capacity, flush) = (
             snapshot.settings.record_queue_capacity,

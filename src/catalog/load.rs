@@ -4,6 +4,7 @@
 //! its file line and JSON path and does not hide the problems of the others. Consistency
 //! problems (`validate`) are then mapped back to the line where their entity starts.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -156,22 +157,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Catalog, Vec<CatalogError>> {
 /// For each kind, the file index and start line of every entity that parsed, in catalog order.
 #[derive(Default)]
 struct Located {
-    entries: Vec<(Kind, Vec<(usize, usize)>)>,
+    entries: HashMap<Kind, Vec<(usize, usize)>>,
 }
 
 impl Located {
     fn push(&mut self, kind: Kind, file_index: usize, line: usize) {
-        match self.entries.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, v)) => v.push((file_index, line)),
-            None => self.entries.push((kind, vec![(file_index, line)])),
-        }
+        self.entries
+            .entry(kind)
+            .or_default()
+            .push((file_index, line));
     }
 
     fn get(&self, kind: Kind, catalog_index: usize) -> (usize, usize) {
         self.entries
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .and_then(|(_, v)| v.get(catalog_index).copied())
+            .get(&kind)
+            .and_then(|v| v.get(catalog_index).copied())
             .unwrap_or((catalog_index, 0))
     }
 }

@@ -31,9 +31,10 @@ use crate::metrics::Counter;
 pub const CACHE_SLOTS: usize = 1 << 16;
 const WAYS: usize = 4;
 
-/// Substrings that mark a bot, fetcher or automation tool. Matched case-sensitively and only
-/// as `bot` followed by `/`, `;` or `)`: a bare, case-insensitive "bot" would also catch
-/// phones such as the CUBOT brand. `+http` is the contact URL crawlers put in their agent.
+/// Substrings that mark a bot, fetcher or automation tool, matched case-sensitively. The
+/// generic "bot" counts only when followed by `/`, `;` or `)`: a bare, case-insensitive
+/// "bot" would also catch phones such as the CUBOT brand. `+http` is the contact URL
+/// crawlers put in their agent.
 const BOT_MARKERS: &[&str] = &[
     "bot/",
     "Bot/",

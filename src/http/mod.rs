@@ -37,11 +37,7 @@ const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
 /// Serves `listener` until `shutdown` resolves, then stops accepting and waits for requests
 /// in flight, at most `server.shutdown_grace_ms`.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<State>,
-    shutdown: impl Future<Output = ()>,
-) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
     let (limits, grace) = {
         let s = state.snapshot();
         (s.settings.limits.clone(), s.settings.shutdown_grace)
@@ -88,7 +84,6 @@ pub async fn serve(
         () = graceful.shutdown() => tracing::info!("all connections drained"),
         () = sleep(grace) => tracing::warn!(grace_ms = grace.as_millis() as u64, "drain deadline passed; closing remaining connections"),
     }
-    Ok(())
 }
 
 /// Configured HTTP/1 and HTTP/2 connection builders.

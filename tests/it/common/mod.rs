@@ -182,7 +182,7 @@ pub struct TestServer {
     pub state: Arc<State>,
     pub config: TestConfig,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl TestServer {
