@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
     let config = dir.path().join("smartlink.toml");
     std::fs::write(&config, settings).expect("write settings");
     let state = State::start(&config).expect("demo configuration");
-    // At a million clicks a second the log grows ~470 MB/s, more than this machine's disk
+    // At a million clicks a second the log grows ~450 MB/s, more than this machine's disk
     // sustains (README, "Capacity"). Every record is still written; a helper cuts the file
     // back every 100 ms so that the run measures the service's CPU path with the log writer
     // keeping up, not the disk.

@@ -59,15 +59,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
-        Kind::Affiliates,
-        Kind::Offers,
-        Kind::LandingPages,
-        Kind::Creatives,
-        Kind::Campaigns,
-        Kind::SmartLinks,
-    ];
-
     /// The key of this list in the catalog JSON.
     pub fn key(self) -> &'static str {
         match self {

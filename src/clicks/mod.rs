@@ -5,6 +5,6 @@ pub mod id;
 pub mod log;
 pub mod record;
 
-pub use id::{CLICK_ID_LEN, Claims, ClickId, ClickIdError, ClickSigner, SourceKind};
+pub use id::{Claims, ClickId, ClickSigner, SourceKind};
 pub use log::{RecordLog, RecordSink};
 pub use record::{ClickRecord, RecordText, SubIds};

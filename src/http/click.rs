@@ -67,9 +67,9 @@ pub fn smart_link(
             Some(reason) => state.metrics.click_fallback(reason),
         }
     }
-    let now = crate::clock::wall(started);
-    let click_id = is_click.then(|| {
-        snapshot.signer.issue(&Claims {
+    let issued = is_click.then(|| {
+        let now = crate::clock::wall(started);
+        let click_id = snapshot.signer.issue(&Claims {
             kind: SourceKind::SmartLink,
             time: now
                 .duration_since(UNIX_EPOCH)
@@ -77,10 +77,11 @@ pub fn smart_link(
             offer_id,
             source_id: link.id,
             affiliate_id: link.affiliate_id,
-        })
+        });
+        (now, click_id)
     });
     let url = template.render(&mut SmartLinkMacros {
-        click_id: click_id.as_ref().map_or("", |c| c.as_str()),
+        click_id: issued.as_ref().map_or("", |(_, id)| id.as_str()),
         link,
         offer_id,
         subs: &subs,
@@ -94,10 +95,10 @@ pub fn smart_link(
             Reject::Internal
         })?;
 
-    if let Some(click_id) = click_id {
+    if let Some((time, click_id)) = issued {
         let (device, os) = attrs.device_and_os_now();
         state.records.send(ClickRecord {
-            time: now,
+            time,
             click_id,
             kind: SourceKind::SmartLink,
             source_id: link.id,
