@@ -194,12 +194,21 @@ mod tests {
     proptest::proptest! {
         /// Any forwarding header from a trusted peer yields some address, never a panic.
         #[test]
-        fn any_forwarding_header_is_survived(value in "[ -~]{0,300}", forwarded in proptest::bool::ANY) {
-            let header = if forwarded { FWD } else { XFF };
-            let name = if forwarded { "forwarded" } else { "x-forwarded-for" };
+        fn any_forwarding_header_yields_the_peer_or_one_of_its_hops(
+            value in "[ -~]{0,300}",
+            forwarded in proptest::bool::ANY,
+        ) {
+            let (header, name) = if forwarded { (FWD, "forwarded") } else { (XFF, "x-forwarded-for") };
             let mut headers = HeaderMap::new();
             headers.insert(HeaderName::from_static(name), value.parse().unwrap());
-            proxies(header).client_ip("10.0.0.2".parse().unwrap(), &headers);
+            let peer: IpAddr = "10.0.0.2".parse().unwrap();
+            let client = proxies(header).client_ip(peer, &headers);
+            let hops: Vec<IpAddr> = value
+                .split(',')
+                .filter_map(|e| if forwarded { forwarded_for(e) } else { parse_node(e.trim()) })
+                .map(|ip| ip.to_canonical())
+                .collect();
+            proptest::prop_assert!(client == peer || hops.contains(&client), "{} from {:?}", client, value);
         }
     }
 }

@@ -19,8 +19,8 @@ pub use device::DeviceClassifier;
 pub use geo::GeoDb;
 pub use ip::TrustedProxies;
 
-pub static SEC_CH_UA_MOBILE: HeaderName = HeaderName::from_static("sec-ch-ua-mobile");
-pub static SEC_CH_UA_PLATFORM: HeaderName = HeaderName::from_static("sec-ch-ua-platform");
+static SEC_CH_UA_MOBILE: HeaderName = HeaderName::from_static("sec-ch-ua-mobile");
+static SEC_CH_UA_PLATFORM: HeaderName = HeaderName::from_static("sec-ch-ua-platform");
 
 /// The request headers that describe the client's device, looked up once per request.
 #[derive(Clone, Copy, Default, Debug)]
@@ -72,18 +72,14 @@ impl<'a> ClientAttrs<'a> {
         }
     }
 
-    fn device_and_os(&mut self) -> (DeviceClass, OsFamily) {
+    /// Device class and OS (one cached classification for both).
+    pub fn device_and_os(&mut self) -> (DeviceClass, OsFamily) {
         let (headers, devices) = (&self.headers, self.devices);
         *self.device.get_or_insert_with(|| headers.classify(devices))
     }
 
     pub fn os(&mut self) -> OsFamily {
         self.device_and_os().1
-    }
-
-    /// Device class and OS: computed now if routing did not need them (a cached lookup).
-    pub fn device_and_os_now(&mut self) -> (DeviceClass, OsFamily) {
-        self.device_and_os()
     }
 
     /// The country, if it has been looked up (`Some(None)`: looked up, unknown).

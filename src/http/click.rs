@@ -96,7 +96,7 @@ pub fn smart_link(
         })?;
 
     if let Some((time, click_id)) = issued {
-        let (device, os) = attrs.device_and_os_now();
+        let (device, os) = attrs.device_and_os();
         state.records.send(ClickRecord {
             time,
             click_id,
