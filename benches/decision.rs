@@ -9,8 +9,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use smartlink::attrs::{Country, DeviceClass};
+use smartlink::caps::{Calendar, CapClock, Registry};
 use smartlink::catalog::Catalog;
-use smartlink::routing::{Attributes, NoTrace, RoutingTable, Template};
+use smartlink::routing::{Attributes, Context, NoTrace, RoutingTable, Template};
 use smartlink::settings::BotPolicy;
 
 /// Priority 1: four country-targeted offers; priority 2: three device-targeted offers;
@@ -42,6 +43,7 @@ fn table() -> RoutingTable {
     RoutingTable::compile(
         &catalog,
         Template::parse("https://fallback.example/").unwrap(),
+        &Registry::default(),
     )
     .expect("compile")
 }
@@ -61,6 +63,15 @@ fn bench(c: &mut Criterion) {
     let table = table();
     let link = table.link(1).unwrap();
     let mut rng = SmallRng::seed_from_u64(7);
+    let calendar = Calendar::named("UTC").unwrap();
+    let ctx = Context {
+        bots: BotPolicy::Fallback,
+        caps: CapClock {
+            calendar: &calendar,
+            now: 1_795_867_200,
+        },
+        count: true,
+    };
     let mut group = c.benchmark_group("decision_10_attachments_3_priorities");
     for (name, country, device) in [
         ("priority_1_decides", "US", DeviceClass::Mobile),
@@ -72,13 +83,8 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut attrs = Known(country, device);
-                let outcome = table.decide(
-                    black_box(link),
-                    BotPolicy::Fallback,
-                    &mut attrs,
-                    &mut rng,
-                    &mut NoTrace,
-                );
+                let outcome =
+                    table.decide(black_box(link), &ctx, &mut attrs, &mut rng, &mut NoTrace);
                 black_box(matches!(
                     outcome,
                     smartlink::routing::Outcome::Routed { .. }

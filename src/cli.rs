@@ -1,4 +1,5 @@
-//! The three commands (SPEC §2): `serve`, `check`, `route`. `main.rs` only parses arguments.
+//! The commands: `serve`, `check`, `route` (SPEC §2) and `stats`. `main.rs` only parses
+//! arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
 //! 64 `serve` refused an invalid configuration; 2 bad command-line arguments (clap).
@@ -12,14 +13,15 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::caps::{CapClock, Registry};
 use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders};
 use crate::http::click::SmartLinkMacros;
 use crate::routing::explain::Explain;
-use crate::routing::{Attributes, Outcome, RoutingTable, Skip};
+use crate::routing::{Attributes, Context, Outcome, RoutingTable, Skip};
 use crate::settings::Settings;
 use crate::signals::Signals;
 use crate::snapshot::Snapshot;
-use crate::state::{StartError, State};
+use crate::state::{StartError, State, restore};
 
 /// Exit status of `serve` on an invalid configuration.
 pub const EXIT_CONFIG: u8 = 64;
@@ -87,7 +89,7 @@ pub fn serve(config: &Path) -> ExitCode {
         let shutdown = signals.until_shutdown(state.clone());
         crate::http::serve(listener, state.clone(), shutdown).await;
         let flushed = state.clone();
-        let _ = tokio::task::spawn_blocking(move || flushed.stop_records()).await;
+        let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
         tracing::info!(clicks = state.metrics.clicks(), "stopped");
         ExitCode::SUCCESS
     })
@@ -95,7 +97,7 @@ pub fn serve(config: &Path) -> ExitCode {
 
 /// `smartlink check`: validates everything, prints a summary or every problem.
 pub fn check(config: &Path) -> ExitCode {
-    match Snapshot::load(config, 0) {
+    match Snapshot::load(config, 0, &Registry::default()) {
         Ok(s) => {
             println!("{}", summary(&s));
             println!("OK");
@@ -220,8 +222,50 @@ pub fn route(args: &RouteArgs) -> ExitCode {
     }
 }
 
+/// The configuration with the counters saved in its state directory (read only).
+fn load_with_counters(config: &Path) -> Result<(Snapshot, Registry), String> {
+    let registry = Registry::default();
+    let snapshot = Snapshot::load(config, 0, &registry).map_err(|e| e.to_string())?;
+    restore(&snapshot, &registry).map_err(|e| e.to_string())?;
+    Ok((snapshot, registry))
+}
+
+fn now_clock(snapshot: &Snapshot) -> CapClock<'_> {
+    CapClock {
+        calendar: &snapshot.calendar,
+        now: crate::clock::unix_secs(crate::clock::now()),
+    }
+}
+
+/// `smartlink stats`: the statistics in the state directory, as JSON.
+pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
+    let report = load_with_counters(config).and_then(|(snapshot, registry)| {
+        let table = &snapshot.table;
+        match link {
+            Some(id) => table
+                .link(id)
+                .map(|l| json!(crate::stats::link(l)))
+                .ok_or_else(|| format!("smart link {id} does not exist")),
+            None => Ok(json!({
+                "smart_links": table.links().iter().map(crate::stats::link).collect::<Vec<_>>(),
+                "offers": crate::stats::offers(table, &registry, &now_clock(&snapshot)),
+            })),
+        }
+    });
+    match report {
+        Ok(r) => {
+            println!("{r:#}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
-    let snapshot = Snapshot::load(args.config, 0).map_err(|e| e.to_string())?;
+    let (snapshot, _registry) = load_with_counters(args.config)?;
     let mut headers = HeaderMap::new();
     if let Some(ua) = args.user_agent {
         let v = HeaderValue::from_str(ua).map_err(|_| "--ua is not a valid header value")?;
@@ -250,13 +294,12 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
         &devices,
     );
     let mut trace = Explain::new(link);
-    let outcome = table.decide(
-        link,
-        snapshot.settings.bots,
-        &mut attrs,
-        &mut rand::rng(),
-        &mut trace,
-    );
+    let ctx = Context {
+        bots: snapshot.settings.bots,
+        caps: now_clock(&snapshot),
+        count: false,
+    };
+    let outcome = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), &mut trace);
     let (offer_id, priority, fallback_reason, template) = match outcome {
         Outcome::Routed { attachment, offer } => {
             (Some(offer.id), Some(attachment.priority), None, &offer.url)

@@ -43,6 +43,14 @@ pub fn wall(at: Instant) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(unix.max(0) as u64)
 }
 
+/// The Unix time in seconds at the monotonic instant `at`.
+#[inline]
+pub fn unix_secs(at: Instant) -> i64 {
+    wall(at)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -42,11 +42,14 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod attrs;
+pub mod caps;
 pub mod catalog;
 pub mod cli;
 pub mod clicks;
 pub mod client;
 pub mod clock;
+pub mod conversions;
+pub mod files;
 pub mod http;
 pub mod metrics;
 pub mod routing;
@@ -54,3 +57,4 @@ pub mod settings;
 pub mod signals;
 pub mod snapshot;
 pub mod state;
+pub mod stats;

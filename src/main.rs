@@ -46,6 +46,14 @@ enum Command {
         #[arg(long = "header")]
         headers: Vec<String>,
     },
+    /// Print, as JSON, the statistics saved in the state directory (per smart link and offer).
+    Stats {
+        #[arg(long, default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// Only this smart link (and no offers).
+        #[arg(long)]
+        link: Option<u32>,
+    },
 }
 
 const DEFAULT_CONFIG: &str = "config/smartlink.toml";
@@ -70,5 +78,6 @@ fn main() -> ExitCode {
             user_agent: ua.as_deref(),
             headers: &headers,
         }),
+        Command::Stats { config, link } => smartlink::cli::stats(&config, link),
     }
 }

@@ -26,6 +26,13 @@ pub const RECORD_WRITE_ERRORS: &str = "smartlink_record_write_errors_total";
 pub const CONNECTIONS_OPEN: &str = "smartlink_connections_open";
 pub const CONNECTIONS_ACCEPTED: &str = "smartlink_connections_accepted_total";
 pub const ACCEPT_ERRORS: &str = "smartlink_accept_errors_total";
+pub const POSTBACKS: &str = "smartlink_postbacks_total";
+pub const CONVERSION_WRITE_ERRORS: &str = "smartlink_conversion_write_errors_total";
+pub const CONVERTED_CLICKS_TRACKED: &str = "smartlink_converted_clicks_tracked";
+pub const OFFERS_CAPPED: &str = "smartlink_offers_capped";
+pub const CAPPED_CLICKS: &str = "smartlink_capped_clicks_total";
+pub const COUNTER_SAVES: &str = "smartlink_counter_saves_total";
+pub const COUNTER_SAVE_FAILURES: &str = "smartlink_counter_save_failures_total";
 
 const SHARDS: usize = 8;
 
@@ -129,15 +136,19 @@ pub enum Rejection {
     NotFound,
     MethodNotAllowed,
     UriTooLong,
+    PayloadTooLarge,
+    Timeout,
     Internal,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 5] = [
+    const ALL: [Rejection; 7] = [
         Rejection::BadRequest,
         Rejection::NotFound,
         Rejection::MethodNotAllowed,
         Rejection::UriTooLong,
+        Rejection::PayloadTooLarge,
+        Rejection::Timeout,
         Rejection::Internal,
     ];
 
@@ -147,23 +158,53 @@ impl Rejection {
             Rejection::NotFound => "404",
             Rejection::MethodNotAllowed => "405",
             Rejection::UriTooLong => "414",
+            Rejection::PayloadTooLarge => "413",
+            Rejection::Timeout => "408",
             Rejection::Internal => "500",
         }
     }
 }
 
-const FALLBACKS: [FallbackReason; 3] = [
-    FallbackReason::Inactive,
-    FallbackReason::Bot,
-    FallbackReason::NoMatch,
-];
+/// How a postback was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Postback {
+    Recorded,
+    Duplicate,
+    /// The click is older than the attribution window.
+    Expired,
+    /// Malformed or forged click id, or a bad amount (`400`).
+    Invalid,
+    /// Not recorded for a server-side reason (`503`).
+    Unavailable,
+}
+
+impl Postback {
+    const ALL: [Postback; 5] = [
+        Postback::Recorded,
+        Postback::Duplicate,
+        Postback::Expired,
+        Postback::Invalid,
+        Postback::Unavailable,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Postback::Recorded => "recorded",
+            Postback::Duplicate => "duplicate",
+            Postback::Expired => "expired",
+            Postback::Invalid => "invalid",
+            Postback::Unavailable => "unavailable",
+        }
+    }
+}
 
 /// The process's metrics. Values owned by other parts (the device cache, the snapshot
 /// generation) are passed to [`Metrics::render`].
 #[derive(Default)]
 pub struct Metrics {
     routed: Counter,
-    fallbacks: [Counter; FALLBACKS.len()],
+    fallbacks: [Counter; FallbackReason::ALL.len()],
+    postbacks: [Counter; Postback::ALL.len()],
     rejected: [Counter; Rejection::ALL.len()],
     pub request_duration: Histogram,
     pub reloads: Counter,
@@ -174,6 +215,9 @@ pub struct Metrics {
     pub connections_open: Gauge,
     pub connections_accepted: Counter,
     pub accept_errors: Counter,
+    pub conversion_write_errors: Counter,
+    pub counter_saves: Counter,
+    pub counter_save_failures: Counter,
 }
 
 /// Values that live outside [`Metrics`] but are exported with it.
@@ -181,6 +225,11 @@ pub struct External {
     pub table_generation: u64,
     pub device_cache_hits: u64,
     pub device_cache_misses: u64,
+    pub converted_clicks_tracked: u64,
+    /// Offers of the current table that have reached a cap now.
+    pub offers_capped: u64,
+    /// Clicks turned away by caps, summed over offers.
+    pub capped_clicks: u64,
 }
 
 impl Metrics {
@@ -192,6 +241,10 @@ impl Metrics {
     #[inline]
     pub fn click_fallback(&self, reason: FallbackReason) {
         self.fallbacks[reason as usize].inc();
+    }
+
+    pub fn postback(&self, p: Postback) {
+        self.postbacks[p as usize].inc();
     }
 
     #[inline]
@@ -214,13 +267,17 @@ impl Metrics {
             "Smart-link clicks (GET) by outcome.",
         );
         let _ = writeln!(o, "{CLICKS}{{outcome=\"routed\"}} {}", self.routed.get());
-        for (reason, c) in FALLBACKS.iter().zip(&self.fallbacks) {
+        for (reason, c) in FallbackReason::ALL.iter().zip(&self.fallbacks) {
             let _ = writeln!(
                 o,
                 "{CLICKS}{{outcome=\"fallback\",reason=\"{}\"}} {}",
                 reason.as_str(),
                 c.get()
             );
+        }
+        help(&mut o, POSTBACKS, "counter", "Postbacks by answer.");
+        for (p, c) in Postback::ALL.iter().zip(&self.postbacks) {
+            let _ = writeln!(o, "{POSTBACKS}{{result=\"{}\"}} {}", p.as_str(), c.get());
         }
         help(
             &mut o,
@@ -243,7 +300,7 @@ impl Metrics {
             "Time from request head to response, all endpoints.",
         );
         self.request_duration.render(&mut o, REQUEST_DURATION);
-        let simple: [(&str, &str, &str, u64); 11] = [
+        let simple: [(&str, &str, &str, u64); 17] = [
             (
                 RELOADS,
                 "counter",
@@ -310,6 +367,42 @@ impl Metrics {
                 "Errors accepting connections (e.g. out of file descriptors).",
                 self.accept_errors.get(),
             ),
+            (
+                CONVERSION_WRITE_ERRORS,
+                "counter",
+                "Failed writes of the conversion log (those postbacks got 503).",
+                self.conversion_write_errors.get(),
+            ),
+            (
+                CONVERTED_CLICKS_TRACKED,
+                "gauge",
+                "Converted click ids kept for duplicate detection.",
+                ext.converted_clicks_tracked,
+            ),
+            (
+                OFFERS_CAPPED,
+                "gauge",
+                "Offers in the routing table that have reached a cap.",
+                ext.offers_capped,
+            ),
+            (
+                CAPPED_CLICKS,
+                "counter",
+                "Clicks an offer qualified for but was skipped because capped.",
+                ext.capped_clicks,
+            ),
+            (
+                COUNTER_SAVES,
+                "counter",
+                "Counter files written.",
+                self.counter_saves.get(),
+            ),
+            (
+                COUNTER_SAVE_FAILURES,
+                "counter",
+                "Failed writes of the counter file (retried every second).",
+                self.counter_save_failures.get(),
+            ),
         ];
         for (name, kind, text, value) in simple {
             help(&mut o, name, kind, text);
@@ -348,6 +441,9 @@ mod tests {
             table_generation: 1,
             device_cache_hits: 0,
             device_cache_misses: 0,
+            converted_clicks_tracked: 0,
+            offers_capped: 0,
+            capped_clicks: 0,
         });
         assert!(text.contains("smartlink_request_duration_seconds_bucket{le=\"0.000025\"} 1\n"));
         assert!(text.contains("smartlink_request_duration_seconds_bucket{le=\"0.001\"} 2\n"));
@@ -367,6 +463,9 @@ mod tests {
             table_generation: 4,
             device_cache_hits: 0,
             device_cache_misses: 0,
+            converted_clicks_tracked: 0,
+            offers_capped: 0,
+            capped_clicks: 0,
         });
         assert!(text.contains("smartlink_clicks_total{outcome=\"routed\"} 1\n"));
         assert!(text.contains("smartlink_clicks_total{outcome=\"fallback\",reason=\"bot\"} 2\n"));

@@ -108,7 +108,10 @@ struct RawGeoip {
 #[serde(deny_unknown_fields)]
 struct RawTracking {
     click_secret: Option<String>,
+    previous_click_secrets: Option<Vec<String>>,
     timezone: Option<String>,
+    attribution_window_days: Option<u32>,
+    max_tracked_conversions: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -191,7 +194,13 @@ pub struct Settings {
     pub catalog_path: PathBuf,
     pub geoip_database: Option<PathBuf>,
     pub click_secret: Vec<u8>,
+    /// Secrets rotated out: ids they signed still verify (postbacks of older clicks).
+    pub previous_click_secrets: Vec<Vec<u8>>,
     pub timezone: String,
+    /// How long after a click its conversion is accepted (and its id remembered).
+    pub attribution_window: Duration,
+    /// Bound of the converted click id set (about 32 bytes each).
+    pub max_tracked_conversions: usize,
     pub state_dir: PathBuf,
     pub api_keys: Vec<String>,
     pub bots: BotPolicy,
@@ -260,6 +269,11 @@ impl Settings {
             || self.record_flush_interval != other.record_flush_interval
         {
             changed.push("records");
+        }
+        if self.attribution_window != other.attribution_window
+            || self.max_tracked_conversions != other.max_tracked_conversions
+        {
+            changed.push("tracking.attribution_window_days, tracking.max_tracked_conversions");
         }
         if self.log_level != other.log_level {
             changed.push("log.level");
@@ -360,6 +374,34 @@ impl Validator<'_> {
                 ),
             );
         }
+        let previous_click_secrets: Vec<Vec<u8>> = raw
+            .tracking
+            .previous_click_secrets
+            .unwrap_or_default()
+            .into_iter()
+            .map(String::into_bytes)
+            .collect();
+        if previous_click_secrets
+            .iter()
+            .any(|s| s.len() < MIN_SECRET_LEN)
+        {
+            self.fail(
+                "tracking.previous_click_secrets",
+                format!("each must be at least {MIN_SECRET_LEN} bytes"),
+            );
+        }
+        let window_days = raw.tracking.attribution_window_days.unwrap_or(30);
+        if !(1..=365).contains(&window_days) {
+            self.fail(
+                "tracking.attribution_window_days",
+                "must be between 1 and 365",
+            );
+        }
+        let max_tracked_conversions = self.positive(
+            "tracking.max_tracked_conversions",
+            raw.tracking.max_tracked_conversions,
+            5_000_000,
+        );
         let timezone = raw.tracking.timezone.unwrap_or_else(|| "UTC".into());
         if jiff::tz::TimeZone::get(&timezone).is_err() {
             self.fail(
@@ -422,7 +464,10 @@ impl Validator<'_> {
             catalog_path,
             geoip_database,
             click_secret: click_secret.into_bytes(),
+            previous_click_secrets,
             timezone,
+            attribution_window: Duration::from_secs(u64::from(window_days.clamp(1, 365)) * 86_400),
+            max_tracked_conversions,
             state_dir,
             api_keys,
             bots,
@@ -533,6 +578,9 @@ mod tests {
         assert_eq!(s.client_ip_header, ClientIpHeader::XForwardedFor);
         assert_eq!(s.limits.max_uri_bytes, 4096);
         assert_eq!(s.record_flush_interval, Duration::from_secs(1));
+        assert_eq!(s.attribution_window, Duration::from_secs(30 * 86_400));
+        assert_eq!(s.max_tracked_conversions, 5_000_000);
+        assert!(s.previous_click_secrets.is_empty());
     }
 
     #[test]
@@ -560,7 +608,9 @@ mod tests {
             max_header_bytes = 100
             [tracking]
             click_secret = "short"
+            previous_click_secrets = ["also-short"]
             timezone = "Mars/Olympus"
+            attribution_window_days = 0
             [routing]
             bots = "maybe"
             [records]
@@ -586,6 +636,8 @@ mod tests {
                 "server.client_ip_header",
                 "server.max_header_bytes",
                 "tracking.click_secret",
+                "tracking.previous_click_secrets",
+                "tracking.attribution_window_days",
                 "tracking.timezone",
                 "routing.bots",
                 "records.flush_interval_ms",

@@ -7,7 +7,9 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
+use crate::caps::{Calendar, Registry};
 use crate::catalog::{self, Catalog};
 use crate::clicks::ClickSigner;
 use crate::client::{GeoDb, TrustedProxies};
@@ -24,6 +26,8 @@ pub struct Snapshot {
     pub geo: Option<GeoDb>,
     pub signer: ClickSigner,
     pub proxies: TrustedProxies,
+    /// Cap windows in `tracking.timezone` (shared with conversions being counted).
+    pub calendar: Arc<Calendar>,
 }
 
 /// Everything wrong with a configuration, one located message per problem.
@@ -45,8 +49,13 @@ impl fmt::Display for LoadError {
 impl std::error::Error for LoadError {}
 
 impl Snapshot {
-    /// Loads settings from `config`, then the catalog and GeoIP database they name.
-    pub fn load(config: &Path, generation: u64) -> Result<Snapshot, LoadError> {
+    /// Loads settings from `config`, then the catalog and GeoIP database they name; the table
+    /// takes its counters from `registry`.
+    pub fn load(
+        config: &Path,
+        generation: u64,
+        registry: &Registry,
+    ) -> Result<Snapshot, LoadError> {
         let mut problems = Vec::new();
         let settings = match Settings::load(config) {
             Ok(s) => Some(s),
@@ -70,14 +79,21 @@ impl Snapshot {
             None => None,
         };
         let table = catalog.as_ref().and_then(|c| {
-            RoutingTable::compile(c, settings.default_fallback_url.clone())
+            RoutingTable::compile(c, settings.default_fallback_url.clone(), registry)
                 .map_err(|e| problems.push(e.to_string()))
                 .ok()
         });
-        match (problems.is_empty(), catalog, table) {
-            (true, Some(catalog), Some(table)) => Ok(Snapshot {
+        let calendar = Calendar::named(&settings.timezone)
+            .map_err(|e| problems.push(format!("tracking.timezone: {e}")))
+            .ok();
+        match (problems.is_empty(), catalog, table, calendar) {
+            (true, Some(catalog), Some(table), Some(calendar)) => Ok(Snapshot {
                 generation,
-                signer: ClickSigner::new(&settings.click_secret),
+                calendar: Arc::new(calendar),
+                signer: ClickSigner::rotated(
+                    &settings.click_secret,
+                    &settings.previous_click_secrets,
+                ),
                 proxies: TrustedProxies::new(
                     settings.trusted_proxies.clone(),
                     settings.client_ip_header,

@@ -1,5 +1,6 @@
 //! Process state shared by every request: the published [`Snapshot`] and what outlives a
-//! reload (the device cache, metrics, the click log).
+//! reload (the device cache, metrics, the click log, the cap counters and their saver, the
+//! conversion ledger).
 //!
 //! The hot path takes one `load()` of the snapshot per request and keeps it to the end of
 //! that request; a reload builds a complete new snapshot off to the side and `store`s it, so
@@ -11,8 +12,11 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
 
+use crate::caps::store::StoreError;
+use crate::caps::{CapClock, Registry, Saver};
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
+use crate::conversions::{self, Converted, Ledger, LedgerHandle};
 use crate::metrics::{External, Metrics};
 use crate::snapshot::{LoadError, Snapshot};
 
@@ -23,6 +27,10 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     pub records: RecordSink,
     log: Mutex<Option<RecordLog>>,
+    pub registry: Arc<Registry>,
+    saver: Mutex<Option<Saver>>,
+    pub conversions: LedgerHandle,
+    ledger: Mutex<Option<Ledger>>,
     draining: AtomicBool,
     /// Serialises reloads (never taken by requests).
     reloading: Mutex<()>,
@@ -38,17 +46,36 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("counters: {0}")]
+    Counters(#[from] StoreError),
 }
 
 impl State {
-    /// Loads the configuration at `config` and starts the click log.
+    /// Loads the configuration at `config`, restores counters and converted click ids from
+    /// the state directory, and starts the click log, the counter saver and the ledger.
     pub fn start(config: &Path) -> Result<Arc<State>, StartError> {
         // Calibrate the hot-path clock now rather than on the first click.
         crate::clock::wall(crate::clock::now());
-        let snapshot = Snapshot::load(config, 1)?;
+        let registry = Arc::new(Registry::default());
+        let snapshot = Snapshot::load(config, 1, &registry)?;
         let metrics = Arc::new(Metrics::default());
         let devices = DeviceClassifier::new();
         let state_dir = snapshot.settings.state_dir.clone();
+        let state_error = |source| StartError::StateDir {
+            path: state_dir.clone(),
+            source,
+        };
+        std::fs::create_dir_all(&state_dir).map_err(state_error)?;
+        let converted = restore(&snapshot, &registry)?;
+        let saver = Saver::start(&state_dir, Arc::clone(&registry), Arc::clone(&metrics))
+            .map_err(state_error)?;
+        let ledger = Ledger::start(
+            &state_dir,
+            converted,
+            Arc::clone(&registry),
+            Arc::clone(&metrics),
+        )
+        .map_err(state_error)?;
         let (capacity, flush) = (
             snapshot.settings.record_queue_capacity,
             snapshot.settings.record_flush_interval,
@@ -65,10 +92,7 @@ impl State {
             })
         };
         let log = RecordLog::start(&state_dir, capacity, flush, Arc::clone(&metrics), enrich)
-            .map_err(|source| StartError::StateDir {
-                path: state_dir,
-                source,
-            })?;
+            .map_err(state_error)?;
         Ok(Arc::new(State {
             snapshot,
             config: config.to_path_buf(),
@@ -76,6 +100,10 @@ impl State {
             metrics,
             records: log.sink(),
             log: Mutex::new(Some(log)),
+            registry,
+            saver: Mutex::new(Some(saver)),
+            conversions: ledger.handle(),
+            ledger: Mutex::new(Some(ledger)),
             draining: AtomicBool::new(false),
             reloading: Mutex::new(()),
         }))
@@ -87,12 +115,17 @@ impl State {
         self.snapshot.load()
     }
 
+    /// The current snapshot, owned: for a request that holds it across an `.await`.
+    pub fn snapshot_full(&self) -> Arc<Snapshot> {
+        self.snapshot.load_full()
+    }
+
     /// Re-reads settings, catalog and GeoIP database and swaps them in; on any error keeps
     /// the current snapshot, counts the failure and returns every problem.
     pub fn reload(&self) -> Result<u64, LoadError> {
         let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot.load_full();
-        match Snapshot::load(&self.config, current.generation + 1) {
+        match Snapshot::load(&self.config, current.generation + 1, &self.registry) {
             Ok(next) => {
                 for key in next.settings.restart_only_changes(&current.settings) {
                     tracing::warn!(
@@ -129,19 +162,75 @@ impl State {
         self.draining.load(Ordering::Relaxed)
     }
 
-    /// Writes every queued click record, fsyncs and stops the writer (at shutdown).
-    pub fn stop_records(&self) {
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(log) = log {
+    /// At shutdown, after the last request: answers the queued postbacks, saves the
+    /// counters a last time, writes every queued click record and fsyncs.
+    pub fn stop_writers(&self) {
+        fn take<T>(m: &Mutex<Option<T>>) -> Option<T> {
+            m.lock().unwrap_or_else(|e| e.into_inner()).take()
+        }
+        if let Some(ledger) = take(&self.ledger) {
+            ledger.stop();
+        }
+        if let Some(saver) = take(&self.saver) {
+            saver.stop();
+        }
+        if let Some(log) = take(&self.log) {
             log.stop();
         }
     }
 
     pub fn render_metrics(&self) -> String {
+        let snapshot = self.snapshot();
+        let clock = CapClock {
+            calendar: &snapshot.calendar,
+            now: crate::clock::unix_secs(crate::clock::now()),
+        };
+        let offers_capped = snapshot
+            .table
+            .offers()
+            .iter()
+            .filter(|o| o.caps.as_ref().is_some_and(|c| c.reached(&clock).is_some()))
+            .count() as u64;
+        let capped_clicks = self
+            .registry
+            .offers()
+            .iter()
+            .map(|(_, c)| c.capped_clicks.load(Ordering::Relaxed))
+            .sum();
         self.metrics.render(&External {
-            table_generation: self.snapshot().generation,
+            table_generation: snapshot.generation,
             device_cache_hits: self.devices.cache_hits.get(),
             device_cache_misses: self.devices.cache_misses.get(),
+            converted_clicks_tracked: self.conversions.tracked() as u64,
+            offers_capped,
+            capped_clicks,
         })
     }
+}
+
+/// Loads the saved counters into `registry`, then replays the conversion log: the converted
+/// click ids inside the attribution window, and the conversions the counters file missed.
+/// Also used read-only by `smartlink route` and `smartlink stats`.
+pub fn restore(snapshot: &Snapshot, registry: &Registry) -> Result<Converted, StartError> {
+    let settings = &snapshot.settings;
+    let dir = &settings.state_dir;
+    crate::caps::store::load(dir, registry)?;
+    let mut converted = Converted::new(
+        settings.attribution_window.as_secs() as i64,
+        settings.max_tracked_conversions,
+    );
+    let now = crate::clock::unix_secs(crate::clock::now());
+    let replayed = conversions::replay(dir, registry, &snapshot.calendar, &mut converted, now)
+        .map_err(|source| StartError::StateDir {
+            path: dir.clone(),
+            source,
+        })?;
+    if replayed.counted > 0 || replayed.unreadable > 0 {
+        tracing::info!(
+            counted = replayed.counted,
+            unreadable = replayed.unreadable,
+            "conversions replayed from the log"
+        );
+    }
+    Ok(converted)
 }

@@ -36,7 +36,9 @@ const VERSION: u8 = 1;
 const NONCE_MASK: u64 = (1 << 48) - 1;
 
 /// What kind of tracking link produced the click.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     SmartLink = 0,
@@ -89,11 +91,13 @@ pub enum ClickIdError {
     BadSignature,
 }
 
-/// Issues and verifies click ids with one secret.
+/// Issues click ids with the current secret; verifies them with it or a previous one.
 #[derive(Clone)]
 pub struct ClickSigner {
     /// Keyed once; cloning the keyed state per id skips re-hashing the key.
     mac: Hmac<Sha256>,
+    /// `tracking.previous_click_secrets`: ids signed before a rotation still verify.
+    previous: Vec<Hmac<Sha256>>,
 }
 
 impl fmt::Debug for ClickSigner {
@@ -116,8 +120,16 @@ fn next_nonce() -> u64 {
 
 impl ClickSigner {
     pub fn new(secret: &[u8]) -> ClickSigner {
+        ClickSigner::rotated(secret, &[])
+    }
+
+    /// A signer that issues with `secret` and also accepts ids signed with `previous` ones.
+    pub fn rotated(secret: &[u8], previous: &[Vec<u8>]) -> ClickSigner {
+        let key =
+            |s: &[u8]| Hmac::<Sha256>::new_from_slice(s).expect("HMAC accepts keys of any length");
         ClickSigner {
-            mac: Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length"),
+            mac: key(secret),
+            previous: previous.iter().map(|s| key(s)).collect(),
         }
     }
 
@@ -150,10 +162,14 @@ impl ClickSigner {
             Ok(RAW_LEN) => {}
             _ => return Err(ClickIdError::Malformed),
         }
-        let mut mac = self.mac.clone();
-        mac.update(&raw[..SIGNED_LEN]);
-        mac.verify_truncated_left(&raw[SIGNED_LEN..])
-            .map_err(|_| ClickIdError::BadSignature)?;
+        let signed_by = |key: &Hmac<Sha256>| {
+            let mut mac = key.clone();
+            mac.update(&raw[..SIGNED_LEN]);
+            mac.verify_truncated_left(&raw[SIGNED_LEN..]).is_ok()
+        };
+        if !signed_by(&self.mac) && !self.previous.iter().any(signed_by) {
+            return Err(ClickIdError::BadSignature);
+        }
         let kind = match raw[0] {
             b if b >> 4 != VERSION => return Err(ClickIdError::Malformed),
             b if b & 0xf == SourceKind::SmartLink as u8 => SourceKind::SmartLink,
@@ -168,6 +184,20 @@ impl ClickSigner {
             source_id: word(9),
             affiliate_id: word(13),
         })
+    }
+
+    /// What tells one issued id from every other: its nonce and signature bits (104 bits).
+    /// For a verified id; `None` when `text` is not a click id at all.
+    pub fn dedup_key(text: &str) -> Option<u128> {
+        let mut raw = [0u8; RAW_LEN];
+        match URL_SAFE_NO_PAD.decode_slice(text, &mut raw) {
+            Ok(RAW_LEN) => {
+                let mut key = [0u8; 16];
+                key[3..].copy_from_slice(&raw[17..]);
+                Some(u128::from_be_bytes(key))
+            }
+            _ => None,
+        }
     }
 
     fn tag(&self, data: &[u8]) -> [u8; 32] {
@@ -241,6 +271,32 @@ mod tests {
             prop_assume!(text.len() != CLICK_ID_LEN);
             prop_assert_eq!(s.verify(&text), Err(ClickIdError::Malformed));
         }
+    }
+
+    #[test]
+    fn ids_of_a_previous_secret_still_verify_after_rotation() {
+        let c = Claims {
+            kind: SourceKind::Campaign,
+            time: 1_800_000_000,
+            offer_id: None,
+            source_id: 98001,
+            affiliate_id: 67890,
+        };
+        let old = ClickSigner::new(b"old-secret-0123456789");
+        let id = old.issue(&c);
+        let rotated = ClickSigner::rotated(
+            b"new-secret-0123456789",
+            &[b"old-secret-0123456789".to_vec()],
+        );
+        assert_eq!(rotated.verify(id.as_str()), Ok(c));
+        assert_eq!(rotated.verify(rotated.issue(&c).as_str()), Ok(c));
+        assert_eq!(
+            ClickSigner::new(b"new-secret-0123456789").verify(id.as_str()),
+            Err(ClickIdError::BadSignature)
+        );
+        let key = ClickSigner::dedup_key(id.as_str()).unwrap();
+        assert_ne!(key, ClickSigner::dedup_key(old.issue(&c).as_str()).unwrap());
+        assert_eq!(ClickSigner::dedup_key("short"), None);
     }
 
     #[test]

@@ -9,8 +9,8 @@
 //! and retried with the next flush, so a record is either written whole or still pending.
 //! A torn last line left by a killed process is cut off when the file is reopened.
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
@@ -18,6 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::record::{ClickRecord, TimeFormat};
+use crate::files::{hourly_name, open_repaired, repair_newest};
 use crate::metrics::Metrics;
 
 /// Pending bytes above which the writer gives up retrying a failing batch and drops it
@@ -25,6 +26,8 @@ use crate::metrics::Metrics;
 const MAX_PENDING_BYTES: usize = 64 << 20;
 /// Pending bytes at which the writer writes without waiting for the flush interval.
 const WRITE_AT_BYTES: usize = 1 << 20;
+/// Click log files are `clicks-<UTC hour>.ndjson`.
+const PREFIX: &str = "clicks";
 const MIN_IDLE_SLEEP: Duration = Duration::from_millis(1);
 const MAX_IDLE_SLEEP: Duration = Duration::from_millis(10);
 
@@ -85,7 +88,7 @@ impl RecordLog {
     ) -> io::Result<RecordLog> {
         std::fs::create_dir_all(dir)?;
         let (tx, rx) = mpsc::sync_channel(capacity);
-        repair_newest(dir);
+        repair_newest(dir, PREFIX);
         let mut writer = Writer {
             dir: dir.to_path_buf(),
             hour: None,
@@ -202,7 +205,7 @@ impl Writer {
     }
 
     fn open(&mut self, hour: u64) {
-        let path = self.dir.join(file_name(hour));
+        let path = self.dir.join(hourly_name(PREFIX, hour));
         match open_repaired(&path) {
             Ok((file, len)) => self.file = Some(OpenFile { file, len }),
             Err(e) => {
@@ -268,65 +271,6 @@ fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// `clicks-2026-11-22T13.ndjson` for the UTC hour `hour` (hours since the epoch).
-fn file_name(hour: u64) -> String {
-    let ts = jiff::Timestamp::from_second(hour as i64 * 3600).unwrap_or_default();
-    format!("clicks-{}.ndjson", ts.strftime("%Y-%m-%dT%H"))
-}
-
-/// Cuts a torn last line off the newest click log in `dir`, if any: a process killed in the
-/// middle of a write may have left one, and that file may not be appended to again.
-fn repair_newest(dir: &Path) {
-    let newest = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with("clicks-") && n.ends_with(".ndjson"))
-        })
-        .max();
-    if let Some(path) = newest
-        && let Err(e) = open_repaired(&path)
-    {
-        tracing::warn!(path = %path.display(), error = %e, "cannot check the newest click log");
-    }
-}
-
-/// Opens `path` for appending; if it ends in a torn line (a process killed mid-write), cuts
-/// the file back to its last newline. Returns the file and its length.
-fn open_repaired(path: &Path) -> io::Result<(File, u64)> {
-    let mut file = OpenOptions::new()
-        .create(true)
-        .read(true)
-        .append(true)
-        .open(path)?;
-    let len = file.metadata()?.len();
-    let mut good = len;
-    // Walk back over the last line in 4 KiB steps until a newline (or the start).
-    while good > 0 {
-        let step = good.min(4096);
-        let mut buf = vec![0u8; step as usize];
-        file.seek(SeekFrom::Start(good - step))?;
-        file.read_exact(&mut buf)?;
-        match buf.iter().rposition(|&b| b == b'\n') {
-            Some(i) if good == len && i as u64 == step - 1 => break,
-            Some(i) => {
-                good = good - step + i as u64 + 1;
-                break;
-            }
-            None => good -= step,
-        }
-    }
-    if good != len {
-        tracing::warn!(path = %path.display(), cut_bytes = len - good, "click log ended in a torn line; cut it");
-        file.set_len(good)?;
-    }
-    Ok((file, good))
 }
 
 #[cfg(test)]
@@ -443,34 +387,5 @@ mod tests {
         assert_eq!(read("clicks-2026-11-18T12.ndjson").lines().count(), 1);
         assert_eq!(read("clicks-2026-11-18T10.ndjson"), "{}\n");
         assert_eq!(metrics.records_written.get(), 2);
-    }
-
-    #[test]
-    fn file_names_follow_the_utc_hour() {
-        assert_eq!(file_name(0), "clicks-1970-01-01T00.ndjson");
-        assert_eq!(file_name(498_612), "clicks-2026-11-18T12.ndjson");
-    }
-
-    #[test]
-    fn torn_last_line_is_cut_and_whole_lines_kept() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.ndjson");
-        std::fs::write(&path, "{\"a\":1}\n{\"b\":2}\n{\"c\":").unwrap();
-        let (_, len) = open_repaired(&path).unwrap();
-        assert_eq!(len, 16);
-        assert_eq!(
-            std::fs::read_to_string(&path).unwrap(),
-            "{\"a\":1}\n{\"b\":2}\n"
-        );
-
-        let long = format!("{{\"a\":1}}\n{}", "x".repeat(10_000));
-        std::fs::write(&path, long).unwrap();
-        assert_eq!(open_repaired(&path).unwrap().1, 8);
-
-        std::fs::write(&path, "no newline at all").unwrap();
-        assert_eq!(open_repaired(&path).unwrap().1, 0);
-
-        std::fs::write(&path, "{}\n").unwrap();
-        assert_eq!(open_repaired(&path).unwrap().1, 3);
     }
 }

@@ -5,6 +5,7 @@
 //! anything twice; the allocations are the URL, the record's text and the response headers.
 
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
@@ -12,10 +13,11 @@ use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 
 use super::query::{self, ClickQuery};
 use super::response::{Body, Reject, redirect};
+use crate::caps::CapClock;
 use crate::clicks::{Claims, ClickRecord, RecordText, SourceKind, SubIds};
 use crate::client::{ClientAttrs, DeviceHeaders};
 use crate::routing::template::{push_encoded, push_number};
-use crate::routing::{Attributes, Link, Macro, MacroValues, NoTrace, Outcome};
+use crate::routing::{Attributes, Context, Link, Macro, MacroValues, NoTrace, Outcome};
 use crate::snapshot::Snapshot;
 use crate::state::State;
 
@@ -45,13 +47,20 @@ pub fn smart_link(
         snapshot.geo.as_ref(),
         &state.devices,
     );
-    let outcome = table.decide(
-        link,
-        snapshot.settings.bots,
-        &mut attrs,
-        &mut rand::rng(),
-        &mut NoTrace,
-    );
+    // HEAD answers the same redirect but is not a click: no id, no record, no count.
+    let is_click = method == Method::GET;
+    let now = crate::clock::wall(started);
+    let ctx = Context {
+        bots: snapshot.settings.bots,
+        caps: CapClock {
+            calendar: &snapshot.calendar,
+            now: now
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+        },
+        count: is_click,
+    };
+    let outcome = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), &mut NoTrace);
     let (offer_id, priority, fallback, template) = match outcome {
         Outcome::Routed { attachment, offer } => {
             (Some(offer.id), Some(attachment.priority), None, &offer.url)
@@ -59,21 +68,22 @@ pub fn smart_link(
         Outcome::Fallback(reason) => (None, None, Some(reason), table.fallback(link)),
     };
 
-    // HEAD answers the same redirect but is not a click: no id, no record, no count.
-    let is_click = method == Method::GET;
     if is_click {
-        match fallback {
-            None => state.metrics.click_routed(),
-            Some(reason) => state.metrics.click_fallback(reason),
+        match outcome {
+            Outcome::Routed { attachment, .. } => {
+                state.metrics.click_routed();
+                attachment.counters.routed.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Fallback(reason) => {
+                state.metrics.click_fallback(reason);
+                link.counters.fallback(reason);
+            }
         }
     }
     let issued = is_click.then(|| {
-        let now = crate::clock::wall(started);
         let click_id = snapshot.signer.issue(&Claims {
             kind: SourceKind::SmartLink,
-            time: now
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as u32),
+            time: ctx.caps.now as u32,
             offer_id,
             source_id: link.id,
             affiliate_id: link.affiliate_id,

@@ -9,6 +9,7 @@
 //! connection first carries a PROXY header (`proxy_protocol`).
 
 pub mod click;
+pub mod postback;
 pub mod proxy_protocol;
 pub mod query;
 pub mod response;
@@ -20,6 +21,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt;
+use futures_util::future::Either;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -143,9 +146,16 @@ impl Protocols {
         let Some(is_h2) = detect_h2(&stream, deadline).await else {
             return;
         };
-        let service = service_fn(move |req| {
-            let response = service::respond(&state, &req, client);
-            async move { Ok::<_, Infallible>(response) }
+        // Postbacks wait for the ledger's fsync; every other endpoint answers synchronously
+        // and pays for no boxed future and no reference count.
+        let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            if req.uri().path() == service::POSTBACK {
+                Either::Left(postback::postback(Arc::clone(&state), req).map(Ok::<_, Infallible>))
+            } else {
+                Either::Right(std::future::ready(Ok(service::respond(
+                    &state, &req, client,
+                ))))
+            }
         });
         let io = TokioIo::new(stream);
         let result = if is_h2 {

@@ -24,6 +24,10 @@ pub enum Reject {
         allow: &'static str,
     },
     UriTooLong,
+    /// A request body over its limit.
+    PayloadTooLarge,
+    /// The client did not send its request body in time.
+    Timeout,
     /// A bug, not the client's doing; logged where it happens.
     Internal,
 }
@@ -43,6 +47,16 @@ impl Reject {
                 StatusCode::URI_TOO_LONG,
                 Rejection::UriTooLong,
                 "request target too long\n",
+            ),
+            Reject::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                Rejection::PayloadTooLarge,
+                "request body too large\n",
+            ),
+            Reject::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                Rejection::Timeout,
+                "request body not received in time\n",
             ),
             Reject::Internal => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -76,6 +90,16 @@ pub fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *resp.status_mut() = status;
     resp.headers_mut().insert(CONTENT_TYPE, TEXT);
+    resp
+}
+
+/// A JSON response with a fixed body, not cacheable (postbacks).
+pub fn json(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut resp = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, NO_STORE);
     resp
 }
 

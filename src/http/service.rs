@@ -9,8 +9,11 @@ use super::response::{Body, Reject, owned, text};
 use crate::state::State;
 
 const GET_HEAD: &str = "GET, HEAD";
+/// The postback path, served by `postback` (asynchronously) before `respond` is called.
+pub const POSTBACK: &str = "/p";
 
-/// Answers one request. Synchronous: no endpoint so far reads a request body.
+/// Answers one request to any path but [`POSTBACK`]. Synchronous: none of these endpoints
+/// reads a request body or waits for anything.
 pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Body> {
     let started = crate::clock::now();
     // One snapshot for the whole request, even if a reload lands meanwhile.

@@ -2,6 +2,9 @@
 //!
 //! Walk the link's priority groups in ascending order; in the first group with at least one
 //! qualifying attachment, draw one with probability `weight / sum of qualifying weights`.
+//! A drawn offer with a daily click cap must then reserve its place (a compare-and-swap, see
+//! `caps::counters`); a click that loses the race for the last place is drawn again among
+//! the group's other qualifying attachments, and only then moves to the next priority.
 //! Client attributes are asked for through [`Attributes`], which computes them lazily: a click
 //! whose first group has no country condition never looks its address up.
 //!
@@ -13,7 +16,20 @@ use smallvec::SmallVec;
 
 use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
 use crate::attrs::{Country, DeviceClass};
+use crate::caps::{CapClock, CapKind};
 use crate::settings::BotPolicy;
+
+/// What a decision needs besides the link and the client.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    pub bots: BotPolicy,
+    /// The click's time, for the cap windows.
+    pub caps: CapClock<'a>,
+    /// A real click (a `GET`): a routed click takes its place under a click cap, and clicks
+    /// turned away by caps are counted. `HEAD` and `smartlink route` only check caps. Bots
+    /// never take a place, even when routed.
+    pub count: bool,
+}
 
 /// The client attributes a rule may ask for; implementations compute each at most once.
 pub trait Attributes {
@@ -29,16 +45,26 @@ pub enum FallbackReason {
     Inactive,
     /// The click came from a bot and bots are not routed.
     Bot,
-    /// No attachment of any priority qualified.
+    /// No attachment of any priority qualified, and none was turned away by a cap.
     NoMatch,
+    /// No attachment qualified, and at least one matched the click but its offer was capped.
+    AllCapped,
 }
 
 impl FallbackReason {
+    pub const ALL: [FallbackReason; 4] = [
+        FallbackReason::Inactive,
+        FallbackReason::Bot,
+        FallbackReason::NoMatch,
+        FallbackReason::AllCapped,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FallbackReason::Inactive => "inactive",
             FallbackReason::Bot => "bot",
             FallbackReason::NoMatch => "no_match",
+            FallbackReason::AllCapped => "all_capped",
         }
     }
 }
@@ -83,7 +109,7 @@ impl RoutingTable {
     pub fn decide<'t, A, R, T>(
         &'t self,
         link: &'t Link,
-        bots: BotPolicy,
+        ctx: &Context,
         attrs: &mut A,
         rng: &mut R,
         trace: &mut T,
@@ -96,38 +122,56 @@ impl RoutingTable {
         if !link.active {
             return Outcome::Fallback(FallbackReason::Inactive);
         }
-        if bots == BotPolicy::Fallback && attrs.device() == DeviceClass::Bot {
+        if ctx.bots == BotPolicy::Fallback && attrs.device() == DeviceClass::Bot {
             return Outcome::Fallback(FallbackReason::Bot);
         }
         let mut chosen: Option<&Attachment> = None;
+        let mut saw_capped = false;
         for group in link.groups.iter() {
             if chosen.is_some() {
                 if !T::EXHAUSTIVE {
                     break;
                 }
                 for i in group.clone() {
-                    let v = Verdict::NotReached(qualify(&link.attachments[i], attrs));
+                    let v = Verdict::NotReached(qualify(&link.attachments[i], attrs, &ctx.caps));
                     trace.verdict(i, v);
                 }
                 continue;
             }
-            // (index, cumulative weight) of each qualifying attachment in this group.
+            // (index, weight) of each qualifying attachment in this group.
             let mut candidates: SmallVec<[(usize, u32); 16]> = SmallVec::new();
-            let mut total = 0u32;
             for i in group.clone() {
                 let a = &link.attachments[i];
-                match qualify(a, attrs) {
+                match qualify(a, attrs, &ctx.caps) {
                     Ok(()) => {
-                        total += a.weight;
-                        candidates.push((i, total));
+                        candidates.push((i, a.weight));
                         trace.verdict(i, Verdict::Qualified);
                     }
-                    Err(skip) => trace.verdict(i, Verdict::Skipped(skip)),
+                    Err(skip) => {
+                        if let Skip::Capped(_) = skip {
+                            saw_capped = true;
+                            if ctx.count {
+                                count_capped(a);
+                            }
+                        }
+                        trace.verdict(i, Verdict::Skipped(skip));
+                    }
                 }
             }
-            if total > 0 {
-                let r = rng.random_range(0..total);
-                chosen = pick(&candidates, r).map(|i| &link.attachments[i]);
+            while !candidates.is_empty() {
+                let total = candidates.iter().map(|&(_, w)| w).sum();
+                let k = pick(&candidates, rng.random_range(0..total));
+                let (i, _) = candidates[k];
+                let a = &link.attachments[i];
+                if reserve(a, ctx, attrs) {
+                    chosen = Some(a);
+                    break;
+                }
+                // Other clicks took the offer's last places since it qualified.
+                saw_capped = true;
+                count_capped(a);
+                trace.verdict(i, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)));
+                candidates.remove(k);
             }
         }
         match chosen {
@@ -135,25 +179,58 @@ impl RoutingTable {
                 attachment,
                 offer: self.offer(attachment),
             },
+            None if saw_capped => Outcome::Fallback(FallbackReason::AllCapped),
             None => Outcome::Fallback(FallbackReason::NoMatch),
         }
     }
 }
 
-/// The candidate drawn by `r` in `0..total`: each candidate owns as many consecutive values
-/// of `r` as its weight, so a uniform `r` picks it with probability `weight / total`.
+/// Takes a place under the drawn offer's click cap when the click counts; false when the cap
+/// filled up first. Routed bots take no place (they count toward no cap).
 #[inline]
-fn pick(cumulative: &[(usize, u32)], r: u32) -> Option<usize> {
-    cumulative
-        .iter()
-        .find(|&&(_, cum)| r < cum)
-        .map(|&(i, _)| i)
+fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A) -> bool {
+    match &a.caps {
+        Some(caps) if ctx.count && caps.limits.daily_clicks.is_some() => {
+            (ctx.bots == BotPolicy::Route && attrs.device() == DeviceClass::Bot)
+                || caps.reserve_click(&ctx.caps)
+        }
+        _ => true,
+    }
+}
+
+#[cold]
+fn count_capped(a: &Attachment) {
+    if let Some(caps) = &a.caps {
+        caps.counters
+            .capped_clicks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The position in `candidates` of the one drawn by `r` in `0..sum of weights`: each
+/// candidate owns as many consecutive values of `r` as its weight, so a uniform `r` picks it
+/// with probability `weight / total`. (`r` beyond the total picks the last.)
+#[inline]
+fn pick(candidates: &[(usize, u32)], r: u32) -> usize {
+    let mut end = 0;
+    for (k, &(_, w)) in candidates.iter().enumerate() {
+        end += w;
+        if r < end {
+            return k;
+        }
+    }
+    candidates.len() - 1
 }
 
 /// Whether an attachment qualifies for the click. Device is tested before country because the
-/// device is usually known already (bot screening) while the country costs a GeoIP lookup.
+/// device is usually known already (bot screening) while the country costs a GeoIP lookup;
+/// caps come last, so that `Capped` means "matched the click, but capped".
 #[inline]
-fn qualify<A: Attributes + ?Sized>(a: &Attachment, attrs: &mut A) -> Result<(), Skip> {
+fn qualify<A: Attributes + ?Sized>(
+    a: &Attachment,
+    attrs: &mut A,
+    clock: &CapClock,
+) -> Result<(), Skip> {
     if let Some(skip) = a.blocked {
         return Err(skip);
     }
@@ -167,16 +244,37 @@ fn qualify<A: Attributes + ?Sized>(a: &Attachment, attrs: &mut A) -> Result<(), 
             Some(_) => {}
         }
     }
+    if let Some(caps) = &a.caps
+        && let Some(kind) = caps.reached(clock)
+    {
+        return Err(Skip::Capped(kind));
+    }
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::{Calendar, Registry};
     use crate::catalog::Catalog;
     use crate::routing::template::Template;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
+    use std::sync::LazyLock;
+
+    static UTC: LazyLock<Calendar> = LazyLock::new(|| Calendar::named("UTC").unwrap());
+
+    /// A counted click at 2026-11-22 12:00 UTC.
+    fn ctx(bots: BotPolicy) -> Context<'static> {
+        Context {
+            bots,
+            caps: CapClock {
+                calendar: &UTC,
+                now: 1_795_867_200,
+            },
+            count: true,
+        }
+    }
 
     /// Attributes with fixed values that count how often each was asked for.
     pub(crate) struct Fixed {
@@ -205,7 +303,12 @@ mod tests {
 
     fn table(json: &str) -> RoutingTable {
         let c: Catalog = serde_json::from_str(json).unwrap();
-        RoutingTable::compile(&c, Template::parse("https://fallback.example/").unwrap()).unwrap()
+        RoutingTable::compile(
+            &c,
+            Template::parse("https://fallback.example/").unwrap(),
+            &Registry::default(),
+        )
+        .unwrap()
     }
 
     const NET: &str = r#"{
@@ -237,7 +340,7 @@ mod tests {
         let mut us_mobile = fixed(Some("US"), DeviceClass::Mobile);
         let o = t.decide(
             link,
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut us_mobile,
             &mut rng,
             &mut NoTrace,
@@ -246,7 +349,7 @@ mod tests {
         let mut de_desktop = fixed(Some("DE"), DeviceClass::Desktop);
         let o = t.decide(
             link,
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut de_desktop,
             &mut rng,
             &mut NoTrace,
@@ -255,7 +358,7 @@ mod tests {
         let mut de_tablet = fixed(Some("DE"), DeviceClass::Tablet);
         let o = t.decide(
             link,
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut de_tablet,
             &mut rng,
             &mut NoTrace,
@@ -271,7 +374,7 @@ mod tests {
         let mut desktop = fixed(Some("DE"), DeviceClass::Desktop);
         t.decide(
             link,
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut desktop,
             &mut rng,
             &mut NoTrace,
@@ -288,9 +391,21 @@ mod tests {
         let link = t.link(9).unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
         let mut bot = fixed(Some("US"), DeviceClass::Bot);
-        let o = t.decide(link, BotPolicy::Fallback, &mut bot, &mut rng, &mut NoTrace);
+        let o = t.decide(
+            link,
+            &ctx(BotPolicy::Fallback),
+            &mut bot,
+            &mut rng,
+            &mut NoTrace,
+        );
         assert!(matches!(o, Outcome::Fallback(FallbackReason::Bot)));
-        let o = t.decide(link, BotPolicy::Route, &mut bot, &mut rng, &mut NoTrace);
+        let o = t.decide(
+            link,
+            &ctx(BotPolicy::Route),
+            &mut bot,
+            &mut rng,
+            &mut NoTrace,
+        );
         assert_eq!(
             routed_offer(o),
             Some(4),
@@ -303,7 +418,7 @@ mod tests {
         ));
         let o = t.decide(
             t.link(9).unwrap(),
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut bot,
             &mut rng,
             &mut NoTrace,
@@ -318,7 +433,7 @@ mod tests {
         let mut tablet = fixed(None, DeviceClass::Tablet);
         let o = t.decide(
             t.link(9).unwrap(),
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut tablet,
             &mut rng,
             &mut NoTrace,
@@ -332,18 +447,13 @@ mod tests {
         fn pick_gives_each_candidate_exactly_its_weight(
             weights in proptest::collection::vec(1u32..=100, 1..20)
         ) {
-            let mut cumulative = Vec::new();
-            let mut total = 0;
-            for (i, w) in weights.iter().enumerate() {
-                total += w;
-                cumulative.push((i, total));
-            }
+            let candidates: Vec<(usize, u32)> = weights.iter().copied().enumerate().collect();
+            let total: u32 = weights.iter().sum();
             let mut hits = vec![0u32; weights.len()];
             for r in 0..total {
-                hits[pick(&cumulative, r).unwrap()] += 1;
+                hits[pick(&candidates, r)] += 1;
             }
             proptest::prop_assert_eq!(hits, weights);
-            proptest::prop_assert_eq!(pick(&cumulative, total), None);
         }
 
         /// The decision routes to a qualifying attachment of the lowest priority that has one,
@@ -386,7 +496,7 @@ mod tests {
                 .filter(|a| a.devices.contains(device))
                 .map(|a| a.priority)
                 .min();
-            match t.decide(link, BotPolicy::Route, &mut attrs, &mut rng, &mut NoTrace) {
+            match t.decide(link, &ctx(BotPolicy::Route), &mut attrs, &mut rng, &mut NoTrace) {
                 Outcome::Routed { attachment, .. } => {
                     proptest::prop_assert!(attachment.devices.contains(device));
                     proptest::prop_assert_eq!(Some(attachment.priority), best);
@@ -397,6 +507,130 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Offer 1 (weight 100) has a daily click cap of 3 and shares priority 1 with offer 2
+    /// (weight 1); offer 3 is at priority 2.
+    const CAPPED: &str = r#"{
+      "affiliates":[{"affiliate_id":1,"affiliate_name":"a"}],
+      "offers":[
+        {"offer_id":1,"offer_name":"capped","offer_status":"active","offer_url":"https://1.example/",
+         "caps":{"daily_clicks":3}},
+        {"offer_id":2,"offer_name":"b","offer_status":"active","offer_url":"https://2.example/"},
+        {"offer_id":3,"offer_name":"c","offer_status":"active","offer_url":"https://3.example/"}],
+      "smart_links":[{"smart_link_id":9,"smart_link_name":"l","affiliate_id":1,
+        "smart_link_status":"active","offers":[
+          {"offer_id":1,"priority":1,"offer_weight":100},
+          {"offer_id":2,"priority":1,"offer_weight":1},
+          {"offer_id":3,"priority":2}]}]}"#;
+
+    fn tally(t: &RoutingTable, ctx: &Context, clicks: usize) -> [usize; 4] {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut hits = [0; 4];
+        for _ in 0..clicks {
+            let mut attrs = fixed(None, DeviceClass::Desktop);
+            match t.decide(t.link(9).unwrap(), ctx, &mut attrs, &mut rng, &mut NoTrace) {
+                Outcome::Routed { offer, .. } => hits[offer.id as usize] += 1,
+                Outcome::Fallback(_) => hits[0] += 1,
+            }
+        }
+        hits
+    }
+
+    #[test]
+    fn a_filled_click_cap_moves_clicks_to_the_rest_of_the_priority_then_the_next() {
+        let t = table(CAPPED);
+        assert_eq!(tally(&t, &ctx(BotPolicy::Fallback), 500), [0, 3, 497, 0]);
+        let t = table(&CAPPED.replace(r#"{"offer_id":2,"priority":1,"offer_weight":1},"#, ""));
+        assert_eq!(tally(&t, &ctx(BotPolicy::Fallback), 10), [0, 3, 0, 7]);
+        let t = table(
+            &CAPPED
+                .replace(r#","priority":2}"#, r#","priority":1,"countries":["US"]}"#)
+                .replace(r#"{"offer_id":2,"priority":1,"offer_weight":1},"#, ""),
+        );
+        let mut rng = SmallRng::seed_from_u64(1);
+        let link = t.link(9).unwrap();
+        let outcomes: Vec<_> = (0..5)
+            .map(|_| {
+                let mut attrs = fixed(None, DeviceClass::Desktop);
+                match t.decide(
+                    link,
+                    &ctx(BotPolicy::Fallback),
+                    &mut attrs,
+                    &mut rng,
+                    &mut NoTrace,
+                ) {
+                    Outcome::Routed { offer, .. } => Err(offer.id),
+                    Outcome::Fallback(r) => Ok(r),
+                }
+            })
+            .collect();
+        use FallbackReason::*;
+        assert_eq!(
+            outcomes,
+            [Err(1), Err(1), Err(1), Ok(AllCapped), Ok(AllCapped)]
+        );
+        let link_counters = &link.attachments[0].caps.as_ref().unwrap().counters;
+        assert_eq!(
+            link_counters
+                .capped_clicks
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2
+        );
+    }
+
+    #[test]
+    fn uncounted_clicks_check_caps_but_take_no_place() {
+        let t = table(CAPPED);
+        let head = Context {
+            count: false,
+            ..ctx(BotPolicy::Fallback)
+        };
+        let hits = tally(&t, &head, 200);
+        assert!(hits[1] > 150, "never capped: {hits:?}");
+        let routed_bots = ctx(BotPolicy::Route);
+        let mut rng = SmallRng::seed_from_u64(3);
+        for _ in 0..50 {
+            let mut bot = fixed(None, DeviceClass::Bot);
+            t.decide(
+                t.link(9).unwrap(),
+                &routed_bots,
+                &mut bot,
+                &mut rng,
+                &mut NoTrace,
+            );
+        }
+        assert_eq!(
+            tally(&t, &ctx(BotPolicy::Fallback), 500)[1],
+            3,
+            "bots took no place"
+        );
+        // Counted clicks have filled the cap; an uncounted one now sees it.
+        let mut trace = Record(Vec::new());
+        let mut attrs = fixed(None, DeviceClass::Desktop);
+        t.decide(t.link(9).unwrap(), &head, &mut attrs, &mut rng, &mut trace);
+        assert_eq!(
+            trace.0[0],
+            (0, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)))
+        );
+    }
+
+    #[test]
+    fn racing_threads_route_exactly_the_cap_and_never_fall_back() {
+        let t = std::sync::Arc::new(table(
+            &CAPPED.replace("\"daily_clicks\":3", "\"daily_clicks\":50"),
+        ));
+        let totals: Vec<[usize; 4]> = (0..4)
+            .map(|_| {
+                let t = std::sync::Arc::clone(&t);
+                std::thread::spawn(move || tally(&t, &ctx(BotPolicy::Fallback), 2000))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let sum = |i: usize| totals.iter().map(|h| h[i]).sum::<usize>();
+        assert_eq!((sum(0), sum(1), sum(2), sum(3)), (0, 50, 7950, 0));
     }
 
     struct Record(Vec<(usize, Verdict)>);
@@ -416,7 +650,7 @@ mod tests {
         let mut unknown_mobile = fixed(None, DeviceClass::Mobile);
         t.decide(
             link,
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut unknown_mobile,
             &mut rng,
             &mut trace,
@@ -435,7 +669,7 @@ mod tests {
         let mut us_mobile = fixed(Some("US"), DeviceClass::Mobile);
         t.decide(
             link,
-            BotPolicy::Fallback,
+            &ctx(BotPolicy::Fallback),
             &mut us_mobile,
             &mut rng,
             &mut trace,

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::decide::{Outcome, Trace, Verdict};
 use super::table::{Link, Skip};
 use crate::attrs::DeviceClass;
+use crate::caps::CapKind;
 
 /// A [`Trace`] that keeps every verdict, including those of groups after the deciding one.
 pub struct Explain {
@@ -28,8 +29,12 @@ pub struct AttachmentReport {
     /// `chosen`, `qualified` (took part in the draw, not drawn), `skipped`, `not_reached`
     /// (a lower priority decided first), or `not_evaluated` (link inactive or click a bot).
     pub result: &'static str,
+    /// Why it was skipped (or would be): `offer_paused`, `device_mismatch`, `capped`, ...
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Skip>,
+    pub reason: Option<&'static str>,
+    /// For `capped`: which cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cap: Option<CapKind>,
     /// For `not_reached`: whether it would have qualified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_qualify: Option<bool>,
@@ -86,7 +91,11 @@ impl Explain {
                     priority: a.priority,
                     offer_weight: a.weight,
                     result,
-                    reason,
+                    reason: reason.map(Skip::as_str),
+                    cap: match reason {
+                        Some(Skip::Capped(kind)) => Some(kind),
+                        _ => None,
+                    },
                     would_qualify,
                     probability,
                     countries: a.countries.codes(),

@@ -10,6 +10,6 @@ pub mod sets;
 pub mod table;
 pub mod template;
 
-pub use decide::{Attributes, FallbackReason, NoTrace, Outcome, Trace, Verdict};
+pub use decide::{Attributes, Context, FallbackReason, NoTrace, Outcome, Trace, Verdict};
 pub use table::{Attachment, Link, Offer, RoutingTable, Skip};
 pub use template::{Macro, MacroValues, Template};

@@ -6,24 +6,40 @@
 //! the catalog compiles a new table that is swapped in whole.
 
 use std::ops::Range;
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
 use super::sets::{CountrySet, DeviceSet};
 use super::template::Template;
 use crate::attrs::Country;
+use crate::caps::{CapKind, CapLimits, OfferCaps, Registry, RouteCounters, Source, SourceCounters};
 use crate::catalog::validate::parse_country;
 use crate::catalog::{Catalog, LinkStatus, Status};
 
 /// Why an attachment cannot take a click.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
     OfferPaused,
     OfferDeleted,
     DeviceMismatch,
     UnknownCountry,
     CountryMismatch,
+    /// The offer has reached this cap (or the click lost the race for its last place).
+    Capped(CapKind),
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::OfferPaused => "offer_paused",
+            Skip::OfferDeleted => "offer_deleted",
+            Skip::DeviceMismatch => "device_mismatch",
+            Skip::UnknownCountry => "unknown_country",
+            Skip::CountryMismatch => "country_mismatch",
+            Skip::Capped(_) => "capped",
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -31,6 +47,8 @@ pub struct Offer {
     pub id: u32,
     pub status: Status,
     pub url: Template,
+    /// The offer's caps; `None` when it has none.
+    pub caps: Option<OfferCaps>,
 }
 
 #[derive(Debug)]
@@ -46,6 +64,10 @@ pub struct Attachment {
     pub devices: DeviceSet,
     /// Set when the attachment can never qualify in this table (paused or deleted offer).
     pub blocked: Option<Skip>,
+    /// The offer's caps; `None` when it has none (nothing to check).
+    pub caps: Option<OfferCaps>,
+    /// Clicks of this link routed to this offer, and their conversions.
+    pub counters: Arc<RouteCounters>,
 }
 
 #[derive(Debug)]
@@ -59,6 +81,8 @@ pub struct Link {
     pub attachments: Box<[Attachment]>,
     /// Ranges of `attachments` sharing one priority, in ascending priority.
     pub groups: Box<[Range<usize>]>,
+    /// The link's fallback counts.
+    pub counters: Arc<SourceCounters>,
 }
 
 /// The table the hot path routes with.
@@ -76,8 +100,13 @@ pub struct RoutingTable {
 pub struct CompileError(String);
 
 impl RoutingTable {
-    /// Compiles a validated catalog. `default_fallback` serves links without a fallback URL.
-    pub fn compile(catalog: &Catalog, default_fallback: Template) -> Result<Self, CompileError> {
+    /// Compiles a validated catalog. `default_fallback` serves links without a fallback URL;
+    /// counters are taken from (or created in) `registry`.
+    pub fn compile(
+        catalog: &Catalog,
+        default_fallback: Template,
+        registry: &Registry,
+    ) -> Result<Self, CompileError> {
         let offer_index: FxHashMap<u32, u32> = catalog
             .offers
             .iter()
@@ -87,10 +116,15 @@ impl RoutingTable {
         let mut offers = Vec::with_capacity(catalog.offers.len());
         let mut offer_conditions = Vec::with_capacity(catalog.offers.len());
         for o in &catalog.offers {
+            let limits = CapLimits::from(&o.caps);
             offers.push(Offer {
                 id: o.offer_id,
                 status: o.offer_status,
                 url: template(&o.offer_url, "offer_url")?,
+                caps: (!limits.is_none()).then(|| OfferCaps {
+                    limits,
+                    counters: registry.offer(o.offer_id),
+                }),
             });
             offer_conditions.push((
                 countries(&o.allowed_countries)?,
@@ -101,6 +135,7 @@ impl RoutingTable {
         let mut links = Vec::with_capacity(catalog.smart_links.len());
         let mut link_index = FxHashMap::default();
         for s in &catalog.smart_links {
+            let source = Source::smart_link(s.smart_link_id);
             let mut attachments = Vec::with_capacity(s.offers.len());
             for a in &s.offers {
                 let &offer = offer_index.get(&a.offer_id).ok_or_else(|| {
@@ -122,6 +157,8 @@ impl RoutingTable {
                         Status::Paused => Some(Skip::OfferPaused),
                         Status::Deleted => Some(Skip::OfferDeleted),
                     },
+                    caps: offers[offer as usize].caps.clone(),
+                    counters: registry.route(source, a.offer_id),
                 });
             }
             attachments.sort_by_key(|a| a.priority);
@@ -144,6 +181,7 @@ impl RoutingTable {
                     .transpose()?,
                 attachments: attachments.into_boxed_slice(),
                 groups: groups.into_boxed_slice(),
+                counters: registry.source(source),
             });
         }
         Ok(RoutingTable {
@@ -172,6 +210,11 @@ impl RoutingTable {
         link.fallback.as_ref().unwrap_or(&self.default_fallback)
     }
 
+    /// Every offer, in catalog order.
+    pub fn offers(&self) -> &[Offer] {
+        &self.offers
+    }
+
     /// Every smart link, in catalog order.
     pub fn links(&self) -> &[Link] {
         &self.links
@@ -195,7 +238,12 @@ mod tests {
     fn table() -> RoutingTable {
         let catalog: Catalog =
             serde_json::from_str(include_str!("../../config/network.json")).unwrap();
-        RoutingTable::compile(&catalog, Template::parse("https://d.example/").unwrap()).unwrap()
+        RoutingTable::compile(
+            &catalog,
+            Template::parse("https://d.example/").unwrap(),
+            &Registry::default(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -228,8 +276,12 @@ mod tests {
                 {"offer_id":7,"priority":2,"countries":["CA","GB"],"devices":["tablet","desktop"]}]}]}"#,
         )
         .unwrap();
-        let t = RoutingTable::compile(&catalog, Template::parse("https://d.example/").unwrap())
-            .unwrap();
+        let t = RoutingTable::compile(
+            &catalog,
+            Template::parse("https://d.example/").unwrap(),
+            &Registry::default(),
+        )
+        .unwrap();
         let link = t.link(3).unwrap();
         assert!(!link.active);
         assert_eq!(t.fallback(link).as_str(), "https://d.example/");

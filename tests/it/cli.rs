@@ -135,3 +135,42 @@ fn route_explains_the_decision_as_json() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("smart link 42 does not exist"));
 }
+
+#[tokio::test]
+async fn route_reports_a_capped_offer_and_which_cap_from_the_saved_counters() {
+    let network = crate::caps::CAPPED.replace("\"daily_clicks\": 25", "\"daily_clicks\": 3");
+    let server = TestServer::start(TestConfig::new(&network)).await;
+    let hosts = crate::caps::clicks(server.addr, "/sl?id=10", 5, 1).await;
+    assert_eq!(hosts.iter().filter(|h| *h == "o21.example").count(), 3);
+    let config = server.stop().await;
+    let path = config.settings_path();
+    let out = run(&[
+        "route",
+        "--config",
+        path.to_str().unwrap(),
+        "--link",
+        "12",
+        "--ua",
+        CHROME_WINDOWS,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(v["decision"]["outcome"], "fallback");
+    assert_eq!(v["decision"]["fallback_reason"], "all_capped");
+    let a = &v["attachments"][0];
+    assert_eq!(a["result"], "skipped");
+    assert_eq!(a["reason"], "capped");
+    assert_eq!(a["cap"], "daily_clicks");
+
+    let out = run(&["stats", "--config", path.to_str().unwrap(), "--link", "10"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(s["clicks"], 5);
+    assert_eq!(s["offers"][0]["routed"], 3);
+    assert_eq!(s["offers"][1]["routed"], 2);
+    assert_eq!(s["fill_rate"], 1.0);
+    // route and stats read the state directory; they write nothing to it.
+    let out = run(&["stats", "--config", path.to_str().unwrap(), "--link", "99"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(config.click_records().len(), 5);
+}

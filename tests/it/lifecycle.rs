@@ -254,7 +254,14 @@ fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
     // Complete lines on disk (a torn last line, if the kill made one, has no newline).
     let flushed: usize = std::fs::read_dir(config.state_dir())
         .unwrap()
-        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("clicks-")
+        })
+        .map(|p| std::fs::read(p).unwrap())
         .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
         .sum();
     assert!(flushed > 0, "the flushes before the kill reached the file");
@@ -273,4 +280,121 @@ fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
             .iter()
             .all(|r| r["click_id"].as_str().is_some_and(|c| c.len() == 40))
     );
+}
+
+/// A blocking GET that returns the status and body.
+fn get_body(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
+    (status, body)
+}
+
+/// Redirect hosts of `n` clicks on `target`.
+fn click_hosts(addr: std::net::SocketAddr, target: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let (status, location) = get(addr, target).expect("answered");
+            assert_eq!(status, 302);
+            crate::caps::host(&location).to_string()
+        })
+        .collect()
+}
+
+fn stats(config: &std::path::Path) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(["stats", "--config"])
+        .arg(config)
+        .output()
+        .expect("run smartlink stats");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stats are JSON")
+}
+
+#[test]
+fn counters_survive_sigterm_exactly() {
+    let config = TestConfig::new(crate::caps::CAPPED);
+    let path = config.write();
+    let mut bin = Binary::start(&path);
+    let hosts = click_hosts(bin.addr, "/sl?id=12", 24);
+    assert!(hosts.iter().all(|h| h == "o21.example"));
+    // No pause: the counts reach the file only through the shutdown's last save.
+    bin.signal(libc::SIGTERM);
+    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+
+    let mut bin = Binary::start(&path);
+    let hosts = click_hosts(bin.addr, "/sl?id=12", 3);
+    assert_eq!(
+        hosts,
+        ["o21.example", "fb.example", "fb.example"],
+        "one place was left of 25"
+    );
+    bin.signal(libc::SIGTERM);
+    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    let s = stats(&path);
+    let link = s["smart_links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["smart_link_id"] == 12)
+        .unwrap();
+    assert_eq!(link["clicks"], 27);
+    assert_eq!(link["routed"], 25);
+    assert_eq!(link["fallback"]["all_capped"], 2);
+}
+
+#[test]
+fn kill_9_loses_at_most_a_second_of_click_counts_and_no_conversion() {
+    let config = TestConfig::new(crate::caps::CAPPED);
+    let path = config.write();
+    let mut bin = Binary::start(&path);
+    let hosts = click_hosts(bin.addr, "/sl?id=12", 10);
+    assert!(hosts.iter().all(|h| h == "o21.example"));
+    // Longer than the save interval: these ten counts are in the counters file.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, location) = get(bin.addr, "/sl?id=11").unwrap();
+    let click_id = query_param(&location, "c").unwrap();
+    let (status, body) = get_body(bin.addr, &format!("/p?click_id={click_id}&amount=7"));
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "{\"status\":\"recorded\"}\n")
+    );
+    // Killed right after the answer: the conversion is on disk, its count not yet saved.
+    bin.signal(libc::SIGKILL);
+    assert_eq!(bin.wait(Duration::from_secs(10)), None);
+
+    let mut bin = Binary::start(&path);
+    let (_, body) = get_body(bin.addr, &format!("/p?click_id={click_id}"));
+    assert_eq!(
+        body, "{\"status\":\"duplicate\"}\n",
+        "the converted id survived"
+    );
+    // 10 of 25 places were taken before the kill.
+    let hosts = click_hosts(bin.addr, "/sl?id=12", 16);
+    assert_eq!(hosts.iter().filter(|h| *h == "o21.example").count(), 15);
+    assert_eq!(hosts.last().unwrap(), "fb.example");
+    bin.signal(libc::SIGTERM);
+    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    let s = stats(&path);
+    let o23 = s["offers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["offer_id"] == 23)
+        .unwrap();
+    assert_eq!(o23["conversions"], 1, "replayed once, not twice");
+    assert_eq!(o23["caps"][0]["count"], 1);
+    assert_eq!(config.conversion_records().len(), 1);
 }

@@ -3,11 +3,13 @@
 
 mod common;
 
+mod caps;
 mod cli;
 mod device;
 mod geo;
 mod hostile;
 mod lifecycle;
+mod postbacks;
 mod proxies;
 mod smart_link;
 mod weights;

@@ -111,7 +111,7 @@ async fn ipv6_loopback_peer_is_served_and_trusted() {
     );
     let _ = stop.send(());
     let _ = task.await;
-    state.stop_records();
+    state.stop_writers();
 }
 
 fn v2_header_ipv6(source: std::net::Ipv6Addr) -> Vec<u8> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use smartlink::state::State;
 use tokio::net::TcpStream;
@@ -160,11 +160,26 @@ impl TestConfig {
 
     /// Every click record written so far, parsed.
     pub fn click_records(&self) -> Vec<serde_json::Value> {
+        self.log_records("clicks-")
+    }
+
+    /// Every conversion record written so far, parsed.
+    pub fn conversion_records(&self) -> Vec<serde_json::Value> {
+        self.log_records("conversions-")
+    }
+
+    fn log_records(&self, prefix: &str) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         let Ok(entries) = std::fs::read_dir(self.state_dir()) else {
             return out;
         };
-        let mut paths: Vec<PathBuf> = entries.map(|e| e.expect("entry").path()).collect();
+        let mut paths: Vec<PathBuf> = entries
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix))
+            })
+            .collect();
         paths.sort();
         for p in paths {
             let text = std::fs::read_to_string(&p).expect("read log");
@@ -187,7 +202,13 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: TestConfig) -> TestServer {
-        let path = config.write();
+        config.write();
+        TestServer::start_written(config).await
+    }
+
+    /// Starts on the settings file already written (and perhaps edited) for `config`.
+    pub async fn start_written(config: TestConfig) -> TestServer {
+        let path = config.settings_path();
         let state = State::start(&path).expect("configuration loads");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -214,6 +235,19 @@ impl TestServer {
         request(self.addr, "GET", target, headers).await
     }
 
+    /// `POST` with a form body.
+    pub async fn post_form(&self, target: &str, form: &str) -> Reply {
+        Client::connect(self.addr)
+            .await
+            .send_body(
+                "POST",
+                target,
+                &[("content-type", "application/x-www-form-urlencoded")],
+                form.as_bytes(),
+            )
+            .await
+    }
+
     /// Writes every queued record to disk, then returns them all.
     pub fn records(&self) -> Vec<serde_json::Value> {
         self.state.records.sync();
@@ -226,7 +260,7 @@ impl TestServer {
         }
         let _ = (&mut self.task).await;
         let state = Arc::clone(&self.state);
-        tokio::task::spawn_blocking(move || state.stop_records())
+        tokio::task::spawn_blocking(move || state.stop_writers())
             .await
             .expect("join");
         self.config
@@ -274,8 +308,8 @@ pub struct Client {
 }
 
 enum Sender {
-    H1(hyper::client::conn::http1::SendRequest<Empty<Bytes>>),
-    H2(hyper::client::conn::http2::SendRequest<Empty<Bytes>>),
+    H1(hyper::client::conn::http1::SendRequest<Full<Bytes>>),
+    H2(hyper::client::conn::http2::SendRequest<Full<Bytes>>),
 }
 
 impl Client {
@@ -310,6 +344,17 @@ impl Client {
     }
 
     pub async fn send(&mut self, method: &str, target: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send_body(method, target, headers, b"").await
+    }
+
+    /// A request with a body.
+    pub async fn send_body(
+        &mut self,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Reply {
         let uri = match &self.sender {
             Sender::H1(_) => target.to_string(),
             Sender::H2(_) => format!("http://localhost{target}"),
@@ -321,7 +366,9 @@ impl Client {
         for (k, v) in headers {
             builder = builder.header(*k, *v);
         }
-        let req = builder.body(Empty::new()).expect("request");
+        let req = builder
+            .body(Full::new(Bytes::copy_from_slice(body)))
+            .expect("request");
         let resp = match &mut self.sender {
             Sender::H1(s) => {
                 s.ready().await.expect("ready");

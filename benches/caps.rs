@@ -1,0 +1,77 @@
+//! The cap path of one click: checking an offer that has all five caps (read only), and the
+//! check-and-reserve of a daily click cap on one thread and with a second thread reserving
+//! on the same offer at the same time (the counter's cache line then moves between cores).
+//! The whole click with caps is measured in `click.rs`.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use smartlink::caps::{Calendar, CapClock, CapLimits, OfferCaps};
+
+/// A cap high enough that no run fills it (reservations keep succeeding).
+const CAP: u64 = 1_000_000_000;
+
+fn caps() -> OfferCaps {
+    OfferCaps {
+        limits: CapLimits {
+            daily_clicks: Some(CAP),
+            daily_conversions: Some(CAP),
+            weekly_conversions: Some(CAP),
+            monthly_conversions: Some(CAP),
+            total_conversions: Some(CAP),
+        },
+        counters: Arc::default(),
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let calendar = Calendar::named("Europe/Berlin").unwrap();
+    let clock = CapClock {
+        calendar: &calendar,
+        now: 1_795_867_200,
+    };
+    let mut group = c.benchmark_group("caps");
+    let offer = caps();
+    group.bench_function("check_five_caps", |b| {
+        b.iter(|| black_box(black_box(&offer).reached(&clock)))
+    });
+    group.bench_function("reserve_one_thread", |b| {
+        b.iter(|| black_box(black_box(&offer).reserve_click(&clock)))
+    });
+    group.bench_function("reserve_two_threads_contending", |b| {
+        b.iter_custom(|iters| {
+            let shared = Arc::new(caps());
+            let stop = Arc::new(AtomicBool::new(false));
+            let rival = {
+                let (shared, stop) = (Arc::clone(&shared), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let calendar = Calendar::named("Europe/Berlin").unwrap();
+                    let clock = CapClock {
+                        calendar: &calendar,
+                        now: 1_795_867_200,
+                    };
+                    while !stop.load(Ordering::Relaxed) {
+                        black_box(shared.reserve_click(&clock));
+                    }
+                })
+            };
+            // Let the rival get going before timing.
+            std::thread::sleep(Duration::from_millis(1));
+            let started = Instant::now();
+            for _ in 0..iters {
+                black_box(shared.reserve_click(&clock));
+            }
+            let elapsed = started.elapsed();
+            stop.store(true, Ordering::Relaxed);
+            let _ = rival.join();
+            elapsed
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,114 @@
+//! Every counter that outlives a reload, keyed by stable catalog ids (STYLE 5): per offer
+//! (caps), per smart link or campaign (fallbacks), and per route, i.e. source × offer
+//! (routed clicks and conversions).
+//!
+//! The routing table resolves its `Arc`s here once, when it is compiled, so the hot path never
+//! looks anything up; a reload compiles against the same registry, so counts carry over. An
+//! offer or link removed from the catalog keeps its counts (re-adding it resumes them).
+//! Lookups happen at compile, for postbacks and for snapshots: dashmap, sharded locks, never
+//! on the click path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use dashmap::DashMap;
+
+use super::counters::OfferCounters;
+use super::store::LogPosition;
+use crate::clicks::SourceKind;
+use crate::routing::FallbackReason;
+
+/// A smart link or a campaign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub id: u32,
+}
+
+impl Source {
+    pub fn smart_link(id: u32) -> Source {
+        Source {
+            kind: SourceKind::SmartLink,
+            id,
+        }
+    }
+}
+
+/// Counts of one smart link or campaign that belong to no offer.
+#[derive(Default, Debug)]
+pub struct SourceCounters {
+    /// Clicks sent to the fallback URL, indexed by `FallbackReason as usize`.
+    pub fallbacks: [AtomicU64; FallbackReason::ALL.len()],
+    /// Conversions reported for clicks that went to the fallback URL.
+    pub fallback_conversions: AtomicU64,
+}
+
+impl SourceCounters {
+    #[inline]
+    pub fn fallback(&self, reason: FallbackReason) {
+        self.fallbacks[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts of one route: clicks of one source sent to one offer.
+#[derive(Default, Debug)]
+pub struct RouteCounters {
+    pub routed: AtomicU64,
+    pub conversions: AtomicU64,
+}
+
+/// All counters of the process.
+#[derive(Default, Debug)]
+pub struct Registry {
+    offers: DashMap<u32, Arc<OfferCounters>>,
+    sources: DashMap<Source, Arc<SourceCounters>>,
+    routes: DashMap<(Source, u32), Arc<RouteCounters>>,
+    /// Where the counted conversions end in the conversion log. The conversion writer holds
+    /// this lock while it counts a batch and moves the position; the counters file is
+    /// rendered under it, so a saved file neither misses a conversion nor counts one twice.
+    conversion_log: Mutex<Option<LogPosition>>,
+}
+
+impl Registry {
+    /// The counters of an offer, created empty on first use.
+    pub fn offer(&self, offer_id: u32) -> Arc<OfferCounters> {
+        Arc::clone(self.offers.entry(offer_id).or_default().value())
+    }
+
+    pub fn source(&self, source: Source) -> Arc<SourceCounters> {
+        Arc::clone(self.sources.entry(source).or_default().value())
+    }
+
+    pub fn route(&self, source: Source, offer_id: u32) -> Arc<RouteCounters> {
+        Arc::clone(self.routes.entry((source, offer_id)).or_default().value())
+    }
+
+    /// The conversion log position, locked (see the field). Never taken on the click path.
+    pub fn conversion_log(&self) -> MutexGuard<'_, Option<LogPosition>> {
+        self.conversion_log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every offer's counters, sorted by offer id.
+    pub fn offers(&self) -> Vec<(u32, Arc<OfferCounters>)> {
+        sorted(&self.offers)
+    }
+
+    pub fn sources(&self) -> Vec<(Source, Arc<SourceCounters>)> {
+        sorted(&self.sources)
+    }
+
+    pub fn routes(&self) -> Vec<((Source, u32), Arc<RouteCounters>)> {
+        sorted(&self.routes)
+    }
+}
+
+fn sorted<K: Ord + Copy + std::hash::Hash, V>(map: &DashMap<K, Arc<V>>) -> Vec<(K, Arc<V>)> {
+    let mut all: Vec<(K, Arc<V>)> = map
+        .iter()
+        .map(|e| (*e.key(), Arc::clone(e.value())))
+        .collect();
+    all.sort_unstable_by_key(|(k, _)| *k);
+    all
+}

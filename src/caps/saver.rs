@@ -1,0 +1,86 @@
+//! The saver thread: writes the counters file about once a second (only when something
+//! changed) and once more at shutdown, after the last request. A failed write (disk full) is
+//! logged, counted and retried on the next tick; the previous file stays intact.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::registry::Registry;
+use super::store;
+use crate::files::write_atomically;
+use crate::metrics::Metrics;
+
+/// How often counters are saved: the most click counts `kill -9` can lose.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+pub struct Saver {
+    stop: Sender<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Saver {
+    pub fn start(
+        dir: &Path,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Saver> {
+        let (stop, rx) = mpsc::channel::<()>();
+        let mut writer = Writer {
+            path: dir.join(store::FILE_NAME),
+            registry,
+            metrics,
+            last: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("counters".into())
+            .spawn(move || {
+                // A stop message or a dropped handle ends the loop; both save once more.
+                while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(SAVE_INTERVAL) {
+                    writer.save();
+                }
+                writer.save();
+            })?;
+        Ok(Saver {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Saves one last time and stops the thread.
+    pub fn stop(mut self) {
+        let _ = self.stop.send(());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Writer {
+    path: PathBuf,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    /// What the file holds now (skip writing an unchanged file).
+    last: Vec<u8>,
+}
+
+impl Writer {
+    fn save(&mut self) {
+        let bytes = store::render(&self.registry);
+        if bytes == self.last {
+            return;
+        }
+        match write_atomically(&self.path, &bytes) {
+            Ok(()) => {
+                self.metrics.counter_saves.inc();
+                self.last = bytes;
+            }
+            Err(e) => {
+                self.metrics.counter_save_failures.inc();
+                tracing::error!(path = %self.path.display(), error = %e, "cannot save counters; will retry");
+            }
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The counters file, `counters.json` under `state.dir`: every counter of the [`Registry`] and
+//! the position in the conversion log up to which conversions are included.
+//!
+//! Written whole and atomically (temporary file, fsync, rename, fsync of the directory) by
+//! the saver thread about once a second and at shutdown, so after `kill -9` the file is the
+//! last complete snapshot: at most a second of click counts is lost, and conversions after
+//! the saved position are replayed from their log (`conversions::replay`).
+//!
+//! A file that exists but cannot be read is an error at start, never silently replaced by
+//! zeros: that would re-open every cap. The operator moves it aside to start from zero.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use super::counters::Counted;
+use super::registry::{Registry, Source};
+use crate::clicks::SourceKind;
+use crate::routing::FallbackReason;
+
+pub const FILE_NAME: &str = "counters.json";
+const VERSION: u32 = 1;
+
+/// Where in the conversion log the saved conversion counts end: the next conversion to count
+/// is at `offset` of `file` (or at the start of a later file).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPosition {
+    pub file: String,
+    pub offset: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountersFile {
+    version: u32,
+    /// `None`: no conversion has been logged yet.
+    conversion_log: Option<LogPosition>,
+    offers: Vec<OfferRow>,
+    sources: Vec<SourceRow>,
+    routes: Vec<RouteRow>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OfferRow {
+    offer_id: u32,
+    daily_clicks: Counted,
+    daily_conversions: Counted,
+    weekly_conversions: Counted,
+    monthly_conversions: Counted,
+    total_conversions: u64,
+    capped_clicks: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SourceRow {
+    kind: SourceKind,
+    id: u32,
+    fallback: Fallbacks,
+    fallback_conversions: u64,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fallbacks {
+    inactive: u64,
+    bot: u64,
+    no_match: u64,
+    all_capped: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteRow {
+    kind: SourceKind,
+    id: u32,
+    offer_id: u32,
+    routed: u64,
+    conversions: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path}: not a valid counters file ({message}); move it aside to start with zero counts"
+    )]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// Serialises every counter and the conversion log position (pretty: people read it).
+pub fn render(registry: &Registry) -> Vec<u8> {
+    let position = registry.conversion_log();
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let file = CountersFile {
+        version: VERSION,
+        conversion_log: position.clone(),
+        offers: registry
+            .offers()
+            .into_iter()
+            .map(|(offer_id, c)| OfferRow {
+                offer_id,
+                daily_clicks: c.daily_clicks.get(),
+                daily_conversions: c.daily_conversions.get(),
+                weekly_conversions: c.weekly_conversions.get(),
+                monthly_conversions: c.monthly_conversions.get(),
+                total_conversions: load(&c.total_conversions),
+                capped_clicks: load(&c.capped_clicks),
+            })
+            .collect(),
+        sources: registry
+            .sources()
+            .into_iter()
+            .map(|(s, c)| {
+                let f = |r: FallbackReason| load(&c.fallbacks[r as usize]);
+                SourceRow {
+                    kind: s.kind,
+                    id: s.id,
+                    fallback: Fallbacks {
+                        inactive: f(FallbackReason::Inactive),
+                        bot: f(FallbackReason::Bot),
+                        no_match: f(FallbackReason::NoMatch),
+                        all_capped: f(FallbackReason::AllCapped),
+                    },
+                    fallback_conversions: load(&c.fallback_conversions),
+                }
+            })
+            .collect(),
+        routes: registry
+            .routes()
+            .into_iter()
+            .map(|((s, offer_id), c)| RouteRow {
+                kind: s.kind,
+                id: s.id,
+                offer_id,
+                routed: load(&c.routed),
+                conversions: load(&c.conversions),
+            })
+            .collect(),
+    };
+    let mut out = serde_json::to_vec_pretty(&file).expect("counters serialise");
+    out.push(b'\n');
+    out
+}
+
+/// Reads `dir/counters.json` into `registry` (which should be empty), conversion log position
+/// included. No file: nothing is loaded. Returns whether there was a file.
+pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
+    let path = dir.join(FILE_NAME);
+    let text = match std::fs::read(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(StoreError::Read { path, source }),
+    };
+    let invalid = |message: String| StoreError::Invalid {
+        path: path.clone(),
+        message,
+    };
+    let file: CountersFile = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
+    if file.version != VERSION {
+        return Err(invalid(format!(
+            "version {} (this build reads version {VERSION})",
+            file.version
+        )));
+    }
+    let store = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+    for r in file.offers {
+        let c = registry.offer(r.offer_id);
+        c.daily_clicks.set(r.daily_clicks);
+        c.daily_conversions.set(r.daily_conversions);
+        c.weekly_conversions.set(r.weekly_conversions);
+        c.monthly_conversions.set(r.monthly_conversions);
+        store(&c.total_conversions, r.total_conversions);
+        store(&c.capped_clicks, r.capped_clicks);
+    }
+    for r in file.sources {
+        let c = registry.source(Source {
+            kind: r.kind,
+            id: r.id,
+        });
+        let f = &r.fallback;
+        store(&c.fallbacks[FallbackReason::Inactive as usize], f.inactive);
+        store(&c.fallbacks[FallbackReason::Bot as usize], f.bot);
+        store(&c.fallbacks[FallbackReason::NoMatch as usize], f.no_match);
+        store(
+            &c.fallbacks[FallbackReason::AllCapped as usize],
+            f.all_capped,
+        );
+        store(&c.fallback_conversions, r.fallback_conversions);
+    }
+    for r in file.routes {
+        let c = registry.route(
+            Source {
+                kind: r.kind,
+                id: r.id,
+            },
+            r.offer_id,
+        );
+        store(&c.routed, r.routed);
+        store(&c.conversions, r.conversions);
+    }
+    *registry.conversion_log() = file.conversion_log;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filled() -> Registry {
+        let r = Registry::default();
+        let o = r.offer(1042);
+        o.daily_clicks.set(Counted {
+            window_start: 1_795_392_000,
+            count: 17,
+        });
+        o.total_conversions.store(5, Ordering::Relaxed);
+        o.capped_clicks.store(3, Ordering::Relaxed);
+        let s = Source::smart_link(301);
+        r.source(s).fallback(FallbackReason::AllCapped);
+        r.route(s, 1042).routed.store(99, Ordering::Relaxed);
+        r.route(s, 1043).conversions.store(2, Ordering::Relaxed);
+        r
+    }
+
+    #[test]
+    fn every_counter_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let position = LogPosition {
+            file: "conversions-2026-11-22T10.ndjson".into(),
+            offset: 812,
+        };
+        let registry = filled();
+        *registry.conversion_log() = Some(position.clone());
+        let text = render(&registry);
+        std::fs::write(dir.path().join(FILE_NAME), &text).unwrap();
+        let restored = Registry::default();
+        assert!(load(dir.path(), &restored).unwrap());
+        assert_eq!(*restored.conversion_log(), Some(position));
+        assert_eq!(render(&restored), text);
+    }
+
+    #[test]
+    fn no_file_is_an_empty_start_and_a_bad_file_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!load(dir.path(), &Registry::default()).unwrap());
+        std::fs::write(dir.path().join(FILE_NAME), "{\"version\":1,").unwrap();
+        let e = load(dir.path(), &Registry::default()).unwrap_err();
+        assert!(e.to_string().contains("move it aside"), "{e}");
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "{\"version\":9,\"conversion_log\":null,\"offers\":[],\"sources\":[],\"routes\":[]}",
+        )
+        .unwrap();
+        let e = load(dir.path(), &Registry::default()).unwrap_err();
+        assert!(e.to_string().contains("version 9"), "{e}");
+    }
+}

@@ -1,0 +1,557 @@
+//! The conversion ledger: one thread that owns the converted-id set and the conversion log
+//! (`conversions-<UTC hour>.ndjson` under `state.dir`), and counts conversions into the caps.
+//!
+//! A postback hands its conversion over a bounded queue and waits for the answer. The thread
+//! takes everything queued as one batch (group commit): drops duplicates, appends the new
+//! records, fsyncs once, and only then counts them (caps, statistics), moves the saved log
+//! position and answers `recorded`. A failed write (disk full) is cut back to the last whole
+//! line, the batch's ids are forgotten again and each postback is answered `unavailable`
+//! (503): nothing is counted that is not on disk, and the advertiser's retry can succeed.
+//!
+//! At start, [`replay`] reads the log back: every conversion inside the attribution window
+//! re-enters the converted set, and every conversion after the position saved with the
+//! counters is counted again, so a `kill -9` loses no conversion.
+
+use std::fs::File;
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::oneshot;
+
+use super::dedup::{Converted, Insert};
+use super::record::Conversion;
+use crate::caps::{Calendar, LogPosition, Registry};
+use crate::files::{hourly_name, log_files, open_repaired};
+use crate::metrics::Metrics;
+
+/// Conversion log files are `conversions-<UTC hour>.ndjson`.
+pub const PREFIX: &str = "conversions";
+/// Postbacks waiting for the writer; beyond this they are answered `unavailable`.
+const QUEUE: usize = 4096;
+/// How often ids of clicks that left the attribution window are dropped.
+const EXPIRE_EVERY: Duration = Duration::from_secs(600);
+
+impl From<Answer> for crate::metrics::Postback {
+    fn from(a: Answer) -> Self {
+        match a {
+            Answer::Recorded => crate::metrics::Postback::Recorded,
+            Answer::Duplicate => crate::metrics::Postback::Duplicate,
+            Answer::Unavailable => crate::metrics::Postback::Unavailable,
+        }
+    }
+}
+
+/// The answer to one postback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    Recorded,
+    Duplicate,
+    /// Not recorded and not counted (disk failure, full converted set, shutting down): retry.
+    Unavailable,
+}
+
+struct Request {
+    conversion: Conversion,
+    calendar: Arc<Calendar>,
+    reply: oneshot::Sender<Answer>,
+}
+
+enum Msg {
+    Convert(Request),
+    Stop,
+}
+
+/// The request side: cheap to clone.
+#[derive(Clone)]
+pub struct LedgerHandle {
+    tx: SyncSender<Msg>,
+    tracked: Arc<AtomicUsize>,
+}
+
+impl LedgerHandle {
+    /// Records `conversion` (if new), counting it in the windows of `calendar`.
+    pub async fn record(&self, conversion: Conversion, calendar: Arc<Calendar>) -> Answer {
+        let (reply, answer) = oneshot::channel();
+        let request = Request {
+            conversion,
+            calendar,
+            reply,
+        };
+        match self.tx.try_send(Msg::Convert(request)) {
+            Ok(()) => answer.await.unwrap_or(Answer::Unavailable),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Answer::Unavailable,
+        }
+    }
+
+    /// Click ids in the converted set now.
+    pub fn tracked(&self) -> usize {
+        self.tracked.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Ledger {
+    handle: LedgerHandle,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ledger {
+    /// Starts the writer with the converted set `converted` (from [`replay`]).
+    pub fn start(
+        dir: &Path,
+        converted: Converted,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+    ) -> io::Result<Ledger> {
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
+        let tracked = Arc::new(AtomicUsize::new(converted.len()));
+        let mut writer = Writer {
+            dir: dir.to_path_buf(),
+            file: None,
+            converted,
+            registry,
+            metrics,
+            tracked: Arc::clone(&tracked),
+        };
+        let thread = std::thread::Builder::new()
+            .name("conversions".into())
+            .spawn(move || writer.run(rx))?;
+        Ok(Ledger {
+            handle: LedgerHandle { tx, tracked },
+            thread: Some(thread),
+        })
+    }
+
+    pub fn handle(&self) -> LedgerHandle {
+        self.handle.clone()
+    }
+
+    /// Answers everything queued, then stops the thread.
+    pub fn stop(mut self) {
+        let _ = self.handle.tx.send(Msg::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct OpenLog {
+    name: String,
+    file: File,
+    /// Length up to the last whole line.
+    len: u64,
+}
+
+struct Writer {
+    dir: PathBuf,
+    file: Option<OpenLog>,
+    converted: Converted,
+    registry: Arc<Registry>,
+    metrics: Arc<Metrics>,
+    tracked: Arc<AtomicUsize>,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Msg>) {
+        let mut next_expiry = SystemTime::now() + EXPIRE_EVERY;
+        loop {
+            let first = match rx.recv_timeout(EXPIRE_EVERY) {
+                Ok(Msg::Convert(r)) => r,
+                Ok(Msg::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.expire();
+                    continue;
+                }
+            };
+            let mut batch = vec![first];
+            let mut stop = false;
+            while batch.len() < QUEUE {
+                match rx.try_recv() {
+                    Ok(Msg::Convert(r)) => batch.push(r),
+                    Ok(Msg::Stop) | Err(TryRecvError::Disconnected) => {
+                        stop = true;
+                        break;
+                    }
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            self.commit(batch);
+            if stop {
+                return;
+            }
+            if SystemTime::now() >= next_expiry {
+                self.expire();
+                next_expiry = SystemTime::now() + EXPIRE_EVERY;
+            }
+        }
+    }
+
+    fn expire(&mut self) {
+        let dropped = self.converted.expire(unix_now());
+        self.tracked.store(self.converted.len(), Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::debug!(dropped, "converted click ids left the attribution window");
+        }
+    }
+
+    /// Writes the new conversions of `batch` with one fsync, then counts and answers them.
+    fn commit(&mut self, batch: Vec<Request>) {
+        let mut lines = Vec::new();
+        let mut accepted = Vec::with_capacity(batch.len());
+        for r in batch {
+            let answer = match self
+                .converted
+                .insert(r.conversion.key(), r.conversion.claims.time)
+            {
+                Insert::New => {
+                    r.conversion.write_line(&mut lines);
+                    accepted.push(r);
+                    continue;
+                }
+                Insert::Duplicate => Answer::Duplicate,
+                Insert::Full => {
+                    tracing::error!(
+                        tracked = self.converted.len(),
+                        "converted click id set is full (tracking.max_tracked_conversions); refusing conversions"
+                    );
+                    Answer::Unavailable
+                }
+            };
+            self.metrics.postback(answer.into());
+            let _ = r.reply.send(answer);
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        let answer = match self.append(&lines) {
+            Ok(position) => {
+                let mut saved = self.registry.conversion_log();
+                for r in &accepted {
+                    count(&self.registry, &r.conversion, &r.calendar);
+                }
+                *saved = Some(position);
+                Answer::Recorded
+            }
+            Err(e) => {
+                self.metrics.conversion_write_errors.inc();
+                tracing::error!(dir = %self.dir.display(), error = %e, conversions = accepted.len(), "cannot write the conversion log; answering 503");
+                for r in &accepted {
+                    self.converted.remove(r.conversion.key());
+                }
+                Answer::Unavailable
+            }
+        };
+        self.tracked.store(self.converted.len(), Ordering::Relaxed);
+        for r in accepted {
+            self.metrics.postback(answer.into());
+            let _ = r.reply.send(answer);
+        }
+    }
+
+    /// Appends whole lines to the file of the current UTC hour and fsyncs; on failure cuts
+    /// the file back to its last whole line.
+    fn append(&mut self, lines: &[u8]) -> io::Result<LogPosition> {
+        let name = hourly_name(PREFIX, unix_now() as u64 / 3600);
+        if self.file.as_ref().is_none_or(|f| f.name != name) {
+            self.file = None;
+            let (file, len) = open_repaired(&self.dir.join(&name))?;
+            self.file = Some(OpenLog { name, file, len });
+        }
+        let log = self.file.as_mut().expect("opened above");
+        let result = log
+            .file
+            .write_all(lines)
+            .and_then(|()| log.file.sync_data());
+        match result {
+            Ok(()) => {
+                log.len += lines.len() as u64;
+                Ok(LogPosition {
+                    file: log.name.clone(),
+                    offset: log.len,
+                })
+            }
+            Err(e) => {
+                let _ = log.file.set_len(log.len);
+                let _ = log.file.seek(SeekFrom::End(0));
+                self.file = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Counts one conversion: the offer's caps and the route's statistics, or the source's
+/// fallback conversions for a click that went to the fallback URL.
+fn count(registry: &Registry, c: &Conversion, calendar: &Calendar) {
+    match c.claims.offer_id {
+        Some(offer) => {
+            registry
+                .offer(offer)
+                .add_conversion(calendar, c.time_secs());
+            registry
+                .route(c.source(), offer)
+                .conversions
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        None => {
+            registry
+                .source(c.source())
+                .fallback_conversions
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// What [`replay`] found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Replayed {
+    /// Conversions counted again (after the saved position).
+    pub counted: u64,
+    /// Lines that could not be read (logged).
+    pub unreadable: u64,
+}
+
+/// Rebuilds the converted set from the conversion log in `dir` and counts every conversion
+/// after the position saved in `registry` (all of them when none was saved), then moves the
+/// position to the end of the log. Runs once, before the ledger starts. Reads only: a torn
+/// last line is skipped here and cut when the ledger next opens that file.
+pub fn replay(
+    dir: &Path,
+    registry: &Registry,
+    calendar: &Calendar,
+    converted: &mut Converted,
+    now: i64,
+) -> io::Result<Replayed> {
+    let mut position = registry.conversion_log();
+    let mut found = Replayed::default();
+    for path in log_files(dir, PREFIX) {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Conversions at `offset` and after in this file are not in the saved counts.
+        let count_from = match position.as_ref() {
+            None => Some(0),
+            Some(p) if name > p.file => Some(0),
+            Some(p) if name == p.file => Some(p.offset),
+            Some(_) => None,
+        };
+        if count_from.is_none() && !may_hold_window(&name, converted, now) {
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        let mut offset = 0u64;
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            let start = offset;
+            offset += line.len() as u64;
+            if line.last() != Some(&b'\n') {
+                break; // a torn tail (repair cuts it when the file is next opened)
+            }
+            let c = match Conversion::parse_line(line) {
+                Ok(c) => c,
+                Err(e) => {
+                    found.unreadable += 1;
+                    tracing::warn!(file = %path.display(), offset = start, error = %e, "unreadable conversion record skipped");
+                    continue;
+                }
+            };
+            if converted.in_window(i64::from(c.claims.time), now) {
+                let _ = converted.insert(c.key(), c.claims.time);
+            }
+            if count_from.is_some_and(|from| start >= from) {
+                count(registry, &c, calendar);
+                found.counted += 1;
+                *position = Some(LogPosition {
+                    file: name.clone(),
+                    offset,
+                });
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Whether the log file `name` can hold a conversion of a click still inside the attribution
+/// window: its hour ends after the window's start (a conversion comes after its click).
+fn may_hold_window(name: &str, converted: &Converted, now: i64) -> bool {
+    let hour = name
+        .strip_prefix(PREFIX)
+        .and_then(|r| r.strip_prefix('-'))
+        .and_then(|r| r.strip_suffix(".ndjson"))
+        .and_then(|h| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", format!("{h}:00")).ok())
+        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map(|z| z.timestamp().as_second());
+    hour.is_none_or(|start| converted.in_window(start + 3600, now))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clicks::{Claims, ClickSigner, SourceKind};
+
+    const NOW: i64 = 1_795_867_200; // 2026-11-22T12:00:00Z
+
+    fn conversion(n: u32, click_age_days: i64) -> Conversion {
+        let claims = Claims {
+            kind: SourceKind::SmartLink,
+            time: (NOW - click_age_days * 86_400) as u32,
+            offer_id: Some(7),
+            source_id: 3,
+            affiliate_id: 1,
+        };
+        Conversion {
+            time_ms: (NOW - 3600) * 1000 + i64::from(n),
+            click_id: ClickSigner::new(b"0123456789abcdef")
+                .issue(&claims)
+                .as_str()
+                .into(),
+            claims,
+            amount: None,
+        }
+    }
+
+    fn write_log(dir: &Path, name: &str, conversions: &[Conversion]) -> u64 {
+        let mut bytes = Vec::new();
+        for c in conversions {
+            c.write_line(&mut bytes);
+        }
+        std::fs::write(dir.join(name), &bytes).unwrap();
+        bytes.len() as u64
+    }
+
+    fn total(registry: &Registry) -> u64 {
+        registry.offer(7).total_conversions.load(Ordering::Relaxed)
+    }
+
+    #[test]
+    fn replay_counts_only_after_the_saved_position_and_remembers_ids_in_the_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let calendar = Calendar::named("UTC").unwrap();
+        let old = [conversion(1, 40), conversion(2, 1)];
+        let new = [conversion(3, 0)];
+        let first = "conversions-2026-11-22T10.ndjson";
+        let second = "conversions-2026-11-22T11.ndjson";
+        let first_len = write_log(dir.path(), first, &old);
+        let second_len = write_log(dir.path(), second, &new);
+        // A torn tail, as after kill -9 mid-write: skipped.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(second))
+            .unwrap();
+        f.write_all(b"{\"time\":\"2026").unwrap();
+
+        // Saved counters include the first file: only the second is counted again.
+        let registry = Registry::default();
+        *registry.conversion_log() = Some(LogPosition {
+            file: first.into(),
+            offset: first_len,
+        });
+        let mut converted = Converted::new(30 * 86_400, 100);
+        let found = replay(dir.path(), &registry, &calendar, &mut converted, NOW).unwrap();
+        assert_eq!(
+            found,
+            Replayed {
+                counted: 1,
+                unreadable: 0
+            }
+        );
+        assert_eq!(total(&registry), 1);
+        assert_eq!(
+            *registry.conversion_log(),
+            Some(LogPosition {
+                file: second.into(),
+                offset: second_len
+            })
+        );
+        // The 40-day-old click is outside the window; the other two are remembered.
+        assert_eq!(converted.len(), 2);
+        assert_eq!(
+            converted.insert(old[1].key(), old[1].claims.time),
+            Insert::Duplicate
+        );
+        assert_eq!(
+            converted.insert(new[0].key(), new[0].claims.time),
+            Insert::Duplicate
+        );
+        assert_eq!(
+            converted.insert(old[0].key(), old[0].claims.time),
+            Insert::New
+        );
+
+        // No saved counters at all (file lost): everything is counted.
+        let registry = Registry::default();
+        let mut converted = Converted::new(30 * 86_400, 100);
+        let found = replay(dir.path(), &registry, &calendar, &mut converted, NOW).unwrap();
+        assert_eq!(found.counted, 3);
+        assert_eq!(total(&registry), 3);
+
+        // A line that is not a conversion is reported, not fatal.
+        std::fs::write(dir.path().join(second), "not json\n").unwrap();
+        let registry = Registry::default();
+        *registry.conversion_log() = Some(LogPosition {
+            file: first.into(),
+            offset: first_len,
+        });
+        let found = replay(
+            dir.path(),
+            &registry,
+            &calendar,
+            &mut Converted::new(86_400, 10),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            found,
+            Replayed {
+                counted: 0,
+                unreadable: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_ledger_writes_counts_and_answers_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Arc::new(Registry::default());
+        let metrics = Arc::new(Metrics::default());
+        let ledger = Ledger::start(
+            dir.path(),
+            Converted::new(30 * 86_400, 100),
+            Arc::clone(&registry),
+            Arc::clone(&metrics),
+        )
+        .unwrap();
+        let handle = ledger.handle();
+        let calendar = Arc::new(Calendar::named("UTC").unwrap());
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let answers = runtime.block_on(async {
+            let c = conversion(1, 0);
+            let mut answers = Vec::new();
+            for _ in 0..5 {
+                answers.push(handle.record(c.clone(), Arc::clone(&calendar)).await);
+            }
+            answers
+        });
+        let recorded = answers.iter().filter(|a| **a == Answer::Recorded).count();
+        assert_eq!(recorded, 1, "{answers:?}");
+        assert_eq!(total(&registry), 1);
+        assert_eq!(handle.tracked(), 1);
+        ledger.stop();
+        let position = registry.conversion_log().clone().unwrap();
+        let text = std::fs::read_to_string(dir.path().join(&position.file)).unwrap();
+        assert_eq!(text.len() as u64, position.offset);
+        assert_eq!(text.lines().count(), 1);
+    }
+}

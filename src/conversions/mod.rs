@@ -1,0 +1,11 @@
+//! Conversions (SPEC §9): the record, the converted-id set and the ledger thread that makes
+//! each conversion durable before it is counted and answered. The HTTP side is
+//! `http::postback`.
+
+pub mod dedup;
+pub mod ledger;
+pub mod record;
+
+pub use dedup::Converted;
+pub use ledger::{Answer, Ledger, LedgerHandle, replay};
+pub use record::{Amount, BadAmount, Conversion};

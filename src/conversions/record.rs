@@ -1,0 +1,226 @@
+//! The conversion record (SPEC §10): one JSON object per line in the conversion log, and the
+//! reading of those lines back at start.
+//!
+//! ```text
+//! {"time":"2026-11-22T10:00:00.123Z","click_id":"…","kind":"smart_link","smart_link_id":301,
+//!  "affiliate_id":67890,"offer_id":1042,"click_time":"2026-11-22T09:58:41Z","amount":"12.50"}
+//! ```
+//!
+//! `campaign_id` replaces `smart_link_id` for campaign clicks; `offer_id` is null for a click
+//! that went to the fallback URL; `amount` is null when the postback gave none, and otherwise
+//! a string holding exactly the digits the postback sent (a JSON number would pass through
+//! binary floating point in most readers).
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::caps::Source;
+use crate::clicks::{Claims, ClickSigner, SourceKind};
+
+/// A conversion amount as the postback gave it: a non-negative decimal with at most 12
+/// integer and 6 fraction digits (`12`, `12.5`, `0.000001`). Kept as text: it is only
+/// recorded, never computed with, so nothing is rounded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Amount(Box<str>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "amount must be a decimal number such as 12.50 (at most 12 digits before the point and 6 after)"
+)]
+pub struct BadAmount;
+
+impl Amount {
+    pub fn parse(text: &str) -> Result<Amount, BadAmount> {
+        let (int, frac) = match text.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (text, None),
+        };
+        let digits = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
+        };
+        if digits(int, 12) && frac.is_none_or(|f| digits(f, 6)) {
+            Ok(Amount(text.into()))
+        } else {
+            Err(BadAmount)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One recorded conversion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Conversion {
+    /// When the postback arrived, Unix milliseconds.
+    pub time_ms: i64,
+    pub click_id: Box<str>,
+    pub claims: Claims,
+    pub amount: Option<Amount>,
+}
+
+impl Conversion {
+    pub fn source(&self) -> Source {
+        Source {
+            kind: self.claims.kind,
+            id: self.claims.source_id,
+        }
+    }
+
+    pub fn time_secs(&self) -> i64 {
+        self.time_ms.div_euclid(1000)
+    }
+
+    /// The key of its click in the converted set.
+    pub fn key(&self) -> u128 {
+        ClickSigner::dedup_key(&self.click_id).unwrap_or_default()
+    }
+
+    /// Appends the record as one JSON line (with its newline).
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        let c = &self.claims;
+        let id_field = match c.kind {
+            SourceKind::SmartLink => "\"kind\":\"smart_link\",\"smart_link_id\"",
+            SourceKind::Campaign => "\"kind\":\"campaign\",\"campaign_id\"",
+        };
+        let offer = c.offer_id.map_or("null".to_string(), |o| o.to_string());
+        let amount = self
+            .amount
+            .as_ref()
+            .map_or("null".to_string(), |a| format!("\"{a}\""));
+        // The click id is base64url and the amount digits: nothing to escape.
+        let line = format!(
+            "{{\"time\":\"{}\",\"click_id\":\"{}\",{id_field}:{},\"affiliate_id\":{},\"offer_id\":{offer},\"click_time\":\"{}\",\"amount\":{amount}}}\n",
+            rfc3339_ms(self.time_ms),
+            self.click_id,
+            c.source_id,
+            c.affiliate_id,
+            rfc3339_ms(i64::from(c.time) * 1000),
+        );
+        out.extend_from_slice(line.as_bytes());
+    }
+
+    /// Reads a line written by [`Conversion::write_line`].
+    pub fn parse_line(line: &[u8]) -> Result<Conversion, String> {
+        #[derive(Deserialize)]
+        struct Line {
+            time: String,
+            click_id: String,
+            kind: String,
+            smart_link_id: Option<u32>,
+            campaign_id: Option<u32>,
+            affiliate_id: u32,
+            offer_id: Option<u32>,
+            click_time: String,
+            amount: Option<String>,
+        }
+        let l: Line = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+        let millis = |t: &str| {
+            t.parse::<jiff::Timestamp>()
+                .map(|t| t.as_millisecond())
+                .map_err(|e| format!("{t:?}: {e}"))
+        };
+        let (kind, source_id) = match (l.kind.as_str(), l.smart_link_id, l.campaign_id) {
+            ("smart_link", Some(id), None) => (SourceKind::SmartLink, id),
+            ("campaign", None, Some(id)) => (SourceKind::Campaign, id),
+            _ => return Err("kind and smart_link_id/campaign_id disagree".into()),
+        };
+        if ClickSigner::dedup_key(&l.click_id).is_none() {
+            return Err("click_id is not a click id".into());
+        }
+        Ok(Conversion {
+            time_ms: millis(&l.time)?,
+            click_id: l.click_id.into(),
+            claims: Claims {
+                kind,
+                time: u32::try_from(millis(&l.click_time)? / 1000).map_err(|e| e.to_string())?,
+                offer_id: l.offer_id,
+                source_id,
+                affiliate_id: l.affiliate_id,
+            },
+            amount: l
+                .amount
+                .map(|a| Amount::parse(&a))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+        })
+    }
+}
+
+/// `2026-11-22T10:00:00.123Z`.
+fn rfc3339_ms(millis: i64) -> String {
+    jiff::Timestamp::from_millisecond(millis)
+        .unwrap_or_default()
+        .strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_are_plain_decimals() {
+        for ok in ["0", "12", "12.5", "12.50", "999999999999.999999"] {
+            assert_eq!(Amount::parse(ok).unwrap().as_str(), ok);
+        }
+        for bad in [
+            "",
+            "-1",
+            "+1",
+            "1e3",
+            "1.",
+            ".5",
+            "1.2.3",
+            "NaN",
+            "1,5",
+            " 1",
+            "1234567890123",
+            "1.1234567",
+            "١",
+        ] {
+            assert_eq!(Amount::parse(bad), Err(BadAmount), "{bad:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every record reads back as written, and its line is valid JSON.
+        #[test]
+        fn lines_round_trip(
+            campaign in proptest::bool::ANY,
+            time_ms in 0i64..4_000_000_000_000,
+            click_time in proptest::num::u32::ANY,
+            offer in proptest::option::of(1u32..),
+            source in proptest::num::u32::ANY,
+            affiliate in proptest::num::u32::ANY,
+            amount in proptest::option::of("[0-9]{1,12}(\\.[0-9]{1,6})?"),
+        ) {
+            let claims = Claims {
+                kind: if campaign { SourceKind::Campaign } else { SourceKind::SmartLink },
+                time: click_time,
+                offer_id: offer,
+                source_id: source,
+                affiliate_id: affiliate,
+            };
+            let c = Conversion {
+                time_ms,
+                click_id: ClickSigner::new(b"0123456789abcdef").issue(&claims).as_str().into(),
+                claims,
+                amount: amount.map(|a| Amount::parse(&a).unwrap()),
+            };
+            let mut out = Vec::new();
+            c.write_line(&mut out);
+            proptest::prop_assert_eq!(out.last(), Some(&b'\n'));
+            serde_json::from_slice::<serde_json::Value>(&out).unwrap();
+            proptest::prop_assert_eq!(Conversion::parse_line(&out).unwrap(), c);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! `GET|POST /p?click_id=ID[&amount=DECIMAL]`: a conversion postback (SPEC §9).
+//!
+//! The click id's signature is checked without any lookup and carries the offer, the smart
+//! link or campaign and the affiliate the conversion belongs to. For `POST` the parameters may
+//! also come in an `application/x-www-form-urlencoded` body (at most 8 KiB, read within
+//! `server.header_read_timeout_ms`). The conversion is handed to the ledger, which answers
+//! once it is fsynced:
+//!
+//! | answer | status | body |
+//! |---|---|---|
+//! | recorded | 200 | `{"status":"recorded"}` |
+//! | same click id again | 200 | `{"status":"duplicate"}` (nothing counted) |
+//! | click older than the attribution window | 200 | `{"status":"expired"}` (nothing counted) |
+//! | missing, malformed or forged id; bad amount | 400 | `{"status":"invalid","error":…}` |
+//! | not written (disk, full id set, shutdown) | 503 | `{"status":"unavailable"}`, `Retry-After: 1` |
+//!
+//! `expired` is a 200 so that an advertiser's retry loop stops: the answer will not change.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use http::header::{CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::{BodyExt, Limited};
+
+use super::response::{Body, Reject, json};
+use crate::conversions::{Amount, Answer, Conversion};
+use crate::metrics::{Postback, Rejection};
+use crate::state::State;
+
+/// Largest accepted postback body.
+const MAX_BODY: usize = 8 * 1024;
+const ALLOW: &str = "GET, POST";
+
+/// Answers one postback.
+pub async fn postback<B>(state: Arc<State>, req: Request<B>) -> Response<Body>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let started = crate::clock::now();
+    let response = match handle(&state, req, started).await {
+        Ok(r) => r,
+        Err(reject) => reject.response(&state.metrics),
+    };
+    state.metrics.request_duration.observe(started.elapsed());
+    response
+}
+
+/// Why a postback is refused with `400`.
+#[derive(Debug, Clone, Copy)]
+enum Invalid {
+    Missing,
+    Repeated,
+    ClickId,
+    Amount,
+}
+
+impl Invalid {
+    fn body(self) -> &'static str {
+        match self {
+            Invalid::Missing => "{\"status\":\"invalid\",\"error\":\"click_id is required\"}\n",
+            Invalid::Repeated => {
+                "{\"status\":\"invalid\",\"error\":\"click_id or amount is given twice\"}\n"
+            }
+            Invalid::ClickId => {
+                "{\"status\":\"invalid\",\"error\":\"click_id is not a valid click id\"}\n"
+            }
+            Invalid::Amount => {
+                "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number such as 12.50\"}\n"
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Params {
+    click_id: Option<String>,
+    amount: Option<String>,
+}
+
+impl Params {
+    /// Reads `click_id` and `amount` from form-encoded pairs; other names are ignored
+    /// (advertisers append their own).
+    fn read(&mut self, pairs: &[u8]) -> Result<(), Invalid> {
+        for (name, value) in form_urlencoded::parse(pairs) {
+            let slot = match &*name {
+                "click_id" => &mut self.click_id,
+                "amount" => &mut self.amount,
+                _ => continue,
+            };
+            match slot {
+                Some(seen) if *seen != value => return Err(Invalid::Repeated),
+                Some(_) => {}
+                None => *slot = Some(value.into_owned()),
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn handle<B>(
+    state: &State,
+    req: Request<B>,
+    started: crate::clock::Instant,
+) -> Result<Response<Body>, Reject>
+where
+    B: hyper::body::Body,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let snapshot = state.snapshot_full();
+    let limits = &snapshot.settings.limits;
+    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target_len > limits.max_uri_bytes {
+        return Err(Reject::UriTooLong);
+    }
+    if !matches!(*req.method(), Method::GET | Method::POST) {
+        return Err(Reject::MethodNotAllowed { allow: ALLOW });
+    }
+    let mut params = Params::default();
+    let parsed = params.read(req.uri().query().unwrap_or("").as_bytes());
+    if req.method() == Method::POST {
+        let is_form = req.headers().get(CONTENT_TYPE).is_none_or(|t| {
+            t.as_bytes()
+                .to_ascii_lowercase()
+                .starts_with(b"application/x-www-form-urlencoded")
+        });
+        let body = Limited::new(req.into_body(), MAX_BODY).collect();
+        let body = match tokio::time::timeout(limits.header_read_timeout, body).await {
+            Err(_) => return Err(Reject::Timeout),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                return Err(Reject::PayloadTooLarge);
+            }
+            Ok(Err(_)) => return Err(Reject::BadRequest("unreadable request body\n")),
+            Ok(Ok(b)) => b.to_bytes(),
+        };
+        if is_form && let Err(e) = parsed.and_then(|()| params.read(&body)) {
+            return Ok(invalid(state, e));
+        }
+    }
+    if let Err(e) = parsed {
+        return Ok(invalid(state, e));
+    }
+    let Some(click_id) = params.click_id else {
+        return Ok(invalid(state, Invalid::Missing));
+    };
+    let Ok(claims) = snapshot.signer.verify(&click_id) else {
+        return Ok(invalid(state, Invalid::ClickId));
+    };
+    let amount = match params.amount.as_deref().map(Amount::parse).transpose() {
+        Ok(a) => a,
+        Err(_) => return Ok(invalid(state, Invalid::Amount)),
+    };
+    let now_ms = crate::clock::wall(started)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let window = snapshot.settings.attribution_window.as_secs() as i64;
+    if i64::from(claims.time) < now_ms / 1000 - window {
+        state.metrics.postback(Postback::Expired);
+        return Ok(json(StatusCode::OK, "{\"status\":\"expired\"}\n"));
+    }
+    let conversion = Conversion {
+        time_ms: now_ms,
+        click_id: click_id.into(),
+        claims,
+        amount,
+    };
+    let answer = state
+        .conversions
+        .record(conversion, Arc::clone(&snapshot.calendar))
+        .await;
+    Ok(match answer {
+        Answer::Recorded => json(StatusCode::OK, "{\"status\":\"recorded\"}\n"),
+        Answer::Duplicate => json(StatusCode::OK, "{\"status\":\"duplicate\"}\n"),
+        Answer::Unavailable => {
+            let mut r = json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "{\"status\":\"unavailable\"}\n",
+            );
+            r.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            r
+        }
+    })
+}
+
+fn invalid(state: &State, why: Invalid) -> Response<Body> {
+    state.metrics.postback(Postback::Invalid);
+    state.metrics.rejected(Rejection::BadRequest);
+    json(StatusCode::BAD_REQUEST, why.body())
+}

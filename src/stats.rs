@@ -1,0 +1,171 @@
+//! Fill-rate statistics (issue: caps, conversions, statistics): per smart link and per offer,
+//! read from the counters of the [`Registry`] through the compiled table. Totals since the
+//! state directory was created; they survive reloads and restarts like the caps.
+//!
+//! For a smart link: `clicks` (GET clicks), `routed`, `fallback` by reason, `conversions` and
+//! `fill_rate` = routed / clicks; each attached offer's routed clicks and conversions.
+//! For an offer: `clicks` routed to it (every source), `capped_clicks` (clicks it qualified
+//! for but a cap turned away), `conversions`, `fill_rate` = clicks / (clicks + capped_clicks),
+//! the share of the traffic it qualified for that it could take, and the state of each cap.
+//! `/metrics` carries only process totals; per-link detail lives here (label cardinality).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::caps::{CapClock, CapKind, Period, Registry};
+use crate::routing::{FallbackReason, Link, RoutingTable};
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LinkStats {
+    pub smart_link_id: u32,
+    pub clicks: u64,
+    pub routed: u64,
+    pub fallback: Fallbacks,
+    pub conversions: u64,
+    /// routed / clicks; null before the first click.
+    pub fill_rate: Option<f64>,
+    pub offers: Vec<RouteStats>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Default)]
+pub struct Fallbacks {
+    pub no_match: u64,
+    pub all_capped: u64,
+    pub inactive: u64,
+    pub bot: u64,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct RouteStats {
+    pub offer_id: u32,
+    pub routed: u64,
+    pub conversions: u64,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct OfferStats {
+    pub offer_id: u32,
+    pub clicks: u64,
+    pub capped_clicks: u64,
+    pub conversions: u64,
+    /// clicks / (clicks + capped_clicks); null when neither happened.
+    pub fill_rate: Option<f64>,
+    /// The cap that stops the offer now, if any.
+    pub capped: Option<CapKind>,
+    /// Each configured cap with its count in the current window.
+    pub caps: Vec<CapState>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct CapState {
+    pub cap: CapKind,
+    pub limit: u64,
+    pub count: u64,
+}
+
+fn get(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+fn ratio(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The statistics of one smart link of the table.
+pub fn link(link: &Link) -> LinkStats {
+    let c = &link.counters;
+    let f = |r: FallbackReason| get(&c.fallbacks[r as usize]);
+    let fallback = Fallbacks {
+        no_match: f(FallbackReason::NoMatch),
+        all_capped: f(FallbackReason::AllCapped),
+        inactive: f(FallbackReason::Inactive),
+        bot: f(FallbackReason::Bot),
+    };
+    let offers: Vec<RouteStats> = link
+        .attachments
+        .iter()
+        .map(|a| RouteStats {
+            offer_id: a.offer_id,
+            routed: get(&a.counters.routed),
+            conversions: get(&a.counters.conversions),
+        })
+        .collect();
+    let routed: u64 = offers.iter().map(|o| o.routed).sum();
+    let clicks =
+        routed + fallback.no_match + fallback.all_capped + fallback.inactive + fallback.bot;
+    LinkStats {
+        smart_link_id: link.id,
+        clicks,
+        routed,
+        conversions: offers.iter().map(|o| o.conversions).sum::<u64>()
+            + get(&c.fallback_conversions),
+        fill_rate: ratio(routed, clicks),
+        fallback,
+        offers,
+    }
+}
+
+/// The statistics of every offer of the table, at `clock`.
+pub fn offers(table: &RoutingTable, registry: &Registry, clock: &CapClock) -> Vec<OfferStats> {
+    let mut per_offer: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
+    for ((_, offer_id), c) in registry.routes() {
+        let e = per_offer.entry(offer_id).or_default();
+        e.0 += get(&c.routed);
+        e.1 += get(&c.conversions);
+    }
+    table
+        .offers()
+        .iter()
+        .map(|o| {
+            let (clicks, conversions) = per_offer.get(&o.id).copied().unwrap_or_default();
+            let counters = registry.offer(o.id);
+            let capped_clicks = get(&counters.capped_clicks);
+            let start = |p: Period| clock.calendar.window(p, clock.now).start;
+            let caps = o.caps.as_ref().map_or_else(Vec::new, |caps| {
+                let l = &caps.limits;
+                let c = &caps.counters;
+                [
+                    (
+                        CapKind::DailyClicks,
+                        l.daily_clicks,
+                        c.daily_clicks.count(start(Period::Day)),
+                    ),
+                    (
+                        CapKind::DailyConversions,
+                        l.daily_conversions,
+                        c.daily_conversions.count(start(Period::Day)),
+                    ),
+                    (
+                        CapKind::WeeklyConversions,
+                        l.weekly_conversions,
+                        c.weekly_conversions.count(start(Period::Week)),
+                    ),
+                    (
+                        CapKind::MonthlyConversions,
+                        l.monthly_conversions,
+                        c.monthly_conversions.count(start(Period::Month)),
+                    ),
+                    (
+                        CapKind::TotalConversions,
+                        l.total_conversions,
+                        get(&c.total_conversions),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(cap, limit, count)| limit.map(|limit| CapState { cap, limit, count }))
+                .collect()
+            });
+            OfferStats {
+                offer_id: o.id,
+                clicks,
+                capped_clicks,
+                conversions,
+                fill_rate: ratio(clicks, clicks + capped_clicks),
+                capped: o.caps.as_ref().and_then(|c| c.reached(clock)),
+                caps,
+            }
+        })
+        .collect()
+}

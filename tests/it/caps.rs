@@ -1,0 +1,295 @@
+//! Caps over real HTTP (SPEC §9, §5 step 4): a click cap under many parallel clicks, conversion
+//! caps reached through postbacks, what counts and what does not, statistics and metrics, and
+//! counters that survive a reload and a restart.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::common::*;
+
+/// Link 10: offer 21 (daily click cap 25, weight 100) and offer 22 (weight 1) at priority 1,
+/// offer 24 at priority 2. Link 11: offer 23 (daily conversion cap 2) alone; its offer URL
+/// carries the click id. Link 12: offer 21 alone.
+pub const CAPPED: &str = r#"{
+  "affiliates": [{"affiliate_id": 100, "affiliate_name": "Aff"}],
+  "offers": [
+    {"offer_id": 21, "offer_name": "Click capped", "offer_status": "active",
+     "offer_url": "https://o21.example/?c={click_id}", "caps": {"daily_clicks": 25}},
+    {"offer_id": 22, "offer_name": "Overflow", "offer_status": "active",
+     "offer_url": "https://o22.example/?c={click_id}"},
+    {"offer_id": 23, "offer_name": "Conversion capped", "offer_status": "active",
+     "offer_url": "https://o23.example/?c={click_id}", "caps": {"daily_conversions": 2}},
+    {"offer_id": 24, "offer_name": "Next priority", "offer_status": "active",
+     "offer_url": "https://o24.example/?c={click_id}"}
+  ],
+  "smart_links": [
+    {"smart_link_id": 10, "smart_link_name": "Rotator", "affiliate_id": 100,
+     "smart_link_status": "active", "fallback_url": "https://fb.example/?l={smart_link_id}",
+     "offers": [
+       {"offer_id": 21, "priority": 1, "offer_weight": 100},
+       {"offer_id": 22, "priority": 1, "offer_weight": 1},
+       {"offer_id": 24, "priority": 2}
+     ]},
+    {"smart_link_id": 11, "smart_link_name": "Conversions", "affiliate_id": 100,
+     "smart_link_status": "active", "fallback_url": "https://fb.example/?l={smart_link_id}",
+     "offers": [{"offer_id": 23}]},
+    {"smart_link_id": 12, "smart_link_name": "Single", "affiliate_id": 100,
+     "smart_link_status": "active", "fallback_url": "https://fb.example/?l={smart_link_id}",
+     "offers": [{"offer_id": 21}]}
+  ]
+}"#;
+
+/// The host of a redirect: `o21.example`, `fb.example`, ...
+pub fn host(location: &str) -> &str {
+    location
+        .trim_start_matches("https://")
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("")
+}
+
+/// Fires `n` GET clicks at `target` over `connections` parallel keep-alive connections;
+/// returns the redirect host of each.
+pub async fn clicks(
+    addr: std::net::SocketAddr,
+    target: &'static str,
+    n: usize,
+    connections: usize,
+) -> Vec<String> {
+    let tasks: Vec<_> = (0..connections)
+        .map(|c| {
+            tokio::spawn(async move {
+                let mut client = Client::connect(addr).await;
+                let mut hosts = Vec::new();
+                for _ in (c..n).step_by(connections) {
+                    let r = client
+                        .send("GET", target, &[("user-agent", CHROME_WINDOWS)])
+                        .await;
+                    assert_eq!(r.status, 302);
+                    hosts.push(host(r.location()).to_string());
+                }
+                hosts
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("client task"));
+    }
+    all
+}
+
+fn count(hosts: &[String], host: &str) -> usize {
+    hosts.iter().filter(|h| *h == host).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_click_cap_admits_exactly_n_under_parallel_clicks_and_losers_stay_in_their_priority() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    // HEAD clicks check caps but take no place.
+    for _ in 0..30 {
+        let r = request(
+            server.addr,
+            "HEAD",
+            "/sl?id=12",
+            &[("user-agent", CHROME_WINDOWS)],
+        )
+        .await;
+        assert_eq!(host(r.location()), "o21.example");
+    }
+    let hosts = clicks(server.addr, "/sl?id=10", 600, 24).await;
+    assert_eq!(count(&hosts, "o21.example"), 25, "exactly the cap");
+    assert_eq!(
+        count(&hosts, "o22.example"),
+        575,
+        "losers stay at priority 1"
+    );
+    assert_eq!(
+        count(&hosts, "o24.example") + count(&hosts, "fb.example"),
+        0
+    );
+    // The cap is per offer, across links: link 12 has nothing left to route to.
+    let r = server
+        .get("/sl?id=12", &[("user-agent", CHROME_WINDOWS)])
+        .await;
+    assert_eq!(host(r.location()), "fb.example");
+    let records = server.records();
+    let last = records.last().unwrap();
+    assert_eq!(last["fallback_reason"], "all_capped");
+    assert_eq!(
+        records.iter().filter(|r| r["offer_id"] == 21).count(),
+        25,
+        "the click log agrees"
+    );
+
+    let snapshot = server.state.snapshot();
+    let stats = smartlink::stats::link(snapshot.table.link(10).unwrap());
+    assert_eq!((stats.clicks, stats.routed), (600, 600));
+    assert_eq!(stats.fill_rate, Some(1.0));
+    let per_offer: Vec<(u32, u64)> = stats
+        .offers
+        .iter()
+        .map(|o| (o.offer_id, o.routed))
+        .collect();
+    assert_eq!(per_offer, [(21, 25), (22, 575), (24, 0)]);
+    let single = smartlink::stats::link(snapshot.table.link(12).unwrap());
+    assert_eq!(
+        (single.clicks, single.routed, single.fallback.all_capped),
+        (1, 0, 1)
+    );
+    assert_eq!(single.fill_rate, Some(0.0));
+
+    let metrics = server.get("/metrics", &[]).await.body;
+    assert!(metrics.contains("smartlink_offers_capped 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("smartlink_clicks_total{outcome=\"fallback\",reason=\"all_capped\"} 1\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("smart_link_id"), "no per-link labels");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn bots_and_fallbacks_take_no_place_under_a_click_cap() {
+    let config = TestConfig::new(&CAPPED.replace("\"daily_clicks\": 25", "\"daily_clicks\": 2"))
+        .section("[routing]\nbots = \"route\"");
+    let server = TestServer::start(config).await;
+    for _ in 0..10 {
+        let r = server.get("/sl?id=12", &[("user-agent", GOOGLEBOT)]).await;
+        assert_eq!(
+            host(r.location()),
+            "o21.example",
+            "routed bots still routed"
+        );
+    }
+    let humans = clicks(server.addr, "/sl?id=12", 4, 1).await;
+    assert_eq!(
+        humans,
+        ["o21.example", "o21.example", "fb.example", "fb.example"]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn counts_carry_over_a_reload_that_changes_the_cap() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    let hosts = clicks(server.addr, "/sl?id=12", 10, 2).await;
+    assert_eq!(count(&hosts, "o21.example"), 10);
+    // Lower the cap to 12 and reload: 10 are already counted, so 2 more get through.
+    std::fs::write(
+        server.config.catalog_path(),
+        CAPPED.replace("\"daily_clicks\": 25", "\"daily_clicks\": 12"),
+    )
+    .unwrap();
+    server.state.reload().expect("reload");
+    let hosts = clicks(server.addr, "/sl?id=12", 5, 1).await;
+    assert_eq!(
+        hosts,
+        [
+            "o21.example",
+            "o21.example",
+            "fb.example",
+            "fb.example",
+            "fb.example"
+        ]
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn counters_and_converted_ids_survive_a_restart_exactly() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    let hosts = clicks(server.addr, "/sl?id=10", 40, 4).await;
+    assert_eq!(count(&hosts, "o21.example"), 25);
+    let r = server
+        .get("/sl?id=11", &[("user-agent", CHROME_WINDOWS)])
+        .await;
+    let click_id = query_param(r.location(), "c").unwrap();
+    let p = server.get(&format!("/p?click_id={click_id}"), &[]).await;
+    assert_eq!(p.body, "{\"status\":\"recorded\"}\n");
+    let before = smartlink::stats::link(server.state.snapshot().table.link(10).unwrap());
+    let config = server.stop().await;
+    let saved = std::fs::read_to_string(config.state_dir().join("counters.json")).unwrap();
+    assert!(saved.contains("\"offer_id\": 21"), "{saved}");
+
+    let server = TestServer::start(config).await;
+    let after = smartlink::stats::link(server.state.snapshot().table.link(10).unwrap());
+    assert_eq!(after, before, "statistics restored exactly");
+    // Still capped: no click reaches offer 21 after the restart.
+    let hosts = clicks(server.addr, "/sl?id=10", 20, 2).await;
+    assert_eq!(count(&hosts, "o21.example"), 0);
+    // The converted id is still known.
+    let p = server.get(&format!("/p?click_id={click_id}"), &[]).await;
+    assert_eq!(p.body, "{\"status\":\"duplicate\"}\n");
+    let offer = server.state.registry.offer(23);
+    assert_eq!(
+        offer.total_conversions.load(Ordering::Relaxed),
+        1,
+        "counted once"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversion_cap_is_reached_through_postbacks() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let r = server
+            .get("/sl?id=11", &[("user-agent", CHROME_WINDOWS)])
+            .await;
+        assert_eq!(host(r.location()), "o23.example");
+        ids.push(query_param(r.location(), "c").unwrap());
+    }
+    for id in &ids[..2] {
+        let p = server
+            .get(&format!("/p?click_id={id}&amount=1.50"), &[])
+            .await;
+        assert_eq!(
+            (p.status.as_u16(), p.body.as_str()),
+            (200, "{\"status\":\"recorded\"}\n")
+        );
+    }
+    let r = server
+        .get("/sl?id=11", &[("user-agent", CHROME_WINDOWS)])
+        .await;
+    assert_eq!(
+        host(r.location()),
+        "fb.example",
+        "capped after 2 conversions"
+    );
+    assert_eq!(
+        server.records().last().unwrap()["fallback_reason"],
+        "all_capped"
+    );
+    // A conversion of a click made before the cap was reached is still recorded.
+    let p = server.get(&format!("/p?click_id={}", ids[2]), &[]).await;
+    assert_eq!(p.body, "{\"status\":\"recorded\"}\n");
+    let stats = smartlink::stats::link(server.state.snapshot().table.link(11).unwrap());
+    assert_eq!((stats.clicks, stats.routed, stats.conversions), (4, 3, 3));
+    assert_eq!(stats.fallback.all_capped, 1);
+    let snapshot = server.state.snapshot();
+    let clock = smartlink::caps::CapClock {
+        calendar: &snapshot.calendar,
+        now: smartlink::clock::unix_secs(smartlink::clock::now()),
+    };
+    let offers = smartlink::stats::offers(&snapshot.table, &server.state.registry, &clock);
+    let o23 = offers.iter().find(|o| o.offer_id == 23).unwrap();
+    assert_eq!(o23.capped, Some(smartlink::caps::CapKind::DailyConversions));
+    assert_eq!((o23.clicks, o23.conversions, o23.capped_clicks), (3, 3, 1));
+    assert_eq!(o23.fill_rate, Some(0.75));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_counters_file_is_saved_within_a_second_while_serving() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    clicks(server.addr, "/sl?id=12", 3, 1).await;
+    let path = server.config.state_dir().join("counters.json");
+    let saved = eventually(Duration::from_millis(2500), async || {
+        std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\"routed\": 3"))
+    })
+    .await;
+    assert!(saved, "counters.json has the 3 clicks");
+    server.stop().await;
+}
