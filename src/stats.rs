@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::caps::{CapClock, CapKind, Period, Registry};
+use crate::caps::{CapClock, CapKind, Registry};
 use crate::routing::{FallbackReason, Link, RoutingTable};
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -122,40 +122,10 @@ pub fn offers(table: &RoutingTable, registry: &Registry, clock: &CapClock) -> Ve
             let (clicks, conversions) = per_offer.get(&o.id).copied().unwrap_or_default();
             let counters = registry.offer(o.id);
             let capped_clicks = get(&counters.capped_clicks);
-            let start = |p: Period| clock.calendar.window(p, clock.now).start;
             let caps = o.caps.as_ref().map_or_else(Vec::new, |caps| {
-                let l = &caps.limits;
-                let c = &caps.counters;
-                [
-                    (
-                        CapKind::DailyClicks,
-                        l.daily_clicks,
-                        c.daily_clicks.count(start(Period::Day)),
-                    ),
-                    (
-                        CapKind::DailyConversions,
-                        l.daily_conversions,
-                        c.daily_conversions.count(start(Period::Day)),
-                    ),
-                    (
-                        CapKind::WeeklyConversions,
-                        l.weekly_conversions,
-                        c.weekly_conversions.count(start(Period::Week)),
-                    ),
-                    (
-                        CapKind::MonthlyConversions,
-                        l.monthly_conversions,
-                        c.monthly_conversions.count(start(Period::Month)),
-                    ),
-                    (
-                        CapKind::TotalConversions,
-                        l.total_conversions,
-                        get(&c.total_conversions),
-                    ),
-                ]
-                .into_iter()
-                .filter_map(|(cap, limit, count)| limit.map(|limit| CapState { cap, limit, count }))
-                .collect()
+                caps.counts(clock)
+                    .map(|(cap, limit, count)| CapState { cap, limit, count })
+                    .collect()
             });
             OfferStats {
                 offer_id: o.id,

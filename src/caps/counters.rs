@@ -203,29 +203,59 @@ pub struct OfferCaps {
 }
 
 impl OfferCaps {
+    /// Each cap that is set, with its limit and its count in the window of `clock`.
+    #[inline]
+    pub fn counts<'a>(
+        &'a self,
+        clock: &'a CapClock,
+    ) -> impl Iterator<Item = (CapKind, u64, u64)> + 'a {
+        let (l, c) = (&self.limits, &*self.counters);
+        let windowed = |kind, limit: Option<u64>, count: &WindowCount, period| {
+            limit.map(|limit| (kind, limit, count.count(clock.start(period))))
+        };
+        [
+            windowed(
+                CapKind::DailyClicks,
+                l.daily_clicks,
+                &c.daily_clicks,
+                Period::Day,
+            ),
+            windowed(
+                CapKind::DailyConversions,
+                l.daily_conversions,
+                &c.daily_conversions,
+                Period::Day,
+            ),
+            windowed(
+                CapKind::WeeklyConversions,
+                l.weekly_conversions,
+                &c.weekly_conversions,
+                Period::Week,
+            ),
+            windowed(
+                CapKind::MonthlyConversions,
+                l.monthly_conversions,
+                &c.monthly_conversions,
+                Period::Month,
+            ),
+            l.total_conversions.map(|limit| {
+                (
+                    CapKind::TotalConversions,
+                    limit,
+                    c.total_conversions.load(Ordering::Relaxed),
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+    }
+
     /// The first cap the offer has reached at `clock`, if any.
     #[inline]
     pub fn reached(&self, clock: &CapClock) -> Option<CapKind> {
-        let (l, c) = (&self.limits, &*self.counters);
-        let windowed = |cap: Option<u64>, count: &WindowCount, period: Period| {
-            cap.is_some_and(|cap| count.count(clock.start(period)) >= cap)
-        };
-        if windowed(l.daily_clicks, &c.daily_clicks, Period::Day) {
-            Some(CapKind::DailyClicks)
-        } else if windowed(l.daily_conversions, &c.daily_conversions, Period::Day) {
-            Some(CapKind::DailyConversions)
-        } else if windowed(l.weekly_conversions, &c.weekly_conversions, Period::Week) {
-            Some(CapKind::WeeklyConversions)
-        } else if windowed(l.monthly_conversions, &c.monthly_conversions, Period::Month) {
-            Some(CapKind::MonthlyConversions)
-        } else if l
-            .total_conversions
-            .is_some_and(|cap| c.total_conversions.load(Ordering::Relaxed) >= cap)
-        {
-            Some(CapKind::TotalConversions)
-        } else {
-            None
-        }
+        self.counts(clock)
+            .find(|&(_, limit, count)| count >= limit)
+            .map(|(kind, ..)| kind)
     }
 
     /// Reserves one routed click under the daily click cap; false when other clicks took the

@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::model::Catalog;
 use crate::attrs::Country;
+use crate::caps::counters::MAX_CAP;
 use crate::routing::template::Template;
 
 /// Highest `offer_weight`.
@@ -238,6 +239,22 @@ impl Validator<'_> {
             self.text(at, "offer_name", &o.offer_name, true);
             self.url(at, "offer_url", &o.offer_url);
             self.countries(at, "allowed_countries", &o.allowed_countries);
+            let caps = &o.caps;
+            for (field, value) in [
+                ("daily_clicks", caps.daily_clicks),
+                ("daily_conversions", caps.daily_conversions),
+                ("weekly_conversions", caps.weekly_conversions),
+                ("monthly_conversions", caps.monthly_conversions),
+                ("total_conversions", caps.total_conversions),
+            ] {
+                if value.is_some_and(|v| v > MAX_CAP) {
+                    self.fail(
+                        at,
+                        format!(".caps.{field}"),
+                        format!("{} is over the largest cap, {MAX_CAP}", value.unwrap_or(0)),
+                    );
+                }
+            }
         }
         for (i, l) in c.landing_pages.iter().enumerate() {
             let at = At(Kind::LandingPages, i);
@@ -439,6 +456,7 @@ mod tests {
         let mut c = sample();
         c.offers[0].offer_url = "https://x.example/?c={clickid}".into();
         c.offers[1].allowed_countries = vec!["UK".into()];
+        c.offers[1].caps.weekly_conversions = Some(MAX_CAP + 1);
         c.offers.push(c.offers[2].clone());
         let link = &mut c.smart_links[0];
         link.offers[0].offer_weight = 0;
@@ -464,6 +482,7 @@ mod tests {
                 format!("offers[{n}].offer_id"),
                 "offers[0].offer_url".into(),
                 "offers[1].allowed_countries[0]".into(),
+                "offers[1].caps.weekly_conversions".into(),
                 "campaigns[0].creative_id".into(),
                 "campaigns[0].date_created".into(),
                 "smart_links[0].affiliate_id".into(),

@@ -323,6 +323,13 @@ fn stats(config: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stats are JSON")
 }
 
+/// The element of a JSON array whose `key` is `id`.
+fn with_id<'a>(list: &'a serde_json::Value, key: &str, id: u32) -> &'a serde_json::Value {
+    list.as_array()
+        .and_then(|l| l.iter().find(|x| x[key] == id))
+        .unwrap_or_else(|| panic!("no {key} {id} in {list}"))
+}
+
 #[test]
 fn counters_survive_sigterm_exactly() {
     let config = TestConfig::new(crate::caps::CAPPED);
@@ -344,12 +351,7 @@ fn counters_survive_sigterm_exactly() {
     bin.signal(libc::SIGTERM);
     assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
     let s = stats(&path);
-    let link = s["smart_links"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["smart_link_id"] == 12)
-        .unwrap();
+    let link = with_id(&s["smart_links"], "smart_link_id", 12);
     assert_eq!(link["clicks"], 27);
     assert_eq!(link["routed"], 25);
     assert_eq!(link["fallback"]["all_capped"], 2);
@@ -388,12 +390,7 @@ fn kill_9_loses_at_most_a_second_of_click_counts_and_no_conversion() {
     bin.signal(libc::SIGTERM);
     assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
     let s = stats(&path);
-    let o23 = s["offers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|o| o["offer_id"] == 23)
-        .unwrap();
+    let o23 = with_id(&s["offers"], "offer_id", 23);
     assert_eq!(o23["conversions"], 1, "replayed once, not twice");
     assert_eq!(o23["caps"][0]["count"], 1);
     assert_eq!(config.conversion_records().len(), 1);
