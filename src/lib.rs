@@ -11,20 +11,28 @@
 //!                                   ▼
 //!                         routing::decide ─▶ URL ─▶ 302
 //!                                   │
+//!                                   ├─▶ caps (atomic check-and-reserve, counters outside the snapshot)
 //!                                   └─▶ click record ─▶ clicks::log (bounded queue, writer thread)
+//!
+//! postback /p ─▶ http::postback ─▶ conversions::ledger (dedup, fsync) ─▶ caps counters
+//! caps::saver ─▶ counters.json every second; replayed with the conversion log at start
 //! ```
 //!
 //! # Module map
 //!
 //! | module     | owns                                                                |
 //! |------------|---------------------------------------------------------------------|
-//! | `cli`      | the commands `serve`, `check`, `route`                               |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`                      |
 //! | `settings` | the TOML settings file: raw → validated                              |
 //! | `catalog`  | the network JSON: entities, load with locations, validation          |
 //! | `routing`  | compile catalog → immutable `RoutingTable`; decision; URL templates  |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee |
 //! | `attrs`    | `Country`, `DeviceClass`, `OsFamily`: the vocabulary shared by all   |
 //! | `clicks`   | signed click ids; click records and their log writer                 |
+//! | `caps`     | cap windows, counters, their registry and the counters file          |
+//! | `conversions` | conversion records, converted-id set, the ledger thread, replay   |
+//! | `stats`    | per-link and per-offer statistics from the counters                  |
+//! | `files`    | atomic file replacement, torn-line repair, hourly log names          |
 //! | `clock`    | a request's wall-clock time from its monotonic start                 |
 //! | `snapshot` | one generation of configuration, built whole                         |
 //! | `state`    | the published snapshot and what outlives reloads                     |

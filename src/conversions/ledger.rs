@@ -221,7 +221,6 @@ impl Writer {
                     Answer::Unavailable
                 }
             };
-            self.metrics.postback(answer.into());
             let _ = r.reply.send(answer);
         }
         if accepted.is_empty() {
@@ -247,7 +246,6 @@ impl Writer {
         };
         self.tracked.store(self.converted.len(), Ordering::Relaxed);
         for r in accepted {
-            self.metrics.postback(answer.into());
             let _ = r.reply.send(answer);
         }
     }

@@ -169,6 +169,7 @@ where
         .conversions
         .record(conversion, Arc::clone(&snapshot.calendar))
         .await;
+    state.metrics.postback(answer.into());
     Ok(match answer {
         Answer::Recorded => json(StatusCode::OK, "{\"status\":\"recorded\"}\n"),
         Answer::Duplicate => json(StatusCode::OK, "{\"status\":\"duplicate\"}\n"),
