@@ -9,14 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::caps::{Calendar, CapClock, CapLimits, OfferCaps};
+use smartlink::caps::{Calendar, CapClock, OfferCaps};
+use smartlink::catalog::Caps;
 
 /// A cap high enough that no run fills it (reservations keep succeeding).
 const CAP: u64 = 1_000_000_000;
 
 fn caps() -> OfferCaps {
     OfferCaps {
-        limits: CapLimits {
+        limits: Caps {
             daily_clicks: Some(CAP),
             daily_conversions: Some(CAP),
             weekly_conversions: Some(CAP),

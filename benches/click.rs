@@ -1,10 +1,13 @@
 //! One whole smart-link click through the service without a socket: query parsing,
 //! snapshot load, client IP behind a trusted proxy, device (cached), GeoIP, decision, click
 //! id, URL, response headers, and the click record queued for the log writer. Compares a
-//! routed click on the demo network with a bot sent to the fallback and a 404. Both offers
-//! the routed click can reach have caps (1042 a daily conversion cap, 1043 a daily click cap,
-//! raised here to 10^9 so that it never fills during the run): every routed click checks
-//! caps, and the 40% drawn for 1043 reserve a place with a compare-and-swap.
+//! routed click on the demo network with the same click on an uncapped twin of its link, a
+//! bot sent to the fallback and a 404. Both offers the routed click on link 301 can reach
+//! have caps (1042 a daily conversion cap, 1043 a daily click cap, raised here to 10^9 so
+//! that it never fills during the run): every routed click checks caps, and those drawn for
+//! 1043 (40% by weight) reserve a place with a compare-and-swap. Link 305, added here, has
+//! the same attachments on copies of those offers without caps (2042, 2043), so the two
+//! routed cases differ only by the caps.
 //! Target (README): ≤ 1 µs median; no click record may be dropped during the run.
 
 use std::hint::black_box;
@@ -26,7 +29,8 @@ fn bench(c: &mut Criterion) {
         network.contains("1000000000"),
         "the demo's click cap is in place"
     );
-    std::fs::write(dir.path().join("network.json"), network).expect("write network");
+    let network = with_uncapped_twin(serde_json::from_str(&network).expect("demo JSON"));
+    std::fs::write(dir.path().join("network.json"), network.to_string()).expect("write network");
     let settings = std::fs::read_to_string(root.join("config/smartlink.toml"))
         .expect("demo settings")
         .replace(
@@ -87,6 +91,10 @@ fn bench(c: &mut Criterion) {
             request("/sl?id=301&aff_id=67890&s1=email_june&s2=abc", iphone),
         ),
         (
+            "routed_us_iphone_no_caps",
+            request("/sl?id=305&aff_id=67890&s1=email_june&s2=abc", iphone),
+        ),
+        (
             "bot_to_fallback",
             request(
                 "/sl?id=301&aff_id=67890",
@@ -118,6 +126,39 @@ fn bench(c: &mut Criterion) {
         dropped, 0,
         "the click log fell behind: records were dropped"
     );
+}
+
+/// Adds offers 2042 and 2043 (1042 and 1043 without caps) and link 305 (link 301 on them).
+fn with_uncapped_twin(mut network: serde_json::Value) -> serde_json::Value {
+    let twin = |id: u64| id + 1000;
+    let offers = network["offers"].as_array_mut().expect("offers");
+    let copies: Vec<_> = offers
+        .iter()
+        .filter(|o| o["offer_id"] == 1042 || o["offer_id"] == 1043)
+        .map(|o| {
+            let mut copy = o.clone();
+            copy["offer_id"] = twin(o["offer_id"].as_u64().unwrap()).into();
+            copy.as_object_mut().unwrap().remove("caps");
+            copy
+        })
+        .collect();
+    assert_eq!(copies.len(), 2);
+    offers.extend(copies);
+    let links = network["smart_links"].as_array_mut().expect("links");
+    let mut link = links
+        .iter()
+        .find(|l| l["smart_link_id"] == 301)
+        .expect("link 301")
+        .clone();
+    link["smart_link_id"] = 305.into();
+    for a in link["offers"].as_array_mut().unwrap() {
+        let id = a["offer_id"].as_u64().unwrap();
+        if id == 1042 || id == 1043 {
+            a["offer_id"] = twin(id).into();
+        }
+    }
+    links.push(link);
+    network
 }
 
 criterion_group!(benches, bench);

@@ -230,13 +230,6 @@ fn load_with_counters(config: &Path) -> Result<(Snapshot, Registry), String> {
     Ok((snapshot, registry))
 }
 
-fn now_clock(snapshot: &Snapshot) -> CapClock<'_> {
-    CapClock {
-        calendar: &snapshot.calendar,
-        now: crate::clock::unix_secs(crate::clock::now()),
-    }
-}
-
 /// `smartlink stats`: the statistics in the state directory, as JSON.
 pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
     let report = load_with_counters(config).and_then(|(snapshot, registry)| {
@@ -248,7 +241,7 @@ pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
                 .ok_or_else(|| format!("smart link {id} does not exist")),
             None => Ok(json!({
                 "smart_links": table.links().iter().map(crate::stats::link).collect::<Vec<_>>(),
-                "offers": crate::stats::offers(table, &registry, &now_clock(&snapshot)),
+                "offers": crate::stats::offers(table, &registry, &CapClock::now(&snapshot.calendar)),
             })),
         }
     });
@@ -296,7 +289,7 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
     let mut trace = Explain::new(link);
     let ctx = Context {
         bots: snapshot.settings.bots,
-        caps: now_clock(&snapshot),
+        caps: CapClock::now(&snapshot.calendar),
         count: false,
     };
     let outcome = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), &mut trace);

@@ -43,11 +43,10 @@ pub fn wall(at: Instant) -> SystemTime {
     UNIX_EPOCH + Duration::from_nanos(unix.max(0) as u64)
 }
 
-/// The Unix time in seconds at the monotonic instant `at`.
+/// Whole seconds since the Unix epoch (0 before it).
 #[inline]
-pub fn unix_secs(at: Instant) -> i64 {
-    wall(at)
-        .duration_since(UNIX_EPOCH)
+pub fn unix_secs(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)
 }
 

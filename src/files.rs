@@ -162,7 +162,7 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.json"]);
-        // A directory in the way: the write fails and the old content stays.
+        // The temporary path cannot be created (a directory is there): the write fails.
         let blocked = dir.path().join("sub");
         std::fs::create_dir(&blocked).unwrap();
         std::fs::create_dir(dir.path().join(".sub.tmp")).unwrap();

@@ -181,10 +181,7 @@ impl State {
 
     pub fn render_metrics(&self) -> String {
         let snapshot = self.snapshot();
-        let clock = CapClock {
-            calendar: &snapshot.calendar,
-            now: crate::clock::unix_secs(crate::clock::now()),
-        };
+        let clock = CapClock::now(&snapshot.calendar);
         let offers_capped = snapshot
             .table
             .offers()
@@ -219,7 +216,7 @@ pub fn restore(snapshot: &Snapshot, registry: &Registry) -> Result<Converted, St
         settings.attribution_window.as_secs() as i64,
         settings.max_tracked_conversions,
     );
-    let now = crate::clock::unix_secs(crate::clock::now());
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let replayed = conversions::replay(dir, registry, &snapshot.calendar, &mut converted, now)
         .map_err(|source| StartError::StateDir {
             path: dir.clone(),

@@ -14,8 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
+use crate::caps::registry::Fallbacks;
 use crate::caps::{CapClock, CapKind, Registry};
-use crate::routing::{FallbackReason, Link, RoutingTable};
+use crate::routing::{Link, RoutingTable};
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LinkStats {
@@ -27,14 +28,6 @@ pub struct LinkStats {
     /// routed / clicks; null before the first click.
     pub fill_rate: Option<f64>,
     pub offers: Vec<RouteStats>,
-}
-
-#[derive(Debug, Serialize, PartialEq, Default)]
-pub struct Fallbacks {
-    pub no_match: u64,
-    pub all_capped: u64,
-    pub inactive: u64,
-    pub bot: u64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -75,14 +68,7 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
 
 /// The statistics of one smart link of the table.
 pub fn link(link: &Link) -> LinkStats {
-    let c = &link.counters;
-    let f = |r: FallbackReason| get(&c.fallbacks[r as usize]);
-    let fallback = Fallbacks {
-        no_match: f(FallbackReason::NoMatch),
-        all_capped: f(FallbackReason::AllCapped),
-        inactive: f(FallbackReason::Inactive),
-        bot: f(FallbackReason::Bot),
-    };
+    let fallback = link.counters.fallback_counts();
     let offers: Vec<RouteStats> = link
         .attachments
         .iter()
@@ -93,14 +79,13 @@ pub fn link(link: &Link) -> LinkStats {
         })
         .collect();
     let routed: u64 = offers.iter().map(|o| o.routed).sum();
-    let clicks =
-        routed + fallback.no_match + fallback.all_capped + fallback.inactive + fallback.bot;
+    let clicks = routed + fallback.total();
     LinkStats {
         smart_link_id: link.id,
         clicks,
         routed,
         conversions: offers.iter().map(|o| o.conversions).sum::<u64>()
-            + get(&c.fallback_conversions),
+            + get(&link.counters.fallback_conversions),
         fill_rate: ratio(routed, clicks),
         fallback,
         offers,
@@ -120,8 +105,11 @@ pub fn offers(table: &RoutingTable, registry: &Registry, clock: &CapClock) -> Ve
         .iter()
         .map(|o| {
             let (clicks, conversions) = per_offer.get(&o.id).copied().unwrap_or_default();
-            let counters = registry.offer(o.id);
-            let capped_clicks = get(&counters.capped_clicks);
+            // Only offers with caps can turn clicks away (and have counters in the table).
+            let capped_clicks = o
+                .caps
+                .as_ref()
+                .map_or(0, |c| get(&c.counters.capped_clicks));
             let caps = o.caps.as_ref().map_or_else(Vec::new, |caps| {
                 caps.counts(clock)
                     .map(|(cap, limit, count)| CapState { cap, limit, count })

@@ -152,34 +152,6 @@ impl OfferCounters {
     }
 }
 
-/// An offer's caps from the catalog, as the compiled table holds them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CapLimits {
-    pub daily_clicks: Option<u64>,
-    pub daily_conversions: Option<u64>,
-    pub weekly_conversions: Option<u64>,
-    pub monthly_conversions: Option<u64>,
-    pub total_conversions: Option<u64>,
-}
-
-impl From<&Caps> for CapLimits {
-    fn from(c: &Caps) -> CapLimits {
-        CapLimits {
-            daily_clicks: c.daily_clicks,
-            daily_conversions: c.daily_conversions,
-            weekly_conversions: c.weekly_conversions,
-            monthly_conversions: c.monthly_conversions,
-            total_conversions: c.total_conversions,
-        }
-    }
-}
-
-impl CapLimits {
-    pub fn is_none(&self) -> bool {
-        *self == CapLimits::default()
-    }
-}
-
 /// The time a decision is taken at, in the zone of the cap windows.
 #[derive(Clone, Copy, Debug)]
 pub struct CapClock<'a> {
@@ -188,17 +160,25 @@ pub struct CapClock<'a> {
     pub now: i64,
 }
 
-impl CapClock<'_> {
+impl<'a> CapClock<'a> {
+    /// The current time on `calendar`.
+    pub fn now(calendar: &'a Calendar) -> CapClock<'a> {
+        CapClock {
+            calendar,
+            now: crate::clock::unix_secs(std::time::SystemTime::now()),
+        }
+    }
+
     #[inline]
     fn start(&self, period: Period) -> i64 {
         self.calendar.window(period, self.now).start
     }
 }
 
-/// A capped offer as a routing table holds it: the catalog's limits and the counters.
+/// A capped offer as a routing table holds it: the catalog's caps and the counters.
 #[derive(Clone, Debug)]
 pub struct OfferCaps {
-    pub limits: CapLimits,
+    pub limits: Caps,
     pub counters: Arc<OfferCounters>,
 }
 
@@ -330,11 +310,11 @@ mod tests {
     fn limits_report_the_first_cap_reached() {
         let calendar = Calendar::named("UTC").unwrap();
         let caps = OfferCaps {
-            limits: CapLimits {
+            limits: Caps {
                 daily_clicks: Some(1),
                 weekly_conversions: Some(2),
                 total_conversions: Some(3),
-                ..CapLimits::default()
+                ..Caps::default()
             },
             counters: Arc::default(),
         };
@@ -364,7 +344,6 @@ mod tests {
             caps.reached(&at(next_monday + 1)),
             Some(CapKind::TotalConversions)
         );
-        assert!(CapLimits::default().is_none() && !caps.limits.is_none());
     }
 
     #[test]
@@ -372,9 +351,9 @@ mod tests {
         // New York falls back on 2026-11-01: that local day runs 04:00Z to 05:00Z next day.
         let calendar = Calendar::named("America/New_York").unwrap();
         let caps = OfferCaps {
-            limits: CapLimits {
+            limits: Caps {
                 daily_clicks: Some(2),
-                ..CapLimits::default()
+                ..Caps::default()
             },
             counters: Arc::default(),
         };

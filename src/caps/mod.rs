@@ -12,7 +12,7 @@ pub mod saver;
 pub mod store;
 pub mod window;
 
-pub use counters::{CapClock, CapKind, CapLimits, OfferCaps, OfferCounters};
+pub use counters::{CapClock, CapKind, OfferCaps, OfferCounters};
 pub use registry::{Registry, RouteCounters, Source, SourceCounters};
 pub use saver::Saver;
 pub use store::LogPosition;

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
 
 use super::counters::OfferCounters;
 use super::store::LogPosition;
@@ -47,6 +48,43 @@ impl SourceCounters {
     #[inline]
     pub fn fallback(&self, reason: FallbackReason) {
         self.fallbacks[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn fallback_counts(&self) -> Fallbacks {
+        let f = |r: FallbackReason| self.fallbacks[r as usize].load(Ordering::Relaxed);
+        Fallbacks {
+            no_match: f(FallbackReason::NoMatch),
+            all_capped: f(FallbackReason::AllCapped),
+            inactive: f(FallbackReason::Inactive),
+            bot: f(FallbackReason::Bot),
+        }
+    }
+
+    pub fn set_fallback_counts(&self, counts: &Fallbacks) {
+        for (reason, n) in [
+            (FallbackReason::NoMatch, counts.no_match),
+            (FallbackReason::AllCapped, counts.all_capped),
+            (FallbackReason::Inactive, counts.inactive),
+            (FallbackReason::Bot, counts.bot),
+        ] {
+            self.fallbacks[reason as usize].store(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Fallback clicks by reason, as statistics and the counters file show them.
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fallbacks {
+    pub no_match: u64,
+    pub all_capped: u64,
+    pub inactive: u64,
+    pub bot: u64,
+}
+
+impl Fallbacks {
+    pub fn total(&self) -> u64 {
+        self.no_match + self.all_capped + self.inactive + self.bot
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::counters::Counted;
-use super::registry::{Registry, Source};
+use super::registry::{Fallbacks, Registry, Source};
 use crate::clicks::SourceKind;
 use crate::routing::FallbackReason;
 
@@ -60,15 +60,6 @@ struct SourceRow {
     id: u32,
     fallback: Fallbacks,
     fallback_conversions: u64,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Fallbacks {
-    inactive: u64,
-    bot: u64,
-    no_match: u64,
-    all_capped: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -117,19 +108,11 @@ pub fn render(registry: &Registry) -> Vec<u8> {
         sources: registry
             .sources()
             .into_iter()
-            .map(|(s, c)| {
-                let f = |r: FallbackReason| load(&c.fallbacks[r as usize]);
-                SourceRow {
-                    kind: s.kind,
-                    id: s.id,
-                    fallback: Fallbacks {
-                        inactive: f(FallbackReason::Inactive),
-                        bot: f(FallbackReason::Bot),
-                        no_match: f(FallbackReason::NoMatch),
-                        all_capped: f(FallbackReason::AllCapped),
-                    },
-                    fallback_conversions: load(&c.fallback_conversions),
-                }
+            .map(|(s, c)| SourceRow {
+                kind: s.kind,
+                id: s.id,
+                fallback: c.fallback_counts(),
+                fallback_conversions: load(&c.fallback_conversions),
             })
             .collect(),
         routes: registry

@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use super::record::{ClickRecord, TimeFormat};
+use crate::clock::unix_secs;
 use crate::files::{hourly_name, open_repaired, repair_newest};
 use crate::metrics::Metrics;
 
@@ -186,7 +187,7 @@ impl Writer {
 
     fn append(&mut self, mut r: ClickRecord) {
         (self.enrich)(&mut r);
-        let hour = unix_secs(r.time) / 3600;
+        let hour = unix_secs(r.time) as u64 / 3600;
         match self.hour {
             Some(current) if hour > current => {
                 // Rotate: finish the old file first. If that fails, the batch stays with
@@ -267,17 +268,12 @@ impl Writer {
     }
 }
 
-fn unix_secs(t: SystemTime) -> u64 {
-    t.duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::attrs::{DeviceClass, OsFamily};
     use crate::clicks::{Claims, ClickSigner, RecordText, SourceKind};
+    use std::time::UNIX_EPOCH;
 
     /// A record of 2026-11-18 11:06:40 UTC (so its log file name is known).
     fn record() -> ClickRecord {

@@ -19,13 +19,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
 
 use super::dedup::{Converted, Insert};
 use super::record::Conversion;
 use crate::caps::{Calendar, LogPosition, Registry};
+use crate::clock::unix_secs;
 use crate::files::{hourly_name, log_files, open_repaired};
 use crate::metrics::Metrics;
 
@@ -191,7 +192,7 @@ impl Writer {
     }
 
     fn expire(&mut self) {
-        let dropped = self.converted.expire(unix_now());
+        let dropped = self.converted.expire(unix_secs(SystemTime::now()));
         self.tracked.store(self.converted.len(), Ordering::Relaxed);
         if dropped > 0 {
             tracing::debug!(dropped, "converted click ids left the attribution window");
@@ -253,7 +254,7 @@ impl Writer {
     /// Appends whole lines to the file of the current UTC hour and fsyncs; on failure cuts
     /// the file back to its last whole line.
     fn append(&mut self, lines: &[u8]) -> io::Result<LogPosition> {
-        let name = hourly_name(PREFIX, unix_now() as u64 / 3600);
+        let name = hourly_name(PREFIX, unix_secs(SystemTime::now()) as u64 / 3600);
         if self.file.as_ref().is_none_or(|f| f.name != name) {
             self.file = None;
             let (file, len) = open_repaired(&self.dir.join(&name))?;
@@ -302,12 +303,6 @@ fn count(registry: &Registry, c: &Conversion, calendar: &Calendar) {
                 .fetch_add(1, Ordering::Relaxed);
         }
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// What [`replay`] found.

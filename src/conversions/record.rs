@@ -16,7 +16,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::caps::Source;
-use crate::clicks::{Claims, ClickSigner, SourceKind};
+use crate::clicks::{Claims, ClickSigner, DedupKey, SourceKind};
 
 /// A conversion amount as the postback gave it: a non-negative decimal with at most 12
 /// integer and 6 fraction digits (`12`, `12.5`, `0.000001`). Kept as text: it is only
@@ -80,7 +80,7 @@ impl Conversion {
     }
 
     /// The key of its click in the converted set.
-    pub fn key(&self) -> u128 {
+    pub fn key(&self) -> DedupKey {
         ClickSigner::dedup_key(&self.click_id).unwrap_or_default()
     }
 

@@ -6,7 +6,6 @@
 
 use std::net::IpAddr;
 use std::sync::atomic::Ordering;
-use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
@@ -54,9 +53,7 @@ pub fn smart_link(
         bots: snapshot.settings.bots,
         caps: CapClock {
             calendar: &snapshot.calendar,
-            now: now
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64),
+            now: crate::clock::unix_secs(now),
         },
         count: is_click,
     };

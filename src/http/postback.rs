@@ -118,7 +118,9 @@ where
         return Err(Reject::MethodNotAllowed { allow: ALLOW });
     }
     let mut params = Params::default();
-    let parsed = params.read(req.uri().query().unwrap_or("").as_bytes());
+    if let Err(e) = params.read(req.uri().query().unwrap_or("").as_bytes()) {
+        return Ok(invalid(state, e));
+    }
     if req.method() == Method::POST {
         let is_form = req.headers().get(CONTENT_TYPE).is_none_or(|t| {
             t.as_bytes()
@@ -134,12 +136,9 @@ where
             Ok(Err(_)) => return Err(Reject::BadRequest("unreadable request body\n")),
             Ok(Ok(b)) => b.to_bytes(),
         };
-        if is_form && let Err(e) = parsed.and_then(|()| params.read(&body)) {
+        if is_form && let Err(e) = params.read(&body) {
             return Ok(invalid(state, e));
         }
-    }
-    if let Err(e) = parsed {
-        return Ok(invalid(state, e));
     }
     let Some(click_id) = params.click_id else {
         return Ok(invalid(state, Invalid::Missing));

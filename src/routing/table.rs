@@ -13,9 +13,9 @@ use rustc_hash::FxHashMap;
 use super::sets::{CountrySet, DeviceSet};
 use super::template::Template;
 use crate::attrs::Country;
-use crate::caps::{CapKind, CapLimits, OfferCaps, Registry, RouteCounters, Source, SourceCounters};
+use crate::caps::{CapKind, OfferCaps, Registry, RouteCounters, Source, SourceCounters};
 use crate::catalog::validate::parse_country;
-use crate::catalog::{Catalog, LinkStatus, Status};
+use crate::catalog::{Caps, Catalog, LinkStatus, Status};
 
 /// Why an attachment cannot take a click.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,13 +116,12 @@ impl RoutingTable {
         let mut offers = Vec::with_capacity(catalog.offers.len());
         let mut offer_conditions = Vec::with_capacity(catalog.offers.len());
         for o in &catalog.offers {
-            let limits = CapLimits::from(&o.caps);
             offers.push(Offer {
                 id: o.offer_id,
                 status: o.offer_status,
                 url: template(&o.offer_url, "offer_url")?,
-                caps: (!limits.is_none()).then(|| OfferCaps {
-                    limits,
+                caps: (o.caps != Caps::default()).then(|| OfferCaps {
+                    limits: o.caps.clone(),
                     counters: registry.offer(o.offer_id),
                 }),
             });

@@ -269,15 +269,24 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
     assert_eq!((stats.clicks, stats.routed, stats.conversions), (4, 3, 3));
     assert_eq!(stats.fallback.all_capped, 1);
     let snapshot = server.state.snapshot();
-    let clock = smartlink::caps::CapClock {
-        calendar: &snapshot.calendar,
-        now: smartlink::clock::unix_secs(smartlink::clock::now()),
-    };
+    let clock = smartlink::caps::CapClock::now(&snapshot.calendar);
     let offers = smartlink::stats::offers(&snapshot.table, &server.state.registry, &clock);
     let o23 = offers.iter().find(|o| o.offer_id == 23).unwrap();
     assert_eq!(o23.capped, Some(smartlink::caps::CapKind::DailyConversions));
     assert_eq!((o23.clicks, o23.conversions, o23.capped_clicks), (3, 3, 1));
     assert_eq!(o23.fill_rate, Some(0.75));
+    let with_counters: Vec<u32> = server
+        .state
+        .registry
+        .offers()
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(
+        with_counters,
+        [21, 23],
+        "reading statistics creates no counters"
+    );
     server.stop().await;
 }
 
