@@ -14,10 +14,8 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::caps::{CapClock, Registry};
-use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders};
-use crate::http::click::SmartLinkMacros;
-use crate::routing::explain::Explain;
-use crate::routing::{Attributes, Context, Outcome, RoutingTable, Skip};
+use crate::client::DeviceClassifier;
+use crate::routing::{RoutingTable, Skip};
 use crate::settings::Settings;
 use crate::signals::Signals;
 use crate::snapshot::Snapshot;
@@ -274,56 +272,16 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
             .map_err(|_| format!("--header {h:?}: invalid header value"))?;
         headers.append(name, value);
     }
-    let table = &snapshot.table;
-    let link = table
+    let link = snapshot
+        .table
         .link(args.link)
         .ok_or_else(|| format!("smart link {} does not exist", args.link))?;
-    let devices = DeviceClassifier::new();
     let peer = args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
-    let mut attrs = ClientAttrs::new(
-        snapshot.proxies.client_ip(peer, &headers),
-        DeviceHeaders::from_headers(&headers),
-        snapshot.geo.as_ref(),
-        &devices,
-    );
-    let mut trace = Explain::new(link);
-    let ctx = Context {
-        bots: snapshot.settings.bots,
-        caps: CapClock::now(&snapshot.calendar),
-        count: false,
-    };
-    let outcome = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), &mut trace);
-    let (offer_id, priority, fallback_reason, template) = match outcome {
-        Outcome::Routed { attachment, offer } => {
-            (Some(offer.id), Some(attachment.priority), None, &offer.url)
-        }
-        Outcome::Fallback(r) => (None, None, Some(r), table.fallback(link)),
-    };
-    let subs = Default::default();
-    let url = template.render(&mut SmartLinkMacros {
-        click_id: "",
+    Ok(crate::route_report::report(
+        &snapshot,
         link,
-        offer_id,
-        subs: &subs,
-        attrs: &mut attrs,
-    });
-    Ok(json!({
-        "smart_link_id": link.id,
-        "smart_link_status": if link.active { "active" } else { "inactive" },
-        "affiliate_id": link.affiliate_id,
-        "client": {
-            "ip": attrs.ip,
-            "country": attrs.country(),
-            "device": attrs.device(),
-            "os": attrs.os(),
-        },
-        "decision": {
-            "outcome": if offer_id.is_some() { "routed" } else { "fallback" },
-            "fallback_reason": fallback_reason,
-            "offer_id": offer_id,
-            "priority": priority,
-            "url": url,
-        },
-        "attachments": trace.report(link, &outcome),
-    }))
+        peer,
+        &headers,
+        &DeviceClassifier::new(),
+    ))
 }

@@ -49,6 +49,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+pub mod api;
 pub mod attrs;
 pub mod caps;
 pub mod catalog;
@@ -59,7 +60,9 @@ pub mod clock;
 pub mod conversions;
 pub mod files;
 pub mod http;
+pub mod links;
 pub mod metrics;
+pub mod route_report;
 pub mod routing;
 pub mod settings;
 pub mod signals;

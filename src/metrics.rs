@@ -17,6 +17,8 @@ pub const ERROR_RESPONSES: &str = "smartlink_error_responses_total";
 pub const REQUEST_DURATION: &str = "smartlink_request_duration_seconds";
 pub const RELOADS: &str = "smartlink_reloads_total";
 pub const RELOAD_FAILURES: &str = "smartlink_reload_failures_total";
+pub const CATALOG_WRITES: &str = "smartlink_catalog_writes_total";
+pub const CATALOG_WRITE_FAILURES: &str = "smartlink_catalog_write_failures_total";
 pub const TABLE_GENERATION: &str = "smartlink_table_generation";
 pub const DEVICE_CACHE_HITS: &str = "smartlink_device_cache_hits_total";
 pub const DEVICE_CACHE_MISSES: &str = "smartlink_device_cache_misses_total";
@@ -130,7 +132,7 @@ impl Histogram {
 
 /// Error responses the application builds, counted by status. (hyper answers `431` for
 /// oversized heads and `400` for unparseable ones itself; those never reach the service.)
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rejection {
     BadRequest,
     NotFound,
@@ -139,10 +141,18 @@ pub enum Rejection {
     PayloadTooLarge,
     Timeout,
     Internal,
+    /// Management API: missing or unknown `api_key`.
+    Unauthorized,
+    /// Management API: the catalog file changed on disk since it was loaded.
+    Conflict,
+    /// Management API: well-formed, but refused by the catalog's rules.
+    Unprocessable,
+    /// Management API: the catalog could not be written (disk).
+    Unavailable,
 }
 
 impl Rejection {
-    const ALL: [Rejection; 7] = [
+    const ALL: [Rejection; 11] = [
         Rejection::BadRequest,
         Rejection::NotFound,
         Rejection::MethodNotAllowed,
@@ -150,6 +160,10 @@ impl Rejection {
         Rejection::PayloadTooLarge,
         Rejection::Timeout,
         Rejection::Internal,
+        Rejection::Unauthorized,
+        Rejection::Conflict,
+        Rejection::Unprocessable,
+        Rejection::Unavailable,
     ];
 
     fn status(self) -> &'static str {
@@ -161,6 +175,10 @@ impl Rejection {
             Rejection::PayloadTooLarge => "413",
             Rejection::Timeout => "408",
             Rejection::Internal => "500",
+            Rejection::Unauthorized => "401",
+            Rejection::Conflict => "409",
+            Rejection::Unprocessable => "422",
+            Rejection::Unavailable => "503",
         }
     }
 }
@@ -209,6 +227,8 @@ pub struct Metrics {
     pub request_duration: Histogram,
     pub reloads: Counter,
     pub reload_failures: Counter,
+    pub catalog_writes: Counter,
+    pub catalog_write_failures: Counter,
     pub records_written: Counter,
     pub records_dropped: Counter,
     pub record_write_errors: Counter,
@@ -300,7 +320,7 @@ impl Metrics {
             "Time from request head to response, all endpoints.",
         );
         self.request_duration.render(&mut o, REQUEST_DURATION);
-        let simple: [(&str, &str, &str, u64); 17] = [
+        let simple: [(&str, &str, &str, u64); 19] = [
             (
                 RELOADS,
                 "counter",
@@ -312,6 +332,18 @@ impl Metrics {
                 "counter",
                 "Reloads rejected; the previous table kept serving.",
                 self.reload_failures.get(),
+            ),
+            (
+                CATALOG_WRITES,
+                "counter",
+                "Management API writes saved to the catalog file and swapped in.",
+                self.catalog_writes.get(),
+            ),
+            (
+                CATALOG_WRITE_FAILURES,
+                "counter",
+                "Management API writes not saved: disk error, or the file changed by hand.",
+                self.catalog_write_failures.get(),
             ),
             (
                 TABLE_GENERATION,

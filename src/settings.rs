@@ -79,6 +79,7 @@ struct RawSettings {
 struct RawServer {
     listen: Option<String>,
     public_base_url: Option<String>,
+    vanity_base_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
     default_fallback_url: Option<String>,
     client_ip_header: Option<String>,
@@ -124,6 +125,7 @@ struct RawState {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     keys: Option<Vec<String>>,
+    max_body_bytes: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -186,6 +188,9 @@ pub struct Settings {
     pub path: PathBuf,
     pub listen: SocketAddr,
     pub public_base_url: String,
+    /// Base of vanity (white-label) campaign links, display type 3; `public_base_url` when
+    /// not set.
+    pub vanity_base_url: String,
     pub trusted_proxies: Vec<IpNet>,
     pub default_fallback_url: Template,
     pub client_ip_header: ClientIpHeader,
@@ -203,6 +208,8 @@ pub struct Settings {
     pub max_tracked_conversions: usize,
     pub state_dir: PathBuf,
     pub api_keys: Vec<String>,
+    /// Largest management API request body; `413` beyond it.
+    pub api_max_body_bytes: usize,
     pub bots: BotPolicy,
     pub record_queue_capacity: usize,
     pub record_flush_interval: Duration,
@@ -309,9 +316,14 @@ impl Validator<'_> {
             SocketAddr::from(([127, 0, 0, 1], 8080))
         });
         let public_base_url = self.base_url(
+            "server.public_base_url",
             s.public_base_url
                 .unwrap_or_else(|| format!("http://{listen_text}")),
         );
+        let vanity_base_url = match s.vanity_base_url {
+            Some(url) => self.base_url("server.vanity_base_url", url),
+            None => public_base_url.clone(),
+        };
         let trusted_proxies = self.proxies(
             s.trusted_proxies
                 .unwrap_or_else(|| vec!["127.0.0.1/32".into(), "::1/128".into()]),
@@ -422,6 +434,8 @@ impl Validator<'_> {
         if api_keys.iter().any(|k| k.is_empty()) {
             self.fail("api.keys", "an api key must not be empty");
         }
+        let api_max_body_bytes =
+            self.positive("api.max_body_bytes", raw.api.max_body_bytes, 65_536);
         let bots = match raw.routing.bots.as_deref() {
             None | Some("fallback") => BotPolicy::Fallback,
             Some("route") => BotPolicy::Route,
@@ -456,6 +470,7 @@ impl Validator<'_> {
             path: self.path.to_path_buf(),
             listen,
             public_base_url,
+            vanity_base_url,
             trusted_proxies,
             default_fallback_url,
             client_ip_header,
@@ -470,6 +485,7 @@ impl Validator<'_> {
             max_tracked_conversions,
             state_dir,
             api_keys,
+            api_max_body_bytes,
             bots,
             record_queue_capacity,
             record_flush_interval: Duration::from_millis(flush_ms.clamp(1, 1000)),
@@ -477,16 +493,13 @@ impl Validator<'_> {
         }
     }
 
-    fn base_url(&mut self, url: String) -> String {
+    fn base_url(&mut self, key: &str, url: String) -> String {
         match url::Url::parse(&url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
                 url.trim_end_matches('/').to_string()
             }
             _ => {
-                self.fail(
-                    "server.public_base_url",
-                    format!("{url:?} is not an absolute http(s) URL"),
-                );
+                self.fail(key, format!("{url:?} is not an absolute http(s) URL"));
                 url
             }
         }

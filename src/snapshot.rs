@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::caps::{Calendar, Registry};
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, Catalog, FileStamp};
 use crate::clicks::ClickSigner;
 use crate::client::{GeoDb, TrustedProxies};
 use crate::routing::RoutingTable;
@@ -22,8 +22,11 @@ pub struct Snapshot {
     pub generation: u64,
     pub settings: Settings,
     pub catalog: Catalog,
+    /// The version of the catalog file `catalog` was read from or written to.
+    pub catalog_stamp: FileStamp,
     pub table: RoutingTable,
-    pub geo: Option<GeoDb>,
+    /// Shared with the snapshots that API writes derive from this one.
+    pub geo: Option<Arc<GeoDb>>,
     pub signer: ClickSigner,
     pub proxies: TrustedProxies,
     /// Cap windows in `tracking.timezone` (shared with conversions being counted).
@@ -73,12 +76,12 @@ impl Snapshot {
             .ok();
         let geo = match &settings.geoip_database {
             Some(path) => GeoDb::open(path)
-                .map(Some)
+                .map(|g| Some(Arc::new(g)))
                 .map_err(|e| problems.push(e.to_string()))
                 .unwrap_or(None),
             None => None,
         };
-        let table = catalog.as_ref().and_then(|c| {
+        let table = catalog.as_ref().and_then(|(c, _)| {
             RoutingTable::compile(c, settings.default_fallback_url.clone(), registry)
                 .map_err(|e| problems.push(e.to_string()))
                 .ok()
@@ -87,23 +90,57 @@ impl Snapshot {
             .map_err(|e| problems.push(format!("tracking.timezone: {e}")))
             .ok();
         match (problems.is_empty(), catalog, table, calendar) {
-            (true, Some(catalog), Some(table), Some(calendar)) => Ok(Snapshot {
-                generation,
-                calendar: Arc::new(calendar),
-                signer: ClickSigner::rotated(
-                    &settings.click_secret,
-                    &settings.previous_click_secrets,
-                ),
-                proxies: TrustedProxies::new(
-                    settings.trusted_proxies.clone(),
-                    settings.client_ip_header,
-                ),
-                settings,
-                catalog,
-                table,
-                geo,
-            }),
+            (true, Some((catalog, catalog_stamp)), Some(table), Some(calendar)) => {
+                Ok(Snapshot::assemble(
+                    generation,
+                    settings,
+                    catalog,
+                    catalog_stamp,
+                    table,
+                    geo,
+                    Arc::new(calendar),
+                ))
+            }
             _ => Err(LoadError { problems }),
+        }
+    }
+
+    /// The next generation with `catalog` (saved as `stamp`) and its compiled `table` in
+    /// place of this one's; settings, GeoIP database and calendar are shared.
+    pub fn with_table(&self, catalog: Catalog, stamp: FileStamp, table: RoutingTable) -> Snapshot {
+        Snapshot::assemble(
+            self.generation + 1,
+            self.settings.clone(),
+            catalog,
+            stamp,
+            table,
+            self.geo.clone(),
+            Arc::clone(&self.calendar),
+        )
+    }
+
+    fn assemble(
+        generation: u64,
+        settings: Settings,
+        catalog: Catalog,
+        catalog_stamp: FileStamp,
+        table: RoutingTable,
+        geo: Option<Arc<GeoDb>>,
+        calendar: Arc<Calendar>,
+    ) -> Snapshot {
+        Snapshot {
+            generation,
+            calendar,
+            signer: ClickSigner::rotated(&settings.click_secret, &settings.previous_click_secrets),
+            proxies: TrustedProxies::new(
+                settings.trusted_proxies.clone(),
+                settings.client_ip_header,
+            ),
+            settings,
+            catalog,
+            catalog_stamp,
+            table,
+            geo,
         }
     }
 }

@@ -14,10 +14,13 @@ use arc_swap::{ArcSwap, Guard};
 
 use crate::caps::store::StoreError;
 use crate::caps::{CapClock, Registry, Saver};
+use crate::catalog::validate::Problem;
+use crate::catalog::{Catalog, FileStamp};
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, LedgerHandle};
 use crate::metrics::{External, Metrics};
+use crate::routing::{CompileError, RoutingTable};
 use crate::snapshot::{LoadError, Snapshot};
 
 pub struct State {
@@ -34,6 +37,21 @@ pub struct State {
     draining: AtomicBool,
     /// Serialises reloads (never taken by requests).
     reloading: Mutex<()>,
+}
+
+/// Why an edit of the catalog was not applied (nothing was written or swapped).
+#[derive(Debug)]
+pub enum EditError<E> {
+    /// The edit refused itself.
+    Rejected(E),
+    /// The edited catalog breaks the catalog's rules.
+    Invalid(Vec<Problem>),
+    /// The catalog file is not the version the running table came from.
+    FileChanged,
+    /// The file could not be written (disk full, permissions, ...).
+    Io(std::io::Error),
+    /// A validated catalog failed to compile: a bug.
+    Compile(CompileError),
 }
 
 /// Why the server could not start.
@@ -151,6 +169,60 @@ impl State {
                 Err(e)
             }
         }
+    }
+
+    /// Applies `edit` to a copy of the current catalog and publishes the result: validate as
+    /// the loader does → compile → save the file atomically → swap. Serialised with other
+    /// edits and with reloads; requests never wait for it (they keep reading the snapshot
+    /// they hold). Refused without writing anything when the catalog file on disk is not
+    /// the version the current snapshot came from (someone edited it by hand: SIGHUP first).
+    pub fn edit_catalog<T, E>(
+        &self,
+        edit: impl FnOnce(&mut Catalog) -> Result<T, E>,
+    ) -> Result<T, EditError<E>> {
+        let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
+        let current = self.snapshot.load_full();
+        let path = &current.settings.catalog_path;
+        let result = (|| {
+            if FileStamp::of(path).ok() != Some(current.catalog_stamp) {
+                return Err(EditError::FileChanged);
+            }
+            let mut catalog = current.catalog.clone();
+            let answer = edit(&mut catalog).map_err(EditError::Rejected)?;
+            let problems = crate::catalog::validate::validate(&catalog);
+            if !problems.is_empty() {
+                return Err(EditError::Invalid(problems));
+            }
+            // Compile before saving: a file is never written that could not be served.
+            let table = RoutingTable::compile(
+                &catalog,
+                current.settings.default_fallback_url.clone(),
+                &self.registry,
+            )
+            .map_err(EditError::Compile)?;
+            let stamp = crate::catalog::save::save(path, &catalog).map_err(EditError::Io)?;
+            let next = current.with_table(catalog, stamp, table);
+            let generation = next.generation;
+            self.snapshot.store(Arc::new(next));
+            tracing::info!(generation, "catalog written by the management API");
+            Ok(answer)
+        })();
+        match &result {
+            Ok(_) => self.metrics.catalog_writes.inc(),
+            Err(EditError::FileChanged) => {
+                self.metrics.catalog_write_failures.inc();
+                tracing::warn!(path = %path.display(), "catalog file changed on disk since it was loaded; API write refused until a reload (SIGHUP)");
+            }
+            Err(EditError::Io(e)) => {
+                self.metrics.catalog_write_failures.inc();
+                tracing::error!(path = %path.display(), error = %e, "cannot write the catalog; API write refused, previous catalog still served");
+            }
+            Err(EditError::Compile(e)) => {
+                tracing::error!(error = %e, "validated catalog did not compile")
+            }
+            Err(EditError::Rejected(_) | EditError::Invalid(_)) => {}
+        }
+        result
     }
 
     /// Marks the process as draining: `/readyz` answers 503 from now on.

@@ -33,6 +33,13 @@ impl Source {
             id,
         }
     }
+
+    pub fn campaign(id: u32) -> Source {
+        Source {
+            kind: SourceKind::Campaign,
+            id,
+        }
+    }
 }
 
 /// Counts of one smart link or campaign that belong to no offer.

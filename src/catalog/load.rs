@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use super::model::Catalog;
+use super::save::FileStamp;
 use super::validate::{self, Kind, KnownIds};
 
 /// One problem with the catalog file: where it is and what is wrong.
@@ -41,17 +42,21 @@ impl fmt::Display for CatalogError {
 
 impl std::error::Error for CatalogError {}
 
-/// Reads, parses and validates the catalog at `path`.
-pub fn load(path: &Path) -> Result<Catalog, Vec<CatalogError>> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+/// Reads, parses and validates the catalog at `path`; also returns the stamp of the file
+/// version read. (The stamp is taken first: if the file changes while it is read, the stamp
+/// is the older one, and a later API write refuses to overwrite the newer file.)
+pub fn load(path: &Path) -> Result<(Catalog, FileStamp), Vec<CatalogError>> {
+    let unreadable = |e: std::io::Error| {
         vec![CatalogError {
             file: path.to_path_buf(),
             line: None,
             path: String::new(),
             message: format!("cannot read: {e}"),
         }]
-    })?;
-    parse(path, &text)
+    };
+    let stamp = FileStamp::of(path).map_err(unreadable)?;
+    let text = std::fs::read_to_string(path).map_err(unreadable)?;
+    Ok((parse(path, &text)?, stamp))
 }
 
 /// The six entity lists, each entity still raw JSON borrowed from the file text.

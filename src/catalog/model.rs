@@ -77,10 +77,10 @@ pub struct Offer {
     pub offer_status: Status,
     pub offer_url: String,
     /// ISO 3166-1 alpha-2 codes; empty means any country.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_countries: Vec<String>,
     /// Empty means any device.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_devices: Vec<DeviceClass>,
     #[serde(default)]
     pub caps: Caps,
@@ -179,10 +179,10 @@ pub struct Attachment {
     #[serde(default = "one_i64")]
     pub priority: i64,
     /// Empty means any country.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub countries: Vec<String>,
     /// Empty means any device.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<DeviceClass>,
 }
 

@@ -8,6 +8,7 @@
 //! connections and clients that connect and say nothing. With `server.proxy_protocol`, each
 //! connection first carries a PROXY header (`proxy_protocol`).
 
+pub mod body;
 pub mod click;
 pub mod postback;
 pub mod proxy_protocol;
@@ -146,11 +147,19 @@ impl Protocols {
         let Some(is_h2) = detect_h2(&stream, deadline).await else {
             return;
         };
-        // Postbacks wait for the ledger's fsync; every other endpoint answers synchronously
-        // and pays for no boxed future and no reference count.
+        // Postbacks wait for the ledger's fsync and API calls read bodies and write the
+        // catalog; every other endpoint answers synchronously and pays for no boxed future
+        // and no reference count.
         let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-            if req.uri().path() == service::POSTBACK {
-                Either::Left(postback::postback(Arc::clone(&state), req).map(Ok::<_, Infallible>))
+            let path = req.uri().path();
+            if service::Endpoint::of(path) == Some(service::Endpoint::Postback) {
+                Either::Left(Either::Left(
+                    postback::postback(Arc::clone(&state), req).map(Ok::<_, Infallible>),
+                ))
+            } else if path.starts_with(crate::api::PREFIX) {
+                Either::Left(Either::Right(
+                    crate::api::handle(Arc::clone(&state), req).map(Ok::<_, Infallible>),
+                ))
             } else {
                 Either::Right(std::future::ready(Ok(service::respond(
                     &state, &req, client,

@@ -21,16 +21,16 @@ use std::time::UNIX_EPOCH;
 
 use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 
+use super::body::{self, BodyError};
 use super::response::{Body, Reject, json};
+use super::service::Endpoint;
 use crate::conversions::{Amount, Answer, Conversion};
 use crate::metrics::{Postback, Rejection};
 use crate::state::State;
 
 /// Largest accepted postback body.
 const MAX_BODY: usize = 8 * 1024;
-const ALLOW: &str = "GET, POST";
 
 /// Answers one postback.
 pub async fn postback<B>(state: Arc<State>, req: Request<B>) -> Response<Body>
@@ -115,7 +115,9 @@ where
         return Err(Reject::UriTooLong);
     }
     if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(Reject::MethodNotAllowed { allow: ALLOW });
+        return Err(Reject::MethodNotAllowed {
+            allow: Endpoint::Postback.allow(),
+        });
     }
     let mut params = Params::default();
     if let Err(e) = params.read(req.uri().query().unwrap_or("").as_bytes()) {
@@ -127,15 +129,13 @@ where
                 .to_ascii_lowercase()
                 .starts_with(b"application/x-www-form-urlencoded")
         });
-        let body = Limited::new(req.into_body(), MAX_BODY).collect();
-        let body = match tokio::time::timeout(limits.header_read_timeout, body).await {
-            Err(_) => return Err(Reject::Timeout),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                return Err(Reject::PayloadTooLarge);
-            }
-            Ok(Err(_)) => return Err(Reject::BadRequest("unreadable request body\n")),
-            Ok(Ok(b)) => b.to_bytes(),
-        };
+        let body = body::read(req.into_body(), MAX_BODY, limits.header_read_timeout)
+            .await
+            .map_err(|e| match e {
+                BodyError::TooLarge => Reject::PayloadTooLarge,
+                BodyError::Timeout => Reject::Timeout,
+                BodyError::Unreadable => Reject::BadRequest("unreadable request body\n"),
+            })?;
         if is_form && let Err(e) = params.read(&body) {
             return Ok(invalid(state, e));
         }

@@ -27,6 +27,25 @@ impl Id {
     }
 }
 
+/// The query parameter that carries a tracking link's id, and the answer when it is bad.
+#[derive(Debug, Clone, Copy)]
+pub struct IdParam {
+    pub name: &'static str,
+    pub invalid: Reject,
+}
+
+/// `/sl?id=`
+pub const SMART_LINK_ID: IdParam = IdParam {
+    name: "id",
+    invalid: Reject::BadRequest("id must be a positive integer\n"),
+};
+
+/// `/rd/r.php?sid=`
+pub const CAMPAIGN_ID: IdParam = IdParam {
+    name: "sid",
+    invalid: Reject::BadRequest("sid must be a positive integer\n"),
+};
+
 /// The parameters of a click.
 #[derive(Debug)]
 pub struct ClickQuery<'a> {
@@ -36,7 +55,37 @@ pub struct ClickQuery<'a> {
 }
 
 /// Parses a tracking-link query whose link id is in the parameter `id_param`.
-pub fn parse<'a>(query: Option<&'a str>, id_param: &str) -> Result<ClickQuery<'a>, Reject> {
+pub fn parse(query: Option<&str>, id_param: IdParam) -> Result<ClickQuery<'_>, Reject> {
+    let q = parse_subs(query, Some(id_param))?;
+    Ok(ClickQuery {
+        id: q.id.ok_or(id_param.invalid)?,
+        aff_id: q.aff_id,
+        subs: q.subs,
+    })
+}
+
+/// The parameters of a click whose link id is in its path (`/rd/{token}`).
+#[derive(Debug)]
+pub struct PathQuery<'a> {
+    pub aff_id: Option<Id>,
+    pub subs: SubIds<'a>,
+}
+
+pub fn parse_without_id(query: Option<&str>) -> Result<PathQuery<'_>, Reject> {
+    let q = parse_subs(query, None)?;
+    Ok(PathQuery {
+        aff_id: q.aff_id,
+        subs: q.subs,
+    })
+}
+
+struct Parsed<'a> {
+    id: Option<Id>,
+    aff_id: Option<Id>,
+    subs: SubIds<'a>,
+}
+
+fn parse_subs(query: Option<&str>, id_param: Option<IdParam>) -> Result<Parsed<'_>, Reject> {
     let mut id = None;
     let mut aff_id = None;
     let mut subs: SubIds = Default::default();
@@ -46,11 +95,11 @@ pub fn parse<'a>(query: Option<&'a str>, id_param: &str) -> Result<ClickQuery<'a
             return Err(Reject::BadRequest("query value longer than 255 bytes\n"));
         }
         match key.as_ref() {
-            k if k == id_param && id.is_none() => {
-                id = Some(
-                    positive(&value)
-                        .ok_or(Reject::BadRequest("id must be a positive integer\n"))?,
-                );
+            k if let Some(p) = id_param
+                && k == p.name
+                && id.is_none() =>
+            {
+                id = Some(positive(&value).ok_or(p.invalid)?);
             }
             "aff_id" if aff_id.is_none() => {
                 aff_id = Some(
@@ -67,8 +116,7 @@ pub fn parse<'a>(query: Option<&'a str>, id_param: &str) -> Result<ClickQuery<'a
             _ => {}
         }
     }
-    let id = id.ok_or(Reject::BadRequest("id must be a positive integer\n"))?;
-    Ok(ClickQuery { id, aff_id, subs })
+    Ok(Parsed { id, aff_id, subs })
 }
 
 /// The raw `key=value` pairs of a query, split with byte scans (queries are short, and
@@ -120,11 +168,11 @@ mod tests {
     use super::*;
 
     fn ok(q: &str) -> ClickQuery<'_> {
-        parse(Some(q), "id").unwrap()
+        parse(Some(q), SMART_LINK_ID).unwrap()
     }
 
     fn bad(q: Option<&str>) -> Reject {
-        parse(q, "id").unwrap_err()
+        parse(q, SMART_LINK_ID).unwrap_err()
     }
 
     #[test]
@@ -201,7 +249,7 @@ mod tests {
         /// Whatever the query, parsing answers (a query or a 400) and never panics.
         #[test]
         fn any_query_parses_or_is_rejected(q in "[a-z0-9_=&%+\\PC]{0,400}") {
-            match parse(Some(&q), "id") {
+            match parse(Some(&q), SMART_LINK_ID) {
                 Ok(parsed) => {
                     proptest::prop_assert!(parsed.subs.iter().flatten().all(|v| v.len() <= MAX_VALUE_BYTES));
                 }

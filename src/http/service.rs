@@ -8,12 +8,68 @@ use super::click;
 use super::response::{Body, Reject, owned, text};
 use crate::state::State;
 
-const GET_HEAD: &str = "GET, HEAD";
-/// The postback path, served by `postback` (asynchronously) before `respond` is called.
-pub const POSTBACK: &str = "/p";
+/// Every endpoint outside the management API (`api::calls` lists those).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    SmartLink,
+    Campaign,
+    CampaignToken,
+    Postback,
+    Health,
+    Ready,
+    Metrics,
+}
 
-/// Answers one request to any path but [`POSTBACK`]. Synchronous: none of these endpoints
-/// reads a request body or waits for anything.
+impl Endpoint {
+    pub const ALL: [Endpoint; 7] = [
+        Endpoint::SmartLink,
+        Endpoint::Campaign,
+        Endpoint::CampaignToken,
+        Endpoint::Postback,
+        Endpoint::Health,
+        Endpoint::Ready,
+        Endpoint::Metrics,
+    ];
+
+    /// The endpoint serving `path`.
+    #[inline]
+    pub fn of(path: &str) -> Option<Endpoint> {
+        Some(match path {
+            "/sl" => Endpoint::SmartLink,
+            "/rd/r.php" => Endpoint::Campaign,
+            "/p" => Endpoint::Postback,
+            "/healthz" => Endpoint::Health,
+            "/readyz" => Endpoint::Ready,
+            "/metrics" => Endpoint::Metrics,
+            p if p.starts_with(click::CAMPAIGN_PREFIX) => Endpoint::CampaignToken,
+            _ => return None,
+        })
+    }
+
+    /// Its path as the OpenAPI document writes it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Endpoint::SmartLink => "/sl",
+            Endpoint::Campaign => "/rd/r.php",
+            Endpoint::CampaignToken => "/rd/{token}",
+            Endpoint::Postback => "/p",
+            Endpoint::Health => "/healthz",
+            Endpoint::Ready => "/readyz",
+            Endpoint::Metrics => "/metrics",
+        }
+    }
+
+    /// The methods it answers (the `Allow` header of its `405`).
+    pub fn allow(self) -> &'static str {
+        match self {
+            Endpoint::Postback => "GET, POST",
+            _ => "GET, HEAD",
+        }
+    }
+}
+
+/// Answers one request to any endpoint but [`Endpoint::Postback`] and the API. Synchronous:
+/// none of these endpoints reads a request body or waits for anything.
 pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Body> {
     let started = crate::clock::now();
     // One snapshot for the whole request, even if a reload lands meanwhile.
@@ -21,34 +77,39 @@ pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Bod
     let uri = req.uri();
     let target_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
     let is_get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
-    let result = if target_len > snapshot.settings.limits.max_uri_bytes {
-        Err(Reject::UriTooLong)
-    } else if !matches!(uri.path(), "/sl" | "/healthz" | "/readyz" | "/metrics") {
-        Err(Reject::NotFound)
-    } else if !is_get_or_head {
-        Err(Reject::MethodNotAllowed { allow: GET_HEAD })
-    } else {
-        match uri.path() {
-            "/sl" => click::smart_link(
-                state,
-                &snapshot,
-                req.method(),
-                uri,
-                req.headers(),
-                peer,
-                started,
-            ),
-            "/healthz" => Ok(text(StatusCode::OK, "ok\n")),
-            "/readyz" if state.is_draining() => {
-                Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))
-            }
-            "/readyz" => Ok(text(StatusCode::OK, "ready\n")),
-            _ => Ok(owned(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                state.render_metrics(),
-            )),
+    let endpoint = Endpoint::of(uri.path());
+    let result = match endpoint {
+        _ if target_len > snapshot.settings.limits.max_uri_bytes => Err(Reject::UriTooLong),
+        None | Some(Endpoint::Postback) => Err(Reject::NotFound),
+        Some(e) if !is_get_or_head => Err(Reject::MethodNotAllowed { allow: e.allow() }),
+        Some(Endpoint::SmartLink) => click::smart_link(
+            state,
+            &snapshot,
+            req.method(),
+            uri,
+            req.headers(),
+            peer,
+            started,
+        ),
+        Some(Endpoint::Campaign | Endpoint::CampaignToken) => click::campaign(
+            state,
+            &snapshot,
+            req.method(),
+            uri,
+            req.headers(),
+            peer,
+            started,
+        ),
+        Some(Endpoint::Health) => Ok(text(StatusCode::OK, "ok\n")),
+        Some(Endpoint::Ready) if state.is_draining() => {
+            Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))
         }
+        Some(Endpoint::Ready) => Ok(text(StatusCode::OK, "ready\n")),
+        Some(Endpoint::Metrics) => Ok(owned(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            state.render_metrics(),
+        )),
     };
     let response = result.unwrap_or_else(|r| r.response(&state.metrics));
     state.metrics.request_duration.observe(started.elapsed());

@@ -11,5 +11,5 @@ pub mod table;
 pub mod template;
 
 pub use decide::{Attributes, Context, FallbackReason, NoTrace, Outcome, Trace, Verdict};
-pub use table::{Attachment, Link, Offer, RoutingTable, Skip};
+pub use table::{Attachment, Campaign, CompileError, Link, Offer, RoutingTable, Skip};
 pub use template::{Macro, MacroValues, Template};

@@ -47,6 +47,9 @@ pub struct Offer {
     pub id: u32,
     pub status: Status,
     pub url: Template,
+    /// The offer's `allowed_countries` and `allowed_devices`.
+    pub countries: CountrySet,
+    pub devices: DeviceSet,
     /// The offer's caps; `None` when it has none.
     pub caps: Option<OfferCaps>,
 }
@@ -85,12 +88,35 @@ pub struct Link {
     pub counters: Arc<SourceCounters>,
 }
 
+/// A campaign: one affiliate's tracking link to one offer (`/rd`).
+#[derive(Debug)]
+pub struct Campaign {
+    pub id: u32,
+    pub affiliate_id: u32,
+    /// Index into [`RoutingTable::offers`].
+    pub offer: u32,
+    /// The campaign is `active` and so is its offer: only then are clicks recorded.
+    pub active: bool,
+    /// Index into the table's landing pages, when the campaign has an active one; clicks go
+    /// to the offer's URL otherwise.
+    pub landing_page: Option<u32>,
+    /// The default `s1` of the campaign's clicks.
+    pub sub_affiliate: Option<Box<str>>,
+    /// The campaign's fallback counts.
+    pub counters: Arc<SourceCounters>,
+    /// Clicks routed to the offer, and their conversions.
+    pub routed: Arc<RouteCounters>,
+}
+
 /// The table the hot path routes with.
 #[derive(Debug)]
 pub struct RoutingTable {
     offers: Box<[Offer]>,
     links: Box<[Link]>,
     link_index: FxHashMap<u32, u32>,
+    campaigns: Box<[Campaign]>,
+    campaign_index: FxHashMap<u32, u32>,
+    landing_pages: Box<[Template]>,
     default_fallback: Template,
 }
 
@@ -114,21 +140,18 @@ impl RoutingTable {
             .map(|(i, o)| (o.offer_id, i as u32))
             .collect();
         let mut offers = Vec::with_capacity(catalog.offers.len());
-        let mut offer_conditions = Vec::with_capacity(catalog.offers.len());
         for o in &catalog.offers {
             offers.push(Offer {
                 id: o.offer_id,
                 status: o.offer_status,
                 url: template(&o.offer_url, "offer_url")?,
+                countries: countries(&o.allowed_countries)?,
+                devices: DeviceSet::from_classes(&o.allowed_devices),
                 caps: (o.caps != Caps::default()).then(|| OfferCaps {
                     limits: o.caps.clone(),
                     counters: registry.offer(o.offer_id),
                 }),
             });
-            offer_conditions.push((
-                countries(&o.allowed_countries)?,
-                DeviceSet::from_classes(&o.allowed_devices),
-            ));
         }
 
         let mut links = Vec::with_capacity(catalog.smart_links.len());
@@ -143,14 +166,14 @@ impl RoutingTable {
                         s.smart_link_id, a.offer_id
                     ))
                 })?;
-                let (offer_countries, offer_devices) = &offer_conditions[offer as usize];
+                let o = &offers[offer as usize];
                 attachments.push(Attachment {
                     offer,
                     offer_id: a.offer_id,
                     weight: a.offer_weight,
                     priority: a.priority,
-                    countries: countries(&a.countries)?.intersect(offer_countries),
-                    devices: DeviceSet::from_classes(&a.devices).intersect(*offer_devices),
+                    countries: countries(&a.countries)?.intersect(&o.countries),
+                    devices: DeviceSet::from_classes(&a.devices).intersect(o.devices),
                     blocked: match offers[offer as usize].status {
                         Status::Active => None,
                         Status::Paused => Some(Skip::OfferPaused),
@@ -183,12 +206,72 @@ impl RoutingTable {
                 counters: registry.source(source),
             });
         }
+
+        let mut landing_pages = Vec::new();
+        let mut landing_index = FxHashMap::default();
+        for l in &catalog.landing_pages {
+            if l.landing_page_status == Status::Active {
+                landing_index.insert(l.landing_page_id, landing_pages.len() as u32);
+                landing_pages.push(template(&l.url, "landing page url")?);
+            }
+        }
+        let mut campaigns = Vec::with_capacity(catalog.campaigns.len());
+        let mut campaign_index = FxHashMap::default();
+        for c in &catalog.campaigns {
+            let &offer = offer_index.get(&c.offer_id).ok_or_else(|| {
+                CompileError(format!(
+                    "campaign {} names unknown offer {}",
+                    c.campaign_id, c.offer_id
+                ))
+            })?;
+            let source = Source::campaign(c.campaign_id);
+            campaign_index.insert(c.campaign_id, campaigns.len() as u32);
+            campaigns.push(Campaign {
+                id: c.campaign_id,
+                affiliate_id: c.affiliate_id,
+                offer,
+                active: c.campaign_status == Status::Active
+                    && offers[offer as usize].status == Status::Active,
+                landing_page: c
+                    .landing_page_id
+                    .and_then(|id| landing_index.get(&id).copied()),
+                sub_affiliate: c.sub_affiliate.as_deref().map(Box::from),
+                counters: registry.source(source),
+                routed: registry.route(source, c.offer_id),
+            });
+        }
         Ok(RoutingTable {
             offers: offers.into_boxed_slice(),
             links: links.into_boxed_slice(),
             link_index,
+            campaigns: campaigns.into_boxed_slice(),
+            campaign_index,
+            landing_pages: landing_pages.into_boxed_slice(),
             default_fallback,
         })
+    }
+
+    /// The campaign with this id.
+    #[inline]
+    pub fn campaign(&self, id: u32) -> Option<&Campaign> {
+        self.campaign_index
+            .get(&id)
+            .map(|&i| &self.campaigns[i as usize])
+    }
+
+    /// Where a campaign's routed clicks go: its landing page, else its offer's URL.
+    #[inline]
+    pub fn destination(&self, campaign: &Campaign) -> &Template {
+        match campaign.landing_page {
+            Some(i) => &self.landing_pages[i as usize],
+            None => &self.offers[campaign.offer as usize].url,
+        }
+    }
+
+    /// The table's default fallback (campaigns, and links without their own).
+    #[inline]
+    pub fn default_fallback(&self) -> &Template {
+        &self.default_fallback
     }
 
     /// The smart link with this id.
@@ -200,7 +283,7 @@ impl RoutingTable {
     /// The offer an attachment points at.
     #[inline]
     pub fn offer(&self, attachment: &Attachment) -> &Offer {
-        &self.offers[attachment.offer as usize]
+        self.offer_at(attachment.offer)
     }
 
     /// Where a link's unrouted clicks go.
@@ -217,6 +300,12 @@ impl RoutingTable {
     /// Every smart link, in catalog order.
     pub fn links(&self) -> &[Link] {
         &self.links
+    }
+
+    /// The offer at `index` (of an attachment or a campaign).
+    #[inline]
+    pub fn offer_at(&self, index: u32) -> &Offer {
+        &self.offers[index as usize]
     }
 }
 

@@ -1,0 +1,241 @@
+//! API failures and the one place they become responses:
+//! `{"request_status":"Failure","errors":[{"field":…,"message":…}]}` (SPEC §8).
+//!
+//! | status | when |
+//! |---|---|
+//! | 400 | a parameter is missing, unknown, repeated, of the wrong type or out of range; bad body |
+//! | 401 | `api_key` missing or not one of `api.keys` |
+//! | 404 | unknown call, or the id the call is about does not exist |
+//! | 405 | the call exists with another method (`Allow` says which) |
+//! | 408 / 413 | the body came too slowly / is over `api.max_body_bytes` |
+//! | 409 | the catalog file changed on disk since it was loaded (reload first) |
+//! | 422 | well-formed, but refused by the catalog's rules (a reference to a missing offer, a paused offer, ...) |
+//! | 503 | the catalog could not be written (disk); nothing changed |
+//!
+//! Messages name what to fix; they never carry internal details (paths, OS errors).
+
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+use crate::catalog::validate::Problem;
+use crate::http::response::Body;
+use crate::metrics::{Metrics, Rejection};
+use crate::state::EditError;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    /// The offending parameter; `null` when the problem is the request as a whole.
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: Option<&str>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.map(str::to_string),
+            message: message.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub rejection: Rejection,
+    pub errors: Vec<FieldError>,
+    /// For `405`: the method the call takes.
+    pub allow: Option<&'static str>,
+}
+
+impl ApiError {
+    fn one(rejection: Rejection, field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError {
+            rejection,
+            errors: vec![FieldError::new(field, message)],
+            allow: None,
+        }
+    }
+
+    pub fn bad_request(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError::one(Rejection::BadRequest, field, message)
+    }
+
+    pub fn bad_request_all(errors: Vec<FieldError>) -> ApiError {
+        ApiError {
+            rejection: Rejection::BadRequest,
+            errors,
+            allow: None,
+        }
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::one(
+            Rejection::Unauthorized,
+            Some("api_key"),
+            "missing or not a valid API key",
+        )
+    }
+
+    pub fn not_found(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError::one(Rejection::NotFound, field, message)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> ApiError {
+        ApiError {
+            allow: Some(allow),
+            ..ApiError::one(
+                Rejection::MethodNotAllowed,
+                None,
+                format!("this call takes {allow}"),
+            )
+        }
+    }
+
+    pub fn unprocessable(field: Option<&str>, message: impl Into<String>) -> ApiError {
+        ApiError::one(Rejection::Unprocessable, field, message)
+    }
+
+    pub fn payload_too_large(limit: usize) -> ApiError {
+        ApiError::one(
+            Rejection::PayloadTooLarge,
+            None,
+            format!("the request body is over {limit} bytes"),
+        )
+    }
+
+    pub fn uri_too_long() -> ApiError {
+        ApiError::one(
+            Rejection::UriTooLong,
+            None,
+            "the request target is too long",
+        )
+    }
+
+    pub fn internal() -> ApiError {
+        ApiError::one(Rejection::Internal, None, "internal error")
+    }
+
+    pub fn timeout() -> ApiError {
+        ApiError::one(
+            Rejection::Timeout,
+            None,
+            "the request body was not received in time",
+        )
+    }
+
+    fn status(&self) -> StatusCode {
+        match self.rejection {
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
+            Rejection::Conflict => StatusCode::CONFLICT,
+            Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The failure response; counts it.
+    pub fn response(&self, metrics: &Metrics) -> Response<Body> {
+        metrics.rejected(self.rejection);
+        let body = serde_json::json!({
+            "request_status": "Failure",
+            "errors": self.errors,
+        });
+        let mut resp = json(self.status(), &body);
+        let h = resp.headers_mut();
+        if let Some(allow) = self.allow {
+            h.insert(ALLOW, HeaderValue::from_static(allow));
+        }
+        if self.rejection == Rejection::Unavailable {
+            h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        resp
+    }
+}
+
+/// A JSON response, not cacheable.
+pub fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
+    let mut text = body.to_string();
+    text.push('\n');
+    let mut resp = Response::new(Body::from(text));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The request field a catalog problem is about: the last name of its JSON path
+/// (`.offers[2].offer_weight` → `offer_weight`, `.allowed_countries[1]` → `allowed_countries`).
+fn problem_field(p: &Problem) -> &str {
+    let last = p.field.rsplit('.').next().unwrap_or("");
+    last.split('[').next().unwrap_or(last)
+}
+
+impl From<EditError<ApiError>> for ApiError {
+    fn from(e: EditError<ApiError>) -> ApiError {
+        match e {
+            EditError::Rejected(e) => e,
+            EditError::Invalid(problems) => ApiError {
+                rejection: Rejection::Unprocessable,
+                errors: problems
+                    .iter()
+                    .map(|p| {
+                        let field = problem_field(p);
+                        FieldError::new((!field.is_empty()).then_some(field), &p.message)
+                    })
+                    .collect(),
+                allow: None,
+            },
+            EditError::FileChanged => ApiError::one(
+                Rejection::Conflict,
+                None,
+                "the catalog file changed on disk since it was loaded; reload it (SIGHUP) and retry",
+            ),
+            EditError::Io(_) => ApiError::one(
+                Rejection::Unavailable,
+                None,
+                "the catalog could not be saved; nothing was changed; retry later",
+            ),
+            EditError::Compile(_) => ApiError::one(
+                Rejection::Internal,
+                None,
+                "internal error; nothing was changed",
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::validate::Kind;
+
+    #[test]
+    fn catalog_problems_name_the_request_field() {
+        let problem = |field: &str| Problem {
+            kind: Kind::SmartLinks,
+            index: 0,
+            field: field.into(),
+            message: "m".into(),
+        };
+        assert_eq!(
+            problem_field(&problem(".offers[2].offer_weight")),
+            "offer_weight"
+        );
+        assert_eq!(
+            problem_field(&problem(".allowed_countries[1]")),
+            "allowed_countries"
+        );
+        assert_eq!(
+            problem_field(&problem(".caps.daily_clicks")),
+            "daily_clicks"
+        );
+        assert_eq!(problem_field(&problem("")), "");
+    }
+}

@@ -1,0 +1,488 @@
+//! Parameters of an API call: declared once per call ([`Param`]), read from the query string
+//! (GET) or a JSON or form body (POST), checked against the declaration, typed ([`Args`]).
+//!
+//! Every problem is reported at once, each naming its field. Unknown parameters are refused
+//! (a misspelt `ofer_weight` must not be silently ignored); so is a parameter given twice.
+//! A value is checked for what it is on its own (type, range, URL syntax, country code);
+//! whether it fits the network (the offer exists, is active) is the catalog's check.
+//!
+//! JSON bodies carry numbers as numbers or digit strings, lists as arrays or comma-separated
+//! strings. Form bodies and query strings carry everything as text; lists are
+//! comma-separated. `null` (JSON) or an empty value (form) clears a field that may be
+//! cleared ([`Presence::Nullable`]).
+
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
+use serde_json::Value;
+
+use super::error::{ApiError, FieldError};
+use crate::attrs::DeviceClass;
+use crate::catalog::validate::{MAX_TEXT, parse_country};
+use crate::routing::Template;
+
+/// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
+const MAX_FREE_TEXT: usize = 2048;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    /// A positive 32-bit integer.
+    Id,
+    /// An integer in a range.
+    Int { min: i64, max: i64 },
+    /// Text of at most 255 bytes (names, sub_affiliate, ...).
+    Text,
+    /// Text of at most 2048 bytes, not stored (a user agent).
+    FreeText,
+    /// An absolute http(s) URL whose `{macros}` are known.
+    Url,
+    /// One of the listed words.
+    OneOf(&'static [&'static str]),
+    /// ISO 3166-1 alpha-2 country codes.
+    Countries,
+    /// Device classes.
+    Devices,
+    /// An IPv4 or IPv6 address.
+    Ip,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Required,
+    Optional,
+    /// Optional, and `null` (or an empty form value) clears it.
+    Nullable,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Param {
+    pub name: &'static str,
+    pub ty: Type,
+    pub presence: Presence,
+}
+
+pub const fn required(name: &'static str, ty: Type) -> Param {
+    Param {
+        name,
+        ty,
+        presence: Presence::Required,
+    }
+}
+
+pub const fn optional(name: &'static str, ty: Type) -> Param {
+    Param {
+        name,
+        ty,
+        presence: Presence::Optional,
+    }
+}
+
+pub const fn nullable(name: &'static str, ty: Type) -> Param {
+    Param {
+        name,
+        ty,
+        presence: Presence::Nullable,
+    }
+}
+
+/// A checked value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arg {
+    Int(i64),
+    Text(String),
+    List(Vec<String>),
+    /// Cleared (`null` or an empty form value).
+    Null,
+}
+
+impl Arg {
+    /// The value as it is echoed in answers.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Arg::Int(n) => Value::from(*n),
+            Arg::Text(t) => Value::from(t.as_str()),
+            Arg::List(l) => Value::from(l.clone()),
+            Arg::Null => Value::Null,
+        }
+    }
+}
+
+/// The checked parameters of one call, in declaration order.
+#[derive(Debug, Default)]
+pub struct Args {
+    args: Vec<(&'static str, Arg)>,
+}
+
+impl Args {
+    pub fn get(&self, name: &str) -> Option<&Arg> {
+        self.args.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
+    }
+
+    /// The parameters given, in declaration order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Arg)> {
+        self.args.iter().map(|(n, a)| (*n, a))
+    }
+
+    /// An id or integer parameter (absent or cleared: `None`).
+    pub fn int(&self, name: &str) -> Option<i64> {
+        match self.get(name) {
+            Some(Arg::Int(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// An [`Type::Id`] parameter.
+    pub fn id(&self, name: &str) -> Option<u32> {
+        self.int(name).and_then(|n| u32::try_from(n).ok())
+    }
+
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.get(name) {
+            Some(Arg::Text(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn list(&self, name: &str) -> Option<&[String]> {
+        match self.get(name) {
+            Some(Arg::List(l)) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// For an update: `None` when not given, `Some(None)` when cleared.
+    pub fn change<T>(&self, name: &str, value: impl Fn(&Arg) -> Option<T>) -> Option<Option<T>> {
+        match self.get(name)? {
+            Arg::Null => Some(None),
+            a => Some(value(a)),
+        }
+    }
+
+    /// [`Args::change`] of an id.
+    pub fn id_change(&self, name: &str) -> Option<Option<u32>> {
+        self.change(name, |a| match a {
+            Arg::Int(n) => u32::try_from(*n).ok(),
+            _ => None,
+        })
+    }
+
+    /// [`Args::change`] of a non-negative integer.
+    pub fn count_change(&self, name: &str) -> Option<Option<u64>> {
+        self.change(name, |a| match a {
+            Arg::Int(n) => u64::try_from(*n).ok(),
+            _ => None,
+        })
+    }
+
+    /// [`Args::change`] of a text.
+    pub fn text_change(&self, name: &str) -> Option<Option<String>> {
+        self.change(name, |a| match a {
+            Arg::Text(t) => Some(t.clone()),
+            _ => None,
+        })
+    }
+
+    /// The device classes of a [`Type::Devices`] parameter.
+    pub fn devices(&self, name: &str) -> Option<Vec<DeviceClass>> {
+        self.list(name)
+            .map(|l| l.iter().filter_map(|d| device(d)).collect())
+    }
+}
+
+fn device(name: &str) -> Option<DeviceClass> {
+    serde_json::from_value(Value::from(name)).ok()
+}
+
+/// Raw values as they arrived, before checking.
+pub enum Raw {
+    /// Query string or form body: name → text, in order.
+    Form(Vec<(String, String)>),
+    /// A JSON object.
+    Json(serde_json::Map<String, Value>),
+}
+
+impl Raw {
+    /// Parses a form-encoded text.
+    pub fn form(bytes: &[u8]) -> Raw {
+        Raw::Form(
+            form_urlencoded::parse(bytes)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect(),
+        )
+    }
+
+    /// Parses a JSON body: an object, else a `400`.
+    pub fn json(bytes: &[u8]) -> Result<Raw, ApiError> {
+        match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(map)) => Ok(Raw::Json(map)),
+            Ok(_) => Err(ApiError::bad_request(
+                None,
+                "the request body must be a JSON object",
+            )),
+            Err(e) => Err(ApiError::bad_request(
+                None,
+                format!("the request body is not valid JSON: {e}"),
+            )),
+        }
+    }
+
+    /// Removes and returns the `api_key` (first value); `Err` when it is given twice.
+    pub fn take_api_key(&mut self) -> Result<Option<String>, ApiError> {
+        let twice = || ApiError::bad_request(Some("api_key"), "is given more than once");
+        match self {
+            Raw::Form(pairs) => {
+                let mut key = None;
+                let mut error = false;
+                pairs.retain(|(k, v)| {
+                    if k != "api_key" {
+                        return true;
+                    }
+                    error |= key.replace(v.clone()).is_some();
+                    false
+                });
+                if error {
+                    return Err(twice());
+                }
+                Ok(key)
+            }
+            Raw::Json(map) => Ok(match map.remove("api_key") {
+                Some(Value::String(s)) => Some(s),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            }),
+        }
+    }
+
+    /// Checks every raw value against `params`.
+    pub fn check(self, params: &[Param]) -> Result<Args, ApiError> {
+        let mut errors = Vec::new();
+        let mut args = Vec::new();
+        let mut given: HashMap<String, Value> = HashMap::new();
+        match self {
+            Raw::Form(pairs) => {
+                for (k, v) in pairs {
+                    match given.entry(k) {
+                        Entry::Occupied(e) => {
+                            errors.push(FieldError::new(Some(e.key()), "is given more than once"))
+                        }
+                        Entry::Vacant(e) => {
+                            e.insert(Value::String(v));
+                        }
+                    }
+                }
+            }
+            Raw::Json(map) => given.extend(map),
+        }
+        for p in params {
+            match given.remove(p.name) {
+                None if p.presence == Presence::Required => {
+                    errors.push(FieldError::new(Some(p.name), "is required"))
+                }
+                None => {}
+                Some(v) => match check_value(p, v) {
+                    Ok(a) => args.push((p.name, a)),
+                    Err(message) => errors.push(FieldError::new(Some(p.name), message)),
+                },
+            }
+        }
+        let mut unknown: Vec<String> = given.into_keys().collect();
+        unknown.sort();
+        for name in unknown {
+            errors.push(FieldError::new(
+                Some(&name),
+                "is not a parameter of this call",
+            ));
+        }
+        if errors.is_empty() {
+            Ok(Args { args })
+        } else {
+            Err(ApiError::bad_request_all(errors))
+        }
+    }
+}
+
+fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
+    let empty_text = matches!(&v, Value::String(s) if s.is_empty());
+    if v.is_null() || (empty_text && !matches!(p.ty, Type::Countries | Type::Devices)) {
+        return match p.presence {
+            Presence::Nullable => Ok(Arg::Null),
+            Presence::Required => Err("is required".into()),
+            Presence::Optional => Err("must not be empty".into()),
+        };
+    }
+    match p.ty {
+        Type::Id => int(&v, 1, i64::from(u32::MAX), "a positive integer"),
+        Type::Int { min, max } => int(&v, min, max, "an integer"),
+        Type::Text => text(v, MAX_TEXT).map(Arg::Text),
+        Type::FreeText => text(v, MAX_FREE_TEXT).map(Arg::Text),
+        Type::Url => {
+            let url = text(v, MAX_FREE_TEXT)?;
+            Template::parse(&url).map_err(|e| format!("{url:?} {e}"))?;
+            Ok(Arg::Text(url))
+        }
+        Type::OneOf(words) => match v {
+            Value::String(s) if words.contains(&s.as_str()) => Ok(Arg::Text(s)),
+            _ => Err(format!("must be one of: {}", words.join(", "))),
+        },
+        Type::Countries => {
+            let codes = list(v)?;
+            for c in &codes {
+                parse_country(c)?;
+            }
+            Ok(Arg::List(codes))
+        }
+        Type::Devices => {
+            let names = list(v)?;
+            if let Some(bad) = names.iter().find(|d| device(d).is_none()) {
+                return Err(format!(
+                    "{bad:?} is not a device class (desktop, mobile, tablet, bot, other)"
+                ));
+            }
+            Ok(Arg::List(names))
+        }
+        Type::Ip => match v {
+            Value::String(s) if s.parse::<std::net::IpAddr>().is_ok() => Ok(Arg::Text(s)),
+            _ => Err("must be an IPv4 or IPv6 address".into()),
+        },
+    }
+}
+
+fn int(v: &Value, min: i64, max: i64, what: &str) -> Result<Arg, String> {
+    let n = match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        Value::String(s) if s.starts_with('-') && s[1..].bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().ok()
+        }
+        _ => None,
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(Arg::Int(n)),
+        Some(n) => Err(format!(
+            "{n} is out of range: must be {what} from {min} to {max}"
+        )),
+        None => Err(format!("must be {what}")),
+    }
+}
+
+fn text(v: Value, max: usize) -> Result<String, String> {
+    match v {
+        Value::String(s) if s.len() > max => {
+            Err(format!("is {} bytes long; at most {max}", s.len()))
+        }
+        Value::String(s) if s.chars().any(char::is_control) => {
+            Err("must not contain control characters".into())
+        }
+        Value::String(s) => Ok(s),
+        _ => Err("must be a string".into()),
+    }
+}
+
+fn list(v: Value) -> Result<Vec<String>, String> {
+    match v {
+        Value::Array(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                _ => Err("must be a list of strings".to_string()),
+            })
+            .collect(),
+        Value::String(s) => Ok(s
+            .split(',')
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect()),
+        _ => Err("must be a list (a JSON array, or comma-separated text)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PARAMS: &[Param] = &[
+        required("offer_id", Type::Id),
+        optional("offer_weight", Type::Int { min: 1, max: 100 }),
+        nullable("fallback_url", Type::Url),
+        optional("countries", Type::Countries),
+        optional("status", Type::OneOf(&["active", "paused"])),
+    ];
+
+    fn errors(e: ApiError) -> Vec<(Option<String>, String)> {
+        e.errors.into_iter().map(|f| (f.field, f.message)).collect()
+    }
+
+    #[test]
+    fn form_and_json_give_the_same_args() {
+        let form = Raw::form(b"offer_id=1042&offer_weight=60&countries=US,CA&fallback_url=")
+            .check(PARAMS)
+            .unwrap();
+        let json = Raw::json(
+            br#"{"offer_id":1042,"offer_weight":"60","countries":["US","CA"],"fallback_url":null}"#,
+        )
+        .unwrap()
+        .check(PARAMS)
+        .unwrap();
+        for args in [form, json] {
+            assert_eq!(args.id("offer_id"), Some(1042));
+            assert_eq!(args.int("offer_weight"), Some(60));
+            assert_eq!(
+                args.list("countries"),
+                Some(&["US".to_string(), "CA".into()][..])
+            );
+            assert_eq!(args.text_change("fallback_url"), Some(None));
+            assert_eq!(args.get("status"), None);
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_field() {
+        let e =
+            Raw::form(b"offer_weight=500&countries=US,UK&status=gone&wat=1&fallback_url=ftp://x")
+                .check(PARAMS)
+                .unwrap_err();
+        let fields: Vec<_> = errors(e).into_iter().map(|(f, _)| f.unwrap()).collect();
+        assert_eq!(
+            fields,
+            [
+                "offer_id",
+                "offer_weight",
+                "fallback_url",
+                "countries",
+                "status",
+                "wat"
+            ]
+        );
+    }
+
+    #[test]
+    fn repeated_and_mistyped_values_are_refused() {
+        let e = Raw::form(b"offer_id=1&offer_id=2")
+            .check(PARAMS)
+            .unwrap_err();
+        assert_eq!(errors(e)[0].1, "is given more than once");
+        let e = Raw::json(br#"{"offer_id":1.5}"#)
+            .unwrap()
+            .check(PARAMS)
+            .unwrap_err();
+        assert_eq!(errors(e)[0].1, "must be a positive integer");
+        let e = Raw::json(br#"{"offer_id":0}"#)
+            .unwrap()
+            .check(PARAMS)
+            .unwrap_err();
+        assert!(errors(e)[0].1.contains("out of range"));
+        assert!(Raw::json(b"[1]").is_err());
+        assert!(Raw::json(b"{").is_err());
+    }
+
+    #[test]
+    fn api_key_is_taken_out_before_checking() {
+        let mut raw = Raw::form(b"api_key=k&offer_id=3");
+        assert_eq!(raw.take_api_key().unwrap().as_deref(), Some("k"));
+        assert_eq!(raw.check(PARAMS).unwrap().id("offer_id"), Some(3));
+        let mut raw = Raw::form(b"api_key=k&api_key=j");
+        assert!(raw.take_api_key().is_err());
+    }
+}

@@ -1,0 +1,364 @@
+//! The read calls: lists with filters and pagination, per-link statistics, route
+//! explanation. They read the snapshot the request took and never wait for a write.
+//!
+//! List items of the seed calls carry exactly the seed samples' fields; the calls beyond the
+//! seeds (offers, affiliates, a link's attachments) carry every field of the catalog.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::params::Args;
+use crate::catalog::{Campaign, Catalog, Creative, LandingPage, Offer, SmartLink};
+use crate::links;
+use crate::settings::Settings;
+use crate::state::State;
+
+/// `{"request_status":"Success","response":{<key>: items, "total_rows": n}}`.
+fn wrapped(key: &str, items: Vec<Value>, total_rows: usize) -> Value {
+    json!({"request_status": "Success", "response": {key: items, "total_rows": total_rows}})
+}
+
+/// `{"request_status":"Success",<key>: items}` (creatives, landing pages).
+fn bare(key: &str, items: Vec<Value>) -> Value {
+    json!({"request_status": "Success", key: items})
+}
+
+/// Pagination of a list call: where rows are counted from and the most rows per page.
+#[derive(Clone, Copy)]
+struct Paging {
+    /// `start_at_row` of the first row (and its default).
+    first: i64,
+    max_rows: i64,
+}
+
+/// Campaigns (and offers, affiliates): rows counted from 1, at most 5000 per page.
+const FROM_ONE: Paging = Paging {
+    first: 1,
+    max_rows: 5000,
+};
+/// Smart links: rows counted from 0, at most 500 per page.
+const FROM_ZERO: Paging = Paging {
+    first: 0,
+    max_rows: 500,
+};
+const DEFAULT_ROWS: i64 = 100;
+
+/// The rows of `items` on the requested page, and the number of rows in all pages.
+fn page<T>(
+    args: &Args,
+    paging: Paging,
+    items: impl Iterator<Item = T>,
+) -> Result<(Vec<T>, usize), ApiError> {
+    let start = args.int("start_at_row").unwrap_or(paging.first);
+    if start < paging.first {
+        return Err(ApiError::bad_request(
+            Some("start_at_row"),
+            format!(
+                "{start} is out of range: rows are counted from {}",
+                paging.first
+            ),
+        ));
+    }
+    let limit = args.int("row_limit").unwrap_or(DEFAULT_ROWS);
+    if !(1..=paging.max_rows).contains(&limit) {
+        return Err(ApiError::bad_request(
+            Some("row_limit"),
+            format!(
+                "{limit} is out of range: must be from 1 to {}",
+                paging.max_rows
+            ),
+        ));
+    }
+    let skip = usize::try_from(start - paging.first).unwrap_or(usize::MAX);
+    let mut total = 0;
+    let mut rows = Vec::new();
+    for item in items {
+        if total >= skip && rows.len() < limit as usize {
+            rows.push(item);
+        }
+        total += 1;
+    }
+    Ok((rows, total))
+}
+
+/// Whether an optional id filter admits `id`.
+fn admits(args: &Args, name: &str, id: u32) -> bool {
+    args.id(name).is_none_or(|want| want == id)
+}
+
+/// Whether an optional status filter admits `status`.
+fn admits_status(args: &Args, name: &str, status: &str) -> bool {
+    args.text(name).is_none_or(|want| want == status)
+}
+
+pub fn campaigns(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let c = &snapshot.catalog;
+    let matching = c.campaigns.iter().filter(|x| {
+        admits(args, "campaign_id", x.campaign_id)
+            && admits(args, "offer_id", x.offer_id)
+            && admits(args, "affiliate_id", x.affiliate_id)
+            && admits_status(args, "campaign_status", x.campaign_status.as_str())
+    });
+    let (rows, total) = page(args, FROM_ONE, matching)?;
+    let names = Names::of(c);
+    let items = rows
+        .into_iter()
+        .map(|x| campaign_item(&snapshot.settings, &names, x))
+        .collect();
+    Ok(wrapped("campaigns", items, total))
+}
+
+/// Offer and affiliate names by id, for list items that show them.
+struct Names<'a> {
+    offers: HashMap<u32, &'a str>,
+    affiliates: HashMap<u32, &'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn of(c: &'a Catalog) -> Names<'a> {
+        Names {
+            offers: c
+                .offers
+                .iter()
+                .map(|o| (o.offer_id, o.offer_name.as_str()))
+                .collect(),
+            affiliates: c
+                .affiliates
+                .iter()
+                .map(|a| (a.affiliate_id, a.affiliate_name.as_str()))
+                .collect(),
+        }
+    }
+}
+
+/// A campaign as `campaigns.json` lists it (the seed sample's fields).
+fn campaign_item(settings: &Settings, names: &Names, x: &Campaign) -> Value {
+    json!({
+        "campaign_id": x.campaign_id,
+        "offer_id": x.offer_id,
+        "offer_name": names.offers.get(&x.offer_id),
+        "affiliate_id": x.affiliate_id,
+        "affiliate_name": names.affiliates.get(&x.affiliate_id),
+        "campaign_status": x.campaign_status,
+        "tracking_link": links::campaign_url(settings, x),
+        "creative_id": x.creative_id,
+        "sub_affiliate": x.sub_affiliate,
+        "date_created": x.date_created.as_deref().map(rfc3339),
+    })
+}
+
+/// A catalog date as RFC 3339 UTC (`2026-01-15T09:00:00Z`), the form lists use.
+fn rfc3339(date: &str) -> String {
+    crate::catalog::validate::parse_date(date)
+        .map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_else(|| date.to_string())
+}
+
+pub fn creatives(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let items = snapshot
+        .catalog
+        .creatives
+        .iter()
+        .filter(|x| {
+            admits(args, "creative_id", x.creative_id)
+                && admits(args, "offer_id", x.offer_id)
+                && args
+                    .int("creative_type_id")
+                    .is_none_or(|t| t == i64::from(x.creative_type_id))
+                && admits_status(args, "creative_status", x.creative_status.as_str())
+        })
+        .map(creative_item)
+        .collect();
+    Ok(bare("creatives", items))
+}
+
+/// A creative as `creatives.json` lists it (the seed sample's fields).
+pub fn creative_item(x: &Creative) -> Value {
+    let creative_type = match x.creative_type_id {
+        1 => "Banner",
+        2 => "Text Link",
+        3 => "Email",
+        _ => "HTML",
+    };
+    json!({
+        "creative_id": x.creative_id,
+        "creative_name": x.creative_name,
+        "creative_type": creative_type,
+        "offer_id": x.offer_id,
+        "creative_status": x.creative_status,
+        "width": x.width,
+        "height": x.height,
+    })
+}
+
+pub fn landing_pages(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let items = snapshot
+        .catalog
+        .landing_pages
+        .iter()
+        .filter(|x| {
+            admits(args, "landing_page_id", x.landing_page_id)
+                && admits(args, "offer_id", x.offer_id)
+                && admits_status(args, "landing_page_status", x.landing_page_status.as_str())
+        })
+        .map(landing_page_item)
+        .collect();
+    Ok(bare("landing_pages", items))
+}
+
+pub fn landing_page_item(x: &LandingPage) -> Value {
+    json!(x)
+}
+
+pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let matching = snapshot.catalog.smart_links.iter().filter(|x| {
+        admits(args, "smart_link_id", x.smart_link_id)
+            && admits(args, "affiliate_id", x.affiliate_id)
+            && admits_status(args, "smart_link_status", x.smart_link_status.as_str())
+    });
+    let (rows, total) = page(args, FROM_ZERO, matching)?;
+    let items = rows
+        .into_iter()
+        .map(|x| {
+            json!({
+                "smart_link_id": x.smart_link_id,
+                "smart_link_name": x.smart_link_name,
+                "affiliate_id": x.affiliate_id,
+                "smart_link_status": x.smart_link_status,
+                "tracking_url": links::smart_link_url(&snapshot.settings, x),
+                "fallback_url": x.fallback_url,
+                "offer_count": x.offers.len(),
+            })
+        })
+        .collect();
+    Ok(wrapped("smart_links", items, total))
+}
+
+pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let matching = snapshot.catalog.offers.iter().filter(|x| {
+        admits(args, "offer_id", x.offer_id)
+            && admits_status(args, "offer_status", x.offer_status.as_str())
+    });
+    let (rows, total) = page(args, FROM_ONE, matching)?;
+    Ok(wrapped(
+        "offers",
+        rows.into_iter().map(offer_item).collect(),
+        total,
+    ))
+}
+
+/// An offer with every field, empty lists included.
+pub fn offer_item(o: &Offer) -> Value {
+    json!({
+        "offer_id": o.offer_id,
+        "offer_name": o.offer_name,
+        "offer_status": o.offer_status,
+        "offer_url": o.offer_url,
+        "allowed_countries": o.allowed_countries,
+        "allowed_devices": o.allowed_devices,
+        "caps": o.caps,
+    })
+}
+
+pub fn affiliates(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let matching = snapshot
+        .catalog
+        .affiliates
+        .iter()
+        .filter(|x| admits(args, "affiliate_id", x.affiliate_id));
+    let (rows, total) = page(args, FROM_ONE, matching)?;
+    Ok(wrapped(
+        "affiliates",
+        rows.into_iter().map(|a| json!(a)).collect(),
+        total,
+    ))
+}
+
+/// The smart link named by the call's `smart_link_id`, or a `404`.
+fn link_of<'c>(catalog: &'c Catalog, args: &Args) -> Result<&'c SmartLink, ApiError> {
+    let id = args.id("smart_link_id").unwrap_or(0);
+    catalog
+        .smart_links
+        .iter()
+        .find(|l| l.smart_link_id == id)
+        .ok_or_else(|| no_link(id))
+}
+
+pub fn no_link(id: u32) -> ApiError {
+    ApiError::not_found(
+        Some("smart_link_id"),
+        format!("smart link {id} does not exist"),
+    )
+}
+
+pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let link = link_of(&snapshot.catalog, args)?;
+    let offers: Vec<Value> = link
+        .offers
+        .iter()
+        .map(|a| {
+            json!({
+                "offer_id": a.offer_id,
+                "offer_weight": a.offer_weight,
+                "priority": a.priority,
+                "countries": a.countries,
+                "devices": a.devices,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "request_status": "Success",
+        "response": {"smart_link_id": link.smart_link_id, "offers": offers},
+    }))
+}
+
+pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let id = args.id("smart_link_id").unwrap_or(0);
+    let link = snapshot.table.link(id).ok_or_else(|| no_link(id))?;
+    Ok(json!({"request_status": "Success", "response": crate::stats::link(link)}))
+}
+
+/// The decision for a click from `ip` (default 127.0.0.1) with the given user agent and
+/// client hints, recording nothing. `ip` is the client's address itself (no proxy headers).
+pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let id = args.id("smart_link_id").unwrap_or(0);
+    let link = snapshot.table.link(id).ok_or_else(|| no_link(id))?;
+    let ip: IpAddr = args
+        .text("ip")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let mut headers = HeaderMap::new();
+    for (param, header) in [
+        ("user_agent", http::header::USER_AGENT),
+        (
+            "sec_ch_ua_mobile",
+            HeaderName::from_static("sec-ch-ua-mobile"),
+        ),
+        (
+            "sec_ch_ua_platform",
+            HeaderName::from_static("sec-ch-ua-platform"),
+        ),
+    ] {
+        if let Some(text) = args.text(param) {
+            let value = HeaderValue::from_str(text)
+                .map_err(|_| ApiError::bad_request(Some(param), "is not a valid header value"))?;
+            headers.insert(header, value);
+        }
+    }
+    // Without proxy headers the client IP is the peer, so the given address is used as is.
+    let report = crate::route_report::report(&snapshot, link, ip, &headers, &state.devices);
+    Ok(json!({"request_status": "Success", "response": report}))
+}

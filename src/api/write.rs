@@ -1,0 +1,476 @@
+//! The write calls. Each is one [`State::edit_catalog`]: a change to a copy of the catalog,
+//! validated, compiled, saved and swapped before the answer, or nothing at all.
+//!
+//! New ids are the largest id of their kind plus one (CAKE's sample: campaign 98001 → 98002).
+//! Updates change only the fields given and answer with the id and those fields; creates
+//! answer with the new entity. Campaign calls and the other entities of CAKE's campaigns
+//! document answer under the entity's name (`"campaign": {…}`); smart-link calls answer under
+//! `"response"`, as the two seed documents do.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use super::params::Args;
+use super::read::{creative_item, landing_page_item, no_link, offer_item};
+use crate::catalog::{
+    Affiliate, Attachment, Campaign, Caps, Catalog, Creative, LandingPage, LinkStatus, Offer,
+    SmartLink, Status,
+};
+use crate::links;
+use crate::state::State;
+
+fn edit<T>(
+    state: &State,
+    change: impl FnOnce(&mut Catalog) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    state.edit_catalog(change).map_err(ApiError::from)
+}
+
+/// `{"request_status":"Success", <key>: value}`.
+fn success(key: &str, value: Value) -> Value {
+    json!({"request_status": "Success", key: value})
+}
+
+/// The answer of an update: every parameter given (the id first), as now stored.
+fn changed(args: &Args) -> Value {
+    let map: Map<String, Value> = args
+        .iter()
+        .map(|(name, arg)| (name.to_string(), arg.to_json()))
+        .collect();
+    Value::Object(map)
+}
+
+fn next_id(ids: impl Iterator<Item = u32>) -> Result<u32, ApiError> {
+    ids.max()
+        .unwrap_or(0)
+        .checked_add(1)
+        .ok_or_else(|| ApiError::unprocessable(None, "no ids are left for this kind of entity"))
+}
+
+/// A word parameter (a status) as its catalog type.
+fn word<T: DeserializeOwned>(args: &Args, name: &str) -> Option<T> {
+    args.text(name)
+        .and_then(|t| serde_json::from_value(Value::from(t)).ok())
+}
+
+fn text(args: &Args, name: &str) -> Option<String> {
+    args.text(name).map(str::to_string)
+}
+
+fn id(args: &Args, name: &str) -> u32 {
+    args.id(name).unwrap_or(0)
+}
+
+/// The entity with id `id` in `items`, or a `404` naming `field`.
+fn find<'c, T>(
+    items: &'c mut [T],
+    id_of: fn(&T) -> u32,
+    id: u32,
+    field: &str,
+) -> Result<&'c mut T, ApiError> {
+    items.iter_mut().find(|x| id_of(x) == id).ok_or_else(|| {
+        ApiError::not_found(
+            Some(field),
+            format!("{} {id} does not exist", field.trim_end_matches("_id")),
+        )
+    })
+}
+
+/// Sets `slot` when the update gives `value`.
+fn set<T>(slot: &mut T, value: Option<T>) {
+    if let Some(v) = value {
+        *slot = v;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Campaigns.
+
+pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let now = jiff::Timestamp::now();
+    let created = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
+    let campaign = edit(state, |c| {
+        let offer_id = id(args, "offer_id");
+        let offer = c
+            .offers
+            .iter()
+            .find(|o| o.offer_id == offer_id)
+            .ok_or_else(|| {
+                ApiError::unprocessable(
+                    Some("offer_id"),
+                    format!("offer {offer_id} does not exist"),
+                )
+            })?;
+        if offer.offer_status != Status::Active {
+            return Err(ApiError::unprocessable(
+                Some("offer_id"),
+                format!(
+                    "offer {offer_id} is {}; campaigns are created for active offers only",
+                    offer.offer_status.as_str()
+                ),
+            ));
+        }
+        let campaign = Campaign {
+            campaign_id: next_id(c.campaigns.iter().map(|x| x.campaign_id))?,
+            offer_id,
+            affiliate_id: id(args, "affiliate_id"),
+            campaign_status: Status::Active,
+            display_link_type_id: args.int("display_link_type_id").unwrap_or(1) as u8,
+            creative_id: args.id("creative_id"),
+            landing_page_id: args.id("landing_page_id"),
+            sub_affiliate: text(args, "sub_affiliate"),
+            coupon_code: text(args, "coupon_code"),
+            date_created: Some(created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        };
+        c.campaigns.push(campaign.clone());
+        Ok(campaign)
+    })?;
+    let snapshot = state.snapshot();
+    Ok(success(
+        "campaign",
+        json!({
+            "campaign_id": campaign.campaign_id,
+            "campaign_status": campaign.campaign_status,
+            "offer_id": campaign.offer_id,
+            "affiliate_id": campaign.affiliate_id,
+            "tracking_link": links::campaign_url(&snapshot.settings, &campaign),
+            "date_created": created.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+        }),
+    ))
+}
+
+pub fn update_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let x = find(
+            &mut c.campaigns,
+            |x| x.campaign_id,
+            id(args, "campaign_id"),
+            "campaign_id",
+        )?;
+        set(&mut x.campaign_status, word(args, "campaign_status"));
+        set(&mut x.creative_id, args.id_change("creative_id"));
+        set(&mut x.landing_page_id, args.id_change("landing_page_id"));
+        Ok(())
+    })?;
+    Ok(success("campaign", changed(args)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Smart links.
+
+pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let link = edit(state, |c| {
+        let link = SmartLink {
+            smart_link_id: next_id(c.smart_links.iter().map(|x| x.smart_link_id))?,
+            smart_link_name: text(args, "smart_link_name").unwrap_or_default(),
+            affiliate_id: id(args, "affiliate_id"),
+            smart_link_status: word(args, "smart_link_status").unwrap_or(LinkStatus::Active),
+            fallback_url: text(args, "fallback_url"),
+            offers: Vec::new(),
+        };
+        c.smart_links.push(link.clone());
+        Ok(link)
+    })?;
+    let snapshot = state.snapshot();
+    Ok(success(
+        "response",
+        json!({
+            "smart_link_id": link.smart_link_id,
+            "smart_link_name": link.smart_link_name,
+            "affiliate_id": link.affiliate_id,
+            "tracking_url": links::smart_link_url(&snapshot.settings, &link),
+            "smart_link_status": link.smart_link_status,
+        }),
+    ))
+}
+
+fn link_mut<'c>(c: &'c mut Catalog, args: &Args) -> Result<&'c mut SmartLink, ApiError> {
+    let link_id = id(args, "smart_link_id");
+    c.smart_links
+        .iter_mut()
+        .find(|l| l.smart_link_id == link_id)
+        .ok_or_else(|| no_link(link_id))
+}
+
+pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let link = link_mut(c, args)?;
+        set(&mut link.smart_link_name, text(args, "smart_link_name"));
+        set(&mut link.fallback_url, args.text_change("fallback_url"));
+        set(&mut link.smart_link_status, word(args, "smart_link_status"));
+        Ok(())
+    })?;
+    Ok(success("response", changed(args)))
+}
+
+pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let link_id = id(args, "smart_link_id");
+    edit(state, |c| {
+        let index = c
+            .smart_links
+            .iter()
+            .position(|l| l.smart_link_id == link_id)
+            .ok_or_else(|| no_link(link_id))?;
+        c.smart_links.remove(index);
+        Ok(())
+    })?;
+    Ok(success(
+        "response",
+        json!({"smart_link_id": link_id, "deleted": true}),
+    ))
+}
+
+/// Attaches an offer, or updates its attachment when it is attached already: the fields
+/// given change, the others keep their values (a new attachment: weight 1, priority 1, any
+/// country, any device). `added` says which happened.
+pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let (attachment, added) = edit(state, |c| {
+        let link = link_mut(c, args)?;
+        let offer_id = id(args, "offer_id");
+        let added = !link.offers.iter().any(|a| a.offer_id == offer_id);
+        if added {
+            link.offers.push(Attachment {
+                offer_id,
+                offer_weight: 1,
+                priority: 1,
+                countries: Vec::new(),
+                devices: Vec::new(),
+            });
+        }
+        let a = link
+            .offers
+            .iter_mut()
+            .find(|a| a.offer_id == offer_id)
+            .ok_or_else(|| ApiError::unprocessable(None, "attachment vanished"))?;
+        set(
+            &mut a.offer_weight,
+            args.int("offer_weight").map(|w| w as u32),
+        );
+        set(&mut a.priority, args.int("priority"));
+        set(
+            &mut a.countries,
+            args.list("countries").map(<[String]>::to_vec),
+        );
+        set(&mut a.devices, args.devices("devices"));
+        Ok((a.clone(), added))
+    })?;
+    Ok(success(
+        "response",
+        json!({
+            "smart_link_id": id(args, "smart_link_id"),
+            "offer_id": attachment.offer_id,
+            "offer_weight": attachment.offer_weight,
+            "priority": attachment.priority,
+            "added": added,
+        }),
+    ))
+}
+
+pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let link = link_mut(c, args)?;
+        let offer_id = id(args, "offer_id");
+        let index = link
+            .offers
+            .iter()
+            .position(|a| a.offer_id == offer_id)
+            .ok_or_else(|| {
+                ApiError::not_found(
+                    Some("offer_id"),
+                    format!(
+                        "offer {offer_id} is not attached to smart link {}",
+                        link.smart_link_id
+                    ),
+                )
+            })?;
+        link.offers.remove(index);
+        Ok(())
+    })?;
+    Ok(success(
+        "response",
+        json!({
+            "smart_link_id": id(args, "smart_link_id"),
+            "offer_id": id(args, "offer_id"),
+            "removed": true,
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Offers, landing pages, creatives, affiliates.
+
+/// Applies the cap parameters given to `caps`.
+fn set_caps(caps: &mut Caps, args: &Args) {
+    set(&mut caps.daily_clicks, args.count_change("daily_clicks"));
+    set(
+        &mut caps.daily_conversions,
+        args.count_change("daily_conversions"),
+    );
+    set(
+        &mut caps.weekly_conversions,
+        args.count_change("weekly_conversions"),
+    );
+    set(
+        &mut caps.monthly_conversions,
+        args.count_change("monthly_conversions"),
+    );
+    set(
+        &mut caps.total_conversions,
+        args.count_change("total_conversions"),
+    );
+}
+
+/// Applies every offer field given (create and update).
+fn set_offer(o: &mut Offer, args: &Args) {
+    set(&mut o.offer_name, text(args, "offer_name"));
+    set(&mut o.offer_url, text(args, "offer_url"));
+    set(&mut o.offer_status, word(args, "offer_status"));
+    set(
+        &mut o.allowed_countries,
+        args.list("allowed_countries").map(<[String]>::to_vec),
+    );
+    set(&mut o.allowed_devices, args.devices("allowed_devices"));
+    set_caps(&mut o.caps, args);
+}
+
+pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let offer = edit(state, |c| {
+        let mut offer = Offer {
+            offer_id: next_id(c.offers.iter().map(|o| o.offer_id))?,
+            offer_name: String::new(),
+            offer_status: Status::Active,
+            offer_url: String::new(),
+            allowed_countries: Vec::new(),
+            allowed_devices: Vec::new(),
+            caps: Caps::default(),
+        };
+        set_offer(&mut offer, args);
+        c.offers.push(offer.clone());
+        Ok(offer)
+    })?;
+    Ok(success("offer", offer_item(&offer)))
+}
+
+pub fn update_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let o = find(
+            &mut c.offers,
+            |o| o.offer_id,
+            id(args, "offer_id"),
+            "offer_id",
+        )?;
+        set_offer(o, args);
+        Ok(())
+    })?;
+    Ok(success("offer", changed(args)))
+}
+
+fn set_landing_page(l: &mut LandingPage, args: &Args) {
+    set(&mut l.landing_page_name, text(args, "landing_page_name"));
+    set(&mut l.url, text(args, "url"));
+    set(
+        &mut l.landing_page_status,
+        word(args, "landing_page_status"),
+    );
+}
+
+pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let page = edit(state, |c| {
+        let mut page = LandingPage {
+            landing_page_id: next_id(c.landing_pages.iter().map(|l| l.landing_page_id))?,
+            landing_page_name: String::new(),
+            offer_id: id(args, "offer_id"),
+            url: String::new(),
+            landing_page_status: Status::Active,
+        };
+        set_landing_page(&mut page, args);
+        c.landing_pages.push(page.clone());
+        Ok(page)
+    })?;
+    Ok(success("landing_page", landing_page_item(&page)))
+}
+
+pub fn update_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let l = find(
+            &mut c.landing_pages,
+            |l| l.landing_page_id,
+            id(args, "landing_page_id"),
+            "landing_page_id",
+        )?;
+        set_landing_page(l, args);
+        Ok(())
+    })?;
+    Ok(success("landing_page", changed(args)))
+}
+
+fn set_creative(x: &mut Creative, args: &Args) {
+    set(&mut x.creative_name, text(args, "creative_name"));
+    set(
+        &mut x.creative_type_id,
+        args.int("creative_type_id").map(|t| t as u8),
+    );
+    set(&mut x.creative_status, word(args, "creative_status"));
+    let size = |name| args.id_change(name);
+    set(&mut x.width, size("width"));
+    set(&mut x.height, size("height"));
+}
+
+pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let creative = edit(state, |c| {
+        let mut creative = Creative {
+            creative_id: next_id(c.creatives.iter().map(|x| x.creative_id))?,
+            creative_name: String::new(),
+            creative_type_id: 1,
+            offer_id: id(args, "offer_id"),
+            creative_status: Status::Active,
+            width: None,
+            height: None,
+        };
+        set_creative(&mut creative, args);
+        c.creatives.push(creative.clone());
+        Ok(creative)
+    })?;
+    Ok(success("creative", creative_item(&creative)))
+}
+
+pub fn update_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let x = find(
+            &mut c.creatives,
+            |x| x.creative_id,
+            id(args, "creative_id"),
+            "creative_id",
+        )?;
+        set_creative(x, args);
+        Ok(())
+    })?;
+    Ok(success("creative", changed(args)))
+}
+
+pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let affiliate = edit(state, |c| {
+        let affiliate = Affiliate {
+            affiliate_id: next_id(c.affiliates.iter().map(|a| a.affiliate_id))?,
+            affiliate_name: text(args, "affiliate_name").unwrap_or_default(),
+        };
+        c.affiliates.push(affiliate.clone());
+        Ok(affiliate)
+    })?;
+    Ok(success("affiliate", json!(affiliate)))
+}
+
+pub fn update_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
+    edit(state, |c| {
+        let a = find(
+            &mut c.affiliates,
+            |a| a.affiliate_id,
+            id(args, "affiliate_id"),
+            "affiliate_id",
+        )?;
+        set(&mut a.affiliate_name, text(args, "affiliate_name"));
+        Ok(())
+    })?;
+    Ok(success("affiliate", changed(args)))
+}
