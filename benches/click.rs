@@ -19,6 +19,10 @@ use http::Request;
 use smartlink::http::service::respond;
 use smartlink::state::State;
 
+#[path = "support/trim.rs"]
+mod trim;
+use trim::LogTrimmer;
+
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -45,33 +49,13 @@ fn bench(c: &mut Criterion) {
             "dir = \"data\"",
             &format!("dir = {:?}", dir.path().join("data")),
         )
-        // A deeper queue rides out the stalls the truncating helper below causes (a truncate
+        // A deeper queue rides out the stalls the log trimmer causes (a truncate
         // holds the file's lock while it frees ~60 MB of page cache).
         + "\n[records]\nqueue_capacity = 262144\n";
     let config = dir.path().join("smartlink.toml");
     std::fs::write(&config, settings).expect("write settings");
     let state = State::start(&config).expect("demo configuration");
-    // At a million clicks a second the log grows ~450 MB/s, more than this machine's disk
-    // sustains (README, "Capacity"). Every record is still written; a helper cuts the file
-    // back every 100 ms so that the run measures the service's CPU path with the log writer
-    // keeping up, not the disk.
-    let log_dir = dir.path().join("data");
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let truncator = {
-        let done = std::sync::Arc::clone(&done);
-        std::thread::spawn(move || {
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(std::time::Duration::from_millis(100));
-                for entry in std::fs::read_dir(&log_dir).into_iter().flatten().flatten() {
-                    if !entry.file_name().to_string_lossy().starts_with("clicks-") {
-                        continue;
-                    }
-                    let file = std::fs::OpenOptions::new().write(true).open(entry.path());
-                    let _ = file.and_then(|f| f.set_len(0));
-                }
-            }
-        })
-    };
+    let trimmer = LogTrimmer::start(dir.path().join("data"));
     let peer: IpAddr = "127.0.0.1".parse().unwrap();
 
     let request = |target: &str, ua: &str| {
@@ -115,8 +99,7 @@ fn bench(c: &mut Criterion) {
     group.finish();
 
     state.stop_writers();
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = truncator.join();
+    trimmer.stop();
     let dropped = state.metrics.records_dropped.get();
     eprintln!(
         "click records: {} written, {dropped} dropped",

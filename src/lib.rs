@@ -62,6 +62,7 @@ pub mod files;
 pub mod http;
 pub mod links;
 pub mod metrics;
+pub mod rebuilder;
 pub mod route_report;
 pub mod routing;
 pub mod settings;

@@ -35,9 +35,9 @@ impl Signals {
             tokio::select! {
                 _ = self.hangup.recv() => {
                     tracing::info!("SIGHUP: reloading");
-                    let state = Arc::clone(&state);
-                    // File reads and the GeoIP index build are blocking work.
-                    tokio::task::spawn_blocking(move || { let _ = state.reload(); });
+                    let reloading = Arc::clone(&state);
+                    // File reads, the GeoIP index build and the compile are blocking work.
+                    state.rebuilder.submit(move || { let _ = reloading.reload(); });
                 }
                 _ = self.terminate.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                 _ = self.interrupt.recv() => { tracing::info!("SIGINT: shutting down"); break; }

@@ -20,6 +20,7 @@ use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, LedgerHandle};
 use crate::metrics::{External, Metrics};
+use crate::rebuilder::Rebuilder;
 use crate::routing::{CompileError, RoutingTable};
 use crate::snapshot::{LoadError, Snapshot};
 
@@ -35,6 +36,8 @@ pub struct State {
     pub conversions: LedgerHandle,
     ledger: Mutex<Option<Ledger>>,
     draining: AtomicBool,
+    /// Runs API writes and reloads, one at a time, at low CPU priority.
+    pub rebuilder: Rebuilder,
     /// Serialises reloads (never taken by requests).
     reloading: Mutex<()>,
 }
@@ -123,6 +126,7 @@ impl State {
             conversions: ledger.handle(),
             ledger: Mutex::new(Some(ledger)),
             draining: AtomicBool::new(false),
+            rebuilder: Rebuilder::start().map_err(state_error)?,
             reloading: Mutex::new(()),
         }))
     }
@@ -153,6 +157,7 @@ impl State {
                 }
                 let generation = next.generation;
                 self.snapshot.store(Arc::new(next));
+                retire(current);
                 self.metrics.reloads.inc();
                 tracing::info!(generation, "configuration reloaded");
                 Ok(generation)
@@ -193,17 +198,37 @@ impl State {
             if !problems.is_empty() {
                 return Err(EditError::Invalid(problems));
             }
-            // Compile before saving: a file is never written that could not be served.
-            let table = RoutingTable::compile(
-                &catalog,
-                current.settings.default_fallback_url.clone(),
-                &self.registry,
-            )
-            .map_err(EditError::Compile)?;
-            let stamp = crate::catalog::save::save(path, &catalog).map_err(EditError::Io)?;
+            // Compile on a second thread while this one writes the file: the two are the
+            // bulk of a large write and need nothing from each other.
+            let (table, saved) = std::thread::scope(|scope| {
+                let compiled = scope.spawn(|| {
+                    RoutingTable::compile(
+                        &catalog,
+                        current.settings.default_fallback_url.clone(),
+                        &self.registry,
+                    )
+                });
+                let saved = crate::catalog::save::save(path, &catalog);
+                (compiled.join(), saved)
+            });
+            let stamp = saved.map_err(EditError::Io)?;
+            let table = match table {
+                Ok(Ok(table)) => table,
+                // A validated catalog always compiles; if a bug breaks that, the file goes
+                // back to the catalog being served.
+                Ok(Err(e)) => {
+                    restore_file(path, &current.catalog);
+                    return Err(EditError::Compile(e));
+                }
+                Err(_) => {
+                    restore_file(path, &current.catalog);
+                    return Err(EditError::Compile(CompileError::panicked()));
+                }
+            };
             let next = current.with_table(catalog, stamp, table);
             let generation = next.generation;
             self.snapshot.store(Arc::new(next));
+            retire(Arc::clone(&current));
             tracing::info!(generation, "catalog written by the management API");
             Ok(answer)
         })();
@@ -274,6 +299,31 @@ impl State {
             offers_capped,
             capped_clicks,
         })
+    }
+}
+
+/// Writes back the catalog being served after a failed edit already replaced the file.
+fn restore_file(path: &Path, catalog: &Catalog) {
+    if let Err(e) = crate::catalog::save::save(path, catalog) {
+        tracing::error!(path = %path.display(), error = %e, "cannot restore the catalog file; it holds a catalog that is not being served");
+    }
+}
+
+/// Frees a replaced snapshot off the request path. A large catalog and its table take tens
+/// of milliseconds to free; without this, whichever request dropped the last reference (a
+/// click that started before the swap) would pay for it. A thread waits until the snapshot's
+/// last request has finished, then frees it.
+fn retire(old: Arc<Snapshot>) {
+    let spawned = std::thread::Builder::new()
+        .name("retire".into())
+        .spawn(move || {
+            while Arc::strong_count(&old) > 1 {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            drop(old);
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start a thread to free the previous snapshot");
     }
 }
 

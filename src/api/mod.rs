@@ -6,7 +6,7 @@
 //! into the failure envelope in `error`.
 //!
 //! Reads answer from the snapshot the request takes and never wait. Writes run on the
-//! blocking pool (they fsync) through `State::edit_catalog`, one at a time. The OpenAPI
+//! low-priority rebuilder thread (`rebuilder`) through `State::edit_catalog`, one at a time. The OpenAPI
 //! document of every call is `docs/openapi.json`, served at `/api/2/openapi.json` without a
 //! key (it holds nothing about the network).
 
@@ -130,10 +130,12 @@ where
     }
     let args = raw.check(call.params)?;
     let body = if call.writes() {
-        let state = Arc::clone(state);
-        tokio::task::spawn_blocking(move || (call.handler)(&state, &args))
+        let writer = Arc::clone(state);
+        state
+            .rebuilder
+            .run(move || (call.handler)(&writer, &args))
             .await
-            .map_err(|_| ApiError::internal())??
+            .ok_or_else(ApiError::internal)??
     } else {
         (call.handler)(state, &args)?
     };

@@ -193,29 +193,50 @@ fn device(name: &str) -> Option<DeviceClass> {
     serde_json::from_value(Value::from(name)).ok()
 }
 
-/// Raw values as they arrived, before checking.
-pub enum Raw {
-    /// Query string or form body: name → text, in order.
-    Form(Vec<(String, String)>),
-    /// A JSON object.
-    Json(serde_json::Map<String, Value>),
+/// Raw values as they arrived, before checking: name → value, in order, repeats kept (a
+/// form value is a JSON string).
+pub struct Raw(Vec<(String, Value)>);
+
+/// The members of a JSON object in order, duplicate names kept (a `Map` would keep only the
+/// last, silently).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
 }
 
 impl Raw {
     /// Parses a form-encoded text.
     pub fn form(bytes: &[u8]) -> Raw {
-        Raw::Form(
-            form_urlencoded::parse(bytes)
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect(),
-        )
+        Raw(form_urlencoded::parse(bytes)
+            .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+            .collect())
     }
 
     /// Parses a JSON body: an object, else a `400`.
     pub fn json(bytes: &[u8]) -> Result<Raw, ApiError> {
-        match serde_json::from_slice::<Value>(bytes) {
-            Ok(Value::Object(map)) => Ok(Raw::Json(map)),
-            Ok(_) => Err(ApiError::bad_request(
+        match serde_json::from_slice::<Members>(bytes) {
+            Ok(Members(members)) => Ok(Raw(members)),
+            Err(e) if e.is_data() => Err(ApiError::bad_request(
                 None,
                 "the request body must be a JSON object",
             )),
@@ -226,30 +247,25 @@ impl Raw {
         }
     }
 
-    /// Removes and returns the `api_key` (first value); `Err` when it is given twice.
+    /// Removes and returns the `api_key`; `Err` when it is given twice.
     pub fn take_api_key(&mut self) -> Result<Option<String>, ApiError> {
-        let twice = || ApiError::bad_request(Some("api_key"), "is given more than once");
-        match self {
-            Raw::Form(pairs) => {
-                let mut key = None;
-                let mut error = false;
-                pairs.retain(|(k, v)| {
-                    if k != "api_key" {
-                        return true;
-                    }
-                    error |= key.replace(v.clone()).is_some();
-                    false
-                });
-                if error {
-                    return Err(twice());
-                }
-                Ok(key)
+        let mut keys = Vec::new();
+        self.0.retain_mut(|(k, v)| {
+            if k != "api_key" {
+                return true;
             }
-            Raw::Json(map) => Ok(match map.remove("api_key") {
-                Some(Value::String(s)) => Some(s),
-                Some(Value::Number(n)) => Some(n.to_string()),
-                _ => None,
-            }),
+            keys.push(std::mem::take(v));
+            false
+        });
+        match keys.pop() {
+            None => Ok(None),
+            Some(_) if !keys.is_empty() => Err(ApiError::bad_request(
+                Some("api_key"),
+                "is given more than once",
+            )),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Ok(None),
         }
     }
 
@@ -258,20 +274,20 @@ impl Raw {
         let mut errors = Vec::new();
         let mut args = Vec::new();
         let mut given: HashMap<String, Value> = HashMap::new();
-        match self {
-            Raw::Form(pairs) => {
-                for (k, v) in pairs {
-                    match given.entry(k) {
-                        Entry::Occupied(e) => {
-                            errors.push(FieldError::new(Some(e.key()), "is given more than once"))
-                        }
-                        Entry::Vacant(e) => {
-                            e.insert(Value::String(v));
-                        }
+        for (k, v) in self.0 {
+            match given.entry(k) {
+                Entry::Occupied(e) => {
+                    if !errors
+                        .iter()
+                        .any(|f: &FieldError| f.field.as_deref() == Some(e.key()))
+                    {
+                        errors.push(FieldError::new(Some(e.key()), "is given more than once"));
                     }
                 }
+                Entry::Vacant(e) => {
+                    e.insert(v);
+                }
             }
-            Raw::Json(map) => given.extend(map),
         }
         for p in params {
             match given.remove(p.name) {
@@ -279,13 +295,17 @@ impl Raw {
                     errors.push(FieldError::new(Some(p.name), "is required"))
                 }
                 None => {}
+                Some(_) if errors.iter().any(|f| f.field.as_deref() == Some(p.name)) => {}
                 Some(v) => match check_value(p, v) {
                     Ok(a) => args.push((p.name, a)),
                     Err(message) => errors.push(FieldError::new(Some(p.name), message)),
                 },
             }
         }
-        let mut unknown: Vec<String> = given.into_keys().collect();
+        let mut unknown: Vec<String> = given
+            .into_keys()
+            .filter(|k| !errors.iter().any(|f| f.field.as_deref() == Some(k)))
+            .collect();
         unknown.sort();
         for name in unknown {
             errors.push(FieldError::new(
@@ -475,6 +495,23 @@ mod tests {
         assert!(errors(e)[0].1.contains("out of range"));
         assert!(Raw::json(b"[1]").is_err());
         assert!(Raw::json(b"{").is_err());
+    }
+
+    #[test]
+    fn a_name_repeated_in_a_json_object_is_refused() {
+        let e = Raw::json(br#"{"offer_id":1,"offer_id":2}"#)
+            .unwrap()
+            .check(PARAMS)
+            .unwrap_err();
+        assert_eq!(
+            errors(e),
+            [(
+                Some("offer_id".to_string()),
+                "is given more than once".to_string()
+            )]
+        );
+        let mut raw = Raw::json(br#"{"api_key":"a","api_key":"b"}"#).unwrap();
+        assert!(raw.take_api_key().is_err());
     }
 
     #[test]

@@ -102,12 +102,16 @@ pub struct RouteCounters {
     pub conversions: AtomicU64,
 }
 
+/// Keys are ids from the catalog (the operator's), so a fast unkeyed-quality hash is enough;
+/// a compile of a large catalog looks up hundreds of thousands of them.
+type Map<K, V> = DashMap<K, Arc<V>, foldhash::fast::RandomState>;
+
 /// All counters of the process.
 #[derive(Default, Debug)]
 pub struct Registry {
-    offers: DashMap<u32, Arc<OfferCounters>>,
-    sources: DashMap<Source, Arc<SourceCounters>>,
-    routes: DashMap<(Source, u32), Arc<RouteCounters>>,
+    offers: Map<u32, OfferCounters>,
+    sources: Map<Source, SourceCounters>,
+    routes: Map<(Source, u32), RouteCounters>,
     /// Where the counted conversions end in the conversion log. The conversion writer holds
     /// this lock while it counts a batch and moves the position; the counters file is
     /// rendered under it, so a saved file neither misses a conversion nor counts one twice.
@@ -117,15 +121,15 @@ pub struct Registry {
 impl Registry {
     /// The counters of an offer, created empty on first use.
     pub fn offer(&self, offer_id: u32) -> Arc<OfferCounters> {
-        Arc::clone(self.offers.entry(offer_id).or_default().value())
+        get_or_create(&self.offers, offer_id)
     }
 
     pub fn source(&self, source: Source) -> Arc<SourceCounters> {
-        Arc::clone(self.sources.entry(source).or_default().value())
+        get_or_create(&self.sources, source)
     }
 
     pub fn route(&self, source: Source, offer_id: u32) -> Arc<RouteCounters> {
-        Arc::clone(self.routes.entry((source, offer_id)).or_default().value())
+        get_or_create(&self.routes, (source, offer_id))
     }
 
     /// The conversion log position, locked (see the field). Never taken on the click path.
@@ -149,7 +153,16 @@ impl Registry {
     }
 }
 
-fn sorted<K: Ord + Copy + std::hash::Hash, V>(map: &DashMap<K, Arc<V>>) -> Vec<(K, Arc<V>)> {
+/// The value of `key`, created on first use. Looked up under a shard's read lock first:
+/// after the first compile, every key exists.
+fn get_or_create<K: Eq + std::hash::Hash, V: Default>(map: &Map<K, V>, key: K) -> Arc<V> {
+    if let Some(v) = map.get(&key) {
+        return Arc::clone(v.value());
+    }
+    Arc::clone(map.entry(key).or_default().value())
+}
+
+fn sorted<K: Ord + Copy + std::hash::Hash, V>(map: &Map<K, V>) -> Vec<(K, Arc<V>)> {
     let mut all: Vec<(K, Arc<V>)> = map
         .iter()
         .map(|e| (*e.key(), Arc::clone(e.value())))

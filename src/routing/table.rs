@@ -125,6 +125,13 @@ pub struct RoutingTable {
 #[error("catalog is inconsistent (validate it first): {0}")]
 pub struct CompileError(String);
 
+impl CompileError {
+    /// The compile itself failed (a panic caught at its thread's edge).
+    pub fn panicked() -> CompileError {
+        CompileError("the compile panicked".into())
+    }
+}
+
 impl RoutingTable {
     /// Compiles a validated catalog. `default_fallback` serves links without a fallback URL;
     /// counters are taken from (or created in) `registry`.

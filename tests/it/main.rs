@@ -3,12 +3,14 @@
 
 mod common;
 
+mod api;
 mod caps;
 mod cli;
 mod device;
 mod geo;
 mod hostile;
 mod lifecycle;
+mod openapi;
 mod postbacks;
 mod proxies;
 mod smart_link;

@@ -16,6 +16,8 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 pub const SECRET: &str = "integration-test-secret-0123456789";
+/// The management API key of every test configuration (unless a test sets `[api]` itself).
+pub const API_KEY: &str = "integration-test-api-key";
 
 pub const CHROME_WINDOWS: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 pub const IPHONE: &str = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
@@ -149,6 +151,9 @@ impl TestConfig {
         }
         text += &format!("[tracking]\nclick_secret = {SECRET:?}\n\n");
         text += &format!("[state]\ndir = {:?}\n\n", self.state_dir());
+        if !self.sections.iter().any(|s| s.starts_with("[api]")) {
+            text += &format!("[api]\nkeys = [{API_KEY:?}]\n\n");
+        }
         for s in &self.sections {
             text += s;
             text += "\n\n";
@@ -244,6 +249,19 @@ impl TestServer {
                 target,
                 &[("content-type", "application/x-www-form-urlencoded")],
                 form.as_bytes(),
+            )
+            .await
+    }
+
+    /// `POST` with a JSON body.
+    pub async fn post_json(&self, target: &str, body: &serde_json::Value) -> Reply {
+        Client::connect(self.addr)
+            .await
+            .send_body(
+                "POST",
+                target,
+                &[("content-type", "application/json")],
+                body.to_string().as_bytes(),
             )
             .await
     }
