@@ -3,7 +3,7 @@
 //! # Request flow
 //!
 //! ```text
-//! request ─▶ http::service ─▶ http::click ─▶ client (lazy: IP, country, device)
+//! request ─▶ http::service ─▶ http::click (/sl, /rd) ─▶ client (lazy: IP, country, device)
 //!                                   │
 //!                                   ▼
 //!              state ─load()─▶ Snapshot { routing table, GeoIP, signer }
@@ -16,6 +16,10 @@
 //!
 //! postback /p ─▶ http::postback ─▶ conversions::ledger (dedup, fsync) ─▶ caps counters
 //! caps::saver ─▶ counters.json every second; replayed with the conversion log at start
+//!
+//! /api/2/* ─▶ api (calls table, params, key) ─▶ reads: the snapshot
+//!                                           └─▶ writes: rebuilder thread ─▶ state::edit_catalog
+//!                    (validate ─▶ compile ∥ catalog::save ─▶ swap) ─▶ next click sees it
 //! ```
 //!
 //! # Module map
@@ -24,7 +28,7 @@
 //! |------------|---------------------------------------------------------------------|
 //! | `cli`      | the commands `serve`, `check`, `route`, `stats`                      |
 //! | `settings` | the TOML settings file: raw → validated                              |
-//! | `catalog`  | the network JSON: entities, load with locations, validation          |
+//! | `catalog`  | the network JSON: entities, load with locations, validation, save    |
 //! | `routing`  | compile catalog → immutable `RoutingTable`; decision; URL templates  |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee |
 //! | `attrs`    | `Country`, `DeviceClass`, `OsFamily`: the vocabulary shared by all   |
@@ -32,6 +36,10 @@
 //! | `caps`     | cap windows, counters, their registry and the counters file          |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay   |
 //! | `stats`    | per-link and per-offer statistics from the counters                  |
+//! | `api`      | the management API: calls, parameters, failure envelope, handlers    |
+//! | `links`    | tracking links handed out by the API; encoded campaign tokens        |
+//! | `route_report` | the route explanation of one click (`route`, the API)            |
+//! | `rebuilder` | the low-priority thread that runs API writes and reloads            |
 //! | `files`    | atomic file replacement, torn-line repair, hourly log names          |
 //! | `clock`    | a request's wall-clock time from its monotonic start                 |
 //! | `snapshot` | one generation of configuration, built whole                         |

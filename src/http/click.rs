@@ -25,17 +25,23 @@ use crate::routing::{
 use crate::snapshot::Snapshot;
 use crate::state::State;
 
+/// The parts of a request a click reads.
+pub struct ClickRequest<'a> {
+    pub method: &'a Method,
+    pub uri: &'a Uri,
+    pub headers: &'a HeaderMap,
+    /// The TCP peer (or the PROXY protocol's client).
+    pub peer: IpAddr,
+    pub started: crate::clock::Instant,
+}
+
 /// Answers one smart-link click.
 pub fn smart_link(
     state: &State,
     snapshot: &Snapshot,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    peer: IpAddr,
-    started: crate::clock::Instant,
+    req: &ClickRequest,
 ) -> Result<Response<Body>, Reject> {
-    let ClickQuery { id, aff_id, subs } = query::parse(uri.query(), query::SMART_LINK_ID)?;
+    let ClickQuery { id, aff_id, subs } = query::parse(req.uri.query(), query::SMART_LINK_ID)?;
     let table = &snapshot.table;
     let link = match id {
         query::Id::Known(id) => table.link(id).ok_or(Reject::NotFound)?,
@@ -45,7 +51,7 @@ pub fn smart_link(
         return Err(Reject::NotFound);
     }
 
-    let mut click = Click::new(state, snapshot, method, headers, peer, started);
+    let mut click = Click::new(state, snapshot, req);
     let outcome = table.decide(
         link,
         &click.ctx,
@@ -91,12 +97,9 @@ pub fn smart_link(
 pub fn campaign(
     state: &State,
     snapshot: &Snapshot,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    peer: IpAddr,
-    started: crate::clock::Instant,
+    req: &ClickRequest,
 ) -> Result<Response<Body>, Reject> {
+    let uri = req.uri;
     let (id, aff_id, mut subs) = match uri.path().strip_prefix(CAMPAIGN_PREFIX) {
         Some(STANDARD_CAMPAIGN_PATH) => {
             let q = query::parse(uri.query(), query::CAMPAIGN_ID)?;
@@ -128,7 +131,7 @@ pub fn campaign(
         subs[0] = campaign.sub_affiliate.as_deref().map(Cow::Borrowed);
     }
 
-    let mut click = Click::new(state, snapshot, method, headers, peer, started);
+    let mut click = Click::new(state, snapshot, req);
     let decision = table.decide_campaign(campaign, &click.ctx, &mut click.attrs);
     if click.counts() {
         match decision {
@@ -181,21 +184,14 @@ struct Click<'a> {
 }
 
 impl<'a> Click<'a> {
-    fn new(
-        state: &'a State,
-        snapshot: &'a Snapshot,
-        method: &Method,
-        headers: &'a HeaderMap,
-        peer: IpAddr,
-        started: crate::clock::Instant,
-    ) -> Click<'a> {
-        let now = crate::clock::wall(started);
+    fn new(state: &'a State, snapshot: &'a Snapshot, req: &ClickRequest<'a>) -> Click<'a> {
+        let now = crate::clock::wall(req.started);
         Click {
             state,
             snapshot,
             attrs: ClientAttrs::new(
-                snapshot.proxies.client_ip(peer, headers),
-                DeviceHeaders::from_headers(headers),
+                snapshot.proxies.client_ip(req.peer, req.headers),
+                DeviceHeaders::from_headers(req.headers),
                 snapshot.geo.as_deref(),
                 &state.devices,
             ),
@@ -206,7 +202,7 @@ impl<'a> Click<'a> {
                     calendar: &snapshot.calendar,
                     now: crate::clock::unix_secs(now),
                 },
-                count: method == Method::GET,
+                count: req.method == Method::GET,
             },
             now,
         }

@@ -78,28 +78,21 @@ pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Bod
     let target_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
     let is_get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
     let endpoint = Endpoint::of(uri.path());
+    let click_request = || click::ClickRequest {
+        method: req.method(),
+        uri,
+        headers: req.headers(),
+        peer,
+        started,
+    };
     let result = match endpoint {
         _ if target_len > snapshot.settings.limits.max_uri_bytes => Err(Reject::UriTooLong),
         None | Some(Endpoint::Postback) => Err(Reject::NotFound),
         Some(e) if !is_get_or_head => Err(Reject::MethodNotAllowed { allow: e.allow() }),
-        Some(Endpoint::SmartLink) => click::smart_link(
-            state,
-            &snapshot,
-            req.method(),
-            uri,
-            req.headers(),
-            peer,
-            started,
-        ),
-        Some(Endpoint::Campaign | Endpoint::CampaignToken) => click::campaign(
-            state,
-            &snapshot,
-            req.method(),
-            uri,
-            req.headers(),
-            peer,
-            started,
-        ),
+        Some(Endpoint::SmartLink) => click::smart_link(state, &snapshot, &click_request()),
+        Some(Endpoint::Campaign | Endpoint::CampaignToken) => {
+            click::campaign(state, &snapshot, &click_request())
+        }
         Some(Endpoint::Health) => Ok(text(StatusCode::OK, "ok\n")),
         Some(Endpoint::Ready) if state.is_draining() => {
             Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))

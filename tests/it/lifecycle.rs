@@ -12,18 +12,7 @@ use crate::common::*;
 /// A blocking GET on a new connection; returns (status, location) or None if the server
 /// refused or closed the connection.
 fn get(addr: std::net::SocketAddr, target: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {target} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nConnection: close\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let location = text
-        .lines()
-        .find_map(|l| l.strip_prefix("location: "))
-        .unwrap_or("")
-        .to_string();
-    Some((status, location))
+    blocking_get(addr, target).map(|r| (r.status, r.location))
 }
 
 fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
@@ -284,18 +273,8 @@ fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
 
 /// A blocking GET that returns the status and body.
 fn get_body(addr: std::net::SocketAddr, target: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    let status = text.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = text.split_once("\r\n\r\n").unwrap().1.to_string();
-    (status, body)
+    let r = blocking_get(addr, target).expect("server answers");
+    (r.status, r.body)
 }
 
 /// Redirect hosts of `n` clicks on `target`.

@@ -4,6 +4,8 @@
 mod common;
 
 mod api;
+mod api_durability;
+mod campaign_links;
 mod caps;
 mod cli;
 mod device;

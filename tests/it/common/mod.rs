@@ -508,6 +508,41 @@ impl Drop for Binary {
     }
 }
 
+/// An answer to [`blocking_get`].
+pub struct BlockingReply {
+    pub status: u16,
+    /// Empty when there is none.
+    pub location: String,
+    pub body: String,
+}
+
+/// A blocking `GET` with a desktop browser's user agent over a fresh connection, for tests
+/// of the real binary. `None` when the server is gone.
+pub fn blocking_get(addr: SocketAddr, target: &str) -> Option<BlockingReply> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "GET {target} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let location = head
+        .lines()
+        .find_map(|l| l.strip_prefix("location: "))
+        .unwrap_or("")
+        .to_string();
+    Some(BlockingReply {
+        status,
+        location,
+        body: body.to_string(),
+    })
+}
+
 /// Polls `f` until it returns true or `limit` passes.
 pub async fn eventually(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> bool {
     let deadline = tokio::time::Instant::now() + limit;

@@ -1,0 +1,273 @@
+//! Management API writes against the real binary and the real disk: persisted before the
+//! answer, kept across restarts and reloads, serialised under concurrent writers, never a
+//! half-written catalog after `kill -9`, and a write that cannot be saved changes nothing.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::common::{
+    API_KEY, Binary, CHROME_WINDOWS, NETWORK, TestConfig, TestServer, blocking_get,
+};
+
+/// `POST path` with a form body over a fresh connection: status and JSON body.
+fn post(addr: SocketAddr, path: &str, form: &str) -> Option<(u16, Value)> {
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text.split("\r\n\r\n").nth(1)?;
+    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+}
+
+/// Status and `Location` (or body, when there is no `Location`).
+fn get(addr: SocketAddr, target: &str) -> Option<(u16, String)> {
+    let r = blocking_get(addr, target)?;
+    Some((
+        r.status,
+        if r.location.is_empty() {
+            r.body
+        } else {
+            r.location
+        },
+    ))
+}
+
+fn catalog(config: &TestConfig) -> Value {
+    let text = std::fs::read_to_string(config.catalog_path()).expect("catalog file");
+    serde_json::from_str(&text).expect("the catalog file is whole JSON")
+}
+
+fn affiliate_names(catalog: &Value) -> Vec<String> {
+    catalog["affiliates"]
+        .as_array()
+        .expect("affiliates")
+        .iter()
+        .map(|a| a["affiliate_name"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn writes_survive_a_reload_and_a_restart_and_the_next_click_sees_them() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let mut bin = Binary::start(&path);
+    let (status, created) = post(
+        bin.addr,
+        "/api/2/smart_link.json",
+        &format!("api_key={API_KEY}&affiliate_id=100&smart_link_name=Durable&fallback_url=https%3A%2F%2Fdurable.example%2F"),
+    )
+    .expect("create");
+    assert_eq!(status, 200, "{created}");
+    let id = created["response"]["smart_link_id"].as_u64().expect("id");
+    let (status, attached) = post(
+        bin.addr,
+        "/api/2/smart_link_offer.json",
+        &format!("api_key={API_KEY}&smart_link_id={id}&offer_id=12"),
+    )
+    .expect("attach");
+    assert_eq!(status, 200, "{attached}");
+    // The very next click routes to the offer just attached.
+    let (status, location) = get(bin.addr, &format!("/sl?id={id}")).expect("click");
+    assert_eq!(status, 302);
+    assert!(location.starts_with("https://o12.example/"), "{location}");
+
+    // A reload reads the file the API wrote: same routing, nothing lost.
+    bin.signal(libc::SIGHUP);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !bin.log().contains("configuration reloaded") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reloaded = bin.log().contains("configuration reloaded");
+    assert!(reloaded, "{}", bin.log());
+    let (_, location) = get(bin.addr, &format!("/sl?id={id}")).expect("click");
+    assert!(location.starts_with("https://o12.example/"), "{location}");
+
+    bin.signal(libc::SIGTERM);
+    assert_eq!(bin.wait(Duration::from_secs(10)), Some(0));
+    let again = Binary::start(&path);
+    let (status, body) = get(
+        again.addr,
+        &format!("/api/2/smart_links.json?api_key={API_KEY}&smart_link_id={id}"),
+    )
+    .expect("list");
+    assert_eq!(status, 200);
+    let list: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        list["response"]["smart_links"][0]["smart_link_name"],
+        "Durable"
+    );
+    assert_eq!(list["response"]["smart_links"][0]["offer_count"], 1);
+    let (_, location) = get(again.addr, &format!("/sl?id={id}")).expect("click");
+    assert!(location.starts_with("https://o12.example/"), "{location}");
+}
+
+#[tokio::test]
+async fn concurrent_writers_each_land_exactly_once() {
+    let server = TestServer::start(TestConfig::new(NETWORK)).await;
+    let before = affiliate_names(&catalog(&server.config)).len();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let addr = server.addr;
+        tasks.push(tokio::task::spawn_blocking(move || {
+            post(
+                addr,
+                "/api/2/affiliate.json",
+                &format!("api_key={API_KEY}&affiliate_name=Writer+{i}"),
+            )
+        }));
+    }
+    let mut ids = Vec::new();
+    for t in tasks {
+        let (status, body) = t.await.expect("join").expect("answer");
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["affiliate"]["affiliate_id"].as_u64().expect("id"));
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 24, "every writer got its own id");
+    let names = affiliate_names(&catalog(&server.config));
+    assert_eq!(names.len(), before + 24);
+    for i in 0..24 {
+        assert!(
+            names.contains(&format!("Writer {i}")),
+            "Writer {i} is in the file"
+        );
+    }
+    server.stop().await;
+}
+
+#[test]
+fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    for (round, delay_ms) in [120u64, 260, 410].into_iter().enumerate() {
+        let bin = Binary::start(&path);
+        let addr = bin.addr;
+        let writer = std::thread::spawn(move || {
+            // Names answered 200, in order: each was on disk before its answer.
+            let mut answered = Vec::new();
+            for i in 0.. {
+                let name = format!("Round{round}-{i}");
+                match post(
+                    addr,
+                    "/api/2/affiliate.json",
+                    &format!("api_key={API_KEY}&affiliate_name={name}"),
+                ) {
+                    Some((200, _)) => answered.push(name),
+                    Some((status, body)) => panic!("write answered {status}: {body}"),
+                    None => break,
+                }
+                let weight = i % 100 + 1;
+                if post(
+                    addr,
+                    "/api/2/smart_link_offer.json",
+                    &format!("api_key={API_KEY}&smart_link_id=4&offer_id=12&offer_weight={weight}"),
+                )
+                .is_none()
+                {
+                    break;
+                }
+            }
+            answered
+        });
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        bin.signal(libc::SIGKILL);
+        let answered = writer.join().expect("writer");
+        drop(bin);
+        assert!(
+            !answered.is_empty(),
+            "round {round}: some writes were answered"
+        );
+
+        // The file is whole, valid, and holds every write that was answered.
+        let check = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+            .args(["check", "--config"])
+            .arg(&path)
+            .output()
+            .expect("run check");
+        assert!(
+            check.status.success(),
+            "round {round}: {}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let names = affiliate_names(&catalog(&config));
+        for name in &answered {
+            assert!(
+                names.contains(name),
+                "round {round}: answered write {name} was lost"
+            );
+        }
+    }
+    // And the server starts on it and takes writes again.
+    let bin = Binary::start(&path);
+    let (status, body) = post(
+        bin.addr,
+        "/api/2/affiliate.json",
+        &format!("api_key={API_KEY}&affiliate_name=After"),
+    )
+    .expect("write after the kills");
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn a_write_that_cannot_be_saved_is_503_and_changes_nothing() {
+    let server = TestServer::start(TestConfig::new(NETWORK)).await;
+    let before = std::fs::read(server.config.catalog_path()).expect("catalog");
+    // The temporary file the write needs cannot be created: a directory is in its place.
+    let blocker = server.config.dir.path().join(".network.json.tmp");
+    std::fs::create_dir(&blocker).expect("block the temporary file");
+    let addr = server.addr;
+    let form = format!("api_key={API_KEY}&smart_link_id=1&smart_link_status=inactive");
+    let attempt = {
+        let form = form.clone();
+        tokio::task::spawn_blocking(move || post(addr, "/api/2/update_smart_link.json", &form))
+            .await
+            .expect("join")
+            .expect("answer")
+    };
+    assert_eq!(attempt.0, 503, "{}", attempt.1);
+    assert_eq!(attempt.1["request_status"], "Failure");
+    assert_eq!(
+        std::fs::read(server.config.catalog_path()).expect("catalog"),
+        before,
+        "the file is untouched"
+    );
+    // The table in use is untouched too: link 1 still routes.
+    let click = server
+        .get("/sl?id=1", &[("user-agent", CHROME_WINDOWS)])
+        .await;
+    assert_eq!(click.status, 302);
+    assert!(
+        !click.location().starts_with("https://fb1.example/"),
+        "{}",
+        click.location()
+    );
+
+    // Once the disk problem is gone, the same write succeeds.
+    std::fs::remove_dir(&blocker).expect("unblock");
+    let retry =
+        tokio::task::spawn_blocking(move || post(addr, "/api/2/update_smart_link.json", &form))
+            .await
+            .expect("join")
+            .expect("answer");
+    assert_eq!(retry.0, 200, "{}", retry.1);
+    let click = server
+        .get("/sl?id=1", &[("user-agent", CHROME_WINDOWS)])
+        .await;
+    assert!(
+        click.location().starts_with("https://fb1.example/"),
+        "{}",
+        click.location()
+    );
+    server.stop().await;
+}
