@@ -7,7 +7,9 @@
 //! that it never fills during the run): every routed click checks caps, and those drawn for
 //! 1043 (40% by weight) reserve a place with a compare-and-swap. Link 305, added here, has
 //! the same attachments on copies of those offers without caps (2042, 2043), so the two
-//! routed cases differ only by the caps.
+//! routed cases differ only by the caps. A campaign click (`/rd/r.php`, campaign 98001 on
+//! offer 1042, with its `sub_affiliate` as `s1`) goes through the same steps without the
+//! smart link's draw.
 //! Target (README): ≤ 1 µs median; no click record may be dropped during the run.
 
 use std::hint::black_box;
@@ -77,6 +79,10 @@ fn bench(c: &mut Criterion) {
         (
             "routed_us_iphone_no_caps",
             request("/sl?id=305&aff_id=67890&s1=email_june&s2=abc", iphone),
+        ),
+        (
+            "campaign_link_us_iphone",
+            request("/rd/r.php?sid=98001&aff_id=67890&s2=abc", iphone),
         ),
         (
             "bot_to_fallback",

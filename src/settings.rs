@@ -583,6 +583,8 @@ mod tests {
         let s = parse(MINIMAL).unwrap();
         assert_eq!(s.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
+        assert_eq!(s.vanity_base_url, s.public_base_url);
+        assert_eq!(s.api_max_body_bytes, 65_536);
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.catalog_path, PathBuf::from("config/network.json"));
         assert_eq!(s.geoip_database, None);
@@ -615,6 +617,7 @@ mod tests {
             [server]
             listen = "localhost"
             public_base_url = "ftp://x"
+            vanity_base_url = "go.example"
             trusted_proxies = ["10.0.0.0/8", "10.0.0.0/33", "nope"]
             default_fallback_url = "https://{s1}.example/"
             client_ip_header = "x-real-ip"
@@ -628,6 +631,8 @@ mod tests {
             bots = "maybe"
             [records]
             flush_interval_ms = 5000
+            [api]
+            max_body_bytes = 0
             "#,
         )
         .unwrap_err();
@@ -643,6 +648,7 @@ mod tests {
             [
                 "server.listen",
                 "server.public_base_url",
+                "server.vanity_base_url",
                 "server.trusted_proxies[1]",
                 "server.trusted_proxies[2]",
                 "server.default_fallback_url",
@@ -652,6 +658,7 @@ mod tests {
                 "tracking.previous_click_secrets",
                 "tracking.attribution_window_days",
                 "tracking.timezone",
+                "api.max_body_bytes",
                 "routing.bots",
                 "records.flush_interval_ms",
             ]
