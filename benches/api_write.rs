@@ -21,7 +21,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use serde_json::{Value, json};
-use smartlink::http::service::respond;
+use smartlink::http::service::{Endpoint, respond};
 use smartlink::state::State;
 
 #[path = "support/trim.rs"]
@@ -190,10 +190,16 @@ fn bench(c: &mut Criterion) {
         .header("x-forwarded-for", "8.8.8.8")
         .body(())
         .unwrap();
+    let one_click = || {
+        black_box(respond(
+            &state,
+            black_box(&click),
+            peer,
+            Endpoint::of(click.uri().path()),
+        ))
+    };
     let mut group = c.benchmark_group("click_during_api_writes");
-    group.bench_function("idle", |b| {
-        b.iter(|| black_box(respond(&state, black_box(&click), peer)))
-    });
+    group.bench_function("idle", |b| b.iter(one_click));
     let writing = Arc::new(AtomicBool::new(true));
     let writes = Arc::new(AtomicU64::new(0));
     let writer = {
@@ -208,9 +214,7 @@ fn bench(c: &mut Criterion) {
             }
         })
     };
-    group.bench_function("while_writing", |b| {
-        b.iter(|| black_box(respond(&state, black_box(&click), peer)))
-    });
+    group.bench_function("while_writing", |b| b.iter(one_click));
     writing.store(false, Ordering::Relaxed);
     writer.join().expect("writer");
     group.finish();

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
-use smartlink::http::service::respond;
+use smartlink::http::service::{Endpoint, respond};
 use smartlink::state::State;
 
 #[path = "support/trim.rs"]
@@ -99,7 +99,14 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("whole_click_in_process");
     for (name, req) in &cases {
         group.bench_function(*name, |b| {
-            b.iter(|| black_box(respond(&state, black_box(req), peer)))
+            b.iter(|| {
+                black_box(respond(
+                    &state,
+                    black_box(req),
+                    peer,
+                    Endpoint::of(req.uri().path()),
+                ))
+            })
         });
     }
     group.finish();

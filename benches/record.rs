@@ -31,7 +31,7 @@ fn record() -> ClickRecord {
         priority: Some(1),
         fallback: None,
         ip: "8.8.8.8".parse().unwrap(),
-        country: Country::from_code("US"),
+        country: Some(Country::from_code("US")),
         device: DeviceClass::Mobile,
         os: OsFamily::Ios,
         text: RecordText::new(

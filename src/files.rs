@@ -2,30 +2,141 @@
 //! and append-only logs that a killed process may have left with a torn last line
 //! ([`open_repaired`]).
 
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `bytes` so that a reader (or a restart after `kill -9` or power loss)
 /// sees either the old file or the new one: write a temporary file beside it, fsync it,
 /// rename it over `path`, fsync the directory.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    stage(path, bytes)?.commit().map_err(|e| match e {
+        CommitError::NotReplaced(e) | CommitError::NotSynced(e) => e,
+    })
+}
+
+/// A replacement of a file, written and fsynced beside it but not yet in place. Dropped
+/// without [`Staged::commit`], it removes its temporary file and the file is untouched.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+    metadata: Metadata,
+    committed: bool,
+}
+
+/// Why a commit did not finish.
+#[derive(Debug)]
+pub enum CommitError {
+    /// The rename failed: the old file is still in place.
+    NotReplaced(io::Error),
+    /// The new file is in place, but the directory could not be fsynced: a power loss may
+    /// still bring the old one back.
+    NotSynced(io::Error),
+}
+
+/// Writes `bytes` to a temporary file beside `path` and fsyncs it (the first half of
+/// [`write_atomically`]).
+pub fn stage(path: &Path, bytes: &[u8]) -> io::Result<Staged> {
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::other("path has no file name"))?;
-    let tmp = dir.join(format!(".{}.tmp", name.to_string_lossy()));
-    let result = (|| {
+    let tmp = dir_of(path).join(format!(".{}.tmp", name.to_string_lossy()));
+    let written = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        f.metadata()
     })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    match written {
+        Ok(metadata) => Ok(Staged {
+            tmp,
+            path: path.to_path_buf(),
+            metadata,
+            committed: false,
+        }),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    result
+}
+
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+impl Staged {
+    /// The new file's metadata; inode and modification time stay the same through the
+    /// rename.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// Renames the new file over the old one and fsyncs the directory.
+    pub fn commit(mut self) -> Result<(), CommitError> {
+        std::fs::rename(&self.tmp, &self.path).map_err(CommitError::NotReplaced)?;
+        self.committed = true;
+        File::open(dir_of(&self.path))
+            .and_then(|d| d.sync_all())
+            .map_err(CommitError::NotSynced)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// An append-only log file whose length up to its last whole line is known: an append is
+/// whole or not there at all.
+#[derive(Debug)]
+pub struct AppendFile {
+    file: File,
+    len: u64,
+}
+
+impl AppendFile {
+    /// Opens `path` for appending, first cutting off a torn last line ([`open_repaired`]).
+    pub fn open(path: &Path) -> io::Result<AppendFile> {
+        let (file, len) = open_repaired(path)?;
+        Ok(AppendFile { file, len })
+    }
+
+    /// Length up to the last whole append: where the next one starts.
+    pub fn end(&self) -> u64 {
+        self.len
+    }
+
+    /// Appends `bytes`, then fsyncs when `sync`. On failure cuts the file back to where it
+    /// was, so that it still ends with a whole line and a retry does not write twice.
+    pub fn append(&mut self, bytes: &[u8], sync: bool) -> io::Result<()> {
+        let written = self
+            .file
+            .write_all(bytes)
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
+        match written {
+            Ok(()) => {
+                self.len += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.file.set_len(self.len);
+                let _ = self.file.seek(SeekFrom::End(0));
+                Err(e)
+            }
+        }
+    }
+
+    pub fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
 }
 
 /// `clicks-2026-11-18T12.ndjson`: the log file of `prefix` for the UTC hour `hour` (hours
@@ -162,10 +273,33 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["state.json"]);
-        // The temporary path cannot be created (a directory is there): the write fails.
+        // The temporary path cannot be created (a directory is there): the write fails and
+        // the file keeps its old content.
         let blocked = dir.path().join("sub");
-        std::fs::create_dir(&blocked).unwrap();
+        std::fs::write(&blocked, "old").unwrap();
         std::fs::create_dir(dir.path().join(".sub.tmp")).unwrap();
         assert!(write_atomically(&blocked, b"x").is_err());
+        assert_eq!(std::fs::read(&blocked).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_staged_file_dropped_uncommitted_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("catalog.json");
+        std::fs::write(&path, "old").unwrap();
+        let staged = stage(&path, b"new").unwrap();
+        assert!(dir.path().join(".catalog.json.tmp").exists());
+        drop(staged);
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert!(!dir.path().join(".catalog.json.tmp").exists());
+        // What the staged metadata says is what the file has once in place.
+        let staged = stage(&path, b"new").unwrap();
+        let inode = std::os::unix::fs::MetadataExt::ino(staged.metadata());
+        let modified = staged.metadata().modified().unwrap();
+        staged.commit().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new");
+        let after = std::fs::metadata(&path).unwrap();
+        assert_eq!(std::os::unix::fs::MetadataExt::ino(&after), inode);
+        assert_eq!(after.modified().unwrap(), modified);
     }
 }

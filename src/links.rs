@@ -58,11 +58,18 @@ fn check(ids: &[u8; 8]) -> [u8; 4] {
     [digest[0], digest[1], digest[2], digest[3]]
 }
 
+/// The 8 bytes a token carries: campaign id, affiliate id (big-endian).
+fn ids(campaign_id: u32, affiliate_id: u32) -> [u8; 8] {
+    let mut ids = [0u8; 8];
+    ids[..4].copy_from_slice(&campaign_id.to_be_bytes());
+    ids[4..].copy_from_slice(&affiliate_id.to_be_bytes());
+    ids
+}
+
 pub fn encode_token(campaign_id: u32, affiliate_id: u32) -> String {
+    let ids = ids(campaign_id, affiliate_id);
     let mut bytes = [0u8; 12];
-    bytes[..4].copy_from_slice(&campaign_id.to_be_bytes());
-    bytes[4..8].copy_from_slice(&affiliate_id.to_be_bytes());
-    let ids: [u8; 8] = bytes[..8].try_into().unwrap_or_default();
+    bytes[..8].copy_from_slice(&ids);
     bytes[8..].copy_from_slice(&check(&ids));
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -76,13 +83,13 @@ pub fn decode_token(token: &str) -> Option<(u32, u32)> {
     let n = URL_SAFE_NO_PAD
         .decode_slice(token.as_bytes(), &mut bytes)
         .ok()?;
-    let ids: [u8; 8] = bytes[..8].try_into().ok()?;
-    if n != 12 || bytes[8..] != check(&ids) {
-        return None;
-    }
-    let campaign = u32::from_be_bytes(bytes[..4].try_into().ok()?);
-    let affiliate = u32::from_be_bytes(bytes[4..8].try_into().ok()?);
-    Some((campaign, affiliate))
+    let [c0, c1, c2, c3, a0, a1, a2, a3, k0, k1, k2, k3] = bytes;
+    let (campaign, affiliate) = (
+        u32::from_be_bytes([c0, c1, c2, c3]),
+        u32::from_be_bytes([a0, a1, a2, a3]),
+    );
+    (n == 12 && check(&ids(campaign, affiliate)) == [k0, k1, k2, k3])
+        .then_some((campaign, affiliate))
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use http::StatusCode;
+
 use crate::routing::FallbackReason;
 
 pub const CLICKS: &str = "smartlink_clicks_total";
@@ -166,19 +168,21 @@ impl Rejection {
         Rejection::Unavailable,
     ];
 
-    fn status(self) -> &'static str {
+    /// The status of the responses this counts: the one mapping from rejection to status,
+    /// used by every error response and by the metric's label.
+    pub fn status(self) -> StatusCode {
         match self {
-            Rejection::BadRequest => "400",
-            Rejection::NotFound => "404",
-            Rejection::MethodNotAllowed => "405",
-            Rejection::UriTooLong => "414",
-            Rejection::PayloadTooLarge => "413",
-            Rejection::Timeout => "408",
-            Rejection::Internal => "500",
-            Rejection::Unauthorized => "401",
-            Rejection::Conflict => "409",
-            Rejection::Unprocessable => "422",
-            Rejection::Unavailable => "503",
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
+            Rejection::Conflict => StatusCode::CONFLICT,
+            Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -284,7 +288,7 @@ impl Metrics {
             &mut o,
             CLICKS,
             "counter",
-            "Smart-link clicks (GET) by outcome.",
+            "Clicks (GET) on smart links and campaigns, by outcome.",
         );
         let _ = writeln!(o, "{CLICKS}{{outcome=\"routed\"}} {}", self.routed.get());
         for (reason, c) in FallbackReason::ALL.iter().zip(&self.fallbacks) {
@@ -309,7 +313,7 @@ impl Metrics {
             let _ = writeln!(
                 o,
                 "{ERROR_RESPONSES}{{status=\"{}\"}} {}",
-                r.status(),
+                r.status().as_str(),
                 c.get()
             );
         }

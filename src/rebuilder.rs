@@ -14,14 +14,26 @@ type Job = Box<dyn FnOnce() + Send>;
 
 /// Niceness of the rebuilder thread (0 is normal, 19 the lowest priority).
 const NICENESS: i32 = 10;
+/// Jobs that may wait; more are refused (the API answers `503`), so that clients cannot
+/// pile up writes without bound.
+const QUEUE: usize = 64;
 
 pub struct Rebuilder {
-    jobs: mpsc::Sender<Job>,
+    jobs: mpsc::SyncSender<Job>,
+}
+
+/// Why a job did not run to completion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRun {
+    /// [`QUEUE`] jobs are already waiting.
+    Busy,
+    /// The job panicked.
+    Panicked,
 }
 
 impl Rebuilder {
     pub fn start() -> std::io::Result<Rebuilder> {
-        let (jobs, queue) = mpsc::channel::<Job>();
+        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
         std::thread::Builder::new()
             .name("rebuilder".into())
             .spawn(move || {
@@ -34,23 +46,23 @@ impl Rebuilder {
         Ok(Rebuilder { jobs })
     }
 
-    /// Queues `job` on the rebuilder thread.
-    pub fn submit(&self, job: impl FnOnce() + Send + 'static) {
-        // The thread lives as long as the process (panics are caught), so this cannot fail.
-        let _ = self.jobs.send(Box::new(job));
+    /// Queues `job` on the rebuilder thread, unless the queue is full. (The thread lives as
+    /// long as the process, panics are caught, so the queue is never disconnected.)
+    pub fn submit(&self, job: impl FnOnce() + Send + 'static) -> Result<(), NotRun> {
+        self.jobs.try_send(Box::new(job)).map_err(|_| NotRun::Busy)
     }
 
     /// Runs `job` on the rebuilder thread and waits for its result without blocking the
-    /// async runtime. `None` if the job panicked.
+    /// async runtime.
     pub async fn run<T: Send + 'static>(
         &self,
         job: impl FnOnce() -> T + Send + 'static,
-    ) -> Option<T> {
+    ) -> Result<T, NotRun> {
         let (answer, answered) = tokio::sync::oneshot::channel();
         self.submit(move || {
             let _ = answer.send(job());
-        });
-        answered.await.ok()
+        })?;
+        answered.await.map_err(|_| NotRun::Panicked)
     }
 }
 
@@ -79,9 +91,19 @@ mod tests {
     #[tokio::test]
     async fn jobs_run_in_order_at_lower_priority() {
         let r = Rebuilder::start().unwrap();
-        let first = r.run(|| 1).await;
-        let second = r.run(|| 2).await;
-        assert_eq!((first, second), (Some(1), Some(2)));
+        // Submitted together, run one after the other in submission order.
+        let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let job = |n: u32| {
+            let order = std::sync::Arc::clone(&order);
+            move || {
+                std::thread::sleep(std::time::Duration::from_millis(u64::from(5 - n)));
+                order.lock().unwrap().push(n);
+                n
+            }
+        };
+        let (a, b, c) = tokio::join!(r.run(job(1)), r.run(job(2)), r.run(job(3)));
+        assert_eq!((a, b, c), (Ok(1), Ok(2), Ok(3)));
+        assert_eq!(*order.lock().unwrap(), [1, 2, 3]);
         #[cfg(target_os = "linux")]
         {
             let nice = r
@@ -92,15 +114,34 @@ mod tests {
                     )
                 })
                 .await;
-            assert_eq!(nice, Some(NICENESS));
+            assert_eq!(nice, Ok(NICENESS));
         }
     }
 
     #[tokio::test]
-    async fn a_panicking_job_is_none_and_the_next_job_runs() {
+    async fn a_panicking_job_fails_alone_and_the_next_job_runs() {
         let r = Rebuilder::start().unwrap();
-        let answer: Option<()> = r.run(|| panic!("job failed")).await;
-        assert_eq!(answer, None);
-        assert_eq!(r.run(|| 3).await, Some(3));
+        let answer: Result<(), NotRun> = r.run(|| panic!("job failed")).await;
+        assert_eq!(answer, Err(NotRun::Panicked));
+        assert_eq!(r.run(|| 3).await, Ok(3));
+    }
+
+    #[test]
+    fn a_full_queue_refuses_more_jobs() {
+        let r = Rebuilder::start().unwrap();
+        let (release, wait) = mpsc::channel::<()>();
+        r.submit(move || {
+            let _ = wait.recv();
+        })
+        .unwrap();
+        // The first job may or may not have left the queue yet: fill it either way.
+        let mut accepted = 0;
+        while r.submit(|| {}).is_ok() {
+            accepted += 1;
+            assert!(accepted <= QUEUE, "the queue is bounded");
+        }
+        assert!(accepted >= QUEUE - 1);
+        assert_eq!(r.submit(|| {}), Err(NotRun::Busy));
+        release.send(()).unwrap();
     }
 }

@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::caps::{CapClock, Source};
-use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders};
+use crate::caps::Source;
+use crate::client::DeviceClassifier;
 use crate::http::click::ClickMacros;
 use crate::routing::explain::Explain;
-use crate::routing::{Attributes, Context, Link, Outcome};
+use crate::routing::{Attributes, Link, Outcome};
 use crate::snapshot::Snapshot;
 
 /// The explanation of a click on `link` from `peer` with `headers`, as JSON.
@@ -23,18 +23,10 @@ pub fn report(
     devices: &DeviceClassifier,
 ) -> Value {
     let table = &snapshot.table;
-    let mut attrs = ClientAttrs::new(
-        snapshot.proxies.client_ip(peer, headers),
-        DeviceHeaders::from_headers(headers),
-        snapshot.geo.as_deref(),
-        devices,
-    );
+    let mut attrs = snapshot.client_attrs(peer, headers, devices);
     let mut trace = Explain::new(link);
-    let ctx = Context {
-        bots: snapshot.settings.bots,
-        caps: CapClock::now(&snapshot.calendar),
-        count: false,
-    };
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let ctx = snapshot.context(now, false);
     let outcome = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), &mut trace);
     let (offer_id, priority, fallback_reason, template) = match outcome {
         Outcome::Routed { attachment, offer } => {

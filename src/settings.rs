@@ -201,7 +201,9 @@ pub struct Settings {
     pub click_secret: Vec<u8>,
     /// Secrets rotated out: ids they signed still verify (postbacks of older clicks).
     pub previous_click_secrets: Vec<Vec<u8>>,
+    /// `tracking.timezone` as written, and the zone it names.
     pub timezone: String,
+    pub time_zone: jiff::tz::TimeZone,
     /// How long after a click its conversion is accepted (and its id remembered).
     pub attribution_window: Duration,
     /// Bound of the converted click id set (about 32 bytes each).
@@ -415,12 +417,13 @@ impl Validator<'_> {
             5_000_000,
         );
         let timezone = raw.tracking.timezone.unwrap_or_else(|| "UTC".into());
-        if jiff::tz::TimeZone::get(&timezone).is_err() {
+        let time_zone = jiff::tz::TimeZone::get(&timezone).unwrap_or_else(|_| {
             self.fail(
                 "tracking.timezone",
                 format!("{timezone:?} is not an IANA time zone name (e.g. \"Europe/Berlin\")"),
             );
-        }
+            jiff::tz::TimeZone::UTC
+        });
 
         let state_dir = PathBuf::from(raw.state.dir.unwrap_or_else(|| "data".into()));
         let api_keys = match env(ENV_API_KEYS).filter(|s| !s.trim().is_empty()) {
@@ -481,6 +484,7 @@ impl Validator<'_> {
             click_secret: click_secret.into_bytes(),
             previous_click_secrets,
             timezone,
+            time_zone,
             attribution_window: Duration::from_secs(u64::from(window_days.clamp(1, 365)) * 86_400),
             max_tracked_conversions,
             state_dir,

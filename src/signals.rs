@@ -37,7 +37,9 @@ impl Signals {
                     tracing::info!("SIGHUP: reloading");
                     let reloading = Arc::clone(&state);
                     // File reads, the GeoIP index build and the compile are blocking work.
-                    state.rebuilder.submit(move || { let _ = reloading.reload(); });
+                    if state.rebuilder.submit(move || { let _ = reloading.reload(); }).is_err() {
+                        tracing::warn!("SIGHUP ignored: too many reloads and API writes are waiting; send it again");
+                    }
                 }
                 _ = self.terminate.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                 _ = self.interrupt.recv() => { tracing::info!("SIGINT: shutting down"); break; }

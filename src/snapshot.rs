@@ -9,11 +9,11 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::caps::{Calendar, Registry};
+use crate::caps::{Calendar, CapClock, Registry};
 use crate::catalog::{self, Catalog, FileStamp};
 use crate::clicks::ClickSigner;
-use crate::client::{GeoDb, TrustedProxies};
-use crate::routing::RoutingTable;
+use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders, GeoDb, TrustedProxies};
+use crate::routing::{Context, RoutingTable};
 use crate::settings::Settings;
 
 /// One immutable generation of configuration.
@@ -86,11 +86,9 @@ impl Snapshot {
                 .map_err(|e| problems.push(e.to_string()))
                 .ok()
         });
-        let calendar = Calendar::named(&settings.timezone)
-            .map_err(|e| problems.push(format!("tracking.timezone: {e}")))
-            .ok();
-        match (problems.is_empty(), catalog, table, calendar) {
-            (true, Some((catalog, catalog_stamp)), Some(table), Some(calendar)) => {
+        match (problems.is_empty(), catalog, table) {
+            (true, Some((catalog, catalog_stamp)), Some(table)) => {
+                let calendar = Calendar::new(settings.time_zone.clone());
                 Ok(Snapshot::assemble(
                     generation,
                     settings,
@@ -119,6 +117,33 @@ impl Snapshot {
         )
     }
 
+    /// The attributes of a client at `peer` sending `headers` (computed lazily).
+    pub fn client_attrs<'a>(
+        &'a self,
+        peer: std::net::IpAddr,
+        headers: &'a http::HeaderMap,
+        devices: &'a DeviceClassifier,
+    ) -> ClientAttrs<'a> {
+        ClientAttrs::new(
+            self.proxies.client_ip(peer, headers),
+            DeviceHeaders::from_headers(headers),
+            self.geo.as_deref(),
+            devices,
+        )
+    }
+
+    /// The decision context of a click at `now` (Unix seconds); `count`: a real click.
+    pub fn context(&self, now: i64, count: bool) -> Context<'_> {
+        Context {
+            bots: self.settings.bots,
+            caps: CapClock {
+                calendar: &self.calendar,
+                now,
+            },
+            count,
+        }
+    }
+
     fn assemble(
         generation: u64,
         settings: Settings,
@@ -142,5 +167,34 @@ impl Snapshot {
             table,
             geo,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bad_time_zone_is_reported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = dir.path().join("network.json");
+        std::fs::write(&catalog, "{}").unwrap();
+        let config = dir.path().join("smartlink.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[server]\ndefault_fallback_url = \"https://f.example/\"\n[catalog]\npath = {catalog:?}\n\
+                 [tracking]\nclick_secret = \"0123456789abcdef0123\"\ntimezone = \"Mars/Olympus\"\n"
+            ),
+        )
+        .unwrap();
+        let Err(e) = Snapshot::load(&config, 1, &Registry::default()) else {
+            panic!("an unknown zone is refused");
+        };
+        let zone = e
+            .problems
+            .iter()
+            .filter(|p| p.contains("tracking.timezone"));
+        assert_eq!(zone.count(), 1, "{e}");
     }
 }

@@ -19,6 +19,7 @@ use crate::catalog::{Catalog, FileStamp};
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, LedgerHandle};
+use crate::files::CommitError;
 use crate::metrics::{External, Metrics};
 use crate::rebuilder::Rebuilder;
 use crate::routing::{CompileError, RoutingTable};
@@ -105,10 +106,8 @@ impl State {
         let enrich = {
             let snapshot = Arc::clone(&snapshot);
             Box::new(move |r: &mut crate::clicks::ClickRecord| {
-                if r.country.is_none()
-                    && let Some(geo) = &snapshot.load().geo
-                {
-                    r.country = geo.country(r.ip);
+                if r.country.is_none() {
+                    r.country = Some(snapshot.load().geo.as_ref().and_then(|g| g.country(r.ip)));
                 }
             })
         };
@@ -156,14 +155,14 @@ impl State {
                     );
                 }
                 let generation = next.generation;
+                // Counted before the swap: whoever sees the new generation sees the count.
+                self.metrics.reloads.inc();
                 self.snapshot.store(Arc::new(next));
                 retire(current);
-                self.metrics.reloads.inc();
                 tracing::info!(generation, "configuration reloaded");
                 Ok(generation)
             }
             Err(e) => {
-                self.metrics.reload_failures.inc();
                 for problem in &e.problems {
                     tracing::error!(%problem, "reload rejected");
                 }
@@ -171,16 +170,20 @@ impl State {
                     generation = current.generation,
                     "reload failed; still serving the previous configuration"
                 );
+                // Counted once every problem is logged: whoever sees the count can read why.
+                self.metrics.reload_failures.inc();
                 Err(e)
             }
         }
     }
 
     /// Applies `edit` to a copy of the current catalog and publishes the result: validate as
-    /// the loader does → compile → save the file atomically → swap. Serialised with other
-    /// edits and with reloads; requests never wait for it (they keep reading the snapshot
-    /// they hold). Refused without writing anything when the catalog file on disk is not
-    /// the version the current snapshot came from (someone edited it by hand: SIGHUP first).
+    /// the loader does → compile, while the new file is written and fsynced beside the
+    /// catalog → check the catalog file is still the version being served → rename it in
+    /// place → swap. Serialised with other edits and with reloads; requests never wait for it
+    /// (they keep reading the snapshot they hold). Nothing is replaced when any step before
+    /// the rename fails, and the file is never replaced when someone edited it by hand since
+    /// it was loaded (SIGHUP first).
     pub fn edit_catalog<T, E>(
         &self,
         edit: impl FnOnce(&mut Catalog) -> Result<T, E>,
@@ -188,8 +191,9 @@ impl State {
         let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot.load_full();
         let path = &current.settings.catalog_path;
+        let unchanged_on_disk = || FileStamp::of(path).ok() == Some(current.catalog_stamp);
         let result = (|| {
-            if FileStamp::of(path).ok() != Some(current.catalog_stamp) {
+            if !unchanged_on_disk() {
                 return Err(EditError::FileChanged);
             }
             let mut catalog = current.catalog.clone();
@@ -200,7 +204,7 @@ impl State {
             }
             // Compile on a second thread while this one writes the file: the two are the
             // bulk of a large write and need nothing from each other.
-            let (table, saved) = std::thread::scope(|scope| {
+            let (table, staged) = std::thread::scope(|scope| {
                 let compiled = scope.spawn(|| {
                     RoutingTable::compile(
                         &catalog,
@@ -208,23 +212,31 @@ impl State {
                         &self.registry,
                     )
                 });
-                let saved = crate::catalog::save::save(path, &catalog);
-                (compiled.join(), saved)
+                let staged = crate::catalog::save::stage(path, &catalog);
+                (compiled.join(), staged)
             });
-            let stamp = saved.map_err(EditError::Io)?;
-            let table = match table {
-                Ok(Ok(table)) => table,
-                // A validated catalog always compiles; if a bug breaks that, the file goes
-                // back to the catalog being served.
-                Ok(Err(e)) => {
-                    restore_file(path, &current.catalog);
-                    return Err(EditError::Compile(e));
-                }
-                Err(_) => {
-                    restore_file(path, &current.catalog);
-                    return Err(EditError::Compile(CompileError::panicked()));
-                }
-            };
+            let staged = staged.map_err(EditError::Io)?;
+            // A validated catalog always compiles; a failure here is a bug. The staged file
+            // is dropped (removed) and nothing changes.
+            let table = table
+                .unwrap_or_else(|_| Err(CompileError::panicked()))
+                .map_err(EditError::Compile)?;
+            // Checked again just before the rename: the window in which a hand edit can be
+            // replaced is this check to the rename, not the whole write.
+            if !unchanged_on_disk() {
+                return Err(EditError::FileChanged);
+            }
+            let stamp = FileStamp::from(staged.metadata());
+            match staged.commit() {
+                Ok(()) => {}
+                Err(CommitError::NotReplaced(e)) => return Err(EditError::Io(e)),
+                // The new catalog is in place, so it is the one to serve; only its
+                // durability across a power loss is in doubt.
+                Err(CommitError::NotSynced(e)) => tracing::error!(
+                    path = %path.display(), error = %e,
+                    "catalog replaced but its directory could not be fsynced"
+                ),
+            }
             let next = current.with_table(catalog, stamp, table);
             let generation = next.generation;
             self.snapshot.store(Arc::new(next));
@@ -276,8 +288,8 @@ impl State {
         }
     }
 
-    pub fn render_metrics(&self) -> String {
-        let snapshot = self.snapshot();
+    /// The Prometheus text, with the values of `snapshot` (the request's).
+    pub fn render_metrics(&self, snapshot: &Snapshot) -> String {
         let clock = CapClock::now(&snapshot.calendar);
         let offers_capped = snapshot
             .table
@@ -285,12 +297,7 @@ impl State {
             .iter()
             .filter(|o| o.caps.as_ref().is_some_and(|c| c.reached(&clock).is_some()))
             .count() as u64;
-        let capped_clicks = self
-            .registry
-            .offers()
-            .iter()
-            .map(|(_, c)| c.capped_clicks.load(Ordering::Relaxed))
-            .sum();
+        let capped_clicks = self.registry.capped_clicks();
         self.metrics.render(&External {
             table_generation: snapshot.generation,
             device_cache_hits: self.devices.cache_hits.get(),
@@ -299,13 +306,6 @@ impl State {
             offers_capped,
             capped_clicks,
         })
-    }
-}
-
-/// Writes back the catalog being served after a failed edit already replaced the file.
-fn restore_file(path: &Path, catalog: &Catalog) {
-    if let Err(e) = crate::catalog::save::save(path, catalog) {
-        tracing::error!(path = %path.display(), error = %e, "cannot restore the catalog file; it holds a catalog that is not being served");
     }
 }
 

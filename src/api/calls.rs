@@ -8,6 +8,8 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::params::{Args, Param, Type, nullable, optional, required};
 use super::{read, write};
+use crate::caps::CapKind;
+use crate::catalog::validate;
 use crate::state::State;
 
 pub type Handler = fn(&State, &Args) -> Result<Value, ApiError>;
@@ -34,31 +36,53 @@ pub fn find(name: &str) -> Option<&'static Call> {
 
 const STATUS: Type = Type::OneOf(&["active", "paused", "deleted"]);
 const LINK_STATUS: Type = Type::OneOf(&["active", "inactive"]);
-const ROW: Type = Type::Int {
-    min: i64::MIN,
+/// `start_at_row` of the campaigns document's lists (rows counted from 1) and of
+/// `smart_links.json` (from 0); `row_limit` of each.
+const ROW_FROM_1: Type = Type::Int {
+    min: 1,
     max: i64::MAX,
 };
-const WEIGHT: Type = Type::Int { min: 1, max: 100 };
-const PRIORITY: Type = Type::Int { min: 1, max: 1000 };
+const ROW_FROM_0: Type = Type::Int {
+    min: 0,
+    max: i64::MAX,
+};
+const ROWS_5000: Type = Type::Int { min: 1, max: 5000 };
+const ROWS_500: Type = Type::Int { min: 1, max: 500 };
+const WEIGHT: Type = Type::Int {
+    min: 1,
+    max: validate::MAX_WEIGHT as i64,
+};
+const PRIORITY: Type = Type::Int {
+    min: *validate::PRIORITY_RANGE.start(),
+    max: *validate::PRIORITY_RANGE.end(),
+};
 const CAP: Type = Type::Int {
     min: 0,
     max: crate::caps::counters::MAX_CAP as i64,
 };
-const CREATIVE_TYPE: Type = Type::Int { min: 1, max: 4 };
-const LINK_TYPE: Type = Type::Int { min: 1, max: 3 };
+const CREATIVE_TYPE: Type = Type::Int {
+    min: *validate::CREATIVE_TYPES.start() as i64,
+    max: *validate::CREATIVE_TYPES.end() as i64,
+};
+const LINK_TYPE: Type = Type::Int {
+    min: *validate::DISPLAY_LINK_TYPES.start() as i64,
+    max: *validate::DISPLAY_LINK_TYPES.end() as i64,
+};
 const SIZE: Type = Type::Int {
     min: 1,
     max: 100_000,
 };
 
-/// The cap parameters of offers (`null` clears a cap).
-const CAPS: [Param; 5] = [
-    nullable("daily_clicks", CAP),
-    nullable("daily_conversions", CAP),
-    nullable("weekly_conversions", CAP),
-    nullable("monthly_conversions", CAP),
-    nullable("total_conversions", CAP),
-];
+/// The cap parameters of offers, one per `CapKind` (`null` clears a cap).
+const CAPS: [Param; 5] = {
+    let mut caps = [nullable("", CAP); 5];
+    let mut i = 0;
+    while i < caps.len() {
+        caps[i] = nullable(CapKind::ALL[i].as_str(), CAP);
+        i += 1;
+    }
+    caps
+};
 
 const fn get(name: &'static str, params: &'static [Param], handler: Handler) -> Call {
     Call {
@@ -87,8 +111,8 @@ pub static CALLS: [Call; 24] = [
             optional("offer_id", Type::Id),
             optional("affiliate_id", Type::Id),
             optional("campaign_status", STATUS),
-            optional("start_at_row", ROW),
-            optional("row_limit", ROW),
+            optional("start_at_row", ROW_FROM_1),
+            optional("row_limit", ROWS_5000),
         ],
         read::campaigns,
     ),
@@ -117,8 +141,8 @@ pub static CALLS: [Call; 24] = [
             optional("smart_link_id", Type::Id),
             optional("affiliate_id", Type::Id),
             optional("smart_link_status", LINK_STATUS),
-            optional("start_at_row", ROW),
-            optional("row_limit", ROW),
+            optional("start_at_row", ROW_FROM_0),
+            optional("row_limit", ROWS_500),
         ],
         read::smart_links,
     ),
@@ -127,8 +151,8 @@ pub static CALLS: [Call; 24] = [
         &[
             optional("offer_id", Type::Id),
             optional("offer_status", STATUS),
-            optional("start_at_row", ROW),
-            optional("row_limit", ROW),
+            optional("start_at_row", ROW_FROM_1),
+            optional("row_limit", ROWS_5000),
         ],
         read::offers,
     ),
@@ -136,8 +160,8 @@ pub static CALLS: [Call; 24] = [
         "affiliates.json",
         &[
             optional("affiliate_id", Type::Id),
-            optional("start_at_row", ROW),
-            optional("row_limit", ROW),
+            optional("start_at_row", ROW_FROM_1),
+            optional("row_limit", ROWS_5000),
         ],
         read::affiliates,
     ),

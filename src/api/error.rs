@@ -10,16 +10,16 @@
 //! | 408 / 413 | the body came too slowly / is over `api.max_body_bytes` |
 //! | 409 | the catalog file changed on disk since it was loaded (reload first) |
 //! | 422 | well-formed, but refused by the catalog's rules (a reference to a missing offer, a paused offer, ...) |
-//! | 503 | the catalog could not be written (disk); nothing changed |
+//! | 503 | the catalog could not be written (disk), or too many writes are waiting; nothing changed |
 //!
 //! Messages name what to fix; they never carry internal details (paths, OS errors).
 
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use http::header::{ALLOW, CACHE_CONTROL, RETRY_AFTER};
 use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 use crate::catalog::validate::Problem;
-use crate::http::response::Body;
+use crate::http::response::{Body, owned};
 use crate::metrics::{Metrics, Rejection};
 use crate::state::EditError;
 
@@ -80,6 +80,12 @@ impl ApiError {
         ApiError::one(Rejection::NotFound, field, message)
     }
 
+    /// A `404`: the entity named by `field` (`smart_link_id`, ...) with id `id` does not exist.
+    pub fn missing(field: &str, id: u32) -> ApiError {
+        let what = field.trim_end_matches("_id").replace('_', " ");
+        ApiError::not_found(Some(field), format!("{what} {id} does not exist"))
+    }
+
     pub fn method_not_allowed(allow: &'static str) -> ApiError {
         ApiError {
             allow: Some(allow),
@@ -111,6 +117,15 @@ impl ApiError {
         )
     }
 
+    /// Too many writes are waiting their turn.
+    pub fn busy() -> ApiError {
+        ApiError::one(
+            Rejection::Unavailable,
+            None,
+            "too many writes are waiting; nothing was changed; retry later",
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::one(Rejection::Internal, None, "internal error")
     }
@@ -123,22 +138,6 @@ impl ApiError {
         )
     }
 
-    fn status(&self) -> StatusCode {
-        match self.rejection {
-            Rejection::BadRequest => StatusCode::BAD_REQUEST,
-            Rejection::NotFound => StatusCode::NOT_FOUND,
-            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
-            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Rejection::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
-            Rejection::Conflict => StatusCode::CONFLICT,
-            Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
     /// The failure response; counts it.
     pub fn response(&self, metrics: &Metrics) -> Response<Body> {
         metrics.rejected(self.rejection);
@@ -146,7 +145,7 @@ impl ApiError {
             "request_status": "Failure",
             "errors": self.errors,
         });
-        let mut resp = json(self.status(), &body);
+        let mut resp = json(self.rejection.status(), &body);
         let h = resp.headers_mut();
         if let Some(allow) = self.allow {
             h.insert(ALLOW, HeaderValue::from_static(allow));
@@ -162,11 +161,9 @@ impl ApiError {
 pub fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     let mut text = body.to_string();
     text.push('\n');
-    let mut resp = Response::new(Body::from(text));
-    *resp.status_mut() = status;
-    let h = resp.headers_mut();
-    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let mut resp = owned(status, "application/json", text);
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
 }
 

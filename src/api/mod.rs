@@ -25,6 +25,7 @@ use self::error::{ApiError, json};
 use self::params::Raw;
 use crate::http::body::{self, BodyError};
 use crate::http::response::Body;
+use crate::rebuilder::NotRun;
 use crate::state::State;
 
 /// Every API path starts with this.
@@ -53,17 +54,11 @@ where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let (max_body, timeout, max_uri) = {
-        let s = state.snapshot();
-        let l = &s.settings;
-        (
-            l.api_max_body_bytes,
-            l.limits.header_read_timeout,
-            l.limits.max_uri_bytes,
-        )
-    };
+    // Held across the body read: the settings this request checks against.
+    let snapshot = state.snapshot_full();
+    let settings = &snapshot.settings;
     let uri = req.uri();
-    if uri.path_and_query().map_or(0, |p| p.as_str().len()) > max_uri {
+    if uri.path_and_query().map_or(0, |p| p.as_str().len()) > settings.limits.max_uri_bytes {
         return Err(ApiError::uri_too_long());
     }
     if uri.path() == OPENAPI_PATH {
@@ -107,15 +102,20 @@ where
                 ));
             }
         };
-        let bytes = body::read(req.into_body(), max_body, timeout)
-            .await
-            .map_err(|e| match e {
-                BodyError::TooLarge => ApiError::payload_too_large(max_body),
-                BodyError::Timeout => ApiError::timeout(),
-                BodyError::Unreadable => {
-                    ApiError::bad_request(None, "the request body could not be read")
-                }
-            })?;
+        let max_body = settings.api_max_body_bytes;
+        let bytes = body::read(
+            req.into_body(),
+            max_body,
+            settings.limits.header_read_timeout,
+        )
+        .await
+        .map_err(|e| match e {
+            BodyError::TooLarge => ApiError::payload_too_large(max_body),
+            BodyError::Timeout => ApiError::timeout(),
+            BodyError::Unreadable => {
+                ApiError::bad_request(None, "the request body could not be read")
+            }
+        })?;
         // Without a Content-Type, a body that opens with `{` is JSON.
         let looks_json = bytes.trim_ascii_start().first() == Some(&b'{');
         if is_json.unwrap_or(looks_json) {
@@ -125,7 +125,7 @@ where
         }
     };
     let key = raw.take_api_key()?;
-    if !key_is_valid(&state.snapshot().settings.api_keys, key.as_deref()) {
+    if !key_is_valid(&settings.api_keys, key.as_deref()) {
         return Err(ApiError::unauthorized());
     }
     let args = raw.check(call.params)?;
@@ -135,7 +135,10 @@ where
             .rebuilder
             .run(move || (call.handler)(&writer, &args))
             .await
-            .ok_or_else(ApiError::internal)??
+            .map_err(|e| match e {
+                NotRun::Busy => ApiError::busy(),
+                NotRun::Panicked => ApiError::internal(),
+            })??
     } else {
         (call.handler)(state, &args)?
     };

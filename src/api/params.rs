@@ -11,8 +11,8 @@
 //! comma-separated. `null` (JSON) or an empty value (form) clears a field that may be
 //! cleared ([`Presence::Nullable`]).
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -271,31 +271,30 @@ impl Raw {
 
     /// Checks every raw value against `params`.
     pub fn check(self, params: &[Param]) -> Result<Args, ApiError> {
-        let mut errors = Vec::new();
-        let mut args = Vec::new();
         let mut given: HashMap<String, Value> = HashMap::new();
+        let mut repeated: BTreeSet<String> = BTreeSet::new();
         for (k, v) in self.0 {
             match given.entry(k) {
                 Entry::Occupied(e) => {
-                    if !errors
-                        .iter()
-                        .any(|f: &FieldError| f.field.as_deref() == Some(e.key()))
-                    {
-                        errors.push(FieldError::new(Some(e.key()), "is given more than once"));
-                    }
+                    repeated.insert(e.key().clone());
                 }
                 Entry::Vacant(e) => {
                     e.insert(v);
                 }
             }
         }
+        let mut errors: Vec<FieldError> = repeated
+            .iter()
+            .map(|k| FieldError::new(Some(k), "is given more than once"))
+            .collect();
+        let mut args = Vec::new();
         for p in params {
             match given.remove(p.name) {
+                _ if repeated.contains(p.name) => {}
                 None if p.presence == Presence::Required => {
                     errors.push(FieldError::new(Some(p.name), "is required"))
                 }
                 None => {}
-                Some(_) if errors.iter().any(|f| f.field.as_deref() == Some(p.name)) => {}
                 Some(v) => match check_value(p, v) {
                     Ok(a) => args.push((p.name, a)),
                     Err(message) => errors.push(FieldError::new(Some(p.name), message)),
@@ -304,15 +303,14 @@ impl Raw {
         }
         let mut unknown: Vec<String> = given
             .into_keys()
-            .filter(|k| !errors.iter().any(|f| f.field.as_deref() == Some(k)))
+            .filter(|k| !repeated.contains(k))
             .collect();
         unknown.sort();
-        for name in unknown {
-            errors.push(FieldError::new(
-                Some(&name),
-                "is not a parameter of this call",
-            ));
-        }
+        errors.extend(
+            unknown
+                .iter()
+                .map(|k| FieldError::new(Some(k), "is not a parameter of this call")),
+        );
         if errors.is_empty() {
             Ok(Args { args })
         } else {

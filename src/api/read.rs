@@ -27,62 +27,26 @@ fn bare(key: &str, items: Vec<Value>) -> Value {
     json!({"request_status": "Success", key: items})
 }
 
-/// Pagination of a list call: where rows are counted from and the most rows per page.
-#[derive(Clone, Copy)]
-struct Paging {
-    /// `start_at_row` of the first row (and its default).
-    first: i64,
-    max_rows: i64,
-}
-
-/// Campaigns (and offers, affiliates): rows counted from 1, at most 5000 per page.
-const FROM_ONE: Paging = Paging {
-    first: 1,
-    max_rows: 5000,
-};
-/// Smart links: rows counted from 0, at most 500 per page.
-const FROM_ZERO: Paging = Paging {
-    first: 0,
-    max_rows: 500,
-};
+/// Where `start_at_row` counts from: 1 in the campaigns document's lists (offers and
+/// affiliates follow them), 0 in `smart_links.json`. The ranges of `start_at_row` and
+/// `row_limit` are their parameters' types (`calls`).
+const FROM_ONE: i64 = 1;
+const FROM_ZERO: i64 = 0;
 const DEFAULT_ROWS: i64 = 100;
 
 /// The rows of `items` on the requested page, and the number of rows in all pages.
-fn page<T>(
-    args: &Args,
-    paging: Paging,
-    items: impl Iterator<Item = T>,
-) -> Result<(Vec<T>, usize), ApiError> {
-    let start = args.int("start_at_row").unwrap_or(paging.first);
-    if start < paging.first {
-        return Err(ApiError::bad_request(
-            Some("start_at_row"),
-            format!(
-                "{start} is out of range: rows are counted from {}",
-                paging.first
-            ),
-        ));
-    }
-    let limit = args.int("row_limit").unwrap_or(DEFAULT_ROWS);
-    if !(1..=paging.max_rows).contains(&limit) {
-        return Err(ApiError::bad_request(
-            Some("row_limit"),
-            format!(
-                "{limit} is out of range: must be from 1 to {}",
-                paging.max_rows
-            ),
-        ));
-    }
-    let skip = usize::try_from(start - paging.first).unwrap_or(usize::MAX);
+fn page<T>(args: &Args, first: i64, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
+    let skip = usize::try_from(args.int("start_at_row").unwrap_or(first) - first).unwrap_or(0);
+    let limit = usize::try_from(args.int("row_limit").unwrap_or(DEFAULT_ROWS)).unwrap_or(0);
     let mut total = 0;
     let mut rows = Vec::new();
     for item in items {
-        if total >= skip && rows.len() < limit as usize {
+        if total >= skip && rows.len() < limit {
             rows.push(item);
         }
         total += 1;
     }
-    Ok((rows, total))
+    (rows, total)
 }
 
 /// Whether an optional id filter admits `id`.
@@ -104,7 +68,7 @@ pub fn campaigns(state: &State, args: &Args) -> Result<Value, ApiError> {
             && admits(args, "affiliate_id", x.affiliate_id)
             && admits_status(args, "campaign_status", x.campaign_status.as_str())
     });
-    let (rows, total) = page(args, FROM_ONE, matching)?;
+    let (rows, total) = page(args, FROM_ONE, matching);
     let names = Names::of(c);
     let items = rows
         .into_iter()
@@ -224,7 +188,7 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
             && admits(args, "affiliate_id", x.affiliate_id)
             && admits_status(args, "smart_link_status", x.smart_link_status.as_str())
     });
-    let (rows, total) = page(args, FROM_ZERO, matching)?;
+    let (rows, total) = page(args, FROM_ZERO, matching);
     let items = rows
         .into_iter()
         .map(|x| {
@@ -248,7 +212,7 @@ pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
         admits(args, "offer_id", x.offer_id)
             && admits_status(args, "offer_status", x.offer_status.as_str())
     });
-    let (rows, total) = page(args, FROM_ONE, matching)?;
+    let (rows, total) = page(args, FROM_ONE, matching);
     Ok(wrapped(
         "offers",
         rows.into_iter().map(offer_item).collect(),
@@ -276,7 +240,7 @@ pub fn affiliates(state: &State, args: &Args) -> Result<Value, ApiError> {
         .affiliates
         .iter()
         .filter(|x| admits(args, "affiliate_id", x.affiliate_id));
-    let (rows, total) = page(args, FROM_ONE, matching)?;
+    let (rows, total) = page(args, FROM_ONE, matching);
     Ok(wrapped(
         "affiliates",
         rows.into_iter().map(|a| json!(a)).collect(),
@@ -291,14 +255,7 @@ fn link_of<'c>(catalog: &'c Catalog, args: &Args) -> Result<&'c SmartLink, ApiEr
         .smart_links
         .iter()
         .find(|l| l.smart_link_id == id)
-        .ok_or_else(|| no_link(id))
-}
-
-pub fn no_link(id: u32) -> ApiError {
-    ApiError::not_found(
-        Some("smart_link_id"),
-        format!("smart link {id} does not exist"),
-    )
+        .ok_or_else(|| ApiError::missing("smart_link_id", id))
 }
 
 pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -326,7 +283,10 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
 pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let id = args.id("smart_link_id").unwrap_or(0);
-    let link = snapshot.table.link(id).ok_or_else(|| no_link(id))?;
+    let link = snapshot
+        .table
+        .link(id)
+        .ok_or_else(|| ApiError::missing("smart_link_id", id))?;
     Ok(json!({"request_status": "Success", "response": crate::stats::link(link)}))
 }
 
@@ -335,7 +295,10 @@ pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
 pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let id = args.id("smart_link_id").unwrap_or(0);
-    let link = snapshot.table.link(id).ok_or_else(|| no_link(id))?;
+    let link = snapshot
+        .table
+        .link(id)
+        .ok_or_else(|| ApiError::missing("smart_link_id", id))?;
     let ip: IpAddr = args
         .text("ip")
         .and_then(|t| t.parse().ok())

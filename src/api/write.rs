@@ -1,7 +1,8 @@
 //! The write calls. Each is one [`State::edit_catalog`]: a change to a copy of the catalog,
 //! validated, compiled, saved and swapped before the answer, or nothing at all.
 //!
-//! New ids are the largest id of their kind plus one (CAKE's sample: campaign 98001 → 98002).
+//! New ids are the largest id of their kind plus one (CAKE's sample: campaign 98001 → 98002),
+//! counting ids that still have counters (a deleted smart link's id is never given again).
 //! Updates change only the fields given and answer with the id and those fields; creates
 //! answer with the new entity. Campaign calls and the other entities of CAKE's campaigns
 //! document answer under the entity's name (`"campaign": {…}`); smart-link calls answer under
@@ -12,20 +13,15 @@ use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use super::params::Args;
-use super::read::{creative_item, landing_page_item, no_link, offer_item};
+use super::read::{creative_item, landing_page_item, offer_item};
+use crate::caps::CapKind;
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Creative, LandingPage, LinkStatus, Offer,
     SmartLink, Status,
 };
+use crate::clicks::SourceKind;
 use crate::links;
 use crate::state::State;
-
-fn edit<T>(
-    state: &State,
-    change: impl FnOnce(&mut Catalog) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    state.edit_catalog(change).map_err(ApiError::from)
-}
 
 /// `{"request_status":"Success", <key>: value}`.
 fn success(key: &str, value: Value) -> Value {
@@ -41,6 +37,9 @@ fn changed(args: &Args) -> Value {
     Value::Object(map)
 }
 
+/// One more than the largest of `ids`: the catalog's ids of a kind, and the ids the counter
+/// registry still holds for that kind (a deleted entity's id is never given again, so a new
+/// entity cannot inherit its counts).
 fn next_id(ids: impl Iterator<Item = u32>) -> Result<u32, ApiError> {
     ids.max()
         .unwrap_or(0)
@@ -69,12 +68,10 @@ fn find<'c, T>(
     id: u32,
     field: &str,
 ) -> Result<&'c mut T, ApiError> {
-    items.iter_mut().find(|x| id_of(x) == id).ok_or_else(|| {
-        ApiError::not_found(
-            Some(field),
-            format!("{} {id} does not exist", field.trim_end_matches("_id")),
-        )
-    })
+    items
+        .iter_mut()
+        .find(|x| id_of(x) == id)
+        .ok_or_else(|| ApiError::missing(field, id))
 }
 
 /// Sets `slot` when the update gives `value`.
@@ -90,19 +87,12 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
     let now = jiff::Timestamp::now();
     let created = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
-    let campaign = edit(state, |c| {
+    let campaign = state.edit_catalog(|c| {
         let offer_id = id(args, "offer_id");
-        let offer = c
-            .offers
-            .iter()
-            .find(|o| o.offer_id == offer_id)
-            .ok_or_else(|| {
-                ApiError::unprocessable(
-                    Some("offer_id"),
-                    format!("offer {offer_id} does not exist"),
-                )
-            })?;
-        if offer.offer_status != Status::Active {
+        // A missing offer is reported by the catalog's own reference check.
+        if let Some(offer) = c.offers.iter().find(|o| o.offer_id == offer_id)
+            && offer.offer_status != Status::Active
+        {
             return Err(ApiError::unprocessable(
                 Some("offer_id"),
                 format!(
@@ -112,7 +102,12 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
             ));
         }
         let campaign = Campaign {
-            campaign_id: next_id(c.campaigns.iter().map(|x| x.campaign_id))?,
+            campaign_id: next_id(
+                c.campaigns
+                    .iter()
+                    .map(|x| x.campaign_id)
+                    .chain(state.registry.source_ids(SourceKind::Campaign)),
+            )?,
             offer_id,
             affiliate_id: id(args, "affiliate_id"),
             campaign_status: Status::Active,
@@ -141,7 +136,7 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 pub fn update_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let x = find(
             &mut c.campaigns,
             |x| x.campaign_id,
@@ -160,9 +155,14 @@ pub fn update_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
 // Smart links.
 
 pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let link = edit(state, |c| {
+    let link = state.edit_catalog(|c| {
         let link = SmartLink {
-            smart_link_id: next_id(c.smart_links.iter().map(|x| x.smart_link_id))?,
+            smart_link_id: next_id(
+                c.smart_links
+                    .iter()
+                    .map(|x| x.smart_link_id)
+                    .chain(state.registry.source_ids(SourceKind::SmartLink)),
+            )?,
             smart_link_name: text(args, "smart_link_name").unwrap_or_default(),
             affiliate_id: id(args, "affiliate_id"),
             smart_link_status: word(args, "smart_link_status").unwrap_or(LinkStatus::Active),
@@ -186,15 +186,16 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
 }
 
 fn link_mut<'c>(c: &'c mut Catalog, args: &Args) -> Result<&'c mut SmartLink, ApiError> {
-    let link_id = id(args, "smart_link_id");
-    c.smart_links
-        .iter_mut()
-        .find(|l| l.smart_link_id == link_id)
-        .ok_or_else(|| no_link(link_id))
+    find(
+        &mut c.smart_links,
+        |l| l.smart_link_id,
+        id(args, "smart_link_id"),
+        "smart_link_id",
+    )
 }
 
 pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let link = link_mut(c, args)?;
         set(&mut link.smart_link_name, text(args, "smart_link_name"));
         set(&mut link.fallback_url, args.text_change("fallback_url"));
@@ -206,12 +207,12 @@ pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
 
 pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
     let link_id = id(args, "smart_link_id");
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let index = c
             .smart_links
             .iter()
             .position(|l| l.smart_link_id == link_id)
-            .ok_or_else(|| no_link(link_id))?;
+            .ok_or_else(|| ApiError::missing("smart_link_id", link_id))?;
         c.smart_links.remove(index);
         Ok(())
     })?;
@@ -225,11 +226,12 @@ pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
 /// given change, the others keep their values (a new attachment: weight 1, priority 1, any
 /// country, any device). `added` says which happened.
 pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let (attachment, added) = edit(state, |c| {
+    let (attachment, added) = state.edit_catalog(|c| {
         let link = link_mut(c, args)?;
         let offer_id = id(args, "offer_id");
-        let added = !link.offers.iter().any(|a| a.offer_id == offer_id);
-        if added {
+        let existing = link.offers.iter().position(|a| a.offer_id == offer_id);
+        let added = existing.is_none();
+        let index = existing.unwrap_or_else(|| {
             link.offers.push(Attachment {
                 offer_id,
                 offer_weight: 1,
@@ -237,12 +239,9 @@ pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
                 countries: Vec::new(),
                 devices: Vec::new(),
             });
-        }
-        let a = link
-            .offers
-            .iter_mut()
-            .find(|a| a.offer_id == offer_id)
-            .ok_or_else(|| ApiError::unprocessable(None, "attachment vanished"))?;
+            link.offers.len() - 1
+        });
+        let a = &mut link.offers[index];
         set(
             &mut a.offer_weight,
             args.int("offer_weight").map(|w| w as u32),
@@ -268,7 +267,7 @@ pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let link = link_mut(c, args)?;
         let offer_id = id(args, "offer_id");
         let index = link
@@ -302,23 +301,9 @@ pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 /// Applies the cap parameters given to `caps`.
 fn set_caps(caps: &mut Caps, args: &Args) {
-    set(&mut caps.daily_clicks, args.count_change("daily_clicks"));
-    set(
-        &mut caps.daily_conversions,
-        args.count_change("daily_conversions"),
-    );
-    set(
-        &mut caps.weekly_conversions,
-        args.count_change("weekly_conversions"),
-    );
-    set(
-        &mut caps.monthly_conversions,
-        args.count_change("monthly_conversions"),
-    );
-    set(
-        &mut caps.total_conversions,
-        args.count_change("total_conversions"),
-    );
+    for kind in CapKind::ALL {
+        set(caps.get_mut(kind), args.count_change(kind.as_str()));
+    }
 }
 
 /// Applies every offer field given (create and update).
@@ -335,9 +320,14 @@ fn set_offer(o: &mut Offer, args: &Args) {
 }
 
 pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let offer = edit(state, |c| {
+    let offer = state.edit_catalog(|c| {
         let mut offer = Offer {
-            offer_id: next_id(c.offers.iter().map(|o| o.offer_id))?,
+            offer_id: next_id(
+                c.offers
+                    .iter()
+                    .map(|o| o.offer_id)
+                    .chain(state.registry.offer_ids()),
+            )?,
             offer_name: String::new(),
             offer_status: Status::Active,
             offer_url: String::new(),
@@ -353,7 +343,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 pub fn update_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let o = find(
             &mut c.offers,
             |o| o.offer_id,
@@ -376,7 +366,7 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
 }
 
 pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let page = edit(state, |c| {
+    let page = state.edit_catalog(|c| {
         let mut page = LandingPage {
             landing_page_id: next_id(c.landing_pages.iter().map(|l| l.landing_page_id))?,
             landing_page_name: String::new(),
@@ -392,7 +382,7 @@ pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError
 }
 
 pub fn update_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let l = find(
             &mut c.landing_pages,
             |l| l.landing_page_id,
@@ -418,7 +408,7 @@ fn set_creative(x: &mut Creative, args: &Args) {
 }
 
 pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let creative = edit(state, |c| {
+    let creative = state.edit_catalog(|c| {
         let mut creative = Creative {
             creative_id: next_id(c.creatives.iter().map(|x| x.creative_id))?,
             creative_name: String::new(),
@@ -436,7 +426,7 @@ pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 pub fn update_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let x = find(
             &mut c.creatives,
             |x| x.creative_id,
@@ -450,7 +440,7 @@ pub fn update_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let affiliate = edit(state, |c| {
+    let affiliate = state.edit_catalog(|c| {
         let affiliate = Affiliate {
             affiliate_id: next_id(c.affiliates.iter().map(|a| a.affiliate_id))?,
             affiliate_name: text(args, "affiliate_name").unwrap_or_default(),
@@ -462,7 +452,7 @@ pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 pub fn update_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
-    edit(state, |c| {
+    state.edit_catalog(|c| {
         let a = find(
             &mut c.affiliates,
             |a| a.affiliate_id,

@@ -33,7 +33,16 @@ pub enum CapKind {
 }
 
 impl CapKind {
-    pub fn as_str(self) -> &'static str {
+    pub const ALL: [CapKind; 5] = [
+        CapKind::DailyClicks,
+        CapKind::DailyConversions,
+        CapKind::WeeklyConversions,
+        CapKind::MonthlyConversions,
+        CapKind::TotalConversions,
+    ];
+
+    /// The name of this cap in the catalog, the API and statistics.
+    pub const fn as_str(self) -> &'static str {
         match self {
             CapKind::DailyClicks => "daily_clicks",
             CapKind::DailyConversions => "daily_conversions",

@@ -132,6 +132,30 @@ impl Registry {
         get_or_create(&self.routes, (source, offer_id))
     }
 
+    /// Ids of every smart link or campaign (`kind`) that has counters, including ones no
+    /// longer in the catalog: a new entity must not take such an id and inherit its counts.
+    pub fn source_ids(&self, kind: SourceKind) -> impl Iterator<Item = u32> + '_ {
+        self.sources
+            .iter()
+            .filter(move |e| e.key().kind == kind)
+            .map(|e| e.key().id)
+    }
+
+    /// Ids of every offer that has counters of its own or of a route (see
+    /// [`Registry::source_ids`]).
+    pub fn offer_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        let offers = self.offers.iter().map(|e| *e.key());
+        offers.chain(self.routes.iter().map(|e| e.key().1))
+    }
+
+    /// Clicks turned away by caps, summed over every offer.
+    pub fn capped_clicks(&self) -> u64 {
+        self.offers
+            .iter()
+            .map(|e| e.value().capped_clicks.load(Ordering::Relaxed))
+            .sum()
+    }
+
     /// The conversion log position, locked (see the field). Never taken on the click path.
     pub fn conversion_log(&self) -> MutexGuard<'_, Option<LogPosition>> {
         self.conversion_log

@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize};
 use super::counters::Counted;
 use super::registry::{Fallbacks, Registry, Source};
 use crate::clicks::SourceKind;
-use crate::routing::FallbackReason;
 
 pub const FILE_NAME: &str = "counters.json";
 const VERSION: u32 = 1;
@@ -85,10 +84,12 @@ pub enum StoreError {
     Invalid { path: PathBuf, message: String },
 }
 
-/// Serialises every counter and the conversion log position (pretty: people read it).
+/// Serialises every counter and the conversion log position (pretty: people read it). The
+/// values are read under the conversion log's lock, so that they and the position agree; the
+/// serialising happens after it is released, so the ledger waits for a copy, not a render.
 pub fn render(registry: &Registry) -> Vec<u8> {
-    let position = registry.conversion_log();
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let position = registry.conversion_log();
     let file = CountersFile {
         version: VERSION,
         conversion_log: position.clone(),
@@ -127,6 +128,7 @@ pub fn render(registry: &Registry) -> Vec<u8> {
             })
             .collect(),
     };
+    drop(position);
     let mut out = serde_json::to_vec_pretty(&file).expect("counters serialise");
     out.push(b'\n');
     out
@@ -167,14 +169,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
             kind: r.kind,
             id: r.id,
         });
-        let f = &r.fallback;
-        store(&c.fallbacks[FallbackReason::Inactive as usize], f.inactive);
-        store(&c.fallbacks[FallbackReason::Bot as usize], f.bot);
-        store(&c.fallbacks[FallbackReason::NoMatch as usize], f.no_match);
-        store(
-            &c.fallbacks[FallbackReason::AllCapped as usize],
-            f.all_capped,
-        );
+        c.set_fallback_counts(&r.fallback);
         store(&c.fallback_conversions, r.fallback_conversions);
     }
     for r in file.routes {
@@ -195,6 +190,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::FallbackReason;
 
     fn filled() -> Registry {
         let r = Registry::default();
@@ -226,6 +222,25 @@ mod tests {
         let restored = Registry::default();
         assert!(load(dir.path(), &restored).unwrap());
         assert_eq!(*restored.conversion_log(), Some(position));
+        // Every value, read back from the restored counters themselves.
+        let o = restored.offer(1042);
+        assert_eq!(
+            o.daily_clicks.get(),
+            Counted {
+                window_start: 1_795_392_000,
+                count: 17
+            }
+        );
+        assert_eq!(o.total_conversions.load(Ordering::Relaxed), 5);
+        assert_eq!(o.capped_clicks.load(Ordering::Relaxed), 3);
+        let s = Source::smart_link(301);
+        assert_eq!(restored.source(s).fallback_counts().all_capped, 1);
+        assert_eq!(restored.source(s).fallback_counts().total(), 1);
+        assert_eq!(restored.route(s, 1042).routed.load(Ordering::Relaxed), 99);
+        assert_eq!(
+            restored.route(s, 1043).conversions.load(Ordering::Relaxed),
+            2
+        );
         assert_eq!(render(&restored), text);
     }
 

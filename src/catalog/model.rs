@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::attrs::DeviceClass;
+use crate::caps::CapKind;
 
 /// The whole network (SPEC §4). Every list may be absent, meaning empty.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -100,6 +101,29 @@ pub struct Caps {
     pub monthly_conversions: Option<u64>,
     #[serde(default)]
     pub total_conversions: Option<u64>,
+}
+
+impl Caps {
+    /// The cap of `kind`; `None` when not set.
+    pub fn get(&self, kind: CapKind) -> Option<u64> {
+        match kind {
+            CapKind::DailyClicks => self.daily_clicks,
+            CapKind::DailyConversions => self.daily_conversions,
+            CapKind::WeeklyConversions => self.weekly_conversions,
+            CapKind::MonthlyConversions => self.monthly_conversions,
+            CapKind::TotalConversions => self.total_conversions,
+        }
+    }
+
+    pub fn get_mut(&mut self, kind: CapKind) -> &mut Option<u64> {
+        match kind {
+            CapKind::DailyClicks => &mut self.daily_clicks,
+            CapKind::DailyConversions => &mut self.daily_conversions,
+            CapKind::WeeklyConversions => &mut self.weekly_conversions,
+            CapKind::MonthlyConversions => &mut self.monthly_conversions,
+            CapKind::TotalConversions => &mut self.total_conversions,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,13 +1,16 @@
 //! Writing the catalog back (management API): one entity per line, replaced atomically.
 //!
 //! The file stays pleasant to edit by hand: the six lists in file order, each entity compact
-//! on its own line, and a smart link's attachments one per line under it. It is written with
-//! `files::write_atomically` (temporary file, fsync, rename, fsync of the directory), so a
-//! reader or a restart after `kill -9` sees the old catalog or the new one, never a mix.
+//! on its own line, and a smart link's attachments one per line under it. It is written in
+//! two steps, [`stage`] (a temporary file beside the catalog, fsynced) and
+//! `files::Staged::commit` (rename over the catalog, fsync of the directory), so a reader or
+//! a restart after `kill -9` sees the old catalog or the new one, never a mix, and a write
+//! can still be abandoned between the two.
 //!
 //! [`FileStamp`] identifies the version of the file a snapshot was built from, so that a
 //! write can tell that someone edited the file by hand since (and refuse to overwrite it).
 
+use std::fs::Metadata;
 use std::io::{self, Write};
 use std::path::Path;
 use std::time::SystemTime;
@@ -15,6 +18,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use super::model::{Catalog, LinkStatus, SmartLink};
+use crate::files::Staged;
 
 /// What identifies one version of a file without reading it: inode, length, modification
 /// time. An atomic replacement changes the inode; an in-place edit changes length or mtime.
@@ -27,24 +31,28 @@ pub struct FileStamp {
 
 impl FileStamp {
     pub fn of(path: &Path) -> io::Result<FileStamp> {
-        let m = std::fs::metadata(path)?;
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(&m);
-        #[cfg(not(unix))]
-        let inode = 0;
-        Ok(FileStamp {
-            inode,
-            len: m.len(),
-            modified: m.modified().ok(),
-        })
+        Ok(FileStamp::from(&std::fs::metadata(path)?))
     }
 }
 
-/// Writes `catalog` to `path` atomically; returns the stamp of the new file.
-pub fn save(path: &Path, catalog: &Catalog) -> io::Result<FileStamp> {
-    let text = render(catalog)?;
-    crate::files::write_atomically(path, &text)?;
-    FileStamp::of(path)
+impl From<&Metadata> for FileStamp {
+    fn from(m: &Metadata) -> FileStamp {
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::MetadataExt::ino(m);
+        #[cfg(not(unix))]
+        let inode = 0;
+        FileStamp {
+            inode,
+            len: m.len(),
+            modified: m.modified().ok(),
+        }
+    }
+}
+
+/// Writes `catalog` beside `path`, fsynced, ready to be committed over it. The stamp of the
+/// file once committed is `FileStamp::from(staged.metadata())`.
+pub fn stage(path: &Path, catalog: &Catalog) -> io::Result<Staged> {
+    crate::files::stage(path, &render(catalog)?)
 }
 
 /// The catalog as file text.
@@ -66,18 +74,35 @@ pub fn render(c: &Catalog) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// `"key": [` one item per line `]` at the top level of the file.
 fn list<T>(
     out: &mut Vec<u8>,
     key: &str,
     items: &[T],
     write: fn(&mut Vec<u8>, &T) -> io::Result<()>,
 ) -> io::Result<()> {
-    write!(out, "  \"{key}\": [")?;
+    write!(out, "  \"{key}\": ")?;
+    array(out, "  ", items, write)
+}
+
+/// A JSON array with one item per line, indented one step deeper than `indent`; `[]` when
+/// empty.
+fn array<T>(
+    out: &mut Vec<u8>,
+    indent: &str,
+    items: &[T],
+    write: fn(&mut Vec<u8>, &T) -> io::Result<()>,
+) -> io::Result<()> {
+    out.push(b'[');
     for (i, item) in items.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n    " } else { b",\n    " });
+        out.extend_from_slice(if i == 0 { b"\n" } else { b",\n" });
+        write!(out, "{indent}  ")?;
         write(out, item)?;
     }
-    out.extend_from_slice(if items.is_empty() { b"]" } else { b"\n  ]" });
+    if !items.is_empty() {
+        write!(out, "\n{indent}")?;
+    }
+    out.push(b']');
     Ok(())
 }
 
@@ -107,16 +132,9 @@ fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
         },
     )?;
     out.pop(); // the head's closing brace
-    out.extend_from_slice(b",\"offers\":[");
-    for (i, a) in s.offers.iter().enumerate() {
-        out.extend_from_slice(if i == 0 { b"\n      " } else { b",\n      " });
-        entity(out, a)?;
-    }
-    out.extend_from_slice(if s.offers.is_empty() {
-        b"]}"
-    } else {
-        b"\n    ]}"
-    });
+    out.extend_from_slice(b",\"offers\":");
+    array(out, "    ", &s.offers, entity)?;
+    out.push(b'}');
     Ok(())
 }
 
@@ -142,6 +160,42 @@ mod tests {
     }
 
     #[test]
+    fn one_entity_per_line_and_attachments_under_their_link() {
+        let c: Catalog = serde_json::from_str(
+            r#"{"affiliates":[{"affiliate_id":1,"affiliate_name":"A"}],
+            "offers":[{"offer_id":7,"offer_name":"O","offer_status":"active","offer_url":"https://o.example/"}],
+            "smart_links":[
+              {"smart_link_id":3,"smart_link_name":"L","affiliate_id":1,"smart_link_status":"active",
+               "offers":[{"offer_id":7},{"offer_id":7,"priority":2}]},
+              {"smart_link_id":4,"smart_link_name":"E","affiliate_id":1,"smart_link_status":"inactive"}]}"#,
+        )
+        .unwrap();
+        let caps = r#""caps":{"daily_clicks":null,"daily_conversions":null,"weekly_conversions":null,"monthly_conversions":null,"total_conversions":null}"#;
+        let expected = format!(
+            r#"{{
+  "affiliates": [
+    {{"affiliate_id":1,"affiliate_name":"A"}}
+  ],
+  "offers": [
+    {{"offer_id":7,"offer_name":"O","offer_status":"active","offer_url":"https://o.example/",{caps}}}
+  ],
+  "landing_pages": [],
+  "creatives": [],
+  "campaigns": [],
+  "smart_links": [
+    {{"smart_link_id":3,"smart_link_name":"L","affiliate_id":1,"smart_link_status":"active","fallback_url":null,"offers":[
+      {{"offer_id":7,"offer_weight":1,"priority":1}},
+      {{"offer_id":7,"offer_weight":1,"priority":2}}
+    ]}},
+    {{"smart_link_id":4,"smart_link_name":"E","affiliate_id":1,"smart_link_status":"inactive","fallback_url":null,"offers":[]}}
+  ]
+}}
+"#
+        );
+        assert_eq!(String::from_utf8(render(&c).unwrap()).unwrap(), expected);
+    }
+
+    #[test]
     fn empty_catalog_renders_valid_json() {
         let text = render(&Catalog::default()).unwrap();
         let back: Catalog = serde_json::from_slice(&text).unwrap();
@@ -154,7 +208,9 @@ mod tests {
         let path = dir.path().join("network.json");
         std::fs::write(&path, "{}").unwrap();
         let before = FileStamp::of(&path).unwrap();
-        let after = save(&path, &demo()).unwrap();
+        let staged = stage(&path, &demo()).unwrap();
+        let after = FileStamp::from(staged.metadata());
+        staged.commit().unwrap();
         assert_ne!(before, after);
         assert_eq!(after, FileStamp::of(&path).unwrap());
         let (loaded, stamp) = super::super::load(&path).unwrap();

@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::model::Catalog;
 use crate::attrs::Country;
+use crate::caps::CapKind;
 use crate::caps::counters::MAX_CAP;
 use crate::routing::template::Template;
 
@@ -15,6 +16,10 @@ use crate::routing::template::Template;
 pub const MAX_WEIGHT: u32 = 100;
 /// Accepted `priority` range (lower is tried first).
 pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
+/// Creative types: 1 Banner, 2 Text Link, 3 Email, 4 HTML.
+pub const CREATIVE_TYPES: std::ops::RangeInclusive<u8> = 1..=4;
+/// Display link types: 1 standard, 2 encoded, 3 vanity.
+pub const DISPLAY_LINK_TYPES: std::ops::RangeInclusive<u8> = 1..=3;
 /// Most offers one smart link may carry; bounds the work of one click.
 pub const MAX_ATTACHMENTS: usize = 1000;
 /// Longest free-text value (names, sub_affiliate, coupon_code), in bytes.
@@ -254,19 +259,14 @@ impl Validator<'_> {
             self.text(at, "offer_name", &o.offer_name, true);
             self.url(at, "offer_url", &o.offer_url);
             self.countries(at, "allowed_countries", &o.allowed_countries);
-            let caps = &o.caps;
-            for (field, value) in [
-                ("daily_clicks", caps.daily_clicks),
-                ("daily_conversions", caps.daily_conversions),
-                ("weekly_conversions", caps.weekly_conversions),
-                ("monthly_conversions", caps.monthly_conversions),
-                ("total_conversions", caps.total_conversions),
-            ] {
-                if value.is_some_and(|v| v > MAX_CAP) {
+            for kind in CapKind::ALL {
+                if let Some(value) = o.caps.get(kind)
+                    && value > MAX_CAP
+                {
                     self.fail(
                         at,
-                        format!(".caps.{field}"),
-                        format!("{} is over the largest cap, {MAX_CAP}", value.unwrap_or(0)),
+                        format!(".caps.{}", kind.as_str()),
+                        format!("{value} is over the largest cap, {MAX_CAP}"),
                     );
                 }
             }
@@ -281,7 +281,7 @@ impl Validator<'_> {
             let at = At(Kind::Creatives, i);
             self.text(at, "creative_name", &x.creative_name, true);
             self.reference(at, "offer_id", Kind::Offers, &offers, x.offer_id);
-            if !(1..=4).contains(&x.creative_type_id) {
+            if !CREATIVE_TYPES.contains(&x.creative_type_id) {
                 self.fail(
                     at,
                     ".creative_type_id",
@@ -304,7 +304,7 @@ impl Validator<'_> {
                 &affiliates,
                 x.affiliate_id,
             );
-            if !(1..=3).contains(&x.display_link_type_id) {
+            if !DISPLAY_LINK_TYPES.contains(&x.display_link_type_id) {
                 self.fail(
                     at,
                     ".display_link_type_id",

@@ -9,8 +9,7 @@
 //! and retried with the next flush, so a record is either written whole or still pending.
 //! A torn last line left by a killed process is cut off when the file is reopened.
 
-use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
@@ -19,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::record::{ClickRecord, TimeFormat};
 use crate::clock::unix_secs;
-use crate::files::{hourly_name, open_repaired, repair_newest};
+use crate::files::{AppendFile, hourly_name, repair_newest};
 use crate::metrics::Metrics;
 
 /// Pending bytes above which the writer gives up retrying a failing batch and drops it
@@ -32,7 +31,7 @@ const PREFIX: &str = "clicks";
 const MIN_IDLE_SLEEP: Duration = Duration::from_millis(1);
 const MAX_IDLE_SLEEP: Duration = Duration::from_millis(10);
 
-/// Fills in what the request path left unknown (country, device), off the request path.
+/// Fills in what the request path did not look up (the country), off the request path.
 pub type Enrich = Box<dyn Fn(&mut ClickRecord) + Send>;
 
 // Records travel by value: boxing them would cost an allocation per click.
@@ -123,18 +122,12 @@ impl RecordLog {
     }
 }
 
-struct OpenFile {
-    file: File,
-    /// Length of the file up to its last complete line.
-    len: u64,
-}
-
 struct Writer {
     dir: PathBuf,
     /// The UTC hour of the open file and of the pending batch (records go to the file of the
     /// hour their batch started in).
     hour: Option<u64>,
-    file: Option<OpenFile>,
+    file: Option<AppendFile>,
     pending: Vec<u8>,
     pending_records: u64,
     clock: TimeFormat,
@@ -207,8 +200,8 @@ impl Writer {
 
     fn open(&mut self, hour: u64) {
         let path = self.dir.join(hourly_name(PREFIX, hour));
-        match open_repaired(&path) {
-            Ok((file, len)) => self.file = Some(OpenFile { file, len }),
+        match AppendFile::open(&path) {
+            Ok(file) => self.file = Some(file),
             Err(e) => {
                 self.metrics.record_write_errors.inc();
                 tracing::error!(path = %path.display(), error = %e, "cannot open click log; records stay queued");
@@ -220,7 +213,7 @@ impl Writer {
     fn flush(&mut self, fsync: bool) {
         if self.pending.is_empty() {
             if fsync && let Some(f) = &self.file {
-                let _ = f.file.sync_data();
+                let _ = f.sync();
             }
             return;
         }
@@ -230,18 +223,7 @@ impl Writer {
             self.open(hour);
         }
         let result = match &mut self.file {
-            Some(f) => match f.file.write_all(&self.pending) {
-                Ok(()) => {
-                    f.len += self.pending.len() as u64;
-                    if fsync { f.file.sync_data() } else { Ok(()) }
-                }
-                Err(e) => {
-                    // Cut a partially written batch so the file ends with a whole line.
-                    let _ = f.file.set_len(f.len);
-                    let _ = f.file.seek(SeekFrom::End(0));
-                    Err(e)
-                }
-            },
+            Some(f) => f.append(&self.pending, fsync),
             None => Err(io::Error::other("no click log file is open")),
         };
         match result {

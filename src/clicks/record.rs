@@ -70,8 +70,8 @@ impl RecordText {
     }
 }
 
-/// Everything known about one click when it was answered. The country may still be unknown
-/// (routing did not need it); the log writer looks it up off the request path.
+/// Everything known about one click when it was answered. The country may not have been
+/// looked up (routing did not need it); the log writer looks it up off the request path.
 #[derive(Debug)]
 pub struct ClickRecord {
     pub time: SystemTime,
@@ -85,7 +85,8 @@ pub struct ClickRecord {
     /// Why the click went to the fallback URL; `None` when routed.
     pub fallback: Option<FallbackReason>,
     pub ip: IpAddr,
-    pub country: Option<Country>,
+    /// `None`: not looked up yet; `Some(None)`: looked up, the database has none.
+    pub country: Option<Option<Country>>,
     pub device: DeviceClass,
     pub os: OsFamily,
     pub text: RecordText,
@@ -135,7 +136,7 @@ impl ClickRecord {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"country\":");
-        word(out, self.country.as_ref().map(Country::as_str));
+        word(out, self.country.flatten().as_ref().map(Country::as_str));
         out.extend_from_slice(b",\"device\":");
         word(out, Some(self.device.as_str()));
         out.extend_from_slice(b",\"os\":");
@@ -349,7 +350,7 @@ mod tests {
             priority: None,
             fallback: Some(FallbackReason::Bot),
             ip: "2001:db8::1".parse().unwrap(),
-            country: Country::from_code("DE"),
+            country: Some(Country::from_code("DE")),
             device: DeviceClass::Bot,
             os: OsFamily::Other,
             text: RecordText::new(

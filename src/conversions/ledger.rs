@@ -12,8 +12,7 @@
 //! re-enters the converted set, and every conversion after the position saved with the
 //! counters is counted again, so a `kill -9` loses no conversion.
 
-use std::fs::File;
-use std::io::{self, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,7 +26,7 @@ use super::dedup::{Converted, Insert};
 use super::record::Conversion;
 use crate::caps::{Calendar, LogPosition, Registry};
 use crate::clock::unix_secs;
-use crate::files::{hourly_name, log_files, open_repaired};
+use crate::files::{AppendFile, hourly_name, log_files};
 use crate::metrics::Metrics;
 
 /// Conversion log files are `conversions-<UTC hour>.ndjson`.
@@ -142,9 +141,7 @@ impl Ledger {
 
 struct OpenLog {
     name: String,
-    file: File,
-    /// Length up to the last whole line.
-    len: u64,
+    file: AppendFile,
 }
 
 struct Writer {
@@ -257,25 +254,16 @@ impl Writer {
         let name = hourly_name(PREFIX, unix_secs(SystemTime::now()) as u64 / 3600);
         if self.file.as_ref().is_none_or(|f| f.name != name) {
             self.file = None;
-            let (file, len) = open_repaired(&self.dir.join(&name))?;
-            self.file = Some(OpenLog { name, file, len });
+            let file = AppendFile::open(&self.dir.join(&name))?;
+            self.file = Some(OpenLog { name, file });
         }
         let log = self.file.as_mut().expect("opened above");
-        let result = log
-            .file
-            .write_all(lines)
-            .and_then(|()| log.file.sync_data());
-        match result {
-            Ok(()) => {
-                log.len += lines.len() as u64;
-                Ok(LogPosition {
-                    file: log.name.clone(),
-                    offset: log.len,
-                })
-            }
+        match log.file.append(lines, true) {
+            Ok(()) => Ok(LogPosition {
+                file: log.name.clone(),
+                offset: log.file.end(),
+            }),
             Err(e) => {
-                let _ = log.file.set_len(log.len);
-                let _ = log.file.seek(SeekFrom::End(0));
                 self.file = None;
                 Err(e)
             }
@@ -391,6 +379,7 @@ fn may_hold_window(name: &str, converted: &Converted, now: i64) -> bool {
 mod tests {
     use super::*;
     use crate::clicks::{Claims, ClickSigner, SourceKind};
+    use std::io::Write;
 
     const NOW: i64 = 1_795_867_200; // 2026-11-22T12:00:00Z
 

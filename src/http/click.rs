@@ -12,16 +12,14 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 
-use super::query::{self, ClickQuery};
+use super::query;
 use super::response::{Body, Reject, redirect};
-use crate::caps::{CapClock, Source};
+use crate::caps::Source;
 use crate::clicks::{Claims, ClickRecord, RecordText, SourceKind, SubIds};
-use crate::client::{ClientAttrs, DeviceHeaders};
+use crate::client::ClientAttrs;
 use crate::links;
 use crate::routing::template::{push_encoded, push_number};
-use crate::routing::{
-    Attributes, Context, FallbackReason, Macro, MacroValues, NoTrace, Outcome, Template,
-};
+use crate::routing::{Attributes, Context, Link, Macro, MacroValues, NoTrace, Outcome, Template};
 use crate::snapshot::Snapshot;
 use crate::state::State;
 
@@ -41,138 +39,88 @@ pub fn smart_link(
     snapshot: &Snapshot,
     req: &ClickRequest,
 ) -> Result<Response<Body>, Reject> {
-    let ClickQuery { id, aff_id, subs } = query::parse(req.uri.query(), query::SMART_LINK_ID)?;
+    let q = query::parse(req.uri.query(), Some(query::SMART_LINK_ID))?;
     let table = &snapshot.table;
-    let link = match id {
-        query::Id::Known(id) => table.link(id).ok_or(Reject::NotFound)?,
-        query::Id::TooLarge => return Err(Reject::NotFound),
+    let link = match q.id {
+        Some(query::Id::Known(id)) => table.link(id).ok_or(Reject::NotFound)?,
+        _ => return Err(Reject::NotFound),
     };
-    if aff_id.is_some_and(|a| !a.matches(link.affiliate_id)) {
+    if q.aff_id.is_some_and(|a| !a.matches(link.affiliate_id)) {
         return Err(Reject::NotFound);
     }
-
     let mut click = Click::new(state, snapshot, req);
-    let outcome = table.decide(
-        link,
-        &click.ctx,
-        &mut click.attrs,
-        &mut rand::rng(),
-        &mut NoTrace,
-    );
-    let (offer_id, priority, fallback, template) = match outcome {
-        Outcome::Routed { attachment, offer } => {
-            (Some(offer.id), Some(attachment.priority), None, &offer.url)
-        }
-        Outcome::Fallback(reason) => (None, None, Some(reason), table.fallback(link)),
+    let outcome = click.decide(link);
+    let template = match outcome {
+        Outcome::Routed { offer, .. } => &offer.url,
+        Outcome::Fallback(_) => table.fallback(link),
     };
-    if click.counts() {
-        match outcome {
-            Outcome::Routed { attachment, .. } => {
-                state.metrics.click_routed();
-                attachment.counters.routed.fetch_add(1, Ordering::Relaxed);
-            }
-            Outcome::Fallback(reason) => {
-                state.metrics.click_fallback(reason);
-                link.counters.fallback(reason);
-            }
-        }
-    }
     click.answer(
-        Source::smart_link(link.id),
-        link.affiliate_id,
-        Routing {
-            offer_id,
-            priority,
-            fallback,
-        },
+        SourceKind::SmartLink,
+        link,
+        &outcome,
         template,
-        &subs,
+        &q.subs,
         true,
     )
 }
 
-/// Answers one campaign click: `/rd/r.php?sid=…&aff_id=…` or `/rd/{token}`, with `s1`..`s5`.
-/// Only an active campaign on an active offer records its click; the campaign's
-/// `sub_affiliate` is the click's `s1` when the link carries none.
+/// Answers one campaign click: `/rd/r.php?sid=…&aff_id=…` (`token` is `None`) or
+/// `/rd/{token}`, with `s1`..`s5`. A campaign routes as its one-offer link; only an active
+/// campaign on an active offer records its click; the campaign's `sub_affiliate` is the
+/// click's `s1` when the link carries none.
 pub fn campaign(
     state: &State,
     snapshot: &Snapshot,
     req: &ClickRequest,
+    token: Option<&str>,
 ) -> Result<Response<Body>, Reject> {
-    let uri = req.uri;
-    let (id, aff_id, mut subs) = match uri.path().strip_prefix(CAMPAIGN_PREFIX) {
-        Some(STANDARD_CAMPAIGN_PATH) => {
-            let q = query::parse(uri.query(), query::CAMPAIGN_ID)?;
-            (q.id, q.aff_id, q.subs)
-        }
+    let mut q = query::parse(
+        req.uri.query(),
+        token.is_none().then_some(query::CAMPAIGN_ID),
+    )?;
+    let (id, aff_id) = match token {
+        None => (q.id, q.aff_id),
         Some(token) => {
             let (campaign, affiliate) = links::decode_token(token).ok_or(Reject::NotFound)?;
-            let q = query::parse_without_id(uri.query())?;
             if q.aff_id.is_some_and(|a| !a.matches(affiliate)) {
                 return Err(Reject::NotFound);
             }
             (
-                query::Id::Known(campaign),
+                Some(query::Id::Known(campaign)),
                 Some(query::Id::Known(affiliate)),
-                q.subs,
             )
         }
-        None => return Err(Reject::NotFound),
     };
     let table = &snapshot.table;
     let campaign = match id {
-        query::Id::Known(id) => table.campaign(id).ok_or(Reject::NotFound)?,
-        query::Id::TooLarge => return Err(Reject::NotFound),
+        Some(query::Id::Known(id)) => table.campaign(id).ok_or(Reject::NotFound)?,
+        _ => return Err(Reject::NotFound),
     };
-    if aff_id.is_some_and(|a| !a.matches(campaign.affiliate_id)) {
+    let link = &campaign.link;
+    if aff_id.is_some_and(|a| !a.matches(link.affiliate_id)) {
         return Err(Reject::NotFound);
     }
-    if subs[0].is_none() {
-        subs[0] = campaign.sub_affiliate.as_deref().map(Cow::Borrowed);
+    if q.subs[0].is_none() {
+        q.subs[0] = campaign.sub_affiliate.as_deref().map(Cow::Borrowed);
     }
-
     let mut click = Click::new(state, snapshot, req);
-    let decision = table.decide_campaign(campaign, &click.ctx, &mut click.attrs);
-    if click.counts() {
-        match decision {
-            Ok(_) => {
-                state.metrics.click_routed();
-                campaign.routed.routed.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(reason) => {
-                state.metrics.click_fallback(reason);
-                campaign.counters.fallback(reason);
-            }
-        }
-    }
-    let (offer_id, fallback, template) = match decision {
-        Ok(offer) => (Some(offer.id), None, table.destination(campaign)),
-        Err(reason) => (None, Some(reason), table.default_fallback()),
+    let outcome = click.decide(link);
+    let template = match outcome {
+        Outcome::Routed { offer, .. } => table.destination(campaign, offer),
+        Outcome::Fallback(_) => table.fallback(link),
     };
     click.answer(
-        Source::campaign(campaign.id),
-        campaign.affiliate_id,
-        Routing {
-            offer_id,
-            priority: None,
-            fallback,
-        },
+        SourceKind::Campaign,
+        link,
+        &outcome,
         template,
-        &subs,
-        campaign.active,
+        &q.subs,
+        link.active,
     )
 }
 
-/// The path prefix of campaign links, and the path of their standard form under it.
+/// The path prefix of campaign links.
 pub const CAMPAIGN_PREFIX: &str = "/rd/";
-const STANDARD_CAMPAIGN_PATH: &str = "r.php";
-
-/// Where a click went.
-struct Routing {
-    offer_id: Option<u32>,
-    priority: Option<i64>,
-    fallback: Option<FallbackReason>,
-}
 
 /// What every click has, whatever its link: the client and the decision context.
 struct Click<'a> {
@@ -189,55 +137,74 @@ impl<'a> Click<'a> {
         Click {
             state,
             snapshot,
-            attrs: ClientAttrs::new(
-                snapshot.proxies.client_ip(req.peer, req.headers),
-                DeviceHeaders::from_headers(req.headers),
-                snapshot.geo.as_deref(),
-                &state.devices,
-            ),
+            attrs: snapshot.client_attrs(req.peer, req.headers, &state.devices),
             // HEAD answers the same redirect but is not a click: no id, no record, no count.
-            ctx: Context {
-                bots: snapshot.settings.bots,
-                caps: CapClock {
-                    calendar: &snapshot.calendar,
-                    now: crate::clock::unix_secs(now),
-                },
-                count: req.method == Method::GET,
-            },
+            ctx: snapshot.context(crate::clock::unix_secs(now), req.method == Method::GET),
             now,
         }
     }
 
-    /// A `GET`: counted, and (when its link records clicks) given an id and a record.
-    fn counts(&self) -> bool {
-        self.ctx.count
+    /// Decides where the click on `link` goes and, for a `GET`, counts the outcome.
+    fn decide<'t>(&mut self, link: &'t Link) -> Outcome<'t>
+    where
+        'a: 't,
+    {
+        let outcome = self.snapshot.table.decide(
+            link,
+            &self.ctx,
+            &mut self.attrs,
+            &mut rand::rng(),
+            &mut NoTrace,
+        );
+        if self.ctx.count {
+            match outcome {
+                Outcome::Routed { attachment, .. } => {
+                    self.state.metrics.click_routed();
+                    attachment.counters.routed.fetch_add(1, Ordering::Relaxed);
+                }
+                Outcome::Fallback(reason) => {
+                    self.state.metrics.click_fallback(reason);
+                    link.counters.fallback(reason);
+                }
+            }
+        }
+        outcome
     }
 
-    /// Renders the destination and answers `302`; a recorded click gets its id (in the URL)
-    /// and its record.
+    /// Renders `template` and answers `302`; a `GET` on a link that `records` gets its click
+    /// id (in the URL) and its record. Campaign records carry no priority.
     fn answer(
         mut self,
-        source: Source,
-        affiliate_id: u32,
-        routing: Routing,
+        kind: SourceKind,
+        link: &Link,
+        outcome: &Outcome,
         template: &Template,
         subs: &SubIds<'a>,
         records: bool,
     ) -> Result<Response<Body>, Reject> {
-        let issued = (self.counts() && records).then(|| {
+        let source = Source { kind, id: link.id };
+        let (offer_id, priority, fallback) = match *outcome {
+            Outcome::Routed { attachment, offer } => (
+                Some(offer.id),
+                (kind == SourceKind::SmartLink).then_some(attachment.priority),
+                None,
+            ),
+            Outcome::Fallback(reason) => (None, None, Some(reason)),
+        };
+        let issued = (self.ctx.count && records).then(|| {
             self.snapshot.signer.issue(&Claims {
-                kind: source.kind,
+                kind,
                 time: self.ctx.caps.now as u32,
-                offer_id: routing.offer_id,
-                source_id: source.id,
-                affiliate_id,
+                offer_id,
+                source_id: link.id,
+                affiliate_id: link.affiliate_id,
             })
         });
         let url = template.render(&mut ClickMacros {
             click_id: issued.as_ref().map_or("", |id| id.as_str()),
             source,
-            affiliate_id,
-            offer_id: routing.offer_id,
+            affiliate_id: link.affiliate_id,
+            offer_id,
             subs,
             attrs: &mut self.attrs,
         });
@@ -257,14 +224,14 @@ impl<'a> Click<'a> {
             self.state.records.send(ClickRecord {
                 time: self.now,
                 click_id,
-                kind: source.kind,
-                source_id: source.id,
-                affiliate_id,
-                offer_id: routing.offer_id,
-                priority: routing.priority,
-                fallback: routing.fallback,
+                kind,
+                source_id: link.id,
+                affiliate_id: link.affiliate_id,
+                offer_id,
+                priority,
+                fallback,
                 ip: attrs.ip,
-                country: attrs.country_if_known().flatten(),
+                country: attrs.country_if_known(),
                 device,
                 os,
                 text: RecordText::new(attrs.headers.user_agent, subs),

@@ -152,17 +152,18 @@ impl Protocols {
         // and no reference count.
         let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
             let path = req.uri().path();
-            if service::Endpoint::of(path) == Some(service::Endpoint::Postback) {
+            let endpoint = service::Endpoint::of(path);
+            if endpoint == Some(service::Endpoint::Postback) {
                 Either::Left(Either::Left(
                     postback::postback(Arc::clone(&state), req).map(Ok::<_, Infallible>),
                 ))
-            } else if path.starts_with(crate::api::PREFIX) {
+            } else if endpoint.is_none() && path.starts_with(crate::api::PREFIX) {
                 Either::Left(Either::Right(
                     crate::api::handle(Arc::clone(&state), req).map(Ok::<_, Infallible>),
                 ))
             } else {
                 Either::Right(std::future::ready(Ok(service::respond(
-                    &state, &req, client,
+                    &state, &req, client, endpoint,
                 ))))
             }
         });

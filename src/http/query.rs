@@ -49,43 +49,15 @@ pub const CAMPAIGN_ID: IdParam = IdParam {
 /// The parameters of a click.
 #[derive(Debug)]
 pub struct ClickQuery<'a> {
-    pub id: Id,
+    /// Present whenever an id parameter was asked for (its absence is an error).
+    pub id: Option<Id>,
     pub aff_id: Option<Id>,
     pub subs: SubIds<'a>,
 }
 
-/// Parses a tracking-link query whose link id is in the parameter `id_param`.
-pub fn parse(query: Option<&str>, id_param: IdParam) -> Result<ClickQuery<'_>, Reject> {
-    let q = parse_subs(query, Some(id_param))?;
-    Ok(ClickQuery {
-        id: q.id.ok_or(id_param.invalid)?,
-        aff_id: q.aff_id,
-        subs: q.subs,
-    })
-}
-
-/// The parameters of a click whose link id is in its path (`/rd/{token}`).
-#[derive(Debug)]
-pub struct PathQuery<'a> {
-    pub aff_id: Option<Id>,
-    pub subs: SubIds<'a>,
-}
-
-pub fn parse_without_id(query: Option<&str>) -> Result<PathQuery<'_>, Reject> {
-    let q = parse_subs(query, None)?;
-    Ok(PathQuery {
-        aff_id: q.aff_id,
-        subs: q.subs,
-    })
-}
-
-struct Parsed<'a> {
-    id: Option<Id>,
-    aff_id: Option<Id>,
-    subs: SubIds<'a>,
-}
-
-fn parse_subs(query: Option<&str>, id_param: Option<IdParam>) -> Result<Parsed<'_>, Reject> {
+/// Parses a tracking-link query whose link id is in the parameter `id_param`; `None` for a
+/// link whose id is in its path (`/rd/{token}`).
+pub fn parse(query: Option<&str>, id_param: Option<IdParam>) -> Result<ClickQuery<'_>, Reject> {
     let mut id = None;
     let mut aff_id = None;
     let mut subs: SubIds = Default::default();
@@ -116,7 +88,12 @@ fn parse_subs(query: Option<&str>, id_param: Option<IdParam>) -> Result<Parsed<'
             _ => {}
         }
     }
-    Ok(Parsed { id, aff_id, subs })
+    if let Some(p) = id_param
+        && id.is_none()
+    {
+        return Err(p.invalid);
+    }
+    Ok(ClickQuery { id, aff_id, subs })
 }
 
 /// The raw `key=value` pairs of a query, split with byte scans (queries are short, and
@@ -143,7 +120,13 @@ fn decode(text: &str) -> Cow<'_, str> {
     if !text.bytes().any(|b| b == b'%' || b == b'+') {
         return Cow::Borrowed(text);
     }
+    if !text.contains('+') {
+        return percent_encoding::percent_decode_str(text).decode_utf8_lossy();
+    }
     let spaced = text.replace('+', " ");
+    if !spaced.contains('%') {
+        return Cow::Owned(spaced);
+    }
     Cow::Owned(
         percent_encoding::percent_decode_str(&spaced)
             .decode_utf8_lossy()
@@ -168,17 +151,17 @@ mod tests {
     use super::*;
 
     fn ok(q: &str) -> ClickQuery<'_> {
-        parse(Some(q), SMART_LINK_ID).unwrap()
+        parse(Some(q), Some(SMART_LINK_ID)).unwrap()
     }
 
     fn bad(q: Option<&str>) -> Reject {
-        parse(q, SMART_LINK_ID).unwrap_err()
+        parse(q, Some(SMART_LINK_ID)).unwrap_err()
     }
 
     #[test]
     fn parses_id_affiliate_and_sub_ids() {
         let q = ok("id=301&aff_id=67890&s1=a%20b&s2=x+y&s5=%E2%82%AC&s1=ignored&other=1");
-        assert_eq!(q.id, Id::Known(301));
+        assert_eq!(q.id, Some(Id::Known(301)));
         assert_eq!(q.aff_id, Some(Id::Known(67890)));
         assert_eq!(q.subs[0].as_deref(), Some("a b"));
         assert_eq!(q.subs[1].as_deref(), Some("x y"));
@@ -195,8 +178,8 @@ mod tests {
             assert!(matches!(bad(Some(q)), Reject::BadRequest(_)), "{q}");
         }
         assert!(matches!(bad(None), Reject::BadRequest(_)));
-        assert_eq!(ok("id=0301").id, Id::Known(301));
-        assert_eq!(ok("id=99999999999999999999999").id, Id::TooLarge);
+        assert_eq!(ok("id=0301").id, Some(Id::Known(301)));
+        assert_eq!(ok("id=99999999999999999999999").id, Some(Id::TooLarge));
         assert!(matches!(bad(Some("id=1&aff_id=x")), Reject::BadRequest(_)));
     }
 
@@ -249,7 +232,7 @@ mod tests {
         /// Whatever the query, parsing answers (a query or a 400) and never panics.
         #[test]
         fn any_query_parses_or_is_rejected(q in "[a-z0-9_=&%+\\PC]{0,400}") {
-            match parse(Some(&q), SMART_LINK_ID) {
+            match parse(Some(&q), Some(SMART_LINK_ID)) {
                 Ok(parsed) => {
                     proptest::prop_assert!(parsed.subs.iter().flatten().all(|v| v.len() <= MAX_VALUE_BYTES));
                 }

@@ -35,37 +35,19 @@ pub enum Reject {
 impl Reject {
     /// The response for this rejection; counts it.
     pub fn response(self, metrics: &Metrics) -> Response<Body> {
-        let (status, rejection, body) = match self {
-            Reject::BadRequest(why) => (StatusCode::BAD_REQUEST, Rejection::BadRequest, why),
-            Reject::NotFound => (StatusCode::NOT_FOUND, Rejection::NotFound, "not found\n"),
-            Reject::MethodNotAllowed { .. } => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                Rejection::MethodNotAllowed,
-                "method not allowed\n",
-            ),
-            Reject::UriTooLong => (
-                StatusCode::URI_TOO_LONG,
-                Rejection::UriTooLong,
-                "request target too long\n",
-            ),
-            Reject::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                Rejection::PayloadTooLarge,
-                "request body too large\n",
-            ),
-            Reject::Timeout => (
-                StatusCode::REQUEST_TIMEOUT,
-                Rejection::Timeout,
-                "request body not received in time\n",
-            ),
-            Reject::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                Rejection::Internal,
-                "internal error\n",
-            ),
+        let (rejection, body) = match self {
+            Reject::BadRequest(why) => (Rejection::BadRequest, why),
+            Reject::NotFound => (Rejection::NotFound, "not found\n"),
+            Reject::MethodNotAllowed { .. } => {
+                (Rejection::MethodNotAllowed, "method not allowed\n")
+            }
+            Reject::UriTooLong => (Rejection::UriTooLong, "request target too long\n"),
+            Reject::PayloadTooLarge => (Rejection::PayloadTooLarge, "request body too large\n"),
+            Reject::Timeout => (Rejection::Timeout, "request body not received in time\n"),
+            Reject::Internal => (Rejection::Internal, "internal error\n"),
         };
         metrics.rejected(rejection);
-        let mut resp = text(status, body);
+        let mut resp = text(rejection.status(), body);
         resp.headers_mut().insert(CACHE_CONTROL, NO_STORE);
         if let Reject::MethodNotAllowed { allow } = self {
             resp.headers_mut()

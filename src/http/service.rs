@@ -70,14 +70,19 @@ impl Endpoint {
 
 /// Answers one request to any endpoint but [`Endpoint::Postback`] and the API. Synchronous:
 /// none of these endpoints reads a request body or waits for anything.
-pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Body> {
+/// `endpoint` is `Endpoint::of` the request's path, worked out once by the dispatcher.
+pub fn respond<B>(
+    state: &State,
+    req: &Request<B>,
+    peer: IpAddr,
+    endpoint: Option<Endpoint>,
+) -> Response<Body> {
     let started = crate::clock::now();
     // One snapshot for the whole request, even if a reload lands meanwhile.
     let snapshot = state.snapshot();
     let uri = req.uri();
     let target_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
     let is_get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
-    let endpoint = Endpoint::of(uri.path());
     let click_request = || click::ClickRequest {
         method: req.method(),
         uri,
@@ -90,9 +95,13 @@ pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Bod
         None | Some(Endpoint::Postback) => Err(Reject::NotFound),
         Some(e) if !is_get_or_head => Err(Reject::MethodNotAllowed { allow: e.allow() }),
         Some(Endpoint::SmartLink) => click::smart_link(state, &snapshot, &click_request()),
-        Some(Endpoint::Campaign | Endpoint::CampaignToken) => {
-            click::campaign(state, &snapshot, &click_request())
-        }
+        Some(Endpoint::Campaign) => click::campaign(state, &snapshot, &click_request(), None),
+        Some(Endpoint::CampaignToken) => click::campaign(
+            state,
+            &snapshot,
+            &click_request(),
+            uri.path().strip_prefix(click::CAMPAIGN_PREFIX),
+        ),
         Some(Endpoint::Health) => Ok(text(StatusCode::OK, "ok\n")),
         Some(Endpoint::Ready) if state.is_draining() => {
             Ok(text(StatusCode::SERVICE_UNAVAILABLE, "draining\n"))
@@ -101,7 +110,7 @@ pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Bod
         Some(Endpoint::Metrics) => Ok(owned(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            state.render_metrics(),
+            state.render_metrics(&snapshot),
         )),
     };
     let response = result.unwrap_or_else(|r| r.response(&state.metrics));

@@ -14,9 +14,9 @@
 use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
-use super::table::{Attachment, Campaign, Link, Offer, RoutingTable, Skip};
+use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
 use crate::attrs::{Country, DeviceClass};
-use crate::caps::{CapClock, CapKind, OfferCaps};
+use crate::caps::{CapClock, CapKind};
 use crate::settings::BotPolicy;
 
 /// What a decision needs besides the link and the client.
@@ -151,7 +151,7 @@ impl RoutingTable {
                         if let Skip::Capped(_) = skip {
                             saw_capped = true;
                             if ctx.count {
-                                count_capped(a.caps.as_ref());
+                                count_capped(a);
                             }
                         }
                         trace.verdict(i, Verdict::Skipped(skip));
@@ -163,13 +163,13 @@ impl RoutingTable {
                 let k = pick(&candidates, rng.random_range(0..total));
                 let (i, _) = candidates[k];
                 let a = &link.attachments[i];
-                if reserve(a.caps.as_ref(), ctx, attrs) {
+                if reserve(a, ctx, attrs) {
                     chosen = Some(a);
                     break;
                 }
                 // Other clicks took the offer's last places since it qualified.
                 saw_capped = true;
-                count_capped(a.caps.as_ref());
+                count_capped(a);
                 trace.verdict(i, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)));
                 candidates.remove(k);
             }
@@ -183,49 +183,13 @@ impl RoutingTable {
             None => Outcome::Fallback(FallbackReason::NoMatch),
         }
     }
-
-    /// Decides where one click on a campaign link goes: its offer, when the campaign and
-    /// the offer are active, the click is no bot (by default), matches the offer's allowed
-    /// countries and devices, and the offer is not capped (a click takes its place under a
-    /// click cap as on smart links).
-    pub fn decide_campaign<'t, A>(
-        &'t self,
-        campaign: &Campaign,
-        ctx: &Context,
-        attrs: &mut A,
-    ) -> Result<&'t Offer, FallbackReason>
-    where
-        A: Attributes + ?Sized,
-    {
-        if !campaign.active {
-            return Err(FallbackReason::Inactive);
-        }
-        if ctx.bots == BotPolicy::Fallback && attrs.device() == DeviceClass::Bot {
-            return Err(FallbackReason::Bot);
-        }
-        let offer = self.offer_at(campaign.offer);
-        let matches = (offer.devices.is_any() || offer.devices.contains(attrs.device()))
-            && (offer.countries.is_any()
-                || attrs.country().is_some_and(|c| offer.countries.contains(c)));
-        if !matches {
-            return Err(FallbackReason::NoMatch);
-        }
-        let caps = offer.caps.as_ref();
-        if caps.is_some_and(|c| c.reached(&ctx.caps).is_some()) || !reserve(caps, ctx, attrs) {
-            if ctx.count {
-                count_capped(caps);
-            }
-            return Err(FallbackReason::AllCapped);
-        }
-        Ok(offer)
-    }
 }
 
 /// Takes a place under the drawn offer's click cap when the click counts; false when the cap
 /// filled up first. Routed bots take no place (they count toward no cap).
 #[inline]
-fn reserve<A: Attributes + ?Sized>(caps: Option<&OfferCaps>, ctx: &Context, attrs: &mut A) -> bool {
-    match caps {
+fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A) -> bool {
+    match &a.caps {
         Some(caps) if ctx.count && caps.limits.daily_clicks.is_some() => {
             (ctx.bots == BotPolicy::Route && attrs.device() == DeviceClass::Bot)
                 || caps.reserve_click(&ctx.caps)
@@ -235,8 +199,8 @@ fn reserve<A: Attributes + ?Sized>(caps: Option<&OfferCaps>, ctx: &Context, attr
 }
 
 #[cold]
-fn count_capped(caps: Option<&OfferCaps>) {
-    if let Some(caps) = caps {
+fn count_capped(a: &Attachment) {
+    if let Some(caps) = &a.caps {
         caps.counters
             .capped_clicks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

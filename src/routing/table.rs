@@ -88,24 +88,19 @@ pub struct Link {
     pub counters: Arc<SourceCounters>,
 }
 
-/// A campaign: one affiliate's tracking link to one offer (`/rd`).
+/// A campaign: one affiliate's tracking link to one offer (`/rd`). It routes as a link with
+/// one attachment (its offer, no rule of its own, the default fallback), so that a campaign
+/// click is decided, capped and counted exactly like a smart-link click.
 #[derive(Debug)]
 pub struct Campaign {
-    pub id: u32,
-    pub affiliate_id: u32,
-    /// Index into [`RoutingTable::offers`].
-    pub offer: u32,
-    /// The campaign is `active` and so is its offer: only then are clicks recorded.
-    pub active: bool,
-    /// Index into the table's landing pages, when the campaign has an active one; clicks go
-    /// to the offer's URL otherwise.
+    /// `active` when the campaign is `active` and so is its offer: only then are clicks
+    /// recorded.
+    pub link: Link,
+    /// Index into the table's landing pages, when the campaign has an active one; routed
+    /// clicks go to the offer's URL otherwise.
     pub landing_page: Option<u32>,
     /// The default `s1` of the campaign's clicks.
     pub sub_affiliate: Option<Box<str>>,
-    /// The campaign's fallback counts.
-    pub counters: Arc<SourceCounters>,
-    /// Clicks routed to the offer, and their conversions.
-    pub routed: Arc<RouteCounters>,
 }
 
 /// The table the hot path routes with.
@@ -161,57 +156,22 @@ impl RoutingTable {
             });
         }
 
+        let compiler = Compiler {
+            offers: &offers,
+            offer_index: &offer_index,
+            registry,
+        };
         let mut links = Vec::with_capacity(catalog.smart_links.len());
         let mut link_index = FxHashMap::default();
         for s in &catalog.smart_links {
-            let source = Source::smart_link(s.smart_link_id);
-            let mut attachments = Vec::with_capacity(s.offers.len());
-            for a in &s.offers {
-                let &offer = offer_index.get(&a.offer_id).ok_or_else(|| {
-                    CompileError(format!(
-                        "smart link {} names unknown offer {}",
-                        s.smart_link_id, a.offer_id
-                    ))
-                })?;
-                let o = &offers[offer as usize];
-                attachments.push(Attachment {
-                    offer,
-                    offer_id: a.offer_id,
-                    weight: a.offer_weight,
-                    priority: a.priority,
-                    countries: countries(&a.countries)?.intersect(&o.countries),
-                    devices: DeviceSet::from_classes(&a.devices).intersect(o.devices),
-                    blocked: match offers[offer as usize].status {
-                        Status::Active => None,
-                        Status::Paused => Some(Skip::OfferPaused),
-                        Status::Deleted => Some(Skip::OfferDeleted),
-                    },
-                    caps: offers[offer as usize].caps.clone(),
-                    counters: registry.route(source, a.offer_id),
-                });
-            }
-            attachments.sort_by_key(|a| a.priority);
-            let mut groups: Vec<Range<usize>> = Vec::new();
-            for (i, a) in attachments.iter().enumerate() {
-                match groups.last_mut() {
-                    Some(g) if attachments[g.start].priority == a.priority => g.end = i + 1,
-                    _ => groups.push(i..i + 1),
-                }
-            }
             link_index.insert(s.smart_link_id, links.len() as u32);
-            links.push(Link {
-                id: s.smart_link_id,
-                affiliate_id: s.affiliate_id,
-                active: s.smart_link_status == LinkStatus::Active,
-                fallback: s
-                    .fallback_url
-                    .as_deref()
-                    .map(|u| template(u, "fallback_url"))
-                    .transpose()?,
-                attachments: attachments.into_boxed_slice(),
-                groups: groups.into_boxed_slice(),
-                counters: registry.source(source),
-            });
+            links.push(compiler.link(
+                Source::smart_link(s.smart_link_id),
+                s.affiliate_id,
+                s.smart_link_status == LinkStatus::Active,
+                s.fallback_url.as_deref(),
+                &s.offers,
+            )?);
         }
 
         let mut landing_pages = Vec::new();
@@ -225,26 +185,29 @@ impl RoutingTable {
         let mut campaigns = Vec::with_capacity(catalog.campaigns.len());
         let mut campaign_index = FxHashMap::default();
         for c in &catalog.campaigns {
-            let &offer = offer_index.get(&c.offer_id).ok_or_else(|| {
-                CompileError(format!(
-                    "campaign {} names unknown offer {}",
-                    c.campaign_id, c.offer_id
-                ))
-            })?;
-            let source = Source::campaign(c.campaign_id);
+            let offer_active = offer_index
+                .get(&c.offer_id)
+                .is_some_and(|&i| offers[i as usize].status == Status::Active);
+            let only_offer = crate::catalog::Attachment {
+                offer_id: c.offer_id,
+                offer_weight: 1,
+                priority: 1,
+                countries: Vec::new(),
+                devices: Vec::new(),
+            };
             campaign_index.insert(c.campaign_id, campaigns.len() as u32);
             campaigns.push(Campaign {
-                id: c.campaign_id,
-                affiliate_id: c.affiliate_id,
-                offer,
-                active: c.campaign_status == Status::Active
-                    && offers[offer as usize].status == Status::Active,
+                link: compiler.link(
+                    Source::campaign(c.campaign_id),
+                    c.affiliate_id,
+                    c.campaign_status == Status::Active && offer_active,
+                    None,
+                    std::slice::from_ref(&only_offer),
+                )?,
                 landing_page: c
                     .landing_page_id
                     .and_then(|id| landing_index.get(&id).copied()),
                 sub_affiliate: c.sub_affiliate.as_deref().map(Box::from),
-                counters: registry.source(source),
-                routed: registry.route(source, c.offer_id),
             });
         }
         Ok(RoutingTable {
@@ -266,19 +229,13 @@ impl RoutingTable {
             .map(|&i| &self.campaigns[i as usize])
     }
 
-    /// Where a campaign's routed clicks go: its landing page, else its offer's URL.
+    /// Where a campaign's routed clicks go: its active landing page, else its offer's URL.
     #[inline]
-    pub fn destination(&self, campaign: &Campaign) -> &Template {
+    pub fn destination<'a>(&'a self, campaign: &'a Campaign, offer: &'a Offer) -> &'a Template {
         match campaign.landing_page {
             Some(i) => &self.landing_pages[i as usize],
-            None => &self.offers[campaign.offer as usize].url,
+            None => &offer.url,
         }
-    }
-
-    /// The table's default fallback (campaigns, and links without their own).
-    #[inline]
-    pub fn default_fallback(&self) -> &Template {
-        &self.default_fallback
     }
 
     /// The smart link with this id.
@@ -290,7 +247,7 @@ impl RoutingTable {
     /// The offer an attachment points at.
     #[inline]
     pub fn offer(&self, attachment: &Attachment) -> &Offer {
-        self.offer_at(attachment.offer)
+        &self.offers[attachment.offer as usize]
     }
 
     /// Where a link's unrouted clicks go.
@@ -308,11 +265,67 @@ impl RoutingTable {
     pub fn links(&self) -> &[Link] {
         &self.links
     }
+}
 
-    /// The offer at `index` (of an attachment or a campaign).
-    #[inline]
-    pub fn offer_at(&self, index: u32) -> &Offer {
-        &self.offers[index as usize]
+/// What compiling a link needs from the rest of the table.
+struct Compiler<'a> {
+    offers: &'a [Offer],
+    offer_index: &'a FxHashMap<u32, u32>,
+    registry: &'a Registry,
+}
+
+impl Compiler<'_> {
+    /// A link of `source` (a smart link, or a campaign's one-offer link): attachments
+    /// intersected with their offers' conditions, sorted by priority and cut into groups.
+    fn link(
+        &self,
+        source: Source,
+        affiliate_id: u32,
+        active: bool,
+        fallback_url: Option<&str>,
+        offers: &[crate::catalog::Attachment],
+    ) -> Result<Link, CompileError> {
+        let mut attachments = Vec::with_capacity(offers.len());
+        for a in offers {
+            let &offer = self.offer_index.get(&a.offer_id).ok_or_else(|| {
+                CompileError(format!("{source:?} names unknown offer {}", a.offer_id))
+            })?;
+            let o = &self.offers[offer as usize];
+            attachments.push(Attachment {
+                offer,
+                offer_id: a.offer_id,
+                weight: a.offer_weight,
+                priority: a.priority,
+                countries: countries(&a.countries)?.intersect(&o.countries),
+                devices: DeviceSet::from_classes(&a.devices).intersect(o.devices),
+                blocked: match o.status {
+                    Status::Active => None,
+                    Status::Paused => Some(Skip::OfferPaused),
+                    Status::Deleted => Some(Skip::OfferDeleted),
+                },
+                caps: o.caps.clone(),
+                counters: self.registry.route(source, a.offer_id),
+            });
+        }
+        attachments.sort_by_key(|a| a.priority);
+        let mut groups: Vec<Range<usize>> = Vec::new();
+        for (i, a) in attachments.iter().enumerate() {
+            match groups.last_mut() {
+                Some(g) if attachments[g.start].priority == a.priority => g.end = i + 1,
+                _ => groups.push(i..i + 1),
+            }
+        }
+        Ok(Link {
+            id: source.id,
+            affiliate_id,
+            active,
+            fallback: fallback_url
+                .map(|u| template(u, "fallback_url"))
+                .transpose()?,
+            attachments: attachments.into_boxed_slice(),
+            groups: groups.into_boxed_slice(),
+            counters: self.registry.source(source),
+        })
     }
 }
 

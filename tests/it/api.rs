@@ -1527,6 +1527,40 @@ async fn delete_smart_link_makes_its_link_404() {
 }
 
 #[tokio::test]
+async fn a_deleted_smart_links_id_is_never_given_again() {
+    let s = server().await;
+    let create = async |name: &str| {
+        let r = ok(&post_form(
+            &s,
+            "smart_link.json",
+            &[("affiliate_id", "67890"), ("smart_link_name", name)],
+        )
+        .await);
+        r["response"]["smart_link_id"].as_u64().expect("id")
+    };
+    let first = create("Short-lived").await;
+    let r = s.get(&format!("/sl?id={first}"), &[DESKTOP, US]).await;
+    assert_eq!(r.status, StatusCode::FOUND);
+    ok(&post(
+        &s,
+        "delete_smart_link.json",
+        json!({"smart_link_id": first}),
+    )
+    .await);
+    let second = create("Successor").await;
+    assert_eq!(second, first + 1, "the deleted link's id is not reused");
+    // So the new link starts from zero rather than the deleted one's click.
+    let stats = ok(&get(
+        &s,
+        "smart_link_stats.json",
+        &[("smart_link_id", &second.to_string())],
+    )
+    .await);
+    assert_eq!(stats["response"]["clicks"], 0);
+    s.stop().await;
+}
+
+#[tokio::test]
 async fn remove_smart_link_offer_detaches_and_the_next_click_skips_it() {
     let s = server().await;
     assert!(
