@@ -1,5 +1,5 @@
 //! One management API write, end to end, on a large network: 10,000 smart links with 10
-//! attachments each and 50,000 campaigns (a ~16 MB catalog file). The write is
+//! attachments each and 50,000 campaigns (a catalog file of about 20 MB; the run prints its size). The write is
 //! `POST /api/2/smart_link_offer.json` over a real loopback connection: parameter check,
 //! copy of the catalog, validation, compile of the whole routing table, the file written and
 //! fsynced and renamed and its directory fsynced, the swap, the answer.
@@ -219,7 +219,7 @@ fn bench(c: &mut Criterion) {
     writer.join().expect("writer");
     group.finish();
     eprintln!(
-        "writes during the click measurement: {}",
+        "writes while clicks were measured (warm-up included): {}",
         writes.load(Ordering::Relaxed)
     );
 

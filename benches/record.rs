@@ -1,7 +1,7 @@
-//! Compares the click log writer's cost per record — formatting one JSON line, and
-//! formatting plus writing it to a file in 1 MiB batches — with the request path's cost of
-//! one click (benches/click.rs). The writer runs on one thread for all request threads, so
-//! it must stay well below the click's cost or records are dropped under full load.
+//! Measures the click log writer's cost per record: formatting one JSON line, and formatting
+//! plus writing it to a file in 1 MiB batches. Read it against one click's cost, measured by
+//! `benches/click.rs`: the writer runs on one thread for all request threads, so it must stay
+//! well below the click's cost or records are dropped under full load.
 
 use std::hint::black_box;
 use std::io::Write;

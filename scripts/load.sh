@@ -26,11 +26,17 @@ for _ in $(seq 100); do
 done
 
 status=0
-target/release/examples/load --addr "127.0.0.1:$port" --connections "$connections" --seconds "$seconds" || status=$?
+target/release/examples/load --addr "127.0.0.1:$port" --connections "$connections" --seconds "$seconds" \
+  | tee "$tmp/load.out" || status=$?
+answered=$(awk '/ requests in /{print $1}' "$tmp/load.out")
 
 kill -TERM "$pid"
 wait "$pid" || { echo "server exited with $?"; status=1; }
 pid=
 records=$(cat "$tmp"/data/clicks-*.ndjson | wc -l)
-echo "click records on disk after shutdown: $records"
+echo "click records on disk after shutdown: $records (answered: $answered)"
+if [ "$records" != "$answered" ]; then
+  echo "every answered click must be on disk"
+  status=1
+fi
 exit "$status"

@@ -147,12 +147,6 @@ async fn server() -> TestServer {
     TestServer::start(config()).await
 }
 
-const US: (&str, &str) = ("x-forwarded-for", "216.160.83.56");
-const GB: (&str, &str) = ("x-forwarded-for", "81.2.69.142");
-const DESKTOP: (&str, &str) = ("user-agent", CHROME_WINDOWS);
-const MOBILE: (&str, &str) = ("user-agent", IPHONE);
-const BOT: (&str, &str) = ("user-agent", GOOGLEBOT);
-
 // ---------------------------------------------------------------------------------------------
 // Helpers.
 
@@ -1901,9 +1895,21 @@ async fn smart_link_route_explains_the_decision_and_records_nothing() {
     ])
     .await;
     assert_eq!(r["client"]["device"], "mobile");
+    // A US mobile client qualifies for both priority-1 offers: one is drawn, 60 to 40.
+    let a = &r["attachments"];
+    let results = [a[0]["result"].clone(), a[1]["result"].clone()];
     assert!(
-        r["decision"]["offer_id"] == 12345 || r["decision"]["offer_id"] == 1042,
+        results == [json!("chosen"), json!("qualified")]
+            || results == [json!("qualified"), json!("chosen")],
         "{r}"
+    );
+    assert_eq!(
+        (&a[0]["offer_id"], &a[0]["probability"]),
+        (&json!(12345), &json!(0.6))
+    );
+    assert_eq!(
+        (&a[1]["offer_id"], &a[1]["probability"]),
+        (&json!(1042), &json!(0.4))
     );
 
     let r = route(&[("smart_link_id", "301"), ("user_agent", GOOGLEBOT)]).await;
@@ -2360,5 +2366,12 @@ async fn a_write_after_the_catalog_file_changed_on_disk_is_409() {
     );
     let list = ok(&get(&s, "campaigns.json", &[("campaign_id", "98001")]).await);
     assert_eq!(items(&list, "campaigns")[0]["campaign_status"], "active");
+    let metrics = s.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("smartlink_catalog_write_failures_total 1\n")
+            && metrics.contains("smartlink_catalog_writes_total 0\n")
+            && metrics.contains("smartlink_error_responses_total{status=\"409\"} 1\n"),
+        "{metrics}"
+    );
     s.stop().await;
 }

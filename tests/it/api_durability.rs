@@ -2,31 +2,23 @@
 //! answer, kept across restarts and reloads, serialised under concurrent writers, never a
 //! half-written catalog after `kill -9`, and a write that cannot be saved changes nothing.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::{
     API_KEY, Binary, CHROME_WINDOWS, NETWORK, TestConfig, TestServer, blocking_get,
+    blocking_request, wait_for,
 };
 
 /// `POST path` with a form body over a fresh connection: status and JSON body.
 fn post(addr: SocketAddr, path: &str, form: &str) -> Option<(u16, Value)> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
-        form.len()
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split(' ').nth(1)?.parse().ok()?;
-    let body = text.split("\r\n\r\n").nth(1)?;
-    Some((status, serde_json::from_str(body).unwrap_or(Value::Null)))
+    let r = blocking_request(addr, "POST", path, Some(form))?;
+    Some((
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(Value::Null),
+    ))
 }
 
 /// Status and `Location` (or body, when there is no `Location`).
@@ -83,17 +75,15 @@ fn writes_survive_a_reload_and_a_restart_and_the_next_click_sees_them() {
 
     // A reload reads the file the API wrote: same routing, nothing lost.
     bin.signal(libc::SIGHUP);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !bin.log().contains("configuration reloaded") && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let reloaded = bin.log().contains("configuration reloaded");
+    let reloaded = wait_for(Duration::from_secs(10), || {
+        bin.log().contains("configuration reloaded")
+    });
     assert!(reloaded, "{}", bin.log());
     let (_, location) = get(bin.addr, &format!("/sl?id={id}")).expect("click");
     assert!(location.starts_with("https://o12.example/"), "{location}");
 
     bin.signal(libc::SIGTERM);
-    assert_eq!(bin.wait(Duration::from_secs(10)), Some(0));
+    assert_eq!(bin.exit_code(Duration::from_secs(10)), Some(0));
     let again = Binary::start(&path);
     let (status, body) = get(
         again.addr,
@@ -151,7 +141,7 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
     let config = TestConfig::new(NETWORK);
     let path = config.write();
     for (round, delay_ms) in [120u64, 260, 410].into_iter().enumerate() {
-        let bin = Binary::start(&path);
+        let mut bin = Binary::start(&path);
         let addr = bin.addr;
         let writer = std::thread::spawn(move || {
             // Names answered 200, in order: each was on disk before its answer.
@@ -183,6 +173,7 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         bin.signal(libc::SIGKILL);
         let answered = writer.join().expect("writer");
+        assert_eq!(bin.killed_by(Duration::from_secs(10)), Some(libc::SIGKILL));
         drop(bin);
         assert!(
             !answered.is_empty(),
@@ -268,6 +259,34 @@ async fn a_write_that_cannot_be_saved_is_503_and_changes_nothing() {
         click.location().starts_with("https://fb1.example/"),
         "{}",
         click.location()
+    );
+    let metrics = server.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("smartlink_catalog_write_failures_total 1\n")
+            && metrics.contains("smartlink_catalog_writes_total 1\n"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_that_comes_too_slowly_is_408_and_changes_nothing() {
+    let config = TestConfig::new(NETWORK).server("header_read_timeout_ms = 300");
+    let server = TestServer::start(config).await;
+    let before = std::fs::read(server.config.catalog_path()).expect("catalog");
+    // The head announces 100 bytes; 20 come, then nothing.
+    let head = format!(
+        "POST /api/2/affiliate.json HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\napi_key={API_KEY}"
+    );
+    let answer = crate::common::raw(server.addr, head.as_bytes(), Duration::from_secs(3)).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains("\"request_status\":\"Failure\""),
+        "{answer}"
+    );
+    assert_eq!(
+        std::fs::read(server.config.catalog_path()).expect("catalog"),
+        before
     );
     server.stop().await;
 }

@@ -79,14 +79,9 @@ const NETWORK: &str = r#"{
   ]
 }"#;
 
-const US: (&str, &str) = ("x-forwarded-for", "216.160.83.56");
-const GB: (&str, &str) = ("x-forwarded-for", "81.2.69.142");
 const SE: (&str, &str) = ("x-forwarded-for", "89.160.20.128");
 /// No record in the test database: the country is unknown.
 const NOWHERE: (&str, &str) = ("x-forwarded-for", "10.1.2.3");
-const DESKTOP: (&str, &str) = ("user-agent", CHROME_WINDOWS);
-const MOBILE: (&str, &str) = ("user-agent", IPHONE);
-const BOT: (&str, &str) = ("user-agent", GOOGLEBOT);
 
 fn config() -> TestConfig {
     TestConfig::new(NETWORK)
@@ -176,30 +171,30 @@ fn without_click_id(location: &str, click_id: &str) -> String {
 async fn active_campaigns_on_active_offers_route_and_record_their_clicks() {
     let s = server().await;
 
-    // With an active landing page: the landing page, with the campaign's values.
-    let target = link(5001, 100);
-    let to = found(&s.get(&target, &[DESKTOP, US]).await, &target);
-    let id = click_id_in(&to);
-    assert_eq!(
-        to,
-        format!("https://lp801.example/?click={id}&camp=5001&o=12&s1=")
-    );
-    // Without a landing page: the offer's URL.
-    let target = link(5002, 100);
-    let to = found(&s.get(&target, &[DESKTOP, US]).await, &target);
-    let id2 = click_id_in(&to);
-    assert_eq!(
-        to,
-        format!("https://o11.example/c?click={id2}&camp=5002&a=100&o=11&s1=&s2=&c=US&d=desktop&l=")
-    );
-    // With a paused landing page: the offer's URL.
-    let target = link(5003, 100);
-    let to = found(&s.get(&target, &[DESKTOP, US]).await, &target);
-    let id3 = click_id_in(&to);
-    assert_eq!(
-        to,
-        format!("https://o11.example/c?click={id3}&camp=5003&a=100&o=11&s1=&s2=&c=US&d=desktop&l=")
-    );
+    // (campaign, where it goes; `{id}` is the click id).
+    let cases = [
+        // With an active landing page: the landing page, with the campaign's values.
+        (5001, "https://lp801.example/?click={id}&camp=5001&o=12&s1="),
+        // Without a landing page: the offer's URL.
+        (
+            5002,
+            "https://o11.example/c?click={id}&camp=5002&a=100&o=11&s1=&s2=&c=US&d=desktop&l=",
+        ),
+        // With a paused landing page: the offer's URL.
+        (
+            5003,
+            "https://o11.example/c?click={id}&camp=5003&a=100&o=11&s1=&s2=&c=US&d=desktop&l=",
+        ),
+    ];
+    let mut ids = Vec::new();
+    for (campaign, expected) in cases {
+        let target = link(campaign, 100);
+        let to = found(&s.get(&target, &[DESKTOP, US]).await, &target);
+        let id = click_id_in(&to);
+        assert_eq!(to, expected.replace("{id}", &id), "campaign {campaign}");
+        ids.push(id);
+    }
+    let [id, id2, id3] = <[String; 3]>::try_from(ids).expect("three clicks");
     // Without aff_id: the standard link still routes.
     let target = "/rd/r.php?sid=5001";
     let to = found(&s.get(target, &[DESKTOP, US]).await, target);
@@ -248,6 +243,12 @@ async fn inactive_campaigns_and_campaigns_on_inactive_offers_go_to_the_fallback_
         s.records().is_empty(),
         "no click record for an inactive campaign or offer: {:?}",
         s.records()
+    );
+    // Not recorded, but counted: 4 campaigns × 3 links.
+    let metrics = s.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("smartlink_clicks_total{outcome=\"fallback\",reason=\"inactive\"} 12\n"),
+        "{metrics}"
     );
     s.stop().await;
 }

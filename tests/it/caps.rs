@@ -295,7 +295,8 @@ async fn the_counters_file_is_saved_within_a_second_while_serving() {
     let server = TestServer::start(TestConfig::new(CAPPED)).await;
     clicks(server.addr, "/sl?id=12", 3, 1).await;
     let path = server.config.state_dir().join("counters.json");
-    let saved = eventually(Duration::from_millis(2500), async || {
+    // The saver runs every second; 1.5 s leaves room for one render and write.
+    let saved = eventually(Duration::from_millis(1500), async || {
         std::fs::read_to_string(&path).is_ok_and(|t| t.contains("\"routed\": 3"))
     })
     .await;

@@ -144,6 +144,7 @@ async fn route_reports_a_capped_offer_and_which_cap_from_the_saved_counters() {
     assert_eq!(hosts.iter().filter(|h| *h == "o21.example").count(), 3);
     let config = server.stop().await;
     let path = config.settings_path();
+    let state_before = state_files(&config);
     let out = run(&[
         "route",
         "--config",
@@ -169,8 +170,22 @@ async fn route_reports_a_capped_offer_and_which_cap_from_the_saved_counters() {
     assert_eq!(s["offers"][0]["routed"], 3);
     assert_eq!(s["offers"][1]["routed"], 2);
     assert_eq!(s["fill_rate"], 1.0);
-    // route and stats read the state directory; they write nothing to it.
     let out = run(&["stats", "--config", path.to_str().unwrap(), "--link", "99"]);
     assert_eq!(out.status.code(), Some(1));
+    // route and stats read the state directory; they write nothing to it.
+    assert_eq!(state_files(&config), state_before);
     assert_eq!(config.click_records().len(), 5);
+}
+
+/// Every file of the state directory with its bytes.
+fn state_files(config: &TestConfig) -> Vec<(std::ffi::OsString, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(config.state_dir())
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (e.file_name(), std::fs::read(e.path()).unwrap())
+        })
+        .collect();
+    files.sort();
+    files
 }

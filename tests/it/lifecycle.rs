@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
 
@@ -78,17 +78,6 @@ impl Load {
         }
         self.answered.load(Ordering::Relaxed)
     }
-}
-
-fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    false
 }
 
 #[test]
@@ -202,7 +191,7 @@ fn sigterm_under_load_drains_flushes_every_answered_click_and_exits_0() {
     let load = Load::start(bin.addr, "/sl?id=4");
     assert!(wait_for(Duration::from_secs(10), || load.answered() > 200));
     bin.signal(libc::SIGTERM);
-    let code = bin.wait(Duration::from_secs(20));
+    let code = bin.exit_code(Duration::from_secs(20));
     let answered = load.finish();
     assert_eq!(code, Some(0), "{}", bin.log());
     let records = config.click_records();
@@ -220,7 +209,7 @@ fn sigint_also_shuts_down_cleanly() {
     let mut bin = Binary::start(&config.write());
     assert_eq!(get(bin.addr, "/sl?id=4").unwrap().0, 302);
     bin.signal(libc::SIGINT);
-    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    assert_eq!(bin.exit_code(Duration::from_secs(20)), Some(0));
     assert_eq!(config.click_records().len(), 1);
 }
 
@@ -235,8 +224,8 @@ fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
     assert!(load.answered() > 100);
     bin.signal(libc::SIGKILL);
     assert_eq!(
-        bin.wait(Duration::from_secs(10)),
-        None,
+        bin.killed_by(Duration::from_secs(10)),
+        Some(libc::SIGKILL),
         "killed, no exit code"
     );
     load.finish();
@@ -259,7 +248,7 @@ fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
     let mut again = Binary::start(&path);
     assert_eq!(get(again.addr, "/sl?id=4").unwrap().0, 302);
     again.signal(libc::SIGTERM);
-    assert_eq!(again.wait(Duration::from_secs(20)), Some(0));
+    assert_eq!(again.exit_code(Duration::from_secs(20)), Some(0));
     // Every line parses (click_records panics on one that does not): the flushed lines and
     // the new click, and no fragment.
     let records = config.click_records();
@@ -318,7 +307,7 @@ fn counters_survive_sigterm_exactly() {
     assert!(hosts.iter().all(|h| h == "o21.example"));
     // No pause: the counts reach the file only through the shutdown's last save.
     bin.signal(libc::SIGTERM);
-    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    assert_eq!(bin.exit_code(Duration::from_secs(20)), Some(0));
 
     let mut bin = Binary::start(&path);
     let hosts = click_hosts(bin.addr, "/sl?id=12", 3);
@@ -328,7 +317,7 @@ fn counters_survive_sigterm_exactly() {
         "one place was left of 25"
     );
     bin.signal(libc::SIGTERM);
-    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    assert_eq!(bin.exit_code(Duration::from_secs(20)), Some(0));
     let s = stats(&path);
     let link = with_id(&s["smart_links"], "smart_link_id", 12);
     assert_eq!(link["clicks"], 27);
@@ -356,7 +345,7 @@ fn kill_9_loses_at_most_a_second_of_click_counts_and_no_conversion() {
     // not yet in counters.json (saved every second). Either way it must count exactly once;
     // the replay path itself is tested deterministically in `conversions::ledger`.
     bin.signal(libc::SIGKILL);
-    assert_eq!(bin.wait(Duration::from_secs(10)), None);
+    assert_eq!(bin.killed_by(Duration::from_secs(10)), Some(libc::SIGKILL));
 
     let mut bin = Binary::start(&path);
     let (_, body) = get_body(bin.addr, &format!("/p?click_id={click_id}"));
@@ -369,7 +358,7 @@ fn kill_9_loses_at_most_a_second_of_click_counts_and_no_conversion() {
     assert_eq!(hosts.iter().filter(|h| *h == "o21.example").count(), 15);
     assert_eq!(hosts.last().unwrap(), "fb.example");
     bin.signal(libc::SIGTERM);
-    assert_eq!(bin.wait(Duration::from_secs(20)), Some(0));
+    assert_eq!(bin.exit_code(Duration::from_secs(20)), Some(0));
     let s = stats(&path);
     let o23 = with_id(&s["offers"], "offer_id", 23);
     assert_eq!(o23["conversions"], 1, "replayed once, not twice");

@@ -558,7 +558,13 @@ async fn every_call_answers_in_its_documented_shape() {
 /// `start_at_row` and `row_limit` are documented with the bounds each list call enforces.
 #[tokio::test]
 async fn documented_row_bounds_are_the_enforced_ones() {
-    let server = TestServer::start(TestConfig::new(NETWORK)).await;
+    // Every list has at least two rows, so that the second page's first row is checked too.
+    let mut network: Value = serde_json::from_str(NETWORK).expect("network");
+    network["campaigns"] = json!([
+        {"campaign_id": 1, "offer_id": 11, "affiliate_id": 100, "campaign_status": "active"},
+        {"campaign_id": 2, "offer_id": 12, "affiliate_id": 200, "campaign_status": "active"}
+    ]);
+    let server = TestServer::start(TestConfig::new(&network.to_string())).await;
     let doc = doc();
     for call in CALLS
         .iter()
@@ -606,7 +612,17 @@ async fn documented_row_bounds_are_the_enforced_ones() {
                 .cloned()
                 .unwrap_or_default()
         };
-        assert_eq!(list(&paged).first(), list(&all).first(), "{}", call.name);
+        let all = list(&all);
+        assert!(all.len() >= 2, "{}: two rows to page through", call.name);
+        assert_eq!(list(&paged).first(), all.first(), "{}", call.name);
+        let (_, second) = send(
+            &server,
+            call.name,
+            json!({"start_at_row": first + 1, "row_limit": 1}),
+            false,
+        )
+        .await;
+        assert_eq!(list(&second), all[1..2], "{}", call.name);
     }
     server.stop().await;
 }

@@ -10,10 +10,6 @@ async fn server() -> TestServer {
     TestServer::start(TestConfig::new(NETWORK).geo("GeoIP2-Country-Test.mmdb")).await
 }
 
-const US: (&str, &str) = ("x-forwarded-for", "216.160.83.56");
-const GB: (&str, &str) = ("x-forwarded-for", "81.2.69.142");
-const DESKTOP: (&str, &str) = ("user-agent", CHROME_WINDOWS);
-
 #[tokio::test]
 async fn bad_ids_are_400_with_a_short_body_that_echoes_nothing() {
     let s = server().await;

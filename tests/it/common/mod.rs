@@ -25,6 +25,14 @@ pub const IPAD: &str = "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKi
 pub const GOOGLEBOT: &str =
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)";
 
+/// Request headers of typical clients: an address per country of MaxMind's GeoIP2 test
+/// database (`geo("GeoIP2-Country-Test.mmdb")`), and a user agent per device class.
+pub const US: (&str, &str) = ("x-forwarded-for", "216.160.83.56");
+pub const GB: (&str, &str) = ("x-forwarded-for", "81.2.69.142");
+pub const DESKTOP: (&str, &str) = ("user-agent", CHROME_WINDOWS);
+pub const MOBILE: (&str, &str) = ("user-agent", IPHONE);
+pub const BOT: (&str, &str) = ("user-agent", GOOGLEBOT);
+
 /// The network most tests route on.
 ///
 /// Link 1 (affiliate 100): offer 11 for US at priority 1, offer 13 (GB only) at 2, offer 12
@@ -488,16 +496,28 @@ impl Binary {
         self.stderr.lock().unwrap().clone()
     }
 
-    /// Waits for the process to exit (at most `limit`) and returns its exit code.
-    pub fn wait(&mut self, limit: Duration) -> Option<i32> {
+    /// Waits for the process to exit (at most `limit`); `None` while it is still running.
+    pub fn wait(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + limit;
         while std::time::Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         None
+    }
+
+    /// The exit code once the process exits (at most `limit`); `None` if it is still running
+    /// or was killed by a signal.
+    pub fn exit_code(&mut self, limit: Duration) -> Option<i32> {
+        self.wait(limit).and_then(|s| s.code())
+    }
+
+    /// The signal that killed the process, once it has exited (at most `limit`).
+    pub fn killed_by(&mut self, limit: Duration) -> Option<i32> {
+        use std::os::unix::process::ExitStatusExt;
+        self.wait(limit).and_then(|s| s.signal())
     }
 }
 
@@ -519,12 +539,30 @@ pub struct BlockingReply {
 /// A blocking `GET` with a desktop browser's user agent over a fresh connection, for tests
 /// of the real binary. `None` when the server is gone.
 pub fn blocking_get(addr: SocketAddr, target: &str) -> Option<BlockingReply> {
+    blocking_request(addr, "GET", target, None)
+}
+
+/// A blocking request over a fresh connection; `form` is sent as a form body. `None` when
+/// the server is gone.
+pub fn blocking_request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    form: Option<&str>,
+) -> Option<BlockingReply> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let body = form.map_or(String::new(), |f| {
+        format!(
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{f}",
+            f.len()
+        )
+    });
+    let end = if form.is_some() { "" } else { "\r\n" };
     write!(
         s,
-        "GET {target} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nConnection: close\r\n\r\n"
+        "{method} {target} HTTP/1.1\r\nHost: x\r\nUser-Agent: {CHROME_WINDOWS}\r\nConnection: close\r\n{body}{end}"
     )
     .ok()?;
     let mut text = String::new();
@@ -541,6 +579,18 @@ pub fn blocking_get(addr: SocketAddr, target: &str) -> Option<BlockingReply> {
         location,
         body: body.to_string(),
     })
+}
+
+/// Polls `f` (blocking) until it returns true or `limit` passes.
+pub fn wait_for(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    false
 }
 
 /// Polls `f` until it returns true or `limit` passes.
