@@ -206,10 +206,11 @@ impl State {
             // bulk of a large write and need nothing from each other.
             let (table, staged) = std::thread::scope(|scope| {
                 let compiled = scope.spawn(|| {
-                    RoutingTable::compile(
+                    RoutingTable::compile_after(
                         &catalog,
                         current.settings.default_fallback_url.clone(),
                         &self.registry,
+                        &current.table,
                     )
                 });
                 let staged = crate::catalog::save::stage(path, &catalog);
