@@ -160,6 +160,7 @@ fn bench(c: &mut Criterion) {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(smartlink::http::serve(
         listener,
+        smartlink::http::Role::All,
         Arc::clone(&state),
         async {
             let _ = stopped.await;

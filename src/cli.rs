@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 
 use crate::caps::{CapClock, Registry};
 use crate::client::DeviceClassifier;
+use crate::http::Role;
 use crate::routing::{RoutingTable, Skip};
 use crate::settings::Settings;
 use crate::signals::Signals;
@@ -64,13 +65,24 @@ pub fn serve(config: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let listen = state.snapshot().settings.listen;
-        let listener = match TcpListener::bind(listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("cannot listen on {listen}: {e}");
-                return ExitCode::FAILURE;
-            }
+        let (listen, admin_listen) = {
+            let s = state.snapshot();
+            (s.settings.listen, s.settings.admin_listen)
+        };
+        let bind = async |addr| {
+            TcpListener::bind(addr)
+                .await
+                .map_err(|e| eprintln!("cannot listen on {addr}: {e}"))
+        };
+        let Ok(listener) = bind(listen).await else {
+            return ExitCode::FAILURE;
+        };
+        let admin = match admin_listen {
+            Some(addr) => match bind(addr).await {
+                Ok(l) => Some(l),
+                Err(()) => return ExitCode::FAILURE,
+            },
+            None => None,
         };
         let signals = match Signals::install() {
             Ok(s) => s,
@@ -79,13 +91,35 @@ pub fn serve(config: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Both listeners stop on the same signal.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let signalled = signals.until_shutdown(state.clone());
+        tokio::spawn(async move {
+            signalled.await;
+            let _ = stop.send(true);
+        });
+        let until_stopped = || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let public_role = match admin {
+            Some(admin) => {
+                let addr = admin.local_addr().map_or(listen, |a| a);
+                tracing::info!("admin listener (API, metrics, health) on {addr}");
+                let (state, until) = (state.clone(), until_stopped());
+                tokio::spawn(crate::http::serve(admin, Role::Admin, state, until));
+                Role::Public
+            }
+            None => Role::All,
+        };
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(
             generation = state.snapshot().generation,
             "listening on {addr}"
         );
-        let shutdown = signals.until_shutdown(state.clone());
-        crate::http::serve(listener, state.clone(), shutdown).await;
+        crate::http::serve(listener, public_role, state.clone(), until_stopped()).await;
         let flushed = state.clone();
         let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
         tracing::info!(clicks = state.metrics.clicks(), "stopped");
@@ -96,16 +130,29 @@ pub fn serve(config: &Path) -> ExitCode {
 /// `smartlink check`: validates everything, prints a summary or every problem.
 pub fn check(config: &Path) -> ExitCode {
     match Snapshot::load(config, 0, &Registry::default()) {
-        Ok(s) => {
-            println!("{}", summary(&s));
-            println!("OK");
-            ExitCode::SUCCESS
-        }
+        Ok(s) => print(format_args!("{}\nOK", summary(&s)), ExitCode::SUCCESS),
         Err(e) => {
+            let mut text = String::new();
             for p in &e.problems {
-                println!("{p}");
+                text += &format!("{p}\n");
             }
-            println!("{} problem(s); configuration rejected", e.problems.len());
+            text += &format!("{} problem(s); configuration rejected", e.problems.len());
+            print(text, ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Writes `text` and a newline to stdout and returns `status`. A reader that stopped reading
+/// (`smartlink stats | head -1`) is not a failure of the command: the rest is not written,
+/// quietly. (`println!` would panic on the closed pipe.)
+fn print(text: impl std::fmt::Display, status: ExitCode) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Ok(()) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => status,
+        Err(e) => {
+            eprintln!("cannot write the output: {e}");
             ExitCode::FAILURE
         }
     }
@@ -209,10 +256,7 @@ pub struct RouteArgs<'a> {
 /// `smartlink route`: the decision for one click, as JSON, recording nothing.
 pub fn route(args: &RouteArgs) -> ExitCode {
     match explain(args) {
-        Ok(report) => {
-            println!("{report:#}");
-            ExitCode::SUCCESS
-        }
+        Ok(report) => print(format_args!("{report:#}"), ExitCode::SUCCESS),
         Err(message) => {
             eprintln!("{message}");
             ExitCode::FAILURE
@@ -244,10 +288,7 @@ pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
         }
     });
     match report {
-        Ok(r) => {
-            println!("{r:#}");
-            ExitCode::SUCCESS
-        }
+        Ok(r) => print(format_args!("{r:#}"), ExitCode::SUCCESS),
         Err(message) => {
             eprintln!("{message}");
             ExitCode::FAILURE

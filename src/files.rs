@@ -6,6 +6,134 @@ use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+/// A path as messages show it: a relative path with the directory it was resolved against
+/// (the working directory), so that "no such file" says where it looked.
+pub struct Resolved<'a>(pub &'a Path);
+
+impl std::fmt::Display for Resolved<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.display())?;
+        if self.0.is_relative()
+            && let Ok(dir) = std::env::current_dir()
+        {
+            write!(f, " (relative to {})", dir.display())?;
+        }
+        Ok(())
+    }
+}
+
+/// An exclusive lock on a directory, held as long as the value lives: `flock` on the file
+/// `lock` inside it. The kernel releases it when the process dies, `kill -9` included, so a
+/// stale lock file never blocks a restart.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    /// Locks `dir`; `Ok(None)` when another process holds the lock.
+    pub fn try_lock(dir: &Path) -> io::Result<Option<DirLock>> {
+        use std::os::fd::AsRawFd;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))?;
+        // SAFETY: flock(2) on a descriptor this function owns.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(Some(DirLock { _file: file }));
+        }
+        match io::Error::last_os_error() {
+            e if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            e => Err(e),
+        }
+    }
+}
+
+/// The name of [`DirLock`]'s file.
+pub const LOCK_FILE: &str = "lock";
+
+/// The failures of one writer (a log, the counters file), reported without flooding the
+/// log: the first failure is an ERROR with its cause; while the failures go on, one summary
+/// line every [`FailureLog::SUMMARY_EVERY`] says how many there were; the first success after
+/// them says it recovered. (A full disk once wrote one ERROR line per click: 5,021 lines in
+/// 4 s.) It also spaces the retries of a writer that may retry on its own: from 50 ms,
+/// doubling, to 5 s. Every failure is still counted, by the caller, in its metric.
+#[derive(Debug)]
+pub struct FailureLog {
+    what: &'static str,
+    /// Failures since the last success; 0 while writes succeed.
+    failures: u64,
+    /// Failures not yet in a summary line.
+    unreported: u64,
+    next_summary: std::time::Instant,
+    backoff: std::time::Duration,
+    retry_at: std::time::Instant,
+}
+
+impl FailureLog {
+    pub const SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+    const FIRST_BACKOFF: std::time::Duration = std::time::Duration::from_millis(50);
+    const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(5);
+
+    /// `what` names the writer in the log lines ("click log", ...).
+    pub fn new(what: &'static str) -> FailureLog {
+        let now = std::time::Instant::now();
+        FailureLog {
+            what,
+            failures: 0,
+            unreported: 0,
+            next_summary: now,
+            backoff: FailureLog::FIRST_BACKOFF,
+            retry_at: now,
+        }
+    }
+
+    /// Notes a failed write; `context` is logged with the first failure.
+    pub fn failed(&mut self, error: &dyn std::fmt::Display, context: &dyn std::fmt::Display) {
+        let now = std::time::Instant::now();
+        self.failures += 1;
+        if self.failures == 1 {
+            tracing::error!(error = %error, "{} write failed: {context}; retrying, further failures are summarised every {} s", self.what, FailureLog::SUMMARY_EVERY.as_secs());
+            self.next_summary = now + FailureLog::SUMMARY_EVERY;
+        } else {
+            self.unreported += 1;
+            if now >= self.next_summary {
+                tracing::error!(error = %error, failures = self.failures, "{} still failing: {} more failed writes", self.what, self.unreported);
+                self.unreported = 0;
+                self.next_summary = now + FailureLog::SUMMARY_EVERY;
+            }
+        }
+        self.retry_at = now + self.backoff;
+        self.backoff = (self.backoff * 2).min(FailureLog::MAX_BACKOFF);
+    }
+
+    /// Notes a successful write.
+    pub fn succeeded(&mut self) {
+        if self.failures > 0 {
+            tracing::info!(
+                failures = self.failures,
+                "{} writes succeed again",
+                self.what
+            );
+        }
+        self.failures = 0;
+        self.unreported = 0;
+        self.backoff = FailureLog::FIRST_BACKOFF;
+        self.retry_at = std::time::Instant::now();
+    }
+
+    /// Whether a writer that retries by itself should try again now (its backoff is over).
+    pub fn may_retry(&self) -> bool {
+        self.failures == 0 || std::time::Instant::now() >= self.retry_at
+    }
+
+    /// Failures since the last success.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+}
+
 /// Replaces `path` with `bytes` so that a reader (or a restart after `kill -9` or power loss)
 /// sees either the old file or the new one: write a temporary file beside it, fsync it,
 /// rename it over `path`, fsync the directory.
@@ -146,6 +274,32 @@ pub fn hourly_name(prefix: &str, hour: u64) -> String {
     format!("{prefix}-{}.ndjson", ts.strftime("%Y-%m-%dT%H"))
 }
 
+/// Deletes the log files of `prefix` in `dir` of hours before `hour` (whole files; their
+/// names sort in time order); returns how many. Failures are logged and skipped.
+pub fn remove_logs_before(dir: &Path, prefix: &str, hour: u64) -> usize {
+    let first_kept = hourly_name(prefix, hour);
+    let mut removed = 0;
+    for path in log_files(dir, prefix) {
+        let older = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| *n < *first_kept);
+        if !older {
+            break;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot delete an expired log file")
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(removed, "deleted {prefix} logs older than {first_kept}");
+    }
+    removed
+}
+
 /// The log files of `prefix` in `dir`, oldest first.
 pub fn log_files(dir: &Path, prefix: &str) -> Vec<std::path::PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -210,6 +364,61 @@ pub fn open_repaired(path: &Path) -> io::Result<(File, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_back_off_and_reset_on_success() {
+        let mut f = FailureLog::new("test log");
+        assert!(f.may_retry());
+        f.failed(&"disk full", &"x");
+        assert!(!f.may_retry(), "backing off after a failure");
+        assert_eq!(f.backoff, FailureLog::FIRST_BACKOFF * 2);
+        for _ in 0..20 {
+            f.failed(&"disk full", &"x");
+        }
+        assert_eq!(f.backoff, FailureLog::MAX_BACKOFF);
+        assert_eq!(f.failures(), 21);
+        f.succeeded();
+        assert!(f.may_retry());
+        assert_eq!(f.failures(), 0);
+        assert_eq!(f.backoff, FailureLog::FIRST_BACKOFF);
+    }
+
+    #[test]
+    fn logs_before_an_hour_are_removed_whole_and_others_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let hour = 1_795_000_000 / 3600;
+        for h in hour - 3..=hour + 1 {
+            std::fs::write(dir.path().join(hourly_name("clicks", h)), "{}\n").unwrap();
+        }
+        std::fs::write(
+            dir.path().join(hourly_name("conversions", hour - 9)),
+            "{}\n",
+        )
+        .unwrap();
+        assert_eq!(remove_logs_before(dir.path(), "clicks", hour - 1), 2);
+        let left: Vec<String> = log_files(dir.path(), "clicks")
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        let want: Vec<String> = (hour - 1..=hour + 1)
+            .map(|h| hourly_name("clicks", h))
+            .collect();
+        assert_eq!(left, want);
+        assert_eq!(
+            log_files(dir.path(), "conversions").len(),
+            1,
+            "other prefixes untouched"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_locked_once_until_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DirLock::try_lock(dir.path()).unwrap().expect("free");
+        assert!(DirLock::try_lock(dir.path()).unwrap().is_none(), "held");
+        drop(first);
+        assert!(DirLock::try_lock(dir.path()).unwrap().is_some(), "released");
+    }
 
     #[test]
     fn torn_last_line_is_cut_and_whole_lines_kept() {

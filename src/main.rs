@@ -13,6 +13,9 @@ use clap::{Parser, Subcommand};
     about = "Smart-link click routing for affiliate networks"
 )]
 struct Cli {
+    /// Settings file (TOML); before or after the command.
+    #[arg(long, global = true, default_value = DEFAULT_CONFIG)]
+    config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -20,19 +23,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve in the foreground (the default command).
-    Serve {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
+    Serve,
     /// Validate settings, catalog and GeoIP database; print a summary or every problem.
-    Check {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
-    },
+    Check,
     /// Print, as JSON, where a click would go and why; records nothing.
     Route {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
         /// Smart link id.
         #[arg(long)]
         link: u32,
@@ -48,8 +43,6 @@ enum Command {
     },
     /// Print, as JSON, the statistics saved in the state directory (per smart link and offer).
     Stats {
-        #[arg(long, default_value = DEFAULT_CONFIG)]
-        config: PathBuf,
         /// Only this smart link (and no offers).
         #[arg(long)]
         link: Option<u32>,
@@ -59,14 +52,11 @@ enum Command {
 const DEFAULT_CONFIG: &str = "config/smartlink.toml";
 
 fn main() -> ExitCode {
-    let command = Cli::parse().command.unwrap_or(Command::Serve {
-        config: DEFAULT_CONFIG.into(),
-    });
-    match command {
-        Command::Serve { config } => smartlink::cli::serve(&config),
-        Command::Check { config } => smartlink::cli::check(&config),
+    let Cli { config, command } = Cli::parse();
+    match command.unwrap_or(Command::Serve) {
+        Command::Serve => smartlink::cli::serve(&config),
+        Command::Check => smartlink::cli::check(&config),
         Command::Route {
-            config,
             link,
             ip,
             ua,
@@ -78,6 +68,6 @@ fn main() -> ExitCode {
             user_agent: ua.as_deref(),
             headers: &headers,
         }),
-        Command::Stats { config, link } => smartlink::cli::stats(&config, link),
+        Command::Stats { link } => smartlink::cli::stats(&config, link),
     }
 }

@@ -35,8 +35,19 @@ pub const CONVERSION_WRITE_ERRORS: &str = "smartlink_conversion_write_errors_tot
 pub const CONVERTED_CLICKS_TRACKED: &str = "smartlink_converted_clicks_tracked";
 pub const OFFERS_CAPPED: &str = "smartlink_offers_capped";
 pub const CAPPED_CLICKS: &str = "smartlink_capped_clicks_total";
-pub const COUNTER_SAVES: &str = "smartlink_counter_saves_total";
-pub const COUNTER_SAVE_FAILURES: &str = "smartlink_counter_save_failures_total";
+/// Writes of `counters.json`. (Renamed from `smartlink_counter_saves_total`: a metric name
+/// must not contain a type name, and promtool refused it.)
+pub const STATE_SAVES: &str = "smartlink_state_saves_total";
+pub const STATE_SAVE_FAILURES: &str = "smartlink_state_save_failures_total";
+pub const BUILD_INFO: &str = "smartlink_build_info";
+pub const LAST_RELOAD: &str = "smartlink_last_reload_success_timestamp_seconds";
+pub const CLICK_LOG_QUEUE: &str = "smartlink_click_log_queue_depth";
+pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
+pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
+pub const PROCESS_VIRTUAL: &str = "process_virtual_memory_bytes";
+pub const PROCESS_OPEN_FDS: &str = "process_open_fds";
+pub const PROCESS_MAX_FDS: &str = "process_max_fds";
+pub const PROCESS_START: &str = "process_start_time_seconds";
 
 const SHARDS: usize = 8;
 
@@ -94,9 +105,11 @@ impl Gauge {
     }
 }
 
-/// Upper bounds of the latency histogram, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.05, 0.25, 1.0,
+/// Upper bounds of the latency histograms, in seconds: from the microseconds of a click to
+/// the seconds of a large API write.
+const BUCKETS: [f64; 17] = [
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
 ];
 
 /// A latency histogram with fixed buckets (Prometheus `histogram`).
@@ -119,16 +132,58 @@ impl Histogram {
         self.sum_nanos.add(d.as_nanos() as u64);
     }
 
-    fn render(&self, out: &mut String, name: &str) {
+    /// The series of this histogram; `labels` is `key="value",` (or empty).
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
         let mut cumulative = 0;
         for (i, bound) in BUCKETS.iter().enumerate() {
             cumulative += self.buckets[i].get();
-            let _ = writeln!(out, "{name}_bucket{{le=\"{bound}\"}} {cumulative}");
+            let _ = writeln!(out, "{name}_bucket{{{labels}le=\"{bound}\"}} {cumulative}");
         }
         cumulative += self.buckets[BUCKETS.len()].get();
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_nanos.get() as f64 / 1e9);
-        let _ = writeln!(out, "{name}_count {cumulative}");
+        let _ = writeln!(out, "{name}_bucket{{{labels}le=\"+Inf\"}} {cumulative}");
+        let labels = labels.trim_end_matches(',');
+        let _ = writeln!(
+            out,
+            "{name}_sum{{{labels}}} {}",
+            self.sum_nanos.get() as f64 / 1e9
+        );
+        let _ = writeln!(out, "{name}_count{{{labels}}} {cumulative}");
+    }
+}
+
+/// Which endpoint a request went to, for its latency histogram: clicks take microseconds,
+/// API writes milliseconds, and one histogram of both would say little of either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// `/sl`
+    SmartLink,
+    /// `/rd/…`
+    Campaign,
+    /// `/p`
+    Postback,
+    /// `/api/2/…`
+    Api,
+    /// Health, readiness, metrics, unknown paths.
+    Other,
+}
+
+impl EndpointKind {
+    const ALL: [EndpointKind; 5] = [
+        EndpointKind::SmartLink,
+        EndpointKind::Campaign,
+        EndpointKind::Postback,
+        EndpointKind::Api,
+        EndpointKind::Other,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            EndpointKind::SmartLink => "sl",
+            EndpointKind::Campaign => "rd",
+            EndpointKind::Postback => "p",
+            EndpointKind::Api => "api",
+            EndpointKind::Other => "other",
+        }
     }
 }
 
@@ -143,8 +198,10 @@ pub enum Rejection {
     PayloadTooLarge,
     Timeout,
     Internal,
-    /// Management API: missing or unknown `api_key`.
+    /// Missing or unknown `api_key`, missing or wrong postback token.
     Unauthorized,
+    /// The client's address is not in the allow-list (API, postbacks).
+    Forbidden,
     /// Management API: the catalog file changed on disk since it was loaded.
     Conflict,
     /// Management API: well-formed, but refused by the catalog's rules.
@@ -154,7 +211,7 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    const ALL: [Rejection; 11] = [
+    const ALL: [Rejection; 12] = [
         Rejection::BadRequest,
         Rejection::NotFound,
         Rejection::MethodNotAllowed,
@@ -163,6 +220,7 @@ impl Rejection {
         Rejection::Timeout,
         Rejection::Internal,
         Rejection::Unauthorized,
+        Rejection::Forbidden,
         Rejection::Conflict,
         Rejection::Unprocessable,
         Rejection::Unavailable,
@@ -180,6 +238,7 @@ impl Rejection {
             Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
             Rejection::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
+            Rejection::Forbidden => StatusCode::FORBIDDEN,
             Rejection::Conflict => StatusCode::CONFLICT,
             Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -198,15 +257,21 @@ pub enum Postback {
     Invalid,
     /// Not recorded for a server-side reason (`503`).
     Unavailable,
+    /// The postback token is missing or wrong (`401`).
+    Unauthorized,
+    /// The source address is not in `postbacks.allowed_networks` (`403`).
+    Forbidden,
 }
 
 impl Postback {
-    const ALL: [Postback; 5] = [
+    const ALL: [Postback; 7] = [
         Postback::Recorded,
         Postback::Duplicate,
         Postback::Expired,
         Postback::Invalid,
         Postback::Unavailable,
+        Postback::Unauthorized,
+        Postback::Forbidden,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -216,6 +281,8 @@ impl Postback {
             Postback::Expired => "expired",
             Postback::Invalid => "invalid",
             Postback::Unavailable => "unavailable",
+            Postback::Unauthorized => "unauthorized",
+            Postback::Forbidden => "forbidden",
         }
     }
 }
@@ -228,7 +295,7 @@ pub struct Metrics {
     fallbacks: [Counter; FallbackReason::ALL.len()],
     postbacks: [Counter; Postback::ALL.len()],
     rejected: [Counter; Rejection::ALL.len()],
-    pub request_duration: Histogram,
+    request_duration: [Histogram; EndpointKind::ALL.len()],
     pub reloads: Counter,
     pub reload_failures: Counter,
     pub catalog_writes: Counter,
@@ -240,8 +307,14 @@ pub struct Metrics {
     pub connections_accepted: Counter,
     pub accept_errors: Counter,
     pub conversion_write_errors: Counter,
-    pub counter_saves: Counter,
-    pub counter_save_failures: Counter,
+    pub state_saves: Counter,
+    pub state_save_failures: Counter,
+    /// Click records handed to the log queue, and taken from it by the writer: their
+    /// difference is the queue's depth.
+    pub records_queued: Counter,
+    pub records_dequeued: Counter,
+    /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
+    last_reload: AtomicU64,
 }
 
 /// Values that live outside [`Metrics`] but are exported with it.
@@ -257,6 +330,18 @@ pub struct External {
 }
 
 impl Metrics {
+    /// Times one request to `endpoint`.
+    #[inline]
+    pub fn observe(&self, endpoint: EndpointKind, elapsed: Duration) {
+        self.request_duration[endpoint as usize].observe(elapsed);
+    }
+
+    /// Notes a successful load of the configuration, now.
+    pub fn reloaded_now(&self) {
+        let now = crate::clock::unix_secs(std::time::SystemTime::now());
+        self.last_reload.store(now.max(0) as u64, Ordering::Relaxed);
+    }
+
     #[inline]
     pub fn click_routed(&self) {
         self.routed.inc();
@@ -321,10 +406,29 @@ impl Metrics {
             &mut o,
             REQUEST_DURATION,
             "histogram",
-            "Time from request head to response, all endpoints.",
+            "Time from request head to response, by endpoint (sl, rd, p, api, other).",
         );
-        self.request_duration.render(&mut o, REQUEST_DURATION);
-        let simple: [(&str, &str, &str, u64); 19] = [
+        for (e, h) in EndpointKind::ALL.iter().zip(&self.request_duration) {
+            h.render(
+                &mut o,
+                REQUEST_DURATION,
+                &format!("endpoint=\"{}\",", e.as_str()),
+            );
+        }
+        help(
+            &mut o,
+            BUILD_INFO,
+            "gauge",
+            "Always 1; the labels say which build is running.",
+        );
+        let _ = writeln!(
+            o,
+            "{BUILD_INFO}{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        let queued = self.records_queued.get();
+        let depth = queued.saturating_sub(self.records_dequeued.get());
+        let simple: [(&str, &str, &str, u64); 21] = [
             (
                 RELOADS,
                 "counter",
@@ -428,23 +532,122 @@ impl Metrics {
                 ext.capped_clicks,
             ),
             (
-                COUNTER_SAVES,
+                STATE_SAVES,
                 "counter",
-                "Counter files written.",
-                self.counter_saves.get(),
+                "Writes of counters.json, the saved counts.",
+                self.state_saves.get(),
             ),
             (
-                COUNTER_SAVE_FAILURES,
+                STATE_SAVE_FAILURES,
                 "counter",
-                "Failed writes of the counter file (retried every second).",
-                self.counter_save_failures.get(),
+                "Failed writes of counters.json (retried every second).",
+                self.state_save_failures.get(),
+            ),
+            (
+                LAST_RELOAD,
+                "gauge",
+                "Unix time of the last successful load of the configuration (start or SIGHUP).",
+                self.last_reload.load(Ordering::Relaxed),
+            ),
+            (
+                CLICK_LOG_QUEUE,
+                "gauge",
+                "Click records waiting in the queue for the log writer.",
+                depth,
             ),
         ];
         for (name, kind, text, value) in simple {
             help(&mut o, name, kind, text);
             let _ = writeln!(o, "{name} {value}");
         }
+        render_process(&mut o);
         o
+    }
+}
+
+/// The `process_*` metrics of the Prometheus client conventions, read from `/proc/self`
+/// (Linux) when `/metrics` is asked for; left out where they cannot be read.
+fn render_process(o: &mut String) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let Some(fields) = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect::<Vec<_>>())
+    else {
+        return;
+    };
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<u64>().ok());
+    // SAFETY: sysconf and getrlimit only read values of the process.
+    let (ticks, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_CLK_TCK).max(1) as f64,
+            libc::sysconf(libc::_SC_PAGESIZE).max(1) as u64,
+        )
+    };
+    let mut values: Vec<(&str, &str, &str, f64)> = Vec::new();
+    if let (Some(user), Some(system)) = (field(14), field(15)) {
+        let cpu = (user + system) as f64 / ticks;
+        values.push((
+            PROCESS_CPU,
+            "counter",
+            "User and system CPU time, seconds.",
+            cpu,
+        ));
+    }
+    if let Some(vsize) = field(23) {
+        values.push((
+            PROCESS_VIRTUAL,
+            "gauge",
+            "Virtual memory size, bytes.",
+            vsize as f64,
+        ));
+    }
+    if let Some(rss) = field(24) {
+        let bytes = (rss * page) as f64;
+        values.push((
+            PROCESS_RESIDENT,
+            "gauge",
+            "Resident memory size, bytes.",
+            bytes,
+        ));
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        let open = fds.count().saturating_sub(1) as f64; // less the directory read itself
+        values.push((PROCESS_OPEN_FDS, "gauge", "Open file descriptors.", open));
+    }
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct passed.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        let max = limit.rlim_cur as f64;
+        values.push((
+            PROCESS_MAX_FDS,
+            "gauge",
+            "Maximum open file descriptors.",
+            max,
+        ));
+    }
+    let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+    });
+    if let (Some(boot), Some(start)) = (boot, field(22)) {
+        let at = boot as f64 + start as f64 / ticks;
+        values.push((
+            PROCESS_START,
+            "gauge",
+            "Start time, seconds since the Unix epoch.",
+            at,
+        ));
+    }
+    for (name, kind, text, value) in values {
+        help(o, name, kind, text);
+        let _ = writeln!(o, "{name} {value}");
     }
 }
 
@@ -470,9 +673,10 @@ mod tests {
     #[test]
     fn histogram_buckets_are_cumulative() {
         let m = Metrics::default();
-        m.request_duration.observe(Duration::from_micros(10));
-        m.request_duration.observe(Duration::from_micros(700));
-        m.request_duration.observe(Duration::from_secs(3));
+        m.observe(EndpointKind::SmartLink, Duration::from_micros(20));
+        m.observe(EndpointKind::SmartLink, Duration::from_micros(700));
+        m.observe(EndpointKind::SmartLink, Duration::from_secs(30));
+        m.observe(EndpointKind::Api, Duration::from_millis(30));
         let text = m.render(&External {
             table_generation: 1,
             device_cache_hits: 0,
@@ -481,11 +685,15 @@ mod tests {
             offers_capped: 0,
             capped_clicks: 0,
         });
-        assert!(text.contains("smartlink_request_duration_seconds_bucket{le=\"0.000025\"} 1\n"));
-        assert!(text.contains("smartlink_request_duration_seconds_bucket{le=\"0.001\"} 2\n"));
-        assert!(text.contains("smartlink_request_duration_seconds_bucket{le=\"1\"} 2\n"));
-        assert!(text.contains("smartlink_request_duration_seconds_bucket{le=\"+Inf\"} 3\n"));
-        assert!(text.contains("smartlink_request_duration_seconds_count 3\n"));
+        let sl = |rest: &str| format!("smartlink_request_duration_seconds{rest}\n");
+        assert!(text.contains(&sl("_bucket{endpoint=\"sl\",le=\"0.000025\"} 1")));
+        assert!(text.contains(&sl("_bucket{endpoint=\"sl\",le=\"0.001\"} 2")));
+        assert!(text.contains(&sl("_bucket{endpoint=\"sl\",le=\"5\"} 2")));
+        assert!(text.contains(&sl("_bucket{endpoint=\"sl\",le=\"+Inf\"} 3")));
+        assert!(text.contains(&sl("_count{endpoint=\"sl\"} 3")));
+        assert!(text.contains(&sl("_bucket{endpoint=\"api\",le=\"0.025\"} 0")));
+        assert!(text.contains(&sl("_bucket{endpoint=\"api\",le=\"0.05\"} 1")));
+        assert!(text.contains(&sl("_count{endpoint=\"rd\"} 0")));
     }
 
     #[test]

@@ -18,13 +18,25 @@ use crate::routing::template::Template;
 pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";
 /// Environment variable that overrides `api.keys` (comma-separated).
 pub const ENV_API_KEYS: &str = "SMARTLINK_API_KEYS";
+/// Environment variable that overrides `postbacks.token`.
+pub const ENV_POSTBACK_TOKEN: &str = "SMARTLINK_POSTBACK_TOKEN";
+
+/// Whether `given` is the secret `expected` (an API key, a postback token), compared in
+/// time independent of where they differ (`subtle`).
+pub fn secret_matches(expected: &str, given: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    expected.as_bytes().ct_eq(given.as_bytes()).into()
+}
 
 /// Shortest accepted click secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("settings file {path}: cannot read: {source}")]
+    #[error(
+        "settings file {}: cannot read: {source}",
+        crate::files::Resolved(path)
+    )]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -69,6 +81,8 @@ struct RawSettings {
     #[serde(default)]
     routing: RawRouting,
     #[serde(default)]
+    postbacks: RawPostbacks,
+    #[serde(default)]
     records: RawRecords,
     #[serde(default)]
     log: RawLog,
@@ -81,6 +95,7 @@ struct RawServer {
     public_base_url: Option<String>,
     vanity_base_url: Option<String>,
     trusted_proxies: Option<Vec<String>>,
+    admin_listen: Option<String>,
     default_fallback_url: Option<String>,
     client_ip_header: Option<String>,
     max_connections: Option<usize>,
@@ -88,6 +103,8 @@ struct RawServer {
     max_headers: Option<usize>,
     max_uri_bytes: Option<usize>,
     header_read_timeout_ms: Option<u64>,
+    idle_timeout_ms: Option<u64>,
+    max_connection_age_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     http2_max_concurrent_streams: Option<u32>,
     proxy_protocol: Option<bool>,
@@ -125,7 +142,15 @@ struct RawState {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     keys: Option<Vec<String>>,
+    allowed_networks: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPostbacks {
+    token: Option<String>,
+    allowed_networks: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -139,6 +164,8 @@ struct RawRouting {
 struct RawRecords {
     queue_capacity: Option<usize>,
     flush_interval_ms: Option<u64>,
+    click_log_retention_hours: Option<u64>,
+    conversion_log_retention_days: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -177,6 +204,12 @@ pub struct Limits {
     /// Request target (path and query); `414` beyond it.
     pub max_uri_bytes: usize,
     pub header_read_timeout: Duration,
+    /// An HTTP/2 connection with no open stream is closed after this long (HTTP/1 idle
+    /// connections: `header_read_timeout`).
+    pub idle_timeout: Duration,
+    /// Every connection is asked to close (HTTP/2 GOAWAY, HTTP/1 after its current request)
+    /// after this long, and closed `header_read_timeout` later.
+    pub max_connection_age: Duration,
     pub http2_max_concurrent_streams: u32,
     /// Every connection starts with a PROXY protocol header (v1 or v2).
     pub proxy_protocol: bool,
@@ -187,6 +220,8 @@ pub struct Settings {
     /// The file these settings came from.
     pub path: PathBuf,
     pub listen: SocketAddr,
+    /// The admin listener (API, metrics, health); `None`: the public listener serves them.
+    pub admin_listen: Option<SocketAddr>,
     pub public_base_url: String,
     /// Base of vanity (white-label) campaign links, display type 3; `public_base_url` when
     /// not set.
@@ -210,11 +245,21 @@ pub struct Settings {
     pub max_tracked_conversions: usize,
     pub state_dir: PathBuf,
     pub api_keys: Vec<String>,
+    /// Clients that may call the API; empty: any (that has a key).
+    pub api_networks: Vec<IpNet>,
+    /// The token every postback must carry (`token=`), unless its click's offer has its own.
+    pub postback_token: Option<String>,
+    /// Sources that may post conversions; empty: any.
+    pub postback_networks: Vec<IpNet>,
     /// Largest management API request body; `413` beyond it.
     pub api_max_body_bytes: usize,
     pub bots: BotPolicy,
     pub record_queue_capacity: usize,
     pub record_flush_interval: Duration,
+    /// Hours of click logs kept (whole hourly files, the current one included).
+    pub click_log_retention_hours: u64,
+    /// How long conversion logs are kept: at least the attribution window.
+    pub conversion_log_retention: Duration,
     pub log_level: String,
 }
 
@@ -237,17 +282,8 @@ impl Settings {
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Settings, Invalid> {
-        let raw: RawSettings = toml::from_str(text).map_err(|e| Invalid {
-            errors: vec![SettingsError::Parse {
-                path: path.to_path_buf(),
-                message: e.to_string().trim_end().to_string(),
-            }],
-            partial: None,
-        })?;
-        let mut v = Validator {
-            path,
-            errors: Vec::new(),
-        };
+        let (raw, errors) = read_raw(path, text)?;
+        let mut v = Validator { path, errors };
         let settings = v.settings(raw, env);
         if v.errors.is_empty() {
             Ok(settings)
@@ -265,6 +301,9 @@ impl Settings {
         if self.listen != other.listen {
             changed.push("server.listen");
         }
+        if self.admin_listen != other.admin_listen {
+            changed.push("server.admin_listen");
+        }
         if self.limits != other.limits {
             changed.push("server limits (max_connections, max_header_bytes, proxy_protocol, ...)");
         }
@@ -276,6 +315,8 @@ impl Settings {
         }
         if self.record_queue_capacity != other.record_queue_capacity
             || self.record_flush_interval != other.record_flush_interval
+            || self.click_log_retention_hours != other.click_log_retention_hours
+            || self.conversion_log_retention != other.conversion_log_retention
         {
             changed.push("records");
         }
@@ -288,6 +329,148 @@ impl Settings {
             changed.push("log.level");
         }
         changed
+    }
+}
+
+/// Reads the file into its raw mirror, one key at a time: an unknown section or key, or a value
+/// of the wrong type, is reported with its line and left out, and every other key is still
+/// read, so that one run reports every such problem (serde alone stops at the first). Only a
+/// TOML syntax error ends the reading.
+fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>), Invalid> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).map_err(|e| Invalid {
+        errors: vec![SettingsError::Parse {
+            path: path.to_path_buf(),
+            message: located(text, e.message(), e.span()),
+        }],
+        partial: None,
+    })?;
+    let mut raw = RawSettings::default();
+    // (byte offset, error): reported in file order (the parsed tables are sorted by key).
+    let mut errors = Vec::new();
+    let invalid = |key: String, message: String| SettingsError::Invalid {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
+    for (name, value) in doc.get_ref() {
+        let name_text: &str = name.get_ref();
+        let DeValue::Table(table) = value.get_ref() else {
+            errors.push((
+                name.span().start,
+                invalid(
+                    name_text.to_string(),
+                    located(text, "is not a section ([name])", Some(name.span())),
+                ),
+            ));
+            continue;
+        };
+        let mut section = Section {
+            name: name_text,
+            text,
+            table,
+            errors: Vec::new(),
+        };
+        match name_text {
+            "server" => raw.server = section.read(),
+            "catalog" => raw.catalog = section.read(),
+            "geoip" => raw.geoip = section.read(),
+            "tracking" => raw.tracking = section.read(),
+            "state" => raw.state = section.read(),
+            "api" => raw.api = section.read(),
+            "routing" => raw.routing = section.read(),
+            "postbacks" => raw.postbacks = section.read(),
+            "records" => raw.records = section.read(),
+            "log" => raw.log = section.read(),
+            _ => section.errors.push((
+                name.span().start,
+                String::new(),
+                located(
+                    text,
+                    &format!("unknown section; known: {}", SECTIONS.join(", ")),
+                    Some(name.span()),
+                ),
+            )),
+        }
+        for (at, key, message) in section.errors {
+            let key = if key.is_empty() {
+                name_text.to_string()
+            } else {
+                format!("{name_text}.{key}")
+            };
+            errors.push((at, invalid(key, message)));
+        }
+    }
+    errors.sort_by_key(|(at, _)| *at);
+    Ok((raw, errors.into_iter().map(|(_, e)| e).collect()))
+}
+
+/// The sections of the settings file.
+const SECTIONS: [&str; 10] = [
+    "server",
+    "catalog",
+    "geoip",
+    "tracking",
+    "state",
+    "api",
+    "routing",
+    "postbacks",
+    "records",
+    "log",
+];
+
+/// One section of the file being read key by key.
+struct Section<'t, 'i> {
+    name: &'t str,
+    text: &'t str,
+    table: &'t toml::de::DeTable<'i>,
+    /// (byte offset, key, message) of each key left out.
+    errors: Vec<(usize, String, String)>,
+}
+
+impl Section<'_, '_> {
+    /// The section's raw mirror from its good keys; each bad key is recorded and left out.
+    fn read<T: serde::de::DeserializeOwned + Default>(&mut self) -> T {
+        use toml::Spanned;
+        use toml::de::{DeTable, Deserializer};
+        let from = |table: DeTable| T::deserialize(Deserializer::from(Spanned::new(0..0, table)));
+        let mut good = DeTable::new();
+        for (key, value) in self.table {
+            let one: DeTable = std::iter::once((key.clone(), value.clone())).collect();
+            match from(one) {
+                Ok(_) => {
+                    good.insert(key.clone(), value.clone());
+                }
+                Err(e) => {
+                    let span = e.span().filter(|s| !s.is_empty()).unwrap_or(key.span());
+                    self.errors.push((
+                        span.start,
+                        key.get_ref().to_string(),
+                        located(self.text, e.message(), Some(span)),
+                    ));
+                }
+            }
+        }
+        from(good).unwrap_or_else(|e| {
+            // Each key was read alone; together they cannot fail, but never lose the error.
+            self.errors.push((
+                0,
+                String::new(),
+                format!("[{}]: {}", self.name, e.message()),
+            ));
+            T::default()
+        })
+    }
+}
+
+/// `message (line N)` for a byte span of `text`.
+fn located(text: &str, message: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("{} (line {line})", message.trim_end())
+        }
+        None => message.trim_end().to_string(),
     }
 }
 
@@ -326,10 +509,27 @@ impl Validator<'_> {
             Some(url) => self.base_url("server.vanity_base_url", url),
             None => public_base_url.clone(),
         };
-        let trusted_proxies = self.proxies(
+        let trusted_proxies = self.networks(
+            "server.trusted_proxies",
             s.trusted_proxies
                 .unwrap_or_else(|| vec!["127.0.0.1/32".into(), "::1/128".into()]),
         );
+        let admin_listen = s.admin_listen.and_then(|text| {
+            let addr = text.parse::<SocketAddr>().ok();
+            if addr.is_none() {
+                self.fail(
+                    "server.admin_listen",
+                    format!("{text:?} is not an address:port (e.g. 127.0.0.1:9090)"),
+                );
+            }
+            addr
+        });
+        if admin_listen.is_some_and(|a| a == listen && a.port() != 0) {
+            self.fail(
+                "server.admin_listen",
+                "must differ from server.listen (the admin listener is a port of its own)",
+            );
+        }
         let default_fallback_url = self.fallback(s.default_fallback_url);
         let client_ip_header = match s.client_ip_header.as_deref() {
             None | Some("x-forwarded-for") => ClientIpHeader::XForwardedFor,
@@ -342,6 +542,11 @@ impl Validator<'_> {
                 ClientIpHeader::XForwardedFor
             }
         };
+        let header_read_timeout = Duration::from_millis(self.positive(
+            "server.header_read_timeout_ms",
+            s.header_read_timeout_ms,
+            10_000,
+        ));
         let limits = Limits {
             max_connections: self.positive("server.max_connections", s.max_connections, 10_000),
             max_header_bytes: self.at_least(
@@ -355,10 +560,16 @@ impl Validator<'_> {
                 s.max_uri_bytes.unwrap_or(4096),
                 64,
             ),
-            header_read_timeout: Duration::from_millis(self.positive(
-                "server.header_read_timeout_ms",
-                s.header_read_timeout_ms,
-                10_000,
+            header_read_timeout,
+            idle_timeout: Duration::from_millis(self.positive(
+                "server.idle_timeout_ms",
+                s.idle_timeout_ms,
+                header_read_timeout.as_millis() as u64,
+            )),
+            max_connection_age: Duration::from_millis(self.positive(
+                "server.max_connection_age_ms",
+                s.max_connection_age_ms,
+                600_000,
             )),
             http2_max_concurrent_streams: self.positive(
                 "server.http2_max_concurrent_streams",
@@ -437,6 +648,22 @@ impl Validator<'_> {
         if api_keys.iter().any(|k| k.is_empty()) {
             self.fail("api.keys", "an api key must not be empty");
         }
+        let api_networks = self.networks(
+            "api.allowed_networks",
+            raw.api.allowed_networks.unwrap_or_default(),
+        );
+        let postback_token = env(ENV_POSTBACK_TOKEN)
+            .filter(|t| !t.is_empty())
+            .or(raw.postbacks.token);
+        if let Some(token) = &postback_token
+            && let Err(message) = crate::catalog::validate::check_token(token)
+        {
+            self.fail("postbacks.token", message);
+        }
+        let postback_networks = self.networks(
+            "postbacks.allowed_networks",
+            raw.postbacks.allowed_networks.unwrap_or_default(),
+        );
         let api_max_body_bytes =
             self.positive("api.max_body_bytes", raw.api.max_body_bytes, 65_536);
         let bots = match raw.routing.bots.as_deref() {
@@ -459,6 +686,24 @@ impl Validator<'_> {
                 "must be between 1 and 1000 (records are flushed at least every second)",
             );
         }
+        let click_log_retention_hours = self.positive(
+            "records.click_log_retention_hours",
+            raw.records.click_log_retention_hours,
+            7 * 24,
+        );
+        let window_days = u64::from(window_days.clamp(1, 365));
+        let conversion_days = raw
+            .records
+            .conversion_log_retention_days
+            .unwrap_or(window_days.max(90));
+        if conversion_days < window_days {
+            self.fail(
+                "records.conversion_log_retention_days",
+                format!(
+                    "{conversion_days} is shorter than tracking.attribution_window_days ({window_days}); conversions are kept at least as long as they can be duplicated"
+                ),
+            );
+        }
         let log_level = raw.log.level.unwrap_or_else(|| "info".into());
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
             self.fail(
@@ -472,6 +717,7 @@ impl Validator<'_> {
         Settings {
             path: self.path.to_path_buf(),
             listen,
+            admin_listen,
             public_base_url,
             vanity_base_url,
             trusted_proxies,
@@ -485,14 +731,21 @@ impl Validator<'_> {
             previous_click_secrets,
             timezone,
             time_zone,
-            attribution_window: Duration::from_secs(u64::from(window_days.clamp(1, 365)) * 86_400),
+            attribution_window: Duration::from_secs(window_days * 86_400),
             max_tracked_conversions,
             state_dir,
             api_keys,
+            api_networks,
+            postback_token,
+            postback_networks,
             api_max_body_bytes,
             bots,
             record_queue_capacity,
             record_flush_interval: Duration::from_millis(flush_ms.clamp(1, 1000)),
+            click_log_retention_hours,
+            conversion_log_retention: Duration::from_secs(
+                conversion_days.max(window_days) * 86_400,
+            ),
             log_level,
         }
     }
@@ -509,7 +762,8 @@ impl Validator<'_> {
         }
     }
 
-    fn proxies(&mut self, list: Vec<String>) -> Vec<IpNet> {
+    /// A list of networks (CIDR) or single addresses.
+    fn networks(&mut self, key: &str, list: Vec<String>) -> Vec<IpNet> {
         let mut nets = Vec::with_capacity(list.len());
         for (i, text) in list.iter().enumerate() {
             // A bare address means a single host.
@@ -521,7 +775,7 @@ impl Validator<'_> {
             match parsed {
                 Ok(net) => nets.push(net.trunc()),
                 Err(()) => self.fail(
-                    format!("server.trusted_proxies[{i}]"),
+                    format!("{key}[{i}]"),
                     format!("{text:?} is not an IP address or network (e.g. 10.0.0.0/8, ::1/128)"),
                 ),
             }
@@ -599,6 +853,8 @@ mod tests {
         assert_eq!(s.record_flush_interval, Duration::from_secs(1));
         assert_eq!(s.attribution_window, Duration::from_secs(30 * 86_400));
         assert_eq!(s.max_tracked_conversions, 5_000_000);
+        assert_eq!(s.click_log_retention_hours, 168);
+        assert_eq!(s.conversion_log_retention, Duration::from_secs(90 * 86_400));
         assert!(s.previous_click_secrets.is_empty());
     }
 
@@ -635,6 +891,7 @@ mod tests {
             bots = "maybe"
             [records]
             flush_interval_ms = 5000
+            conversion_log_retention_days = 0
             [api]
             max_body_bytes = 0
             "#,
@@ -665,6 +922,7 @@ mod tests {
                 "api.max_body_bytes",
                 "routing.bots",
                 "records.flush_interval_ms",
+                "records.conversion_log_retention_days",
             ]
         );
     }
@@ -679,6 +937,40 @@ mod tests {
         );
         let e = parse("[server\n").unwrap_err();
         assert!(e[0].to_string().contains("line 1"), "{}", e[0]);
+    }
+
+    /// Regression: `check` showed only the first of several misspelt keys.
+    #[test]
+    fn every_unknown_key_and_type_error_is_reported_with_its_line() {
+        let errors = parse(
+            "[server]\ntrusted_proxy = []\nlisten = 8080\ndefault_fallback_url = \"https://f.example/\"\n\
+             [tracking]\nclick_secret = \"0123456789abcdef0123\"\ntimezon = \"UTC\"\n[trackin]\nx = 1\n",
+        )
+        .unwrap_err();
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let want = [
+            ("server.trusted_proxy", "unknown field", "line 2"),
+            ("server.listen", "invalid type", "line 3"),
+            ("tracking.timezon", "unknown field", "line 7"),
+            ("trackin", "unknown section", "line 8"),
+        ];
+        assert_eq!(text.len(), want.len(), "{text:#?}");
+        for ((key, what, line), t) in want.iter().zip(&text) {
+            assert!(
+                t.contains(key) && t.contains(what) && t.contains(line),
+                "{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_demo_settings_protect_postbacks() {
+        let s = Settings::load(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/smartlink.toml"
+        )))
+        .unwrap();
+        assert!(s.postback_token.is_some());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::catalog::{Catalog, FileStamp};
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, LedgerHandle};
-use crate::files::CommitError;
+use crate::files::{CommitError, DirLock};
 use crate::metrics::{External, Metrics};
 use crate::rebuilder::Rebuilder;
 use crate::routing::{CompileError, RoutingTable};
@@ -37,6 +37,8 @@ pub struct State {
     pub conversions: LedgerHandle,
     ledger: Mutex<Option<Ledger>>,
     draining: AtomicBool,
+    /// The state directory's lock, held until the writers stop.
+    state_lock: Mutex<Option<DirLock>>,
     /// Runs API writes and reloads, one at a time, at low CPU priority.
     pub rebuilder: Rebuilder,
     /// Serialises reloads (never taken by requests).
@@ -63,13 +65,18 @@ pub enum EditError<E> {
 pub enum StartError {
     #[error("invalid configuration: {0}")]
     Config(#[from] LoadError),
-    #[error("state directory {path}: {source}")]
+    #[error("state directory {}: {source}", crate::files::Resolved(path))]
     StateDir {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("counters: {0}")]
     Counters(#[from] StoreError),
+    #[error(
+        "state directory {} is in use by another smartlink process (it holds {}/{}); every instance needs a state.dir of its own",
+        crate::files::Resolved(.0), .0.display(), crate::files::LOCK_FILE
+    )]
+    Locked(PathBuf),
 }
 
 impl State {
@@ -81,6 +88,19 @@ impl State {
         let registry = Arc::new(Registry::default());
         let snapshot = Snapshot::load(config, 1, &registry)?;
         let metrics = Arc::new(Metrics::default());
+        metrics.reloaded_now();
+        let settings = &snapshot.settings;
+        if settings.postback_token.is_none() && settings.postback_networks.is_empty() {
+            tracing::warn!(
+                offers_with_a_token = snapshot
+                    .table
+                    .offers()
+                    .iter()
+                    .filter(|o| o.postback_token.is_some())
+                    .count(),
+                "postbacks are not protected: anyone who has a click id can record a conversion for it; set postbacks.token and/or postbacks.allowed_networks (README: Postback protection)"
+            );
+        }
         let devices = DeviceClassifier::new();
         let state_dir = snapshot.settings.state_dir.clone();
         let state_error = |source| StartError::StateDir {
@@ -88,19 +108,24 @@ impl State {
             source,
         };
         std::fs::create_dir_all(&state_dir).map_err(state_error)?;
+        let lock = DirLock::try_lock(&state_dir)
+            .map_err(state_error)?
+            .ok_or_else(|| StartError::Locked(state_dir.clone()))?;
         let converted = restore(&snapshot, &registry)?;
         let saver = Saver::start(&state_dir, Arc::clone(&registry), Arc::clone(&metrics))
             .map_err(state_error)?;
         let ledger = Ledger::start(
             &state_dir,
             converted,
+            snapshot.settings.conversion_log_retention,
             Arc::clone(&registry),
             Arc::clone(&metrics),
         )
         .map_err(state_error)?;
-        let (capacity, flush) = (
+        let (capacity, flush, click_retention) = (
             snapshot.settings.record_queue_capacity,
             snapshot.settings.record_flush_interval,
+            snapshot.settings.click_log_retention_hours,
         );
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
         let enrich = {
@@ -111,8 +136,15 @@ impl State {
                 }
             })
         };
-        let log = RecordLog::start(&state_dir, capacity, flush, Arc::clone(&metrics), enrich)
-            .map_err(state_error)?;
+        let log = RecordLog::start(
+            &state_dir,
+            capacity,
+            flush,
+            click_retention,
+            Arc::clone(&metrics),
+            enrich,
+        )
+        .map_err(state_error)?;
         Ok(Arc::new(State {
             snapshot,
             config: config.to_path_buf(),
@@ -125,6 +157,7 @@ impl State {
             conversions: ledger.handle(),
             ledger: Mutex::new(Some(ledger)),
             draining: AtomicBool::new(false),
+            state_lock: Mutex::new(Some(lock)),
             rebuilder: Rebuilder::start().map_err(state_error)?,
             reloading: Mutex::new(()),
         }))
@@ -157,6 +190,7 @@ impl State {
                 let generation = next.generation;
                 // Counted before the swap: whoever sees the new generation sees the count.
                 self.metrics.reloads.inc();
+                self.metrics.reloaded_now();
                 self.snapshot.store(Arc::new(next));
                 retire(current);
                 tracing::info!(generation, "configuration reloaded");
@@ -287,6 +321,8 @@ impl State {
         if let Some(log) = take(&self.log) {
             log.stop();
         }
+        // Nothing writes to the state directory any more: another process may take it.
+        drop(take(&self.state_lock));
     }
 
     /// The Prometheus text, with the values of `snapshot` (the request's).

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | 400 | a parameter is missing, unknown, repeated, of the wrong type or out of range; bad body |
 //! | 401 | `api_key` missing or not one of `api.keys` |
+//! | 403 | the client's address is outside `api.allowed_networks` |
 //! | 404 | unknown call, or the id the call is about does not exist |
 //! | 405 | the call exists with another method (`Allow` says which) |
 //! | 408 / 413 | the body came too slowly / is over `api.max_body_bytes` |
@@ -73,6 +74,15 @@ impl ApiError {
             Rejection::Unauthorized,
             Some("api_key"),
             "missing or not a valid API key",
+        )
+    }
+
+    /// The client's address is not in `api.allowed_networks`.
+    pub fn forbidden() -> ApiError {
+        ApiError::one(
+            Rejection::Forbidden,
+            None,
+            "the management API is not open to this address",
         )
     }
 

@@ -16,6 +16,7 @@ pub mod params;
 mod read;
 mod write;
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use http::header::CONTENT_TYPE;
@@ -25,6 +26,7 @@ use self::error::{ApiError, json};
 use self::params::Raw;
 use crate::http::body::{self, BodyError};
 use crate::http::response::Body;
+use crate::metrics::EndpointKind;
 use crate::rebuilder::NotRun;
 use crate::state::State;
 
@@ -34,22 +36,26 @@ pub const PREFIX: &str = "/api/2/";
 pub const OPENAPI_PATH: &str = "/api/2/openapi.json";
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
-/// Answers one API request.
-pub async fn handle<B>(state: Arc<State>, req: Request<B>) -> Response<Body>
+/// Answers one API request from the TCP peer (or PROXY protocol client) `peer`.
+pub async fn handle<B>(state: Arc<State>, req: Request<B>, peer: IpAddr) -> Response<Body>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = crate::clock::now();
-    let response = match answer(&state, req).await {
+    let response = match answer(&state, req, peer).await {
         Ok(r) => r,
         Err(e) => e.response(&state.metrics),
     };
-    state.metrics.request_duration.observe(started.elapsed());
+    state.metrics.observe(EndpointKind::Api, started.elapsed());
     response
 }
 
-async fn answer<B>(state: &Arc<State>, req: Request<B>) -> Result<Response<Body>, ApiError>
+async fn answer<B>(
+    state: &Arc<State>,
+    req: Request<B>,
+    peer: IpAddr,
+) -> Result<Response<Body>, ApiError>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -57,6 +63,12 @@ where
     // Held across the body read: the settings this request checks against.
     let snapshot = state.snapshot_full();
     let settings = &snapshot.settings;
+    if !settings.api_networks.is_empty() {
+        let client = snapshot.proxies.client_ip(peer, req.headers());
+        if !settings.api_networks.iter().any(|n| n.contains(&client)) {
+            return Err(ApiError::forbidden());
+        }
+    }
     let uri = req.uri();
     if uri.path_and_query().map_or(0, |p| p.as_str().len()) > settings.limits.max_uri_bytes {
         return Err(ApiError::uri_too_long());
@@ -145,15 +157,13 @@ where
     Ok(json(StatusCode::OK, &body))
 }
 
-/// Whether `given` is one of `keys`, compared in time independent of where they differ.
+/// Whether `given` is one of `keys`, each compared in time independent of where they differ.
 fn key_is_valid(keys: &[String], given: Option<&str>) -> bool {
     let Some(given) = given else {
         return false;
     };
     keys.iter().fold(false, |found, key| {
-        let (a, b) = (key.as_bytes(), given.as_bytes());
-        let same = a.len() == b.len() && a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y)) == 0;
-        found | same
+        found | crate::settings::secret_matches(key, given)
     })
 }
 

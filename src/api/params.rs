@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use super::error::{ApiError, FieldError};
 use crate::attrs::DeviceClass;
-use crate::catalog::validate::{MAX_TEXT, parse_country};
+use crate::catalog::validate::{MAX_TEXT, check_token, parse_country};
 use crate::routing::Template;
 
 /// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
@@ -44,6 +44,8 @@ pub enum Type {
     Devices,
     /// An IPv4 or IPv6 address.
     Ip,
+    /// A postback token: 8 to 255 printable ASCII characters.
+    Token,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -357,6 +359,11 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
                 ));
             }
             Ok(Arg::List(names))
+        }
+        Type::Token => {
+            let token = text(v, MAX_TEXT)?;
+            check_token(&token)?;
+            Ok(Arg::Text(token))
         }
         Type::Ip => match v {
             Value::String(s) if s.parse::<std::net::IpAddr>().is_ok() => Ok(Arg::Text(s)),

@@ -230,6 +230,7 @@ pub fn offer_item(o: &Offer) -> Value {
         "allowed_countries": o.allowed_countries,
         "allowed_devices": o.allowed_devices,
         "caps": o.caps,
+        "postback_token": o.postback_token,
     })
 }
 

@@ -316,6 +316,7 @@ fn set_offer(o: &mut Offer, args: &Args) {
         args.list("allowed_countries").map(<[String]>::to_vec),
     );
     set(&mut o.allowed_devices, args.devices("allowed_devices"));
+    set(&mut o.postback_token, args.text_change("postback_token"));
     set_caps(&mut o.caps, args);
 }
 
@@ -334,6 +335,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
             allowed_countries: Vec::new(),
             allowed_devices: Vec::new(),
             caps: Caps::default(),
+            postback_token: None,
         };
         set_offer(&mut offer, args);
         c.offers.push(offer.clone());

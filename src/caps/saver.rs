@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use super::registry::Registry;
 use super::store;
-use crate::files::write_atomically;
+use crate::files::{FailureLog, write_atomically};
 use crate::metrics::Metrics;
 
 /// How often counters are saved: the most click counts `kill -9` can lose.
@@ -33,6 +33,7 @@ impl Saver {
             registry,
             metrics,
             last: Vec::new(),
+            failures: FailureLog::new("counters file"),
         };
         let thread = std::thread::Builder::new()
             .name("counters".into())
@@ -64,6 +65,7 @@ struct Writer {
     metrics: Arc<Metrics>,
     /// What the file holds now (skip writing an unchanged file).
     last: Vec<u8>,
+    failures: FailureLog,
 }
 
 impl Writer {
@@ -74,12 +76,19 @@ impl Writer {
         }
         match write_atomically(&self.path, &bytes) {
             Ok(()) => {
-                self.metrics.counter_saves.inc();
+                self.metrics.state_saves.inc();
                 self.last = bytes;
+                self.failures.succeeded();
             }
             Err(e) => {
-                self.metrics.counter_save_failures.inc();
-                tracing::error!(path = %self.path.display(), error = %e, "cannot save counters; will retry");
+                self.metrics.state_save_failures.inc();
+                self.failures.failed(
+                    &e,
+                    &format_args!(
+                        "{} keeps the previous counts; retried every second",
+                        self.path.display()
+                    ),
+                );
             }
         }
     }

@@ -51,7 +51,7 @@ pub fn load(path: &Path) -> Result<(Catalog, FileStamp), Vec<CatalogError>> {
             file: path.to_path_buf(),
             line: None,
             path: String::new(),
-            message: format!("cannot read: {e}"),
+            message: format!("cannot read {}: {e}", crate::files::Resolved(path)),
         }]
     };
     let stamp = FileStamp::of(path).map_err(unreadable)?;

@@ -85,6 +85,9 @@ pub struct Offer {
     pub allowed_devices: Vec<DeviceClass>,
     #[serde(default)]
     pub caps: Caps,
+    /// The token this offer's postbacks must carry, in place of the network-wide one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback_token: Option<String>,
 }
 
 /// Per-offer caps; `null` (or absent) means no cap. Enforced by the caps module (SPEC §9).

@@ -14,8 +14,9 @@ use crate::routing::template::Template;
 
 /// Highest `offer_weight`.
 pub const MAX_WEIGHT: u32 = 100;
-/// Accepted `priority` range (lower is tried first).
-pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = 1..=1000;
+/// Accepted `priority` range (lower is tried first): any signed 32-bit integer, 0 and
+/// negative values included.
+pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = i32::MIN as i64..=i32::MAX as i64;
 /// Creative types: 1 Banner, 2 Text Link, 3 Email, 4 HTML.
 pub const CREATIVE_TYPES: std::ops::RangeInclusive<u8> = 1..=4;
 /// Display link types: 1 standard, 2 encoded, 3 vanity.
@@ -259,6 +260,11 @@ impl Validator<'_> {
             self.text(at, "offer_name", &o.offer_name, true);
             self.url(at, "offer_url", &o.offer_url);
             self.countries(at, "allowed_countries", &o.allowed_countries);
+            if let Some(token) = &o.postback_token
+                && let Err(message) = check_token(token)
+            {
+                self.fail(at, ".postback_token", message);
+            }
             for kind in CapKind::ALL {
                 if let Some(value) = o.caps.get(kind)
                     && value > MAX_CAP
@@ -435,6 +441,17 @@ impl Validator<'_> {
     }
 }
 
+/// Checks a postback token: 8 to 255 printable ASCII characters (it travels in a URL).
+pub fn check_token(token: &str) -> Result<(), String> {
+    if !(8..=MAX_TEXT).contains(&token.len()) {
+        return Err(format!("must be 8 to {MAX_TEXT} characters long"));
+    }
+    if !token.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+        return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(())
+}
+
 /// Parses `date_created`: RFC 3339, or `YYYY-MM-DD HH:MM:SS` taken as UTC (the API's form).
 pub fn parse_date(text: &str) -> Option<jiff::Timestamp> {
     text.parse::<jiff::Timestamp>().ok().or_else(|| {
@@ -492,7 +509,7 @@ mod tests {
         c.offers.push(c.offers[2].clone());
         let link = &mut c.smart_links[0];
         link.offers[0].offer_weight = 0;
-        link.offers[1].priority = 0;
+        link.offers[1].priority = i64::from(i32::MAX) + 1;
         link.offers.push(link.offers[0].clone());
         link.offers.push(Attachment {
             offer_id: 999_999,

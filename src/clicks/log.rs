@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::record::{ClickRecord, TimeFormat};
 use crate::clock::unix_secs;
-use crate::files::{AppendFile, hourly_name, repair_newest};
+use crate::files::{AppendFile, FailureLog, hourly_name, repair_newest};
 use crate::metrics::Metrics;
 
 /// Pending bytes above which the writer gives up retrying a failing batch and drops it
@@ -55,7 +55,7 @@ impl RecordSink {
     #[inline]
     pub fn send(&self, record: ClickRecord) {
         match self.tx.try_send(Msg::Record(record)) {
-            Ok(()) => {}
+            Ok(()) => self.metrics.records_queued.inc(),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.metrics.records_dropped.inc()
             }
@@ -79,10 +79,13 @@ pub struct RecordLog {
 
 impl RecordLog {
     /// Creates `dir` if needed and starts the writer thread.
+    /// `retention_hours`: hours of logs kept, the current one included; older files are
+    /// deleted whole at start and at each new hour, by a thread of their own.
     pub fn start(
         dir: &Path,
         capacity: usize,
         flush_interval: Duration,
+        retention_hours: u64,
         metrics: Arc<Metrics>,
         enrich: Enrich,
     ) -> io::Result<RecordLog> {
@@ -98,6 +101,8 @@ impl RecordLog {
             clock: TimeFormat::default(),
             metrics: Arc::clone(&metrics),
             enrich,
+            failures: FailureLog::new("click log"),
+            retention_hours,
         };
         let thread = std::thread::Builder::new()
             .name("click-log".into())
@@ -133,6 +138,8 @@ struct Writer {
     clock: TimeFormat,
     metrics: Arc<Metrics>,
     enrich: Enrich,
+    failures: FailureLog,
+    retention_hours: u64,
 }
 
 impl Writer {
@@ -147,6 +154,7 @@ impl Writer {
             loop {
                 match rx.try_recv() {
                     Ok(Msg::Record(r)) => {
+                        self.metrics.records_dequeued.inc();
                         worked = true;
                         self.append(r);
                         if self.pending.len() >= WRITE_AT_BYTES {
@@ -189,27 +197,37 @@ impl Writer {
                 if self.pending.is_empty() {
                     self.file = None;
                     self.hour = Some(hour);
+                    self.expire(hour);
                 }
             }
-            None => self.hour = Some(hour),
+            None => {
+                self.hour = Some(hour);
+                self.expire(hour);
+            }
             Some(_) => {}
         }
         r.write_line(&mut self.pending, &mut self.clock);
         self.pending_records += 1;
     }
 
-    fn open(&mut self, hour: u64) {
-        let path = self.dir.join(hourly_name(PREFIX, hour));
-        match AppendFile::open(&path) {
-            Ok(file) => self.file = Some(file),
-            Err(e) => {
-                self.metrics.record_write_errors.inc();
-                tracing::error!(path = %path.display(), error = %e, "cannot open click log; records stay queued");
-            }
+    /// Deletes the files that fell out of the retention at `hour`, on a thread of its own:
+    /// unlinking a file of gigabytes can take long enough to back the queue up.
+    fn expire(&self, hour: u64) {
+        let (dir, first_kept) = (
+            self.dir.clone(),
+            (hour + 1).saturating_sub(self.retention_hours),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("click-log-expiry".into())
+            .spawn(move || crate::files::remove_logs_before(&dir, PREFIX, first_kept));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start the thread that deletes expired click logs");
         }
     }
 
     /// Writes the pending batch; on failure undoes the partial write and keeps the batch.
+    /// After a failure, writes wait for the backoff of [`FailureLog`] unless `fsync` asks for
+    /// everything now (sync, rotation, shutdown).
     fn flush(&mut self, fsync: bool) {
         if self.pending.is_empty() {
             if fsync && let Some(f) = &self.file {
@@ -217,24 +235,32 @@ impl Writer {
             }
             return;
         }
-        if self.file.is_none()
-            && let Some(hour) = self.hour
-        {
-            self.open(hour);
+        if !fsync && !self.failures.may_retry() {
+            return;
         }
-        let result = match &mut self.file {
-            Some(f) => f.append(&self.pending, fsync),
-            None => Err(io::Error::other("no click log file is open")),
+        let result = match (&mut self.file, self.hour) {
+            (Some(f), _) => f.append(&self.pending, fsync),
+            (None, Some(hour)) => AppendFile::open(&self.dir.join(hourly_name(PREFIX, hour)))
+                .and_then(|f| self.file.insert(f).append(&self.pending, fsync)),
+            (None, None) => Err(io::Error::other("no click log file is open")),
         };
         match result {
             Ok(()) => {
                 self.metrics.records_written.add(self.pending_records);
                 self.pending.clear();
                 self.pending_records = 0;
+                self.failures.succeeded();
             }
             Err(e) => {
                 self.metrics.record_write_errors.inc();
-                tracing::error!(dir = %self.dir.display(), error = %e, pending = self.pending_records, "click log write failed; will retry");
+                self.failures.failed(
+                    &e,
+                    &format_args!(
+                        "{} records stay queued in memory (dir {})",
+                        self.pending_records,
+                        self.dir.display()
+                    ),
+                );
                 if self.pending.len() > MAX_PENDING_BYTES {
                     tracing::error!(
                         records = self.pending_records,
@@ -305,6 +331,7 @@ mod tests {
             dir.path(),
             1024,
             Duration::from_millis(10),
+            24,
             Arc::clone(&metrics),
             Box::new(|_| {}),
         )
@@ -346,6 +373,7 @@ mod tests {
             dir.path(),
             16,
             Duration::from_secs(1),
+            1_000_000,
             Arc::clone(&metrics),
             Box::new(|_| {}),
         )

@@ -23,7 +23,10 @@ use crate::attrs::Country;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("GeoIP database {path}: cannot open: {source}")]
+    #[error(
+        "GeoIP database {}: cannot open: {source}",
+        crate::files::Resolved(path)
+    )]
     Open {
         path: PathBuf,
         source: MaxMindDbError,

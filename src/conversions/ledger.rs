@@ -26,7 +26,7 @@ use super::dedup::{Converted, Insert};
 use super::record::Conversion;
 use crate::caps::{Calendar, LogPosition, Registry};
 use crate::clock::unix_secs;
-use crate::files::{AppendFile, hourly_name, log_files};
+use crate::files::{AppendFile, FailureLog, hourly_name, log_files};
 use crate::metrics::Metrics;
 
 /// Conversion log files are `conversions-<UTC hour>.ndjson`.
@@ -100,10 +100,13 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    /// Starts the writer with the converted set `converted` (from [`replay`]).
+    /// Starts the writer with the converted set `converted` (from [`replay`]). Log files
+    /// older than `retention` are deleted, except any that replay may still need (see
+    /// `Writer::expire`).
     pub fn start(
         dir: &Path,
         converted: Converted,
+        retention: Duration,
         registry: Arc<Registry>,
         metrics: Arc<Metrics>,
     ) -> io::Result<Ledger> {
@@ -116,6 +119,8 @@ impl Ledger {
             registry,
             metrics,
             tracked: Arc::clone(&tracked),
+            failures: FailureLog::new("conversion log"),
+            retention,
         };
         let thread = std::thread::Builder::new()
             .name("conversions".into())
@@ -151,10 +156,13 @@ struct Writer {
     registry: Arc<Registry>,
     metrics: Arc<Metrics>,
     tracked: Arc<AtomicUsize>,
+    failures: FailureLog,
+    retention: Duration,
 }
 
 impl Writer {
     fn run(&mut self, rx: Receiver<Msg>) {
+        self.expire();
         let mut next_expiry = SystemTime::now() + EXPIRE_EVERY;
         loop {
             let first = match rx.recv_timeout(EXPIRE_EVERY) {
@@ -188,11 +196,24 @@ impl Writer {
         }
     }
 
+    /// Drops the ids of clicks that left the attribution window, and deletes the log files
+    /// older than the retention. Never a file that replay may need: the retention is at least
+    /// the attribution window (settings), so every file with a conversion that can still be
+    /// duplicated is kept, and so is every file from the one holding the position saved with
+    /// the counters (conversions there may not be in `counters.json` yet).
     fn expire(&mut self) {
-        let dropped = self.converted.expire(unix_secs(SystemTime::now()));
+        let now = unix_secs(SystemTime::now());
+        let dropped = self.converted.expire(now);
         self.tracked.store(self.converted.len(), Ordering::Relaxed);
         if dropped > 0 {
             tracing::debug!(dropped, "converted click ids left the attribution window");
+        }
+        let retained_from = (now.max(0) as u64).saturating_sub(self.retention.as_secs()) / 3600;
+        let saved = self.registry.conversion_log().clone();
+        // Without a saved position (nothing counted yet), every file may be replayed.
+        if let Some(saved_from) = saved.and_then(|p| saved_hour(&p.file)) {
+            let keep_from = saved_from.min(retained_from);
+            crate::files::remove_logs_before(&self.dir, PREFIX, keep_from);
         }
     }
 
@@ -226,6 +247,7 @@ impl Writer {
         }
         let answer = match self.append(&lines) {
             Ok(position) => {
+                self.failures.succeeded();
                 let mut saved = self.registry.conversion_log();
                 for r in &accepted {
                     count(&self.registry, &r.conversion, &r.calendar);
@@ -235,7 +257,14 @@ impl Writer {
             }
             Err(e) => {
                 self.metrics.conversion_write_errors.inc();
-                tracing::error!(dir = %self.dir.display(), error = %e, conversions = accepted.len(), "cannot write the conversion log; answering 503");
+                self.failures.failed(
+                    &e,
+                    &format_args!(
+                        "{} conversions answered 503 (dir {})",
+                        accepted.len(),
+                        self.dir.display()
+                    ),
+                );
                 for r in &accepted {
                     self.converted.remove(r.conversion.key());
                 }
@@ -269,6 +298,17 @@ impl Writer {
             }
         }
     }
+}
+
+/// The UTC hour of a conversion log file name (`conversions-2026-11-22T10.ndjson`).
+fn saved_hour(name: &str) -> Option<u64> {
+    let stamp = name
+        .strip_prefix(PREFIX)?
+        .strip_prefix('-')?
+        .strip_suffix(".ndjson")?;
+    let t = jiff::civil::DateTime::strptime("%Y-%m-%dT%H", stamp).ok()?;
+    let ts = t.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    u64::try_from(ts.as_second() / 3600).ok()
 }
 
 /// Counts one conversion: the offer's caps and the route's statistics, or the source's
@@ -502,6 +542,46 @@ mod tests {
     }
 
     #[test]
+    fn expired_logs_are_deleted_but_never_one_replay_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let now_hour = unix_secs(SystemTime::now()) as u64 / 3600;
+        let name = |hours_ago: u64| hourly_name(PREFIX, now_hour - hours_ago);
+        for ago in [100 * 24, 50 * 24, 10] {
+            std::fs::write(dir.path().join(name(ago)), "").unwrap();
+        }
+        let start = |saved: Option<u64>| {
+            let registry = Arc::new(Registry::default());
+            *registry.conversion_log() = saved.map(|ago| LogPosition {
+                file: name(ago),
+                offset: 0,
+            });
+            let ledger = Ledger::start(
+                dir.path(),
+                Converted::new(30 * 86_400, 10),
+                Duration::from_secs(40 * 86_400),
+                registry,
+                Arc::new(Metrics::default()),
+            )
+            .unwrap();
+            ledger.stop();
+            log_files(dir.path(), PREFIX).len()
+        };
+        assert_eq!(start(None), 3, "nothing counted yet: all may be replayed");
+        assert_eq!(
+            start(Some(100 * 24)),
+            3,
+            "the saved position's file is kept"
+        );
+        assert_eq!(
+            start(Some(50 * 24)),
+            2,
+            "older than the retention and counted"
+        );
+        assert_eq!(start(Some(10)), 1, "50 days old, retention 40 days");
+        assert!(dir.path().join(name(10)).exists());
+    }
+
+    #[test]
     fn the_ledger_writes_counts_and_answers_duplicates() {
         let dir = tempfile::tempdir().unwrap();
         let registry = Arc::new(Registry::default());
@@ -509,6 +589,7 @@ mod tests {
         let ledger = Ledger::start(
             dir.path(),
             Converted::new(30 * 86_400, 100),
+            Duration::from_secs(90 * 86_400),
             Arc::clone(&registry),
             Arc::clone(&metrics),
         )

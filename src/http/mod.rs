@@ -1,12 +1,26 @@
-//! The HTTP server: accept loop, connection limits, protocol detection, graceful drain.
+//! The HTTP server: accept loop, connection limits, protocol detection, connection lifetimes,
+//! graceful drain.
 //!
 //! [`serve`] runs on any bound listener until `shutdown` resolves, so tests bind
 //! `127.0.0.1:0` and call it directly. HTTP/1.1 (keep-alive) and HTTP/2 cleartext with prior
 //! knowledge are served on the same port. Limits (settings `[server]`): connection count
 //! (excess connections wait in the kernel backlog), header bytes and count (`431`), request
-//! target length (`414`), and a header-read timeout that also closes idle keep-alive
+//! target length (`414`), and a header-read timeout that also closes idle keep-alive HTTP/1
 //! connections and clients that connect and say nothing. With `server.proxy_protocol`, each
 //! connection first carries a PROXY header (`proxy_protocol`).
+//!
+//! Every connection's lifetime is bounded (`Lifetime`): an HTTP/2 connection with no open
+//! stream is closed after `server.idle_timeout_ms` (PINGs do not keep it open); every
+//! connection is asked to close after `server.max_connection_age_ms` (HTTP/2 GOAWAY, HTTP/1
+//! after its current response) and closed outright `header_read_timeout_ms` later. At
+//! shutdown every connection is asked to close; one with no request in progress (idle, or a
+//! request head still arriving) is closed at once, and only requests in flight get the
+//! `server.shutdown_grace_ms`. A client that half-closes after a complete HTTP/1 request is
+//! still answered.
+//!
+//! A listener has a [`Role`]: with `server.admin_listen`, the public listener serves
+//! tracking links, postbacks and health, and the admin listener the API, `/metrics` and
+//! health.
 
 pub mod body;
 pub mod click;
@@ -18,19 +32,22 @@ pub mod service;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio::time::{Instant, sleep, timeout_at};
+use tokio::sync::{Semaphore, watch};
+use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
+use self::service::Endpoint;
 use crate::settings::Limits;
 use crate::state::State;
 
@@ -39,16 +56,59 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// hyper's built-in header count; setting it explicitly moves header parsing to the heap.
 const HYPER_DEFAULT_MAX_HEADERS: usize = 100;
 
-/// Serves `listener` until `shutdown` resolves, then stops accepting and waits for requests
-/// in flight, at most `server.shutdown_grace_ms`.
-pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Future<Output = ()>) {
+/// How long a connection asked to close keeps being served when it has no request in
+/// progress: time to flush a last response or the GOAWAY.
+const LINGER: Duration = Duration::from_millis(100);
+
+/// What a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Everything (no admin listener is configured).
+    All,
+    /// Tracking links, postbacks and health; `404` for the API and `/metrics`.
+    Public,
+    /// The API, `/metrics` and health; `404` for everything else.
+    Admin,
+}
+
+impl Role {
+    /// Whether this listener serves `endpoint` (`None` with `api`: a management API path).
+    fn serves(self, endpoint: Option<Endpoint>, api: bool) -> bool {
+        let admin_only = api || endpoint == Some(Endpoint::Metrics);
+        let anywhere = matches!(endpoint, Some(Endpoint::Health | Endpoint::Ready));
+        match self {
+            Role::All => true,
+            Role::Public => !admin_only,
+            Role::Admin => admin_only || anywhere,
+        }
+    }
+}
+
+/// Where a connection's life is, as the server tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    /// Stop accepting requests; finish those in flight.
+    Draining,
+    /// The drain deadline passed: close now.
+    Closing,
+}
+
+/// Serves `listener` as `role` until `shutdown` resolves, then stops accepting, closes idle
+/// connections and waits for requests in flight, at most `server.shutdown_grace_ms`.
+pub async fn serve(
+    listener: TcpListener,
+    role: Role,
+    state: Arc<State>,
+    shutdown: impl Future<Output = ()>,
+) {
     let (limits, grace) = {
         let s = state.snapshot();
         (s.settings.limits.clone(), s.settings.shutdown_grace)
     };
-    let protocols = Arc::new(Protocols::new(&limits));
+    let protocols = Arc::new(Protocols::new(&limits, role));
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    let graceful = GracefulShutdown::new();
+    let (phase, watch_phase) = watch::channel(Phase::Serving);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -70,24 +130,65 @@ pub async fn serve(listener: TcpListener, state: Arc<State>, shutdown: impl Futu
         };
         let _ = stream.set_nodelay(true);
         state.metrics.connections_accepted.inc();
-        let (state, protocols, watcher) = (
+        let (state, protocols, phase) = (
             Arc::clone(&state),
             Arc::clone(&protocols),
-            graceful.watcher(),
+            watch_phase.clone(),
         );
         tokio::spawn(async move {
             let _permit = permit;
             state.metrics.connections_open.add(1);
-            protocols.serve(stream, peer, state.clone(), watcher).await;
+            protocols.serve(stream, peer, state.clone(), phase).await;
             state.metrics.connections_open.add(-1);
         });
     }
     drop(listener);
     tracing::info!("stopped accepting; draining connections");
+    let _ = phase.send(Phase::Draining);
+    // Every connection holds a permit: all of them back means every connection is closed.
+    let all = u32::try_from(limits.max_connections).unwrap_or(u32::MAX);
     tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all connections drained"),
-        () = sleep(grace) => tracing::warn!(grace_ms = grace.as_millis() as u64, "drain deadline passed; closing remaining connections"),
+        _ = permits.acquire_many(all) => tracing::info!("all connections drained"),
+        () = sleep(grace) => {
+            tracing::warn!(grace_ms = grace.as_millis() as u64, "drain deadline passed; closing remaining connections");
+            let _ = phase.send(Phase::Closing);
+        }
     }
+}
+
+/// Requests of one connection: in progress now, and answered so far.
+#[derive(Default)]
+struct Activity {
+    in_flight: AtomicU32,
+    answered: AtomicU64,
+}
+
+/// Marks a request in progress for as long as it lives.
+struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.answered.fetch_add(1, Ordering::Relaxed);
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The bounds of one connection's life.
+#[derive(Clone, Copy)]
+struct Lifetime {
+    /// HTTP/2 only: closed after this long with no open stream.
+    idle: Option<Duration>,
+    max_age: Duration,
+    /// How long requests in flight may still take once the connection was asked to close
+    /// for its age or idleness.
+    finish: Duration,
 }
 
 /// Configured HTTP/1 and HTTP/2 connection builders.
@@ -96,14 +197,19 @@ struct Protocols {
     http2: hyper::server::conn::http2::Builder<TokioExecutor>,
     first_byte_timeout: Duration,
     proxy_protocol: bool,
+    role: Role,
+    idle: Duration,
+    max_age: Duration,
 }
 
 impl Protocols {
-    fn new(limits: &Limits) -> Protocols {
+    fn new(limits: &Limits, role: Role) -> Protocols {
         let mut http1 = hyper::server::conn::http1::Builder::new();
         http1
             .timer(TokioTimer::new())
             .keep_alive(true)
+            // A client may half-close once its request is sent; it still gets the answer.
+            .half_close(true)
             .header_read_timeout(limits.header_read_timeout)
             .max_buf_size(limits.max_header_bytes);
         if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
@@ -121,6 +227,9 @@ impl Protocols {
             http2,
             first_byte_timeout: limits.header_read_timeout,
             proxy_protocol: limits.proxy_protocol,
+            role,
+            idle: limits.idle_timeout,
+            max_age: limits.max_connection_age,
         }
     }
 
@@ -129,7 +238,7 @@ impl Protocols {
         mut stream: TcpStream,
         peer: SocketAddr,
         state: Arc<State>,
-        watcher: hyper_util::server::graceful::Watcher,
+        phase: watch::Receiver<Phase>,
     ) {
         let deadline = Instant::now() + self.first_byte_timeout;
         let mut client = peer.ip();
@@ -147,39 +256,149 @@ impl Protocols {
         let Some(is_h2) = detect_h2(&stream, deadline).await else {
             return;
         };
-        // Postbacks wait for the ledger's fsync and API calls read bodies and write the
-        // catalog; every other endpoint answers synchronously and pays for no boxed future
-        // and no reference count.
-        let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
-            let path = req.uri().path();
-            let endpoint = service::Endpoint::of(path);
-            if endpoint == Some(service::Endpoint::Postback) {
-                Either::Left(Either::Left(
-                    postback::postback(Arc::clone(&state), req).map(Ok::<_, Infallible>),
-                ))
-            } else if endpoint.is_none() && path.starts_with(crate::api::PREFIX) {
-                Either::Left(Either::Right(
-                    crate::api::handle(Arc::clone(&state), req).map(Ok::<_, Infallible>),
-                ))
-            } else {
-                Either::Right(std::future::ready(Ok(service::respond(
-                    &state, &req, client, endpoint,
-                ))))
-            }
-        });
+        let activity = Arc::new(Activity::default());
+        let service = Protocols::service(self.role, state, client, Arc::clone(&activity));
         let io = TokioIo::new(stream);
+        let lifetime = Lifetime {
+            idle: is_h2.then_some(self.idle),
+            max_age: self.max_age,
+            finish: self.first_byte_timeout,
+        };
         let result = if is_h2 {
-            watcher
-                .watch(self.http2.serve_connection(io, service))
-                .await
+            let conn = self.http2.serve_connection(io, service);
+            run(conn, &activity, lifetime, phase).await
         } else {
-            watcher
-                .watch(self.http1.serve_connection(io, service))
-                .await
+            let conn = self.http1.serve_connection(io, service);
+            run(conn, &activity, lifetime, phase).await
         };
         if let Err(e) = result {
             tracing::debug!(%peer, error = %e, "connection ended with an error");
         }
+    }
+
+    /// The service of one connection from `client`. Postbacks wait for the ledger's fsync and
+    /// API calls read bodies and write the catalog; every other endpoint answers
+    /// synchronously and pays for no boxed future and no reference count.
+    fn service(
+        role: Role,
+        state: Arc<State>,
+        client: IpAddr,
+        activity: Arc<Activity>,
+    ) -> impl hyper::service::Service<
+        http::Request<hyper::body::Incoming>,
+        Response = http::Response<response::Body>,
+        Error = Infallible,
+        Future = impl Future<Output = Result<http::Response<response::Body>, Infallible>> + Send,
+    > + Clone {
+        service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let path = req.uri().path();
+            let endpoint = Endpoint::of(path);
+            let api = endpoint.is_none() && path.starts_with(crate::api::PREFIX);
+            let served = role.serves(endpoint, api);
+            if served && endpoint == Some(Endpoint::Postback) {
+                let in_flight = InFlight::start(&activity);
+                Either::Left(Either::Left(
+                    postback::postback(Arc::clone(&state), req, client).map(move |r| {
+                        drop(in_flight);
+                        Ok::<_, Infallible>(r)
+                    }),
+                ))
+            } else if served && api {
+                let in_flight = InFlight::start(&activity);
+                Either::Left(Either::Right(
+                    crate::api::handle(Arc::clone(&state), req, client).map(move |r| {
+                        drop(in_flight);
+                        Ok::<_, Infallible>(r)
+                    }),
+                ))
+            } else {
+                let endpoint = endpoint.filter(|_| served);
+                let response = service::respond(&state, &req, client, endpoint);
+                activity.answered.fetch_add(1, Ordering::Relaxed);
+                Either::Right(std::future::ready(Ok(response)))
+            }
+        })
+    }
+}
+
+/// A connection that was asked to close.
+#[derive(Clone, Copy)]
+struct Closing {
+    /// When to look again whether requests are still in progress.
+    check_at: Instant,
+    /// When it is closed even so; `None`: at the server's drain deadline.
+    deadline: Option<Instant>,
+}
+
+/// Drives one connection to its end, within its [`Lifetime`] and the server's [`Phase`].
+async fn run<C>(
+    conn: C,
+    activity: &Activity,
+    lifetime: Lifetime,
+    mut phase: watch::Receiver<Phase>,
+) -> Result<(), C::Error>
+where
+    C: GracefulConnection,
+{
+    let mut conn = std::pin::pin!(conn);
+    let born = Instant::now();
+    let old_at = born + lifetime.max_age;
+    let mut closing: Option<Closing> = None;
+    // Idle detection (HTTP/2): two ticks of half the idle timeout with no request answered
+    // and none in progress.
+    let tick = lifetime.idle.map(|idle| idle / 2);
+    let mut next_tick = tick.map(|t| born + t);
+    let (mut quiet_ticks, mut seen_answered) = (0, 0);
+    loop {
+        let wake = match (closing, next_tick) {
+            (Some(c), _) => c.check_at,
+            (None, Some(t)) => t.min(old_at),
+            (None, None) => old_at,
+        };
+        tokio::select! {
+            result = conn.as_mut() => return result,
+            changed = phase.changed() => match changed.map(|()| *phase.borrow()) {
+                Ok(Phase::Serving) => {}
+                Ok(Phase::Draining) => {
+                    if closing.is_none() {
+                        closing = Some(ask_to_close(conn.as_mut(), None));
+                    }
+                }
+                Ok(Phase::Closing) | Err(_) => return Ok(()),
+            },
+            () = sleep_until(wake) => {
+                let now = Instant::now();
+                if let Some(c) = &mut closing {
+                    let busy = activity.in_flight.load(Ordering::Relaxed) > 0;
+                    if !busy || c.deadline.is_some_and(|d| now >= d) {
+                        return Ok(());
+                    }
+                    c.check_at = now + LINGER;
+                } else if now >= old_at {
+                    closing = Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
+                } else if let Some(t) = tick {
+                    let answered = activity.answered.load(Ordering::Relaxed);
+                    let quiet = answered == seen_answered
+                        && activity.in_flight.load(Ordering::Relaxed) == 0;
+                    seen_answered = answered;
+                    quiet_ticks = if quiet { quiet_ticks + 1 } else { 0 };
+                    if quiet_ticks >= 2 {
+                        closing = Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
+                    }
+                    next_tick = Some(now + t);
+                }
+            }
+        }
+    }
+}
+
+/// Starts a graceful close (HTTP/2 GOAWAY, HTTP/1 close after the current response); the
+/// connection is dropped a [`LINGER`] later if no request is in progress then.
+fn ask_to_close<C: GracefulConnection>(conn: Pin<&mut C>, deadline: Option<Instant>) -> Closing {
+    conn.graceful_shutdown();
+    Closing {
+        check_at: Instant::now() + LINGER,
+        deadline,
     }
 }
 

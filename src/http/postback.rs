@@ -1,5 +1,10 @@
 //! `GET|POST /p?click_id=ID[&amount=DECIMAL]`: a conversion postback (SPEC §9).
 //!
+//! Protection (README, "Postback protection"): with `postbacks.allowed_networks`, only those
+//! source addresses may post (the client address, behind trusted proxies as for clicks);
+//! with a token (the offer's `postback_token`, else `postbacks.token`), the postback must
+//! carry it as `token=`. A click id alone is no proof: anyone who clicks sees one.
+//!
 //! The click id's signature is checked without any lookup and carries the offer, the smart
 //! link or campaign and the affiliate the conversion belongs to. For `POST` the parameters may
 //! also come in an `application/x-www-form-urlencoded` body (at most 8 KiB, read within
@@ -12,10 +17,13 @@
 //! | same click id again | 200 | `{"status":"duplicate"}` (nothing counted) |
 //! | click older than the attribution window | 200 | `{"status":"expired"}` (nothing counted) |
 //! | missing, malformed or forged id; bad amount | 400 | `{"status":"invalid","error":…}` |
+//! | token missing or wrong (when one is required) | 401 | `{"status":"unauthorized",…}` |
+//! | source outside `postbacks.allowed_networks` | 403 | `{"status":"forbidden",…}` |
 //! | not written (disk, full id set, shutdown) | 503 | `{"status":"unavailable"}`, `Retry-After: 1` |
 //!
 //! `expired` is a 200 so that an advertiser's retry loop stops: the answer will not change.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
@@ -26,24 +34,26 @@ use super::body::{self, BodyError};
 use super::response::{Body, Reject, json};
 use super::service::Endpoint;
 use crate::conversions::{Amount, Answer, Conversion};
-use crate::metrics::{Postback, Rejection};
+use crate::metrics::{EndpointKind, Postback, Rejection};
 use crate::state::State;
 
 /// Largest accepted postback body.
 const MAX_BODY: usize = 8 * 1024;
 
-/// Answers one postback.
-pub async fn postback<B>(state: Arc<State>, req: Request<B>) -> Response<Body>
+/// Answers one postback from the TCP peer (or PROXY protocol client) `peer`.
+pub async fn postback<B>(state: Arc<State>, req: Request<B>, peer: IpAddr) -> Response<Body>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let started = crate::clock::now();
-    let response = match handle(&state, req, started).await {
+    let response = match handle(&state, req, peer, started).await {
         Ok(r) => r,
         Err(reject) => reject.response(&state.metrics),
     };
-    state.metrics.request_duration.observe(started.elapsed());
+    state
+        .metrics
+        .observe(EndpointKind::Postback, started.elapsed());
     response
 }
 
@@ -61,7 +71,7 @@ impl Invalid {
         match self {
             Invalid::Missing => "{\"status\":\"invalid\",\"error\":\"click_id is required\"}\n",
             Invalid::Repeated => {
-                "{\"status\":\"invalid\",\"error\":\"click_id or amount is given twice\"}\n"
+                "{\"status\":\"invalid\",\"error\":\"click_id, amount or token is given twice\"}\n"
             }
             Invalid::ClickId => {
                 "{\"status\":\"invalid\",\"error\":\"click_id is not a valid click id\"}\n"
@@ -77,6 +87,7 @@ impl Invalid {
 struct Params {
     click_id: Option<String>,
     amount: Option<String>,
+    token: Option<String>,
 }
 
 impl Params {
@@ -87,6 +98,7 @@ impl Params {
             let slot = match &*name {
                 "click_id" => &mut self.click_id,
                 "amount" => &mut self.amount,
+                "token" => &mut self.token,
                 _ => continue,
             };
             match slot {
@@ -102,6 +114,7 @@ impl Params {
 async fn handle<B>(
     state: &State,
     req: Request<B>,
+    peer: IpAddr,
     started: crate::clock::Instant,
 ) -> Result<Response<Body>, Reject>
 where
@@ -118,6 +131,21 @@ where
         return Err(Reject::MethodNotAllowed {
             allow: Endpoint::Postback.allow(),
         });
+    }
+    let settings = &snapshot.settings;
+    let source = snapshot.proxies.client_ip(peer, req.headers());
+    if !settings.postback_networks.is_empty()
+        && !settings
+            .postback_networks
+            .iter()
+            .any(|n| n.contains(&source))
+    {
+        return Ok(refused(
+            state,
+            Postback::Forbidden,
+            Rejection::Forbidden,
+            "{\"status\":\"forbidden\",\"error\":\"postbacks are not accepted from this address\"}\n",
+        ));
     }
     let mut params = Params::default();
     if let Err(e) = params.read(req.uri().query().unwrap_or("").as_bytes()) {
@@ -146,6 +174,25 @@ where
     let Ok(claims) = snapshot.signer.verify(&click_id) else {
         return Ok(invalid(state, Invalid::ClickId));
     };
+    // The click's offer's own token, else the network's; none: postbacks are open.
+    let required = claims
+        .offer_id
+        .and_then(|id| snapshot.table.offer_by_id(id))
+        .and_then(|o| o.postback_token.as_deref())
+        .or(settings.postback_token.as_deref());
+    if let Some(required) = required
+        && !params
+            .token
+            .as_deref()
+            .is_some_and(|t| crate::settings::secret_matches(required, t))
+    {
+        return Ok(refused(
+            state,
+            Postback::Unauthorized,
+            Rejection::Unauthorized,
+            "{\"status\":\"unauthorized\",\"error\":\"token is missing or wrong\"}\n",
+        ));
+    }
     let amount = match params.amount.as_deref().map(Amount::parse).transpose() {
         Ok(a) => a,
         Err(_) => return Ok(invalid(state, Invalid::Amount)),
@@ -185,7 +232,17 @@ where
 }
 
 fn invalid(state: &State, why: Invalid) -> Response<Body> {
-    state.metrics.postback(Postback::Invalid);
-    state.metrics.rejected(Rejection::BadRequest);
-    json(StatusCode::BAD_REQUEST, why.body())
+    refused(state, Postback::Invalid, Rejection::BadRequest, why.body())
+}
+
+/// A refused postback, counted as `answer` and as an error response.
+fn refused(
+    state: &State,
+    answer: Postback,
+    rejection: Rejection,
+    body: &'static str,
+) -> Response<Body> {
+    state.metrics.postback(answer);
+    state.metrics.rejected(rejection);
+    json(rejection.status(), body)
 }

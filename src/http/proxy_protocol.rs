@@ -31,7 +31,7 @@ pub async fn read_header(stream: &mut TcpStream, deadline: Instant) -> Option<So
         deadline,
         &mut buf,
         |seen| match HeaderResult::parse(seen) {
-            r if r.is_incomplete() && seen.len() < MAX_HEADER => None,
+            r if r.is_incomplete() && seen.len() < MAX_HEADER && !v1_line_ended(seen) => None,
             HeaderResult::V1(Ok(h)) => Some(Some((h.header.len(), v1_source(&h.addresses)))),
             HeaderResult::V2(Ok(h)) => Some(Some((h.len(), v2_source(&h)))),
             _ => Some(None),
@@ -42,6 +42,16 @@ pub async fn read_header(stream: &mut TcpStream, deadline: Instant) -> Option<So
     stream.read_exact(&mut buf[..len]).await.ok()?;
     Some(source)
 }
+
+/// Whether `seen` holds a whole v1 header line, valid or not: its `\n` has arrived, or its
+/// 107-byte maximum has. The parser calls a v1 header with missing fields "incomplete" even
+/// then; more bytes cannot mend it, so it is refused at once instead of at the timeout.
+fn v1_line_ended(seen: &[u8]) -> bool {
+    seen.starts_with(b"PROXY") && (seen.contains(&b'\n') || seen.len() >= V1_MAX)
+}
+
+/// The longest v1 header, `\r\n` included.
+const V1_MAX: usize = 107;
 
 fn v1_source(addresses: &v1::Addresses) -> Source {
     match addresses {
@@ -56,5 +66,25 @@ fn v2_source(h: &v2::Header) -> Source {
         (v2::Command::Proxy, v2::Addresses::IPv4(a)) => Source::Client(a.source_address.into()),
         (v2::Command::Proxy, v2::Addresses::IPv6(a)) => Source::Client(a.source_address.into()),
         _ => Source::Proxy,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_malformed_v1_line_is_over_once_it_ends() {
+        for malformed in [
+            &b"PROXY TCP4 1.2.3.4\r\n"[..],
+            b"PROXY TCP4 1.2.3.4 5.6.7.8 80\r\nGET / HTTP/1.1\r\n",
+            b"PROXY TCP9 x y 1 2\r\n",
+        ] {
+            assert!(v1_line_ended(malformed));
+        }
+        assert!(!v1_line_ended(b"PROXY TCP4 1.2.3.4 5.6"));
+        assert!(v1_line_ended(
+            &[b"PROXY ".as_slice(), &[b'1'; 101]].concat()
+        ));
     }
 }

@@ -6,6 +6,7 @@ use http::{Method, Request, Response, StatusCode};
 
 use super::click;
 use super::response::{Body, Reject, owned, text};
+use crate::metrics::EndpointKind;
 use crate::state::State;
 
 /// Every endpoint outside the management API (`api::calls` lists those).
@@ -114,6 +115,11 @@ pub fn respond<B>(
         )),
     };
     let response = result.unwrap_or_else(|r| r.response(&state.metrics));
-    state.metrics.request_duration.observe(started.elapsed());
+    let kind = match endpoint {
+        Some(Endpoint::SmartLink) => EndpointKind::SmartLink,
+        Some(Endpoint::Campaign | Endpoint::CampaignToken) => EndpointKind::Campaign,
+        _ => EndpointKind::Other,
+    };
+    state.metrics.observe(kind, started.elapsed());
     response
 }

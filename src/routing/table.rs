@@ -53,6 +53,8 @@ pub struct Offer {
     pub devices: DeviceSet,
     /// The offer's caps; `None` when it has none.
     pub caps: Option<OfferCaps>,
+    /// The token its postbacks must carry, in place of the network-wide one.
+    pub postback_token: Option<Box<str>>,
 }
 
 #[derive(Debug)]
@@ -108,6 +110,7 @@ pub struct Campaign {
 #[derive(Debug)]
 pub struct RoutingTable {
     offers: Box<[Offer]>,
+    offer_index: FxHashMap<u32, u32>,
     links: Box<[Link]>,
     link_index: FxHashMap<u32, u32>,
     campaigns: Box<[Campaign]>,
@@ -176,6 +179,7 @@ impl RoutingTable {
                     limits: o.caps.clone(),
                     counters: registry.offer(o.offer_id),
                 }),
+                postback_token: o.postback_token.as_deref().map(Box::from),
             });
         }
 
@@ -236,6 +240,7 @@ impl RoutingTable {
         }
         Ok(RoutingTable {
             offers: offers.into_boxed_slice(),
+            offer_index,
             links: links.into_boxed_slice(),
             link_index,
             campaigns: campaigns.into_boxed_slice(),
@@ -266,6 +271,11 @@ impl RoutingTable {
     #[inline]
     pub fn link(&self, id: u32) -> Option<&Link> {
         self.link_index.get(&id).map(|&i| &self.links[i as usize])
+    }
+
+    /// The offer with this id.
+    pub fn offer_by_id(&self, id: u32) -> Option<&Offer> {
+        self.offer_index.get(&id).map(|&i| &self.offers[i as usize])
     }
 
     /// The offer an attachment points at.

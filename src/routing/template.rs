@@ -91,6 +91,10 @@ pub enum TemplateError {
     MacroInAuthority,
     #[error("is not an absolute http(s) URL with a host: {0}")]
     NotHttpUrl(String),
+    #[error(
+        "must start with http:// or https:// and a host, ended by '/', '?' or '#' before any macro (e.g. https://offer.example/?s1={{s1}}), so that no macro value can change where the redirect goes"
+    )]
+    NoFixedOrigin,
 }
 
 #[derive(Clone, Debug)]
@@ -176,31 +180,61 @@ impl Template {
         Ok(template)
     }
 
-    /// The URL must be absolute http(s) with a host, and no macro may sit in the scheme or
-    /// authority: an affiliate controls `s1`..`s5`, and a macro in the host would let anyone
-    /// turn the redirect into an open redirect.
+    /// The URL must be absolute http(s) with a host, and no macro value may change its
+    /// scheme, user info, host or port: an affiliate controls `s1`..`s5`, and a macro that
+    /// could move the host would turn the redirect into an open redirect. Checked on the
+    /// template's structure: before the first macro the text must hold the whole origin,
+    /// `http://` or `https://`, a non-empty authority without `\\`, and the `/`, `?` or `#`
+    /// that ends it. (Browsers resolve `https:{s1}`, `https:/{s1}`, `https:///{s1}` and
+    /// `https:\\{s1}` with `s1=evil.example` to `https://evil.example/`: none has a fixed
+    /// authority.) Then renderings with different values must all parse to that origin.
     fn check_url_shape(&self) -> Result<(), TemplateError> {
-        let authority_end = self.source.find("://").map(|scheme_end| {
-            let after = scheme_end + 3;
-            self.source[after..]
-                .find(['/', '?', '#'])
-                .map_or(self.source.len(), |p| after + p)
-        });
-        if let Some(end) = authority_end
-            && self.source[..end].contains('{')
-        {
+        let source = &*self.source;
+        let fixed = &source[..source.find('{').unwrap_or(source.len())];
+        let has_macro = fixed.len() < source.len();
+        let Some((scheme, rest)) = fixed.split_once(':') else {
+            return Err(if has_macro {
+                TemplateError::MacroInAuthority
+            } else {
+                TemplateError::NotHttpUrl("no scheme".into())
+            });
+        };
+        if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+            return Err(TemplateError::NotHttpUrl(format!("scheme {scheme:?}")));
+        }
+        let Some(after_slashes) = rest.strip_prefix("//") else {
+            return Err(TemplateError::NoFixedOrigin);
+        };
+        let authority_len = after_slashes
+            .find(['/', '?', '#'])
+            .unwrap_or(after_slashes.len());
+        let authority = &after_slashes[..authority_len];
+        let ends_before_macro = authority_len < after_slashes.len() || !has_macro;
+        if !ends_before_macro {
             return Err(TemplateError::MacroInAuthority);
         }
-        let sample = self.render(&mut SampleValues);
-        match url::Url::parse(&sample) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(()),
-            Ok(u) => Err(TemplateError::NotHttpUrl(format!(
-                "scheme {:?}, host {:?}",
-                u.scheme(),
-                u.host_str().unwrap_or("")
-            ))),
-            Err(e) => Err(TemplateError::NotHttpUrl(e.to_string())),
+        if authority.is_empty() || authority.contains('\\') {
+            return Err(TemplateError::NoFixedOrigin);
         }
+        let origin_end = scheme.len() + 3 + authority_len;
+        let origin = url::Url::parse(&source[..origin_end])
+            .map_err(|e| TemplateError::NotHttpUrl(e.to_string()))?;
+        let same_origin = |u: &url::Url| {
+            u.scheme() == origin.scheme()
+                && u.username() == origin.username()
+                && u.password() == origin.password()
+                && u.host() == origin.host()
+                && u.port() == origin.port()
+        };
+        for sample in SAMPLES {
+            let rendered = self.render(&mut Sample(sample));
+            match url::Url::parse(&rendered) {
+                Ok(u) if u.host_str().is_some_and(|h| !h.is_empty()) && same_origin(&u) => {}
+                Ok(_) => return Err(TemplateError::NoFixedOrigin),
+                Err(e) => return Err(TemplateError::NotHttpUrl(e.to_string())),
+            }
+        }
+        Ok(())
     }
 
     /// The template as written.
@@ -235,12 +269,15 @@ impl fmt::Display for Template {
     }
 }
 
-/// Values used only to check that a template renders to a valid URL.
-struct SampleValues;
+/// Macro values used only to check a template: every value is percent-encoded, so these
+/// (unreserved characters, a host name, dots, nothing) are what a client can put there.
+const SAMPLES: [&str; 4] = ["x", "", "evil.example", "..~-_0"];
 
-impl MacroValues for SampleValues {
+struct Sample(&'static str);
+
+impl MacroValues for Sample {
     fn write_value(&mut self, _: Macro, out: &mut String) {
-        out.push('x');
+        push_encoded(out, self.0);
     }
 }
 
@@ -258,6 +295,13 @@ mod tests {
                 Macro::Country => out.push_str("US"),
                 _ => {}
             }
+        }
+    }
+
+    struct Any(String);
+    impl MacroValues for Any {
+        fn write_value(&mut self, _: Macro, out: &mut String) {
+            push_encoded(out, &self.0);
         }
     }
 
@@ -291,7 +335,7 @@ mod tests {
 
     #[test]
     fn rejects_malformed_templates_with_a_reason() {
-        let cases: [(&str, TemplateError); 9] = [
+        let cases: [(&str, TemplateError); 11] = [
             ("", TemplateError::Empty),
             ("https://x.example/a b", TemplateError::InvalidChar(19)),
             ("https://x.example/é", TemplateError::InvalidChar(18)),
@@ -304,6 +348,8 @@ mod tests {
             ),
             ("https://{s1}.example/", TemplateError::MacroInAuthority),
             ("https://x.example{s1}/", TemplateError::MacroInAuthority),
+            ("https://x.example:{s1}/", TemplateError::MacroInAuthority),
+            ("https://u:{s1}@x.example/", TemplateError::MacroInAuthority),
         ];
         for (src, want) in cases {
             assert_eq!(Template::parse(src).unwrap_err(), want, "{src}");
@@ -317,26 +363,78 @@ mod tests {
             assert!(
                 matches!(
                     Template::parse(not_http),
-                    Err(TemplateError::NotHttpUrl(_) | TemplateError::MacroInAuthority)
+                    Err(TemplateError::NotHttpUrl(_)
+                        | TemplateError::MacroInAuthority
+                        | TemplateError::NoFixedOrigin)
                 ),
                 "{not_http} accepted"
             );
         }
     }
 
+    /// Regression: each of these spellings once passed validation, and with `s1=evil.example`
+    /// a browser resolved the `Location` to `https://evil.example/`.
+    #[test]
+    fn a_macro_cannot_supply_the_host_however_the_slashes_are_spelt() {
+        for src in [
+            "https:///{s1}",
+            "https:{s1}",
+            "https:/{s1}",
+            "https:\\\\{s1}",
+            "https:\\/{s1}",
+            "https:/\\{s1}",
+            "HTTPS:{s1}",
+            "http:{s1}/path",
+            "https://\\{s1}",
+            "https://good.example\\{s1}",
+        ] {
+            assert!(
+                matches!(
+                    Template::parse(src),
+                    Err(TemplateError::NoFixedOrigin | TemplateError::MacroInAuthority)
+                ),
+                "{src} accepted"
+            );
+        }
+        for ok in [
+            "https://good.example/{s1}",
+            "https://good.example?{s1}",
+            "https://good.example#{s1}",
+            "HTTPS://good.example:8443/a/{s1}",
+            "https://user@good.example/{s1}",
+        ] {
+            assert!(Template::parse(ok).is_ok(), "{ok} refused");
+        }
+    }
+
     proptest::proptest! {
+        /// Whatever the spelling of its start, an accepted template keeps one origin (scheme,
+        /// user info, host, port) for every macro value.
+        #[test]
+        fn no_macro_value_moves_an_accepted_template_elsewhere(
+            scheme in "(https?|HTTPS|Http)",
+            slashes in "[/\\\\]{0,3}",
+            host in "[a-z.@:0-9]{0,8}",
+            rest in "[/?#a-z.{}s1\\\\]{0,12}",
+            value in "[a-zA-Z0-9._~-]{0,20}",
+        ) {
+            let src = format!("{scheme}:{slashes}{host}{rest}");
+            if let Ok(t) = Template::parse(&src) {
+                let origin = |v: &str| {
+                    let u = url::Url::parse(&t.render(&mut Any(v.to_string()))).unwrap();
+                    (u.scheme().to_string(), u.username().to_string(), u.password().map(str::to_string),
+                     u.host_str().map(str::to_string), u.port())
+                };
+                proptest::prop_assert_eq!(origin(&value), origin("x"), "{}", src);
+            }
+        }
+
         /// Any accepted template renders to an absolute http(s) URL whatever the values.
         #[test]
         fn accepted_templates_render_valid_urls(
             path in "[a-z/{}_.?&=%0-9]{0,40}",
             value in "\\PC{0,30}",
         ) {
-            struct Any(String);
-            impl MacroValues for Any {
-                fn write_value(&mut self, _: Macro, out: &mut String) {
-                    push_encoded(out, &self.0);
-                }
-            }
             if let Ok(t) = Template::parse(&format!("https://x.example/{path}")) {
                 let url = t.render(&mut Any(value));
                 proptest::prop_assert!(url::Url::parse(&url).is_ok(), "{}", url);

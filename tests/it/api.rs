@@ -979,7 +979,8 @@ async fn offer_json_creates_an_offer_that_the_next_click_reaches() {
         "offer_url": "https://warranty.example.com/?c={click_id}",
         "allowed_countries": ["US"], "allowed_devices": ["desktop"],
         "caps": {"daily_clicks": 500, "daily_conversions": null, "weekly_conversions": null,
-                 "monthly_conversions": null, "total_conversions": null}});
+                 "monthly_conversions": null, "total_conversions": null},
+        "postback_token": null});
     assert_eq!(r, json!({"request_status": "Success", "offer": offer}));
     let list = ok(&get(&s, "offers.json", &[("offer_id", "12346")]).await);
     assert_eq!(items(&list, "offers"), [offer]);
@@ -1731,7 +1732,8 @@ async fn offers_and_affiliates_list_every_field() {
             "offer_url": "https://safedrive.example.com/quote?click={click_id}&aff={affiliate_id}",
             "allowed_countries": [], "allowed_devices": [],
             "caps": {"daily_clicks": null, "daily_conversions": null, "weekly_conversions": null,
-                     "monthly_conversions": null, "total_conversions": null}}],
+                     "monthly_conversions": null, "total_conversions": null},
+            "postback_token": null}],
             "total_rows": 1}})
     );
     let v = ok(&get(&s, "offers.json", &[("offer_status", "paused")]).await);
@@ -2374,4 +2376,42 @@ async fn a_write_after_the_catalog_file_changed_on_disk_is_409() {
         "{metrics}"
     );
     s.stop().await;
+}
+
+/// Regression: `https:///{s1}`, `https:{s1}`, `https:/{s1}` and `https:\\{s1}` passed
+/// validation, and with `s1=evil.com` browsers resolved the `Location` to
+/// `https://evil.com/`. Refused by the API (400) and by the catalog loader alike.
+#[tokio::test]
+async fn url_templates_whose_host_a_macro_could_supply_are_refused() {
+    let s = server().await;
+    for url in [
+        "https:///{s1}",
+        "https:{s1}",
+        "https:/{s1}",
+        "https:\\\\{s1}",
+    ] {
+        let r = post(
+            &s,
+            "offer.json",
+            json!({"offer_name": "Evil", "offer_url": url}),
+        )
+        .await;
+        failure(&r, 400, Some("offer_url"));
+        let r = post(
+            &s,
+            "update_smart_link.json",
+            json!({"smart_link_id": 301, "fallback_url": url}),
+        )
+        .await;
+        failure(&r, 400, Some("fallback_url"));
+    }
+    s.stop().await;
+    let network = NETWORK.replace("https://o12.example/?s2={s2}", "https:{s2}");
+    assert_ne!(network, NETWORK);
+    let config = TestConfig::new(&network);
+    let err = match smartlink::state::State::start(&config.write()) {
+        Ok(_) => panic!("the catalog must be refused"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("offers[1].offer_url"), "{err}");
 }

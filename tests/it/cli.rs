@@ -189,3 +189,92 @@ fn state_files(config: &TestConfig) -> Vec<(std::ffi::OsString, Vec<u8>)> {
     files.sort();
     files
 }
+
+/// Regression: `smartlink stats | head -1` and `route … | head` panicked (exit 101) when the
+/// reader closed the pipe.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let path = path.to_str().unwrap();
+    for args in [
+        vec!["stats", "--config", path],
+        vec!["route", "--config", path, "--link", "1"],
+        vec!["check", "--config", path],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_smartlink"))
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run smartlink");
+        // The reader goes away before the command writes.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
+/// Regression: `smartlink --config PATH` (the documented form) was refused.
+#[test]
+fn config_may_come_before_or_after_the_command() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let path = path.to_str().unwrap();
+    for args in [
+        vec!["--config", path, "check"],
+        vec!["check", "--config", path],
+    ] {
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    }
+    // No command: serve. An invalid configuration proves which file it read.
+    let bad = TestConfig::new("{\"offers\": [}");
+    let bad_path = bad.write();
+    let out = run(&["--config", bad_path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(text(&out).contains("network.json:1"), "{}", text(&out));
+}
+
+/// Regression: two misspelt settings keys showed one problem.
+#[test]
+fn check_reports_every_unknown_settings_key() {
+    let config = TestConfig::new(NETWORK)
+        .server("trusted_proxy = []")
+        .section("[routing]\nbot = \"route\"");
+    let path = config.write();
+    let out = run(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("server.trusted_proxy: unknown field"), "{t}");
+    assert!(t.contains("routing.bot: unknown field"), "{t}");
+}
+
+/// A relative path that does not resolve says which directory it was resolved against.
+#[test]
+fn a_missing_relative_path_names_the_directory_it_was_resolved_in() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let settings = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("{:?}", config.catalog_path()),
+        "\"no/such/network.json\"",
+    );
+    std::fs::write(&path, settings).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(["check", "--config", path.to_str().unwrap()])
+        .current_dir(config.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    let dir = config.dir.path().canonicalize().unwrap();
+    assert!(
+        t.contains(&format!(
+            "no/such/network.json (relative to {})",
+            dir.display()
+        )),
+        "{t}"
+    );
+}

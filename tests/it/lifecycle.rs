@@ -365,3 +365,105 @@ fn kill_9_loses_at_most_a_second_of_click_counts_and_no_conversion() {
     assert_eq!(o23["caps"][0]["count"], 1);
     assert_eq!(config.conversion_records().len(), 1);
 }
+
+/// Regression: two instances on one `state.dir` both ran and corrupted each other's counters
+/// and logs. The second now exits 1 and says why; a `kill -9` does not leave the lock behind.
+#[test]
+fn a_second_instance_on_the_same_state_dir_exits_1() {
+    let config = TestConfig::new(NETWORK);
+    let path = config.write();
+    let mut first = Binary::start(&path);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run a second instance");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is in use by another smartlink process"),
+        "{stderr}"
+    );
+    assert_eq!(get(first.addr, "/healthz").map(|r| r.0), Some(200));
+    first.signal(libc::SIGKILL);
+    assert_eq!(first.killed_by(Duration::from_secs(5)), Some(libc::SIGKILL));
+    let after = Binary::start(&path);
+    assert_eq!(get(after.addr, "/healthz").map(|r| r.0), Some(200));
+}
+
+/// Regression: a full disk logged one ERROR line per click (5,021 lines for 5,021 clicks in
+/// 4 s). Now: the first failure, then a summary at most every 10 s, every failure counted,
+/// and the queued records written once space is back.
+#[test]
+fn a_full_disk_is_logged_once_not_per_click() {
+    // Flushes every 100 ms: 30 attempts in the 3 s of clicks.
+    let config = TestConfig::new(NETWORK).section("[records]\nflush_interval_ms = 100");
+    let path = config.write();
+    std::fs::create_dir_all(config.state_dir()).unwrap();
+    // Every write to /dev/full fails with ENOSPC: this hour's log and the next one's.
+    let hour = utc_hour();
+    let broken: Vec<_> = [hour, hour + 1]
+        .iter()
+        .map(|h| {
+            let p = config
+                .state_dir()
+                .join(smartlink::files::hourly_name("clicks", *h));
+            std::os::unix::fs::symlink("/dev/full", &p).unwrap();
+            p
+        })
+        .collect();
+    let mut server = Binary::start(&path);
+    let mut answered = 0;
+    let started = std::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(3) {
+        if let Some((302, _)) = get(server.addr, "/sl?id=4") {
+            answered += 1;
+        }
+    }
+    assert!(answered > 100, "{answered} clicks");
+    let errors = metric(server.addr, "smartlink_record_write_errors_total").unwrap();
+    assert!(errors >= 2.0, "failed writes are counted: {errors}");
+    let error_lines = server.log().lines().filter(|l| l.contains("ERROR")).count();
+    assert!(
+        error_lines <= 2,
+        "{error_lines} ERROR lines for {answered} clicks:\n{}",
+        server.log()
+    );
+    for p in &broken {
+        std::fs::remove_file(p).unwrap();
+    }
+    assert!(
+        wait_for(Duration::from_secs(10), || metric(
+            server.addr,
+            "smartlink_records_written_total"
+        ) == Some(answered as f64)),
+        "the queued records are written once space is back"
+    );
+    assert!(
+        server.log().contains("writes succeed again"),
+        "{}",
+        server.log()
+    );
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.exit_code(Duration::from_secs(15)), Some(0));
+    assert_eq!(config.click_records().len(), answered);
+}
+
+/// Settings that say nothing of postback protection keep postbacks open, and say so at start.
+#[test]
+fn open_postbacks_are_warned_about_at_start() {
+    let open = TestConfig::new(NETWORK);
+    let server = Binary::start(&open.write());
+    assert!(
+        server.log().contains("postbacks are not protected"),
+        "{}",
+        server.log()
+    );
+    let protected = TestConfig::new(NETWORK).section("[postbacks]\ntoken = \"a-token-of-ours\"");
+    let server = Binary::start(&protected.write());
+    assert!(
+        !server.log().contains("postbacks are not protected"),
+        "{}",
+        server.log()
+    );
+}

@@ -114,6 +114,11 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             );
         }
         Type::Ip => assert_eq!(ty, Some("string"), "{at}"),
+        Type::Token => {
+            assert_eq!(ty, Some("string"), "{at}");
+            assert_eq!(int(&schema["minLength"]), 8, "{at}");
+            assert_eq!(int(&schema["maxLength"]), 255, "{at}");
+        }
     }
 }
 

@@ -289,3 +289,107 @@ async fn conversions_of_fallback_clicks_are_recorded_without_an_offer() {
     assert_eq!(stats.conversions, 1);
     server.stop().await;
 }
+
+/// Regression: anyone could click, copy the click id from the `Location` and post it (a
+/// probe used up a 100-conversion cap in seconds). With `postbacks.token` a postback without
+/// the token is `401`; an offer's own `postback_token` replaces the network's for its clicks.
+#[tokio::test]
+async fn a_postback_without_the_token_is_401_and_counts_nothing() {
+    let network = CAPPED.replace(
+        r#""offer_name": "Overflow", "offer_status": "active","#,
+        r#""offer_name": "Overflow", "offer_status": "active", "postback_token": "offer-22-own-token","#,
+    );
+    let config = TestConfig::new(&network).section("[postbacks]\ntoken = \"network-wide-token\"");
+    let server = TestServer::start(config).await;
+    let id = click(&server).await;
+    let unauthorized = "{\"status\":\"unauthorized\",\"error\":\"token is missing or wrong\"}\n";
+    for target in [
+        format!("/p?click_id={id}"),
+        format!("/p?click_id={id}&token=wrong-token-value"),
+        format!("/p?click_id={id}&token=network-wide-toke"),
+    ] {
+        let r = server.get(&target, &[]).await;
+        assert_eq!(
+            (r.status.as_u16(), r.body.as_str()),
+            (401, unauthorized),
+            "{target}"
+        );
+    }
+    assert!(
+        server.config.conversion_records().is_empty(),
+        "nothing recorded"
+    );
+    let r = server
+        .get(&format!("/p?click_id={id}&token=network-wide-token"), &[])
+        .await;
+    assert_eq!(r.body, RECORDED);
+    // A form body carries the token as well.
+    let id2 = click(&server).await;
+    let r = server
+        .post_form("/p", &format!("click_id={id2}&token=network-wide-token"))
+        .await;
+    assert_eq!(r.body, RECORDED);
+
+    // Offer 22's clicks need offer 22's token; the network's is not enough.
+    let id22 = loop {
+        let r = server
+            .get("/sl?id=10&aff_id=100", &[("user-agent", CHROME_WINDOWS)])
+            .await;
+        if r.location().starts_with("https://o22.example/") {
+            break query_param(r.location(), "c").unwrap();
+        }
+    };
+    let r = server
+        .get(&format!("/p?click_id={id22}&token=network-wide-token"), &[])
+        .await;
+    assert_eq!(r.status, 401);
+    let r = server
+        .get(&format!("/p?click_id={id22}&token=offer-22-own-token"), &[])
+        .await;
+    assert_eq!(r.body, RECORDED);
+    let metrics = server.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("smartlink_postbacks_total{result=\"unauthorized\"} 4\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("smartlink_error_responses_total{status=\"401\"} 4\n"),
+        "{metrics}"
+    );
+    server.stop().await;
+}
+
+/// With `postbacks.allowed_networks`, a postback from another source address (the client
+/// address behind trusted proxies, as for clicks) is `403` and counts nothing.
+#[tokio::test]
+async fn a_postback_from_outside_the_allowed_networks_is_403() {
+    let config = TestConfig::new(CAPPED)
+        .section("[postbacks]\nallowed_networks = [\"198.51.100.0/24\", \"2001:db8::/32\"]");
+    let server = TestServer::start(config).await;
+    let id = click(&server).await;
+    let target = format!("/p?click_id={id}");
+    for outside in [None, Some("203.0.113.9"), Some("2001:db9::1")] {
+        let headers: Vec<(&str, &str)> = outside
+            .map(|ip| ("x-forwarded-for", ip))
+            .into_iter()
+            .collect();
+        let r = server.get(&target, &headers).await;
+        assert_eq!(r.status, 403, "{outside:?}: {}", r.body);
+        assert!(r.body.contains("\"status\":\"forbidden\""), "{}", r.body);
+    }
+    let r = server
+        .get(&target, &[("x-forwarded-for", "198.51.100.77")])
+        .await;
+    assert_eq!(r.body, RECORDED);
+    let metrics = server.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("smartlink_postbacks_total{result=\"forbidden\"} 3\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("smartlink_error_responses_total{status=\"403\"} 3\n"),
+        "{metrics}"
+    );
+    assert_eq!(server.config.conversion_records().len(), 1);
+    server.stop().await;
+}

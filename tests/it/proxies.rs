@@ -91,9 +91,14 @@ async fn ipv6_loopback_peer_is_served_and_trusted() {
     };
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(smartlink::http::serve(listener, state.clone(), async {
-        let _ = stopped.await;
-    }));
+    let task = tokio::spawn(smartlink::http::serve(
+        listener,
+        smartlink::http::Role::All,
+        state.clone(),
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let r = request(
         addr,
         "GET",
@@ -170,5 +175,31 @@ async fn proxy_protocol_header_from_an_untrusted_peer_is_consumed_but_not_believ
     let reply = proxied_click(&s, b"PROXY TCP4 81.2.69.142 10.0.0.1 5555 80\r\n").await;
     assert!(reply.starts_with("HTTP/1.1 302"), "{reply}");
     assert_eq!(s.records()[0]["ip"], "127.0.0.1");
+    s.stop().await;
+}
+
+/// Regression: a v1 header with missing fields was held until the header-read timeout, as if
+/// more bytes could still complete it.
+#[tokio::test]
+async fn a_malformed_proxy_v1_line_is_closed_at_once() {
+    let config = TestConfig::new(NETWORK)
+        .server("proxy_protocol = true")
+        .server("header_read_timeout_ms = 5000");
+    let s = TestServer::start(config).await;
+    for header in [
+        &b"PROXY TCP4 81.2.69.142\r\n"[..],
+        b"PROXY TCP4 81.2.69.142 10.0.0.1 5555\r\n",
+        b"PROXY TCP4 81.2.69.142 10.0.0.1 5555 80 extra\r\n",
+    ] {
+        let started = std::time::Instant::now();
+        let reply = raw(s.addr, header, std::time::Duration::from_secs(4)).await;
+        assert_eq!(reply, "", "{}", String::from_utf8_lossy(header));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(1),
+            "{} held for {:?}",
+            String::from_utf8_lossy(header),
+            started.elapsed()
+        );
+    }
     s.stop().await;
 }

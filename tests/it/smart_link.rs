@@ -330,3 +330,60 @@ async fn records_are_flushed_within_a_second_without_being_asked() {
     );
     s.stop().await;
 }
+
+/// Regression: the catalog refused `priority: 0`. Priorities are any signed 32-bit integer,
+/// lower first, 0 and negative values included.
+#[tokio::test]
+async fn zero_and_negative_priorities_are_walked_first() {
+    let network = NETWORK.replace(
+        r#"{"offer_id": 11, "priority": 1, "countries": ["US"]},
+       {"offer_id": 13, "priority": 2},
+       {"offer_id": 12, "priority": 3}"#,
+        r#"{"offer_id": 11, "priority": 0, "countries": ["US"]},
+       {"offer_id": 13, "priority": -2147483648, "countries": ["GB"]},
+       {"offer_id": 12, "priority": 2147483647}"#,
+    );
+    assert_ne!(network, NETWORK);
+    let s = TestServer::start(TestConfig::new(&network).geo("GeoIP2-Country-Test.mmdb")).await;
+    let r = s.get("/sl?id=1", &[DESKTOP, GB]).await;
+    assert_eq!(r.location(), "https://o13.example/");
+    let r = s.get("/sl?id=1", &[DESKTOP, US]).await;
+    assert!(
+        r.location().starts_with("https://o11.example/"),
+        "{}",
+        r.location()
+    );
+    let r = s.get("/sl?id=1", &[DESKTOP]).await;
+    assert_eq!(r.location(), "https://o12.example/?s2=");
+    let rec = s.records();
+    let priorities: Vec<_> = rec.iter().map(|r| r["priority"].as_i64()).collect();
+    assert_eq!(priorities, [Some(-2147483648), Some(0), Some(2147483647)]);
+    s.stop().await;
+}
+
+/// Click logs are kept `records.click_log_retention_hours`; older hourly files are deleted
+/// whole, off the request path, at start and at each new hour.
+#[tokio::test]
+async fn click_logs_older_than_the_retention_are_deleted() {
+    let config = TestConfig::new(NETWORK).section("[records]\nclick_log_retention_hours = 24");
+    std::fs::create_dir_all(config.state_dir()).unwrap();
+    let hour = utc_hour();
+    let dir = config.state_dir();
+    let file = |ago: u64| dir.join(smartlink::files::hourly_name("clicks", hour - ago));
+    for ago in [200, 24, 23] {
+        std::fs::write(file(ago), "{}\n").unwrap();
+    }
+    let s = TestServer::start(config).await;
+    assert_eq!(
+        s.get("/sl?id=4", &[DESKTOP]).await.status,
+        StatusCode::FOUND
+    );
+    s.state.records.sync();
+    let gone = |ago: u64| !file(ago).exists();
+    assert!(
+        eventually(Duration::from_secs(5), async || gone(200) && gone(24)).await,
+        "expired files deleted"
+    );
+    assert!(file(23).exists(), "inside the 24 hours: kept");
+    s.stop().await;
+}

@@ -11,9 +11,9 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use smartlink::http::Role;
 use smartlink::state::State;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 
 pub const SECRET: &str = "integration-test-secret-0123456789";
 /// The management API key of every test configuration (unless a test sets `[api]` itself).
@@ -204,13 +204,16 @@ impl TestConfig {
     }
 }
 
-/// The real server, in-process, on a loopback port.
+/// The real server, in-process, on a loopback port (and an admin port when the settings have
+/// `server.admin_listen`).
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The admin listener's address, when the settings ask for one.
+    pub admin: Option<SocketAddr>,
     pub state: Arc<State>,
     pub config: TestConfig,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::watch::Sender<bool>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl TestServer {
@@ -223,24 +226,37 @@ impl TestServer {
     pub async fn start_written(config: TestConfig) -> TestServer {
         let path = config.settings_path();
         let state = State::start(&path).expect("configuration loads");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(smartlink::http::serve(
-            listener,
-            Arc::clone(&state),
-            async {
-                let _ = stopped.await;
-            },
-        ));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut listen = async |role| {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(smartlink::http::serve(
+                listener,
+                role,
+                Arc::clone(&state),
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                },
+            )));
+            addr
+        };
+        let with_admin = state.snapshot().settings.admin_listen.is_some();
+        let (addr, admin) = if with_admin {
+            (listen(Role::Public).await, Some(listen(Role::Admin).await))
+        } else {
+            (listen(Role::All).await, None)
+        };
         TestServer {
             addr,
+            admin,
             state,
             config,
             stop: Some(stop),
-            task,
+            tasks,
         }
     }
 
@@ -282,9 +298,11 @@ impl TestServer {
 
     pub async fn stop(mut self) -> TestConfig {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(true);
         }
-        let _ = (&mut self.task).await;
+        for task in &mut self.tasks {
+            let _ = task.await;
+        }
         let state = Arc::clone(&self.state);
         tokio::task::spawn_blocking(move || state.stop_writers())
             .await
@@ -579,6 +597,15 @@ pub fn blocking_request(
         location,
         body: body.to_string(),
     })
+}
+
+/// The current UTC hour, in hours since the epoch (the hour of a log file's name).
+pub fn utc_hour() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        / 3600
 }
 
 /// Polls `f` (blocking) until it returns true or `limit` passes.
