@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::caps::{Calendar, CapClock, OfferCaps};
+use smartlink::calendar::Calendar;
+use smartlink::caps::{CapClock, OfferCaps};
 use smartlink::catalog::Caps;
 
 /// A cap high enough that no run fills it (reservations keep succeeding).

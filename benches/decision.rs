@@ -8,11 +8,13 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use smartlink::attrs::{Country, DeviceClass};
-use smartlink::caps::{Calendar, CapClock, Registry};
+use smartlink::calendar::Calendar;
+use smartlink::caps::{CapClock, Registry};
 use smartlink::catalog::Catalog;
-use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable, Template};
+use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable};
 use smartlink::settings::BotPolicy;
+use smartlink::template::Template;
+use smartlink::vocab::{Country, DeviceClass};
 
 /// Priority 1: four country-targeted offers; priority 2: three device-targeted offers;
 /// priority 3: three offers for France. Weights vary.

@@ -8,9 +8,10 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::attrs::{Country, DeviceClass, OsFamily};
 use smartlink::clicks::record::TimeFormat;
-use smartlink::clicks::{Claims, ClickRecord, ClickSigner, RecordText, SourceKind};
+use smartlink::clicks::{Claims, ClickRecord, ClickSigner, RecordText};
+use smartlink::vocab::SourceKind;
+use smartlink::vocab::{Country, DeviceClass, OsFamily};
 
 fn record() -> ClickRecord {
     let signer = ClickSigner::new(b"demo-click-secret-change-me-0123456789");

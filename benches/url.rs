@@ -5,9 +5,10 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::clicks::{Claims, ClickSigner, SourceKind};
-use smartlink::routing::template::{push_encoded, push_number};
-use smartlink::routing::{Macro, MacroValues, Template};
+use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::template::{Macro, MacroValues, Template};
+use smartlink::template::{push_encoded, push_number};
+use smartlink::vocab::SourceKind;
 
 struct Values<'a> {
     click_id: &'a str,

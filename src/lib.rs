@@ -58,7 +58,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
-pub mod attrs;
+pub mod calendar;
 pub mod caps;
 pub mod catalog;
 pub mod cli;
@@ -78,3 +78,5 @@ pub mod signals;
 pub mod snapshot;
 pub mod state;
 pub mod stats;
+pub mod template;
+pub mod vocab;

@@ -10,9 +10,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use http::StatusCode;
-
-use crate::routing::FallbackReason;
+use crate::vocab::{FallbackReason, Rejection};
 
 pub const CLICKS: &str = "smartlink_clicks_total";
 pub const ERROR_RESPONSES: &str = "smartlink_error_responses_total";
@@ -183,65 +181,6 @@ impl EndpointKind {
             EndpointKind::Postback => "p",
             EndpointKind::Api => "api",
             EndpointKind::Other => "other",
-        }
-    }
-}
-
-/// Error responses the application builds, counted by status. (hyper answers `431` for
-/// oversized heads and `400` for unparseable ones itself; those never reach the service.)
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Rejection {
-    BadRequest,
-    NotFound,
-    MethodNotAllowed,
-    UriTooLong,
-    PayloadTooLarge,
-    Timeout,
-    Internal,
-    /// Missing or unknown `api_key`, missing or wrong postback token.
-    Unauthorized,
-    /// The client's address is not in the allow-list (API, postbacks).
-    Forbidden,
-    /// Management API: the catalog file changed on disk since it was loaded.
-    Conflict,
-    /// Management API: well-formed, but refused by the catalog's rules.
-    Unprocessable,
-    /// Management API: the catalog could not be written (disk).
-    Unavailable,
-}
-
-impl Rejection {
-    const ALL: [Rejection; 12] = [
-        Rejection::BadRequest,
-        Rejection::NotFound,
-        Rejection::MethodNotAllowed,
-        Rejection::UriTooLong,
-        Rejection::PayloadTooLarge,
-        Rejection::Timeout,
-        Rejection::Internal,
-        Rejection::Unauthorized,
-        Rejection::Forbidden,
-        Rejection::Conflict,
-        Rejection::Unprocessable,
-        Rejection::Unavailable,
-    ];
-
-    /// The status of the responses this counts: the one mapping from rejection to status,
-    /// used by every error response and by the metric's label.
-    pub fn status(self) -> StatusCode {
-        match self {
-            Rejection::BadRequest => StatusCode::BAD_REQUEST,
-            Rejection::NotFound => StatusCode::NOT_FOUND,
-            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
-            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
-            Rejection::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
-            Rejection::Forbidden => StatusCode::FORBIDDEN,
-            Rejection::Conflict => StatusCode::CONFLICT,
-            Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }

@@ -7,12 +7,12 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::caps::Source;
 use crate::client::DeviceClassifier;
 use crate::http::click::ClickMacros;
 use crate::routing::explain::Explain;
 use crate::routing::{Attributes, Link, Outcome};
 use crate::snapshot::Snapshot;
+use crate::vocab::Source;
 
 /// The explanation of a click on `link` from `peer` with `headers`, as JSON.
 pub fn report(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
-use crate::routing::template::Template;
+use crate::template::Template;
 
 /// Environment variable that overrides `tracking.click_secret`.
 pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";

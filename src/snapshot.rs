@@ -9,7 +9,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::caps::{Calendar, CapClock, Registry};
+use crate::calendar::Calendar;
+use crate::caps::{CapClock, Registry};
 use crate::catalog::{self, Catalog, FileStamp};
 use crate::clicks::ClickSigner;
 use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders, GeoDb, TrustedProxies};

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 use crate::caps::registry::Fallbacks;
-use crate::caps::{CapClock, CapKind, Registry};
+use crate::caps::{CapClock, Registry};
 use crate::routing::{Link, RoutingTable};
+use crate::vocab::CapKind;
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LinkStats {

@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::params::{Args, Param, Type, nullable, optional, required};
 use super::{read, write};
-use crate::caps::CapKind;
 use crate::catalog::validate;
 use crate::state::State;
+use crate::vocab::CapKind;
 
 pub type Handler = fn(&State, &Args) -> Result<Value, ApiError>;
 
@@ -58,7 +58,7 @@ const PRIORITY: Type = Type::Int {
 };
 const CAP: Type = Type::Int {
     min: 0,
-    max: crate::caps::counters::MAX_CAP as i64,
+    max: crate::vocab::MAX_CAP as i64,
 };
 const CREATIVE_TYPE: Type = Type::Int {
     min: *validate::CREATIVE_TYPES.start() as i64,

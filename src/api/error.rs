@@ -21,8 +21,9 @@ use serde::Serialize;
 
 use crate::catalog::validate::Problem;
 use crate::http::response::{Body, owned};
-use crate::metrics::{Metrics, Rejection};
+use crate::metrics::Metrics;
 use crate::state::EditError;
+use crate::vocab::Rejection;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FieldError {

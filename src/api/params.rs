@@ -17,9 +17,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::error::{ApiError, FieldError};
-use crate::attrs::DeviceClass;
-use crate::catalog::validate::{MAX_TEXT, check_token, parse_country};
-use crate::routing::Template;
+use crate::catalog::validate::{MAX_TEXT, check_token};
+use crate::template::Template;
+use crate::vocab::DeviceClass;
+use crate::vocab::parse_country;
 
 /// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
 const MAX_FREE_TEXT: usize = 2048;

@@ -14,14 +14,13 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::params::Args;
 use super::read::{creative_item, landing_page_item, offer_item};
-use crate::caps::CapKind;
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Creative, LandingPage, LinkStatus, Offer,
     SmartLink, Status,
 };
-use crate::clicks::SourceKind;
 use crate::links;
 use crate::state::State;
+use crate::vocab::{CapKind, SourceKind};
 
 /// `{"request_status":"Success", <key>: value}`.
 fn success(key: &str, value: Value) -> Value {

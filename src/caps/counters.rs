@@ -15,43 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::window::{Calendar, Period};
+use crate::calendar::{Calendar, Period};
 use crate::catalog::Caps;
-
-/// Largest cap value a catalog may set (counts are 32-bit per window).
-pub const MAX_CAP: u64 = 1_000_000_000;
-
-/// Which cap stopped an offer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CapKind {
-    DailyClicks,
-    DailyConversions,
-    WeeklyConversions,
-    MonthlyConversions,
-    TotalConversions,
-}
-
-impl CapKind {
-    pub const ALL: [CapKind; 5] = [
-        CapKind::DailyClicks,
-        CapKind::DailyConversions,
-        CapKind::WeeklyConversions,
-        CapKind::MonthlyConversions,
-        CapKind::TotalConversions,
-    ];
-
-    /// The name of this cap in the catalog, the API and statistics.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CapKind::DailyClicks => "daily_clicks",
-            CapKind::DailyConversions => "daily_conversions",
-            CapKind::WeeklyConversions => "weekly_conversions",
-            CapKind::MonthlyConversions => "monthly_conversions",
-            CapKind::TotalConversions => "total_conversions",
-        }
-    }
-}
+use crate::vocab::CapKind;
 
 /// A windowed count: `window start << 32 | count`.
 #[derive(Default, Debug)]

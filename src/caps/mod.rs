@@ -10,10 +10,8 @@ pub mod counters;
 pub mod registry;
 pub mod saver;
 pub mod store;
-pub mod window;
 
-pub use counters::{CapClock, CapKind, OfferCaps, OfferCounters};
-pub use registry::{Registry, RouteCounters, Source, SourceCounters};
+pub use counters::{CapClock, OfferCaps, OfferCounters};
+pub use registry::{Registry, RouteCounters, SourceCounters};
 pub use saver::Saver;
 pub use store::LogPosition;
-pub use window::{Calendar, Period};

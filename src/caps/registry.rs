@@ -16,31 +16,8 @@ use serde::{Deserialize, Serialize};
 
 use super::counters::OfferCounters;
 use super::store::LogPosition;
-use crate::clicks::SourceKind;
-use crate::routing::FallbackReason;
-
-/// A smart link or a campaign.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Source {
-    pub kind: SourceKind,
-    pub id: u32,
-}
-
-impl Source {
-    pub fn smart_link(id: u32) -> Source {
-        Source {
-            kind: SourceKind::SmartLink,
-            id,
-        }
-    }
-
-    pub fn campaign(id: u32) -> Source {
-        Source {
-            kind: SourceKind::Campaign,
-            id,
-        }
-    }
-}
+use crate::vocab::FallbackReason;
+use crate::vocab::{Source, SourceKind};
 
 /// Counts of one smart link or campaign that belong to no offer.
 #[derive(Default, Debug)]

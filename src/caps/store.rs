@@ -15,8 +15,8 @@ use std::sync::atomic::Ordering;
 use serde::{Deserialize, Serialize};
 
 use super::counters::Counted;
-use super::registry::{Fallbacks, Registry, Source};
-use crate::clicks::SourceKind;
+use super::registry::{Fallbacks, Registry};
+use crate::vocab::{Source, SourceKind};
 
 pub const FILE_NAME: &str = "counters.json";
 const VERSION: u32 = 1;
@@ -190,7 +190,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::FallbackReason;
+    use crate::vocab::FallbackReason;
 
     fn filled() -> Registry {
         let r = Registry::default();

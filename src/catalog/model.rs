@@ -6,8 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::attrs::DeviceClass;
-use crate::caps::CapKind;
+use crate::vocab::{CapKind, DeviceClass};
 
 /// The whole network (SPEC §4). Every list may be absent, meaning empty.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -7,10 +7,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 
 use super::model::Catalog;
-use crate::attrs::Country;
-use crate::caps::CapKind;
-use crate::caps::counters::MAX_CAP;
-use crate::routing::template::Template;
+use crate::template::Template;
+use crate::vocab::{CapKind, MAX_CAP, parse_country};
 
 /// Highest `offer_weight`.
 pub const MAX_WEIGHT: u32 = 100;
@@ -25,49 +23,6 @@ pub const DISPLAY_LINK_TYPES: std::ops::RangeInclusive<u8> = 1..=3;
 pub const MAX_ATTACHMENTS: usize = 1000;
 /// Longest free-text value (names, sub_affiliate, coupon_code), in bytes.
 pub const MAX_TEXT: usize = 255;
-
-/// ISO 3166-1 alpha-2 codes in use, plus `XK` (Kosovo), which GeoIP databases return.
-const ISO_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI \
-BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
-DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ \
-GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN \
-KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS \
-MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT \
-PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF \
-TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA \
-ZM ZW";
-
-/// [`ISO_CODES`] as a bit set over `Country::index` (26 × 26 bits), built at compile time:
-/// a large catalog checks hundreds of thousands of codes.
-const ASSIGNED: [u64; 11] = {
-    let mut bits = [0u64; 11];
-    let codes = ISO_CODES.as_bytes();
-    let mut i = 0;
-    while i + 1 < codes.len() {
-        let index = (codes[i] - b'A') as usize * 26 + (codes[i + 1] - b'A') as usize;
-        bits[index / 64] |= 1 << (index % 64);
-        i += 3;
-    }
-    bits
-};
-
-/// Parses a catalog country code: two upper-case letters assigned by ISO 3166-1.
-pub fn parse_country(code: &str) -> Result<Country, String> {
-    let hint = match code {
-        "UK" => " (the ISO code of the United Kingdom is GB)",
-        _ => "",
-    };
-    let assigned = |c: Country| ASSIGNED[c.index() / 64] & (1 << (c.index() % 64)) != 0;
-    match Country::from_code(code) {
-        Some(c) if assigned(c) => Ok(c),
-        Some(_) => Err(format!(
-            "{code:?} is not an ISO 3166-1 alpha-2 country code{hint}"
-        )),
-        None => Err(format!(
-            "{code:?} is not a country code (two upper-case letters, e.g. \"US\")"
-        )),
-    }
-}
 
 /// The entity lists of the catalog, in file order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -474,30 +429,6 @@ mod tests {
     #[test]
     fn the_demo_catalog_is_valid() {
         assert_eq!(validate(&sample()), vec![]);
-    }
-
-    #[test]
-    fn the_assigned_bit_set_holds_exactly_the_listed_codes() {
-        let listed: Vec<&str> = ISO_CODES.split(' ').collect();
-        let mut accepted = Vec::new();
-        for a in b'A'..=b'Z' {
-            for b in b'A'..=b'Z' {
-                let code = String::from_utf8(vec![a, b]).unwrap();
-                if parse_country(&code).is_ok() {
-                    accepted.push(code);
-                }
-            }
-        }
-        assert_eq!(accepted, listed);
-    }
-
-    #[test]
-    fn country_codes_must_be_assigned() {
-        assert!(parse_country("US").is_ok());
-        assert!(parse_country("XK").is_ok());
-        assert!(parse_country("UK").unwrap_err().contains("GB"));
-        assert!(parse_country("ZZ").is_err());
-        assert!(parse_country("us").is_err());
     }
 
     #[test]

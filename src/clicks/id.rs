@@ -28,6 +28,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::vocab::SourceKind;
+
 /// 96 bits unique to one issued id ([`ClickSigner::dedup_key`]): three `u32`s rather than a
 /// `u128`, so that an entry of the converted set (key and click time) is 16 bytes, not 32.
 pub type DedupKey = [u32; 3];
@@ -38,16 +40,6 @@ const RAW_LEN: usize = 30;
 const SIGNED_LEN: usize = 23;
 const VERSION: u8 = 1;
 const NONCE_MASK: u64 = (1 << 48) - 1;
-
-/// What kind of tracking link produced the click.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceKind {
-    SmartLink = 0,
-    Campaign = 1,
-}
 
 /// What a click id states about its click.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -279,8 +279,9 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attrs::{DeviceClass, OsFamily};
-    use crate::clicks::{Claims, ClickSigner, RecordText, SourceKind};
+    use crate::clicks::{Claims, ClickSigner, RecordText};
+    use crate::vocab::SourceKind;
+    use crate::vocab::{DeviceClass, OsFamily};
     use std::time::UNIX_EPOCH;
 
     /// A record of 2026-11-18 11:06:40 UTC (so its log file name is known).

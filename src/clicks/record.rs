@@ -5,9 +5,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::io::Write as _;
 
-use super::id::{ClickId, SourceKind};
-use crate::attrs::{Country, DeviceClass, OsFamily};
-use crate::routing::FallbackReason;
+use super::id::ClickId;
+use crate::vocab::{Country, DeviceClass, FallbackReason, OsFamily, SourceKind};
 
 /// Sub-ids `s1`..`s5` of a click, decoded from the query (borrowed when no decoding was
 /// needed).

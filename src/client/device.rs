@@ -24,8 +24,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::AhoCorasick;
 
-use crate::attrs::{DeviceClass, OsFamily};
 use crate::metrics::Counter;
+use crate::vocab::{DeviceClass, OsFamily};
 
 /// Number of cache slots (a power of two): 65,536 × 8 bytes = 512 KiB.
 pub const CACHE_SLOTS: usize = 1 << 16;

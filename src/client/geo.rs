@@ -19,7 +19,7 @@ use maxminddb::{MaxMindDbError, Mmap, Reader};
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
-use crate::attrs::Country;
+use crate::vocab::Country;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {

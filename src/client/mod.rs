@@ -13,8 +13,8 @@ use std::net::IpAddr;
 use http::header::{HeaderName, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 
-use crate::attrs::{Country, DeviceClass, OsFamily};
 use crate::routing::Attributes;
+use crate::vocab::{Country, DeviceClass, OsFamily};
 pub use device::DeviceClassifier;
 pub use geo::GeoDb;
 pub use ip::TrustedProxies;

@@ -24,7 +24,8 @@ use tokio::sync::oneshot;
 
 use super::dedup::{Converted, Insert};
 use super::record::Conversion;
-use crate::caps::{Calendar, LogPosition, Registry};
+use crate::calendar::Calendar;
+use crate::caps::{LogPosition, Registry};
 use crate::clock::unix_secs;
 use crate::files::{AppendFile, FailureLog, hourly_name, log_files};
 use crate::metrics::Metrics;
@@ -418,7 +419,8 @@ fn may_hold_window(name: &str, converted: &Converted, now: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::{Claims, ClickSigner, SourceKind};
+    use crate::clicks::{Claims, ClickSigner};
+    use crate::vocab::SourceKind;
     use std::io::Write;
 
     const NOW: i64 = 1_795_867_200; // 2026-11-22T12:00:00Z

@@ -15,8 +15,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::caps::Source;
-use crate::clicks::{Claims, ClickSigner, DedupKey, SourceKind};
+use crate::clicks::{Claims, ClickSigner, DedupKey};
+use crate::vocab::{Source, SourceKind};
 
 /// A conversion amount as the postback gave it: a non-negative decimal with at most 12
 /// integer and 6 fraction digits (`12`, `12.5`, `0.000001`). Kept as text: it is only

@@ -14,14 +14,15 @@ use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 
 use super::query;
 use super::response::{Body, Reject, redirect};
-use crate::caps::Source;
-use crate::clicks::{Claims, ClickRecord, RecordText, SourceKind, SubIds};
+use crate::clicks::{Claims, ClickRecord, RecordText, SubIds};
 use crate::client::ClientAttrs;
 use crate::links;
-use crate::routing::template::{push_encoded, push_number};
-use crate::routing::{Attributes, Context, Link, Macro, MacroValues, NoTrace, Outcome, Template};
+use crate::routing::{Attributes, Context, Link, NoTrace, Outcome};
 use crate::snapshot::Snapshot;
 use crate::state::State;
+use crate::template::{Macro, MacroValues, Template};
+use crate::template::{push_encoded, push_number};
+use crate::vocab::{Source, SourceKind};
 
 /// The parts of a request a click reads.
 pub struct ClickRequest<'a> {

@@ -34,8 +34,9 @@ use super::body::{self, BodyError};
 use super::response::{Body, Reject, json};
 use super::service::Endpoint;
 use crate::conversions::{Amount, Answer, Conversion};
-use crate::metrics::{EndpointKind, Postback, Rejection};
+use crate::metrics::{EndpointKind, Postback};
 use crate::state::State;
+use crate::vocab::Rejection;
 
 /// Largest accepted postback body.
 const MAX_BODY: usize = 8 * 1024;

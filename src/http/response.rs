@@ -8,7 +8,8 @@ use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use http::{HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
-use crate::metrics::{Metrics, Rejection};
+use crate::metrics::Metrics;
+use crate::vocab::Rejection;
 
 pub type Body = Full<Bytes>;
 

@@ -15,9 +15,9 @@ use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
 use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
-use crate::attrs::{Country, DeviceClass};
-use crate::caps::{CapClock, CapKind};
+use crate::caps::CapClock;
 use crate::settings::BotPolicy;
+use crate::vocab::{CapKind, Country, DeviceClass, FallbackReason};
 
 /// What a decision needs besides the link and the client.
 #[derive(Clone, Copy, Debug)]
@@ -35,38 +35,6 @@ pub struct Context<'a> {
 pub trait Attributes {
     fn country(&mut self) -> Option<Country>;
     fn device(&mut self) -> DeviceClass;
-}
-
-/// Why a click went to the fallback URL.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FallbackReason {
-    /// The smart link is inactive.
-    Inactive,
-    /// The click came from a bot and bots are not routed.
-    Bot,
-    /// No attachment of any priority qualified, and none was turned away by a cap.
-    NoMatch,
-    /// No attachment qualified, and at least one matched the click but its offer was capped.
-    AllCapped,
-}
-
-impl FallbackReason {
-    pub const ALL: [FallbackReason; 4] = [
-        FallbackReason::Inactive,
-        FallbackReason::Bot,
-        FallbackReason::NoMatch,
-        FallbackReason::AllCapped,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FallbackReason::Inactive => "inactive",
-            FallbackReason::Bot => "bot",
-            FallbackReason::NoMatch => "no_match",
-            FallbackReason::AllCapped => "all_capped",
-        }
-    }
 }
 
 /// The decision for one click.
@@ -255,9 +223,10 @@ fn qualify<A: Attributes + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::caps::{Calendar, Registry};
+    use crate::calendar::Calendar;
+    use crate::caps::Registry;
     use crate::catalog::Catalog;
-    use crate::routing::template::Template;
+    use crate::template::Template;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
     use std::sync::LazyLock;

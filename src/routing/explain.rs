@@ -5,8 +5,7 @@ use serde::Serialize;
 
 use super::decide::{Outcome, Trace, Verdict};
 use super::table::{Link, Skip};
-use crate::attrs::DeviceClass;
-use crate::caps::CapKind;
+use crate::vocab::{CapKind, DeviceClass};
 
 /// A [`Trace`] that keeps every verdict, including those of groups after the deciding one.
 pub struct Explain {

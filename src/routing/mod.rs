@@ -8,8 +8,6 @@ pub mod decide;
 pub mod explain;
 pub mod sets;
 pub mod table;
-pub mod template;
 
-pub use decide::{Attributes, Context, FallbackReason, NoTrace, Outcome, Trace, Verdict};
+pub use decide::{Attributes, Context, NoTrace, Outcome, Trace, Verdict};
 pub use table::{Attachment, Campaign, CompileError, Link, Offer, RoutingTable, Skip};
-pub use template::{Macro, MacroValues, Template};

@@ -3,7 +3,7 @@
 //! An attachment's own list and its offer's allowed list are intersected once, at compile
 //! time, so a click tests one bit per condition.
 
-use crate::attrs::{Country, DeviceClass};
+use crate::vocab::{Country, DeviceClass};
 
 const WORDS: usize = Country::SPACE.div_ceil(64);
 

@@ -11,12 +11,10 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::sets::{CountrySet, DeviceSet};
-use super::template::Template;
-use crate::attrs::Country;
-use crate::caps::{CapKind, OfferCaps, Registry, RouteCounters, Source, SourceCounters};
-use crate::catalog::validate::parse_country;
+use crate::caps::{OfferCaps, Registry, RouteCounters, SourceCounters};
 use crate::catalog::{Caps, Catalog, LinkStatus, Status};
-use crate::clicks::SourceKind;
+use crate::template::Template;
+use crate::vocab::{CapKind, Country, Source, SourceKind, parse_country};
 
 /// Why an attachment cannot take a click.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -387,7 +385,7 @@ fn countries(codes: &[String]) -> Result<CountrySet, CompileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attrs::DeviceClass;
+    use crate::vocab::DeviceClass;
 
     fn table() -> RoutingTable {
         let catalog: Catalog =

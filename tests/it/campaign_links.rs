@@ -6,8 +6,9 @@
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use smartlink::clicks::{ClickSigner, SourceKind};
+use smartlink::clicks::ClickSigner;
 use smartlink::links::encode_token;
+use smartlink::vocab::SourceKind;
 
 use crate::common::*;
 

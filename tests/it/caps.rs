@@ -272,7 +272,10 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
     let clock = smartlink::caps::CapClock::now(&snapshot.calendar);
     let offers = smartlink::stats::offers(&snapshot.table, &server.state.registry, &clock);
     let o23 = offers.iter().find(|o| o.offer_id == 23).unwrap();
-    assert_eq!(o23.capped, Some(smartlink::caps::CapKind::DailyConversions));
+    assert_eq!(
+        o23.capped,
+        Some(smartlink::vocab::CapKind::DailyConversions)
+    );
     assert_eq!((o23.clicks, o23.conversions, o23.capped_clicks), (3, 3, 1));
     assert_eq!(o23.fill_rate, Some(0.75));
     let with_counters: Vec<u32> = server

@@ -3,8 +3,8 @@
 //! hints), through the classifier and over HTTP.
 
 use http::StatusCode;
-use smartlink::attrs::{DeviceClass, OsFamily};
 use smartlink::client::DeviceClassifier;
+use smartlink::vocab::{DeviceClass, OsFamily};
 
 use crate::common::*;
 

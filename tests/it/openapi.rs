@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use smartlink::api::calls::{CALLS, Call};
 use smartlink::api::params::{Param, Presence, Type};
-use smartlink::attrs::DeviceClass;
 use smartlink::http::service::Endpoint;
+use smartlink::vocab::DeviceClass;
 
 use crate::common::*;
 

@@ -3,7 +3,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smartlink::clicks::{Claims, ClickSigner, SourceKind};
+use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::vocab::SourceKind;
 
 use crate::caps::CAPPED;
 use crate::common::*;

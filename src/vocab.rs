@@ -1,0 +1,404 @@
+//! The shared vocabulary: the words every layer uses and none owns. Client attributes
+//! ([`Country`], [`DeviceClass`], [`OsFamily`]), what a click came through ([`SourceKind`],
+//! [`Source`]), why it went to the fallback ([`FallbackReason`]), which cap stopped an offer
+//! ([`CapKind`]) and why a request is refused ([`Rejection`], the one mapping to a status).
+//!
+//! They are plain `Copy` values so that matching a click against a rule is a compare or a
+//! bit test, never a string comparison. This module imports nothing of the crate.
+
+use std::fmt;
+
+use http::StatusCode;
+
+use serde::{Deserialize, Serialize};
+
+/// An ISO 3166-1 alpha-2 style code: two ASCII upper-case letters, stored inline.
+///
+/// Well-formedness is all this type checks; whether a code is assigned by ISO is the catalog
+/// validator's business (GeoIP databases may return codes such as `EU` that no rule names).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Country([u8; 2]);
+
+impl Country {
+    /// Number of distinct well-formed codes (`AA`..`ZZ`); the size of a country bit set.
+    pub const SPACE: usize = 26 * 26;
+
+    /// Parses exactly two ASCII upper-case letters.
+    pub fn from_code(code: &str) -> Option<Country> {
+        match code.as_bytes() {
+            &[a, b] if a.is_ascii_uppercase() && b.is_ascii_uppercase() => Some(Country([a, b])),
+            _ => None,
+        }
+    }
+
+    /// Dense index in `0..Country::SPACE`, for bit sets.
+    pub fn index(self) -> usize {
+        usize::from(self.0[0] - b'A') * 26 + usize::from(self.0[1] - b'A')
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Both bytes are ASCII upper-case letters by construction.
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Display for Country {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Country {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Device class of a click (SPEC §7).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum DeviceClass {
+    Desktop = 0,
+    Mobile = 1,
+    Tablet = 2,
+    Bot = 3,
+    Other = 4,
+}
+
+impl DeviceClass {
+    pub const ALL: [DeviceClass; 5] = [
+        DeviceClass::Desktop,
+        DeviceClass::Mobile,
+        DeviceClass::Tablet,
+        DeviceClass::Bot,
+        DeviceClass::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeviceClass::Desktop => "desktop",
+            DeviceClass::Mobile => "mobile",
+            DeviceClass::Tablet => "tablet",
+            DeviceClass::Bot => "bot",
+            DeviceClass::Other => "other",
+        }
+    }
+
+    /// Inverse of `self as u8`.
+    pub fn from_u8(v: u8) -> Option<DeviceClass> {
+        DeviceClass::ALL.get(usize::from(v)).copied()
+    }
+}
+
+/// Operating-system family of a click (SPEC §7).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum OsFamily {
+    Android = 0,
+    Ios = 1,
+    Windows = 2,
+    Macos = 3,
+    Linux = 4,
+    Chromeos = 5,
+    Other = 6,
+}
+
+impl OsFamily {
+    pub const ALL: [OsFamily; 7] = [
+        OsFamily::Android,
+        OsFamily::Ios,
+        OsFamily::Windows,
+        OsFamily::Macos,
+        OsFamily::Linux,
+        OsFamily::Chromeos,
+        OsFamily::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OsFamily::Android => "android",
+            OsFamily::Ios => "ios",
+            OsFamily::Windows => "windows",
+            OsFamily::Macos => "macos",
+            OsFamily::Linux => "linux",
+            OsFamily::Chromeos => "chromeos",
+            OsFamily::Other => "other",
+        }
+    }
+
+    /// Inverse of `self as u8`.
+    pub fn from_u8(v: u8) -> Option<OsFamily> {
+        OsFamily::ALL.get(usize::from(v)).copied()
+    }
+}
+
+/// Why a click went to the fallback URL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FallbackReason {
+    /// The smart link is inactive.
+    Inactive,
+    /// The click came from a bot and bots are not routed.
+    Bot,
+    /// No attachment of any priority qualified, and none was turned away by a cap.
+    NoMatch,
+    /// No attachment qualified, and at least one matched the click but its offer was capped.
+    AllCapped,
+}
+
+impl FallbackReason {
+    pub const ALL: [FallbackReason; 4] = [
+        FallbackReason::Inactive,
+        FallbackReason::Bot,
+        FallbackReason::NoMatch,
+        FallbackReason::AllCapped,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FallbackReason::Inactive => "inactive",
+            FallbackReason::Bot => "bot",
+            FallbackReason::NoMatch => "no_match",
+            FallbackReason::AllCapped => "all_capped",
+        }
+    }
+}
+
+/// What kind of tracking link produced the click.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    SmartLink = 0,
+    Campaign = 1,
+}
+
+/// A smart link or a campaign.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Source {
+    pub kind: SourceKind,
+    pub id: u32,
+}
+
+impl Source {
+    pub fn smart_link(id: u32) -> Source {
+        Source {
+            kind: SourceKind::SmartLink,
+            id,
+        }
+    }
+
+    pub fn campaign(id: u32) -> Source {
+        Source {
+            kind: SourceKind::Campaign,
+            id,
+        }
+    }
+}
+
+/// Largest cap value a catalog may set (counts are 32-bit per window).
+pub const MAX_CAP: u64 = 1_000_000_000;
+
+/// Which cap stopped an offer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapKind {
+    DailyClicks,
+    DailyConversions,
+    WeeklyConversions,
+    MonthlyConversions,
+    TotalConversions,
+}
+
+impl CapKind {
+    pub const ALL: [CapKind; 5] = [
+        CapKind::DailyClicks,
+        CapKind::DailyConversions,
+        CapKind::WeeklyConversions,
+        CapKind::MonthlyConversions,
+        CapKind::TotalConversions,
+    ];
+
+    /// The name of this cap in the catalog, the API and statistics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CapKind::DailyClicks => "daily_clicks",
+            CapKind::DailyConversions => "daily_conversions",
+            CapKind::WeeklyConversions => "weekly_conversions",
+            CapKind::MonthlyConversions => "monthly_conversions",
+            CapKind::TotalConversions => "total_conversions",
+        }
+    }
+}
+
+/// ISO 3166-1 alpha-2 codes in use, plus `XK` (Kosovo), which GeoIP databases return.
+const ISO_CODES: &str = "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI \
+BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ \
+DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ \
+GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN \
+KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS \
+MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT \
+PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF \
+TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS XK YE YT ZA \
+ZM ZW";
+
+/// [`ISO_CODES`] as a bit set over `Country::index` (26 × 26 bits), built at compile time:
+/// a large catalog checks hundreds of thousands of codes.
+const ASSIGNED: [u64; 11] = {
+    let mut bits = [0u64; 11];
+    let codes = ISO_CODES.as_bytes();
+    let mut i = 0;
+    while i + 1 < codes.len() {
+        let index = (codes[i] - b'A') as usize * 26 + (codes[i + 1] - b'A') as usize;
+        bits[index / 64] |= 1 << (index % 64);
+        i += 3;
+    }
+    bits
+};
+
+/// Parses a catalog country code: two upper-case letters assigned by ISO 3166-1.
+pub fn parse_country(code: &str) -> Result<Country, String> {
+    let hint = match code {
+        "UK" => " (the ISO code of the United Kingdom is GB)",
+        _ => "",
+    };
+    let assigned = |c: Country| ASSIGNED[c.index() / 64] & (1 << (c.index() % 64)) != 0;
+    match Country::from_code(code) {
+        Some(c) if assigned(c) => Ok(c),
+        Some(_) => Err(format!(
+            "{code:?} is not an ISO 3166-1 alpha-2 country code{hint}"
+        )),
+        None => Err(format!(
+            "{code:?} is not a country code (two upper-case letters, e.g. \"US\")"
+        )),
+    }
+}
+
+/// Error responses the application builds, counted by status. (hyper answers `431` for
+/// oversized heads and `400` for unparseable ones itself; those never reach the service.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    BadRequest,
+    NotFound,
+    MethodNotAllowed,
+    UriTooLong,
+    PayloadTooLarge,
+    Timeout,
+    Internal,
+    /// Missing or unknown `api_key`, missing or wrong postback token.
+    Unauthorized,
+    /// The client's address is not in the allow-list (API, postbacks).
+    Forbidden,
+    /// Management API: the catalog file changed on disk since it was loaded.
+    Conflict,
+    /// Management API: well-formed, but refused by the catalog's rules.
+    Unprocessable,
+    /// Management API: the catalog could not be written (disk).
+    Unavailable,
+}
+
+impl Rejection {
+    pub const ALL: [Rejection; 12] = [
+        Rejection::BadRequest,
+        Rejection::NotFound,
+        Rejection::MethodNotAllowed,
+        Rejection::UriTooLong,
+        Rejection::PayloadTooLarge,
+        Rejection::Timeout,
+        Rejection::Internal,
+        Rejection::Unauthorized,
+        Rejection::Forbidden,
+        Rejection::Conflict,
+        Rejection::Unprocessable,
+        Rejection::Unavailable,
+    ];
+
+    /// The status of the responses this counts: the one mapping from rejection to status,
+    /// used by every error response and by the metric's label.
+    pub fn status(self) -> StatusCode {
+        match self {
+            Rejection::BadRequest => StatusCode::BAD_REQUEST,
+            Rejection::NotFound => StatusCode::NOT_FOUND,
+            Rejection::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Rejection::UriTooLong => StatusCode::URI_TOO_LONG,
+            Rejection::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Timeout => StatusCode::REQUEST_TIMEOUT,
+            Rejection::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::Unauthorized => StatusCode::UNAUTHORIZED,
+            Rejection::Forbidden => StatusCode::FORBIDDEN,
+            Rejection::Conflict => StatusCode::CONFLICT,
+            Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+            Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_assigned_bit_set_holds_exactly_the_listed_codes() {
+        let listed: Vec<&str> = ISO_CODES.split(' ').collect();
+        let mut accepted = Vec::new();
+        for a in b'A'..=b'Z' {
+            for b in b'A'..=b'Z' {
+                let code = String::from_utf8(vec![a, b]).unwrap();
+                if parse_country(&code).is_ok() {
+                    accepted.push(code);
+                }
+            }
+        }
+        assert_eq!(accepted, listed);
+    }
+
+    #[test]
+    fn country_codes_must_be_assigned() {
+        assert!(parse_country("US").is_ok());
+        assert!(parse_country("XK").is_ok());
+        assert!(parse_country("UK").unwrap_err().contains("GB"));
+        assert!(parse_country("ZZ").is_err());
+        assert!(parse_country("us").is_err());
+    }
+
+    #[test]
+    fn country_accepts_only_two_upper_case_letters() {
+        assert_eq!(
+            Country::from_code("US").map(|c| c.to_string()),
+            Some("US".into())
+        );
+        for bad in ["us", "U", "USA", "U1", "", "ÜS"] {
+            assert!(Country::from_code(bad).is_none(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn country_index_is_dense_and_in_range() {
+        assert_eq!(Country::from_code("AA").unwrap().index(), 0);
+        assert_eq!(
+            Country::from_code("ZZ").unwrap().index(),
+            Country::SPACE - 1
+        );
+    }
+
+    #[test]
+    fn enums_round_trip_through_their_discriminant() {
+        for d in DeviceClass::ALL {
+            assert_eq!(DeviceClass::from_u8(d as u8), Some(d));
+        }
+        for o in OsFamily::ALL {
+            assert_eq!(OsFamily::from_u8(o as u8), Some(o));
+        }
+        assert_eq!(DeviceClass::from_u8(5), None);
+        assert_eq!(OsFamily::from_u8(7), None);
+    }
+}
