@@ -21,7 +21,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use serde_json::{Value, json};
-use smartlink::http::service::{Endpoint, respond};
+use smartlink::http::service::{Target, respond};
 use smartlink::state::State;
 
 #[path = "support/trim.rs"]
@@ -196,7 +196,8 @@ fn bench(c: &mut Criterion) {
             &state,
             black_box(&click),
             peer,
-            Endpoint::of(click.uri().path()),
+            Target::of(click.uri().path()),
+            smartlink::clock::now(),
         ))
     };
     let mut group = c.benchmark_group("click_during_api_writes");

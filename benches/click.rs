@@ -18,7 +18,7 @@ use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
-use smartlink::http::service::{Endpoint, respond};
+use smartlink::http::service::{Target, respond};
 use smartlink::state::State;
 
 #[path = "support/trim.rs"]
@@ -104,7 +104,8 @@ fn bench(c: &mut Criterion) {
                     &state,
                     black_box(req),
                     peer,
-                    Endpoint::of(req.uri().path()),
+                    Target::of(req.uri().path()),
+                    smartlink::clock::now(),
                 ))
             })
         });

@@ -1,4 +1,4 @@
-//! API failures and the one place they become responses:
+//! API failures, and the envelope they are answered with (`http::api` renders it):
 //! `{"request_status":"Failure","errors":[{"field":…,"message":…}]}` (SPEC §8).
 //!
 //! | status | when |
@@ -15,13 +15,9 @@
 //!
 //! Messages name what to fix; they never carry internal details (paths, OS errors).
 
-use http::header::{ALLOW, CACHE_CONTROL, RETRY_AFTER};
-use http::{HeaderValue, Response, StatusCode};
 use serde::Serialize;
 
 use crate::catalog::validate::Problem;
-use crate::http::response::{Body, owned};
-use crate::metrics::Metrics;
 use crate::state::EditError;
 use crate::vocab::Rejection;
 
@@ -120,14 +116,6 @@ impl ApiError {
         )
     }
 
-    pub fn uri_too_long() -> ApiError {
-        ApiError::one(
-            Rejection::UriTooLong,
-            None,
-            "the request target is too long",
-        )
-    }
-
     /// Too many writes are waiting their turn.
     pub fn busy() -> ApiError {
         ApiError::one(
@@ -141,41 +129,27 @@ impl ApiError {
         ApiError::one(Rejection::Internal, None, "internal error")
     }
 
-    pub fn timeout() -> ApiError {
-        ApiError::one(
-            Rejection::Timeout,
-            None,
-            "the request body was not received in time",
-        )
-    }
-
-    /// The failure response; counts it.
-    pub fn response(&self, metrics: &Metrics) -> Response<Body> {
-        metrics.rejected(self.rejection);
-        let body = serde_json::json!({
+    /// The failure envelope: `{"request_status":"Failure","errors":[…]}`.
+    pub fn body(&self) -> serde_json::Value {
+        serde_json::json!({
             "request_status": "Failure",
             "errors": self.errors,
-        });
-        let mut resp = json(self.rejection.status(), &body);
-        let h = resp.headers_mut();
-        if let Some(allow) = self.allow {
-            h.insert(ALLOW, HeaderValue::from_static(allow));
-        }
-        if self.rejection == Rejection::Unavailable {
-            h.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        resp
+        })
     }
 }
 
-/// A JSON response, not cacheable.
-pub fn json(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut text = body.to_string();
-    text.push('\n');
-    let mut resp = owned(status, "application/json", text);
-    resp.headers_mut()
-        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+impl From<Rejection> for ApiError {
+    /// A refusal of the HTTP side (a target or body too long, a body too slow) in the API's
+    /// envelope.
+    fn from(rejection: Rejection) -> ApiError {
+        let message = match rejection {
+            Rejection::UriTooLong => "the request target is too long",
+            Rejection::Timeout => "the request body was not received in time",
+            Rejection::BadRequest => "the request body could not be read",
+            _ => "internal error",
+        };
+        ApiError::one(rejection, None, message)
+    }
 }
 
 /// The request field a catalog problem is about: the last name of its JSON path

@@ -1,9 +1,10 @@
 //! The management API (SPEC §8): CAKE API v2 paths and JSON shapes under `/api/2/`.
 //!
 //! request → call (`calls::CALLS`: path, method, parameters, handler) → raw parameters
-//! (query string for GET; JSON or form body for POST, at most `api.max_body_bytes`) →
-//! `api_key` → checked [`params::Args`] → handler → `200` JSON, or an [`ApiError`] turned
-//! into the failure envelope in `error`.
+//! (query string for GET; JSON or form body for POST) → `api_key` → checked
+//! [`params::Args`] → handler → the success body, or an [`ApiError`]. Nothing here knows
+//! HTTP connections: `http::api` reads the body (at most `api.max_body_bytes`) and renders
+//! the answer (`200` JSON, or the failure envelope of `error`).
 //!
 //! Reads answer from the snapshot the request takes and never wait. Writes run on the
 //! low-priority rebuilder thread (`rebuilder`) through `State::edit_catalog`, one at a time. The OpenAPI
@@ -19,91 +20,57 @@ mod write;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use http::header::CONTENT_TYPE;
-use http::{Method, Request, Response, StatusCode};
+use http::Method;
+use serde_json::Value;
 
-use self::error::{ApiError, json};
+use self::error::ApiError;
 use self::params::Raw;
-use crate::http::body::{self, BodyError};
-use crate::http::response::Body;
-use crate::metrics::EndpointKind;
 use crate::rebuilder::NotRun;
+use crate::settings::Settings;
 use crate::state::State;
 
 /// Every API path starts with this.
 pub const PREFIX: &str = "/api/2/";
-/// The OpenAPI 3 document of the API, served as is.
+/// The OpenAPI 3 document of the API, served as is (no key needed).
 pub const OPENAPI_PATH: &str = "/api/2/openapi.json";
 pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
-/// Answers one API request from the TCP peer (or PROXY protocol client) `peer`.
-pub async fn handle<B>(state: Arc<State>, req: Request<B>, peer: IpAddr) -> Response<Body>
-where
-    B: hyper::body::Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    let started = crate::clock::now();
-    let response = match answer(&state, req, peer).await {
-        Ok(r) => r,
-        Err(e) => e.response(&state.metrics),
-    };
-    state.metrics.observe(EndpointKind::Api, started.elapsed());
-    response
+/// One API request as the HTTP side hands it over: the call's name (the path after
+/// [`PREFIX`]), the method, the query string and, for a `POST`, the body read whole (at most
+/// `api.max_body_bytes`) with its content type.
+pub struct ApiRequest<'a> {
+    pub name: &'a str,
+    pub method: &'a Method,
+    pub query: &'a str,
+    pub content_type: Option<&'a [u8]>,
+    pub body: &'a [u8],
 }
 
-async fn answer<B>(
-    state: &Arc<State>,
-    req: Request<B>,
-    peer: IpAddr,
-) -> Result<Response<Body>, ApiError>
-where
-    B: hyper::body::Body,
-    B::Error: std::error::Error + Send + Sync + 'static,
-{
-    // Held across the body read: the settings this request checks against.
+/// Whether `client` (behind trusted proxies, as for clicks) may call the API:
+/// `api.allowed_networks` is empty or holds it.
+pub fn client_allowed(settings: &Settings, client: IpAddr) -> bool {
+    settings.api_networks.is_empty() || settings.api_networks.iter().any(|n| n.contains(&client))
+}
+
+/// Answers one API call: its success body, or the failure to render.
+pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, ApiError> {
     let snapshot = state.snapshot_full();
     let settings = &snapshot.settings;
-    if !settings.api_networks.is_empty() {
-        let client = snapshot.proxies.client_ip(peer, req.headers());
-        if !settings.api_networks.iter().any(|n| n.contains(&client)) {
-            return Err(ApiError::forbidden());
-        }
-    }
-    let uri = req.uri();
-    if uri.path_and_query().map_or(0, |p| p.as_str().len()) > settings.limits.max_uri_bytes {
-        return Err(ApiError::uri_too_long());
-    }
-    if uri.path() == OPENAPI_PATH {
-        return match *req.method() {
-            Method::GET | Method::HEAD => {
-                let mut r = Response::new(Body::from(OPENAPI));
-                r.headers_mut().insert(
-                    CONTENT_TYPE,
-                    http::HeaderValue::from_static("application/json"),
-                );
-                Ok(r)
-            }
-            _ => Err(ApiError::method_not_allowed("GET")),
-        };
-    }
-    let call = uri
-        .path()
-        .strip_prefix(PREFIX)
-        .and_then(calls::find)
+    let call = calls::find(req.name)
         .ok_or_else(|| ApiError::not_found(None, "no such API call (see /api/2/openapi.json)"))?;
-    if req.method() != call.method {
+    if *req.method != call.method {
         return Err(ApiError::method_not_allowed(call.method.as_str()));
     }
     let mut raw = if call.method == Method::GET {
-        Raw::form(uri.query().unwrap_or("").as_bytes())
+        Raw::form(req.query.as_bytes())
     } else {
-        if uri.query().is_some_and(|q| !q.is_empty()) {
+        if !req.query.is_empty() {
             return Err(ApiError::bad_request(
                 None,
                 "the parameters of a POST call go in the body (JSON or form), not the query string",
             ));
         }
-        let is_json = match req.headers().get(CONTENT_TYPE).map(|t| t.as_bytes()) {
+        let is_json = match req.content_type {
             None => None,
             Some(t) if t.starts_with(b"application/json") => Some(true),
             Some(t) if t.starts_with(b"application/x-www-form-urlencoded") => Some(false),
@@ -114,26 +81,12 @@ where
                 ));
             }
         };
-        let max_body = settings.api_max_body_bytes;
-        let bytes = body::read(
-            req.into_body(),
-            max_body,
-            settings.limits.header_read_timeout,
-        )
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => ApiError::payload_too_large(max_body),
-            BodyError::Timeout => ApiError::timeout(),
-            BodyError::Unreadable => {
-                ApiError::bad_request(None, "the request body could not be read")
-            }
-        })?;
         // Without a Content-Type, a body that opens with `{` is JSON.
-        let looks_json = bytes.trim_ascii_start().first() == Some(&b'{');
+        let looks_json = req.body.trim_ascii_start().first() == Some(&b'{');
         if is_json.unwrap_or(looks_json) {
-            Raw::json(&bytes)?
+            Raw::json(req.body)?
         } else {
-            Raw::form(&bytes)
+            Raw::form(req.body)
         }
     };
     let key = raw.take_api_key()?;
@@ -141,7 +94,7 @@ where
         return Err(ApiError::unauthorized());
     }
     let args = raw.check(call.params)?;
-    let body = if call.writes() {
+    if call.writes() {
         let writer = Arc::clone(state);
         state
             .rebuilder
@@ -150,11 +103,15 @@ where
             .map_err(|e| match e {
                 NotRun::Busy => ApiError::busy(),
                 NotRun::Panicked => ApiError::internal(),
-            })??
+            })?
     } else {
-        (call.handler)(state, &args)?
-    };
-    Ok(json(StatusCode::OK, &body))
+        (call.handler)(state, &args)
+    }
+}
+
+/// Whether a call by this name takes a body (a `POST` call); unknown names take none.
+pub fn takes_body(name: &str) -> bool {
+    calls::find(name).is_some_and(calls::Call::writes)
 }
 
 /// Whether `given` is one of `keys`, each compared in time independent of where they differ.

@@ -43,11 +43,11 @@ pub fn smart_link(
     let q = query::parse(req.uri.query(), Some(query::SMART_LINK_ID))?;
     let table = &snapshot.table;
     let link = match q.id {
-        Some(query::Id::Known(id)) => table.link(id).ok_or(Reject::NotFound)?,
-        _ => return Err(Reject::NotFound),
+        Some(query::Id::Known(id)) => table.link(id).ok_or(Reject::NOT_FOUND)?,
+        _ => return Err(Reject::NOT_FOUND),
     };
     if q.aff_id.is_some_and(|a| !a.matches(link.affiliate_id)) {
-        return Err(Reject::NotFound);
+        return Err(Reject::NOT_FOUND);
     }
     let mut click = Click::new(state, snapshot, req);
     let outcome = click.decide(link);
@@ -82,9 +82,9 @@ pub fn campaign(
     let (id, aff_id) = match token {
         None => (q.id, q.aff_id),
         Some(token) => {
-            let (campaign, affiliate) = links::decode_token(token).ok_or(Reject::NotFound)?;
+            let (campaign, affiliate) = links::decode_token(token).ok_or(Reject::NOT_FOUND)?;
             if q.aff_id.is_some_and(|a| !a.matches(affiliate)) {
-                return Err(Reject::NotFound);
+                return Err(Reject::NOT_FOUND);
             }
             (
                 Some(query::Id::Known(campaign)),
@@ -94,12 +94,12 @@ pub fn campaign(
     };
     let table = &snapshot.table;
     let campaign = match id {
-        Some(query::Id::Known(id)) => table.campaign(id).ok_or(Reject::NotFound)?,
-        _ => return Err(Reject::NotFound),
+        Some(query::Id::Known(id)) => table.campaign(id).ok_or(Reject::NOT_FOUND)?,
+        _ => return Err(Reject::NOT_FOUND),
     };
     let link = &campaign.link;
     if aff_id.is_some_and(|a| !a.matches(link.affiliate_id)) {
-        return Err(Reject::NotFound);
+        return Err(Reject::NOT_FOUND);
     }
     if q.subs[0].is_none() {
         q.subs[0] = campaign.sub_affiliate.as_deref().map(Cow::Borrowed);
@@ -216,7 +216,7 @@ impl<'a> Click<'a> {
             HeaderValue::from_maybe_shared(Bytes::from(url.into_bytes().into_boxed_slice()))
                 .map_err(|_| {
                     tracing::error!(?source, "rendered URL is not a valid header value");
-                    Reject::Internal
+                    Reject::INTERNAL
                 })?;
 
         if let Some(click_id) = issued {

@@ -22,6 +22,7 @@
 //! tracking links, postbacks and health, and the admin listener the API, `/metrics` and
 //! health.
 
+pub mod api;
 pub mod body;
 pub mod click;
 pub mod postback;
@@ -47,9 +48,11 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
-use self::service::Endpoint;
+use self::response::Reject;
+use self::service::{Endpoint, Target};
 use crate::settings::Limits;
 use crate::state::State;
+use crate::vocab::Rejection;
 
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
@@ -72,10 +75,10 @@ pub enum Role {
 }
 
 impl Role {
-    /// Whether this listener serves `endpoint` (`None` with `api`: a management API path).
-    fn serves(self, endpoint: Option<Endpoint>, api: bool) -> bool {
-        let admin_only = api || endpoint == Some(Endpoint::Metrics);
-        let anywhere = matches!(endpoint, Some(Endpoint::Health | Endpoint::Ready));
+    /// Whether this listener serves `target`.
+    fn serves(self, target: Target) -> bool {
+        let admin_only = matches!(target, Target::Api | Target::Endpoint(Endpoint::Metrics));
+        let anywhere = matches!(target, Target::Endpoint(Endpoint::Health | Endpoint::Ready));
         match self {
             Role::All => true,
             Role::Public => !admin_only,
@@ -198,6 +201,7 @@ struct Protocols {
     first_byte_timeout: Duration,
     proxy_protocol: bool,
     role: Role,
+    max_uri_bytes: usize,
     idle: Duration,
     max_age: Duration,
 }
@@ -228,6 +232,7 @@ impl Protocols {
             first_byte_timeout: limits.header_read_timeout,
             proxy_protocol: limits.proxy_protocol,
             role,
+            max_uri_bytes: limits.max_uri_bytes,
             idle: limits.idle_timeout,
             max_age: limits.max_connection_age,
         }
@@ -257,7 +262,13 @@ impl Protocols {
             return;
         };
         let activity = Arc::new(Activity::default());
-        let service = Protocols::service(self.role, state, client, Arc::clone(&activity));
+        let service = Protocols::service(
+            self.role,
+            self.max_uri_bytes,
+            state,
+            client,
+            Arc::clone(&activity),
+        );
         let io = TokioIo::new(stream);
         let lifetime = Lifetime {
             idle: is_h2.then_some(self.idle),
@@ -276,11 +287,14 @@ impl Protocols {
         }
     }
 
-    /// The service of one connection from `client`. Postbacks wait for the ledger's fsync and
-    /// API calls read bodies and write the catalog; every other endpoint answers
-    /// synchronously and pays for no boxed future and no reference count.
+    /// The service of one connection from `client`. Every request passes here: it is timed
+    /// (the latency histogram of its endpoint), its target length is checked, and it goes to
+    /// its handler. Postbacks wait for the ledger's fsync and API calls read bodies and write
+    /// the catalog; every other endpoint answers synchronously and pays for no boxed future
+    /// and no reference count.
     fn service(
         role: Role,
+        max_uri_bytes: usize,
         state: Arc<State>,
         client: IpAddr,
         activity: Arc<Activity>,
@@ -291,31 +305,55 @@ impl Protocols {
         Future = impl Future<Output = Result<http::Response<response::Body>, Infallible>> + Send,
     > + Clone {
         service_fn(move |req: http::Request<hyper::body::Incoming>| {
-            let path = req.uri().path();
-            let endpoint = Endpoint::of(path);
-            let api = endpoint.is_none() && path.starts_with(crate::api::PREFIX);
-            let served = role.serves(endpoint, api);
-            if served && endpoint == Some(Endpoint::Postback) {
-                let in_flight = InFlight::start(&activity);
-                Either::Left(Either::Left(
-                    postback::postback(Arc::clone(&state), req, client).map(move |r| {
-                        drop(in_flight);
-                        Ok::<_, Infallible>(r)
-                    }),
-                ))
-            } else if served && api {
-                let in_flight = InFlight::start(&activity);
-                Either::Left(Either::Right(
-                    crate::api::handle(Arc::clone(&state), req, client).map(move |r| {
-                        drop(in_flight);
-                        Ok::<_, Infallible>(r)
-                    }),
-                ))
-            } else {
-                let endpoint = endpoint.filter(|_| served);
-                let response = service::respond(&state, &req, client, endpoint);
-                activity.answered.fetch_add(1, Ordering::Relaxed);
-                Either::Right(std::future::ready(Ok(response)))
+            let started = crate::clock::now();
+            let target = match Target::of(req.uri().path()) {
+                t if role.serves(t) => t,
+                _ => Target::Unknown,
+            };
+            let too_long =
+                req.uri().path_and_query().map_or(0, |p| p.as_str().len()) > max_uri_bytes;
+            // The asynchronous targets are timed when their answer is ready.
+            let timed = |state: &State| {
+                let metrics = Arc::clone(&state.metrics);
+                move |response| {
+                    metrics.observe(target.kind(), started.elapsed());
+                    Ok::<_, Infallible>(response)
+                }
+            };
+            match target {
+                _ if too_long => {
+                    let response = match target {
+                        Target::Api => api::failure(&Rejection::UriTooLong.into(), &state.metrics),
+                        _ => Reject::URI_TOO_LONG.response(&state.metrics),
+                    };
+                    state.metrics.observe(target.kind(), started.elapsed());
+                    Either::Right(std::future::ready(Ok(response)))
+                }
+                Target::Endpoint(Endpoint::Postback) => {
+                    let (in_flight, timed) = (InFlight::start(&activity), timed(&state));
+                    Either::Left(Either::Left(
+                        postback::postback(Arc::clone(&state), req, client, started).map(
+                            move |r| {
+                                drop(in_flight);
+                                timed(r)
+                            },
+                        ),
+                    ))
+                }
+                Target::Api => {
+                    let (in_flight, timed) = (InFlight::start(&activity), timed(&state));
+                    Either::Left(Either::Right(
+                        api::handle(Arc::clone(&state), req, client).map(move |r| {
+                            drop(in_flight);
+                            timed(r)
+                        }),
+                    ))
+                }
+                Target::Endpoint(_) | Target::Unknown => {
+                    let response = service::respond(&state, &req, client, target, started);
+                    activity.answered.fetch_add(1, Ordering::Relaxed);
+                    Either::Right(std::future::ready(Ok(response)))
+                }
             }
         })
     }

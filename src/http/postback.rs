@@ -34,28 +34,29 @@ use super::body::{self, BodyError};
 use super::response::{Body, Reject, json};
 use super::service::Endpoint;
 use crate::conversions::{Amount, Answer, Conversion};
-use crate::metrics::{EndpointKind, Postback};
+use crate::metrics::Postback;
 use crate::state::State;
 use crate::vocab::Rejection;
 
 /// Largest accepted postback body.
 const MAX_BODY: usize = 8 * 1024;
 
-/// Answers one postback from the TCP peer (or PROXY protocol client) `peer`.
-pub async fn postback<B>(state: Arc<State>, req: Request<B>, peer: IpAddr) -> Response<Body>
+/// Answers one postback from the TCP peer (or PROXY protocol client) `peer`, that arrived
+/// at `started`.
+pub async fn postback<B>(
+    state: Arc<State>,
+    req: Request<B>,
+    peer: IpAddr,
+    started: crate::clock::Instant,
+) -> Response<Body>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
-    let started = crate::clock::now();
-    let response = match handle(&state, req, peer, started).await {
+    match handle(&state, req, peer, started).await {
         Ok(r) => r,
         Err(reject) => reject.response(&state.metrics),
-    };
-    state
-        .metrics
-        .observe(EndpointKind::Postback, started.elapsed());
-    response
+    }
 }
 
 /// Why a postback is refused with `400`.
@@ -124,14 +125,8 @@ where
 {
     let snapshot = state.snapshot_full();
     let limits = &snapshot.settings.limits;
-    let target_len = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
-    if target_len > limits.max_uri_bytes {
-        return Err(Reject::UriTooLong);
-    }
     if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(Reject::MethodNotAllowed {
-            allow: Endpoint::Postback.allow(),
-        });
+        return Err(Reject::method_not_allowed(Endpoint::Postback.allow()));
     }
     let settings = &snapshot.settings;
     let source = snapshot.proxies.client_ip(peer, req.headers());
@@ -161,9 +156,9 @@ where
         let body = body::read(req.into_body(), MAX_BODY, limits.header_read_timeout)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge => Reject::PayloadTooLarge,
-                BodyError::Timeout => Reject::Timeout,
-                BodyError::Unreadable => Reject::BadRequest("unreadable request body\n"),
+                BodyError::TooLarge => Reject::PAYLOAD_TOO_LARGE,
+                BodyError::Timeout => Reject::TIMEOUT,
+                BodyError::Unreadable => Reject::bad_request("unreadable request body\n"),
             })?;
         if is_form && let Err(e) = params.read(&body) {
             return Ok(invalid(state, e));

@@ -1,4 +1,4 @@
-//! Every response the server builds, and the one place where a rejection becomes a status.
+//! Every plain response the server builds (the API's JSON ones are `http::api`'s).
 //!
 //! Bodies of errors are short fixed texts: never an echo of the request, never an internal
 //! detail.
@@ -16,41 +16,51 @@ pub type Body = Full<Bytes>;
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 
-/// A request the server refuses, with the reason a client may read.
+/// A request the server refuses: why ([`Rejection`], whose `status` is the one mapping to
+/// a status code), the short text a client may read, and for a `405` the methods allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reject {
-    BadRequest(&'static str),
-    NotFound,
-    MethodNotAllowed {
-        allow: &'static str,
-    },
-    UriTooLong,
-    /// A request body over its limit.
-    PayloadTooLarge,
-    /// The client did not send its request body in time.
-    Timeout,
-    /// A bug, not the client's doing; logged where it happens.
-    Internal,
+pub struct Reject {
+    pub why: Rejection,
+    pub text: &'static str,
+    pub allow: Option<&'static str>,
 }
 
 impl Reject {
+    pub const NOT_FOUND: Reject = Reject::new(Rejection::NotFound, "not found\n");
+    pub const URI_TOO_LONG: Reject =
+        Reject::new(Rejection::UriTooLong, "request target too long\n");
+    pub const PAYLOAD_TOO_LARGE: Reject =
+        Reject::new(Rejection::PayloadTooLarge, "request body too large\n");
+    pub const TIMEOUT: Reject =
+        Reject::new(Rejection::Timeout, "request body not received in time\n");
+    /// A bug, not the client's doing; logged where it happens.
+    pub const INTERNAL: Reject = Reject::new(Rejection::Internal, "internal error\n");
+
+    const fn new(why: Rejection, text: &'static str) -> Reject {
+        Reject {
+            why,
+            text,
+            allow: None,
+        }
+    }
+
+    pub const fn bad_request(text: &'static str) -> Reject {
+        Reject::new(Rejection::BadRequest, text)
+    }
+
+    pub const fn method_not_allowed(allow: &'static str) -> Reject {
+        Reject {
+            allow: Some(allow),
+            ..Reject::new(Rejection::MethodNotAllowed, "method not allowed\n")
+        }
+    }
+
     /// The response for this rejection; counts it.
     pub fn response(self, metrics: &Metrics) -> Response<Body> {
-        let (rejection, body) = match self {
-            Reject::BadRequest(why) => (Rejection::BadRequest, why),
-            Reject::NotFound => (Rejection::NotFound, "not found\n"),
-            Reject::MethodNotAllowed { .. } => {
-                (Rejection::MethodNotAllowed, "method not allowed\n")
-            }
-            Reject::UriTooLong => (Rejection::UriTooLong, "request target too long\n"),
-            Reject::PayloadTooLarge => (Rejection::PayloadTooLarge, "request body too large\n"),
-            Reject::Timeout => (Rejection::Timeout, "request body not received in time\n"),
-            Reject::Internal => (Rejection::Internal, "internal error\n"),
-        };
-        metrics.rejected(rejection);
-        let mut resp = text(rejection.status(), body);
+        metrics.rejected(self.why);
+        let mut resp = text(self.why.status(), self.text);
         resp.headers_mut().insert(CACHE_CONTROL, NO_STORE);
-        if let Reject::MethodNotAllowed { allow } = self {
+        if let Some(allow) = self.allow {
             resp.headers_mut()
                 .insert(ALLOW, HeaderValue::from_static(allow));
         }

@@ -1,4 +1,4 @@
-//! Request dispatch: path and method → handler, and the request latency histogram.
+//! Request targets (path → endpoint), and the synchronous endpoints' answers.
 
 use std::net::IpAddr;
 
@@ -69,20 +69,56 @@ impl Endpoint {
     }
 }
 
-/// Answers one request to any endpoint but [`Endpoint::Postback`] and the API. Synchronous:
-/// none of these endpoints reads a request body or waits for anything.
-/// `endpoint` is `Endpoint::of` the request's path, worked out once by the dispatcher.
+/// Where a request goes: a plain endpoint, the management API, or nowhere (`404`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Endpoint(Endpoint),
+    Api,
+    Unknown,
+}
+
+impl Target {
+    /// The target of `path`.
+    #[inline]
+    pub fn of(path: &str) -> Target {
+        match Endpoint::of(path) {
+            Some(e) => Target::Endpoint(e),
+            None if path.starts_with(crate::api::PREFIX) => Target::Api,
+            None => Target::Unknown,
+        }
+    }
+
+    /// The label of its latency histogram.
+    pub fn kind(self) -> EndpointKind {
+        match self {
+            Target::Endpoint(Endpoint::SmartLink) => EndpointKind::SmartLink,
+            Target::Endpoint(Endpoint::Campaign | Endpoint::CampaignToken) => {
+                EndpointKind::Campaign
+            }
+            Target::Endpoint(Endpoint::Postback) => EndpointKind::Postback,
+            Target::Api => EndpointKind::Api,
+            _ => EndpointKind::Other,
+        }
+    }
+}
+
+/// Answers one request to a synchronous target (every endpoint but the postback and the
+/// API: none of them reads a request body or waits for anything) and times it in its
+/// endpoint's latency histogram. `started` is when the dispatcher took the request.
 pub fn respond<B>(
     state: &State,
     req: &Request<B>,
     peer: IpAddr,
-    endpoint: Option<Endpoint>,
+    target: Target,
+    started: crate::clock::Instant,
 ) -> Response<Body> {
-    let started = crate::clock::now();
+    let endpoint = match target {
+        Target::Endpoint(e) => Some(e),
+        Target::Api | Target::Unknown => None,
+    };
     // One snapshot for the whole request, even if a reload lands meanwhile.
     let snapshot = state.snapshot();
     let uri = req.uri();
-    let target_len = uri.path_and_query().map_or(0, |p| p.as_str().len());
     let is_get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
     let click_request = || click::ClickRequest {
         method: req.method(),
@@ -92,9 +128,8 @@ pub fn respond<B>(
         started,
     };
     let result = match endpoint {
-        _ if target_len > snapshot.settings.limits.max_uri_bytes => Err(Reject::UriTooLong),
-        None | Some(Endpoint::Postback) => Err(Reject::NotFound),
-        Some(e) if !is_get_or_head => Err(Reject::MethodNotAllowed { allow: e.allow() }),
+        None | Some(Endpoint::Postback) => Err(Reject::NOT_FOUND),
+        Some(e) if !is_get_or_head => Err(Reject::method_not_allowed(e.allow())),
         Some(Endpoint::SmartLink) => click::smart_link(state, &snapshot, &click_request()),
         Some(Endpoint::Campaign) => click::campaign(state, &snapshot, &click_request(), None),
         Some(Endpoint::CampaignToken) => click::campaign(
@@ -115,11 +150,6 @@ pub fn respond<B>(
         )),
     };
     let response = result.unwrap_or_else(|r| r.response(&state.metrics));
-    let kind = match endpoint {
-        Some(Endpoint::SmartLink) => EndpointKind::SmartLink,
-        Some(Endpoint::Campaign | Endpoint::CampaignToken) => EndpointKind::Campaign,
-        _ => EndpointKind::Other,
-    };
-    state.metrics.observe(kind, started.elapsed());
+    state.metrics.observe(target.kind(), started.elapsed());
     response
 }
