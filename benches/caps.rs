@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use smartlink::calendar::Calendar;
-use smartlink::caps::{CapClock, OfferCaps};
 use smartlink::catalog::Caps;
+use smartlink::counts::{CapClock, OfferCaps};
 
 /// A cap high enough that no run fills it (reservations keep succeeding).
 const CAP: u64 = 1_000_000_000;

@@ -9,8 +9,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use smartlink::calendar::Calendar;
-use smartlink::caps::{CapClock, Registry};
 use smartlink::catalog::Catalog;
+use smartlink::counts::{CapClock, Counts};
 use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable};
 use smartlink::settings::BotPolicy;
 use smartlink::template::Template;
@@ -45,7 +45,7 @@ fn table() -> RoutingTable {
     RoutingTable::compile(
         &catalog,
         Template::parse("https://fallback.example/").unwrap(),
-        &Registry::default(),
+        &Counts::default(),
     )
     .expect("compile")
 }
@@ -82,13 +82,15 @@ fn bench(c: &mut Criterion) {
         ("nothing_qualifies", "JP", DeviceClass::Other, None),
     ] {
         let country = Country::from_code(country);
-        let outcome = table.decide(
-            link,
-            &ctx,
-            &mut Known(country, device),
-            &mut rng,
-            &mut NoTrace,
-        );
+        let outcome = table
+            .decide(
+                link,
+                &ctx,
+                &mut Known(country, device),
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         let decided = match outcome {
             Outcome::Routed { attachment, .. } => Some(attachment.priority),
             Outcome::Fallback(_) => None,
@@ -97,9 +99,9 @@ fn bench(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter(|| {
                 let mut attrs = Known(country, device);
-                let outcome =
+                let decision =
                     table.decide(black_box(link), &ctx, &mut attrs, &mut rng, &mut NoTrace);
-                black_box(matches!(outcome, Outcome::Routed { .. }))
+                black_box(matches!(decision.outcome, Outcome::Routed { .. }))
             })
         });
     }

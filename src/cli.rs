@@ -13,8 +13,8 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::caps::{CapClock, Registry};
 use crate::client::DeviceClassifier;
+use crate::counts::{CapClock, Counts};
 use crate::http::Role;
 use crate::routing::{RoutingTable, Skip};
 use crate::settings::Settings;
@@ -122,14 +122,14 @@ pub fn serve(config: &Path) -> ExitCode {
         crate::http::serve(listener, public_role, state.clone(), until_stopped()).await;
         let flushed = state.clone();
         let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
-        tracing::info!(clicks = state.metrics.clicks(), "stopped");
+        tracing::info!(clicks = state.counts.clicks(), "stopped");
         ExitCode::SUCCESS
     })
 }
 
 /// `smartlink check`: validates everything, prints a summary or every problem.
 pub fn check(config: &Path) -> ExitCode {
-    match Snapshot::load(config, 0, &Registry::default()) {
+    match Snapshot::load(config, 0, &Counts::default()) {
         Ok(s) => print(format_args!("{}\nOK", summary(&s)), ExitCode::SUCCESS),
         Err(e) => {
             let mut text = String::new();
@@ -265,16 +265,16 @@ pub fn route(args: &RouteArgs) -> ExitCode {
 }
 
 /// The configuration with the counters saved in its state directory (read only).
-fn load_with_counters(config: &Path) -> Result<(Snapshot, Registry), String> {
-    let registry = Registry::default();
-    let snapshot = Snapshot::load(config, 0, &registry).map_err(|e| e.to_string())?;
-    restore(&snapshot, &registry).map_err(|e| e.to_string())?;
-    Ok((snapshot, registry))
+fn load_with_counters(config: &Path) -> Result<(Snapshot, Counts), String> {
+    let counts = Counts::default();
+    let snapshot = Snapshot::load(config, 0, &counts).map_err(|e| e.to_string())?;
+    restore(&snapshot, &counts).map_err(|e| e.to_string())?;
+    Ok((snapshot, counts))
 }
 
 /// `smartlink stats`: the statistics in the state directory, as JSON.
 pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
-    let report = load_with_counters(config).and_then(|(snapshot, registry)| {
+    let report = load_with_counters(config).and_then(|(snapshot, counts)| {
         let table = &snapshot.table;
         match link {
             Some(id) => table
@@ -283,7 +283,7 @@ pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
                 .ok_or_else(|| format!("smart link {id} does not exist")),
             None => Ok(json!({
                 "smart_links": table.links().iter().map(crate::stats::link).collect::<Vec<_>>(),
-                "offers": crate::stats::offers(table, &registry, &CapClock::now(&snapshot.calendar)),
+                "offers": crate::stats::offers(table, &counts, &CapClock::now(&snapshot.calendar)),
             })),
         }
     });

@@ -59,13 +59,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
 pub mod calendar;
-pub mod caps;
 pub mod catalog;
 pub mod cli;
+pub mod click;
 pub mod clicks;
 pub mod client;
 pub mod clock;
 pub mod conversions;
+pub mod counts;
 pub mod files;
 pub mod http;
 pub mod links;

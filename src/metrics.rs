@@ -230,8 +230,6 @@ impl Postback {
 /// generation) are passed to [`Metrics::render`].
 #[derive(Default)]
 pub struct Metrics {
-    routed: Counter,
-    fallbacks: [Counter; FallbackReason::ALL.len()],
     postbacks: [Counter; Postback::ALL.len()],
     rejected: [Counter; Rejection::ALL.len()],
     request_duration: [Histogram; EndpointKind::ALL.len()],
@@ -257,7 +255,12 @@ pub struct Metrics {
 }
 
 /// Values that live outside [`Metrics`] but are exported with it.
+#[derive(Default)]
 pub struct External {
+    /// Counted clicks (lifetime totals of the counters): routed, and by fallback reason
+    /// (indexed by `FallbackReason as usize`).
+    pub clicks_routed: u64,
+    pub clicks_fell_back: [u64; FallbackReason::ALL.len()],
     pub table_generation: u64,
     pub device_cache_hits: u64,
     pub device_cache_misses: u64,
@@ -281,16 +284,6 @@ impl Metrics {
         self.last_reload.store(now.max(0) as u64, Ordering::Relaxed);
     }
 
-    #[inline]
-    pub fn click_routed(&self) {
-        self.routed.inc();
-    }
-
-    #[inline]
-    pub fn click_fallback(&self, reason: FallbackReason) {
-        self.fallbacks[reason as usize].inc();
-    }
-
     pub fn postback(&self, p: Postback) {
         self.postbacks[p as usize].inc();
     }
@@ -298,11 +291,6 @@ impl Metrics {
     #[inline]
     pub fn rejected(&self, r: Rejection) {
         self.rejected[r as usize].inc();
-    }
-
-    /// Routed and fallback clicks so far.
-    pub fn clicks(&self) -> u64 {
-        self.routed.get() + self.fallbacks.iter().map(Counter::get).sum::<u64>()
     }
 
     /// Prometheus text exposition format, version 0.0.4.
@@ -314,13 +302,12 @@ impl Metrics {
             "counter",
             "Clicks (GET) on smart links and campaigns, by outcome.",
         );
-        let _ = writeln!(o, "{CLICKS}{{outcome=\"routed\"}} {}", self.routed.get());
-        for (reason, c) in FallbackReason::ALL.iter().zip(&self.fallbacks) {
+        let _ = writeln!(o, "{CLICKS}{{outcome=\"routed\"}} {}", ext.clicks_routed);
+        for (reason, n) in FallbackReason::ALL.iter().zip(ext.clicks_fell_back) {
             let _ = writeln!(
                 o,
-                "{CLICKS}{{outcome=\"fallback\",reason=\"{}\"}} {}",
-                reason.as_str(),
-                c.get()
+                "{CLICKS}{{outcome=\"fallback\",reason=\"{}\"}} {n}",
+                reason.as_str()
             );
         }
         help(&mut o, POSTBACKS, "counter", "Postbacks by answer.");
@@ -616,14 +603,7 @@ mod tests {
         m.observe(EndpointKind::SmartLink, Duration::from_micros(700));
         m.observe(EndpointKind::SmartLink, Duration::from_secs(30));
         m.observe(EndpointKind::Api, Duration::from_millis(30));
-        let text = m.render(&External {
-            table_generation: 1,
-            device_cache_hits: 0,
-            device_cache_misses: 0,
-            converted_clicks_tracked: 0,
-            offers_capped: 0,
-            capped_clicks: 0,
-        });
+        let text = m.render(&External::default());
         let sl = |rest: &str| format!("smartlink_request_duration_seconds{rest}\n");
         assert!(text.contains(&sl("_bucket{endpoint=\"sl\",le=\"0.000025\"} 1")));
         assert!(text.contains(&sl("_bucket{endpoint=\"sl\",le=\"0.001\"} 2")));
@@ -638,17 +618,13 @@ mod tests {
     #[test]
     fn clicks_are_labelled_by_outcome() {
         let m = Metrics::default();
-        m.click_routed();
-        m.click_fallback(FallbackReason::Bot);
-        m.click_fallback(FallbackReason::Bot);
-        assert_eq!(m.clicks(), 3);
+        let mut clicks_fell_back = [0; FallbackReason::ALL.len()];
+        clicks_fell_back[FallbackReason::Bot as usize] = 2;
         let text = m.render(&External {
             table_generation: 4,
-            device_cache_hits: 0,
-            device_cache_misses: 0,
-            converted_clicks_tracked: 0,
-            offers_capped: 0,
-            capped_clicks: 0,
+            clicks_routed: 1,
+            clicks_fell_back,
+            ..External::default()
         });
         assert!(text.contains("smartlink_clicks_total{outcome=\"routed\"} 1\n"));
         assert!(text.contains("smartlink_clicks_total{outcome=\"fallback\",reason=\"bot\"} 2\n"));

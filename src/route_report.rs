@@ -1,18 +1,18 @@
-//! The route explanation of one click (SPEC §2 `smartlink route`, and the API's
+//! The route explanation of one click (`smartlink route`, and the API's
 //! `smart_link_route.json`): the client attributes, the decision and why each attachment was
-//! taken or skipped. Decides exactly as a click would, but records and counts nothing.
+//! taken or skipped. It takes the click exactly as a real one is taken (`crate::click`), as a
+//! dry run: it records and counts nothing.
 
 use std::net::IpAddr;
 
 use http::HeaderMap;
 use serde_json::{Value, json};
 
+use crate::click::{Click, Env, Mode, Via};
 use crate::client::DeviceClassifier;
-use crate::http::click::ClickMacros;
 use crate::routing::explain::Explain;
 use crate::routing::{Attributes, Link, Outcome};
 use crate::snapshot::Snapshot;
-use crate::vocab::Source;
 
 /// The explanation of a click on `link` from `peer` with `headers`, as JSON.
 pub fn report(
@@ -22,27 +22,23 @@ pub fn report(
     headers: &HeaderMap,
     devices: &DeviceClassifier,
 ) -> Value {
-    let table = &snapshot.table;
-    let mut attrs = snapshot.client_attrs(peer, headers, devices);
     let mut trace = Explain::new(link);
-    let now = crate::clock::unix_secs(std::time::SystemTime::now());
-    let ctx = snapshot.context(now, false);
-    let outcome = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), &mut trace);
-    let (offer_id, priority, fallback_reason, template) = match outcome {
-        Outcome::Routed { attachment, offer } => {
-            (Some(offer.id), Some(attachment.priority), None, &offer.url)
-        }
-        Outcome::Fallback(r) => (None, None, Some(r), table.fallback(link)),
-    };
     let subs = Default::default();
-    let url = template.render(&mut ClickMacros {
-        click_id: "",
-        source: Source::smart_link(link.id),
-        affiliate_id: link.affiliate_id,
-        offer_id,
+    let click = Click {
+        via: Via::SmartLink(link),
         subs: &subs,
-        attrs: &mut attrs,
-    });
+        peer,
+        headers,
+        time: std::time::SystemTime::now(),
+        mode: Mode::DryRun,
+    };
+    let env = Env { snapshot, devices };
+    let mut clicked = crate::click::take(env, &click, &mut trace);
+    let (offer_id, priority, fallback_reason) = match clicked.outcome {
+        Outcome::Routed { attachment, offer } => (Some(offer.id), Some(attachment.priority), None),
+        Outcome::Fallback(r) => (None, None, Some(r)),
+    };
+    let attrs = &mut clicked.attrs;
     json!({
         "smart_link_id": link.id,
         "smart_link_status": if link.active { "active" } else { "inactive" },
@@ -58,8 +54,8 @@ pub fn report(
             "fallback_reason": fallback_reason,
             "offer_id": offer_id,
             "priority": priority,
-            "url": url,
+            "url": clicked.url,
         },
-        "attachments": trace.report(link, &outcome),
+        "attachments": trace.report(link, &clicked.outcome),
     })
 }

@@ -10,10 +10,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::calendar::Calendar;
-use crate::caps::{CapClock, Registry};
 use crate::catalog::{self, Catalog, FileStamp};
 use crate::clicks::ClickSigner;
 use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders, GeoDb, TrustedProxies};
+use crate::counts::{CapClock, Counts};
 use crate::routing::{Context, RoutingTable};
 use crate::settings::Settings;
 
@@ -54,12 +54,8 @@ impl std::error::Error for LoadError {}
 
 impl Snapshot {
     /// Loads settings from `config`, then the catalog and GeoIP database they name; the table
-    /// takes its counters from `registry`.
-    pub fn load(
-        config: &Path,
-        generation: u64,
-        registry: &Registry,
-    ) -> Result<Snapshot, LoadError> {
+    /// takes its counters from `counts`.
+    pub fn load(config: &Path, generation: u64, counts: &Counts) -> Result<Snapshot, LoadError> {
         let mut problems = Vec::new();
         let settings = match Settings::load(config) {
             Ok(s) => Some(s),
@@ -83,7 +79,7 @@ impl Snapshot {
             None => None,
         };
         let table = catalog.as_ref().and_then(|(c, _)| {
-            RoutingTable::compile(c, settings.default_fallback_url.clone(), registry)
+            RoutingTable::compile(c, settings.default_fallback_url.clone(), counts)
                 .map_err(|e| problems.push(e.to_string()))
                 .ok()
         });
@@ -189,7 +185,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let Err(e) = Snapshot::load(&config, 1, &Registry::default()) else {
+        let Err(e) = Snapshot::load(&config, 1, &Counts::default()) else {
             panic!("an unknown zone is refused");
         };
         let zone = e

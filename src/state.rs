@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
 
-use crate::caps::store::StoreError;
-use crate::caps::{CapClock, Registry, Saver};
 use crate::catalog::validate::Problem;
 use crate::catalog::{Catalog, FileStamp};
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, LedgerHandle};
+use crate::counts::store::StoreError;
+use crate::counts::{CapClock, Counts, Saver};
 use crate::files::{CommitError, DirLock};
 use crate::metrics::{External, Metrics};
 use crate::rebuilder::Rebuilder;
@@ -32,7 +32,7 @@ pub struct State {
     pub metrics: Arc<Metrics>,
     pub records: RecordSink,
     log: Mutex<Option<RecordLog>>,
-    pub registry: Arc<Registry>,
+    pub counts: Arc<Counts>,
     saver: Mutex<Option<Saver>>,
     pub conversions: LedgerHandle,
     ledger: Mutex<Option<Ledger>>,
@@ -85,8 +85,8 @@ impl State {
     pub fn start(config: &Path) -> Result<Arc<State>, StartError> {
         // Calibrate the hot-path clock now rather than on the first click.
         crate::clock::wall(crate::clock::now());
-        let registry = Arc::new(Registry::default());
-        let snapshot = Snapshot::load(config, 1, &registry)?;
+        let counts = Arc::new(Counts::default());
+        let snapshot = Snapshot::load(config, 1, &counts)?;
         let metrics = Arc::new(Metrics::default());
         metrics.reloaded_now();
         let settings = &snapshot.settings;
@@ -111,14 +111,14 @@ impl State {
         let lock = DirLock::try_lock(&state_dir)
             .map_err(state_error)?
             .ok_or_else(|| StartError::Locked(state_dir.clone()))?;
-        let converted = restore(&snapshot, &registry)?;
-        let saver = Saver::start(&state_dir, Arc::clone(&registry), Arc::clone(&metrics))
+        let converted = restore(&snapshot, &counts)?;
+        let saver = Saver::start(&state_dir, Arc::clone(&counts), Arc::clone(&metrics))
             .map_err(state_error)?;
         let ledger = Ledger::start(
             &state_dir,
             converted,
             snapshot.settings.conversion_log_retention,
-            Arc::clone(&registry),
+            Arc::clone(&counts),
             Arc::clone(&metrics),
         )
         .map_err(state_error)?;
@@ -152,7 +152,7 @@ impl State {
             metrics,
             records: log.sink(),
             log: Mutex::new(Some(log)),
-            registry,
+            counts,
             saver: Mutex::new(Some(saver)),
             conversions: ledger.handle(),
             ledger: Mutex::new(Some(ledger)),
@@ -179,7 +179,7 @@ impl State {
     pub fn reload(&self) -> Result<u64, LoadError> {
         let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot.load_full();
-        match Snapshot::load(&self.config, current.generation + 1, &self.registry) {
+        match Snapshot::load(&self.config, current.generation + 1, &self.counts) {
             Ok(next) => {
                 for key in next.settings.restart_only_changes(&current.settings) {
                     tracing::warn!(
@@ -243,7 +243,7 @@ impl State {
                     RoutingTable::compile_after(
                         &catalog,
                         current.settings.default_fallback_url.clone(),
-                        &self.registry,
+                        &self.counts,
                         &current.table,
                     )
                 });
@@ -334,8 +334,11 @@ impl State {
             .iter()
             .filter(|o| o.caps.as_ref().is_some_and(|c| c.reached(&clock).is_some()))
             .count() as u64;
-        let capped_clicks = self.registry.capped_clicks();
+        let capped_clicks = self.counts.capped_clicks();
+        let (clicks_routed, clicks_fell_back) = self.counts.click_totals();
         self.metrics.render(&External {
+            clicks_routed,
+            clicks_fell_back,
             table_generation: snapshot.generation,
             device_cache_hits: self.devices.cache_hits.get(),
             device_cache_misses: self.devices.cache_misses.get(),
@@ -364,19 +367,19 @@ fn retire(old: Arc<Snapshot>) {
     }
 }
 
-/// Loads the saved counters into `registry`, then replays the conversion log: the converted
+/// Loads the saved counters into `counts`, then replays the conversion log: the converted
 /// click ids inside the attribution window, and the conversions the counters file missed.
 /// Also used read-only by `smartlink route` and `smartlink stats`.
-pub fn restore(snapshot: &Snapshot, registry: &Registry) -> Result<Converted, StartError> {
+pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartError> {
     let settings = &snapshot.settings;
     let dir = &settings.state_dir;
-    crate::caps::store::load(dir, registry)?;
+    crate::counts::store::load(dir, counts)?;
     let mut converted = Converted::new(
         settings.attribution_window.as_secs() as i64,
         settings.max_tracked_conversions,
     );
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
-    let replayed = conversions::replay(dir, registry, &snapshot.calendar, &mut converted, now)
+    let replayed = conversions::replay(dir, counts, &snapshot.calendar, &mut converted, now)
         .map_err(|source| StartError::StateDir {
             path: dir.clone(),
             source,

@@ -1,5 +1,5 @@
 //! Fill-rate statistics (issue: caps, conversions, statistics): per smart link and per offer,
-//! read from the counters of the [`Registry`] through the compiled table. Totals since the
+//! read from the counters of the [`Counts`] through the compiled table. Totals since the
 //! state directory was created; they survive reloads and restarts like the caps.
 //!
 //! For a smart link: `clicks` (GET clicks), `routed`, `fallback` by reason, `conversions` and
@@ -10,12 +10,11 @@
 //! `/metrics` carries only process totals; per-link detail lives here (label cardinality).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::caps::registry::Fallbacks;
-use crate::caps::{CapClock, Registry};
+use crate::counts::registry::Fallbacks;
+use crate::counts::{CapClock, Counts};
 use crate::routing::{Link, RoutingTable};
 use crate::vocab::CapKind;
 
@@ -59,10 +58,6 @@ pub struct CapState {
     pub count: u64,
 }
 
-fn get(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
-
 fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
@@ -75,8 +70,8 @@ pub fn link(link: &Link) -> LinkStats {
         .iter()
         .map(|a| RouteStats {
             offer_id: a.offer_id,
-            routed: get(&a.counters.routed),
-            conversions: get(&a.counters.conversions),
+            routed: a.counters.routed(),
+            conversions: a.counters.conversions(),
         })
         .collect();
     let routed: u64 = offers.iter().map(|o| o.routed).sum();
@@ -86,7 +81,7 @@ pub fn link(link: &Link) -> LinkStats {
         clicks,
         routed,
         conversions: offers.iter().map(|o| o.conversions).sum::<u64>()
-            + get(&link.counters.fallback_conversions),
+            + link.counters.fallback_conversions(),
         fill_rate: ratio(routed, clicks),
         fallback,
         offers,
@@ -94,12 +89,12 @@ pub fn link(link: &Link) -> LinkStats {
 }
 
 /// The statistics of every offer of the table, at `clock`.
-pub fn offers(table: &RoutingTable, registry: &Registry, clock: &CapClock) -> Vec<OfferStats> {
+pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<OfferStats> {
     let mut per_offer: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for ((_, offer_id), c) in registry.routes() {
+    for ((_, offer_id), c) in counts.routes() {
         let e = per_offer.entry(offer_id).or_default();
-        e.0 += get(&c.routed);
-        e.1 += get(&c.conversions);
+        e.0 += c.routed();
+        e.1 += c.conversions();
     }
     table
         .offers()
@@ -107,10 +102,7 @@ pub fn offers(table: &RoutingTable, registry: &Registry, clock: &CapClock) -> Ve
         .map(|o| {
             let (clicks, conversions) = per_offer.get(&o.id).copied().unwrap_or_default();
             // Only offers with caps can turn clicks away (and have counters in the table).
-            let capped_clicks = o
-                .caps
-                .as_ref()
-                .map_or(0, |c| get(&c.counters.capped_clicks));
+            let capped_clicks = o.caps.as_ref().map_or(0, |c| c.counters.capped_clicks());
             let caps = o.caps.as_ref().map_or_else(Vec::new, |caps| {
                 caps.counts(clock)
                     .map(|(cap, limit, count)| CapState { cap, limit, count })

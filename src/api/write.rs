@@ -37,7 +37,7 @@ fn changed(args: &Args) -> Value {
 }
 
 /// One more than the largest of `ids`: the catalog's ids of a kind, and the ids the counter
-/// registry still holds for that kind (a deleted entity's id is never given again, so a new
+/// counts still holds for that kind (a deleted entity's id is never given again, so a new
 /// entity cannot inherit its counts).
 fn next_id(ids: impl Iterator<Item = u32>) -> Result<u32, ApiError> {
     ids.max()
@@ -105,7 +105,7 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
                 c.campaigns
                     .iter()
                     .map(|x| x.campaign_id)
-                    .chain(state.registry.source_ids(SourceKind::Campaign)),
+                    .chain(state.counts.source_ids(SourceKind::Campaign)),
             )?,
             offer_id,
             affiliate_id: id(args, "affiliate_id"),
@@ -160,7 +160,7 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
                 c.smart_links
                     .iter()
                     .map(|x| x.smart_link_id)
-                    .chain(state.registry.source_ids(SourceKind::SmartLink)),
+                    .chain(state.counts.source_ids(SourceKind::SmartLink)),
             )?,
             smart_link_name: text(args, "smart_link_name").unwrap_or_default(),
             affiliate_id: id(args, "affiliate_id"),
@@ -326,7 +326,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
                 c.offers
                     .iter()
                     .map(|o| o.offer_id)
-                    .chain(state.registry.offer_ids()),
+                    .chain(state.counts.offer_ids()),
             )?,
             offer_name: String::new(),
             offer_status: Status::Active,

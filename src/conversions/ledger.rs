@@ -25,8 +25,8 @@ use tokio::sync::oneshot;
 use super::dedup::{Converted, Insert};
 use super::record::Conversion;
 use crate::calendar::Calendar;
-use crate::caps::{LogPosition, Registry};
 use crate::clock::unix_secs;
+use crate::counts::{Counts, LogPosition};
 use crate::files::{AppendFile, FailureLog, hourly_name, log_files};
 use crate::metrics::Metrics;
 
@@ -108,7 +108,7 @@ impl Ledger {
         dir: &Path,
         converted: Converted,
         retention: Duration,
-        registry: Arc<Registry>,
+        counts: Arc<Counts>,
         metrics: Arc<Metrics>,
     ) -> io::Result<Ledger> {
         let (tx, rx) = mpsc::sync_channel(QUEUE);
@@ -117,7 +117,7 @@ impl Ledger {
             dir: dir.to_path_buf(),
             file: None,
             converted,
-            registry,
+            counts,
             metrics,
             tracked: Arc::clone(&tracked),
             failures: FailureLog::new("conversion log"),
@@ -154,7 +154,7 @@ struct Writer {
     dir: PathBuf,
     file: Option<OpenLog>,
     converted: Converted,
-    registry: Arc<Registry>,
+    counts: Arc<Counts>,
     metrics: Arc<Metrics>,
     tracked: Arc<AtomicUsize>,
     failures: FailureLog,
@@ -210,7 +210,7 @@ impl Writer {
             tracing::debug!(dropped, "converted click ids left the attribution window");
         }
         let retained_from = (now.max(0) as u64).saturating_sub(self.retention.as_secs()) / 3600;
-        let saved = self.registry.conversion_log().clone();
+        let saved = self.counts.saved_position();
         // Without a saved position (nothing counted yet), every file may be replayed.
         if let Some(saved_from) = saved.and_then(|p| saved_hour(&p.file)) {
             let keep_from = saved_from.min(retained_from);
@@ -249,11 +249,12 @@ impl Writer {
         let answer = match self.append(&lines) {
             Ok(position) => {
                 self.failures.succeeded();
-                let mut saved = self.registry.conversion_log();
+                let mut counting = self.counts.counting();
                 for r in &accepted {
-                    count(&self.registry, &r.conversion, &r.calendar);
+                    let c = &r.conversion;
+                    counting.conversion(c.source(), c.claims.offer_id, c.time_secs(), &r.calendar);
                 }
-                *saved = Some(position);
+                counting.through(position);
                 Answer::Recorded
             }
             Err(e) => {
@@ -312,28 +313,6 @@ fn saved_hour(name: &str) -> Option<u64> {
     u64::try_from(ts.as_second() / 3600).ok()
 }
 
-/// Counts one conversion: the offer's caps and the route's statistics, or the source's
-/// fallback conversions for a click that went to the fallback URL.
-fn count(registry: &Registry, c: &Conversion, calendar: &Calendar) {
-    match c.claims.offer_id {
-        Some(offer) => {
-            registry
-                .offer(offer)
-                .add_conversion(calendar, c.time_secs());
-            registry
-                .route(c.source(), offer)
-                .conversions
-                .fetch_add(1, Ordering::Relaxed);
-        }
-        None => {
-            registry
-                .source(c.source())
-                .fallback_conversions
-                .fetch_add(1, Ordering::Relaxed);
-        }
-    }
-}
-
 /// What [`replay`] found.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Replayed {
@@ -344,17 +323,17 @@ pub struct Replayed {
 }
 
 /// Rebuilds the converted set from the conversion log in `dir` and counts every conversion
-/// after the position saved in `registry` (all of them when none was saved), then moves the
+/// after the position saved in `counts` (all of them when none was saved), then moves the
 /// position to the end of the log. Runs once, before the ledger starts. Reads only: a torn
 /// last line is skipped here and cut when the ledger next opens that file.
 pub fn replay(
     dir: &Path,
-    registry: &Registry,
+    counts: &Counts,
     calendar: &Calendar,
     converted: &mut Converted,
     now: i64,
 ) -> io::Result<Replayed> {
-    let mut position = registry.conversion_log();
+    let mut counting = counts.counting();
     let mut found = Replayed::default();
     for path in log_files(dir, PREFIX) {
         let name = path
@@ -362,7 +341,7 @@ pub fn replay(
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         // Conversions at `offset` and after in this file are not in the saved counts.
-        let count_from = match position.as_ref() {
+        let count_from = match counting.position() {
             None => Some(0),
             Some(p) if name > p.file => Some(0),
             Some(p) if name == p.file => Some(p.offset),
@@ -391,9 +370,9 @@ pub fn replay(
                 let _ = converted.insert(c.key(), c.claims.time);
             }
             if count_from.is_some_and(|from| start >= from) {
-                count(registry, &c, calendar);
+                counting.conversion(c.source(), c.claims.offer_id, c.time_secs(), calendar);
                 found.counted += 1;
-                *position = Some(LogPosition {
+                counting.through(LogPosition {
                     file: name.clone(),
                     offset,
                 });
@@ -453,8 +432,8 @@ mod tests {
         bytes.len() as u64
     }
 
-    fn total(registry: &Registry) -> u64 {
-        registry.offer(7).total_conversions.load(Ordering::Relaxed)
+    fn total(counts: &Counts) -> u64 {
+        counts.offer(7).total_conversions()
     }
 
     #[test]
@@ -475,13 +454,13 @@ mod tests {
         f.write_all(b"{\"time\":\"2026").unwrap();
 
         // Saved counters include the first file: only the second is counted again.
-        let registry = Registry::default();
-        *registry.conversion_log() = Some(LogPosition {
+        let counts = Counts::default();
+        counts.counting().through(LogPosition {
             file: first.into(),
             offset: first_len,
         });
         let mut converted = Converted::new(30 * 86_400, 100);
-        let found = replay(dir.path(), &registry, &calendar, &mut converted, NOW).unwrap();
+        let found = replay(dir.path(), &counts, &calendar, &mut converted, NOW).unwrap();
         assert_eq!(
             found,
             Replayed {
@@ -489,9 +468,9 @@ mod tests {
                 unreadable: 0
             }
         );
-        assert_eq!(total(&registry), 1);
+        assert_eq!(total(&counts), 1);
         assert_eq!(
-            *registry.conversion_log(),
+            counts.saved_position(),
             Some(LogPosition {
                 file: second.into(),
                 offset: second_len
@@ -513,22 +492,22 @@ mod tests {
         );
 
         // No saved counters at all (file lost): everything is counted.
-        let registry = Registry::default();
+        let counts = Counts::default();
         let mut converted = Converted::new(30 * 86_400, 100);
-        let found = replay(dir.path(), &registry, &calendar, &mut converted, NOW).unwrap();
+        let found = replay(dir.path(), &counts, &calendar, &mut converted, NOW).unwrap();
         assert_eq!(found.counted, 3);
-        assert_eq!(total(&registry), 3);
+        assert_eq!(total(&counts), 3);
 
         // A line that is not a conversion is reported, not fatal.
         std::fs::write(dir.path().join(second), "not json\n").unwrap();
-        let registry = Registry::default();
-        *registry.conversion_log() = Some(LogPosition {
+        let counts = Counts::default();
+        counts.counting().through(LogPosition {
             file: first.into(),
             offset: first_len,
         });
         let found = replay(
             dir.path(),
-            &registry,
+            &counts,
             &calendar,
             &mut Converted::new(86_400, 10),
             NOW,
@@ -552,16 +531,18 @@ mod tests {
             std::fs::write(dir.path().join(name(ago)), "").unwrap();
         }
         let start = |saved: Option<u64>| {
-            let registry = Arc::new(Registry::default());
-            *registry.conversion_log() = saved.map(|ago| LogPosition {
-                file: name(ago),
-                offset: 0,
-            });
+            let counts = Arc::new(Counts::default());
+            if let Some(ago) = saved {
+                counts.counting().through(LogPosition {
+                    file: name(ago),
+                    offset: 0,
+                });
+            }
             let ledger = Ledger::start(
                 dir.path(),
                 Converted::new(30 * 86_400, 10),
                 Duration::from_secs(40 * 86_400),
-                registry,
+                counts,
                 Arc::new(Metrics::default()),
             )
             .unwrap();
@@ -586,13 +567,13 @@ mod tests {
     #[test]
     fn the_ledger_writes_counts_and_answers_duplicates() {
         let dir = tempfile::tempdir().unwrap();
-        let registry = Arc::new(Registry::default());
+        let counts = Arc::new(Counts::default());
         let metrics = Arc::new(Metrics::default());
         let ledger = Ledger::start(
             dir.path(),
             Converted::new(30 * 86_400, 100),
             Duration::from_secs(90 * 86_400),
-            Arc::clone(&registry),
+            Arc::clone(&counts),
             Arc::clone(&metrics),
         )
         .unwrap();
@@ -611,10 +592,10 @@ mod tests {
         });
         let recorded = answers.iter().filter(|a| **a == Answer::Recorded).count();
         assert_eq!(recorded, 1, "{answers:?}");
-        assert_eq!(total(&registry), 1);
+        assert_eq!(total(&counts), 1);
         assert_eq!(handle.tracked(), 1);
         ledger.stop();
-        let position = registry.conversion_log().clone().unwrap();
+        let position = counts.saved_position().unwrap();
         let text = std::fs::read_to_string(dir.path().join(&position.file)).unwrap();
         assert_eq!(text.len() as u64, position.offset);
         assert_eq!(text.lines().count(), 1);

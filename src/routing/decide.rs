@@ -15,7 +15,7 @@ use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
 use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
-use crate::caps::CapClock;
+use crate::counts::CapClock;
 use crate::settings::BotPolicy;
 use crate::vocab::{CapKind, Country, DeviceClass, FallbackReason};
 
@@ -45,6 +45,17 @@ pub enum Outcome<'t> {
         offer: &'t Offer,
     },
     Fallback(FallbackReason),
+}
+
+/// The decision for one click: where it goes, and what the counters need to know of it. The
+/// decision reads caps and reserves a click's place under a click cap; it counts nothing.
+#[derive(Clone, Debug)]
+pub struct Decision<'t> {
+    pub outcome: Outcome<'t>,
+    /// Indexes (into `Link::attachments`) of the attachments that matched the click but
+    /// whose offer a cap turned it away, those that lost the race for a click cap's last
+    /// place included.
+    pub turned_away: SmallVec<[u16; 4]>,
 }
 
 /// What the decision made of one attachment (index into `Link::attachments`).
@@ -81,20 +92,26 @@ impl RoutingTable {
         attrs: &mut A,
         rng: &mut R,
         trace: &mut T,
-    ) -> Outcome<'t>
+    ) -> Decision<'t>
     where
         A: Attributes + ?Sized,
         R: Rng + ?Sized,
         T: Trace,
     {
+        let mut turned_away = SmallVec::new();
         if !link.active {
-            return Outcome::Fallback(FallbackReason::Inactive);
+            return Decision {
+                outcome: Outcome::Fallback(FallbackReason::Inactive),
+                turned_away,
+            };
         }
         if ctx.bots == BotPolicy::Fallback && attrs.device() == DeviceClass::Bot {
-            return Outcome::Fallback(FallbackReason::Bot);
+            return Decision {
+                outcome: Outcome::Fallback(FallbackReason::Bot),
+                turned_away,
+            };
         }
         let mut chosen: Option<&Attachment> = None;
-        let mut saw_capped = false;
         for group in link.groups.iter() {
             if chosen.is_some() {
                 if !T::EXHAUSTIVE {
@@ -117,10 +134,7 @@ impl RoutingTable {
                     }
                     Err(skip) => {
                         if let Skip::Capped(_) = skip {
-                            saw_capped = true;
-                            if ctx.count {
-                                count_capped(a);
-                            }
+                            turned_away.push(i as u16);
                         }
                         trace.verdict(i, Verdict::Skipped(skip));
                     }
@@ -136,19 +150,22 @@ impl RoutingTable {
                     break;
                 }
                 // Other clicks took the offer's last places since it qualified.
-                saw_capped = true;
-                count_capped(a);
+                turned_away.push(i as u16);
                 trace.verdict(i, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)));
                 candidates.remove(k);
             }
         }
-        match chosen {
+        let outcome = match chosen {
             Some(attachment) => Outcome::Routed {
                 attachment,
                 offer: self.offer(attachment),
             },
-            None if saw_capped => Outcome::Fallback(FallbackReason::AllCapped),
+            None if !turned_away.is_empty() => Outcome::Fallback(FallbackReason::AllCapped),
             None => Outcome::Fallback(FallbackReason::NoMatch),
+        };
+        Decision {
+            outcome,
+            turned_away,
         }
     }
 }
@@ -163,15 +180,6 @@ fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A)
                 || caps.reserve_click(&ctx.caps)
         }
         _ => true,
-    }
-}
-
-#[cold]
-fn count_capped(a: &Attachment) {
-    if let Some(caps) = &a.caps {
-        caps.counters
-            .capped_clicks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -224,8 +232,8 @@ fn qualify<A: Attributes + ?Sized>(
 mod tests {
     use super::*;
     use crate::calendar::Calendar;
-    use crate::caps::Registry;
     use crate::catalog::Catalog;
+    use crate::counts::Counts;
     use crate::template::Template;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
@@ -275,7 +283,7 @@ mod tests {
         RoutingTable::compile(
             &c,
             Template::parse("https://fallback.example/").unwrap(),
-            &Registry::default(),
+            &Counts::default(),
         )
         .unwrap()
     }
@@ -307,31 +315,37 @@ mod tests {
         let link = t.link(9).unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
         let mut us_mobile = fixed(Some("US"), DeviceClass::Mobile);
-        let o = t.decide(
-            link,
-            &ctx(BotPolicy::Fallback),
-            &mut us_mobile,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                link,
+                &ctx(BotPolicy::Fallback),
+                &mut us_mobile,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert_eq!(routed_offer(o), Some(1));
         let mut de_desktop = fixed(Some("DE"), DeviceClass::Desktop);
-        let o = t.decide(
-            link,
-            &ctx(BotPolicy::Fallback),
-            &mut de_desktop,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                link,
+                &ctx(BotPolicy::Fallback),
+                &mut de_desktop,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert_eq!(routed_offer(o), Some(2));
         let mut de_tablet = fixed(Some("DE"), DeviceClass::Tablet);
-        let o = t.decide(
-            link,
-            &ctx(BotPolicy::Fallback),
-            &mut de_tablet,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                link,
+                &ctx(BotPolicy::Fallback),
+                &mut de_tablet,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert_eq!(routed_offer(o), Some(4), "falls through to priority 2");
     }
 
@@ -347,7 +361,8 @@ mod tests {
             &mut desktop,
             &mut rng,
             &mut NoTrace,
-        );
+        )
+        .outcome;
         assert_eq!(
             desktop.country_lookups, 0,
             "the US rule is ruled out by device first"
@@ -360,21 +375,25 @@ mod tests {
         let link = t.link(9).unwrap();
         let mut rng = SmallRng::seed_from_u64(1);
         let mut bot = fixed(Some("US"), DeviceClass::Bot);
-        let o = t.decide(
-            link,
-            &ctx(BotPolicy::Fallback),
-            &mut bot,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                link,
+                &ctx(BotPolicy::Fallback),
+                &mut bot,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert!(matches!(o, Outcome::Fallback(FallbackReason::Bot)));
-        let o = t.decide(
-            link,
-            &ctx(BotPolicy::Route),
-            &mut bot,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                link,
+                &ctx(BotPolicy::Route),
+                &mut bot,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert_eq!(
             routed_offer(o),
             Some(4),
@@ -385,13 +404,15 @@ mod tests {
             "\"smart_link_status\":\"active\"",
             "\"smart_link_status\":\"inactive\"",
         ));
-        let o = t.decide(
-            t.link(9).unwrap(),
-            &ctx(BotPolicy::Fallback),
-            &mut bot,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                t.link(9).unwrap(),
+                &ctx(BotPolicy::Fallback),
+                &mut bot,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert!(matches!(o, Outcome::Fallback(FallbackReason::Inactive)));
     }
 
@@ -400,13 +421,15 @@ mod tests {
         let t = table(&NET.replace("{\"offer_id\":4,\"priority\":2},", ""));
         let mut rng = SmallRng::seed_from_u64(1);
         let mut tablet = fixed(None, DeviceClass::Tablet);
-        let o = t.decide(
-            t.link(9).unwrap(),
-            &ctx(BotPolicy::Fallback),
-            &mut tablet,
-            &mut rng,
-            &mut NoTrace,
-        );
+        let o = t
+            .decide(
+                t.link(9).unwrap(),
+                &ctx(BotPolicy::Fallback),
+                &mut tablet,
+                &mut rng,
+                &mut NoTrace,
+            )
+            .outcome;
         assert!(matches!(o, Outcome::Fallback(FallbackReason::NoMatch)));
     }
 
@@ -465,7 +488,7 @@ mod tests {
                 .filter(|a| a.devices.contains(device))
                 .map(|a| a.priority)
                 .min();
-            match t.decide(link, &ctx(BotPolicy::Route), &mut attrs, &mut rng, &mut NoTrace) {
+            match t.decide(link, &ctx(BotPolicy::Route), &mut attrs, &mut rng, &mut NoTrace).outcome {
                 Outcome::Routed { attachment, .. } => {
                     proptest::prop_assert!(attachment.devices.contains(device));
                     proptest::prop_assert_eq!(Some(attachment.priority), best);
@@ -498,7 +521,10 @@ mod tests {
         let mut hits = [0; 4];
         for _ in 0..clicks {
             let mut attrs = fixed(None, DeviceClass::Desktop);
-            match t.decide(t.link(9).unwrap(), ctx, &mut attrs, &mut rng, &mut NoTrace) {
+            match t
+                .decide(t.link(9).unwrap(), ctx, &mut attrs, &mut rng, &mut NoTrace)
+                .outcome
+            {
                 Outcome::Routed { offer, .. } => hits[offer.id as usize] += 1,
                 Outcome::Fallback(_) => hits[0] += 1,
             }
@@ -519,33 +545,33 @@ mod tests {
         );
         let mut rng = SmallRng::seed_from_u64(1);
         let link = t.link(9).unwrap();
-        let outcomes: Vec<_> = (0..5)
+        let (outcomes, turned_away): (Vec<_>, Vec<_>) = (0..5)
             .map(|_| {
                 let mut attrs = fixed(None, DeviceClass::Desktop);
-                match t.decide(
+                let d = t.decide(
                     link,
                     &ctx(BotPolicy::Fallback),
                     &mut attrs,
                     &mut rng,
                     &mut NoTrace,
-                ) {
+                );
+                let outcome = match d.outcome {
                     Outcome::Routed { offer, .. } => Err(offer.id),
                     Outcome::Fallback(r) => Ok(r),
-                }
+                };
+                (outcome, d.turned_away.to_vec())
             })
-            .collect();
+            .unzip();
         use FallbackReason::*;
         assert_eq!(
             outcomes,
             [Err(1), Err(1), Err(1), Ok(AllCapped), Ok(AllCapped)]
         );
+        // The capped offer turned the last two clicks away; the decision says so and counts
+        // nothing itself.
+        assert_eq!(turned_away, [vec![], vec![], vec![], vec![0], vec![0]]);
         let link_counters = &link.attachments[0].caps.as_ref().unwrap().counters;
-        assert_eq!(
-            link_counters
-                .capped_clicks
-                .load(std::sync::atomic::Ordering::Relaxed),
-            2
-        );
+        assert_eq!(link_counters.capped_clicks(), 0);
     }
 
     #[test]
@@ -567,7 +593,8 @@ mod tests {
                 &mut bot,
                 &mut rng,
                 &mut NoTrace,
-            );
+            )
+            .outcome;
         }
         assert_eq!(
             tally(&t, &ctx(BotPolicy::Fallback), 500)[1],
@@ -577,7 +604,8 @@ mod tests {
         // Counted clicks have filled the cap; an uncounted one now sees it.
         let mut trace = Record(Vec::new());
         let mut attrs = fixed(None, DeviceClass::Desktop);
-        t.decide(t.link(9).unwrap(), &head, &mut attrs, &mut rng, &mut trace);
+        t.decide(t.link(9).unwrap(), &head, &mut attrs, &mut rng, &mut trace)
+            .outcome;
         assert_eq!(
             trace.0[0],
             (0, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)))
@@ -623,7 +651,8 @@ mod tests {
             &mut unknown_mobile,
             &mut rng,
             &mut trace,
-        );
+        )
+        .outcome;
         // Sorted order: priority 1 (offers 1, 3, 2) then priority 2 (offer 4).
         assert_eq!(
             trace.0,
@@ -642,7 +671,8 @@ mod tests {
             &mut us_mobile,
             &mut rng,
             &mut trace,
-        );
+        )
+        .outcome;
         assert_eq!(trace.0[3], (3, Verdict::NotReached(Ok(()))));
     }
 }

@@ -9,5 +9,5 @@ pub mod explain;
 pub mod sets;
 pub mod table;
 
-pub use decide::{Attributes, Context, NoTrace, Outcome, Trace, Verdict};
+pub use decide::{Attributes, Context, Decision, NoTrace, Outcome, Trace, Verdict};
 pub use table::{Attachment, Campaign, CompileError, Link, Offer, RoutingTable, Skip};

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::sets::{CountrySet, DeviceSet};
-use crate::caps::{OfferCaps, Registry, RouteCounters, SourceCounters};
 use crate::catalog::{Caps, Catalog, LinkStatus, Status};
+use crate::counts::{Counts, OfferCaps, RouteCounters, SourceCounters};
 use crate::template::Template;
 use crate::vocab::{CapKind, Country, Source, SourceKind, parse_country};
 
@@ -131,32 +131,32 @@ impl CompileError {
 
 impl RoutingTable {
     /// Compiles a validated catalog. `default_fallback` serves links without a fallback URL;
-    /// counters are taken from (or created in) `registry`.
+    /// counters are taken from (or created in) `counts`.
     pub fn compile(
         catalog: &Catalog,
         default_fallback: Template,
-        registry: &Registry,
+        counts: &Counts,
     ) -> Result<Self, CompileError> {
-        RoutingTable::build(catalog, default_fallback, registry, None)
+        RoutingTable::build(catalog, default_fallback, counts, None)
     }
 
     /// As [`RoutingTable::compile`], taking the counters of links and campaigns that
-    /// `previous` already has from it rather than from the registry (they are the same
+    /// `previous` already has from it rather than from the counts (they are the same
     /// counters): on a large network most of a compile is those lookups, and an API write
     /// changes a few entities of a table that is otherwise the previous one.
     pub fn compile_after(
         catalog: &Catalog,
         default_fallback: Template,
-        registry: &Registry,
+        counts: &Counts,
         previous: &RoutingTable,
     ) -> Result<Self, CompileError> {
-        RoutingTable::build(catalog, default_fallback, registry, Some(previous))
+        RoutingTable::build(catalog, default_fallback, counts, Some(previous))
     }
 
     fn build(
         catalog: &Catalog,
         default_fallback: Template,
-        registry: &Registry,
+        counts: &Counts,
         previous: Option<&RoutingTable>,
     ) -> Result<Self, CompileError> {
         let offer_index: FxHashMap<u32, u32> = catalog
@@ -175,7 +175,7 @@ impl RoutingTable {
                 devices: DeviceSet::from_classes(&o.allowed_devices),
                 caps: (o.caps != Caps::default()).then(|| OfferCaps {
                     limits: o.caps.clone(),
-                    counters: registry.offer(o.offer_id),
+                    counters: counts.offer(o.offer_id),
                 }),
                 postback_token: o.postback_token.as_deref().map(Box::from),
             });
@@ -184,7 +184,7 @@ impl RoutingTable {
         let compiler = Compiler {
             offers: &offers,
             offer_index: &offer_index,
-            registry,
+            counts,
             previous,
         };
         let mut links = Vec::with_capacity(catalog.smart_links.len());
@@ -303,7 +303,7 @@ impl RoutingTable {
 struct Compiler<'a> {
     offers: &'a [Offer],
     offer_index: &'a FxHashMap<u32, u32>,
-    registry: &'a Registry,
+    counts: &'a Counts,
     previous: Option<&'a RoutingTable>,
 }
 
@@ -326,7 +326,7 @@ impl Compiler<'_> {
             before
                 .and_then(|l| l.attachments.iter().find(|a| a.offer_id == offer_id))
                 .map(|a| Arc::clone(&a.counters))
-                .unwrap_or_else(|| self.registry.route(source, offer_id))
+                .unwrap_or_else(|| self.counts.route(source, offer_id))
         };
         let mut attachments = Vec::with_capacity(offers.len());
         for a in offers {
@@ -368,7 +368,7 @@ impl Compiler<'_> {
             attachments: attachments.into_boxed_slice(),
             groups: groups.into_boxed_slice(),
             counters: before
-                .map_or_else(|| self.registry.source(source), |l| Arc::clone(&l.counters)),
+                .map_or_else(|| self.counts.source(source), |l| Arc::clone(&l.counters)),
         })
     }
 }
@@ -393,7 +393,7 @@ mod tests {
         RoutingTable::compile(
             &catalog,
             Template::parse("https://d.example/").unwrap(),
-            &Registry::default(),
+            &Counts::default(),
         )
         .unwrap()
     }
@@ -431,7 +431,7 @@ mod tests {
         let t = RoutingTable::compile(
             &catalog,
             Template::parse("https://d.example/").unwrap(),
-            &Registry::default(),
+            &Counts::default(),
         )
         .unwrap();
         let link = t.link(3).unwrap();
@@ -447,11 +447,11 @@ mod tests {
 
     #[test]
     fn compile_after_shares_the_same_counters_as_the_registry() {
-        let registry = Registry::default();
+        let counts = Counts::default();
         let fallback = Template::parse("https://d.example/").unwrap();
         let mut catalog: Catalog =
             serde_json::from_str(include_str!("../../config/network.json")).unwrap();
-        let first = RoutingTable::compile(&catalog, fallback.clone(), &registry).unwrap();
+        let first = RoutingTable::compile(&catalog, fallback.clone(), &counts).unwrap();
         // An edit: link 301 gets offer 1045, campaign 98001 changes status.
         catalog.smart_links[0]
             .offers
@@ -464,8 +464,8 @@ mod tests {
             });
         catalog.campaigns[0].campaign_status = Status::Paused;
         let next =
-            RoutingTable::compile_after(&catalog, fallback.clone(), &registry, &first).unwrap();
-        let fresh = RoutingTable::compile(&catalog, fallback, &registry).unwrap();
+            RoutingTable::compile_after(&catalog, fallback.clone(), &counts, &first).unwrap();
+        let fresh = RoutingTable::compile(&catalog, fallback, &counts).unwrap();
         for (a, b) in next.links.iter().zip(fresh.links.iter()) {
             assert!(Arc::ptr_eq(&a.counters, &b.counters), "link {}", a.id);
             for (x, y) in a.attachments.iter().zip(b.attachments.iter()) {

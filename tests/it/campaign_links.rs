@@ -507,7 +507,7 @@ async fn bad_campaign_links_are_4xx_with_short_bodies_and_record_nothing() {
         );
     }
     assert!(s.records().is_empty(), "{:?}", s.records());
-    assert_eq!(s.state.metrics.clicks(), 0);
+    assert_eq!(s.state.counts.clicks(), 0);
     // The good forms of the same links still route.
     for target in [
         link(5002, 100),

@@ -2,7 +2,6 @@
 //! caps reached through postbacks, what counts and what does not, statistics and metrics, and
 //! counters that survive a reload and a restart.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::common::*;
@@ -221,12 +220,8 @@ async fn counters_and_converted_ids_survive_a_restart_exactly() {
     // The converted id is still known.
     let p = server.get(&format!("/p?click_id={click_id}"), &[]).await;
     assert_eq!(p.body, "{\"status\":\"duplicate\"}\n");
-    let offer = server.state.registry.offer(23);
-    assert_eq!(
-        offer.total_conversions.load(Ordering::Relaxed),
-        1,
-        "counted once"
-    );
+    let offer = server.state.counts.offer(23);
+    assert_eq!(offer.total_conversions(), 1, "counted once");
     server.stop().await;
 }
 
@@ -269,8 +264,8 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
     assert_eq!((stats.clicks, stats.routed, stats.conversions), (4, 3, 3));
     assert_eq!(stats.fallback.all_capped, 1);
     let snapshot = server.state.snapshot();
-    let clock = smartlink::caps::CapClock::now(&snapshot.calendar);
-    let offers = smartlink::stats::offers(&snapshot.table, &server.state.registry, &clock);
+    let clock = smartlink::counts::CapClock::now(&snapshot.calendar);
+    let offers = smartlink::stats::offers(&snapshot.table, &server.state.counts, &clock);
     let o23 = offers.iter().find(|o| o.offer_id == 23).unwrap();
     assert_eq!(
         o23.capped,
@@ -280,7 +275,7 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
     assert_eq!(o23.fill_rate, Some(0.75));
     let with_counters: Vec<u32> = server
         .state
-        .registry
+        .counts
         .offers()
         .iter()
         .map(|(id, _)| *id)

@@ -241,15 +241,7 @@ async fn a_full_disk_answers_503_counts_nothing_and_the_retry_succeeds() {
         }
         assert_eq!(r.status, 503, "{}", r.body);
         assert_eq!(r.header("retry-after"), "1");
-        assert_eq!(
-            server
-                .state
-                .registry
-                .offer(23)
-                .total_conversions
-                .load(std::sync::atomic::Ordering::Relaxed),
-            0
-        );
+        assert_eq!(server.state.counts.offer(23).total_conversions(), 0);
         std::fs::remove_file(&path).unwrap();
         let r = server.get(&format!("/p?click_id={id}"), &[]).await;
         assert_eq!(

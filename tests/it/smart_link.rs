@@ -194,7 +194,7 @@ async fn head_answers_the_same_but_records_nothing() {
     assert!(r.location().starts_with("https://o11.example/c?click="));
     let rec = s.records();
     assert_eq!(rec.len(), 1, "only the GET is a click: {rec:?}");
-    assert_eq!(s.state.metrics.clicks(), 1);
+    assert_eq!(s.state.counts.clicks(), 1);
     s.stop().await;
 }
 

@@ -1,4 +1,4 @@
-//! The counters file, `counters.json` under `state.dir`: every counter of the [`Registry`] and
+//! The counters file, `counters.json` under `state.dir`: every counter of the [`Counts`] and
 //! the position in the conversion log up to which conversions are included.
 //!
 //! Written whole and atomically (temporary file, fsync, rename, fsync of the directory) by
@@ -14,20 +14,12 @@ use std::sync::atomic::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use super::counters::Counted;
-use super::registry::{Fallbacks, Registry};
+use super::offer::Counted;
+use super::registry::{Counts, Fallbacks, LogPosition};
 use crate::vocab::{Source, SourceKind};
 
 pub const FILE_NAME: &str = "counters.json";
 const VERSION: u32 = 1;
-
-/// Where in the conversion log the saved conversion counts end: the next conversion to count
-/// is at `offset` of `file` (or at the start of a later file).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogPosition {
-    pub file: String,
-    pub offset: u64,
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,13 +79,13 @@ pub enum StoreError {
 /// Serialises every counter and the conversion log position (pretty: people read it). The
 /// values are read under the conversion log's lock, so that they and the position agree; the
 /// serialising happens after it is released, so the ledger waits for a copy, not a render.
-pub fn render(registry: &Registry) -> Vec<u8> {
+pub fn render(counts: &Counts) -> Vec<u8> {
     let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-    let position = registry.conversion_log();
+    let counting = counts.counting();
     let file = CountersFile {
         version: VERSION,
-        conversion_log: position.clone(),
-        offers: registry
+        conversion_log: counting.position().cloned(),
+        offers: counts
             .offers()
             .into_iter()
             .map(|(offer_id, c)| OfferRow {
@@ -106,7 +98,7 @@ pub fn render(registry: &Registry) -> Vec<u8> {
                 capped_clicks: load(&c.capped_clicks),
             })
             .collect(),
-        sources: registry
+        sources: counts
             .sources()
             .into_iter()
             .map(|(s, c)| SourceRow {
@@ -116,7 +108,7 @@ pub fn render(registry: &Registry) -> Vec<u8> {
                 fallback_conversions: load(&c.fallback_conversions),
             })
             .collect(),
-        routes: registry
+        routes: counts
             .routes()
             .into_iter()
             .map(|((s, offer_id), c)| RouteRow {
@@ -128,15 +120,15 @@ pub fn render(registry: &Registry) -> Vec<u8> {
             })
             .collect(),
     };
-    drop(position);
+    drop(counting);
     let mut out = serde_json::to_vec_pretty(&file).expect("counters serialise");
     out.push(b'\n');
     out
 }
 
-/// Reads `dir/counters.json` into `registry` (which should be empty), conversion log position
+/// Reads `dir/counters.json` into `counts` (which should be empty), conversion log position
 /// included. No file: nothing is loaded. Returns whether there was a file.
-pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
+pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
     let path = dir.join(FILE_NAME);
     let text = match std::fs::read(&path) {
         Ok(t) => t,
@@ -156,7 +148,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
     }
     let store = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
     for r in file.offers {
-        let c = registry.offer(r.offer_id);
+        let c = counts.offer(r.offer_id);
         c.daily_clicks.set(r.daily_clicks);
         c.daily_conversions.set(r.daily_conversions);
         c.weekly_conversions.set(r.weekly_conversions);
@@ -165,7 +157,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
         store(&c.capped_clicks, r.capped_clicks);
     }
     for r in file.sources {
-        let c = registry.source(Source {
+        let c = counts.source(Source {
             kind: r.kind,
             id: r.id,
         });
@@ -173,7 +165,7 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
         store(&c.fallback_conversions, r.fallback_conversions);
     }
     for r in file.routes {
-        let c = registry.route(
+        let c = counts.route(
             Source {
                 kind: r.kind,
                 id: r.id,
@@ -183,7 +175,9 @@ pub fn load(dir: &Path, registry: &Registry) -> Result<bool, StoreError> {
         store(&c.routed, r.routed);
         store(&c.conversions, r.conversions);
     }
-    *registry.conversion_log() = file.conversion_log;
+    if let Some(position) = file.conversion_log {
+        counts.counting().through(position);
+    }
     Ok(true)
 }
 
@@ -192,8 +186,8 @@ mod tests {
     use super::*;
     use crate::vocab::FallbackReason;
 
-    fn filled() -> Registry {
-        let r = Registry::default();
+    fn filled() -> Counts {
+        let r = Counts::default();
         let o = r.offer(1042);
         o.daily_clicks.set(Counted {
             window_start: 1_795_392_000,
@@ -202,7 +196,7 @@ mod tests {
         o.total_conversions.store(5, Ordering::Relaxed);
         o.capped_clicks.store(3, Ordering::Relaxed);
         let s = Source::smart_link(301);
-        r.source(s).fallback(FallbackReason::AllCapped);
+        r.source(s).click_fell_back(FallbackReason::AllCapped);
         r.route(s, 1042).routed.store(99, Ordering::Relaxed);
         r.route(s, 1043).conversions.store(2, Ordering::Relaxed);
         r
@@ -215,13 +209,13 @@ mod tests {
             file: "conversions-2026-11-22T10.ndjson".into(),
             offset: 812,
         };
-        let registry = filled();
-        *registry.conversion_log() = Some(position.clone());
-        let text = render(&registry);
+        let counts = filled();
+        counts.counting().through(position.clone());
+        let text = render(&counts);
         std::fs::write(dir.path().join(FILE_NAME), &text).unwrap();
-        let restored = Registry::default();
+        let restored = Counts::default();
         assert!(load(dir.path(), &restored).unwrap());
-        assert_eq!(*restored.conversion_log(), Some(position));
+        assert_eq!(restored.saved_position(), Some(position));
         // Every value, read back from the restored counters themselves.
         let o = restored.offer(1042);
         assert_eq!(
@@ -247,16 +241,16 @@ mod tests {
     #[test]
     fn no_file_is_an_empty_start_and_a_bad_file_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(!load(dir.path(), &Registry::default()).unwrap());
+        assert!(!load(dir.path(), &Counts::default()).unwrap());
         std::fs::write(dir.path().join(FILE_NAME), "{\"version\":1,").unwrap();
-        let e = load(dir.path(), &Registry::default()).unwrap_err();
+        let e = load(dir.path(), &Counts::default()).unwrap_err();
         assert!(e.to_string().contains("move it aside"), "{e}");
         std::fs::write(
             dir.path().join(FILE_NAME),
             "{\"version\":9,\"conversion_log\":null,\"offers\":[],\"sources\":[],\"routes\":[]}",
         )
         .unwrap();
-        let e = load(dir.path(), &Registry::default()).unwrap_err();
+        let e = load(dir.path(), &Counts::default()).unwrap_err();
         assert!(e.to_string().contains("version 9"), "{e}");
     }
 }

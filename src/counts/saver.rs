@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::registry::Registry;
+use super::registry::Counts;
 use super::store;
 use crate::files::{FailureLog, write_atomically};
 use crate::metrics::Metrics;
@@ -22,15 +22,11 @@ pub struct Saver {
 }
 
 impl Saver {
-    pub fn start(
-        dir: &Path,
-        registry: Arc<Registry>,
-        metrics: Arc<Metrics>,
-    ) -> std::io::Result<Saver> {
+    pub fn start(dir: &Path, counts: Arc<Counts>, metrics: Arc<Metrics>) -> std::io::Result<Saver> {
         let (stop, rx) = mpsc::channel::<()>();
         let mut writer = Writer {
             path: dir.join(store::FILE_NAME),
-            registry,
+            counts,
             metrics,
             last: Vec::new(),
             failures: FailureLog::new("counters file"),
@@ -61,7 +57,7 @@ impl Saver {
 
 struct Writer {
     path: PathBuf,
-    registry: Arc<Registry>,
+    counts: Arc<Counts>,
     metrics: Arc<Metrics>,
     /// What the file holds now (skip writing an unchanged file).
     last: Vec<u8>,
@@ -70,7 +66,7 @@ struct Writer {
 
 impl Writer {
     fn save(&mut self) {
-        let bytes = store::render(&self.registry);
+        let bytes = store::render(&self.counts);
         if bytes == self.last {
             return;
         }

@@ -1,4 +1,4 @@
-//! An offer's cap counters and the check-and-reserve the hot path runs on them.
+//! An offer's cap counters and the cap check and check-and-reserve the decision runs on them.
 //!
 //! Each windowed count is one `AtomicU64` holding the window's start (Unix seconds, high 32
 //! bits) and the count in that window (low 32 bits). A count stored under an older window is
@@ -21,7 +21,7 @@ use crate::vocab::CapKind;
 
 /// A windowed count: `window start << 32 | count`.
 #[derive(Default, Debug)]
-pub struct WindowCount(AtomicU64);
+pub(super) struct WindowCount(AtomicU64);
 
 /// A window start and the count in it, as stored.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,7 +47,7 @@ impl WindowCount {
     /// The count in the window starting at `start` (a later stored window counts as this one:
     /// a thread whose clock read is a moment older must not see an empty window).
     #[inline]
-    pub fn count(&self, start: i64) -> u64 {
+    pub(super) fn count(&self, start: i64) -> u64 {
         let (w, c) = unpack(self.0.load(Ordering::Relaxed));
         if w >= window_key(start) {
             u64::from(c)
@@ -59,12 +59,12 @@ impl WindowCount {
     /// Counts one more in the window starting at `start` if that keeps the count at most
     /// `cap`; false when the window is full.
     #[inline]
-    pub fn try_reserve(&self, start: i64, cap: u64) -> bool {
+    pub(super) fn try_reserve(&self, start: i64, cap: u64) -> bool {
         self.update(start, |c| (u64::from(c) < cap).then_some(c + 1))
     }
 
     /// Counts `n` more in the window starting at `start` (saturating).
-    pub fn add(&self, start: i64, n: u32) {
+    pub(super) fn add(&self, start: i64, n: u32) {
         self.update(start, |c| Some(c.saturating_add(n)));
     }
 
@@ -87,7 +87,7 @@ impl WindowCount {
         }
     }
 
-    pub fn get(&self) -> Counted {
+    pub(super) fn get(&self) -> Counted {
         let (w, c) = unpack(self.0.load(Ordering::Relaxed));
         Counted {
             window_start: i64::from(w),
@@ -95,7 +95,7 @@ impl WindowCount {
         }
     }
 
-    pub fn set(&self, v: Counted) {
+    pub(super) fn set(&self, v: Counted) {
         let count = u32::try_from(v.count).unwrap_or(u32::MAX);
         self.0
             .store(pack(window_key(v.window_start), count), Ordering::Relaxed);
@@ -105,18 +105,32 @@ impl WindowCount {
 /// An offer's counts, shared by every routing table that contains the offer.
 #[derive(Default, Debug)]
 pub struct OfferCounters {
-    pub daily_clicks: WindowCount,
-    pub daily_conversions: WindowCount,
-    pub weekly_conversions: WindowCount,
-    pub monthly_conversions: WindowCount,
-    pub total_conversions: AtomicU64,
+    pub(super) daily_clicks: WindowCount,
+    pub(super) daily_conversions: WindowCount,
+    pub(super) weekly_conversions: WindowCount,
+    pub(super) monthly_conversions: WindowCount,
+    pub(super) total_conversions: AtomicU64,
     /// Clicks that qualified for the offer but were turned away by one of its caps.
-    pub capped_clicks: AtomicU64,
+    pub(super) capped_clicks: AtomicU64,
 }
 
 impl OfferCounters {
+    /// A counted click matched the offer but one of its caps turned it away.
+    #[cold]
+    pub fn click_turned_away(&self) {
+        self.capped_clicks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn capped_clicks(&self) -> u64 {
+        self.capped_clicks.load(Ordering::Relaxed)
+    }
+
+    pub fn total_conversions(&self) -> u64 {
+        self.total_conversions.load(Ordering::Relaxed)
+    }
+
     /// Counts a conversion that happened at `now`.
-    pub fn add_conversion(&self, calendar: &Calendar, now: i64) {
+    pub(super) fn add_conversion(&self, calendar: &Calendar, now: i64) {
         self.daily_conversions
             .add(calendar.window(Period::Day, now).start, 1);
         self.weekly_conversions
