@@ -361,8 +361,7 @@ mod tests {
             &mut desktop,
             &mut rng,
             &mut NoTrace,
-        )
-        .outcome;
+        );
         assert_eq!(
             desktop.country_lookups, 0,
             "the US rule is ruled out by device first"
@@ -593,8 +592,7 @@ mod tests {
                 &mut bot,
                 &mut rng,
                 &mut NoTrace,
-            )
-            .outcome;
+            );
         }
         assert_eq!(
             tally(&t, &ctx(BotPolicy::Fallback), 500)[1],
@@ -604,8 +602,7 @@ mod tests {
         // Counted clicks have filled the cap; an uncounted one now sees it.
         let mut trace = Record(Vec::new());
         let mut attrs = fixed(None, DeviceClass::Desktop);
-        t.decide(t.link(9).unwrap(), &head, &mut attrs, &mut rng, &mut trace)
-            .outcome;
+        t.decide(t.link(9).unwrap(), &head, &mut attrs, &mut rng, &mut trace);
         assert_eq!(
             trace.0[0],
             (0, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)))
@@ -651,8 +648,7 @@ mod tests {
             &mut unknown_mobile,
             &mut rng,
             &mut trace,
-        )
-        .outcome;
+        );
         // Sorted order: priority 1 (offers 1, 3, 2) then priority 2 (offer 4).
         assert_eq!(
             trace.0,
@@ -671,8 +667,7 @@ mod tests {
             &mut us_mobile,
             &mut rng,
             &mut trace,
-        )
-        .outcome;
+        );
         assert_eq!(trace.0[3], (3, Verdict::NotReached(Ok(()))));
     }
 }
