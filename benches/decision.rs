@@ -14,7 +14,7 @@ use smartlink::counts::{CapClock, Counts};
 use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable};
 use smartlink::settings::BotPolicy;
 use smartlink::template::Template;
-use smartlink::vocab::{Country, DeviceClass};
+use smartlink::vocab::{Country, DeviceClass, OsFamily};
 
 /// Priority 1: four country-targeted offers; priority 2: three device-targeted offers;
 /// priority 3: three offers for France. Weights vary.
@@ -43,11 +43,10 @@ fn table() -> RoutingTable {
     );
     let catalog: Catalog = serde_json::from_str(&json).expect("catalog");
     RoutingTable::compile(
-        &catalog,
+        &smartlink::catalog::validate(catalog).expect("valid"),
         Template::parse("https://fallback.example/").unwrap(),
         &Counts::default(),
     )
-    .expect("compile")
 }
 
 struct Known(Option<Country>, DeviceClass);
@@ -58,6 +57,9 @@ impl Attributes for Known {
     }
     fn device(&mut self) -> DeviceClass {
         self.1
+    }
+    fn os(&mut self) -> OsFamily {
+        OsFamily::Other
     }
 }
 

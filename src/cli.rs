@@ -14,6 +14,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::client::DeviceClassifier;
+use crate::conditions::Side;
 use crate::counts::{CapClock, Counts};
 use crate::http::Role;
 use crate::routing::{RoutingTable, Skip};
@@ -222,14 +223,17 @@ fn never_qualifying(table: &RoutingTable) -> Vec<String> {
     let mut warnings = Vec::new();
     for link in table.links() {
         for a in link.attachments.iter() {
-            let why = match a.blocked {
-                Some(Skip::OfferPaused) => "its offer is paused",
-                Some(Skip::OfferDeleted) => "its offer is deleted",
-                _ if !a.countries.is_any() && a.countries.codes().is_empty() => {
-                    "its countries and the offer's allowed_countries have nothing in common"
-                }
-                _ if a.devices.classes().is_empty() => {
-                    "its devices and the offer's allowed_devices have nothing in common"
+            let empty = a.rules.iter().find(|r| !r.exclude && r.set.is_empty());
+            let why = match (a.blocked, empty) {
+                (Some(Skip::OfferPaused), _) => "its offer is paused".to_string(),
+                (Some(Skip::OfferDeleted), _) => "its offer is deleted".to_string(),
+                (_, Some(rule)) => {
+                    let d = rule.set.dimension();
+                    format!(
+                        "its {} and the offer's {} have nothing in common",
+                        d.field(Side::Attachment, false),
+                        d.field(Side::Offer, false)
+                    )
                 }
                 _ => continue,
             };

@@ -65,6 +65,7 @@ pub mod click;
 pub mod clicks;
 pub mod client;
 pub mod clock;
+pub mod conditions;
 pub mod conversions;
 pub mod counts;
 pub mod files;

@@ -1,7 +1,7 @@
 //! A [`Snapshot`]: everything a click reads that comes from configuration, built whole from
 //! the files and published through `ArcSwap` by `state`.
 //!
-//! Pipeline: settings file → [`Settings`] → catalog file → validated `Catalog` → compiled
+//! Pipeline: settings file → [`Settings`] → catalog file → [`ValidCatalog`] → compiled
 //! [`RoutingTable`]; GeoIP file → [`GeoDb`]. Any error anywhere fails the whole load, with
 //! every problem found listed; nothing is half-applied.
 
@@ -10,7 +10,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::calendar::Calendar;
-use crate::catalog::{self, Catalog, FileStamp};
+use crate::catalog::{self, FileStamp, ValidCatalog};
 use crate::clicks::ClickSigner;
 use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders, GeoDb, TrustedProxies};
 use crate::counts::{CapClock, Counts};
@@ -22,7 +22,7 @@ pub struct Snapshot {
     /// 1 for the table loaded at start, +1 per successful reload.
     pub generation: u64,
     pub settings: Settings,
-    pub catalog: Catalog,
+    pub catalog: ValidCatalog,
     /// The version of the catalog file `catalog` was read from or written to.
     pub catalog_stamp: FileStamp,
     pub table: RoutingTable,
@@ -78,13 +78,10 @@ impl Snapshot {
                 .unwrap_or(None),
             None => None,
         };
-        let table = catalog.as_ref().and_then(|(c, _)| {
-            RoutingTable::compile(c, settings.default_fallback_url.clone(), counts)
-                .map_err(|e| problems.push(e.to_string()))
-                .ok()
-        });
-        match (problems.is_empty(), catalog, table) {
-            (true, Some((catalog, catalog_stamp)), Some(table)) => {
+        match (problems.is_empty(), catalog) {
+            (true, Some((catalog, catalog_stamp))) => {
+                let table =
+                    RoutingTable::compile(&catalog, settings.default_fallback_url.clone(), counts);
                 let calendar = Calendar::new(settings.time_zone.clone());
                 Ok(Snapshot::assemble(
                     generation,
@@ -102,7 +99,12 @@ impl Snapshot {
 
     /// The next generation with `catalog` (saved as `stamp`) and its compiled `table` in
     /// place of this one's; settings, GeoIP database and calendar are shared.
-    pub fn with_table(&self, catalog: Catalog, stamp: FileStamp, table: RoutingTable) -> Snapshot {
+    pub fn with_table(
+        &self,
+        catalog: ValidCatalog,
+        stamp: FileStamp,
+        table: RoutingTable,
+    ) -> Snapshot {
         Snapshot::assemble(
             self.generation + 1,
             self.settings.clone(),
@@ -144,7 +146,7 @@ impl Snapshot {
     fn assemble(
         generation: u64,
         settings: Settings,
-        catalog: Catalog,
+        catalog: ValidCatalog,
         catalog_stamp: FileStamp,
         table: RoutingTable,
         geo: Option<Arc<GeoDb>>,

@@ -22,7 +22,7 @@ use crate::counts::{CapClock, Counts, Saver};
 use crate::files::{CommitError, DirLock};
 use crate::metrics::{External, Metrics};
 use crate::rebuilder::Rebuilder;
-use crate::routing::{CompileError, RoutingTable};
+use crate::routing::RoutingTable;
 use crate::snapshot::{LoadError, Snapshot};
 
 pub struct State {
@@ -56,8 +56,8 @@ pub enum EditError<E> {
     FileChanged,
     /// The file could not be written (disk full, permissions, ...).
     Io(std::io::Error),
-    /// A validated catalog failed to compile: a bug.
-    Compile(CompileError),
+    /// The compile of a validated catalog panicked: a bug.
+    CompilePanicked,
 }
 
 /// Why the server could not start.
@@ -230,12 +230,9 @@ impl State {
             if !unchanged_on_disk() {
                 return Err(EditError::FileChanged);
             }
-            let mut catalog = current.catalog.clone();
+            let mut catalog = Catalog::clone(&current.catalog);
             let answer = edit(&mut catalog).map_err(EditError::Rejected)?;
-            let problems = crate::catalog::validate::validate(&catalog);
-            if !problems.is_empty() {
-                return Err(EditError::Invalid(problems));
-            }
+            let catalog = crate::catalog::validate(catalog).map_err(EditError::Invalid)?;
             // Compile on a second thread while this one writes the file: the two are the
             // bulk of a large write and need nothing from each other.
             let (table, staged) = std::thread::scope(|scope| {
@@ -251,11 +248,9 @@ impl State {
                 (compiled.join(), staged)
             });
             let staged = staged.map_err(EditError::Io)?;
-            // A validated catalog always compiles; a failure here is a bug. The staged file
-            // is dropped (removed) and nothing changes.
-            let table = table
-                .unwrap_or_else(|_| Err(CompileError::panicked()))
-                .map_err(EditError::Compile)?;
+            // A validated catalog always compiles; a panic here is a bug. The staged file is
+            // dropped (removed) and nothing changes.
+            let table = table.map_err(|_| EditError::CompilePanicked)?;
             // Checked again just before the rename: the window in which a hand edit can be
             // replaced is this check to the rename, not the whole write.
             if !unchanged_on_disk() {
@@ -289,8 +284,8 @@ impl State {
                 self.metrics.catalog_write_failures.inc();
                 tracing::error!(path = %path.display(), error = %e, "cannot write the catalog; API write refused, previous catalog still served");
             }
-            Err(EditError::Compile(e)) => {
-                tracing::error!(error = %e, "validated catalog did not compile")
+            Err(EditError::CompilePanicked) => {
+                tracing::error!("the compile of a validated catalog panicked")
             }
             Err(EditError::Rejected(_) | EditError::Invalid(_)) => {}
         }

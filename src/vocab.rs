@@ -98,7 +98,7 @@ impl DeviceClass {
 }
 
 /// Operating-system family of a click (SPEC §7).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[repr(u8)]
 pub enum OsFamily {
@@ -227,6 +227,23 @@ impl CapKind {
         CapKind::MonthlyConversions,
         CapKind::TotalConversions,
     ];
+
+    /// What the cap counts, for the API's documentation.
+    pub const fn doc(self) -> &'static str {
+        match self {
+            CapKind::DailyClicks => {
+                "Routed clicks per day (from midnight in `tracking.timezone`); null clears the cap."
+            }
+            CapKind::DailyConversions => "Conversions per day; null clears the cap.",
+            CapKind::WeeklyConversions => {
+                "Conversions per week (from Monday); null clears the cap."
+            }
+            CapKind::MonthlyConversions => {
+                "Conversions per month (from the 1st); null clears the cap."
+            }
+            CapKind::TotalConversions => "Conversions in all; null clears the cap.",
+        }
+    }
 
     /// The name of this cap in the catalog, the API and statistics.
     pub const fn as_str(self) -> &'static str {

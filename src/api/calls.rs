@@ -6,11 +6,11 @@ use http::Method;
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::params::{Args, Param, Type, nullable, optional, required};
+use super::fields::*;
+use super::params::{Args, Param};
 use super::{read, write};
-use crate::catalog::validate;
+use crate::conditions::{Dimension, Side};
 use crate::state::State;
-use crate::vocab::CapKind;
 
 pub type Handler = fn(&State, &Args) -> Result<Value, ApiError>;
 
@@ -34,55 +34,82 @@ pub fn find(name: &str) -> Option<&'static Call> {
     CALLS.iter().find(|c| c.name == name)
 }
 
-const STATUS: Type = Type::OneOf(&["active", "paused", "deleted"]);
-const LINK_STATUS: Type = Type::OneOf(&["active", "inactive"]);
-/// `start_at_row` of the campaigns document's lists (rows counted from 1) and of
-/// `smart_links.json` (from 0); `row_limit` of each.
-const ROW_FROM_1: Type = Type::Int {
-    min: 1,
-    max: i64::MAX,
-};
-const ROW_FROM_0: Type = Type::Int {
-    min: 0,
-    max: i64::MAX,
-};
-const ROWS_5000: Type = Type::Int { min: 1, max: 5000 };
-const ROWS_500: Type = Type::Int { min: 1, max: 500 };
-const WEIGHT: Type = Type::Int {
-    min: 1,
-    max: validate::MAX_WEIGHT as i64,
-};
-const PRIORITY: Type = Type::Int {
-    min: *validate::PRIORITY_RANGE.start(),
-    max: *validate::PRIORITY_RANGE.end(),
-};
-const CAP: Type = Type::Int {
-    min: 0,
-    max: crate::vocab::MAX_CAP as i64,
-};
-const CREATIVE_TYPE: Type = Type::Int {
-    min: *validate::CREATIVE_TYPES.start() as i64,
-    max: *validate::CREATIVE_TYPES.end() as i64,
-};
-const LINK_TYPE: Type = Type::Int {
-    min: *validate::DISPLAY_LINK_TYPES.start() as i64,
-    max: *validate::DISPLAY_LINK_TYPES.end() as i64,
-};
-const SIZE: Type = Type::Int {
-    min: 1,
-    max: 100_000,
-};
+/// The parameters of a targeting condition list on `side`: the include and the exclude list
+/// of every dimension, optional.
+const CONDITIONS: usize = 2 * Dimension::ALL.len();
 
-/// The cap parameters of offers, one per `CapKind` (`null` clears a cap).
-const CAPS: [Param; 5] = {
-    let mut caps = [nullable("", CAP); 5];
+const fn conditions(side: Side) -> [Param; CONDITIONS] {
+    let mut params = [SMART_LINK_ID.optional(); CONDITIONS];
     let mut i = 0;
-    while i < caps.len() {
-        caps[i] = nullable(CapKind::ALL[i].as_str(), CAP);
+    while i < Dimension::ALL.len() {
+        let d = Dimension::ALL[i];
+        params[2 * i] = condition(d, side, false).optional();
+        params[2 * i + 1] = condition(d, side, true).optional();
         i += 1;
     }
-    caps
+    params
+}
+
+/// The cap parameters of an offer (`null` clears a cap).
+const CAP_PARAMS: [Param; 5] = {
+    let mut params = [SMART_LINK_ID.optional(); 5];
+    let mut i = 0;
+    while i < params.len() {
+        params[i] = CAPS[i].nullable();
+        i += 1;
+    }
+    params
 };
+
+/// `parts` one after the other (`N` is their total length).
+const fn join<const N: usize>(parts: &[&[Param]]) -> [Param; N] {
+    let mut out = [SMART_LINK_ID.optional(); N];
+    let (mut n, mut p) = (0, 0);
+    while p < parts.len() {
+        let mut i = 0;
+        while i < parts[p].len() {
+            out[n] = parts[p][i];
+            n += 1;
+            i += 1;
+        }
+        p += 1;
+    }
+    assert!(n == N, "N is the total length of the parts");
+    out
+}
+
+const ATTACH: [Param; 4 + CONDITIONS] = join(&[
+    &[
+        SMART_LINK_ID.required(),
+        OFFER_ID.required(),
+        OFFER_WEIGHT.optional(),
+        PRIORITY.optional(),
+    ],
+    &conditions(Side::Attachment),
+]);
+
+const CREATE_OFFER: [Param; 4 + CONDITIONS + 5] = join(&[
+    &[
+        OFFER_NAME.required(),
+        OFFER_URL.required(),
+        OFFER_STATUS.optional(),
+        POSTBACK_TOKEN.nullable(),
+    ],
+    &conditions(Side::Offer),
+    &CAP_PARAMS,
+]);
+
+const UPDATE_OFFER: [Param; 5 + CONDITIONS + 5] = join(&[
+    &[
+        OFFER_ID.required(),
+        OFFER_NAME.optional(),
+        OFFER_URL.optional(),
+        OFFER_STATUS.optional(),
+        POSTBACK_TOKEN.nullable(),
+    ],
+    &conditions(Side::Offer),
+    &CAP_PARAMS,
+]);
 
 const fn get(name: &'static str, params: &'static [Param], handler: Handler) -> Call {
     Call {
@@ -107,82 +134,112 @@ pub static CALLS: [Call; 24] = [
     get(
         "campaigns.json",
         &[
-            optional("campaign_id", Type::Id),
-            optional("offer_id", Type::Id),
-            optional("affiliate_id", Type::Id),
-            optional("campaign_status", STATUS),
-            optional("start_at_row", ROW_FROM_1),
-            optional("row_limit", ROWS_5000),
+            CAMPAIGN_ID
+                .optional()
+                .doc("Only the campaign with this id."),
+            OFFER_ID
+                .optional()
+                .doc("Only those of the offer with this id."),
+            AFFILIATE_ID
+                .optional()
+                .doc("Only those of the affiliate with this id."),
+            CAMPAIGN_STATUS
+                .optional()
+                .doc("Only campaigns with this status."),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_5000.optional(),
         ],
         read::campaigns,
     ),
     get(
         "creatives.json",
         &[
-            optional("creative_id", Type::Id),
-            optional("offer_id", Type::Id),
-            optional("creative_type_id", CREATIVE_TYPE),
-            optional("creative_status", STATUS),
+            CREATIVE_ID
+                .optional()
+                .doc("Only the creative with this id."),
+            OFFER_ID
+                .optional()
+                .doc("Only those of the offer with this id."),
+            CREATIVE_TYPE_ID
+                .optional()
+                .doc("Only creatives of this type: 1 Banner, 2 Text Link, 3 Email, 4 HTML."),
+            CREATIVE_STATUS
+                .optional()
+                .doc("Only creatives with this status."),
         ],
         read::creatives,
     ),
     get(
         "landing_pages.json",
         &[
-            optional("landing_page_id", Type::Id),
-            optional("offer_id", Type::Id),
-            optional("landing_page_status", STATUS),
+            LANDING_PAGE_ID
+                .optional()
+                .doc("Only the landing page with this id."),
+            OFFER_ID
+                .optional()
+                .doc("Only those of the offer with this id."),
+            LANDING_PAGE_STATUS
+                .optional()
+                .doc("Only landing pages with this status."),
         ],
         read::landing_pages,
     ),
     get(
         "smart_links.json",
         &[
-            optional("smart_link_id", Type::Id),
-            optional("affiliate_id", Type::Id),
-            optional("smart_link_status", LINK_STATUS),
-            optional("start_at_row", ROW_FROM_0),
-            optional("row_limit", ROWS_500),
+            SMART_LINK_ID
+                .optional()
+                .doc("Only the smart link with this id."),
+            AFFILIATE_ID
+                .optional()
+                .doc("Only those of the affiliate with this id."),
+            SMART_LINK_STATUS
+                .optional()
+                .doc("Only smart links with this status."),
+            START_AT_ROW_0.optional(),
+            ROW_LIMIT_500.optional(),
         ],
         read::smart_links,
     ),
     get(
         "offers.json",
         &[
-            optional("offer_id", Type::Id),
-            optional("offer_status", STATUS),
-            optional("start_at_row", ROW_FROM_1),
-            optional("row_limit", ROWS_5000),
+            OFFER_ID.optional().doc("Only the offer with this id."),
+            OFFER_STATUS.optional().doc("Only offers with this status."),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_5000.optional(),
         ],
         read::offers,
     ),
     get(
         "affiliates.json",
         &[
-            optional("affiliate_id", Type::Id),
-            optional("start_at_row", ROW_FROM_1),
-            optional("row_limit", ROWS_5000),
+            AFFILIATE_ID
+                .optional()
+                .doc("Only the affiliate with this id."),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_5000.optional(),
         ],
         read::affiliates,
     ),
     get(
         "smart_link_offers.json",
-        &[required("smart_link_id", Type::Id)],
+        &[SMART_LINK_ID.required()],
         read::smart_link_offers,
     ),
     get(
         "smart_link_stats.json",
-        &[required("smart_link_id", Type::Id)],
+        &[SMART_LINK_ID.required()],
         read::smart_link_stats,
     ),
     get(
         "smart_link_route.json",
         &[
-            required("smart_link_id", Type::Id),
-            optional("ip", Type::Ip),
-            optional("user_agent", Type::FreeText),
-            optional("sec_ch_ua_mobile", Type::OneOf(&["?0", "?1"])),
-            optional("sec_ch_ua_platform", Type::FreeText),
+            SMART_LINK_ID.required(),
+            IP.optional(),
+            USER_AGENT.optional(),
+            SEC_CH_UA_MOBILE.optional(),
+            SEC_CH_UA_PLATFORM.optional(),
         ],
         read::smart_link_route,
     ),
@@ -190,23 +247,27 @@ pub static CALLS: [Call; 24] = [
     post(
         "campaign.json",
         &[
-            required("offer_id", Type::Id),
-            required("affiliate_id", Type::Id),
-            optional("display_link_type_id", LINK_TYPE),
-            optional("creative_id", Type::Id),
-            optional("landing_page_id", Type::Id),
-            optional("sub_affiliate", Type::Text),
-            optional("coupon_code", Type::Text),
+            OFFER_ID.required(),
+            AFFILIATE_ID.required(),
+            DISPLAY_LINK_TYPE_ID.optional(),
+            CREATIVE_ID.optional(),
+            LANDING_PAGE_ID.optional(),
+            SUB_AFFILIATE.optional(),
+            COUPON_CODE.optional(),
         ],
         write::create_campaign,
     ),
     post(
         "update_campaign.json",
         &[
-            required("campaign_id", Type::Id),
-            optional("campaign_status", STATUS),
-            nullable("creative_id", Type::Id),
-            nullable("landing_page_id", Type::Id),
+            CAMPAIGN_ID.required().doc("The campaign to update."),
+            CAMPAIGN_STATUS.optional(),
+            CREATIVE_ID
+                .nullable()
+                .doc("The creative to assign; null (JSON) or empty (form) removes it."),
+            LANDING_PAGE_ID
+                .nullable()
+                .doc("The landing page to assign; null (JSON) or empty (form) removes it."),
         ],
         write::update_campaign,
     ),
@@ -214,102 +275,55 @@ pub static CALLS: [Call; 24] = [
     post(
         "smart_link.json",
         &[
-            required("affiliate_id", Type::Id),
-            required("smart_link_name", Type::Text),
-            optional("fallback_url", Type::Url),
-            optional("smart_link_status", LINK_STATUS),
+            AFFILIATE_ID.required(),
+            SMART_LINK_NAME.required(),
+            FALLBACK_URL.optional(),
+            SMART_LINK_STATUS.optional(),
         ],
         write::create_smart_link,
     ),
     post(
         "update_smart_link.json",
         &[
-            required("smart_link_id", Type::Id),
-            optional("smart_link_name", Type::Text),
-            nullable("fallback_url", Type::Url),
-            optional("smart_link_status", LINK_STATUS),
+            SMART_LINK_ID.required(),
+            SMART_LINK_NAME.optional(),
+            FALLBACK_URL.nullable(),
+            SMART_LINK_STATUS.optional(),
         ],
         write::update_smart_link,
     ),
     post(
         "delete_smart_link.json",
-        &[required("smart_link_id", Type::Id)],
+        &[SMART_LINK_ID.required()],
         write::delete_smart_link,
     ),
-    post(
-        "smart_link_offer.json",
-        &[
-            required("smart_link_id", Type::Id),
-            required("offer_id", Type::Id),
-            optional("offer_weight", WEIGHT),
-            optional("priority", PRIORITY),
-            optional("countries", Type::Countries),
-            optional("devices", Type::Devices),
-        ],
-        write::attach_offer,
-    ),
+    post("smart_link_offer.json", &ATTACH, write::attach_offer),
     post(
         "remove_smart_link_offer.json",
-        &[
-            required("smart_link_id", Type::Id),
-            required("offer_id", Type::Id),
-        ],
+        &[SMART_LINK_ID.required(), OFFER_ID.required()],
         write::remove_offer,
     ),
     // Offers.
-    post(
-        "offer.json",
-        &[
-            required("offer_name", Type::Text),
-            required("offer_url", Type::Url),
-            optional("offer_status", STATUS),
-            optional("allowed_countries", Type::Countries),
-            optional("allowed_devices", Type::Devices),
-            nullable("postback_token", Type::Token),
-            CAPS[0],
-            CAPS[1],
-            CAPS[2],
-            CAPS[3],
-            CAPS[4],
-        ],
-        write::create_offer,
-    ),
-    post(
-        "update_offer.json",
-        &[
-            required("offer_id", Type::Id),
-            optional("offer_name", Type::Text),
-            optional("offer_url", Type::Url),
-            optional("offer_status", STATUS),
-            optional("allowed_countries", Type::Countries),
-            optional("allowed_devices", Type::Devices),
-            nullable("postback_token", Type::Token),
-            CAPS[0],
-            CAPS[1],
-            CAPS[2],
-            CAPS[3],
-            CAPS[4],
-        ],
-        write::update_offer,
-    ),
+    post("offer.json", &CREATE_OFFER, write::create_offer),
+    post("update_offer.json", &UPDATE_OFFER, write::update_offer),
     // Landing pages.
     post(
         "landing_page.json",
         &[
-            required("offer_id", Type::Id),
-            required("landing_page_name", Type::Text),
-            required("url", Type::Url),
-            optional("landing_page_status", STATUS),
+            OFFER_ID.required(),
+            LANDING_PAGE_NAME.required(),
+            URL.required(),
+            LANDING_PAGE_STATUS.optional(),
         ],
         write::create_landing_page,
     ),
     post(
         "update_landing_page.json",
         &[
-            required("landing_page_id", Type::Id),
-            optional("landing_page_name", Type::Text),
-            optional("url", Type::Url),
-            optional("landing_page_status", STATUS),
+            LANDING_PAGE_ID.required(),
+            LANDING_PAGE_NAME.optional(),
+            URL.optional(),
+            LANDING_PAGE_STATUS.optional(),
         ],
         write::update_landing_page,
     ),
@@ -317,39 +331,40 @@ pub static CALLS: [Call; 24] = [
     post(
         "creative.json",
         &[
-            required("offer_id", Type::Id),
-            required("creative_name", Type::Text),
-            required("creative_type_id", CREATIVE_TYPE),
-            optional("creative_status", STATUS),
-            optional("width", SIZE),
-            optional("height", SIZE),
+            OFFER_ID.required(),
+            CREATIVE_NAME.required(),
+            CREATIVE_TYPE_ID.required(),
+            CREATIVE_STATUS.optional(),
+            WIDTH.optional(),
+            HEIGHT.optional(),
         ],
         write::create_creative,
     ),
     post(
         "update_creative.json",
         &[
-            required("creative_id", Type::Id),
-            optional("creative_name", Type::Text),
-            optional("creative_type_id", CREATIVE_TYPE),
-            optional("creative_status", STATUS),
-            nullable("width", SIZE),
-            nullable("height", SIZE),
+            CREATIVE_ID.required(),
+            CREATIVE_NAME.optional(),
+            CREATIVE_TYPE_ID.optional(),
+            CREATIVE_STATUS.optional(),
+            WIDTH
+                .nullable()
+                .doc("Width in pixels (1-100000); null (JSON) or empty (form) clears it."),
+            HEIGHT
+                .nullable()
+                .doc("Height in pixels (1-100000); null (JSON) or empty (form) clears it."),
         ],
         write::update_creative,
     ),
     // Affiliates.
     post(
         "affiliate.json",
-        &[required("affiliate_name", Type::Text)],
+        &[AFFILIATE_NAME.required()],
         write::create_affiliate,
     ),
     post(
         "update_affiliate.json",
-        &[
-            required("affiliate_id", Type::Id),
-            optional("affiliate_name", Type::Text),
-        ],
+        &[AFFILIATE_ID.required(), AFFILIATE_NAME.optional()],
         write::update_affiliate,
     ),
 ];

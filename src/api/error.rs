@@ -184,7 +184,7 @@ impl From<EditError<ApiError>> for ApiError {
                 None,
                 "the catalog could not be saved; nothing was changed; retry later",
             ),
-            EditError::Compile(_) => ApiError::one(
+            EditError::CompilePanicked => ApiError::one(
                 Rejection::Internal,
                 None,
                 "internal error; nothing was changed",

@@ -13,6 +13,8 @@
 
 pub mod calls;
 pub mod error;
+pub mod fields;
+pub mod openapi;
 pub mod params;
 mod read;
 mod write;
@@ -31,9 +33,8 @@ use crate::state::State;
 
 /// Every API path starts with this.
 pub const PREFIX: &str = "/api/2/";
-/// The OpenAPI 3 document of the API, served as is (no key needed).
+/// Where the OpenAPI 3 document of the API (`openapi`) is served, without a key.
 pub const OPENAPI_PATH: &str = "/api/2/openapi.json";
-pub const OPENAPI: &str = include_str!("../../docs/openapi.json");
 
 /// One API request as the HTTP side hands it over: the call's name (the path after
 /// [`PREFIX`]), the method, the query string and, for a `POST`, the body read whole (at most

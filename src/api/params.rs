@@ -13,14 +13,14 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
+use std::marker::PhantomData;
 
 use serde_json::Value;
 
 use super::error::{ApiError, FieldError};
 use crate::catalog::validate::{MAX_TEXT, check_token};
+use crate::conditions::Dimension;
 use crate::template::Template;
-use crate::vocab::DeviceClass;
-use crate::vocab::parse_country;
 
 /// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
 const MAX_FREE_TEXT: usize = 2048;
@@ -39,10 +39,8 @@ pub enum Type {
     Url,
     /// One of the listed words.
     OneOf(&'static [&'static str]),
-    /// ISO 3166-1 alpha-2 country codes.
-    Countries,
-    /// Device classes.
-    Devices,
+    /// A targeting condition's list (`conditions::Dimension`).
+    Condition(Dimension),
     /// An IPv4 or IPv6 address.
     Ip,
     /// A postback token: 8 to 255 printable ASCII characters.
@@ -57,34 +55,85 @@ pub enum Presence {
     Nullable,
 }
 
+/// A parameter of a call: a [`Field`] with whether the call needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Param {
     pub name: &'static str,
     pub ty: Type,
     pub presence: Presence,
+    /// What it means in this call (the OpenAPI document's description).
+    pub doc: &'static str,
+    /// The value taken when it is not given (documented; the handler reads it from here).
+    pub default: Option<i64>,
 }
 
-pub const fn required(name: &'static str, ty: Type) -> Param {
-    Param {
-        name,
-        ty,
-        presence: Presence::Required,
+impl Param {
+    /// The same parameter with another description (a filter of a list, say).
+    pub const fn doc(self, doc: &'static str) -> Param {
+        Param { doc, ..self }
     }
 }
 
-pub const fn optional(name: &'static str, ty: Type) -> Param {
-    Param {
-        name,
-        ty,
-        presence: Presence::Optional,
+/// A parameter of the API, declared once (`api::fields`): its name, the type of its values,
+/// what it means, and what a handler reads from it (`T`), so that a misspelt name does not
+/// compile and a handler cannot read an id as text.
+pub struct Field<T> {
+    pub name: &'static str,
+    pub ty: Type,
+    pub doc: &'static str,
+    /// The value taken when it is not given.
+    pub default: Option<i64>,
+    read: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Field<T> {
+    fn clone(&self) -> Self {
+        *self
     }
 }
 
-pub const fn nullable(name: &'static str, ty: Type) -> Param {
-    Param {
-        name,
-        ty,
-        presence: Presence::Nullable,
+impl<T> Copy for Field<T> {}
+
+impl<T> Field<T> {
+    pub const fn new(name: &'static str, ty: Type, doc: &'static str) -> Field<T> {
+        Field {
+            name,
+            ty,
+            doc,
+            default: None,
+            read: PhantomData,
+        }
+    }
+
+    /// The same field with a default value.
+    pub const fn default(self, value: i64) -> Field<T> {
+        Field {
+            default: Some(value),
+            ..self
+        }
+    }
+
+    const fn param(self, presence: Presence) -> Param {
+        Param {
+            name: self.name,
+            ty: self.ty,
+            presence,
+            doc: self.doc,
+            default: self.default,
+        }
+    }
+
+    pub const fn required(self) -> Param {
+        self.param(Presence::Required)
+    }
+
+    pub const fn optional(self) -> Param {
+        self.param(Presence::Optional)
+    }
+
+    /// Optional, and `null` (or an empty form value) clears it.
+    pub const fn nullable(self) -> Param {
+        self.param(Presence::Nullable)
     }
 }
 
@@ -93,7 +142,8 @@ pub const fn nullable(name: &'static str, ty: Type) -> Param {
 pub enum Arg {
     Int(i64),
     Text(String),
-    List(Vec<String>),
+    /// A condition's list, as the catalog stores it.
+    Json(Value),
     /// Cleared (`null` or an empty form value).
     Null,
 }
@@ -104,11 +154,77 @@ impl Arg {
         match self {
             Arg::Int(n) => Value::from(*n),
             Arg::Text(t) => Value::from(t.as_str()),
-            Arg::List(l) => Value::from(l.clone()),
+            Arg::Json(v) => v.clone(),
             Arg::Null => Value::Null,
         }
     }
 }
+
+/// What a handler reads from a checked value.
+pub trait Read: Sized {
+    fn read(arg: &Arg) -> Option<Self>;
+}
+
+impl Read for i64 {
+    fn read(arg: &Arg) -> Option<i64> {
+        match arg {
+            Arg::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+impl Read for u32 {
+    fn read(arg: &Arg) -> Option<u32> {
+        i64::read(arg).and_then(|n| u32::try_from(n).ok())
+    }
+}
+
+impl Read for u64 {
+    fn read(arg: &Arg) -> Option<u64> {
+        i64::read(arg).and_then(|n| u64::try_from(n).ok())
+    }
+}
+
+impl Read for u8 {
+    fn read(arg: &Arg) -> Option<u8> {
+        i64::read(arg).and_then(|n| u8::try_from(n).ok())
+    }
+}
+
+impl Read for String {
+    fn read(arg: &Arg) -> Option<String> {
+        match arg {
+            Arg::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Read for Value {
+    fn read(arg: &Arg) -> Option<Value> {
+        match arg {
+            Arg::Json(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A word parameter read as the catalog's enumeration of it (statuses).
+macro_rules! read_word {
+    ($($t:ty),*) => {$(
+        impl Read for $t {
+            fn read(arg: &Arg) -> Option<$t> {
+                match arg {
+                    Arg::Text(t) => serde_json::from_value(Value::from(t.as_str())).ok(),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+read_word!(crate::catalog::Status, crate::catalog::LinkStatus);
 
 /// The checked parameters of one call, in declaration order.
 #[derive(Debug, Default)]
@@ -117,83 +233,35 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn get(&self, name: &str) -> Option<&Arg> {
+    fn arg(&self, name: &str) -> Option<&Arg> {
         self.args.iter().find(|(n, _)| *n == name).map(|(_, a)| a)
+    }
+
+    /// The value of `field`, when given (and not cleared).
+    pub fn get<T: Read>(&self, field: Field<T>) -> Option<T> {
+        self.arg(field.name).and_then(T::read)
+    }
+
+    /// For an update: `None` when `field` is not given, `Some(None)` when it is cleared.
+    pub fn change<T: Read>(&self, field: Field<T>) -> Option<Option<T>> {
+        match self.arg(field.name)? {
+            Arg::Null => Some(None),
+            a => Some(T::read(a)),
+        }
+    }
+
+    /// The list of a condition field (by its name, from `conditions::Dimension`).
+    pub fn condition(&self, name: &str) -> Option<&Value> {
+        match self.arg(name) {
+            Some(Arg::Json(v)) => Some(v),
+            _ => None,
+        }
     }
 
     /// The parameters given, in declaration order.
     pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Arg)> {
         self.args.iter().map(|(n, a)| (*n, a))
     }
-
-    /// An id or integer parameter (absent or cleared: `None`).
-    pub fn int(&self, name: &str) -> Option<i64> {
-        match self.get(name) {
-            Some(Arg::Int(n)) => Some(*n),
-            _ => None,
-        }
-    }
-
-    /// An [`Type::Id`] parameter.
-    pub fn id(&self, name: &str) -> Option<u32> {
-        self.int(name).and_then(|n| u32::try_from(n).ok())
-    }
-
-    pub fn text(&self, name: &str) -> Option<&str> {
-        match self.get(name) {
-            Some(Arg::Text(t)) => Some(t),
-            _ => None,
-        }
-    }
-
-    pub fn list(&self, name: &str) -> Option<&[String]> {
-        match self.get(name) {
-            Some(Arg::List(l)) => Some(l),
-            _ => None,
-        }
-    }
-
-    /// For an update: `None` when not given, `Some(None)` when cleared.
-    pub fn change<T>(&self, name: &str, value: impl Fn(&Arg) -> Option<T>) -> Option<Option<T>> {
-        match self.get(name)? {
-            Arg::Null => Some(None),
-            a => Some(value(a)),
-        }
-    }
-
-    /// [`Args::change`] of an id.
-    pub fn id_change(&self, name: &str) -> Option<Option<u32>> {
-        self.change(name, |a| match a {
-            Arg::Int(n) => u32::try_from(*n).ok(),
-            _ => None,
-        })
-    }
-
-    /// [`Args::change`] of a non-negative integer.
-    pub fn count_change(&self, name: &str) -> Option<Option<u64>> {
-        self.change(name, |a| match a {
-            Arg::Int(n) => u64::try_from(*n).ok(),
-            _ => None,
-        })
-    }
-
-    /// [`Args::change`] of a text.
-    pub fn text_change(&self, name: &str) -> Option<Option<String>> {
-        self.change(name, |a| match a {
-            Arg::Text(t) => Some(t.clone()),
-            _ => None,
-        })
-    }
-
-    /// The device classes of a [`Type::Devices`] parameter.
-    pub fn devices(&self, name: &str) -> Option<Vec<DeviceClass>> {
-        self.list(name)
-            .map(|l| l.iter().filter_map(|d| device(d)).collect())
-    }
-}
-
-fn device(name: &str) -> Option<DeviceClass> {
-    serde_json::from_value(Value::from(name)).ok()
 }
 
 /// Raw values as they arrived, before checking: name → value, in order, repeats kept (a
@@ -324,7 +392,7 @@ impl Raw {
 
 fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
     let empty_text = matches!(&v, Value::String(s) if s.is_empty());
-    if v.is_null() || (empty_text && !matches!(p.ty, Type::Countries | Type::Devices)) {
+    if v.is_null() || (empty_text && !matches!(p.ty, Type::Condition(_))) {
         return match p.presence {
             Presence::Nullable => Ok(Arg::Null),
             Presence::Required => Err("is required".into()),
@@ -345,21 +413,16 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             Value::String(s) if words.contains(&s.as_str()) => Ok(Arg::Text(s)),
             _ => Err(format!("must be one of: {}", words.join(", "))),
         },
-        Type::Countries => {
-            let codes = list(v)?;
-            for c in &codes {
-                parse_country(c)?;
+        Type::Condition(dimension) => {
+            let values = Value::from(list(v)?);
+            match dimension.parse(&values) {
+                Ok(_) => Ok(Arg::Json(values)),
+                Err(errors) => Err(errors
+                    .into_iter()
+                    .map(|(_, message)| message)
+                    .collect::<Vec<_>>()
+                    .join("; ")),
             }
-            Ok(Arg::List(codes))
-        }
-        Type::Devices => {
-            let names = list(v)?;
-            if let Some(bad) = names.iter().find(|d| device(d).is_none()) {
-                return Err(format!(
-                    "{bad:?} is not a device class (desktop, mobile, tablet, bot, other)"
-                ));
-            }
-            Ok(Arg::List(names))
         }
         Type::Token => {
             let token = text(v, MAX_TEXT)?;
@@ -428,12 +491,18 @@ fn list(v: Value) -> Result<Vec<String>, String> {
 mod tests {
     use super::*;
 
+    const OFFER_ID: Field<u32> = Field::new("offer_id", Type::Id, "");
+    const WEIGHT: Field<i64> = Field::new("offer_weight", Type::Int { min: 1, max: 100 }, "");
+    const FALLBACK: Field<String> = Field::new("fallback_url", Type::Url, "");
+    const COUNTRIES: Field<Value> =
+        Field::new("countries", Type::Condition(Dimension::Country), "");
+    const STATUS: Field<String> = Field::new("status", Type::OneOf(&["active", "paused"]), "");
     const PARAMS: &[Param] = &[
-        required("offer_id", Type::Id),
-        optional("offer_weight", Type::Int { min: 1, max: 100 }),
-        nullable("fallback_url", Type::Url),
-        optional("countries", Type::Countries),
-        optional("status", Type::OneOf(&["active", "paused"])),
+        OFFER_ID.required(),
+        WEIGHT.optional(),
+        FALLBACK.nullable(),
+        COUNTRIES.optional(),
+        STATUS.optional(),
     ];
 
     fn errors(e: ApiError) -> Vec<(Option<String>, String)> {
@@ -452,14 +521,11 @@ mod tests {
         .check(PARAMS)
         .unwrap();
         for args in [form, json] {
-            assert_eq!(args.id("offer_id"), Some(1042));
-            assert_eq!(args.int("offer_weight"), Some(60));
-            assert_eq!(
-                args.list("countries"),
-                Some(&["US".to_string(), "CA".into()][..])
-            );
-            assert_eq!(args.text_change("fallback_url"), Some(None));
-            assert_eq!(args.get("status"), None);
+            assert_eq!(args.get(OFFER_ID), Some(1042));
+            assert_eq!(args.get(WEIGHT), Some(60));
+            assert_eq!(args.get(COUNTRIES), Some(serde_json::json!(["US", "CA"])));
+            assert_eq!(args.change(FALLBACK), Some(None));
+            assert_eq!(args.get(STATUS), None);
         }
     }
 
@@ -524,7 +590,7 @@ mod tests {
     fn api_key_is_taken_out_before_checking() {
         let mut raw = Raw::form(b"api_key=k&offer_id=3");
         assert_eq!(raw.take_api_key().unwrap().as_deref(), Some("k"));
-        assert_eq!(raw.check(PARAMS).unwrap().id("offer_id"), Some(3));
+        assert_eq!(raw.check(PARAMS).unwrap().get(OFFER_ID), Some(3));
         let mut raw = Raw::form(b"api_key=k&api_key=j");
         assert!(raw.take_api_key().is_err());
     }

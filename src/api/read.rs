@@ -8,11 +8,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
-use super::params::Args;
-use crate::catalog::{Campaign, Catalog, Creative, LandingPage, Offer, SmartLink};
+use super::fields::*;
+use super::params::{Args, Field, Read};
+use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
+use crate::conditions::{Dimension, Side};
 use crate::links;
 use crate::settings::Settings;
 use crate::state::State;
@@ -28,16 +30,19 @@ fn bare(key: &str, items: Vec<Value>) -> Value {
 }
 
 /// Where `start_at_row` counts from: 1 in the campaigns document's lists (offers and
-/// affiliates follow them), 0 in `smart_links.json`. The ranges of `start_at_row` and
-/// `row_limit` are their parameters' types (`calls`).
-const FROM_ONE: i64 = 1;
-const FROM_ZERO: i64 = 0;
-const DEFAULT_ROWS: i64 = 100;
+/// affiliates follow them), 0 in `smart_links.json`. The ranges and defaults of
+/// `start_at_row` and `row_limit` are their fields' (`fields`).
+const FROM_ONE: Field<i64> = START_AT_ROW_1;
+const FROM_ZERO: Field<i64> = START_AT_ROW_0;
 
-/// The rows of `items` on the requested page, and the number of rows in all pages.
-fn page<T>(args: &Args, first: i64, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
-    let skip = usize::try_from(args.int("start_at_row").unwrap_or(first) - first).unwrap_or(0);
-    let limit = usize::try_from(args.int("row_limit").unwrap_or(DEFAULT_ROWS)).unwrap_or(0);
+/// The rows of `items` on the requested page, and the number of rows in all pages. `start`
+/// is the call's `start_at_row`, whose default is the first row's number.
+fn page<T>(args: &Args, start: Field<i64>, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
+    let first = start.default.unwrap_or(0);
+    let skip = usize::try_from(args.get(start).unwrap_or(first) - first).unwrap_or(0);
+    let row_limit = args.get(ROW_LIMIT_5000).or(args.get(ROW_LIMIT_500));
+    let default_rows = ROW_LIMIT_5000.default.unwrap_or(100);
+    let limit = usize::try_from(row_limit.unwrap_or(default_rows)).unwrap_or(0);
     let mut total = 0;
     let mut rows = Vec::new();
     for item in items {
@@ -49,24 +54,19 @@ fn page<T>(args: &Args, first: i64, items: impl Iterator<Item = T>) -> (Vec<T>, 
     (rows, total)
 }
 
-/// Whether an optional id filter admits `id`.
-fn admits(args: &Args, name: &str, id: u32) -> bool {
-    args.id(name).is_none_or(|want| want == id)
-}
-
-/// Whether an optional status filter admits `status`.
-fn admits_status(args: &Args, name: &str, status: &str) -> bool {
-    args.text(name).is_none_or(|want| want == status)
+/// Whether an optional filter (an id, a status) admits `value`.
+fn admits<T: Read + PartialEq>(args: &Args, filter: Field<T>, value: T) -> bool {
+    args.get(filter).is_none_or(|want| want == value)
 }
 
 pub fn campaigns(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let c = &snapshot.catalog;
     let matching = c.campaigns.iter().filter(|x| {
-        admits(args, "campaign_id", x.campaign_id)
-            && admits(args, "offer_id", x.offer_id)
-            && admits(args, "affiliate_id", x.affiliate_id)
-            && admits_status(args, "campaign_status", x.campaign_status.as_str())
+        admits(args, CAMPAIGN_ID, x.campaign_id)
+            && admits(args, OFFER_ID, x.offer_id)
+            && admits(args, AFFILIATE_ID, x.affiliate_id)
+            && admits(args, CAMPAIGN_STATUS, x.campaign_status)
     });
     let (rows, total) = page(args, FROM_ONE, matching);
     let names = Names::of(c);
@@ -130,12 +130,10 @@ pub fn creatives(state: &State, args: &Args) -> Result<Value, ApiError> {
         .creatives
         .iter()
         .filter(|x| {
-            admits(args, "creative_id", x.creative_id)
-                && admits(args, "offer_id", x.offer_id)
-                && args
-                    .int("creative_type_id")
-                    .is_none_or(|t| t == i64::from(x.creative_type_id))
-                && admits_status(args, "creative_status", x.creative_status.as_str())
+            admits(args, CREATIVE_ID, x.creative_id)
+                && admits(args, OFFER_ID, x.offer_id)
+                && admits(args, CREATIVE_TYPE_ID, x.creative_type_id)
+                && admits(args, CREATIVE_STATUS, x.creative_status)
         })
         .map(creative_item)
         .collect();
@@ -168,9 +166,9 @@ pub fn landing_pages(state: &State, args: &Args) -> Result<Value, ApiError> {
         .landing_pages
         .iter()
         .filter(|x| {
-            admits(args, "landing_page_id", x.landing_page_id)
-                && admits(args, "offer_id", x.offer_id)
-                && admits_status(args, "landing_page_status", x.landing_page_status.as_str())
+            admits(args, LANDING_PAGE_ID, x.landing_page_id)
+                && admits(args, OFFER_ID, x.offer_id)
+                && admits(args, LANDING_PAGE_STATUS, x.landing_page_status)
         })
         .map(landing_page_item)
         .collect();
@@ -184,9 +182,9 @@ pub fn landing_page_item(x: &LandingPage) -> Value {
 pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let matching = snapshot.catalog.smart_links.iter().filter(|x| {
-        admits(args, "smart_link_id", x.smart_link_id)
-            && admits(args, "affiliate_id", x.affiliate_id)
-            && admits_status(args, "smart_link_status", x.smart_link_status.as_str())
+        admits(args, SMART_LINK_ID, x.smart_link_id)
+            && admits(args, AFFILIATE_ID, x.affiliate_id)
+            && admits(args, SMART_LINK_STATUS, x.smart_link_status)
     });
     let (rows, total) = page(args, FROM_ZERO, matching);
     let items = rows
@@ -209,8 +207,7 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
 pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let matching = snapshot.catalog.offers.iter().filter(|x| {
-        admits(args, "offer_id", x.offer_id)
-            && admits_status(args, "offer_status", x.offer_status.as_str())
+        admits(args, OFFER_ID, x.offer_id) && admits(args, OFFER_STATUS, x.offer_status)
     });
     let (rows, total) = page(args, FROM_ONE, matching);
     Ok(wrapped(
@@ -220,18 +217,33 @@ pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     ))
 }
 
-/// An offer with every field, empty lists included.
+/// An offer with every field: its targeting conditions as [`with_conditions`] lists them.
 pub fn offer_item(o: &Offer) -> Value {
-    json!({
-        "offer_id": o.offer_id,
-        "offer_name": o.offer_name,
-        "offer_status": o.offer_status,
-        "offer_url": o.offer_url,
-        "allowed_countries": o.allowed_countries,
-        "allowed_devices": o.allowed_devices,
-        "caps": o.caps,
-        "postback_token": o.postback_token,
-    })
+    let mut item = Map::new();
+    item.insert("offer_id".into(), json!(o.offer_id));
+    item.insert("offer_name".into(), json!(o.offer_name));
+    item.insert("offer_status".into(), json!(o.offer_status));
+    item.insert("offer_url".into(), json!(o.offer_url));
+    with_conditions(&mut item, Side::Offer, &o.conditions);
+    item.insert("caps".into(), json!(o.caps));
+    item.insert("postback_token".into(), json!(o.postback_token));
+    Value::Object(item)
+}
+
+/// Adds the targeting conditions written on `side` to a list item: the include lists of the
+/// dimensions the seeds show (`countries`, `devices`) always, empty meaning any; every other
+/// list when it is set. In dimension order, include before exclude.
+fn with_conditions(item: &mut Map<String, Value>, side: Side, conditions: &Conditions) {
+    for d in Dimension::ALL {
+        for exclude in [false, true] {
+            let field = d.field(side, exclude);
+            match conditions.get(field) {
+                Some(values) => item.insert(field.into(), values.clone()),
+                None if d.always_listed() && !exclude => item.insert(field.into(), json!([])),
+                None => None,
+            };
+        }
+    }
 }
 
 pub fn affiliates(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -240,7 +252,7 @@ pub fn affiliates(state: &State, args: &Args) -> Result<Value, ApiError> {
         .catalog
         .affiliates
         .iter()
-        .filter(|x| admits(args, "affiliate_id", x.affiliate_id));
+        .filter(|x| admits(args, AFFILIATE_ID, x.affiliate_id));
     let (rows, total) = page(args, FROM_ONE, matching);
     Ok(wrapped(
         "affiliates",
@@ -251,12 +263,12 @@ pub fn affiliates(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 /// The smart link named by the call's `smart_link_id`, or a `404`.
 fn link_of<'c>(catalog: &'c Catalog, args: &Args) -> Result<&'c SmartLink, ApiError> {
-    let id = args.id("smart_link_id").unwrap_or(0);
+    let id = args.get(SMART_LINK_ID).unwrap_or(0);
     catalog
         .smart_links
         .iter()
         .find(|l| l.smart_link_id == id)
-        .ok_or_else(|| ApiError::missing("smart_link_id", id))
+        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))
 }
 
 pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -266,13 +278,12 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
         .offers
         .iter()
         .map(|a| {
-            json!({
-                "offer_id": a.offer_id,
-                "offer_weight": a.offer_weight,
-                "priority": a.priority,
-                "countries": a.countries,
-                "devices": a.devices,
-            })
+            let mut item = Map::new();
+            item.insert("offer_id".into(), json!(a.offer_id));
+            item.insert("offer_weight".into(), json!(a.offer_weight));
+            item.insert("priority".into(), json!(a.priority));
+            with_conditions(&mut item, Side::Attachment, &a.conditions);
+            Value::Object(item)
         })
         .collect();
     Ok(json!({
@@ -283,11 +294,11 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
 
 pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let id = args.id("smart_link_id").unwrap_or(0);
+    let id = args.get(SMART_LINK_ID).unwrap_or(0);
     let link = snapshot
         .table
         .link(id)
-        .ok_or_else(|| ApiError::missing("smart_link_id", id))?;
+        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
     Ok(json!({"request_status": "Success", "response": crate::stats::link(link)}))
 }
 
@@ -295,30 +306,31 @@ pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
 /// client hints, recording nothing. `ip` is the client's address itself (no proxy headers).
 pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let id = args.id("smart_link_id").unwrap_or(0);
+    let id = args.get(SMART_LINK_ID).unwrap_or(0);
     let link = snapshot
         .table
         .link(id)
-        .ok_or_else(|| ApiError::missing("smart_link_id", id))?;
+        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
     let ip: IpAddr = args
-        .text("ip")
+        .get(IP)
         .and_then(|t| t.parse().ok())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     let mut headers = HeaderMap::new();
     for (param, header) in [
-        ("user_agent", http::header::USER_AGENT),
+        (USER_AGENT, http::header::USER_AGENT),
         (
-            "sec_ch_ua_mobile",
+            SEC_CH_UA_MOBILE,
             HeaderName::from_static("sec-ch-ua-mobile"),
         ),
         (
-            "sec_ch_ua_platform",
+            SEC_CH_UA_PLATFORM,
             HeaderName::from_static("sec-ch-ua-platform"),
         ),
     ] {
-        if let Some(text) = args.text(param) {
-            let value = HeaderValue::from_str(text)
-                .map_err(|_| ApiError::bad_request(Some(param), "is not a valid header value"))?;
+        if let Some(text) = args.get(param) {
+            let value = HeaderValue::from_str(&text).map_err(|_| {
+                ApiError::bad_request(Some(param.name), "is not a valid header value")
+            })?;
             headers.insert(header, value);
         }
     }

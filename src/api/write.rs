@@ -8,16 +8,17 @@
 //! document answer under the entity's name (`"campaign": {…}`); smart-link calls answer under
 //! `"response"`, as the two seed documents do.
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
-use super::params::Args;
+use super::fields::*;
+use super::params::{Args, Field};
 use super::read::{creative_item, landing_page_item, offer_item};
 use crate::catalog::{
-    Affiliate, Attachment, Campaign, Caps, Catalog, Creative, LandingPage, LinkStatus, Offer,
-    SmartLink, Status,
+    Affiliate, Attachment, Campaign, Caps, Catalog, Conditions, Creative, LandingPage, LinkStatus,
+    Offer, SmartLink, Status,
 };
+use crate::conditions::{Dimension, Side};
 use crate::links;
 use crate::state::State;
 use crate::vocab::{CapKind, SourceKind};
@@ -46,31 +47,35 @@ fn next_id(ids: impl Iterator<Item = u32>) -> Result<u32, ApiError> {
         .ok_or_else(|| ApiError::unprocessable(None, "no ids are left for this kind of entity"))
 }
 
-/// A word parameter (a status) as its catalog type.
-fn word<T: DeserializeOwned>(args: &Args, name: &str) -> Option<T> {
-    args.text(name)
-        .and_then(|t| serde_json::from_value(Value::from(t)).ok())
+/// A required id (checked before the handler runs).
+fn id(args: &Args, field: Field<u32>) -> u32 {
+    args.get(field).unwrap_or(0)
 }
 
-fn text(args: &Args, name: &str) -> Option<String> {
-    args.text(name).map(str::to_string)
-}
-
-fn id(args: &Args, name: &str) -> u32 {
-    args.id(name).unwrap_or(0)
-}
-
-/// The entity with id `id` in `items`, or a `404` naming `field`.
+/// The entity whose id is the call's `field`, or a `404` naming it.
 fn find<'c, T>(
     items: &'c mut [T],
     id_of: fn(&T) -> u32,
-    id: u32,
-    field: &str,
+    args: &Args,
+    field: Field<u32>,
 ) -> Result<&'c mut T, ApiError> {
+    let want = id(args, field);
     items
         .iter_mut()
-        .find(|x| id_of(x) == id)
-        .ok_or_else(|| ApiError::missing(field, id))
+        .find(|x| id_of(x) == want)
+        .ok_or_else(|| ApiError::missing(field.name, want))
+}
+
+/// Sets each condition list the call gives on `side`.
+fn set_conditions(conditions: &mut Conditions, side: Side, args: &Args) {
+    for d in Dimension::ALL {
+        for exclude in [false, true] {
+            let field = d.field(side, exclude);
+            if let Some(values) = args.condition(field) {
+                conditions.set(field, values.clone());
+            }
+        }
+    }
 }
 
 /// Sets `slot` when the update gives `value`.
@@ -87,13 +92,13 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
     let now = jiff::Timestamp::now();
     let created = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
     let campaign = state.edit_catalog(|c| {
-        let offer_id = id(args, "offer_id");
+        let offer_id = id(args, OFFER_ID);
         // A missing offer is reported by the catalog's own reference check.
         if let Some(offer) = c.offers.iter().find(|o| o.offer_id == offer_id)
             && offer.offer_status != Status::Active
         {
             return Err(ApiError::unprocessable(
-                Some("offer_id"),
+                Some(OFFER_ID.name),
                 format!(
                     "offer {offer_id} is {}; campaigns are created for active offers only",
                     offer.offer_status.as_str()
@@ -108,13 +113,13 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
                     .chain(state.counts.source_ids(SourceKind::Campaign)),
             )?,
             offer_id,
-            affiliate_id: id(args, "affiliate_id"),
+            affiliate_id: id(args, AFFILIATE_ID),
             campaign_status: Status::Active,
-            display_link_type_id: args.int("display_link_type_id").unwrap_or(1) as u8,
-            creative_id: args.id("creative_id"),
-            landing_page_id: args.id("landing_page_id"),
-            sub_affiliate: text(args, "sub_affiliate"),
-            coupon_code: text(args, "coupon_code"),
+            display_link_type_id: args.get(DISPLAY_LINK_TYPE_ID).unwrap_or(1),
+            creative_id: args.get(CREATIVE_ID),
+            landing_page_id: args.get(LANDING_PAGE_ID),
+            sub_affiliate: args.get(SUB_AFFILIATE),
+            coupon_code: args.get(COUPON_CODE),
             date_created: Some(created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
         };
         c.campaigns.push(campaign.clone());
@@ -136,15 +141,10 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 pub fn update_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
     state.edit_catalog(|c| {
-        let x = find(
-            &mut c.campaigns,
-            |x| x.campaign_id,
-            id(args, "campaign_id"),
-            "campaign_id",
-        )?;
-        set(&mut x.campaign_status, word(args, "campaign_status"));
-        set(&mut x.creative_id, args.id_change("creative_id"));
-        set(&mut x.landing_page_id, args.id_change("landing_page_id"));
+        let x = find(&mut c.campaigns, |x| x.campaign_id, args, CAMPAIGN_ID)?;
+        set(&mut x.campaign_status, args.get(CAMPAIGN_STATUS));
+        set(&mut x.creative_id, args.change(CREATIVE_ID));
+        set(&mut x.landing_page_id, args.change(LANDING_PAGE_ID));
         Ok(())
     })?;
     Ok(success("campaign", changed(args)))
@@ -162,10 +162,10 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
                     .map(|x| x.smart_link_id)
                     .chain(state.counts.source_ids(SourceKind::SmartLink)),
             )?,
-            smart_link_name: text(args, "smart_link_name").unwrap_or_default(),
-            affiliate_id: id(args, "affiliate_id"),
-            smart_link_status: word(args, "smart_link_status").unwrap_or(LinkStatus::Active),
-            fallback_url: text(args, "fallback_url"),
+            smart_link_name: args.get(SMART_LINK_NAME).unwrap_or_default(),
+            affiliate_id: id(args, AFFILIATE_ID),
+            smart_link_status: args.get(SMART_LINK_STATUS).unwrap_or(LinkStatus::Active),
+            fallback_url: args.get(FALLBACK_URL),
             offers: Vec::new(),
         };
         c.smart_links.push(link.clone());
@@ -185,33 +185,28 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
 }
 
 fn link_mut<'c>(c: &'c mut Catalog, args: &Args) -> Result<&'c mut SmartLink, ApiError> {
-    find(
-        &mut c.smart_links,
-        |l| l.smart_link_id,
-        id(args, "smart_link_id"),
-        "smart_link_id",
-    )
+    find(&mut c.smart_links, |l| l.smart_link_id, args, SMART_LINK_ID)
 }
 
 pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
     state.edit_catalog(|c| {
         let link = link_mut(c, args)?;
-        set(&mut link.smart_link_name, text(args, "smart_link_name"));
-        set(&mut link.fallback_url, args.text_change("fallback_url"));
-        set(&mut link.smart_link_status, word(args, "smart_link_status"));
+        set(&mut link.smart_link_name, args.get(SMART_LINK_NAME));
+        set(&mut link.fallback_url, args.change(FALLBACK_URL));
+        set(&mut link.smart_link_status, args.get(SMART_LINK_STATUS));
         Ok(())
     })?;
     Ok(success("response", changed(args)))
 }
 
 pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let link_id = id(args, "smart_link_id");
+    let link_id = id(args, SMART_LINK_ID);
     state.edit_catalog(|c| {
         let index = c
             .smart_links
             .iter()
             .position(|l| l.smart_link_id == link_id)
-            .ok_or_else(|| ApiError::missing("smart_link_id", link_id))?;
+            .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, link_id))?;
         c.smart_links.remove(index);
         Ok(())
     })?;
@@ -227,7 +222,7 @@ pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
 pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
     let (attachment, added) = state.edit_catalog(|c| {
         let link = link_mut(c, args)?;
-        let offer_id = id(args, "offer_id");
+        let offer_id = id(args, OFFER_ID);
         let existing = link.offers.iter().position(|a| a.offer_id == offer_id);
         let added = existing.is_none();
         let index = existing.unwrap_or_else(|| {
@@ -235,28 +230,20 @@ pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
                 offer_id,
                 offer_weight: 1,
                 priority: 1,
-                countries: Vec::new(),
-                devices: Vec::new(),
+                conditions: Conditions::default(),
             });
             link.offers.len() - 1
         });
         let a = &mut link.offers[index];
-        set(
-            &mut a.offer_weight,
-            args.int("offer_weight").map(|w| w as u32),
-        );
-        set(&mut a.priority, args.int("priority"));
-        set(
-            &mut a.countries,
-            args.list("countries").map(<[String]>::to_vec),
-        );
-        set(&mut a.devices, args.devices("devices"));
+        set(&mut a.offer_weight, args.get(OFFER_WEIGHT));
+        set(&mut a.priority, args.get(PRIORITY));
+        set_conditions(&mut a.conditions, Side::Attachment, args);
         Ok((a.clone(), added))
     })?;
     Ok(success(
         "response",
         json!({
-            "smart_link_id": id(args, "smart_link_id"),
+            "smart_link_id": id(args, SMART_LINK_ID),
             "offer_id": attachment.offer_id,
             "offer_weight": attachment.offer_weight,
             "priority": attachment.priority,
@@ -268,14 +255,14 @@ pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
     state.edit_catalog(|c| {
         let link = link_mut(c, args)?;
-        let offer_id = id(args, "offer_id");
+        let offer_id = id(args, OFFER_ID);
         let index = link
             .offers
             .iter()
             .position(|a| a.offer_id == offer_id)
             .ok_or_else(|| {
                 ApiError::not_found(
-                    Some("offer_id"),
+                    Some(OFFER_ID.name),
                     format!(
                         "offer {offer_id} is not attached to smart link {}",
                         link.smart_link_id
@@ -288,8 +275,8 @@ pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
     Ok(success(
         "response",
         json!({
-            "smart_link_id": id(args, "smart_link_id"),
-            "offer_id": id(args, "offer_id"),
+            "smart_link_id": id(args, SMART_LINK_ID),
+            "offer_id": id(args, OFFER_ID),
             "removed": true,
         }),
     ))
@@ -300,22 +287,18 @@ pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 /// Applies the cap parameters given to `caps`.
 fn set_caps(caps: &mut Caps, args: &Args) {
-    for kind in CapKind::ALL {
-        set(caps.get_mut(kind), args.count_change(kind.as_str()));
+    for (kind, field) in CapKind::ALL.into_iter().zip(CAPS) {
+        set(caps.get_mut(kind), args.change(field));
     }
 }
 
 /// Applies every offer field given (create and update).
 fn set_offer(o: &mut Offer, args: &Args) {
-    set(&mut o.offer_name, text(args, "offer_name"));
-    set(&mut o.offer_url, text(args, "offer_url"));
-    set(&mut o.offer_status, word(args, "offer_status"));
-    set(
-        &mut o.allowed_countries,
-        args.list("allowed_countries").map(<[String]>::to_vec),
-    );
-    set(&mut o.allowed_devices, args.devices("allowed_devices"));
-    set(&mut o.postback_token, args.text_change("postback_token"));
+    set(&mut o.offer_name, args.get(OFFER_NAME));
+    set(&mut o.offer_url, args.get(OFFER_URL));
+    set(&mut o.offer_status, args.get(OFFER_STATUS));
+    set_conditions(&mut o.conditions, Side::Offer, args);
+    set(&mut o.postback_token, args.change(POSTBACK_TOKEN));
     set_caps(&mut o.caps, args);
 }
 
@@ -331,8 +314,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
             offer_name: String::new(),
             offer_status: Status::Active,
             offer_url: String::new(),
-            allowed_countries: Vec::new(),
-            allowed_devices: Vec::new(),
+            conditions: Conditions::default(),
             caps: Caps::default(),
             postback_token: None,
         };
@@ -345,12 +327,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 pub fn update_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
     state.edit_catalog(|c| {
-        let o = find(
-            &mut c.offers,
-            |o| o.offer_id,
-            id(args, "offer_id"),
-            "offer_id",
-        )?;
+        let o = find(&mut c.offers, |o| o.offer_id, args, OFFER_ID)?;
         set_offer(o, args);
         Ok(())
     })?;
@@ -358,12 +335,9 @@ pub fn update_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
 }
 
 fn set_landing_page(l: &mut LandingPage, args: &Args) {
-    set(&mut l.landing_page_name, text(args, "landing_page_name"));
-    set(&mut l.url, text(args, "url"));
-    set(
-        &mut l.landing_page_status,
-        word(args, "landing_page_status"),
-    );
+    set(&mut l.landing_page_name, args.get(LANDING_PAGE_NAME));
+    set(&mut l.url, args.get(URL));
+    set(&mut l.landing_page_status, args.get(LANDING_PAGE_STATUS));
 }
 
 pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -371,7 +345,7 @@ pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError
         let mut page = LandingPage {
             landing_page_id: next_id(c.landing_pages.iter().map(|l| l.landing_page_id))?,
             landing_page_name: String::new(),
-            offer_id: id(args, "offer_id"),
+            offer_id: id(args, OFFER_ID),
             url: String::new(),
             landing_page_status: Status::Active,
         };
@@ -387,8 +361,8 @@ pub fn update_landing_page(state: &State, args: &Args) -> Result<Value, ApiError
         let l = find(
             &mut c.landing_pages,
             |l| l.landing_page_id,
-            id(args, "landing_page_id"),
-            "landing_page_id",
+            args,
+            LANDING_PAGE_ID,
         )?;
         set_landing_page(l, args);
         Ok(())
@@ -397,15 +371,11 @@ pub fn update_landing_page(state: &State, args: &Args) -> Result<Value, ApiError
 }
 
 fn set_creative(x: &mut Creative, args: &Args) {
-    set(&mut x.creative_name, text(args, "creative_name"));
-    set(
-        &mut x.creative_type_id,
-        args.int("creative_type_id").map(|t| t as u8),
-    );
-    set(&mut x.creative_status, word(args, "creative_status"));
-    let size = |name| args.id_change(name);
-    set(&mut x.width, size("width"));
-    set(&mut x.height, size("height"));
+    set(&mut x.creative_name, args.get(CREATIVE_NAME));
+    set(&mut x.creative_type_id, args.get(CREATIVE_TYPE_ID));
+    set(&mut x.creative_status, args.get(CREATIVE_STATUS));
+    set(&mut x.width, args.change(WIDTH));
+    set(&mut x.height, args.change(HEIGHT));
 }
 
 pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -414,7 +384,7 @@ pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
             creative_id: next_id(c.creatives.iter().map(|x| x.creative_id))?,
             creative_name: String::new(),
             creative_type_id: 1,
-            offer_id: id(args, "offer_id"),
+            offer_id: id(args, OFFER_ID),
             creative_status: Status::Active,
             width: None,
             height: None,
@@ -428,12 +398,7 @@ pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 pub fn update_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
     state.edit_catalog(|c| {
-        let x = find(
-            &mut c.creatives,
-            |x| x.creative_id,
-            id(args, "creative_id"),
-            "creative_id",
-        )?;
+        let x = find(&mut c.creatives, |x| x.creative_id, args, CREATIVE_ID)?;
         set_creative(x, args);
         Ok(())
     })?;
@@ -444,7 +409,7 @@ pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
     let affiliate = state.edit_catalog(|c| {
         let affiliate = Affiliate {
             affiliate_id: next_id(c.affiliates.iter().map(|a| a.affiliate_id))?,
-            affiliate_name: text(args, "affiliate_name").unwrap_or_default(),
+            affiliate_name: args.get(AFFILIATE_NAME).unwrap_or_default(),
         };
         c.affiliates.push(affiliate.clone());
         Ok(affiliate)
@@ -454,13 +419,8 @@ pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 pub fn update_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
     state.edit_catalog(|c| {
-        let a = find(
-            &mut c.affiliates,
-            |a| a.affiliate_id,
-            id(args, "affiliate_id"),
-            "affiliate_id",
-        )?;
-        set(&mut a.affiliate_name, text(args, "affiliate_name"));
+        let a = find(&mut c.affiliates, |a| a.affiliate_id, args, AFFILIATE_ID)?;
+        set(&mut a.affiliate_name, args.get(AFFILIATE_NAME));
         Ok(())
     })?;
     Ok(success("affiliate", changed(args)))

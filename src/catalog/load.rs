@@ -14,7 +14,7 @@ use serde_json::value::RawValue;
 
 use super::model::Catalog;
 use super::save::FileStamp;
-use super::validate::{self, Kind, KnownIds};
+use super::validate::{self, Kind, KnownIds, ValidCatalog};
 
 /// One problem with the catalog file: where it is and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ impl std::error::Error for CatalogError {}
 /// Reads, parses and validates the catalog at `path`; also returns the stamp of the file
 /// version read. (The stamp is taken first: if the file changes while it is read, the stamp
 /// is the older one, and a later API write refuses to overwrite the newer file.)
-pub fn load(path: &Path) -> Result<(Catalog, FileStamp), Vec<CatalogError>> {
+pub fn load(path: &Path) -> Result<(ValidCatalog, FileStamp), Vec<CatalogError>> {
     let unreadable = |e: std::io::Error| {
         vec![CatalogError {
             file: path.to_path_buf(),
@@ -78,7 +78,7 @@ struct Lists<'a> {
 }
 
 /// Parses and validates catalog text; `path` is used in messages only.
-pub fn parse(path: &Path, text: &str) -> Result<Catalog, Vec<CatalogError>> {
+pub fn parse(path: &Path, text: &str) -> Result<ValidCatalog, Vec<CatalogError>> {
     let file = Parsing {
         file: path,
         text,
@@ -142,20 +142,27 @@ pub fn parse(path: &Path, text: &str) -> Result<Catalog, Vec<CatalogError>> {
             &mut broken,
         ),
     };
-    for p in validate::validate_with(&catalog, &broken) {
-        let (index, line) = located.get(p.kind, p.index);
-        errors.push(CatalogError {
-            file: path.to_path_buf(),
-            line: Some(line),
-            path: format!("{}[{index}]{}", p.kind.key(), p.field),
-            message: p.message,
-        });
-    }
-    if errors.is_empty() {
-        Ok(catalog)
-    } else {
-        errors.sort_by_key(|e| e.line);
-        Err(errors)
+    let valid = match validate::validate_with(catalog, &broken) {
+        Ok(valid) => Some(valid),
+        Err(problems) => {
+            for p in problems {
+                let (index, line) = located.get(p.kind, p.index);
+                errors.push(CatalogError {
+                    file: path.to_path_buf(),
+                    line: Some(line),
+                    path: format!("{}[{index}]{}", p.kind.key(), p.field),
+                    message: p.message,
+                });
+            }
+            None
+        }
+    };
+    match valid {
+        Some(valid) if errors.is_empty() => Ok(valid),
+        _ => {
+            errors.sort_by_key(|e| e.line);
+            Err(errors)
+        }
     }
 }
 
@@ -298,7 +305,7 @@ mod tests {
             [
                 "n.json:4: offers[0].offer_status: unknown variant `actve`, expected one of `active`, `paused`, `deleted`",
                 "n.json:6: offers[1].offer_url: \"https://x.example/?c={clickid}\" uses an unknown macro {clickid}; known: click_id, smart_link_id, campaign_id, affiliate_id, offer_id, s1, s2, s3, s4, s5, country, device, os",
-                "n.json:12: smart_links[0].offers[1].offer_wieght: unknown field `offer_wieght`, expected one of `offer_id`, `offer_weight`, `priority`, `countries`, `devices`",
+                "n.json:12: smart_links[0].offers[1].offer_wieght: unknown field `offer_wieght`, expected one of `offer_id`, `offer_weight`, `priority`, `devices`, `exclude_devices`, `os`, `exclude_os`, `countries`, `exclude_countries`",
             ]
         );
     }
@@ -321,7 +328,7 @@ mod tests {
     #[test]
     fn empty_object_is_an_empty_catalog() {
         assert_eq!(
-            parse(Path::new("n.json"), "{}").unwrap(),
+            *parse(Path::new("n.json"), "{}").unwrap(),
             Catalog::default()
         );
     }

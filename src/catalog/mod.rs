@@ -13,3 +13,4 @@ pub mod validate;
 pub use load::{CatalogError, load};
 pub use model::*;
 pub use save::FileStamp;
+pub use validate::{ParsedAttachment, ParsedLink, ParsedOffer, ValidCatalog, validate};

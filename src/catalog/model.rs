@@ -4,9 +4,13 @@
 //! consistent. Consistency (references, ranges, URLs) is `validate`'s job; the hot path never
 //! sees these types, only the compiled routing table.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{Error as _, MapAccess, Visitor};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
 
-use crate::vocab::{CapKind, DeviceClass};
+use crate::conditions::{Dimension, Side};
+use crate::vocab::CapKind;
 
 /// The whole network (SPEC §4). Every list may be absent, meaning empty.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -69,23 +73,17 @@ pub struct Affiliate {
     pub affiliate_name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// An offer. Its targeting conditions (`allowed_countries`, `blocked_os`, ...) are kept as
+/// written in [`Conditions`]; see `conditions::Dimension` for the names.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Offer {
     pub offer_id: u32,
     pub offer_name: String,
     pub offer_status: Status,
     pub offer_url: String,
-    /// ISO 3166-1 alpha-2 codes; empty means any country.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_countries: Vec<String>,
-    /// Empty means any device.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub allowed_devices: Vec<DeviceClass>,
-    #[serde(default)]
+    pub conditions: Conditions,
     pub caps: Caps,
     /// The token this offer's postbacks must carry, in place of the network-wide one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postback_token: Option<String>,
 }
 
@@ -195,27 +193,254 @@ pub struct SmartLink {
     pub offers: Vec<Attachment>,
 }
 
-/// An offer attached to a smart link, with its routing rule.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// An offer attached to a smart link, with its routing rule: weight, priority and
+/// targeting conditions (`countries`, `exclude_devices`, `os`, ...).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Attachment {
     pub offer_id: u32,
-    #[serde(default = "one")]
     pub offer_weight: u32,
-    #[serde(default = "one_i64")]
     pub priority: i64,
-    /// Empty means any country.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub countries: Vec<String>,
-    /// Empty means any device.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub devices: Vec<DeviceClass>,
+    pub conditions: Conditions,
 }
 
-fn one() -> u32 {
-    1
+/// Targeting conditions as written on an attachment or an offer: each list present, by its
+/// field name (one of `conditions::Dimension::fields`), in file order. Kept as JSON here;
+/// validation parses every value. An empty list is the same as none.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Conditions(Vec<(&'static str, Value)>);
+
+impl Conditions {
+    /// The list of `field`, if present.
+    pub fn get(&self, field: &str) -> Option<&Value> {
+        self.0.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
+    }
+
+    /// Sets the list of `field` (an empty list removes it).
+    pub fn set(&mut self, field: &'static str, value: Value) {
+        let empty = value.as_array().is_some_and(Vec::is_empty);
+        match self.0.iter().position(|(f, _)| *f == field) {
+            Some(i) if empty => {
+                self.0.remove(i);
+            }
+            Some(i) => self.0[i].1 = value,
+            None if empty => {}
+            None => self.0.push((field, value)),
+        }
+    }
+
+    /// Every list present, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Value)> {
+        self.0.iter().map(|(f, v)| (*f, v))
+    }
 }
 
-fn one_i64() -> i64 {
-    1
+/// The field names an attachment or an offer accepts, for "unknown field" messages.
+const fn field_names<const N: usize>(fixed: &[&'static str], side: Side) -> [&'static str; N] {
+    let mut names = [""; N];
+    let mut i = 0;
+    while i < fixed.len() {
+        names[i] = fixed[i];
+        i += 1;
+    }
+    let mut d = 0;
+    while d < Dimension::ALL.len() {
+        let [include, exclude] = Dimension::ALL[d].fields(side);
+        names[i] = include;
+        names[i + 1] = exclude;
+        i += 2;
+        d += 1;
+    }
+    assert!(
+        i == N,
+        "N is the number of fixed fields plus two per dimension"
+    );
+    names
+}
+
+const ATTACHMENT_FIXED: [&str; 3] = ["offer_id", "offer_weight", "priority"];
+const ATTACHMENT_FIELDS: [&str; 3 + 2 * Dimension::ALL.len()] =
+    field_names(&ATTACHMENT_FIXED, Side::Attachment);
+const OFFER_FIXED: [&str; 6] = [
+    "offer_id",
+    "offer_name",
+    "offer_status",
+    "offer_url",
+    "caps",
+    "postback_token",
+];
+const OFFER_FIELDS: [&str; 6 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
+
+/// A key of an attachment or an offer: one of its fixed fields (by index into `fixed`) or a
+/// condition list. Read through a seed so that an unknown name is refused while the key is
+/// read, and the error's path names the key (as derived identifiers do).
+enum Key {
+    Fixed(usize),
+    Condition(Dimension, bool),
+}
+
+struct KeySeed {
+    side: Side,
+    fixed: &'static [&'static str],
+    all: &'static [&'static str],
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = Key;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Key, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = Key;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Key, E> {
+        if let Some(i) = self.fixed.iter().position(|f| *f == name) {
+            return Ok(Key::Fixed(i));
+        }
+        match Dimension::of_field(self.side, name) {
+            Some((d, exclude)) => Ok(Key::Condition(d, exclude)),
+            None => Err(E::unknown_field(name, self.all)),
+        }
+    }
+}
+
+/// Stores one value read for `name` into `slot`, refusing a second one.
+fn once<E: serde::de::Error, T>(slot: &mut Option<T>, name: &'static str, v: T) -> Result<(), E> {
+    if slot.replace(v).is_some() {
+        return Err(E::duplicate_field(name));
+    }
+    Ok(())
+}
+
+/// Reads the value of a condition list (`d`, `exclude`, on `side`) into `conditions`.
+fn condition<'de, A: MapAccess<'de>>(
+    map: &mut A,
+    field: &'static str,
+    conditions: &mut Conditions,
+) -> Result<(), A::Error> {
+    if conditions.get(field).is_some() {
+        return Err(A::Error::duplicate_field(field));
+    }
+    conditions.0.push((field, map.next_value::<Value>()?));
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Attachment {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Attachment, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Attachment;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an attachment (an object with offer_id)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attachment, A::Error> {
+                let (mut offer_id, mut weight, mut priority) = (None, None, None);
+                let mut conditions = Conditions::default();
+                let seed = || KeySeed {
+                    side: Side::Attachment,
+                    fixed: &ATTACHMENT_FIXED,
+                    all: &ATTACHMENT_FIELDS,
+                };
+                while let Some(key) = map.next_key_seed(seed())? {
+                    match key {
+                        Key::Fixed(0) => once(&mut offer_id, "offer_id", map.next_value()?)?,
+                        Key::Fixed(1) => once(&mut weight, "offer_weight", map.next_value()?)?,
+                        Key::Fixed(_) => once(&mut priority, "priority", map.next_value()?)?,
+                        Key::Condition(d, exclude) => condition(
+                            &mut map,
+                            d.field(Side::Attachment, exclude),
+                            &mut conditions,
+                        )?,
+                    }
+                }
+                Ok(Attachment {
+                    offer_id: offer_id.ok_or_else(|| A::Error::missing_field("offer_id"))?,
+                    offer_weight: weight.unwrap_or(1),
+                    priority: priority.unwrap_or(1),
+                    conditions,
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl Serialize for Attachment {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(3 + self.conditions.0.len()))?;
+        m.serialize_entry("offer_id", &self.offer_id)?;
+        m.serialize_entry("offer_weight", &self.offer_weight)?;
+        m.serialize_entry("priority", &self.priority)?;
+        for (field, value) in self.conditions.iter() {
+            m.serialize_entry(field, value)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Offer {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Offer, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Offer;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an offer (an object)")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Offer, A::Error> {
+                let (mut id, mut name, mut status, mut url) = (None, None, None, None);
+                let (mut caps, mut token) = (None, None);
+                let mut conditions = Conditions::default();
+                let seed = || KeySeed {
+                    side: Side::Offer,
+                    fixed: &OFFER_FIXED,
+                    all: &OFFER_FIELDS,
+                };
+                while let Some(key) = map.next_key_seed(seed())? {
+                    match key {
+                        Key::Fixed(0) => once(&mut id, "offer_id", map.next_value()?)?,
+                        Key::Fixed(1) => once(&mut name, "offer_name", map.next_value()?)?,
+                        Key::Fixed(2) => once(&mut status, "offer_status", map.next_value()?)?,
+                        Key::Fixed(3) => once(&mut url, "offer_url", map.next_value()?)?,
+                        Key::Fixed(4) => once(&mut caps, "caps", map.next_value()?)?,
+                        Key::Fixed(_) => once(&mut token, "postback_token", map.next_value()?)?,
+                        Key::Condition(d, exclude) => {
+                            condition(&mut map, d.field(Side::Offer, exclude), &mut conditions)?
+                        }
+                    }
+                }
+                let missing = A::Error::missing_field;
+                Ok(Offer {
+                    offer_id: id.ok_or_else(|| missing("offer_id"))?,
+                    offer_name: name.ok_or_else(|| missing("offer_name"))?,
+                    offer_status: status.ok_or_else(|| missing("offer_status"))?,
+                    offer_url: url.ok_or_else(|| missing("offer_url"))?,
+                    conditions,
+                    caps: caps.unwrap_or_default(),
+                    postback_token: token.flatten(),
+                })
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+impl Serialize for Offer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("offer_id", &self.offer_id)?;
+        m.serialize_entry("offer_name", &self.offer_name)?;
+        m.serialize_entry("offer_status", &self.offer_status)?;
+        m.serialize_entry("offer_url", &self.offer_url)?;
+        for (field, value) in self.conditions.iter() {
+            m.serialize_entry(field, value)?;
+        }
+        m.serialize_entry("caps", &self.caps)?;
+        if let Some(token) = &self.postback_token {
+            m.serialize_entry("postback_token", token)?;
+        }
+        m.end()
+    }
 }

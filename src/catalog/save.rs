@@ -151,7 +151,7 @@ mod tests {
         let c = demo();
         let text = String::from_utf8(render(&c).unwrap()).unwrap();
         let back = super::super::load::parse(Path::new("t.json"), &text).unwrap();
-        assert_eq!(back, c);
+        assert_eq!(*back, c);
         // One entity per line: every campaign id starts a line of its own.
         for x in &c.campaigns {
             let needle = format!("\n    {{\"campaign_id\":{},", x.campaign_id);
@@ -214,7 +214,7 @@ mod tests {
         assert_ne!(before, after);
         assert_eq!(after, FileStamp::of(&path).unwrap());
         let (loaded, stamp) = super::super::load(&path).unwrap();
-        assert_eq!(loaded, demo());
+        assert_eq!(*loaded, demo());
         assert_eq!(stamp, after);
         let names: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()

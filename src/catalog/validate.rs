@@ -6,9 +6,10 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 
-use super::model::Catalog;
+use super::model::{Catalog, Conditions};
+use crate::conditions::{Dimension, Rule, Rules, Side};
 use crate::template::Template;
-use crate::vocab::{CapKind, MAX_CAP, parse_country};
+use crate::vocab::{CapKind, MAX_CAP};
 
 /// Highest `offer_weight`.
 pub const MAX_WEIGHT: u32 = 100;
@@ -91,24 +92,116 @@ pub struct KnownIds {
     pub ids: HashMap<Kind, HashSet<u32>>,
 }
 
-/// Every consistency problem of `catalog`.
-pub fn validate(catalog: &Catalog) -> Vec<Problem> {
+/// A catalog that passed validation, with what validation parsed and resolved in it (URL
+/// templates, targeting rules, the offer each attachment and campaign points at). The routing
+/// table is compiled from this, so its compile cannot fail; the catalog as written is behind
+/// `Deref` (API reads, saving).
+#[derive(Debug)]
+pub struct ValidCatalog {
+    catalog: Catalog,
+    pub parsed: Parsed,
+}
+
+impl std::ops::Deref for ValidCatalog {
+    type Target = Catalog;
+    fn deref(&self) -> &Catalog {
+        &self.catalog
+    }
+}
+
+/// What validation parsed, list by list in catalog order.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub offers: Vec<ParsedOffer>,
+    pub landing_pages: Vec<Template>,
+    pub smart_links: Vec<ParsedLink>,
+    /// The index (into `offers`) of each campaign's offer.
+    pub campaigns: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct ParsedOffer {
+    pub url: Template,
+    /// `allowed_*` and `blocked_*`.
+    pub rules: Rules,
+}
+
+#[derive(Debug)]
+pub struct ParsedLink {
+    pub fallback: Option<Template>,
+    pub attachments: Vec<ParsedAttachment>,
+}
+
+#[derive(Debug)]
+pub struct ParsedAttachment {
+    /// Index into `Parsed::offers`.
+    pub offer: u32,
+    /// The attachment's own conditions (its offer's are merged in at compile time).
+    pub rules: Rules,
+}
+
+/// Validates `catalog`: the catalog with what was parsed, or every problem.
+pub fn validate(catalog: Catalog) -> Result<ValidCatalog, Vec<Problem>> {
     validate_with(catalog, &KnownIds::default())
 }
 
 /// As [`validate`], treating the ids in `broken` as existing.
-pub fn validate_with(catalog: &Catalog, broken: &KnownIds) -> Vec<Problem> {
+pub fn validate_with(catalog: Catalog, broken: &KnownIds) -> Result<ValidCatalog, Vec<Problem>> {
     let mut v = Validator {
         problems: Vec::new(),
         broken,
+        draft: Draft::default(),
     };
-    v.run(catalog);
-    v.problems
+    v.run(&catalog);
+    let Validator {
+        mut problems,
+        draft,
+        ..
+    } = v;
+    match draft.finish() {
+        Some(parsed) if problems.is_empty() => Ok(ValidCatalog { catalog, parsed }),
+        Some(_) => Err(problems),
+        None => {
+            // References to entities that failed to parse resolve to nothing; those entities'
+            // own errors stand for them. Otherwise every value that failed to parse is a
+            // problem, and none is a bug.
+            if problems.is_empty() && broken.ids.is_empty() {
+                problems.push(Problem {
+                    kind: Kind::Offers,
+                    index: 0,
+                    field: String::new(),
+                    message: "internal error: a value failed to parse without a problem".into(),
+                });
+            }
+            Err(problems)
+        }
+    }
+}
+
+/// Parsed values as validation finds them; `None` where a value did not parse.
+#[derive(Default)]
+struct Draft {
+    offers: Vec<Option<ParsedOffer>>,
+    landing_pages: Vec<Option<Template>>,
+    smart_links: Vec<Option<ParsedLink>>,
+    campaigns: Vec<Option<u32>>,
+}
+
+impl Draft {
+    fn finish(self) -> Option<Parsed> {
+        Some(Parsed {
+            offers: self.offers.into_iter().collect::<Option<_>>()?,
+            landing_pages: self.landing_pages.into_iter().collect::<Option<_>>()?,
+            smart_links: self.smart_links.into_iter().collect::<Option<_>>()?,
+            campaigns: self.campaigns.into_iter().collect::<Option<_>>()?,
+        })
+    }
 }
 
 struct Validator<'a> {
     problems: Vec<Problem>,
     broken: &'a KnownIds,
+    draft: Draft,
 }
 
 /// Where in the catalog a check is looking.
@@ -171,18 +264,43 @@ impl Validator<'_> {
         }
     }
 
-    fn url(&mut self, at: At, field: &str, value: &str) {
-        if let Err(e) = Template::parse(value) {
-            self.fail(at, format!(".{field}"), format!("{value:?} {e}"));
-        }
+    fn url(&mut self, at: At, field: &str, value: &str) -> Option<Template> {
+        Template::parse(value)
+            .map_err(|e| self.fail(at, format!(".{field}"), format!("{value:?} {e}")))
+            .ok()
     }
 
-    fn countries(&mut self, at: At, field: &str, codes: &[String]) {
-        for (i, code) in codes.iter().enumerate() {
-            if let Err(message) = parse_country(code) {
-                self.fail(at, format!(".{field}[{i}]"), message);
+    /// The targeting rules written on `side` at `base` (`""` for an offer itself,
+    /// `.offers[j]` for an attachment); every bad value is a problem.
+    fn conditions(
+        &mut self,
+        at: At,
+        base: &str,
+        side: Side,
+        conditions: &Conditions,
+    ) -> Option<Rules> {
+        let mut rules = Vec::new();
+        let mut parsed = true;
+        for (field, value) in conditions.iter() {
+            let Some((dimension, exclude)) = Dimension::of_field(side, field) else {
+                continue;
+            };
+            match dimension.parse(value) {
+                Ok(Some(set)) => rules.push(Rule { set, exclude }),
+                Ok(None) => {}
+                Err(errors) => {
+                    parsed = false;
+                    for (i, message) in errors {
+                        let path = match i {
+                            Some(i) => format!("{base}.{field}[{i}]"),
+                            None => format!("{base}.{field}"),
+                        };
+                        self.fail(at, path, message);
+                    }
+                }
             }
         }
+        parsed.then(|| Rules::new(rules))
     }
 
     fn run(&mut self, c: &Catalog) {
@@ -213,8 +331,12 @@ impl Validator<'_> {
         for (i, o) in c.offers.iter().enumerate() {
             let at = At(Kind::Offers, i);
             self.text(at, "offer_name", &o.offer_name, true);
-            self.url(at, "offer_url", &o.offer_url);
-            self.countries(at, "allowed_countries", &o.allowed_countries);
+            let url = self.url(at, "offer_url", &o.offer_url);
+            let rules = self.conditions(at, "", Side::Offer, &o.conditions);
+            self.draft.offers.push(
+                url.zip(rules)
+                    .map(|(url, rules)| ParsedOffer { url, rules }),
+            );
             if let Some(token) = &o.postback_token
                 && let Err(message) = check_token(token)
             {
@@ -236,7 +358,8 @@ impl Validator<'_> {
             let at = At(Kind::LandingPages, i);
             self.text(at, "landing_page_name", &l.landing_page_name, true);
             self.reference(at, "offer_id", Kind::Offers, &offers, l.offer_id);
-            self.url(at, "url", &l.url);
+            let url = self.url(at, "url", &l.url);
+            self.draft.landing_pages.push(url);
         }
         for (i, x) in c.creatives.iter().enumerate() {
             let at = At(Kind::Creatives, i);
@@ -258,6 +381,9 @@ impl Validator<'_> {
         for (i, x) in c.campaigns.iter().enumerate() {
             let at = At(Kind::Campaigns, i);
             self.reference(at, "offer_id", Kind::Offers, &offers, x.offer_id);
+            self.draft
+                .campaigns
+                .push(offers.get(&x.offer_id).map(|&o| o as u32));
             self.reference(
                 at,
                 "affiliate_id",
@@ -338,9 +464,11 @@ impl Validator<'_> {
                 &affiliates,
                 s.affiliate_id,
             );
-            if let Some(url) = &s.fallback_url {
-                self.url(at, "fallback_url", url);
-            }
+            let fallback = match &s.fallback_url {
+                Some(url) => self.url(at, "fallback_url", url).map(Some),
+                None => Some(None),
+            };
+            let mut attachments = Some(Vec::with_capacity(s.offers.len()));
             if s.offers.len() > MAX_ATTACHMENTS {
                 self.fail(
                     at,
@@ -388,10 +516,31 @@ impl Validator<'_> {
                         ),
                     );
                 }
-                if !a.countries.is_empty() {
-                    self.countries(at, &format!("offers[{j}].countries"), &a.countries);
+                let rules = self.conditions(
+                    at,
+                    &format!(".offers[{j}]"),
+                    Side::Attachment,
+                    &a.conditions,
+                );
+                let parsed =
+                    offers
+                        .get(&a.offer_id)
+                        .zip(rules)
+                        .map(|(&offer, rules)| ParsedAttachment {
+                            offer: offer as u32,
+                            rules,
+                        });
+                match (attachments.as_mut(), parsed) {
+                    (Some(list), Some(a)) => list.push(a),
+                    _ => attachments = None,
                 }
             }
+            self.draft.smart_links.push(fallback.zip(attachments).map(
+                |(fallback, attachments)| ParsedLink {
+                    fallback,
+                    attachments,
+                },
+            ));
         }
     }
 }
@@ -426,34 +575,41 @@ mod tests {
         serde_json::from_str(include_str!("../../config/network.json")).unwrap()
     }
 
+    fn problems(c: &Catalog) -> Vec<Problem> {
+        validate(c.clone()).err().unwrap_or_default()
+    }
+
     #[test]
     fn the_demo_catalog_is_valid() {
-        assert_eq!(validate(&sample()), vec![]);
+        assert_eq!(problems(&sample()), vec![]);
     }
 
     #[test]
     fn reports_every_problem_with_its_path() {
         let mut c = sample();
         c.offers[0].offer_url = "https://x.example/?c={clickid}".into();
-        c.offers[1].allowed_countries = vec!["UK".into()];
+        c.offers[1]
+            .conditions
+            .set("allowed_countries", serde_json::json!(["UK"]));
         c.offers[1].caps.weekly_conversions = Some(MAX_CAP + 1);
         c.offers.push(c.offers[2].clone());
         let link = &mut c.smart_links[0];
         link.offers[0].offer_weight = 0;
         link.offers[1].priority = i64::from(i32::MAX) + 1;
         link.offers.push(link.offers[0].clone());
+        let mut conditions = Conditions::default();
+        conditions.set("countries", serde_json::json!(["usa"]));
         link.offers.push(Attachment {
             offer_id: 999_999,
             offer_weight: 1,
             priority: 1,
-            countries: vec!["usa".into()],
-            devices: vec![],
+            conditions,
         });
         link.affiliate_id = 4;
         c.campaigns[0].creative_id = Some(424_242);
         c.campaigns[0].date_created = Some("yesterday".into());
 
-        let paths: Vec<String> = validate(&c).iter().map(Problem::path).collect();
+        let paths: Vec<String> = problems(&c).iter().map(Problem::path).collect();
         let n = c.offers.len() - 1;
         let k = c.smart_links[0].offers.len();
         assert_eq!(
@@ -480,7 +636,7 @@ mod tests {
     fn references_to_broken_entities_are_not_reported_twice() {
         let mut c = sample();
         let removed = c.offers.remove(0);
-        assert!(!validate(&c).is_empty());
+        assert!(!problems(&c).is_empty());
         let mut broken = KnownIds::default();
         broken
             .ids
@@ -488,7 +644,7 @@ mod tests {
             .or_default()
             .insert(removed.offer_id);
         // Landing pages, creatives and campaigns may still point at offers[0]'s id.
-        assert_eq!(validate_with(&c, &broken), vec![]);
+        assert_eq!(validate_with(c, &broken).err(), Some(vec![]));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use http::header::{HeaderName, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 
-use crate::routing::Attributes;
+use crate::conditions::Attributes;
 use crate::vocab::{Country, DeviceClass, OsFamily};
 pub use device::DeviceClassifier;
 pub use geo::GeoDb;
@@ -78,10 +78,6 @@ impl<'a> ClientAttrs<'a> {
         *self.device.get_or_insert_with(|| headers.classify(devices))
     }
 
-    pub fn os(&mut self) -> OsFamily {
-        self.device_and_os().1
-    }
-
     /// The country, if it has been looked up (`Some(None)`: looked up, unknown).
     pub fn country_if_known(&self) -> Option<Option<Country>> {
         self.country
@@ -98,5 +94,9 @@ impl Attributes for ClientAttrs<'_> {
 
     fn device(&mut self) -> DeviceClass {
         self.device_and_os().0
+    }
+
+    fn os(&mut self) -> OsFamily {
+        self.device_and_os().1
     }
 }

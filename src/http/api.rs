@@ -26,7 +26,7 @@ where
     match answer(&state, req, peer).await {
         Ok(Answer::Call(body)) => json(StatusCode::OK, &body),
         Ok(Answer::Document) => {
-            let mut r = Response::new(Body::from(api::OPENAPI));
+            let mut r = Response::new(Body::from(api::openapi::DOCUMENT.as_str()));
             r.headers_mut()
                 .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
             r

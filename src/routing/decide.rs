@@ -15,9 +15,10 @@ use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
 use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
+use crate::conditions::Attributes;
 use crate::counts::CapClock;
 use crate::settings::BotPolicy;
-use crate::vocab::{CapKind, Country, DeviceClass, FallbackReason};
+use crate::vocab::{CapKind, DeviceClass, FallbackReason};
 
 /// What a decision needs besides the link and the client.
 #[derive(Clone, Copy, Debug)]
@@ -29,12 +30,6 @@ pub struct Context<'a> {
     /// turned away by caps are counted. `HEAD` and `smartlink route` only check caps. Bots
     /// never take a place, even when routed.
     pub count: bool,
-}
-
-/// The client attributes a rule may ask for; implementations compute each at most once.
-pub trait Attributes {
-    fn country(&mut self) -> Option<Country>;
-    fn device(&mut self) -> DeviceClass;
 }
 
 /// The decision for one click.
@@ -198,9 +193,10 @@ fn pick(candidates: &[(usize, u32)], r: u32) -> usize {
     candidates.len() - 1
 }
 
-/// Whether an attachment qualifies for the click. Device is tested before country because the
-/// device is usually known already (bot screening) while the country costs a GeoIP lookup;
-/// caps come last, so that `Capped` means "matched the click, but capped".
+/// Whether an attachment qualifies for the click: its offer is active, every targeting rule
+/// holds (in dimension order, so the device, known from bot screening, comes before the
+/// country, which costs a GeoIP lookup), and caps come last, so that `Capped` means "matched
+/// the click, but capped".
 #[inline]
 fn qualify<A: Attributes + ?Sized>(
     a: &Attachment,
@@ -210,16 +206,9 @@ fn qualify<A: Attributes + ?Sized>(
     if let Some(skip) = a.blocked {
         return Err(skip);
     }
-    if !a.devices.is_any() && !a.devices.contains(attrs.device()) {
-        return Err(Skip::DeviceMismatch);
-    }
-    if !a.countries.is_any() {
-        match attrs.country() {
-            None => return Err(Skip::UnknownCountry),
-            Some(c) if !a.countries.contains(c) => return Err(Skip::CountryMismatch),
-            Some(_) => {}
-        }
-    }
+    a.rules
+        .check(attrs)
+        .map_err(|(dimension, failed)| Skip::Condition(dimension, failed))?;
     if let Some(caps) = &a.caps
         && let Some(kind) = caps.reached(clock)
     {
@@ -233,8 +222,10 @@ mod tests {
     use super::*;
     use crate::calendar::Calendar;
     use crate::catalog::Catalog;
+    use crate::conditions::{Dimension, Failed};
     use crate::counts::Counts;
     use crate::template::Template;
+    use crate::vocab::{Country, OsFamily};
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
     use std::sync::LazyLock;
@@ -268,6 +259,9 @@ mod tests {
         fn device(&mut self) -> DeviceClass {
             self.device
         }
+        fn os(&mut self) -> OsFamily {
+            OsFamily::Other
+        }
     }
 
     fn fixed(country: Option<&str>, device: DeviceClass) -> Fixed {
@@ -281,11 +275,10 @@ mod tests {
     fn table(json: &str) -> RoutingTable {
         let c: Catalog = serde_json::from_str(json).unwrap();
         RoutingTable::compile(
-            &c,
+            &crate::catalog::validate(c).unwrap(),
             Template::parse("https://fallback.example/").unwrap(),
             &Counts::default(),
         )
-        .unwrap()
     }
 
     const NET: &str = r#"{
@@ -481,15 +474,21 @@ mod tests {
             let device = DeviceClass::ALL[device];
             let mut attrs = fixed(None, device);
             let mut rng = SmallRng::seed_from_u64(seed);
+            // Attachment i (offer i + 1) accepts the device it names, or any ("bot" and out
+            // of range name none).
+            let accepts = |offer_id: u32| match DeviceClass::ALL.get(rules[offer_id as usize - 1].2) {
+                Some(d) if *d != DeviceClass::Bot => *d == device,
+                _ => true,
+            };
             let best = link
                 .attachments
                 .iter()
-                .filter(|a| a.devices.contains(device))
+                .filter(|a| accepts(a.offer_id))
                 .map(|a| a.priority)
                 .min();
             match t.decide(link, &ctx(BotPolicy::Route), &mut attrs, &mut rng, &mut NoTrace).outcome {
                 Outcome::Routed { attachment, .. } => {
-                    proptest::prop_assert!(attachment.devices.contains(device));
+                    proptest::prop_assert!(accepts(attachment.offer_id));
                     proptest::prop_assert_eq!(Some(attachment.priority), best);
                 }
                 Outcome::Fallback(reason) => {
@@ -653,9 +652,15 @@ mod tests {
         assert_eq!(
             trace.0,
             [
-                (0, Verdict::Skipped(Skip::UnknownCountry)),
+                (
+                    0,
+                    Verdict::Skipped(Skip::Condition(Dimension::Country, Failed::Unknown))
+                ),
                 (1, Verdict::Skipped(Skip::OfferPaused)),
-                (2, Verdict::Skipped(Skip::DeviceMismatch)),
+                (
+                    2,
+                    Verdict::Skipped(Skip::Condition(Dimension::Device, Failed::Mismatch))
+                ),
                 (3, Verdict::Qualified),
             ]
         );

@@ -2,9 +2,11 @@
 //! was taken or skipped.
 
 use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 use super::decide::{Outcome, Trace, Verdict};
 use super::table::{Link, Skip};
+use crate::conditions::{Dimension, Set, Side};
 use crate::vocab::{CapKind, DeviceClass};
 
 /// A [`Trace`] that keeps every verdict, including those of groups after the deciding one.
@@ -41,9 +43,13 @@ pub struct AttachmentReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
     /// Effective countries (attachment ∩ offer); empty means any.
-    pub countries: Vec<String>,
-    /// Effective device classes (attachment ∩ offer).
-    pub devices: Vec<DeviceClass>,
+    pub countries: Value,
+    /// Effective device classes (attachment ∩ offer); every class when any.
+    pub devices: Value,
+    /// Every other condition in force (attachment and offer merged), under the attachment's
+    /// field name: `os`, `exclude_countries`, ...
+    #[serde(flatten)]
+    pub conditions: Map<String, Value>,
 }
 
 impl Explain {
@@ -97,8 +103,29 @@ impl Explain {
                     },
                     would_qualify,
                     probability,
-                    countries: a.countries.codes(),
-                    devices: a.devices.classes(),
+                    countries: a
+                        .rules
+                        .include(Dimension::Country)
+                        .map_or_else(|| json!([]), Set::to_json),
+                    devices: a
+                        .rules
+                        .include(Dimension::Device)
+                        .map_or_else(|| json!(DeviceClass::ALL), Set::to_json),
+                    conditions: a
+                        .rules
+                        .iter()
+                        .filter(|r| {
+                            r.exclude
+                                || !matches!(
+                                    r.set.dimension(),
+                                    Dimension::Country | Dimension::Device
+                                )
+                        })
+                        .map(|r| {
+                            let field = r.set.dimension().field(Side::Attachment, r.exclude);
+                            (field.to_string(), r.set.to_json())
+                        })
+                        .collect(),
                 }
             })
             .collect()

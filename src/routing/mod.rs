@@ -6,8 +6,8 @@
 
 pub mod decide;
 pub mod explain;
-pub mod sets;
 pub mod table;
 
-pub use decide::{Attributes, Context, Decision, NoTrace, Outcome, Trace, Verdict};
-pub use table::{Attachment, Campaign, CompileError, Link, Offer, RoutingTable, Skip};
+pub use crate::conditions::Attributes;
+pub use decide::{Context, Decision, NoTrace, Outcome, Trace, Verdict};
+pub use table::{Attachment, Campaign, Link, Offer, RoutingTable, Skip};

@@ -1,29 +1,29 @@
 //! The compiled, immutable routing table: what the hot path reads.
 //!
-//! `compile` turns a validated [`Catalog`] into flat arrays: ids resolved to indices, URL
-//! templates parsed, country and device conditions intersected into bit sets, attachments
-//! sorted by priority and cut into groups. Nothing here is mutated after compile; a change to
-//! the catalog compiles a new table that is swapped in whole.
+//! `compile` turns a [`ValidCatalog`] into flat arrays: ids resolved to indices, each
+//! attachment's targeting rules merged with its offer's (include sets intersected once),
+//! attachments sorted by priority and cut into groups. Everything it needs was parsed and
+//! resolved by validation, so a compile cannot fail. Nothing here is mutated after compile;
+//! a change to the catalog compiles a new table that is swapped in whole.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use super::sets::{CountrySet, DeviceSet};
-use crate::catalog::{Caps, Catalog, LinkStatus, Status};
+use crate::catalog::{Caps, LinkStatus, ParsedAttachment, Status, ValidCatalog};
+use crate::conditions::{Dimension, Failed, Rules};
 use crate::counts::{Counts, OfferCaps, RouteCounters, SourceCounters};
 use crate::template::Template;
-use crate::vocab::{CapKind, Country, Source, SourceKind, parse_country};
+use crate::vocab::{CapKind, Source, SourceKind};
 
 /// Why an attachment cannot take a click.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Skip {
     OfferPaused,
     OfferDeleted,
-    DeviceMismatch,
-    UnknownCountry,
-    CountryMismatch,
+    /// A targeting condition turned the click away.
+    Condition(Dimension, Failed),
     /// The offer has reached this cap (or the click lost the race for its last place).
     Capped(CapKind),
 }
@@ -33,9 +33,7 @@ impl Skip {
         match self {
             Skip::OfferPaused => "offer_paused",
             Skip::OfferDeleted => "offer_deleted",
-            Skip::DeviceMismatch => "device_mismatch",
-            Skip::UnknownCountry => "unknown_country",
-            Skip::CountryMismatch => "country_mismatch",
+            Skip::Condition(dimension, failed) => dimension.reason(failed),
             Skip::Capped(_) => "capped",
         }
     }
@@ -46,9 +44,8 @@ pub struct Offer {
     pub id: u32,
     pub status: Status,
     pub url: Template,
-    /// The offer's `allowed_countries` and `allowed_devices`.
-    pub countries: CountrySet,
-    pub devices: DeviceSet,
+    /// The offer's `allowed_*` and `blocked_*` conditions.
+    pub rules: Rules,
     /// The offer's caps; `None` when it has none.
     pub caps: Option<OfferCaps>,
     /// The token its postbacks must carry, in place of the network-wide one.
@@ -62,10 +59,8 @@ pub struct Attachment {
     pub offer_id: u32,
     pub weight: u32,
     pub priority: i64,
-    /// The attachment's `countries` intersected with the offer's `allowed_countries`.
-    pub countries: CountrySet,
-    /// The attachment's `devices` intersected with the offer's `allowed_devices`.
-    pub devices: DeviceSet,
+    /// The attachment's conditions and its offer's, merged: a click must pass all.
+    pub rules: Rules,
     /// Set when the attachment can never qualify in this table (paused or deleted offer).
     pub blocked: Option<Skip>,
     /// The offer's caps; `None` when it has none (nothing to check).
@@ -117,126 +112,119 @@ pub struct RoutingTable {
     default_fallback: Template,
 }
 
-/// A catalog that did not pass validation reached `compile`.
-#[derive(Debug, thiserror::Error)]
-#[error("catalog is inconsistent (validate it first): {0}")]
-pub struct CompileError(String);
-
-impl CompileError {
-    /// The compile itself failed (a panic caught at its thread's edge).
-    pub fn panicked() -> CompileError {
-        CompileError("the compile panicked".into())
-    }
-}
-
 impl RoutingTable {
     /// Compiles a validated catalog. `default_fallback` serves links without a fallback URL;
     /// counters are taken from (or created in) `counts`.
-    pub fn compile(
-        catalog: &Catalog,
-        default_fallback: Template,
-        counts: &Counts,
-    ) -> Result<Self, CompileError> {
+    pub fn compile(catalog: &ValidCatalog, default_fallback: Template, counts: &Counts) -> Self {
         RoutingTable::build(catalog, default_fallback, counts, None)
     }
 
     /// As [`RoutingTable::compile`], taking the counters of links and campaigns that
-    /// `previous` already has from it rather than from the counts (they are the same
+    /// `previous` already has from it rather than from `counts` (they are the same
     /// counters): on a large network most of a compile is those lookups, and an API write
     /// changes a few entities of a table that is otherwise the previous one.
     pub fn compile_after(
-        catalog: &Catalog,
+        catalog: &ValidCatalog,
         default_fallback: Template,
         counts: &Counts,
         previous: &RoutingTable,
-    ) -> Result<Self, CompileError> {
+    ) -> Self {
         RoutingTable::build(catalog, default_fallback, counts, Some(previous))
     }
 
     fn build(
-        catalog: &Catalog,
+        catalog: &ValidCatalog,
         default_fallback: Template,
         counts: &Counts,
         previous: Option<&RoutingTable>,
-    ) -> Result<Self, CompileError> {
+    ) -> Self {
+        let parsed = &catalog.parsed;
         let offer_index: FxHashMap<u32, u32> = catalog
             .offers
             .iter()
             .enumerate()
             .map(|(i, o)| (o.offer_id, i as u32))
             .collect();
-        let mut offers = Vec::with_capacity(catalog.offers.len());
-        for o in &catalog.offers {
-            offers.push(Offer {
+        let offers: Vec<Offer> = catalog
+            .offers
+            .iter()
+            .zip(&parsed.offers)
+            .map(|(o, p)| Offer {
                 id: o.offer_id,
                 status: o.offer_status,
-                url: template(&o.offer_url, "offer_url")?,
-                countries: countries(&o.allowed_countries)?,
-                devices: DeviceSet::from_classes(&o.allowed_devices),
+                url: p.url.clone(),
+                rules: p.rules.clone(),
                 caps: (o.caps != Caps::default()).then(|| OfferCaps {
                     limits: o.caps.clone(),
                     counters: counts.offer(o.offer_id),
                 }),
                 postback_token: o.postback_token.as_deref().map(Box::from),
-            });
-        }
+            })
+            .collect();
 
         let compiler = Compiler {
             offers: &offers,
-            offer_index: &offer_index,
             counts,
             previous,
         };
-        let mut links = Vec::with_capacity(catalog.smart_links.len());
         let mut link_index = FxHashMap::default();
-        for s in &catalog.smart_links {
-            link_index.insert(s.smart_link_id, links.len() as u32);
-            links.push(compiler.link(
-                Source::smart_link(s.smart_link_id),
-                s.affiliate_id,
-                s.smart_link_status == LinkStatus::Active,
-                s.fallback_url.as_deref(),
-                &s.offers,
-            )?);
-        }
+        let links: Vec<Link> = catalog
+            .smart_links
+            .iter()
+            .zip(&parsed.smart_links)
+            .enumerate()
+            .map(|(i, (s, p))| {
+                link_index.insert(s.smart_link_id, i as u32);
+                compiler.link(
+                    Source::smart_link(s.smart_link_id),
+                    s.affiliate_id,
+                    s.smart_link_status == LinkStatus::Active,
+                    p.fallback.clone(),
+                    s.offers
+                        .iter()
+                        .map(|a| (a.offer_weight, a.priority))
+                        .zip(&p.attachments),
+                )
+            })
+            .collect();
 
         let mut landing_pages = Vec::new();
         let mut landing_index = FxHashMap::default();
-        for l in &catalog.landing_pages {
+        for (l, url) in catalog.landing_pages.iter().zip(&parsed.landing_pages) {
             if l.landing_page_status == Status::Active {
                 landing_index.insert(l.landing_page_id, landing_pages.len() as u32);
-                landing_pages.push(template(&l.url, "landing page url")?);
+                landing_pages.push(url.clone());
             }
         }
-        let mut campaigns = Vec::with_capacity(catalog.campaigns.len());
         let mut campaign_index = FxHashMap::default();
-        for c in &catalog.campaigns {
-            let offer_active = offer_index
-                .get(&c.offer_id)
-                .is_some_and(|&i| offers[i as usize].status == Status::Active);
-            let only_offer = crate::catalog::Attachment {
-                offer_id: c.offer_id,
-                offer_weight: 1,
-                priority: 1,
-                countries: Vec::new(),
-                devices: Vec::new(),
-            };
-            campaign_index.insert(c.campaign_id, campaigns.len() as u32);
-            campaigns.push(Campaign {
-                link: compiler.link(
-                    Source::campaign(c.campaign_id),
-                    c.affiliate_id,
-                    c.campaign_status == Status::Active && offer_active,
-                    None,
-                    std::slice::from_ref(&only_offer),
-                )?,
-                landing_page: c
-                    .landing_page_id
-                    .and_then(|id| landing_index.get(&id).copied()),
-                sub_affiliate: c.sub_affiliate.as_deref().map(Box::from),
-            });
-        }
-        Ok(RoutingTable {
+        let campaigns: Vec<Campaign> = catalog
+            .campaigns
+            .iter()
+            .zip(&parsed.campaigns)
+            .enumerate()
+            .map(|(i, (c, &offer))| {
+                campaign_index.insert(c.campaign_id, i as u32);
+                let only_offer = ParsedAttachment {
+                    offer,
+                    rules: Rules::default(),
+                };
+                let offer_active = offers[offer as usize].status == Status::Active;
+                Campaign {
+                    link: compiler.link(
+                        Source::campaign(c.campaign_id),
+                        c.affiliate_id,
+                        c.campaign_status == Status::Active && offer_active,
+                        None,
+                        std::iter::once(((1, 1), &only_offer)),
+                    ),
+                    landing_page: c
+                        .landing_page_id
+                        .and_then(|id| landing_index.get(&id).copied()),
+                    sub_affiliate: c.sub_affiliate.as_deref().map(Box::from),
+                }
+            })
+            .collect();
+        RoutingTable {
             offers: offers.into_boxed_slice(),
             offer_index,
             links: links.into_boxed_slice(),
@@ -245,7 +233,7 @@ impl RoutingTable {
             campaign_index,
             landing_pages: landing_pages.into_boxed_slice(),
             default_fallback,
-        })
+        }
     }
 
     /// The campaign with this id.
@@ -302,22 +290,22 @@ impl RoutingTable {
 /// What compiling a link needs from the rest of the table.
 struct Compiler<'a> {
     offers: &'a [Offer],
-    offer_index: &'a FxHashMap<u32, u32>,
     counts: &'a Counts,
     previous: Option<&'a RoutingTable>,
 }
 
 impl Compiler<'_> {
-    /// A link of `source` (a smart link, or a campaign's one-offer link): attachments
-    /// intersected with their offers' conditions, sorted by priority and cut into groups.
-    fn link(
+    /// A link of `source` (a smart link, or a campaign's one-offer link): each attachment's
+    /// rules merged with its offer's, sorted by priority and cut into groups. `attachments`
+    /// gives each one's weight and priority with what validation parsed of it.
+    fn link<'p>(
         &self,
         source: Source,
         affiliate_id: u32,
         active: bool,
-        fallback_url: Option<&str>,
-        offers: &[crate::catalog::Attachment],
-    ) -> Result<Link, CompileError> {
+        fallback: Option<Template>,
+        attachments: impl Iterator<Item = ((u32, i64), &'p ParsedAttachment)>,
+    ) -> Link {
         let before = self.previous.and_then(|t| match source.kind {
             SourceKind::SmartLink => t.link(source.id),
             SourceKind::Campaign => t.campaign(source.id).map(|c| &c.link),
@@ -328,74 +316,67 @@ impl Compiler<'_> {
                 .map(|a| Arc::clone(&a.counters))
                 .unwrap_or_else(|| self.counts.route(source, offer_id))
         };
-        let mut attachments = Vec::with_capacity(offers.len());
-        for a in offers {
-            let &offer = self.offer_index.get(&a.offer_id).ok_or_else(|| {
-                CompileError(format!("{source:?} names unknown offer {}", a.offer_id))
-            })?;
-            let o = &self.offers[offer as usize];
-            attachments.push(Attachment {
-                offer,
-                offer_id: a.offer_id,
-                weight: a.offer_weight,
-                priority: a.priority,
-                countries: countries(&a.countries)?.intersect(&o.countries),
-                devices: DeviceSet::from_classes(&a.devices).intersect(o.devices),
-                blocked: match o.status {
-                    Status::Active => None,
-                    Status::Paused => Some(Skip::OfferPaused),
-                    Status::Deleted => Some(Skip::OfferDeleted),
-                },
-                caps: o.caps.clone(),
-                counters: route_counters(a.offer_id),
-            });
-        }
-        attachments.sort_by_key(|a| a.priority);
-        let mut groups: Vec<Range<usize>> = Vec::with_capacity(attachments.len());
-        for (i, a) in attachments.iter().enumerate() {
+        let mut compiled: Vec<Attachment> = attachments
+            .map(|((weight, priority), a)| {
+                let o = &self.offers[a.offer as usize];
+                Attachment {
+                    offer: a.offer,
+                    offer_id: o.id,
+                    weight,
+                    priority,
+                    rules: a.rules.merge(&o.rules),
+                    blocked: match o.status {
+                        Status::Active => None,
+                        Status::Paused => Some(Skip::OfferPaused),
+                        Status::Deleted => Some(Skip::OfferDeleted),
+                    },
+                    caps: o.caps.clone(),
+                    counters: route_counters(o.id),
+                }
+            })
+            .collect();
+        compiled.sort_by_key(|a| a.priority);
+        let mut groups: Vec<Range<usize>> = Vec::with_capacity(compiled.len());
+        for (i, a) in compiled.iter().enumerate() {
             match groups.last_mut() {
-                Some(g) if attachments[g.start].priority == a.priority => g.end = i + 1,
+                Some(g) if compiled[g.start].priority == a.priority => g.end = i + 1,
                 _ => groups.push(i..i + 1),
             }
         }
-        Ok(Link {
+        Link {
             id: source.id,
             affiliate_id,
             active,
-            fallback: fallback_url
-                .map(|u| template(u, "fallback_url"))
-                .transpose()?,
-            attachments: attachments.into_boxed_slice(),
+            fallback,
+            attachments: compiled.into_boxed_slice(),
             groups: groups.into_boxed_slice(),
             counters: before
                 .map_or_else(|| self.counts.source(source), |l| Arc::clone(&l.counters)),
-        })
+        }
     }
-}
-
-fn template(url: &str, field: &str) -> Result<Template, CompileError> {
-    Template::parse(url).map_err(|e| CompileError(format!("{field} {url:?} {e}")))
-}
-
-fn countries(codes: &[String]) -> Result<CountrySet, CompileError> {
-    let parsed: Result<Vec<Country>, String> = codes.iter().map(|c| parse_country(c)).collect();
-    parsed.map(CountrySet::from_codes).map_err(CompileError)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::DeviceClass;
+    use crate::catalog::{Catalog, validate};
+    use crate::conditions::Set;
+    use serde_json::json;
+
+    fn valid(catalog: Catalog) -> ValidCatalog {
+        validate(catalog).unwrap()
+    }
+
+    fn demo() -> Catalog {
+        serde_json::from_str(include_str!("../../config/network.json")).unwrap()
+    }
 
     fn table() -> RoutingTable {
-        let catalog: Catalog =
-            serde_json::from_str(include_str!("../../config/network.json")).unwrap();
         RoutingTable::compile(
-            &catalog,
+            &valid(demo()),
             Template::parse("https://d.example/").unwrap(),
             &Counts::default(),
         )
-        .unwrap()
     }
 
     #[test]
@@ -429,17 +410,17 @@ mod tests {
         )
         .unwrap();
         let t = RoutingTable::compile(
-            &catalog,
+            &valid(catalog),
             Template::parse("https://d.example/").unwrap(),
             &Counts::default(),
-        )
-        .unwrap();
+        );
         let link = t.link(3).unwrap();
         assert!(!link.active);
         assert_eq!(t.fallback(link).as_str(), "https://d.example/");
         let a = &link.attachments[0];
-        assert_eq!(a.countries.codes(), ["CA"]);
-        assert_eq!(a.devices.classes(), [DeviceClass::Tablet]);
+        let include = |d| a.rules.include(d).map(Set::to_json);
+        assert_eq!(include(Dimension::Country), Some(json!(["CA"])));
+        assert_eq!(include(Dimension::Device), Some(json!(["tablet"])));
         assert_eq!(a.blocked, Some(Skip::OfferPaused));
         assert_eq!(t.offer(a).id, 7);
         assert!(t.link(4).is_none());
@@ -449,9 +430,8 @@ mod tests {
     fn compile_after_shares_the_same_counters_as_the_registry() {
         let counts = Counts::default();
         let fallback = Template::parse("https://d.example/").unwrap();
-        let mut catalog: Catalog =
-            serde_json::from_str(include_str!("../../config/network.json")).unwrap();
-        let first = RoutingTable::compile(&catalog, fallback.clone(), &counts).unwrap();
+        let mut catalog = demo();
+        let first = RoutingTable::compile(&valid(catalog.clone()), fallback.clone(), &counts);
         // An edit: link 301 gets offer 1045, campaign 98001 changes status.
         catalog.smart_links[0]
             .offers
@@ -459,13 +439,12 @@ mod tests {
                 offer_id: 1045,
                 offer_weight: 5,
                 priority: 3,
-                countries: Vec::new(),
-                devices: Vec::new(),
+                conditions: Default::default(),
             });
         catalog.campaigns[0].campaign_status = Status::Paused;
-        let next =
-            RoutingTable::compile_after(&catalog, fallback.clone(), &counts, &first).unwrap();
-        let fresh = RoutingTable::compile(&catalog, fallback, &counts).unwrap();
+        let catalog = valid(catalog);
+        let next = RoutingTable::compile_after(&catalog, fallback.clone(), &counts, &first);
+        let fresh = RoutingTable::compile(&catalog, fallback, &counts);
         for (a, b) in next.links.iter().zip(fresh.links.iter()) {
             assert!(Arc::ptr_eq(&a.counters, &b.counters), "link {}", a.id);
             for (x, y) in a.attachments.iter().zip(b.attachments.iter()) {

@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 use smartlink::api::calls::{CALLS, Call};
 use smartlink::api::params::{Param, Presence, Type};
+use smartlink::conditions::Dimension;
 use smartlink::http::service::Endpoint;
-use smartlink::vocab::DeviceClass;
+use smartlink::vocab::{DeviceClass, OsFamily};
 
 use crate::common::*;
 
@@ -18,7 +19,7 @@ const METHODS: [&str; 8] = [
 ];
 
 fn doc() -> Value {
-    serde_json::from_str(smartlink::api::OPENAPI).expect("docs/openapi.json is JSON")
+    serde_json::from_str(&smartlink::api::openapi::DOCUMENT).expect("docs/openapi.json is JSON")
 }
 
 /// `v`, its `$ref`s followed.
@@ -100,16 +101,25 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(schema["enum"], json!(words), "{at}");
         }
-        Type::Countries => {
+        Type::Condition(Dimension::Country) => {
             assert_eq!(ty, Some("array"), "{at}");
             assert_eq!(resolve(doc, &schema["items"])["type"], "string", "{at}");
         }
-        Type::Devices => {
+        Type::Condition(Dimension::Device) => {
             assert_eq!(ty, Some("array"), "{at}");
             let classes: Vec<&str> = DeviceClass::ALL.iter().map(|d| d.as_str()).collect();
             assert_eq!(
                 resolve(doc, &schema["items"])["enum"],
                 json!(classes),
+                "{at}"
+            );
+        }
+        Type::Condition(Dimension::Os) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            let families: Vec<&str> = OsFamily::ALL.iter().map(|d| d.as_str()).collect();
+            assert_eq!(
+                resolve(doc, &schema["items"])["enum"],
+                json!(families),
                 "{at}"
             );
         }
@@ -381,7 +391,7 @@ async fn the_document_is_served_without_a_key() {
     let r = server.get(smartlink::api::OPENAPI_PATH, &[]).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), "application/json");
-    assert_eq!(r.body, smartlink::api::OPENAPI);
+    assert_eq!(r.body, *smartlink::api::openapi::DOCUMENT);
     let r = server
         .post_json(smartlink::api::OPENAPI_PATH, &json!({}))
         .await;
@@ -630,4 +640,23 @@ async fn documented_row_bounds_are_the_enforced_ones() {
         assert_eq!(list(&second), all[1..2], "{}", call.name);
     }
     server.stop().await;
+}
+
+/// The committed document is the generated one: each call's parameters come from its
+/// declaration and the entities' condition fields from the dimensions
+/// (`cargo run --example openapi` rewrites the file after a change).
+#[test]
+fn the_committed_document_is_generated_from_the_declarations() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/openapi.json");
+    let written = std::fs::read_to_string(path).unwrap();
+    let generated = smartlink::api::openapi::render(&smartlink::api::openapi::document(&written));
+    assert!(
+        generated == written,
+        "docs/openapi.json is stale: run `cargo run --example openapi`"
+    );
+    assert_eq!(
+        *smartlink::api::openapi::DOCUMENT,
+        written,
+        "served as committed"
+    );
 }

@@ -1,0 +1,226 @@
+//! Every parameter of the API, declared once: its name, the type of its values, what it
+//! means, and what a handler reads from it. Calls (`calls`) declare which they take and
+//! whether each is required; handlers read them with `Args::get(FIELD)`; the OpenAPI
+//! document's parameter schemas are made from them (`openapi`). A targeting condition's
+//! parameters are not here: they come from `conditions::Dimension` (`calls::conditions`).
+
+use serde_json::Value;
+
+use super::params::{Field, Type};
+use crate::catalog::validate::{CREATIVE_TYPES, DISPLAY_LINK_TYPES, MAX_WEIGHT, PRIORITY_RANGE};
+use crate::catalog::{LinkStatus, Status};
+use crate::conditions::{Dimension, Side};
+use crate::vocab::{CapKind, MAX_CAP};
+
+const STATUS: Type = Type::OneOf(&["active", "paused", "deleted"]);
+const LINK_STATUS: Type = Type::OneOf(&["active", "inactive"]);
+
+pub const AFFILIATE_ID: Field<u32> = Field::new("affiliate_id", Type::Id, "The affiliate.");
+pub const AFFILIATE_NAME: Field<String> = Field::new(
+    "affiliate_name",
+    Type::Text,
+    "The affiliate's name. At most 255 bytes.",
+);
+pub const CAMPAIGN_ID: Field<u32> = Field::new("campaign_id", Type::Id, "The campaign.");
+pub const CAMPAIGN_STATUS: Field<Status> = Field::new(
+    "campaign_status",
+    STATUS,
+    "active | paused | deleted. Only active campaigns record clicks.",
+);
+pub const COUPON_CODE: Field<String> = Field::new(
+    "coupon_code",
+    Type::Text,
+    "A coupon code to attach. At most 255 bytes.",
+);
+pub const CREATIVE_ID: Field<u32> = Field::new("creative_id", Type::Id, "The creative.");
+pub const CREATIVE_NAME: Field<String> = Field::new(
+    "creative_name",
+    Type::Text,
+    "The creative's name. At most 255 bytes.",
+);
+pub const CREATIVE_STATUS: Field<Status> =
+    Field::new("creative_status", STATUS, "active | paused | deleted.");
+pub const CREATIVE_TYPE_ID: Field<u8> = Field::new(
+    "creative_type_id",
+    Type::Int {
+        min: *CREATIVE_TYPES.start() as i64,
+        max: *CREATIVE_TYPES.end() as i64,
+    },
+    "1 Banner, 2 Text Link, 3 Email, 4 HTML.",
+);
+pub const DISPLAY_LINK_TYPE_ID: Field<u8> = Field::new(
+    "display_link_type_id",
+    Type::Int {
+        min: *DISPLAY_LINK_TYPES.start() as i64,
+        max: *DISPLAY_LINK_TYPES.end() as i64,
+    },
+    "Tracking link format: 1 standard (`/rd/r.php?sid=…&aff_id=…`, the default), 2 encoded (`/rd/{token}`), 3 vanity (the standard form on `server.vanity_base_url`).",
+);
+pub const FALLBACK_URL: Field<String> = Field::new(
+    "fallback_url",
+    Type::Url,
+    "Where clicks go when no offer qualifies (else `server.default_fallback_url`). Absolute http(s) URL whose origin no macro can change; it may contain the macros {click_id}, {smart_link_id}, {campaign_id}, {affiliate_id}, {offer_id}, {s1}..{s5}, {country}, {device}, {os}.",
+);
+pub const WIDTH: Field<u32> = Field::new(
+    "width",
+    Type::Int {
+        min: 1,
+        max: 100_000,
+    },
+    "Width in pixels (1-100000).",
+);
+pub const HEIGHT: Field<u32> = Field::new(
+    "height",
+    Type::Int {
+        min: 1,
+        max: 100_000,
+    },
+    "Height in pixels (1-100000).",
+);
+pub const IP: Field<String> = Field::new(
+    "ip",
+    Type::Ip,
+    "The client's address (IPv4 or IPv6), used as is (no proxy headers). Default 127.0.0.1.",
+);
+pub const LANDING_PAGE_ID: Field<u32> =
+    Field::new("landing_page_id", Type::Id, "The landing page.");
+pub const LANDING_PAGE_NAME: Field<String> = Field::new(
+    "landing_page_name",
+    Type::Text,
+    "The landing page's name. At most 255 bytes.",
+);
+pub const LANDING_PAGE_STATUS: Field<Status> =
+    Field::new("landing_page_status", STATUS, "active | paused | deleted.");
+pub const OFFER_ID: Field<u32> = Field::new("offer_id", Type::Id, "The offer.");
+pub const OFFER_NAME: Field<String> = Field::new(
+    "offer_name",
+    Type::Text,
+    "The offer's name. At most 255 bytes.",
+);
+pub const OFFER_STATUS: Field<Status> = Field::new(
+    "offer_status",
+    STATUS,
+    "active | paused | deleted. Only active offers receive traffic.",
+);
+pub const OFFER_URL: Field<String> = Field::new(
+    "offer_url",
+    Type::Url,
+    "The offer's destination. Absolute http(s) URL whose origin no macro can change; it may contain the macros {click_id}, {smart_link_id}, {campaign_id}, {affiliate_id}, {offer_id}, {s1}..{s5}, {country}, {device}, {os}.",
+);
+pub const OFFER_WEIGHT: Field<u32> = Field::new(
+    "offer_weight",
+    Type::Int {
+        min: 1,
+        max: MAX_WEIGHT as i64,
+    },
+    "Traffic weight among the qualifying offers of the same priority (1-100). Default for a new attachment: 1.",
+)
+.default(1);
+pub const POSTBACK_TOKEN: Field<String> = Field::new(
+    "postback_token",
+    Type::Token,
+    "The token the advertiser's postbacks for this offer's clicks must carry (`token=`), in place of the network-wide `postbacks.token`; 8 to 255 printable ASCII characters. null clears it.",
+);
+pub const PRIORITY: Field<i64> = Field::new(
+    "priority",
+    Type::Int {
+        min: *PRIORITY_RANGE.start(),
+        max: *PRIORITY_RANGE.end(),
+    },
+    "Evaluation order within the smart link; lower numbers first (any signed 32-bit integer, 0 and negative values included). Default for a new attachment: 1.",
+)
+.default(1);
+/// `start_at_row` of the campaigns document's lists, rows counted from 1.
+pub const START_AT_ROW_1: Field<i64> = Field::new(
+    "start_at_row",
+    Type::Int {
+        min: 1,
+        max: i64::MAX,
+    },
+    "Pagination: the first row to return. Rows are counted from 1 (default 1); a smaller value is a 400.",
+)
+.default(1);
+/// `start_at_row` of `smart_links.json`, rows counted from 0.
+pub const START_AT_ROW_0: Field<i64> = Field::new(
+    "start_at_row",
+    Type::Int {
+        min: 0,
+        max: i64::MAX,
+    },
+    "Pagination: the first row to return. Rows are counted from 0 (default 0); a smaller value is a 400.",
+)
+.default(0);
+pub const ROW_LIMIT_5000: Field<i64> = Field::new(
+    "row_limit",
+    Type::Int { min: 1, max: 5000 },
+    "Pagination: the most rows to return, 1 to 5000 (default 100); a value out of range is a 400.",
+)
+.default(100);
+pub const ROW_LIMIT_500: Field<i64> = Field::new(
+    "row_limit",
+    Type::Int { min: 1, max: 500 },
+    "Pagination: the most rows to return, 1 to 500 (default 100); a value out of range is a 400.",
+)
+.default(100);
+pub const SEC_CH_UA_MOBILE: Field<String> = Field::new(
+    "sec_ch_ua_mobile",
+    Type::OneOf(&["?0", "?1"]),
+    "The client's Sec-CH-UA-Mobile hint (`?1` means mobile).",
+);
+pub const SEC_CH_UA_PLATFORM: Field<String> = Field::new(
+    "sec_ch_ua_platform",
+    Type::FreeText,
+    "The client's Sec-CH-UA-Platform hint, e.g. `\"Android\"`. At most 2048 bytes.",
+);
+pub const SMART_LINK_ID: Field<u32> = Field::new("smart_link_id", Type::Id, "The smart link.");
+pub const SMART_LINK_NAME: Field<String> = Field::new(
+    "smart_link_name",
+    Type::Text,
+    "A descriptive name. At most 255 bytes.",
+);
+pub const SMART_LINK_STATUS: Field<LinkStatus> = Field::new(
+    "smart_link_status",
+    LINK_STATUS,
+    "active | inactive. An inactive smart link sends every click to its fallback URL.",
+);
+pub const SUB_AFFILIATE: Field<String> = Field::new(
+    "sub_affiliate",
+    Type::Text,
+    "The s1 value of the campaign's clicks when the link carries none. At most 255 bytes.",
+);
+pub const URL: Field<String> = Field::new(
+    "url",
+    Type::Url,
+    "The landing page's URL. Absolute http(s) URL whose origin no macro can change; it may contain the macros {click_id}, {smart_link_id}, {campaign_id}, {affiliate_id}, {offer_id}, {s1}..{s5}, {country}, {device}, {os}.",
+);
+pub const USER_AGENT: Field<String> = Field::new(
+    "user_agent",
+    Type::FreeText,
+    "The client's User-Agent. At most 2048 bytes.",
+);
+
+/// The cap parameters of offers, one per `CapKind` (`null` clears a cap), in its order.
+pub const CAPS: [Field<u64>; 5] = {
+    const CAP: Type = Type::Int {
+        min: 0,
+        max: MAX_CAP as i64,
+    };
+    let mut caps = [Field::new("", CAP, ""); 5];
+    let mut i = 0;
+    while i < caps.len() {
+        let kind = CapKind::ALL[i];
+        caps[i] = Field::new(kind.as_str(), CAP, kind.doc());
+        i += 1;
+    }
+    caps
+};
+
+/// The field of one condition list (its name and description come from
+/// `conditions::Dimension`).
+pub const fn condition(dimension: Dimension, side: Side, exclude: bool) -> Field<Value> {
+    Field::new(
+        dimension.field(side, exclude),
+        Type::Condition(dimension),
+        "",
+    )
+}

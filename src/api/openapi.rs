@@ -1,0 +1,230 @@
+//! The API's OpenAPI 3 document. `docs/openapi.json` is written by hand except for what this
+//! module makes from the code, so that it cannot drift from it: each call's query parameters
+//! (GET) or request body (POST), from its declaration in `calls`, and the targeting-condition
+//! fields of the entities that carry them (`Offer`, `Attachment`), from `conditions`. The
+//! document served at `/api/2/openapi.json` is [`document`]; a test keeps the file equal to
+//! it, and `cargo run --example openapi` rewrites the file after a change.
+
+use std::sync::LazyLock;
+
+use serde_json::{Map, Value, json};
+
+use super::calls::{CALLS, Call};
+use super::params::{Param, Presence, Type};
+use crate::conditions::{Dimension, Side};
+
+/// The document as written in the repository.
+const WRITTEN: &str = include_str!("../../docs/openapi.json");
+
+/// The document, generated once.
+pub static DOCUMENT: LazyLock<String> = LazyLock::new(|| render(&document(WRITTEN)));
+
+/// The document text as the file holds it: pretty JSON and a final newline.
+pub fn render(doc: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(doc).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// `written` with its generated parts made again from the code.
+pub fn document(written: &str) -> Value {
+    let mut doc: Value = serde_json::from_str(written).unwrap_or_else(|_| json!({}));
+    for call in &CALLS {
+        let path = format!("{}{}", super::PREFIX, call.name);
+        let method = call.method.as_str().to_ascii_lowercase();
+        let op = &mut doc["paths"][path.as_str()][method.as_str()];
+        if call.writes() {
+            request_body(op, call);
+        } else {
+            op["parameters"] = query_parameters(op, call);
+        }
+    }
+    let schemas = &mut doc["components"]["schemas"];
+    condition_properties(&mut schemas["Offer"], Side::Offer, "offer_url");
+    condition_properties(&mut schemas["Attachment"], Side::Attachment, "priority");
+    doc
+}
+
+/// The query parameters of a GET call, `api_key` last; examples written by hand are kept.
+fn query_parameters(op: &Value, call: &Call) -> Value {
+    let mut params: Vec<Value> = call
+        .params
+        .iter()
+        .map(|p| {
+            let mut schema = schema(p);
+            if let Some(example) =
+                written_parameter(op, p.name).and_then(|w| w["schema"].get("example"))
+            {
+                schema["example"] = example.clone();
+            }
+            json!({
+                "name": p.name,
+                "in": "query",
+                "description": description(p),
+                "required": p.presence == Presence::Required,
+                "schema": schema,
+            })
+        })
+        .collect();
+    params.push(json!({"$ref": "#/components/parameters/ApiKey"}));
+    Value::from(params)
+}
+
+fn written_parameter<'a>(op: &'a Value, name: &str) -> Option<&'a Value> {
+    op["parameters"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+}
+
+/// The request body of a POST call: the same object as JSON or as a form, with `api_key`;
+/// the description and examples written by hand are kept.
+fn request_body(op: &mut Value, call: &Call) {
+    let mut properties = Map::new();
+    for p in call.params {
+        let mut s = schema(p);
+        s["description"] = Value::from(description(p));
+        properties.insert(p.name.to_string(), s);
+    }
+    properties.insert(
+        "api_key".into(),
+        json!({"description": "One of the configured API keys (`api.keys`).", "type": "string"}),
+    );
+    let required: Vec<&str> = call
+        .params
+        .iter()
+        .filter(|p| p.presence == Presence::Required)
+        .map(|p| p.name)
+        .chain(["api_key"])
+        .collect();
+    let object = json!({
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": false,
+    });
+    let lists: Map<String, Value> = call
+        .params
+        .iter()
+        .filter(|p| matches!(p.ty, Type::Condition(_)))
+        .map(|p| {
+            (
+                p.name.to_string(),
+                json!({"style": "form", "explode": false}),
+            )
+        })
+        .collect();
+    let body = &mut op["requestBody"];
+    body["required"] = Value::from(true);
+    let json_body = &mut body["content"]["application/json"];
+    json_body["schema"] = object.clone();
+    let form = &mut body["content"]["application/x-www-form-urlencoded"];
+    form["schema"] = object;
+    match lists.is_empty() {
+        true => _ = form.as_object_mut().map(|f| f.remove("encoding")),
+        false => form["encoding"] = Value::Object(lists),
+    }
+}
+
+/// The description of a parameter: its own, or for a condition list its dimension's.
+fn description(p: &Param) -> String {
+    match p.ty {
+        Type::Condition(d) => {
+            let (_, exclude) = Dimension::of_field(Side::Attachment, p.name)
+                .or(Dimension::of_field(Side::Offer, p.name))
+                .unwrap_or((d, false));
+            let what = if exclude {
+                "Clicks whose value is in the list are turned away"
+            } else {
+                "Only clicks whose value is in the list qualify"
+            };
+            format!(
+                "{what}: {}. Empty means any; a click without the value matches no list. A JSON array, or comma-separated text (the only form in a form body).",
+                d.values()
+            )
+        }
+        _ => p.doc.to_string(),
+    }
+}
+
+/// The JSON schema of a parameter's values.
+fn schema(p: &Param) -> Value {
+    let mut s = match p.ty {
+        Type::Id => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": u32::MAX})
+        }
+        Type::Int { min, max: i64::MAX } => json!({"type": "integer", "minimum": min}),
+        Type::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
+        Type::Text => json!({"type": "string", "maxLength": 255}),
+        Type::FreeText => json!({"type": "string", "maxLength": 2048}),
+        Type::Url => json!({"type": "string", "format": "uri", "maxLength": 2048}),
+        Type::OneOf(words) => json!({"type": "string", "enum": words}),
+        Type::Condition(d) => json!({"type": "array", "items": values(d)}),
+        Type::Ip => json!({"type": "string"}),
+        Type::Token => json!({"type": "string", "minLength": 8, "maxLength": 255}),
+    };
+    if let Some(default) = p.default {
+        s["default"] = Value::from(default);
+    }
+    if p.presence == Presence::Nullable {
+        s["nullable"] = Value::from(true);
+    }
+    s
+}
+
+/// The schema of one value of a dimension.
+fn values(d: Dimension) -> Value {
+    match (d, d.words(), d.pattern()) {
+        (Dimension::Country, ..) => json!({"$ref": "#/components/schemas/CountryCode"}),
+        (Dimension::Device, ..) => json!({"$ref": "#/components/schemas/DeviceClass"}),
+        (_, Some(words), _) => json!({"type": "string", "enum": words}),
+        (_, None, Some(pattern)) => json!({"type": "string", "pattern": pattern}),
+        (_, None, None) => json!({"type": "string"}),
+    }
+}
+
+/// Puts the condition fields of `side` into an entity's schema after `after`, in the order
+/// list answers write them: every dimension's include and exclude list, the include lists
+/// of the dimensions always listed also `required`.
+fn condition_properties(schema: &mut Value, side: Side, after: &str) {
+    let Some(written) = schema["properties"].as_object().cloned() else {
+        return;
+    };
+    let is_condition = |name: &str| Dimension::of_field(side, name).is_some();
+    let mut properties = Map::new();
+    for (name, value) in written.iter().filter(|(n, _)| !is_condition(n)) {
+        properties.insert(name.clone(), value.clone());
+        if name == after {
+            for d in Dimension::ALL {
+                for exclude in [false, true] {
+                    let field = d.field(side, exclude);
+                    let what = if exclude { "Turned away" } else { "Only these" };
+                    let any = if exclude { "" } else { " Empty: any." };
+                    let description = format!("{what}: {}.{any}", d.values());
+                    properties.insert(
+                        field.to_string(),
+                        json!({"type": "array", "items": values(d), "description": description}),
+                    );
+                }
+            }
+        }
+    }
+    schema["properties"] = Value::Object(properties);
+    let mut required: Vec<Value> = schema["required"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.as_str().is_none_or(|n| !is_condition(n)))
+        .collect();
+    let at = required
+        .iter()
+        .position(|r| r == after)
+        .map_or(required.len(), |i| i + 1);
+    let always = Dimension::ALL
+        .into_iter()
+        .filter(|d| d.always_listed())
+        .map(|d| Value::from(d.field(side, false)));
+    required.splice(at..at, always);
+    schema["required"] = Value::from(required);
+}

@@ -1,0 +1,517 @@
+//! Targeting conditions: every dimension a click can be targeted on, declared once.
+//!
+//! A [`Dimension`] is one attribute of a click (its device class, OS family, country). An
+//! attachment (`smart_links[].offers[]`) may require it with an include list (`countries`)
+//! or refuse it with an exclude list (`exclude_countries`); an offer likewise with
+//! `allowed_countries` and `blocked_countries`. An empty or absent list means "any".
+//! Everything about a dimension lives here: its field names, how its values are written and
+//! checked, the compiled set a click is tested against, the reasons an attachment is skipped
+//! for it, and how an explanation shows it. The catalog (serde, validation), the routing
+//! table, the decision, the route explanation and the API all go through these tables, so a
+//! new dimension is a new variant and its arms in this file (and, for a new attribute, the
+//! client's `Attributes` implementation).
+//!
+//! Pipeline: a list as written (JSON) → [`Dimension::parse`] (every bad value reported with
+//! its index) → a [`Rule`] (a compiled set and whether it includes or excludes) → the
+//! attachment's and its offer's rules merged once, at compile time ([`Rules::merge`]) → a
+//! click tests each rule in dimension order ([`Rules::check`]), cheap attributes first, so
+//! the GeoIP lookup happens only when a rule needs the country.
+
+use serde_json::Value;
+
+use crate::vocab::{Country, DeviceClass, OsFamily, parse_country};
+
+/// The client attributes a condition may ask for; implementations compute each at most once.
+pub trait Attributes {
+    fn country(&mut self) -> Option<Country>;
+    fn device(&mut self) -> DeviceClass;
+    fn os(&mut self) -> OsFamily;
+}
+
+/// A targeting dimension. The order of the variants is the order a click is tested in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Device,
+    Os,
+    Country,
+}
+
+/// Where a condition is written: on an attachment (`countries` / `exclude_countries`) or
+/// on an offer (`allowed_countries` / `blocked_countries`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Attachment,
+    Offer,
+}
+
+/// Why a condition turned a click away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Failed {
+    /// An include list does not hold the click's value.
+    Mismatch,
+    /// An include list, and the click has no value (no GeoIP record, ...).
+    Unknown,
+    /// An exclude list holds the click's value.
+    Excluded,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 3] = [Dimension::Device, Dimension::Os, Dimension::Country];
+
+    /// The field names of its include and exclude lists on `side`.
+    pub const fn fields(self, side: Side) -> [&'static str; 2] {
+        match (self, side) {
+            (Dimension::Device, Side::Attachment) => ["devices", "exclude_devices"],
+            (Dimension::Device, Side::Offer) => ["allowed_devices", "blocked_devices"],
+            (Dimension::Os, Side::Attachment) => ["os", "exclude_os"],
+            (Dimension::Os, Side::Offer) => ["allowed_os", "blocked_os"],
+            (Dimension::Country, Side::Attachment) => ["countries", "exclude_countries"],
+            (Dimension::Country, Side::Offer) => ["allowed_countries", "blocked_countries"],
+        }
+    }
+
+    /// The field name of its include (`exclude: false`) or exclude list on `side`.
+    pub const fn field(self, side: Side, exclude: bool) -> &'static str {
+        self.fields(side)[exclude as usize]
+    }
+
+    /// The dimension and polarity of a field name on `side`.
+    pub fn of_field(side: Side, name: &str) -> Option<(Dimension, bool)> {
+        Dimension::ALL.into_iter().find_map(|d| {
+            let [include, exclude] = d.fields(side);
+            (name == include)
+                .then_some((d, false))
+                .or((name == exclude).then_some((d, true)))
+        })
+    }
+
+    /// The skip reason a route explanation names when this dimension turned a click away.
+    pub const fn reason(self, failed: Failed) -> &'static str {
+        match (self, failed) {
+            (Dimension::Device, Failed::Mismatch) => "device_mismatch",
+            (Dimension::Device, Failed::Unknown) => "unknown_device",
+            (Dimension::Device, Failed::Excluded) => "device_excluded",
+            (Dimension::Os, Failed::Mismatch) => "os_mismatch",
+            (Dimension::Os, Failed::Unknown) => "unknown_os",
+            (Dimension::Os, Failed::Excluded) => "os_excluded",
+            (Dimension::Country, Failed::Mismatch) => "country_mismatch",
+            (Dimension::Country, Failed::Unknown) => "unknown_country",
+            (Dimension::Country, Failed::Excluded) => "country_excluded",
+        }
+    }
+
+    /// What its values are, for messages and the API's documentation.
+    pub const fn values(self) -> &'static str {
+        match self {
+            Dimension::Device => "device classes: desktop, mobile, tablet, bot, other",
+            Dimension::Os => {
+                "operating-system families: android, ios, windows, macos, linux, chromeos, other"
+            }
+            Dimension::Country => "ISO 3166-1 alpha-2 country codes (upper case), e.g. US, GB",
+        }
+    }
+
+    /// Its values when they are words of a closed list (device classes, OS families).
+    pub fn words(self) -> Option<Vec<&'static str>> {
+        match self {
+            Dimension::Device => Some(DeviceClass::ALL.map(DeviceClass::as_str).to_vec()),
+            Dimension::Os => Some(OsFamily::ALL.map(OsFamily::as_str).to_vec()),
+            Dimension::Country => None,
+        }
+    }
+
+    /// Its values' pattern when they are open-ended strings (a regular expression).
+    pub const fn pattern(self) -> Option<&'static str> {
+        match self {
+            Dimension::Country => Some("^[A-Z]{2}$"),
+            Dimension::Device | Dimension::Os => None,
+        }
+    }
+
+    /// The values the API lists always (empty: any), as the seeds show them; other
+    /// dimensions are listed when set.
+    pub const fn always_listed(self) -> bool {
+        matches!(self, Dimension::Device | Dimension::Country)
+    }
+
+    /// Parses a list as written into its compiled set: `Ok(None)` for an empty list (no
+    /// rule: any value), `Err` with every bad value as `(index, message)` (`None`: the list
+    /// itself is malformed).
+    pub fn parse(self, list: &Value) -> Result<Option<Set>, Vec<(Option<usize>, String)>> {
+        let Value::Array(items) = list else {
+            return Err(vec![(None, format!("must be a list of {}", self.values()))]);
+        };
+        let mut errors = Vec::new();
+        let mut set = Set::empty(self);
+        for (i, item) in items.iter().enumerate() {
+            if let Err(message) = set.insert(item) {
+                errors.push((Some(i), message));
+            }
+        }
+        match (errors.is_empty(), items.is_empty()) {
+            (false, _) => Err(errors),
+            (true, true) => Ok(None),
+            (true, false) => Ok(Some(set)),
+        }
+    }
+}
+
+/// A compiled set of values of one dimension.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Set {
+    Devices(Bits<DeviceClass>),
+    Os(Bits<OsFamily>),
+    /// A bit per possible code (26 × 26); boxed to keep rules small.
+    Countries(Box<CountryBits>),
+}
+
+/// One bit per well-formed country code.
+pub type CountryBits = [u64; Country::SPACE.div_ceil(64)];
+
+impl Set {
+    fn empty(d: Dimension) -> Set {
+        match d {
+            Dimension::Device => Set::Devices(Bits::NONE),
+            Dimension::Os => Set::Os(Bits::NONE),
+            Dimension::Country => Set::Countries(Box::new([0; Country::SPACE.div_ceil(64)])),
+        }
+    }
+
+    pub fn dimension(&self) -> Dimension {
+        match self {
+            Set::Devices(_) => Dimension::Device,
+            Set::Os(_) => Dimension::Os,
+            Set::Countries(_) => Dimension::Country,
+        }
+    }
+
+    /// Adds one value as written.
+    fn insert(&mut self, item: &Value) -> Result<(), String> {
+        let word = item.as_str();
+        match self {
+            Set::Devices(bits) => bits.insert_named(word, "a device class", DeviceClass::ALL),
+            Set::Os(bits) => bits.insert_named(word, "an operating-system family", OsFamily::ALL),
+            Set::Countries(bits) => {
+                let c = parse_country(word.ok_or("must be a country code (a string)")?)?;
+                bits[c.index() / 64] |= 1 << (c.index() % 64);
+                Ok(())
+            }
+        }
+    }
+
+    /// Values in both sets, when the two are of one dimension.
+    fn intersect(&self, other: &Set) -> Option<Set> {
+        Some(match (self, other) {
+            (Set::Devices(a), Set::Devices(b)) => Set::Devices(Bits(a.0 & b.0, Default::default())),
+            (Set::Os(a), Set::Os(b)) => Set::Os(Bits(a.0 & b.0, Default::default())),
+            (Set::Countries(a), Set::Countries(b)) => {
+                Set::Countries(Box::new(std::array::from_fn(|i| a[i] & b[i])))
+            }
+            _ => return None,
+        })
+    }
+
+    /// Values in either set, when the two are of one dimension.
+    fn union(&self, other: &Set) -> Option<Set> {
+        Some(match (self, other) {
+            (Set::Devices(a), Set::Devices(b)) => Set::Devices(Bits(a.0 | b.0, Default::default())),
+            (Set::Os(a), Set::Os(b)) => Set::Os(Bits(a.0 | b.0, Default::default())),
+            (Set::Countries(a), Set::Countries(b)) => {
+                Set::Countries(Box::new(std::array::from_fn(|i| a[i] | b[i])))
+            }
+            _ => return None,
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Set::Devices(b) => b.0 == 0,
+            Set::Os(b) => b.0 == 0,
+            Set::Countries(bits) => bits.iter().all(|w| *w == 0),
+        }
+    }
+
+    /// The values, as the catalog writes them (sorted), for explanations.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Set::Devices(b) => b.to_json(DeviceClass::ALL, DeviceClass::as_str),
+            Set::Os(b) => b.to_json(OsFamily::ALL, OsFamily::as_str),
+            Set::Countries(bits) => Value::from(country_codes(bits)),
+        }
+    }
+
+    /// Whether the click's value is in the set: `None` when the click has no value.
+    #[inline]
+    fn holds<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Option<bool> {
+        match self {
+            Set::Devices(b) => Some(b.contains(attrs.device() as u8)),
+            Set::Os(b) => Some(b.contains(attrs.os() as u8)),
+            Set::Countries(bits) => attrs
+                .country()
+                .map(|c| bits[c.index() / 64] & (1 << (c.index() % 64)) != 0),
+        }
+    }
+}
+
+/// The codes of a country bit set, sorted.
+pub fn country_codes(bits: &CountryBits) -> Vec<String> {
+    (0..Country::SPACE)
+        .filter(|i| bits[i / 64] & (1 << (i % 64)) != 0)
+        .map(|i| {
+            let letters = [b'A' + (i / 26) as u8, b'A' + (i % 26) as u8];
+            String::from_utf8_lossy(&letters).into_owned()
+        })
+        .collect()
+}
+
+/// A set of values of a small enumeration (at most 16), one bit each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bits<T>(u16, std::marker::PhantomData<T>);
+
+impl<T: Copy + serde::de::DeserializeOwned> Bits<T> {
+    const NONE: Bits<T> = Bits(0, std::marker::PhantomData);
+
+    #[inline]
+    fn contains(self, index: u8) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    /// Adds the value named `word` (its serde name), one of `all`.
+    fn insert_named<const N: usize>(
+        &mut self,
+        word: Option<&str>,
+        what: &str,
+        all: [T; N],
+    ) -> Result<(), String>
+    where
+        T: PartialEq,
+    {
+        let value = word.and_then(|w| serde_json::from_value::<T>(Value::from(w)).ok());
+        match value.and_then(|v| all.iter().position(|a| *a == v)) {
+            Some(i) => {
+                self.0 |= 1 << i;
+                Ok(())
+            }
+            None => Err(format!(
+                "{} is not {what}",
+                word.map_or_else(|| "a non-string".to_string(), |w| format!("{w:?}"))
+            )),
+        }
+    }
+
+    fn to_json<const N: usize>(self, all: [T; N], name: fn(T) -> &'static str) -> Value {
+        let names: Vec<&str> = (0..N)
+            .filter(|&i| self.contains(i as u8))
+            .map(|i| name(all[i]))
+            .collect();
+        Value::from(names)
+    }
+}
+
+/// A compiled condition: a set, and whether the click's value must be in it or out of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rule {
+    pub set: Set,
+    pub exclude: bool,
+}
+
+impl Rule {
+    /// Tests the click: `Err` says why it is turned away. A value the click does not have
+    /// matches no include list and no exclude list.
+    #[inline]
+    fn check<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Result<(), (Dimension, Failed)> {
+        let failed = match (self.set.holds(attrs), self.exclude) {
+            (Some(true), false) | (Some(false) | None, true) => return Ok(()),
+            (Some(false), false) => Failed::Mismatch,
+            (None, false) => Failed::Unknown,
+            (Some(true), true) => Failed::Excluded,
+        };
+        Err((self.set.dimension(), failed))
+    }
+}
+
+/// The rules of one attachment (its own and its offer's, merged) or one offer, in the order
+/// a click is tested.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rules(Box<[Rule]>);
+
+impl Rules {
+    /// The rules of `rules`, sorted by dimension, includes first.
+    pub fn new(mut rules: Vec<Rule>) -> Rules {
+        rules.sort_by_key(|r| (r.set.dimension(), r.exclude));
+        Rules(rules.into_boxed_slice())
+    }
+
+    /// An attachment's rules with its offer's: both must hold. Include sets of one
+    /// dimension are intersected and exclude sets united, once, here.
+    pub fn merge(&self, offer: &Rules) -> Rules {
+        let mut merged: Vec<Rule> = self.0.to_vec();
+        for rule in offer.0.iter() {
+            let same = merged
+                .iter_mut()
+                .find(|r| r.exclude == rule.exclude && r.set.dimension() == rule.set.dimension());
+            let combined = same.as_ref().and_then(|r| match rule.exclude {
+                false => r.set.intersect(&rule.set),
+                true => r.set.union(&rule.set),
+            });
+            match (same, combined) {
+                (Some(r), Some(set)) => r.set = set,
+                _ => merged.push(rule.clone()),
+            }
+        }
+        Rules::new(merged)
+    }
+
+    /// Tests the click against every rule, in order; the first that fails says why.
+    #[inline]
+    pub fn check<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Result<(), (Dimension, Failed)> {
+        self.0.iter().try_for_each(|r| r.check(attrs))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Rule> {
+        self.0.iter()
+    }
+
+    /// The include rule of `d`, if any.
+    pub fn include(&self, d: Dimension) -> Option<&Set> {
+        self.0
+            .iter()
+            .find(|r| !r.exclude && r.set.dimension() == d)
+            .map(|r| &r.set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Click(Option<Country>, DeviceClass, OsFamily, usize);
+
+    impl Attributes for Click {
+        fn country(&mut self) -> Option<Country> {
+            self.3 += 1;
+            self.0
+        }
+        fn device(&mut self) -> DeviceClass {
+            self.1
+        }
+        fn os(&mut self) -> OsFamily {
+            self.2
+        }
+    }
+
+    fn rule(d: Dimension, exclude: bool, values: Value) -> Rule {
+        Rule {
+            set: d.parse(&values).unwrap().unwrap(),
+            exclude,
+        }
+    }
+
+    fn us_iphone() -> Click {
+        Click(
+            Country::from_code("US"),
+            DeviceClass::Mobile,
+            OsFamily::Ios,
+            0,
+        )
+    }
+
+    #[test]
+    fn every_field_name_maps_back_to_its_dimension() {
+        for d in Dimension::ALL {
+            for side in [Side::Attachment, Side::Offer] {
+                for exclude in [false, true] {
+                    assert_eq!(
+                        Dimension::of_field(side, d.field(side, exclude)),
+                        Some((d, exclude))
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            Dimension::of_field(Side::Attachment, "allowed_countries"),
+            None
+        );
+        assert_eq!(Dimension::of_field(Side::Offer, "countries"), None);
+    }
+
+    #[test]
+    fn includes_excludes_and_unknown_values() {
+        let rules = Rules::new(vec![
+            rule(Dimension::Country, false, json!(["US", "CA"])),
+            rule(Dimension::Os, true, json!(["android"])),
+        ]);
+        assert_eq!(rules.check(&mut us_iphone()), Ok(()));
+        let mut android = Click(
+            Country::from_code("US"),
+            DeviceClass::Mobile,
+            OsFamily::Android,
+            0,
+        );
+        assert_eq!(
+            rules.check(&mut android),
+            Err((Dimension::Os, Failed::Excluded))
+        );
+        assert_eq!(android.3, 0, "the OS fails first: no country lookup");
+        let mut nowhere = Click(None, DeviceClass::Desktop, OsFamily::Windows, 0);
+        assert_eq!(
+            rules.check(&mut nowhere),
+            Err((Dimension::Country, Failed::Unknown))
+        );
+        let excluded = Rules::new(vec![rule(Dimension::Country, true, json!(["US"]))]);
+        assert_eq!(
+            excluded.check(&mut nowhere),
+            Ok(()),
+            "unknown is never excluded"
+        );
+        assert_eq!(
+            excluded.check(&mut us_iphone()),
+            Err((Dimension::Country, Failed::Excluded))
+        );
+    }
+
+    #[test]
+    fn merging_intersects_includes_and_unites_excludes() {
+        let attachment = Rules::new(vec![
+            rule(Dimension::Country, false, json!(["US", "CA"])),
+            rule(Dimension::Device, true, json!(["tablet"])),
+        ]);
+        let offer = Rules::new(vec![
+            rule(Dimension::Country, false, json!(["CA", "GB"])),
+            rule(Dimension::Device, true, json!(["bot"])),
+            rule(Dimension::Os, false, json!(["ios"])),
+        ]);
+        let merged = attachment.merge(&offer);
+        assert_eq!(
+            merged.include(Dimension::Country).map(Set::to_json),
+            Some(json!(["CA"]))
+        );
+        let excluded: Vec<Value> = merged
+            .iter()
+            .filter(|r| r.exclude)
+            .map(|r| r.set.to_json())
+            .collect();
+        assert_eq!(excluded, [json!(["tablet", "bot"])]);
+        assert_eq!(merged.iter().count(), 3);
+        assert_eq!(
+            merged.check(&mut us_iphone()),
+            Err((Dimension::Country, Failed::Mismatch))
+        );
+    }
+
+    #[test]
+    fn bad_values_are_reported_with_their_index() {
+        assert_eq!(Dimension::Os.parse(&json!([])), Ok(None));
+        let e = Dimension::Os.parse(&json!(["ios", "beos", 3])).unwrap_err();
+        assert_eq!(
+            e.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            [Some(1), Some(2)]
+        );
+        assert!(e[0].1.contains("\"beos\""), "{e:?}");
+        let e = Dimension::Country.parse(&json!(["UK"])).unwrap_err();
+        assert!(e[0].1.contains("GB"), "{e:?}");
+        let e = Dimension::Device.parse(&json!("mobile")).unwrap_err();
+        assert_eq!(e[0].0, None);
+    }
+}
