@@ -2,37 +2,14 @@
 //! answer, kept across restarts and reloads, serialised under concurrent writers, never a
 //! half-written catalog after `kill -9`, and a write that cannot be saved changes nothing.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::{
-    API_KEY, Binary, CHROME_WINDOWS, NETWORK, TestConfig, TestServer, blocking_get,
-    blocking_request, wait_for,
+    API_KEY, Binary, CHROME_WINDOWS, NETWORK, TestConfig, TestServer, blocking_post_form, get,
+    wait_for,
 };
-
-/// `POST path` with a form body over a fresh connection: status and JSON body.
-fn post(addr: SocketAddr, path: &str, form: &str) -> Option<(u16, Value)> {
-    let r = blocking_request(addr, "POST", path, Some(form))?;
-    Some((
-        r.status,
-        serde_json::from_str(&r.body).unwrap_or(Value::Null),
-    ))
-}
-
-/// Status and `Location` (or body, when there is no `Location`).
-fn get(addr: SocketAddr, target: &str) -> Option<(u16, String)> {
-    let r = blocking_get(addr, target)?;
-    Some((
-        r.status,
-        if r.location.is_empty() {
-            r.body
-        } else {
-            r.location
-        },
-    ))
-}
 
 fn catalog(config: &TestConfig) -> Value {
     let text = std::fs::read_to_string(config.catalog_path()).expect("catalog file");
@@ -53,7 +30,7 @@ fn writes_survive_a_reload_and_a_restart_and_the_next_click_sees_them() {
     let config = TestConfig::new(NETWORK);
     let path = config.write();
     let mut bin = Binary::start(&path);
-    let (status, created) = post(
+    let (status, created) = blocking_post_form(
         bin.addr,
         "/api/2/smart_link.json",
         &format!("api_key={API_KEY}&affiliate_id=100&smart_link_name=Durable&fallback_url=https%3A%2F%2Fdurable.example%2F"),
@@ -61,7 +38,7 @@ fn writes_survive_a_reload_and_a_restart_and_the_next_click_sees_them() {
     .expect("create");
     assert_eq!(status, 200, "{created}");
     let id = created["response"]["smart_link_id"].as_u64().expect("id");
-    let (status, attached) = post(
+    let (status, attached) = blocking_post_form(
         bin.addr,
         "/api/2/smart_link_offer.json",
         &format!("api_key={API_KEY}&smart_link_id={id}&offer_id=12"),
@@ -109,7 +86,7 @@ async fn concurrent_writers_each_land_exactly_once() {
     for i in 0..24 {
         let addr = server.addr;
         tasks.push(tokio::task::spawn_blocking(move || {
-            post(
+            blocking_post_form(
                 addr,
                 "/api/2/affiliate.json",
                 &format!("api_key={API_KEY}&affiliate_name=Writer+{i}"),
@@ -148,7 +125,7 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
             let mut answered = Vec::new();
             for i in 0.. {
                 let name = format!("Round{round}-{i}");
-                match post(
+                match blocking_post_form(
                     addr,
                     "/api/2/affiliate.json",
                     &format!("api_key={API_KEY}&affiliate_name={name}"),
@@ -158,7 +135,7 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
                     None => break,
                 }
                 let weight = i % 100 + 1;
-                if post(
+                if blocking_post_form(
                     addr,
                     "/api/2/smart_link_offer.json",
                     &format!("api_key={API_KEY}&smart_link_id=4&offer_id=12&offer_weight={weight}"),
@@ -201,7 +178,7 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
     }
     // And the server starts on it and takes writes again.
     let bin = Binary::start(&path);
-    let (status, body) = post(
+    let (status, body) = blocking_post_form(
         bin.addr,
         "/api/2/affiliate.json",
         &format!("api_key={API_KEY}&affiliate_name=After"),
@@ -221,10 +198,12 @@ async fn a_write_that_cannot_be_saved_is_503_and_changes_nothing() {
     let form = format!("api_key={API_KEY}&smart_link_id=1&smart_link_status=inactive");
     let attempt = {
         let form = form.clone();
-        tokio::task::spawn_blocking(move || post(addr, "/api/2/update_smart_link.json", &form))
-            .await
-            .expect("join")
-            .expect("answer")
+        tokio::task::spawn_blocking(move || {
+            blocking_post_form(addr, "/api/2/update_smart_link.json", &form)
+        })
+        .await
+        .expect("join")
+        .expect("answer")
     };
     assert_eq!(attempt.0, 503, "{}", attempt.1);
     assert_eq!(attempt.1["request_status"], "Failure");
@@ -246,11 +225,12 @@ async fn a_write_that_cannot_be_saved_is_503_and_changes_nothing() {
 
     // Once the disk problem is gone, the same write succeeds.
     std::fs::remove_dir(&blocker).expect("unblock");
-    let retry =
-        tokio::task::spawn_blocking(move || post(addr, "/api/2/update_smart_link.json", &form))
-            .await
-            .expect("join")
-            .expect("answer");
+    let retry = tokio::task::spawn_blocking(move || {
+        blocking_post_form(addr, "/api/2/update_smart_link.json", &form)
+    })
+    .await
+    .expect("join")
+    .expect("answer");
     assert_eq!(retry.0, 200, "{}", retry.1);
     let click = server
         .get("/sl?id=1", &[("user-agent", CHROME_WINDOWS)])

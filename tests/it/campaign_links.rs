@@ -29,56 +29,7 @@ const VANITY: &str = "http://go.vanity.test";
 /// offer 16; 5010 (affiliate 200) display type 2; 5011 (affiliate 200) display type 3; 5012 on
 /// 12 with a `sub_affiliate`; 5013 on the conversion-capped offer 17; 5014 on the mobile-only
 /// offer 18.
-const NETWORK: &str = r#"{
-  "affiliates": [
-    {"affiliate_id": 100, "affiliate_name": "Aff One"},
-    {"affiliate_id": 200, "affiliate_name": "Aff Two"}
-  ],
-  "offers": [
-    {"offer_id": 11, "offer_name": "Macros", "offer_status": "active",
-     "offer_url": "https://o11.example/c?click={click_id}&camp={campaign_id}&a={affiliate_id}&o={offer_id}&s1={s1}&s2={s2}&c={country}&d={device}&l={smart_link_id}"},
-    {"offer_id": 12, "offer_name": "Plain", "offer_status": "active",
-     "offer_url": "https://o12.example/?click={click_id}&s1={s1}&s2={s2}"},
-    {"offer_id": 13, "offer_name": "Paused", "offer_status": "paused", "offer_url": "https://o13.example/"},
-    {"offer_id": 14, "offer_name": "Deleted", "offer_status": "deleted", "offer_url": "https://o14.example/"},
-    {"offer_id": 15, "offer_name": "US only", "offer_status": "active",
-     "offer_url": "https://o15.example/?c={country}&click={click_id}", "allowed_countries": ["US"]},
-    {"offer_id": 16, "offer_name": "Click capped", "offer_status": "active",
-     "offer_url": "https://o16.example/?click={click_id}", "caps": {"daily_clicks": 3}},
-    {"offer_id": 17, "offer_name": "Conversion capped", "offer_status": "active",
-     "offer_url": "https://o17.example/?click={click_id}", "caps": {"daily_conversions": 1}},
-    {"offer_id": 18, "offer_name": "Mobile only", "offer_status": "active",
-     "offer_url": "https://o18.example/?d={device}", "allowed_devices": ["mobile"]}
-  ],
-  "landing_pages": [
-    {"landing_page_id": 801, "landing_page_name": "LP", "offer_id": 12,
-     "url": "https://lp801.example/?click={click_id}&camp={campaign_id}&o={offer_id}&s1={s1}",
-     "landing_page_status": "active"},
-    {"landing_page_id": 802, "landing_page_name": "Old LP", "offer_id": 11,
-     "url": "https://lp802.example/", "landing_page_status": "paused"}
-  ],
-  "campaigns": [
-    {"campaign_id": 5001, "offer_id": 12, "affiliate_id": 100, "campaign_status": "active",
-     "landing_page_id": 801},
-    {"campaign_id": 5002, "offer_id": 11, "affiliate_id": 100, "campaign_status": "active"},
-    {"campaign_id": 5003, "offer_id": 11, "affiliate_id": 100, "campaign_status": "active",
-     "landing_page_id": 802},
-    {"campaign_id": 5004, "offer_id": 12, "affiliate_id": 100, "campaign_status": "paused"},
-    {"campaign_id": 5005, "offer_id": 12, "affiliate_id": 100, "campaign_status": "deleted"},
-    {"campaign_id": 5006, "offer_id": 13, "affiliate_id": 100, "campaign_status": "active"},
-    {"campaign_id": 5007, "offer_id": 14, "affiliate_id": 100, "campaign_status": "active"},
-    {"campaign_id": 5008, "offer_id": 15, "affiliate_id": 200, "campaign_status": "active"},
-    {"campaign_id": 5009, "offer_id": 16, "affiliate_id": 200, "campaign_status": "active"},
-    {"campaign_id": 5010, "offer_id": 12, "affiliate_id": 200, "campaign_status": "active",
-     "display_link_type_id": 2},
-    {"campaign_id": 5011, "offer_id": 12, "affiliate_id": 200, "campaign_status": "active",
-     "display_link_type_id": 3},
-    {"campaign_id": 5012, "offer_id": 12, "affiliate_id": 100, "campaign_status": "active",
-     "sub_affiliate": "email blast/june"},
-    {"campaign_id": 5013, "offer_id": 17, "affiliate_id": 100, "campaign_status": "active"},
-    {"campaign_id": 5014, "offer_id": 18, "affiliate_id": 100, "campaign_status": "active"}
-  ]
-}"#;
+const NETWORK: &str = include_str!("../fixtures/networks/campaigns.json");
 
 const SE: (&str, &str) = ("x-forwarded-for", "89.160.20.128");
 /// No record in the test database: the country is unknown.
@@ -806,17 +757,6 @@ async fn bots_go_to_the_fallback_are_recorded_and_take_no_cap_place() {
 // ---------------------------------------------------------------------------------------------
 // 9. Links handed out by the management API.
 
-/// `POST /api/2/{call}` with a JSON body and the test key; the success body.
-async fn api_post(s: &TestServer, call: &str, params: Value) -> Value {
-    let mut body = params;
-    body["api_key"] = API_KEY.into();
-    let r = s.post_json(&format!("/api/2/{call}"), &body).await;
-    assert_eq!(r.status, StatusCode::OK, "{call}: {}", r.body);
-    let v: Value = serde_json::from_str(&r.body).expect("JSON");
-    assert_eq!(v["request_status"], "Success", "{v}");
-    v
-}
-
 /// The request target (path and query) of a tracking link on `base`.
 #[track_caller]
 fn target_of(tracking_link: &Value, base: &str) -> String {
@@ -834,7 +774,7 @@ async fn tracking_links_from_the_api_route_and_a_pause_is_visible_to_the_next_cl
         if let Some(d) = display {
             params["display_link_type_id"] = d.into();
         }
-        let created = api_post(&s, "campaign.json", params).await;
+        let created = ok(&api_post(&s, "campaign.json", params).await);
         let campaign = created["campaign"]["campaign_id"].as_u64().unwrap() as u32;
         let target = target_of(&created["campaign"]["tracking_link"], base);
         match display {
@@ -854,23 +794,23 @@ async fn tracking_links_from_the_api_route_and_a_pause_is_visible_to_the_next_cl
         assert_campaign_record(record(&before, &id), campaign, 200, Some(11), None);
 
         // Paused through the API: the very next click goes to the fallback, unrecorded.
-        let updated = api_post(
+        let updated = ok(&api_post(
             &s,
             "update_campaign.json",
             json!({"campaign_id": campaign, "campaign_status": "paused"}),
         )
-        .await;
+        .await);
         assert_eq!(updated["campaign"]["campaign_id"], campaign);
         let to = found(&s.get(&target, &[DESKTOP, US]).await, &target);
         assert_eq!(to, fallback(campaign, 200, "", "api"), "{display:?}");
         assert_eq!(s.records().len(), before.len(), "no record once paused");
         // And active again.
-        api_post(
+        ok(&api_post(
             &s,
             "update_campaign.json",
             json!({"campaign_id": campaign, "campaign_status": "active"}),
         )
-        .await;
+        .await);
         let to = found(&s.get(&target, &[DESKTOP, US]).await, &target);
         assert!(to.starts_with("https://o11.example/c?click="), "{to}");
     }

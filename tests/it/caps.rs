@@ -9,34 +9,7 @@ use crate::common::*;
 /// Link 10: offer 21 (daily click cap 25, weight 100) and offer 22 (weight 1) at priority 1,
 /// offer 24 at priority 2. Link 11: offer 23 (daily conversion cap 2) alone; its offer URL
 /// carries the click id. Link 12: offer 21 alone.
-pub const CAPPED: &str = r#"{
-  "affiliates": [{"affiliate_id": 100, "affiliate_name": "Aff"}],
-  "offers": [
-    {"offer_id": 21, "offer_name": "Click capped", "offer_status": "active",
-     "offer_url": "https://o21.example/?c={click_id}", "caps": {"daily_clicks": 25}},
-    {"offer_id": 22, "offer_name": "Overflow", "offer_status": "active",
-     "offer_url": "https://o22.example/?c={click_id}"},
-    {"offer_id": 23, "offer_name": "Conversion capped", "offer_status": "active",
-     "offer_url": "https://o23.example/?c={click_id}", "caps": {"daily_conversions": 2}},
-    {"offer_id": 24, "offer_name": "Next priority", "offer_status": "active",
-     "offer_url": "https://o24.example/?c={click_id}"}
-  ],
-  "smart_links": [
-    {"smart_link_id": 10, "smart_link_name": "Rotator", "affiliate_id": 100,
-     "smart_link_status": "active", "fallback_url": "https://fb.example/?l={smart_link_id}",
-     "offers": [
-       {"offer_id": 21, "priority": 1, "offer_weight": 100},
-       {"offer_id": 22, "priority": 1, "offer_weight": 1},
-       {"offer_id": 24, "priority": 2}
-     ]},
-    {"smart_link_id": 11, "smart_link_name": "Conversions", "affiliate_id": 100,
-     "smart_link_status": "active", "fallback_url": "https://fb.example/?l={smart_link_id}",
-     "offers": [{"offer_id": 23}]},
-    {"smart_link_id": 12, "smart_link_name": "Single", "affiliate_id": 100,
-     "smart_link_status": "active", "fallback_url": "https://fb.example/?l={smart_link_id}",
-     "offers": [{"offer_id": 21}]}
-  ]
-}"#;
+pub const CAPPED: &str = include_str!("../fixtures/networks/capped.json");
 
 /// The host of a redirect: `o21.example`, `fb.example`, ...
 pub fn host(location: &str) -> &str {

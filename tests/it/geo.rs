@@ -5,22 +5,7 @@ use crate::common::*;
 
 /// Offer 21 for GB, offer 22 for US, offer 23 for DE, all priority 1; offer 24 for any
 /// country at priority 2.
-const GEO_NETWORK: &str = r#"{
-  "affiliates": [{"affiliate_id": 1, "affiliate_name": "A"}],
-  "offers": [
-    {"offer_id": 21, "offer_name": "GB", "offer_status": "active", "offer_url": "https://gb.example/?c={country}"},
-    {"offer_id": 22, "offer_name": "US", "offer_status": "active", "offer_url": "https://us.example/?c={country}"},
-    {"offer_id": 23, "offer_name": "DE", "offer_status": "active", "offer_url": "https://de.example/?c={country}"},
-    {"offer_id": 24, "offer_name": "Any", "offer_status": "active", "offer_url": "https://any.example/?c={country}"}
-  ],
-  "smart_links": [{"smart_link_id": 7, "smart_link_name": "Geo", "affiliate_id": 1,
-    "smart_link_status": "active", "offers": [
-      {"offer_id": 21, "countries": ["GB"]},
-      {"offer_id": 22, "countries": ["US"]},
-      {"offer_id": 23, "countries": ["DE", "FR"]},
-      {"offer_id": 24, "priority": 2}
-  ]}]
-}"#;
+const GEO_NETWORK: &str = include_str!("../fixtures/networks/geo.json");
 
 async fn location_for(s: &TestServer, ip: &str) -> String {
     let r = s

@@ -9,12 +9,6 @@ use std::time::Duration;
 
 use crate::common::*;
 
-/// A blocking GET on a new connection; returns (status, location) or None if the server
-/// refused or closed the connection.
-fn get(addr: std::net::SocketAddr, target: &str) -> Option<(u16, String)> {
-    blocking_get(addr, target).map(|r| (r.status, r.location))
-}
-
 fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
     let mut s = TcpStream::connect(addr).ok()?;
     write!(

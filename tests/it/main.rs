@@ -8,6 +8,7 @@ mod api_durability;
 mod campaign_links;
 mod caps;
 mod cli;
+mod conditions;
 mod connections;
 mod device;
 mod geo;

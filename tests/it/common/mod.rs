@@ -1,5 +1,8 @@
 //! Shared test helpers: a temporary configuration, the real server on a loopback port
-//! (in-process, or the real binary), and small HTTP clients.
+//! (in-process, or the real binary), and small HTTP clients; `api` for the management API.
+
+pub mod api;
+pub use api::*;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,49 +42,7 @@ pub const BOT: (&str, &str) = ("user-agent", GOOGLEBOT);
 /// at 3; its own fallback. Link 2: inactive. Link 3 (affiliate 200): a paused and a deleted
 /// offer at 1, offer 15 for tablets at 2; no fallback (the default serves). Link 4: offers
 /// 11/12/17 weighted 60/30/10 with no conditions. Link 5: offer 15 (mobile or tablet).
-pub const NETWORK: &str = r#"{
-  "affiliates": [
-    {"affiliate_id": 100, "affiliate_name": "Aff One"},
-    {"affiliate_id": 200, "affiliate_name": "Aff Two"}
-  ],
-  "offers": [
-    {"offer_id": 11, "offer_name": "Macros", "offer_status": "active",
-     "offer_url": "https://o11.example/c?click={click_id}&s1={s1}&c={country}&d={device}&os={os}&o={offer_id}&l={smart_link_id}&a={affiliate_id}&camp={campaign_id}"},
-    {"offer_id": 12, "offer_name": "Plain", "offer_status": "active", "offer_url": "https://o12.example/?s2={s2}"},
-    {"offer_id": 13, "offer_name": "GB only", "offer_status": "active", "offer_url": "https://o13.example/",
-     "allowed_countries": ["GB"]},
-    {"offer_id": 14, "offer_name": "Paused", "offer_status": "paused", "offer_url": "https://o14.example/"},
-    {"offer_id": 15, "offer_name": "Handhelds", "offer_status": "active", "offer_url": "https://o15.example/?d={device}",
-     "allowed_devices": ["mobile", "tablet"]},
-    {"offer_id": 16, "offer_name": "Deleted", "offer_status": "deleted", "offer_url": "https://o16.example/"},
-    {"offer_id": 17, "offer_name": "Third", "offer_status": "active", "offer_url": "https://o17.example/"}
-  ],
-  "smart_links": [
-    {"smart_link_id": 1, "smart_link_name": "Main", "affiliate_id": 100, "smart_link_status": "active",
-     "fallback_url": "https://fb1.example/?l={smart_link_id}&s1={s1}&o={offer_id}",
-     "offers": [
-       {"offer_id": 11, "priority": 1, "countries": ["US"]},
-       {"offer_id": 13, "priority": 2},
-       {"offer_id": 12, "priority": 3}
-     ]},
-    {"smart_link_id": 2, "smart_link_name": "Off", "affiliate_id": 100, "smart_link_status": "inactive",
-     "fallback_url": "https://fb2.example/", "offers": [{"offer_id": 12}]},
-    {"smart_link_id": 3, "smart_link_name": "Devices", "affiliate_id": 200, "smart_link_status": "active",
-     "offers": [
-       {"offer_id": 14, "priority": 1},
-       {"offer_id": 16, "priority": 1},
-       {"offer_id": 15, "priority": 2, "devices": ["tablet"]}
-     ]},
-    {"smart_link_id": 4, "smart_link_name": "Weights", "affiliate_id": 100, "smart_link_status": "active",
-     "offers": [
-       {"offer_id": 11, "offer_weight": 60},
-       {"offer_id": 12, "offer_weight": 30},
-       {"offer_id": 17, "offer_weight": 10}
-     ]},
-    {"smart_link_id": 5, "smart_link_name": "Handhelds", "affiliate_id": 200, "smart_link_status": "active",
-     "offers": [{"offer_id": 15}]}
-  ]
-}"#;
+pub const NETWORK: &str = include_str!("../../fixtures/networks/basic.json");
 
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -544,6 +505,34 @@ impl Drop for Binary {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A blocking `GET` over a fresh connection (see [`blocking_get`]): the status and the
+/// `Location`, or the body when there is none. `None` when the server refused or closed the
+/// connection.
+pub fn get(addr: SocketAddr, target: &str) -> Option<(u16, String)> {
+    let r = blocking_get(addr, target)?;
+    Some((
+        r.status,
+        if r.location.is_empty() {
+            r.body
+        } else {
+            r.location
+        },
+    ))
+}
+
+/// A blocking `POST` with a form body over a fresh connection: the status and the JSON body.
+pub fn blocking_post_form(
+    addr: SocketAddr,
+    path: &str,
+    form: &str,
+) -> Option<(u16, serde_json::Value)> {
+    let r = blocking_request(addr, "POST", path, Some(form))?;
+    Some((
+        r.status,
+        serde_json::from_str(&r.body).unwrap_or(serde_json::Value::Null),
+    ))
 }
 
 /// An answer to [`blocking_get`].
