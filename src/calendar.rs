@@ -1,4 +1,4 @@
-//! Cap windows (SPEC §9): the day from local midnight, the week from Monday 00:00 and the
+//! Cap windows (docs/routing.md): the day from local midnight, the week from Monday 00:00 and the
 //! month from the 1st, in `tracking.timezone`, DST-correct (jiff and its bundled tz database).
 //!
 //! Time is always passed in (`now`, Unix seconds), never read here: the hot path passes the

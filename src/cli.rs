@@ -1,4 +1,4 @@
-//! The commands: `serve`, `check`, `route` (SPEC §2) and `stats`. `main.rs` only parses
+//! The commands: `serve`, `check`, `route` (README: Command line) and `stats`. `main.rs` only parses
 //! arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);

@@ -3,50 +3,50 @@
 //! # Request flow
 //!
 //! ```text
-//! request ─▶ http::service ─▶ http::click (/sl, /rd) ─▶ client (lazy: IP, country, device)
-//!                                   │
-//!                                   ▼
-//!              state ─load()─▶ Snapshot { routing table, GeoIP, signer }
-//!                                   │
-//!                                   ▼
-//!                         routing::decide ─▶ URL ─▶ 302
-//!                                   │
-//!                                   ├─▶ caps (atomic check-and-reserve, counters outside the snapshot)
-//!                                   └─▶ click record ─▶ clicks::log (bounded queue, writer thread)
-//!
-//! postback /p ─▶ http::postback ─▶ conversions::ledger (dedup, fsync) ─▶ caps counters
-//! caps::saver ─▶ counters.json every second; replayed with the conversion log at start
-//!
-//! /api/2/* ─▶ api (calls table, params, key) ─▶ reads: the snapshot
-//!                                           └─▶ writes: rebuilder thread ─▶ state::edit_catalog
-//!                    (validate ─▶ compile ∥ catalog::save ─▶ swap) ─▶ next click sees it
+//! request ─▶ http (limits, lifetimes; the dispatcher times every request)
+//!   ├─▶ /sl, /rd ─▶ http::click ─▶ click (the use case, no socket)
+//!   │        client (lazy: IP, country, device, OS) ─▶ routing::decide on the snapshot's
+//!   │        table (caps read and reserved in counts) ─▶ counts (what the click did)
+//!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
+//!   ├─▶ /p ─▶ http::postback ─▶ conversions::ledger (dedup, fsync) ─▶ counts
+//!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
+//!                                  └─▶ writes: rebuilder ─▶ state::edit_catalog
+//!                      (validate ─▶ compile ∥ catalog::save ─▶ swap) ─▶ next click sees it
+//! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
 //! ```
 //!
 //! # Module map
 //!
-//! | module     | owns                                                                |
-//! |------------|---------------------------------------------------------------------|
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`                      |
-//! | `settings` | the TOML settings file: raw → validated                              |
-//! | `catalog`  | the network JSON: entities, load with locations, validation, save    |
-//! | `routing`  | compile catalog → immutable `RoutingTable`; decision; URL templates  |
-//! | `client`   | request → client attributes; the only users of maxminddb and woothee |
-//! | `attrs`    | `Country`, `DeviceClass`, `OsFamily`: the vocabulary shared by all   |
-//! | `clicks`   | signed click ids; click records and their log writer                 |
-//! | `caps`     | cap windows, counters, their registry and the counters file          |
-//! | `conversions` | conversion records, converted-id set, the ledger thread, replay   |
-//! | `stats`    | per-link and per-offer statistics from the counters                  |
-//! | `api`      | the management API: calls, parameters, failure envelope, handlers    |
-//! | `links`    | tracking links handed out by the API; encoded campaign tokens        |
-//! | `route_report` | the route explanation of one click (`route`, the API)            |
-//! | `rebuilder` | the low-priority thread that runs API writes and reloads            |
-//! | `files`    | atomic file replacement, torn-line repair, hourly log names          |
-//! | `clock`    | a request's wall-clock time from its monotonic start                 |
-//! | `snapshot` | one generation of configuration, built whole                         |
-//! | `state`    | the published snapshot and what outlives reloads                     |
-//! | `http`     | hyper server, limits, dispatch, handlers, status mapping             |
-//! | `metrics`  | metric names, counters, Prometheus text                              |
-//! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                  |
+//! From the ground up; a module imports only modules above it in this table
+//! (`docs/architecture.md` has the same map with the reasons).
+//!
+//! | module     | owns                                                                  |
+//! |------------|-----------------------------------------------------------------------|
+//! | `vocab`    | the shared words: client attributes, sources, reasons, caps, rejections |
+//! | `clock`    | a request's wall-clock time from its monotonic start                  |
+//! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
+//! | `template` | URL templates and their macros                                        |
+//! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
+//! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
+//! | `conditions` | targeting dimensions, declared once: parsing, compiled rules       |
+//! | `metrics`  | metric names, counters, Prometheus text                               |
+//! | `catalog`  | the network JSON: model, load with locations, validation, save        |
+//! | `clicks`   | signed click ids; click records and their log writer                  |
+//! | `settings` | the TOML settings file: raw → validated                               |
+//! | `counts`   | the counter seam: every count, written by what happened               |
+//! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; explanations |
+//! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
+//! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
+//! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
+//! | `snapshot` | one generation of configuration, built whole                          |
+//! | `stats`    | per-link and per-offer statistics from the counters                   |
+//! | `click`    | the click use case: decide → count → sign → render → record           |
+//! | `state`    | the published snapshot and what outlives reloads                      |
+//! | `route_report` | the route explanation of one click (`route`, the API)             |
+//! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
+//! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
+//! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`                        |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.

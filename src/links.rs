@@ -1,5 +1,5 @@
 //! Tracking links: the URLs the management API hands out for campaigns and smart links
-//! (SPEC §8), and the opaque token of encoded campaign links.
+//! (docs/api.md), and the opaque token of encoded campaign links.
 //!
 //! | link | URL |
 //! |---|---|

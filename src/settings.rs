@@ -1,4 +1,4 @@
-//! The settings file (TOML, SPEC §3): read, overridden from the environment, validated.
+//! The settings file (TOML, README: Configuration): read, overridden from the environment, validated.
 //!
 //! Pipeline: file text → [`RawSettings`] (serde mirror, every key optional, unknown keys
 //! rejected so a typo cannot silently disable a setting) → [`Settings`] (validated, typed,
@@ -185,7 +185,7 @@ pub enum ClientIpHeader {
     Forwarded,
 }
 
-/// What happens to clicks whose device class is `bot` (SPEC §5.7).
+/// What happens to clicks whose device class is `bot` (docs/routing.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BotPolicy {
     /// Send to the fallback URL; count toward no cap (the default).
@@ -194,7 +194,7 @@ pub enum BotPolicy {
     Route,
 }
 
-/// Connection handling: limits (SPEC §11) and the PROXY protocol. Fixed at start.
+/// Connection handling: limits (docs/operations.md) and the PROXY protocol. Fixed at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     pub max_connections: usize,

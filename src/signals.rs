@@ -1,4 +1,4 @@
-//! Signals, in one place (SPEC §11):
+//! Signals, in one place (docs/operations.md):
 //!
 //! - `SIGHUP`: reload settings (what can change without a restart), catalog and GeoIP
 //!   database. Requests in flight finish on the old snapshot; a failed reload keeps the old

@@ -1,4 +1,4 @@
-//! URL templates with `{macro}` placeholders (SPEC §6).
+//! URL templates with `{macro}` placeholders (docs/routing.md).
 //!
 //! A template is parsed and validated once, when the routing table is compiled; rendering a
 //! click's URL walks the pre-split parts and appends, with no parsing and one allocation.

@@ -60,7 +60,7 @@ impl Serialize for Country {
     }
 }
 
-/// Device class of a click (SPEC §7).
+/// Device class of a click (docs/routing.md).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[repr(u8)]
@@ -97,7 +97,7 @@ impl DeviceClass {
     }
 }
 
-/// Operating-system family of a click (SPEC §7).
+/// Operating-system family of a click (docs/routing.md).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[repr(u8)]

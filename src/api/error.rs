@@ -1,5 +1,5 @@
 //! API failures, and the envelope they are answered with (`http::api` renders it):
-//! `{"request_status":"Failure","errors":[{"field":…,"message":…}]}` (SPEC §8).
+//! `{"request_status":"Failure","errors":[{"field":…,"message":…}]}` (docs/api.md).
 //!
 //! | status | when |
 //! |---|---|

@@ -1,4 +1,4 @@
-//! The management API (SPEC §8): CAKE API v2 paths and JSON shapes under `/api/2/`.
+//! The management API (docs/api.md): CAKE API v2 paths and JSON shapes under `/api/2/`.
 //!
 //! request → call (`calls::CALLS`: path, method, parameters, handler) → raw parameters
 //! (query string for GET; JSON or form body for POST) → `api_key` → checked

@@ -1,4 +1,4 @@
-//! The network catalog (SPEC §4): offers, landing pages, creatives, affiliates, campaigns and
+//! The network catalog (docs/routing.md): offers, landing pages, creatives, affiliates, campaigns and
 //! smart links. The one source of truth for routing.
 //!
 //! Pipeline: file text → `load` (located raw entities, typed [`Catalog`]) → `validate` (every

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::conditions::{Dimension, Side};
 use crate::vocab::CapKind;
 
-/// The whole network (SPEC §4). Every list may be absent, meaning empty.
+/// The whole network (docs/routing.md). Every list may be absent, meaning empty.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
@@ -87,7 +87,7 @@ pub struct Offer {
     pub postback_token: Option<String>,
 }
 
-/// Per-offer caps; `null` (or absent) means no cap. Enforced by the caps module (SPEC §9).
+/// Per-offer caps; `null` (or absent) means no cap. Enforced through `counts` (docs/routing.md).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Caps {

@@ -1,4 +1,4 @@
-//! Consistency rules of the catalog (SPEC §4), shared by load, reload, `check` and API writes.
+//! Consistency rules of the catalog (docs/routing.md), shared by load, reload, `check` and API writes.
 //!
 //! [`validate`] never stops at the first problem: it returns every one, each with the JSON path
 //! of the offending value, so an operator fixes a file in one pass.

@@ -1,4 +1,4 @@
-//! The click record (SPEC §10): one JSON object per line in the click log.
+//! The click record (docs/operations.md): one JSON object per line in the click log.
 
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};

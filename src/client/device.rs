@@ -1,4 +1,4 @@
-//! Device class and OS family from the user agent and client hints (SPEC §7).
+//! Device class and OS family from the user agent and client hints (docs/routing.md).
 //! The only module that knows woothee.
 //!
 //! Order of rules, first match wins:

@@ -1,4 +1,4 @@
-//! The client's IP address behind trusted proxies (SPEC §7).
+//! The client's IP address behind trusted proxies (docs/routing.md).
 //!
 //! The TCP peer is the client unless it is a trusted proxy. Then the configured forwarding
 //! header (`X-Forwarded-For` or `Forwarded`, one of them: reading both would let a client

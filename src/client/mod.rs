@@ -1,4 +1,4 @@
-//! Request → client attributes (SPEC §7): IP behind trusted proxies, country from GeoIP,
+//! Request → client attributes (docs/routing.md): IP behind trusted proxies, country from GeoIP,
 //! device class and OS family from the user agent and client hints.
 //!
 //! [`ClientAttrs`] borrows the request's headers and computes each attribute the first time

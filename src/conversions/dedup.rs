@@ -1,4 +1,4 @@
-//! The set of converted click ids (SPEC §9: "the same click id again: duplicate").
+//! The set of converted click ids (a click id converted again is a duplicate).
 //!
 //! Keyed by 96 bits unique to each id ([`ClickSigner::dedup_key`]) with the click's time: a
 //! 16-byte entry, 28.5 bytes of memory each at 5 million entries (measured, hash table slack

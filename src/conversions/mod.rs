@@ -1,4 +1,4 @@
-//! Conversions (SPEC §9): the record, the converted-id set and the ledger thread that makes
+//! Conversions (docs/operations.md): the record, the converted-id set and the ledger thread that makes
 //! each conversion durable before it is counted and answered. The HTTP side is
 //! `http::postback`.
 

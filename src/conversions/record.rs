@@ -1,4 +1,4 @@
-//! The conversion record (SPEC §10): one JSON object per line in the conversion log, and the
+//! The conversion record (docs/operations.md): one JSON object per line in the conversion log, and the
 //! reading of those lines back at start.
 //!
 //! ```text

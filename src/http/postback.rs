@@ -1,4 +1,4 @@
-//! `GET|POST /p?click_id=ID[&amount=DECIMAL]`: a conversion postback (SPEC §9).
+//! `GET|POST /p?click_id=ID[&amount=DECIMAL]`: a conversion postback (docs/routing.md).
 //!
 //! Protection (README, "Postback protection"): with `postbacks.allowed_networks`, only those
 //! source addresses may post (the client address, behind trusted proxies as for clicks);

@@ -1,4 +1,4 @@
-//! The query string of a tracking link: `id`, `aff_id`, `s1`..`s5` (SPEC §5, §6).
+//! The query string of a tracking link: `id`, `aff_id`, `s1`..`s5` (docs/routing.md).
 //!
 //! Parsed once, straight from the request target, in one pass. A value without `%` or `+`
 //! is borrowed as is; others are decoded as `application/x-www-form-urlencoded` (`+` is a

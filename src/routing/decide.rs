@@ -1,4 +1,4 @@
-//! The routing decision for one click (SPEC §5, steps 2 and 4–7).
+//! The routing decision for one click (docs/routing.md).
 //!
 //! Walk the link's priority groups in ascending order; in the first group with at least one
 //! qualifying attachment, draw one with probability `weight / sum of qualifying weights`.

@@ -1,4 +1,4 @@
-//! Routing: the compiled table and the decision (SPEC §5, §6).
+//! Routing: the compiled table and the decision (docs/routing.md).
 //!
 //! `table` compiles a validated catalog into an immutable [`RoutingTable`]; `decide` walks it
 //! for one click; `template` renders redirect URLs; `explain` reports why. Nothing here knows

@@ -1,5 +1,5 @@
 //! Campaign tracking links over real HTTP: `/rd/r.php?sid=…&aff_id=…` and `/rd/{token}`
-//! (SPEC §8 tracking links, §6 macros, §9 caps and conversions, §10 records). Every campaign
+//! (docs/api.md, docs/routing.md, docs/operations.md). Every campaign
 //! state, the macros of a campaign click, `sub_affiliate`, the encoded form and every bad
 //! link, the offer's click cap (also under parallel clicks), the offer's country and device
 //! rules, HEAD, other methods, bots, and links handed out by the management API.

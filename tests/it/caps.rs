@@ -1,4 +1,4 @@
-//! Caps over real HTTP (SPEC §9, §5 step 4): a click cap under many parallel clicks, conversion
+//! Caps over real HTTP (docs/routing.md): a click cap under many parallel clicks, conversion
 //! caps reached through postbacks, what counts and what does not, statistics and metrics, and
 //! counters that survive a reload and a restart.
 

@@ -1,4 +1,4 @@
-//! `GET|POST /p` (SPEC §9): recorded, duplicate, forged, malformed, bad amounts, expired
+//! `GET|POST /p` (docs/routing.md): recorded, duplicate, forged, malformed, bad amounts, expired
 //! clicks, rotated secrets, bodies and limits, and the conversion log on disk.
 
 use std::time::{SystemTime, UNIX_EPOCH};

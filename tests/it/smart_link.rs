@@ -1,4 +1,4 @@
-//! `GET /sl`: every rule of SPEC §5 and the macros of §6, over real HTTP.
+//! `GET /sl`: every routing rule and macro of docs/routing.md, over real HTTP.
 
 use std::time::Duration;
 
