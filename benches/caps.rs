@@ -11,20 +11,20 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, criterion_group, criterion_main};
 use smartlink::calendar::Calendar;
 use smartlink::catalog::Caps;
-use smartlink::counts::{CapClock, OfferCaps};
+use smartlink::counts::{CapClock, CapLimits, OfferCaps};
 
 /// A cap high enough that no run fills it (reservations keep succeeding).
 const CAP: u64 = 1_000_000_000;
 
 fn caps() -> OfferCaps {
     OfferCaps {
-        limits: Caps {
+        limits: CapLimits::of(&Caps {
             daily_clicks: Some(CAP),
             daily_conversions: Some(CAP),
             weekly_conversions: Some(CAP),
             monthly_conversions: Some(CAP),
             total_conversions: Some(CAP),
-        },
+        }),
         counters: Arc::default(),
     }
 }

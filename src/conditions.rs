@@ -128,6 +128,16 @@ impl Dimension {
         }
     }
 
+    /// Where its values sit in a click's 64-bit word mask (offset, number of values), for the
+    /// dimensions whose values are a short closed list of words; `None` for the others.
+    pub const fn word_bits(self) -> Option<(u32, u32)> {
+        match self {
+            Dimension::Device => Some((0, DeviceClass::ALL.len() as u32)),
+            Dimension::Os => Some((8, OsFamily::ALL.len() as u32)),
+            Dimension::Country => None,
+        }
+    }
+
     /// The values the API lists always (empty: any), as the seeds show them; other
     /// dimensions are listed when set.
     pub const fn always_listed(self) -> bool {
@@ -161,8 +171,9 @@ impl Dimension {
 pub enum Set {
     Devices(Bits<DeviceClass>),
     Os(Bits<OsFamily>),
-    /// A bit per possible code (26 × 26); boxed to keep rules small.
-    Countries(Box<CountryBits>),
+    /// A bit per possible code (26 × 26), inline: a click tests it with one load from the
+    /// rule, which sits in the rules' own slice.
+    Countries(CountryBits),
 }
 
 /// One bit per well-formed country code.
@@ -173,8 +184,20 @@ impl Set {
         match d {
             Dimension::Device => Set::Devices(Bits::NONE),
             Dimension::Os => Set::Os(Bits::NONE),
-            Dimension::Country => Set::Countries(Box::new([0; Country::SPACE.div_ceil(64)])),
+            Dimension::Country => Set::Countries([0; Country::SPACE.div_ceil(64)]),
         }
+    }
+
+    /// Its place in the word mask and its bits, for a set of a word dimension.
+    fn words(&self) -> Option<(u32, u16)> {
+        let bits = match self {
+            Set::Devices(b) => b.0,
+            Set::Os(b) => b.0,
+            Set::Countries(_) => return None,
+        };
+        self.dimension()
+            .word_bits()
+            .map(|(offset, _)| (offset, bits))
     }
 
     pub fn dimension(&self) -> Dimension {
@@ -205,7 +228,7 @@ impl Set {
             (Set::Devices(a), Set::Devices(b)) => Set::Devices(Bits(a.0 & b.0, Default::default())),
             (Set::Os(a), Set::Os(b)) => Set::Os(Bits(a.0 & b.0, Default::default())),
             (Set::Countries(a), Set::Countries(b)) => {
-                Set::Countries(Box::new(std::array::from_fn(|i| a[i] & b[i])))
+                Set::Countries(std::array::from_fn(|i| a[i] & b[i]))
             }
             _ => return None,
         })
@@ -217,7 +240,7 @@ impl Set {
             (Set::Devices(a), Set::Devices(b)) => Set::Devices(Bits(a.0 | b.0, Default::default())),
             (Set::Os(a), Set::Os(b)) => Set::Os(Bits(a.0 | b.0, Default::default())),
             (Set::Countries(a), Set::Countries(b)) => {
-                Set::Countries(Box::new(std::array::from_fn(|i| a[i] | b[i])))
+                Set::Countries(std::array::from_fn(|i| a[i] | b[i]))
             }
             _ => return None,
         })
@@ -241,7 +264,7 @@ impl Set {
     }
 
     /// Whether the click's value is in the set: `None` when the click has no value.
-    #[inline]
+    #[inline(always)]
     fn holds<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Option<bool> {
         match self {
             Set::Devices(b) => Some(b.contains(attrs.device() as u8)),
@@ -318,7 +341,7 @@ pub struct Rule {
 impl Rule {
     /// Tests the click: `Err` says why it is turned away. A value the click does not have
     /// matches no include list and no exclude list.
-    #[inline]
+    #[inline(always)]
     fn check<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Result<(), (Dimension, Failed)> {
         let failed = match (self.set.holds(attrs), self.exclude) {
             (Some(true), false) | (Some(false) | None, true) => return Ok(()),
@@ -330,23 +353,69 @@ impl Rule {
     }
 }
 
-/// The rules of one attachment (its own and its offer's, merged) or one offer, in the order
-/// a click is tested.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Rules(Box<[Rule]>);
+/// The rules of one attachment (its own and its offer's, merged) or one offer, compiled for
+/// the click path.
+///
+/// The dimensions whose values are a short closed list of words (device class, OS family)
+/// are folded into one 64-bit mask of the values a click may have, each dimension its own
+/// bits: testing all of them is one AND, whatever the number of rules, and reads no memory
+/// outside the attachment. The other rules (countries, ...) are tested one by one, in
+/// dimension order, after the mask. The rules as written and merged are kept beside, for
+/// explanations and for the reason a click was turned away, which only a failing click reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// One bit per value of each word dimension ([`Dimension::word_bits`]); a bit is set when
+    /// a click with that value passes. `u64::MAX`: no word dimension is restricted.
+    allowed: u64,
+    /// The bits of the word dimensions some rule restricts: only their attributes are asked
+    /// for (a device rule does not make the click's OS be worked out).
+    restricted: u64,
+    /// The rules of the other dimensions, in order.
+    sets: Box<[Rule]>,
+    /// Every rule, sorted by dimension, includes first.
+    all: Box<[Rule]>,
+}
+
+impl Default for Rules {
+    fn default() -> Rules {
+        Rules::new(Vec::new())
+    }
+}
 
 impl Rules {
     /// The rules of `rules`, sorted by dimension, includes first.
     pub fn new(mut rules: Vec<Rule>) -> Rules {
         rules.sort_by_key(|r| (r.set.dimension(), r.exclude));
-        Rules(rules.into_boxed_slice())
+        let (mut allowed, mut restricted) = (u64::MAX, 0);
+        for r in &rules {
+            if let Some((offset, bits)) = r.set.words() {
+                let values = u64::from(bits) << offset;
+                let dimension = word_mask(r.set.dimension());
+                allowed &= if r.exclude {
+                    !values
+                } else {
+                    !dimension | values
+                };
+                restricted |= dimension;
+            }
+        }
+        Rules {
+            allowed,
+            restricted,
+            sets: rules
+                .iter()
+                .filter(|r| r.set.words().is_none())
+                .cloned()
+                .collect(),
+            all: rules.into_boxed_slice(),
+        }
     }
 
     /// An attachment's rules with its offer's: both must hold. Include sets of one
     /// dimension are intersected and exclude sets united, once, here.
     pub fn merge(&self, offer: &Rules) -> Rules {
-        let mut merged: Vec<Rule> = self.0.to_vec();
-        for rule in offer.0.iter() {
+        let mut merged: Vec<Rule> = self.all.to_vec();
+        for rule in offer.all.iter() {
             let same = merged
                 .iter_mut()
                 .find(|r| r.exclude == rule.exclude && r.set.dimension() == rule.set.dimension());
@@ -362,23 +431,87 @@ impl Rules {
         Rules::new(merged)
     }
 
-    /// Tests the click against every rule, in order; the first that fails says why.
+    /// Tests the click against every rule, word dimensions first; the first that fails says
+    /// why. An attribute is asked for only when a rule needs it.
     #[inline]
     pub fn check<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Result<(), (Dimension, Failed)> {
-        self.0.iter().try_for_each(|r| r.check(attrs))
+        self.passes(attrs).map_err(|turned| match turned {
+            Turned::By(dimension, failed) => (dimension, failed),
+            Turned::ByWords => self.why_not(attrs),
+        })
     }
 
+    /// As [`Rules::check`], but a click the word mask turns away is told only that: which
+    /// rule did is worked out by [`Rules::why_not`], for those who ask (explanations). The
+    /// decision of a real click does not.
+    #[inline(always)]
+    pub fn passes<A: Attributes + ?Sized>(&self, attrs: &mut A) -> Result<(), Turned> {
+        if self.restricted != 0 && word_bits(attrs, self.restricted) & !self.allowed != 0 {
+            return Err(Turned::ByWords);
+        }
+        self.sets
+            .iter()
+            .try_for_each(|r| r.check(attrs).map_err(|(d, f)| Turned::By(d, f)))
+    }
+
+    /// Which word rule turned the click away (the mask says only that one did).
+    #[cold]
+    pub fn why_not<A: Attributes + ?Sized>(&self, attrs: &mut A) -> (Dimension, Failed) {
+        self.all
+            .iter()
+            .filter(|r| r.set.words().is_some())
+            .find_map(|r| r.check(attrs).err())
+            .unwrap_or((Dimension::Device, Failed::Mismatch))
+    }
+
+    /// Every rule, in order (explanations, warnings).
     pub fn iter(&self) -> impl Iterator<Item = &Rule> {
-        self.0.iter()
+        self.all.iter()
     }
 
     /// The include rule of `d`, if any.
     pub fn include(&self, d: Dimension) -> Option<&Set> {
-        self.0
+        self.all
             .iter()
             .find(|r| !r.exclude && r.set.dimension() == d)
             .map(|r| &r.set)
     }
+}
+
+/// Why [`Rules::passes`] turned a click away.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Turned {
+    By(Dimension, Failed),
+    /// A rule of a word dimension: [`Rules::why_not`] says which.
+    ByWords,
+}
+
+/// The bits of a word dimension's values in the mask (none for other dimensions).
+const fn word_mask(d: Dimension) -> u64 {
+    match d.word_bits() {
+        Some((offset, n)) => ((1u64 << n) - 1) << offset,
+        None => 0,
+    }
+}
+
+/// The click's values of the word dimensions in `restricted`, one bit each in the layout of
+/// [`Dimension::word_bits`]; the others are not asked for.
+#[inline(always)]
+fn word_bits<A: Attributes + ?Sized>(attrs: &mut A, restricted: u64) -> u64 {
+    let mut bits = 0;
+    for d in Dimension::ALL {
+        if let Some((offset, _)) = d.word_bits()
+            && restricted & word_mask(d) != 0
+        {
+            let value = match d {
+                Dimension::Device => attrs.device() as u8,
+                Dimension::Os => attrs.os() as u8,
+                Dimension::Country => continue,
+            };
+            bits |= 1u64 << (offset + u32::from(value));
+        }
+    }
+    bits
 }
 
 #[cfg(test)]
@@ -472,6 +605,47 @@ mod tests {
     }
 
     #[test]
+    fn a_click_is_asked_only_for_the_attributes_its_rules_restrict() {
+        /// Counts the asks of each attribute: device, OS, country.
+        #[derive(Default)]
+        struct Asked([usize; 3]);
+        impl Attributes for Asked {
+            fn country(&mut self) -> Option<Country> {
+                self.0[2] += 1;
+                Country::from_code("US")
+            }
+            fn device(&mut self) -> DeviceClass {
+                self.0[0] += 1;
+                DeviceClass::Mobile
+            }
+            fn os(&mut self) -> OsFamily {
+                self.0[1] += 1;
+                OsFamily::Ios
+            }
+        }
+        let cases = [
+            (Vec::new(), [0, 0, 0]),
+            (
+                vec![rule(Dimension::Device, false, json!(["mobile"]))],
+                [1, 0, 0],
+            ),
+            (
+                vec![rule(Dimension::Os, true, json!(["android"]))],
+                [0, 1, 0],
+            ),
+            (
+                vec![rule(Dimension::Country, false, json!(["US"]))],
+                [0, 0, 1],
+            ),
+        ];
+        for (rules, asked) in cases {
+            let mut click = Asked::default();
+            assert_eq!(Rules::new(rules.clone()).check(&mut click), Ok(()));
+            assert_eq!(click.0, asked, "{rules:?}");
+        }
+    }
+
+    #[test]
     fn merging_intersects_includes_and_unites_excludes() {
         let attachment = Rules::new(vec![
             rule(Dimension::Country, false, json!(["US", "CA"])),
@@ -498,6 +672,49 @@ mod tests {
             merged.check(&mut us_iphone()),
             Err((Dimension::Country, Failed::Mismatch))
         );
+    }
+
+    proptest::proptest! {
+        /// The compiled check (a word mask, then the other rules) says exactly what testing
+        /// every rule in order says: pass, or the first rule that fails and why.
+        #[test]
+        fn the_compiled_check_is_the_rules_in_order(
+            rules in proptest::collection::vec(
+                (0usize..3, proptest::bool::ANY, proptest::collection::vec(0usize..8, 1..4)),
+                0..5,
+            ),
+            device in 0usize..5,
+            os in 0usize..7,
+            country in proptest::option::of(0usize..4),
+        ) {
+            let countries = ["US", "GB", "DE", "FR"];
+            let rules: Vec<Rule> = rules
+                .into_iter()
+                .map(|(d, exclude, values)| {
+                    let d = Dimension::ALL[d];
+                    let words: Vec<Value> = values
+                        .iter()
+                        .map(|&v| match d {
+                            Dimension::Device => DeviceClass::ALL[v % 5].as_str().into(),
+                            Dimension::Os => OsFamily::ALL[v % 7].as_str().into(),
+                            Dimension::Country => countries[v % 4].into(),
+                        })
+                        .collect();
+                    rule(d, exclude, Value::from(words))
+                })
+                .collect();
+            let compiled = Rules::new(rules.clone());
+            let mut click = Click(
+                country.and_then(|c| Country::from_code(countries[c])),
+                DeviceClass::ALL[device],
+                OsFamily::ALL[os],
+                0,
+            );
+            let mut sorted = rules;
+            sorted.sort_by_key(|r| (r.set.dimension(), r.exclude));
+            let expected = sorted.iter().try_for_each(|r| r.check(&mut click));
+            proptest::prop_assert_eq!(compiled.check(&mut click), expected);
+        }
     }
 
     #[test]

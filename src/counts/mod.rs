@@ -16,6 +16,6 @@ pub mod registry;
 pub mod saver;
 pub mod store;
 
-pub use offer::{CapClock, OfferCaps, OfferCounters};
+pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
 pub use registry::{Counting, Counts, Fallbacks, LogPosition, RouteCounters, SourceCounters};
 pub use saver::Saver;

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::{Calendar, Period};
 use crate::catalog::Caps;
-use crate::vocab::CapKind;
+use crate::vocab::{CapKind, MAX_CAP};
 
 /// A windowed count: `window start << 32 | count`.
 #[derive(Default, Debug)]
@@ -164,10 +164,34 @@ impl<'a> CapClock<'a> {
     }
 }
 
-/// A capped offer as a routing table holds it: the catalog's caps and the counters.
+/// An offer's cap values as the routing table holds them, compact: a cap is at most
+/// `MAX_CAP`, which fits 32 bits, so the five take 20 bytes (`u32::MAX`: no cap) and an
+/// attachment stays small enough that a decision over ten of them reads few cache lines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapLimits([u32; 5]);
+
+impl CapLimits {
+    /// The limits of the catalog's `caps` (validated: each at most `MAX_CAP`).
+    pub fn of(caps: &Caps) -> CapLimits {
+        CapLimits(CapKind::ALL.map(|kind| {
+            caps.get(kind).map_or(u32::MAX, |v| {
+                u32::try_from(v.min(MAX_CAP)).unwrap_or(u32::MAX - 1)
+            })
+        }))
+    }
+
+    /// The cap of `kind`; `None` when it is not set.
+    #[inline]
+    pub fn get(self, kind: CapKind) -> Option<u64> {
+        let v = self.0[kind as usize];
+        (v != u32::MAX).then_some(u64::from(v))
+    }
+}
+
+/// A capped offer as a routing table holds it: its caps and its counters.
 #[derive(Clone, Debug)]
 pub struct OfferCaps {
-    pub limits: Caps,
+    pub limits: CapLimits,
     pub counters: Arc<OfferCounters>,
 }
 
@@ -178,36 +202,25 @@ impl OfferCaps {
         &'a self,
         clock: &'a CapClock,
     ) -> impl Iterator<Item = (CapKind, u64, u64)> + 'a {
-        let (l, c) = (&self.limits, &*self.counters);
-        let windowed = |kind, limit: Option<u64>, count: &WindowCount, period| {
-            limit.map(|limit| (kind, limit, count.count(clock.start(period))))
+        let (l, c) = (self.limits, &*self.counters);
+        let windowed = |kind, count: &WindowCount, period| {
+            l.get(kind)
+                .map(|limit| (kind, limit, count.count(clock.start(period))))
         };
         [
-            windowed(
-                CapKind::DailyClicks,
-                l.daily_clicks,
-                &c.daily_clicks,
-                Period::Day,
-            ),
-            windowed(
-                CapKind::DailyConversions,
-                l.daily_conversions,
-                &c.daily_conversions,
-                Period::Day,
-            ),
+            windowed(CapKind::DailyClicks, &c.daily_clicks, Period::Day),
+            windowed(CapKind::DailyConversions, &c.daily_conversions, Period::Day),
             windowed(
                 CapKind::WeeklyConversions,
-                l.weekly_conversions,
                 &c.weekly_conversions,
                 Period::Week,
             ),
             windowed(
                 CapKind::MonthlyConversions,
-                l.monthly_conversions,
                 &c.monthly_conversions,
                 Period::Month,
             ),
-            l.total_conversions.map(|limit| {
+            l.get(CapKind::TotalConversions).map(|limit| {
                 (
                     CapKind::TotalConversions,
                     limit,
@@ -231,7 +244,7 @@ impl OfferCaps {
     /// last place first. Without a click cap it always succeeds and counts nothing.
     #[inline]
     pub fn reserve_click(&self, clock: &CapClock) -> bool {
-        match self.limits.daily_clicks {
+        match self.limits.get(CapKind::DailyClicks) {
             None => true,
             Some(cap) => self
                 .counters
@@ -299,12 +312,12 @@ mod tests {
     fn limits_report_the_first_cap_reached() {
         let calendar = Calendar::named("UTC").unwrap();
         let caps = OfferCaps {
-            limits: Caps {
+            limits: CapLimits::of(&Caps {
                 daily_clicks: Some(1),
                 weekly_conversions: Some(2),
                 total_conversions: Some(3),
                 ..Caps::default()
-            },
+            }),
             counters: Arc::default(),
         };
         let at = |now| CapClock {
@@ -340,10 +353,10 @@ mod tests {
         // New York falls back on 2026-11-01: that local day runs 04:00Z to 05:00Z next day.
         let calendar = Calendar::named("America/New_York").unwrap();
         let caps = OfferCaps {
-            limits: Caps {
+            limits: CapLimits::of(&Caps {
                 daily_clicks: Some(2),
                 ..Caps::default()
-            },
+            }),
             counters: Arc::default(),
         };
         let at = |text: &str| CapClock {

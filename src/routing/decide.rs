@@ -15,7 +15,7 @@ use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
 use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
-use crate::conditions::Attributes;
+use crate::conditions::{Attributes, Dimension, Failed, Turned};
 use crate::counts::CapClock;
 use crate::settings::BotPolicy;
 use crate::vocab::{CapKind, DeviceClass, FallbackReason};
@@ -113,7 +113,11 @@ impl RoutingTable {
                     break;
                 }
                 for i in group.clone() {
-                    let v = Verdict::NotReached(qualify(&link.attachments[i], attrs, &ctx.caps));
+                    let v = Verdict::NotReached(qualify::<A, T>(
+                        &link.attachments[i],
+                        attrs,
+                        &ctx.caps,
+                    ));
                     trace.verdict(i, v);
                 }
                 continue;
@@ -122,7 +126,7 @@ impl RoutingTable {
             let mut candidates: SmallVec<[(usize, u32); 16]> = SmallVec::new();
             for i in group.clone() {
                 let a = &link.attachments[i];
-                match qualify(a, attrs, &ctx.caps) {
+                match qualify::<A, T>(a, attrs, &ctx.caps) {
                     Ok(()) => {
                         candidates.push((i, a.weight));
                         trace.verdict(i, Verdict::Qualified);
@@ -170,7 +174,7 @@ impl RoutingTable {
 #[inline]
 fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A) -> bool {
     match &a.caps {
-        Some(caps) if ctx.count && caps.limits.daily_clicks.is_some() => {
+        Some(caps) if ctx.count && caps.limits.get(CapKind::DailyClicks).is_some() => {
             (ctx.bots == BotPolicy::Route && attrs.device() == DeviceClass::Bot)
                 || caps.reserve_click(&ctx.caps)
         }
@@ -198,7 +202,7 @@ fn pick(candidates: &[(usize, u32)], r: u32) -> usize {
 /// country, which costs a GeoIP lookup), and caps come last, so that `Capped` means "matched
 /// the click, but capped".
 #[inline]
-fn qualify<A: Attributes + ?Sized>(
+fn qualify<A: Attributes + ?Sized, T: Trace>(
     a: &Attachment,
     attrs: &mut A,
     clock: &CapClock,
@@ -206,9 +210,16 @@ fn qualify<A: Attributes + ?Sized>(
     if let Some(skip) = a.blocked {
         return Err(skip);
     }
-    a.rules
-        .check(attrs)
-        .map_err(|(dimension, failed)| Skip::Condition(dimension, failed))?;
+    if let Err(turned) = a.rules.passes(attrs) {
+        // A real click's decision (`NoTrace`) never reads the reason: only an explanation
+        // pays to work out which word rule it was.
+        let (dimension, failed) = match turned {
+            Turned::By(d, f) => (d, f),
+            Turned::ByWords if T::EXHAUSTIVE => a.rules.why_not(attrs),
+            Turned::ByWords => (Dimension::Device, Failed::Mismatch),
+        };
+        return Err(Skip::Condition(dimension, failed));
+    }
     if let Some(caps) = &a.caps
         && let Some(kind) = caps.reached(clock)
     {
@@ -222,7 +233,6 @@ mod tests {
     use super::*;
     use crate::calendar::Calendar;
     use crate::catalog::Catalog;
-    use crate::conditions::{Dimension, Failed};
     use crate::counts::Counts;
     use crate::template::Template;
     use crate::vocab::{Country, OsFamily};

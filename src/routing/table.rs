@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 
 use crate::catalog::{Caps, LinkStatus, ParsedAttachment, Status, ValidCatalog};
 use crate::conditions::{Dimension, Failed, Rules};
-use crate::counts::{Counts, OfferCaps, RouteCounters, SourceCounters};
+use crate::counts::{CapLimits, Counts, OfferCaps, RouteCounters, SourceCounters};
 use crate::template::Template;
 use crate::vocab::{CapKind, Source, SourceKind};
 
@@ -155,7 +155,7 @@ impl RoutingTable {
                 url: p.url.clone(),
                 rules: p.rules.clone(),
                 caps: (o.caps != Caps::default()).then(|| OfferCaps {
-                    limits: o.caps.clone(),
+                    limits: CapLimits::of(&o.caps),
                     counters: counts.offer(o.offer_id),
                 }),
                 postback_token: o.postback_token.as_deref().map(Box::from),
