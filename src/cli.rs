@@ -8,19 +8,22 @@ use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::client::DeviceClassifier;
 use crate::conditions::Side;
 use crate::counts::{CapClock, Counts};
 use crate::http::Role;
+use crate::metrics::Metrics;
 use crate::routing::{RoutingTable, Skip};
 use crate::settings::Settings;
+use crate::shared::catalog::Published;
+use crate::shared::{Shared, Unavailable};
 use crate::signals::Signals;
-use crate::snapshot::Snapshot;
+use crate::snapshot::{CatalogFrom, Snapshot};
 use crate::state::{StartError, State, restore};
 
 /// Exit status of `serve` on an invalid configuration.
@@ -115,22 +118,118 @@ pub fn serve(config: &Path) -> ExitCode {
             }
             None => Role::All,
         };
+        crate::cluster::catalog::sync_at_start(&state).await;
+        let node = crate::cluster::Node::start(&state);
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(
             generation = state.snapshot().generation,
             "listening on {addr}"
         );
         crate::http::serve(listener, public_role, state.clone(), until_stopped()).await;
+        if let Some(node) = node {
+            node.stop().await;
+        }
         let flushed = state.clone();
         let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
+        crate::cluster::Node::push_final_counters(&state).await;
         tracing::info!(clicks = state.counts.clicks(), "stopped");
         ExitCode::SUCCESS
     })
 }
 
+/// `smartlink push [FILE]`: validates a catalog file (default `catalog.path`) and publishes
+/// it to the cluster's Redis as the next generation of the shared catalog; every node
+/// applies it within a second.
+pub fn push(config: &Path, file: Option<&Path>) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(invalid) => {
+            for e in &invalid.errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(cluster) = &settings.cluster else {
+        eprintln!(
+            "{}: no [cluster] section; push publishes to a cluster's Redis (standalone, edit the catalog file and send SIGHUP)",
+            config.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    let path = file.unwrap_or(&settings.catalog_path);
+    let catalog = match crate::catalog::load(path) {
+        Ok((catalog, _)) => catalog,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            eprintln!("{} problem(s); nothing published", errors.len());
+            return ExitCode::FAILURE;
+        }
+    };
+    let json = match crate::catalog::save::render(&catalog) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("cannot render the catalog: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let marks = crate::vocab::Entity::ALL.map(|e| catalog.largest_id(e));
+    let published = with_shared(cluster, async |shared| {
+        for _ in 0..8 {
+            let expected = shared.catalog_head().await?.map_or(0, |h| h.generation);
+            if let Published::Committed(generation) =
+                shared.publish_catalog(expected, 0, &json, &marks).await?
+            {
+                return Ok(Some(generation));
+            }
+        }
+        Ok(None)
+    });
+    match published {
+        Ok(Some(generation)) => print(
+            format_args!(
+                "published {} as generation {generation} of the shared catalog",
+                crate::files::Resolved(path)
+            ),
+            ExitCode::SUCCESS,
+        ),
+        Ok(None) => {
+            eprintln!("other writers kept committing first; nothing published, retry");
+            ExitCode::FAILURE
+        }
+        Err(message) => {
+            eprintln!("{message}; nothing published");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `work` against the Redis of `settings`, on a runtime of its own.
+fn with_shared<T>(
+    settings: &crate::settings::Cluster,
+    work: impl AsyncFnOnce(&Shared) -> Result<T, Unavailable>,
+) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async {
+        let shared = Shared::open(settings, Arc::new(Metrics::default())).map_err(|e| e.0)?;
+        work(&shared).await.map_err(|e| {
+            format!(
+                "{} (cluster.redis_url {})",
+                e,
+                crate::settings::redacted(&settings.redis_url)
+            )
+        })
+    })
+}
+
 /// `smartlink check`: validates everything, prints a summary or every problem.
 pub fn check(config: &Path) -> ExitCode {
-    match Snapshot::load(config, 0, &Counts::default()) {
+    match Snapshot::load(config, 0, &Counts::default(), CatalogFrom::File) {
         Ok(s) => print(format_args!("{}\nOK", summary(&s)), ExitCode::SUCCESS),
         Err(e) => {
             let mut text = String::new();
@@ -271,25 +370,40 @@ pub fn route(args: &RouteArgs) -> ExitCode {
 /// The configuration with the counters saved in its state directory (read only).
 fn load_with_counters(config: &Path) -> Result<(Snapshot, Counts), String> {
     let counts = Counts::default();
-    let snapshot = Snapshot::load(config, 0, &counts).map_err(|e| e.to_string())?;
+    let snapshot =
+        Snapshot::load(config, 0, &counts, CatalogFrom::File).map_err(|e| e.to_string())?;
     restore(&snapshot, &counts).map_err(|e| e.to_string())?;
     Ok((snapshot, counts))
 }
 
-/// `smartlink stats`: the statistics in the state directory, as JSON.
+/// `smartlink stats`: the statistics in the state directory, as JSON; in cluster mode the
+/// cluster's, from Redis, with each node's share.
 pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
     let report = load_with_counters(config).and_then(|(snapshot, counts)| {
         let table = &snapshot.table;
-        match link {
-            Some(id) => table
-                .link(id)
-                .map(|l| json!(crate::stats::link(l)))
-                .ok_or_else(|| format!("smart link {id} does not exist")),
-            None => Ok(json!({
-                "smart_links": table.links().iter().map(crate::stats::link).collect::<Vec<_>>(),
-                "offers": crate::stats::offers(table, &counts, &CapClock::now(&snapshot.calendar)),
-            })),
-        }
+        let link = match link {
+            Some(id) => Some(
+                table
+                    .link(id)
+                    .ok_or_else(|| format!("smart link {id} does not exist"))?,
+            ),
+            None => None,
+        };
+        let cluster = match &snapshot.settings.cluster {
+            Some(settings) => Some(with_shared(settings, async |shared| {
+                crate::stats::cluster(shared).await
+            })?),
+            None => None,
+        };
+        let counts = cluster.as_ref().map_or(&counts, |c| &c.total);
+        let clock = CapClock::now(&snapshot.calendar);
+        Ok(crate::stats::report(
+            table,
+            counts,
+            &clock,
+            link,
+            cluster.as_ref(),
+        ))
     });
     match report {
         Ok(r) => print(format_args!("{r:#}"), ExitCode::SUCCESS),

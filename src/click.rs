@@ -13,6 +13,7 @@ use http::HeaderMap;
 
 use crate::clicks::{Claims, ClickRecord, RecordSink, RecordText, SubIds};
 use crate::client::{ClientAttrs, DeviceClassifier};
+use crate::counts::CapClock;
 use crate::routing::{Attributes, Campaign, Decision, Link, Outcome, Trace};
 use crate::snapshot::Snapshot;
 use crate::template::{Macro, MacroValues, push_encoded, push_number};
@@ -107,7 +108,7 @@ where
     let ctx = snapshot.context(now, records.is_some());
     let decision = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), trace);
     if records.is_some() {
-        count(link, &decision);
+        count(link, &decision, &ctx.caps);
     }
     let Decision { outcome, .. } = decision;
     let kind = click.via.kind();
@@ -166,15 +167,15 @@ where
     }
 }
 
-/// Tells the counters what a counted click on `link` did.
-fn count(link: &Link, decision: &Decision) {
+/// Tells the counters what a counted click on `link` did at `clock`.
+fn count(link: &Link, decision: &Decision, clock: &CapClock) {
     match decision.outcome {
         Outcome::Routed { attachment, .. } => attachment.counters.click_routed(),
         Outcome::Fallback(reason) => link.counters.click_fell_back(reason),
     }
     for &i in &decision.turned_away {
         if let Some(caps) = &link.attachments[usize::from(i)].caps {
-            caps.counters.click_turned_away();
+            caps.click_turned_away(clock);
         }
     }
 }

@@ -41,7 +41,13 @@ enum Command {
         #[arg(long = "header")]
         headers: Vec<String>,
     },
-    /// Print, as JSON, the statistics saved in the state directory (per smart link and offer).
+    /// Validate a catalog file and publish it as the cluster's next shared catalog.
+    Push {
+        /// The catalog file (default: the settings' catalog.path).
+        file: Option<PathBuf>,
+    },
+    /// Print, as JSON, the statistics saved in the state directory (per smart link and
+    /// offer); in cluster mode the cluster's, with each node's share.
     Stats {
         /// Only this smart link (and no offers).
         #[arg(long)]
@@ -69,5 +75,6 @@ fn main() -> ExitCode {
             headers: &headers,
         }),
         Command::Stats { link } => smartlink::cli::stats(&config, link),
+        Command::Push { file } => smartlink::cli::push(&config, file.as_deref()),
     }
 }

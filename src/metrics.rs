@@ -40,6 +40,14 @@ pub const STATE_SAVE_FAILURES: &str = "smartlink_state_save_failures_total";
 pub const BUILD_INFO: &str = "smartlink_build_info";
 pub const LAST_RELOAD: &str = "smartlink_last_reload_success_timestamp_seconds";
 pub const CLICK_LOG_QUEUE: &str = "smartlink_click_log_queue_depth";
+pub const CLUSTER_REDIS_UP: &str = "smartlink_cluster_redis_up";
+pub const CLUSTER_REDIS_COMMANDS: &str = "smartlink_cluster_redis_commands_total";
+pub const CLUSTER_LEASE_REQUESTS: &str = "smartlink_cluster_lease_requests_total";
+pub const CLUSTER_LEASE_CLICKS: &str = "smartlink_cluster_lease_clicks_total";
+pub const CLUSTER_CLICKS_WITHOUT_LEASE: &str = "smartlink_cluster_clicks_without_lease_total";
+pub const CLUSTER_CATALOG_GENERATION: &str = "smartlink_cluster_catalog_generation";
+pub const CLUSTER_CATALOG_DELAY: &str = "smartlink_cluster_catalog_propagation_seconds";
+pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
 pub const PROCESS_VIRTUAL: &str = "process_virtual_memory_bytes";
@@ -196,6 +204,8 @@ pub enum Postback {
     Invalid,
     /// Not recorded for a server-side reason (`503`).
     Unavailable,
+    /// Cluster mode: queued on the node while Redis is unreachable (`202`).
+    Queued,
     /// The postback token is missing or wrong (`401`).
     Unauthorized,
     /// The source address is not in `postbacks.allowed_networks` (`403`).
@@ -203,12 +213,13 @@ pub enum Postback {
 }
 
 impl Postback {
-    const ALL: [Postback; 7] = [
+    const ALL: [Postback; 8] = [
         Postback::Recorded,
         Postback::Duplicate,
         Postback::Expired,
         Postback::Invalid,
         Postback::Unavailable,
+        Postback::Queued,
         Postback::Unauthorized,
         Postback::Forbidden,
     ];
@@ -220,6 +231,7 @@ impl Postback {
             Postback::Expired => "expired",
             Postback::Invalid => "invalid",
             Postback::Unavailable => "unavailable",
+            Postback::Queued => "queued",
             Postback::Unauthorized => "unauthorized",
             Postback::Forbidden => "forbidden",
         }
@@ -252,6 +264,34 @@ pub struct Metrics {
     pub records_dequeued: Counter,
     /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
     last_reload: AtomicU64,
+    /// Cluster mode's metrics (rendered only in cluster mode).
+    pub cluster: ClusterMetrics,
+}
+
+/// What a node in cluster mode counts of its work with Redis.
+#[derive(Default)]
+pub struct ClusterMetrics {
+    /// Commands and scripts sent to Redis, answered or not.
+    pub redis_commands: Counter,
+    /// Lease requests by answer: granted, refused (the cap is reached), failed (no answer).
+    pub lease_granted: Counter,
+    pub lease_refused: Counter,
+    pub lease_failed: Counter,
+    /// Clicks received in grants, and given back unspent.
+    pub lease_clicks_granted: Counter,
+    pub lease_clicks_returned: Counter,
+    /// Generation of the shared catalog this node applied, and how long after its commit.
+    pub catalog_generation: AtomicU64,
+    pub catalog_delay_ms: AtomicU64,
+}
+
+/// Values of cluster mode that live outside [`Metrics`].
+pub struct ClusterValues {
+    pub redis_up: bool,
+    /// Clicks that matched a click-capped offer while the node held no lease of it.
+    pub clicks_without_lease: u64,
+    /// Postbacks in the node's queue, waiting for Redis.
+    pub postbacks_queued: u64,
 }
 
 /// Values that live outside [`Metrics`] but are exported with it.
@@ -269,6 +309,8 @@ pub struct External {
     pub offers_capped: u64,
     /// Clicks turned away by caps, summed over offers.
     pub capped_clicks: u64,
+    /// `None`: standalone.
+    pub cluster: Option<ClusterValues>,
 }
 
 impl Metrics {
@@ -486,8 +528,88 @@ impl Metrics {
             help(&mut o, name, kind, text);
             let _ = writeln!(o, "{name} {value}");
         }
+        if let Some(values) = &ext.cluster {
+            self.cluster.render(&mut o, values);
+        }
         render_process(&mut o);
         o
+    }
+}
+
+impl ClusterMetrics {
+    fn render(&self, o: &mut String, values: &ClusterValues) {
+        help(
+            o,
+            CLUSTER_LEASE_REQUESTS,
+            "counter",
+            "Click-cap lease requests to Redis, by answer (refused: the cap is reached).",
+        );
+        for (result, c) in [
+            ("granted", &self.lease_granted),
+            ("refused", &self.lease_refused),
+            ("failed", &self.lease_failed),
+        ] {
+            let _ = writeln!(
+                o,
+                "{CLUSTER_LEASE_REQUESTS}{{result=\"{result}\"}} {}",
+                c.get()
+            );
+        }
+        help(
+            o,
+            CLUSTER_LEASE_CLICKS,
+            "counter",
+            "Clicks of click caps leased from Redis, and given back unspent.",
+        );
+        for (event, c) in [
+            ("granted", &self.lease_clicks_granted),
+            ("returned", &self.lease_clicks_returned),
+        ] {
+            let _ = writeln!(o, "{CLUSTER_LEASE_CLICKS}{{event=\"{event}\"}} {}", c.get());
+        }
+        let delay = self.catalog_delay_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+        let simple: [(&str, &str, &str, f64); 6] = [
+            (
+                CLUSTER_REDIS_UP,
+                "gauge",
+                "1 when the last Redis operation succeeded.",
+                f64::from(u8::from(values.redis_up)),
+            ),
+            (
+                CLUSTER_REDIS_COMMANDS,
+                "counter",
+                "Commands and scripts sent to Redis.",
+                self.redis_commands.get() as f64,
+            ),
+            (
+                CLUSTER_CLICKS_WITHOUT_LEASE,
+                "counter",
+                "Clicks that matched a click-capped offer while this node held no lease of it.",
+                values.clicks_without_lease as f64,
+            ),
+            (
+                CLUSTER_CATALOG_GENERATION,
+                "gauge",
+                "Generation of the shared catalog this node serves.",
+                self.catalog_generation.load(Ordering::Relaxed) as f64,
+            ),
+            (
+                CLUSTER_CATALOG_DELAY,
+                "gauge",
+                "Time from the commit of the generation served to its swap on this node.",
+                delay,
+            ),
+            (
+                POSTBACKS_QUEUED,
+                "gauge",
+                "Postbacks queued on this node while Redis was unreachable.",
+                values.postbacks_queued as f64,
+            ),
+        ];
+        for (name, kind, text, value) in simple {
+            help(o, name, kind, text);
+            let _ = writeln!(o, "{name} {value}");
+        }
     }
 }
 

@@ -20,6 +20,8 @@ pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";
 pub const ENV_API_KEYS: &str = "SMARTLINK_API_KEYS";
 /// Environment variable that overrides `postbacks.token`.
 pub const ENV_POSTBACK_TOKEN: &str = "SMARTLINK_POSTBACK_TOKEN";
+/// Environment variable that overrides `cluster.redis_url` (when there is a `[cluster]`).
+pub const ENV_REDIS_URL: &str = "SMARTLINK_REDIS_URL";
 
 /// Whether `given` is the secret `expected` (an API key, a postback token), compared in
 /// time independent of where they differ (`subtle`).
@@ -86,6 +88,8 @@ struct RawSettings {
     records: RawRecords,
     #[serde(default)]
     log: RawLog,
+    /// `None` when the file has no `[cluster]` section: standalone.
+    cluster: Option<RawCluster>,
 }
 
 #[derive(Deserialize, Default)]
@@ -174,6 +178,14 @@ struct RawLog {
     level: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    redis_url: Option<String>,
+    node_id: Option<String>,
+    key_prefix: Option<String>,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Validated settings.
 
@@ -192,6 +204,17 @@ pub enum BotPolicy {
     Fallback,
     /// Route like any other click.
     Route,
+}
+
+/// Cluster mode (docs/cluster.md): the Redis the nodes share, and this node's name in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    /// `redis://[user:password@]host:port/db` (or `rediss://`).
+    pub redis_url: String,
+    /// Unique per instance; its counts and leases are kept under this name.
+    pub node_id: String,
+    /// Prefix of every key, so that several networks may share one Redis.
+    pub key_prefix: String,
 }
 
 /// Connection handling: limits (docs/operations.md) and the PROXY protocol. Fixed at start.
@@ -261,6 +284,8 @@ pub struct Settings {
     /// How long conversion logs are kept: at least the attribution window.
     pub conversion_log_retention: Duration,
     pub log_level: String,
+    /// `None`: standalone.
+    pub cluster: Option<Cluster>,
 }
 
 impl Settings {
@@ -328,7 +353,33 @@ impl Settings {
         if self.log_level != other.log_level {
             changed.push("log.level");
         }
+        if self.cluster != other.cluster {
+            changed.push("cluster");
+        }
         changed
+    }
+}
+
+/// `url` without its password, for messages.
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// This machine's host name (`localhost` when it has none).
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most `buf.len()` bytes into `buf`.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    match std::str::from_utf8(&buf[..end]) {
+        Ok(name) if rc == 0 && !name.is_empty() => name.to_string(),
+        _ => "localhost".to_string(),
     }
 }
 
@@ -382,6 +433,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "postbacks" => raw.postbacks = section.read(),
             "records" => raw.records = section.read(),
             "log" => raw.log = section.read(),
+            "cluster" => raw.cluster = Some(section.read()),
             _ => section.errors.push((
                 name.span().start,
                 String::new(),
@@ -406,7 +458,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 10] = [
+const SECTIONS: [&str; 11] = [
     "server",
     "catalog",
     "geoip",
@@ -417,6 +469,7 @@ const SECTIONS: [&str; 10] = [
     "postbacks",
     "records",
     "log",
+    "cluster",
 ];
 
 /// One section of the file being read key by key.
@@ -714,6 +767,8 @@ impl Validator<'_> {
             );
         }
 
+        let cluster = raw.cluster.map(|c| self.cluster(c, env, listen.port()));
+
         Settings {
             path: self.path.to_path_buf(),
             listen,
@@ -747,6 +802,52 @@ impl Validator<'_> {
                 conversion_days.max(window_days) * 86_400,
             ),
             log_level,
+            cluster,
+        }
+    }
+
+    /// The `[cluster]` section; the node id defaults to `host name:listen port`.
+    fn cluster(
+        &mut self,
+        raw: RawCluster,
+        env: &dyn Fn(&str) -> Option<String>,
+        port: u16,
+    ) -> Cluster {
+        let redis_url = env(ENV_REDIS_URL)
+            .filter(|u| !u.is_empty())
+            .or(raw.redis_url)
+            .unwrap_or_else(|| "redis://127.0.0.1:6379/0".into());
+        if let Err(e) = redis::Client::open(redis_url.as_str()) {
+            self.fail(
+                "cluster.redis_url",
+                format!("{redis_url:?} is not a Redis URL (redis://host:port/db): {e}"),
+            );
+        }
+        let node_id = raw
+            .node_id
+            .unwrap_or_else(|| format!("{}:{port}", host_name()));
+        if node_id.is_empty()
+            || node_id.len() > 64
+            || !node_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        {
+            self.fail(
+                "cluster.node_id",
+                format!("{node_id:?} must be 1 to 64 letters, digits and - _ . :"),
+            );
+        }
+        let key_prefix = raw.key_prefix.unwrap_or_else(|| "smartlink:".into());
+        if key_prefix.len() > 64 || key_prefix.bytes().any(|b| b.is_ascii_whitespace()) {
+            self.fail(
+                "cluster.key_prefix",
+                "must be at most 64 bytes, without white space",
+            );
+        }
+        Cluster {
+            redis_url,
+            node_id,
+            key_prefix,
         }
     }
 

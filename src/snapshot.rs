@@ -22,9 +22,12 @@ pub struct Snapshot {
     /// 1 for the table loaded at start, +1 per successful reload.
     pub generation: u64,
     pub settings: Settings,
-    pub catalog: ValidCatalog,
+    pub catalog: Arc<ValidCatalog>,
     /// The version of the catalog file `catalog` was read from or written to.
     pub catalog_stamp: FileStamp,
+    /// Cluster mode: the generation of the shared catalog `catalog` is; 0 while the node
+    /// serves its file and has not yet heard from Redis (and always when standalone).
+    pub catalog_generation: u64,
     pub table: RoutingTable,
     /// Shared with the snapshots that API writes derive from this one.
     pub geo: Option<Arc<GeoDb>>,
@@ -52,10 +55,25 @@ impl fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
+/// Where a load takes its catalog from.
+#[derive(Clone, Copy)]
+pub enum CatalogFrom<'a> {
+    /// The file the settings name.
+    File,
+    /// The catalog of this snapshot (cluster mode: the shared catalog is the truth, the file
+    /// only its copy).
+    Kept(&'a Snapshot),
+}
+
 impl Snapshot {
-    /// Loads settings from `config`, then the catalog and GeoIP database they name; the table
-    /// takes its counters from `counts`.
-    pub fn load(config: &Path, generation: u64, counts: &Counts) -> Result<Snapshot, LoadError> {
+    /// Loads settings from `config`, then the catalog (from `from`) and GeoIP database they
+    /// name; the table takes its counters from `counts`.
+    pub fn load(
+        config: &Path,
+        generation: u64,
+        counts: &Counts,
+        from: CatalogFrom,
+    ) -> Result<Snapshot, LoadError> {
         let mut problems = Vec::new();
         let settings = match Settings::load(config) {
             Ok(s) => Some(s),
@@ -68,9 +86,17 @@ impl Snapshot {
         let Some(settings) = settings else {
             return Err(LoadError { problems });
         };
-        let catalog = catalog::load(&settings.catalog_path)
-            .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
-            .ok();
+        let catalog = match from {
+            CatalogFrom::File => catalog::load(&settings.catalog_path)
+                .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
+                .ok()
+                .map(|(catalog, stamp)| (Arc::new(catalog), stamp, 0)),
+            CatalogFrom::Kept(s) => Some((
+                Arc::clone(&s.catalog),
+                s.catalog_stamp,
+                s.catalog_generation,
+            )),
+        };
         let geo = match &settings.geoip_database {
             Some(path) => GeoDb::open(path)
                 .map(|g| Some(Arc::new(g)))
@@ -79,15 +105,14 @@ impl Snapshot {
             None => None,
         };
         match (problems.is_empty(), catalog) {
-            (true, Some((catalog, catalog_stamp))) => {
+            (true, Some((catalog, catalog_stamp, catalog_generation))) => {
                 let table =
                     RoutingTable::compile(&catalog, settings.default_fallback_url.clone(), counts);
                 let calendar = Calendar::new(settings.time_zone.clone());
                 Ok(Snapshot::assemble(
                     generation,
                     settings,
-                    catalog,
-                    catalog_stamp,
+                    (catalog, catalog_stamp, catalog_generation),
                     table,
                     geo,
                     Arc::new(calendar),
@@ -97,19 +122,20 @@ impl Snapshot {
         }
     }
 
-    /// The next generation with `catalog` (saved as `stamp`) and its compiled `table` in
-    /// place of this one's; settings, GeoIP database and calendar are shared.
+    /// The next generation with `catalog` (saved as `stamp`; shared generation
+    /// `catalog_generation`) and its compiled `table` in place of this one's; settings, GeoIP
+    /// database and calendar are shared.
     pub fn with_table(
         &self,
-        catalog: ValidCatalog,
+        catalog: Arc<ValidCatalog>,
         stamp: FileStamp,
+        catalog_generation: u64,
         table: RoutingTable,
     ) -> Snapshot {
         Snapshot::assemble(
             self.generation + 1,
             self.settings.clone(),
-            catalog,
-            stamp,
+            (catalog, stamp, catalog_generation),
             table,
             self.geo.clone(),
             Arc::clone(&self.calendar),
@@ -146,8 +172,7 @@ impl Snapshot {
     fn assemble(
         generation: u64,
         settings: Settings,
-        catalog: ValidCatalog,
-        catalog_stamp: FileStamp,
+        (catalog, catalog_stamp, catalog_generation): (Arc<ValidCatalog>, FileStamp, u64),
         table: RoutingTable,
         geo: Option<Arc<GeoDb>>,
         calendar: Arc<Calendar>,
@@ -163,6 +188,7 @@ impl Snapshot {
             settings,
             catalog,
             catalog_stamp,
+            catalog_generation,
             table,
             geo,
         }
@@ -187,7 +213,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let Err(e) = Snapshot::load(&config, 1, &Counts::default()) else {
+        let Err(e) = Snapshot::load(&config, 1, &Counts::default(), CatalogFrom::File) else {
             panic!("an unknown zone is refused");
         };
         let zone = e

@@ -1,6 +1,8 @@
-//! Fill-rate statistics (issue: caps, conversions, statistics): per smart link and per offer,
-//! read from the counters of the [`Counts`] through the compiled table. Totals since the
-//! state directory was created; they survive reloads and restarts like the caps.
+//! Fill-rate statistics (docs/operations.md): per smart link and per offer, read from a
+//! [`Counts`] for the links and offers of the compiled table. Standalone, the node's own
+//! counts: totals since the state directory was created; they survive reloads and restarts
+//! like the caps. In cluster mode, [`cluster`] adds up every node's pushed counters, and
+//! keeps each node's share.
 //!
 //! For a smart link: `clicks` (GET clicks), `routed`, `fallback` by reason, `conversions` and
 //! `fill_rate` = routed / clicks; each attached offer's routed clicks and conversions.
@@ -14,9 +16,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::counts::registry::Fallbacks;
-use crate::counts::{CapClock, Counts};
+use crate::counts::{CapClock, Counts, OfferCaps};
 use crate::routing::{Link, RoutingTable};
-use crate::vocab::CapKind;
+use crate::shared::{Shared, Unavailable};
+use crate::vocab::{CapKind, Source};
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LinkStats {
@@ -62,16 +65,21 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The statistics of one smart link of the table.
-pub fn link(link: &Link) -> LinkStats {
-    let fallback = link.counters.fallback_counts();
+/// The statistics of one smart link of the table, from `counts`.
+pub fn link(link: &Link, counts: &Counts) -> LinkStats {
+    let source = Source::smart_link(link.id);
+    let own = counts.source(source);
+    let fallback = own.fallback_counts();
     let offers: Vec<RouteStats> = link
         .attachments
         .iter()
-        .map(|a| RouteStats {
-            offer_id: a.offer_id,
-            routed: a.counters.routed(),
-            conversions: a.counters.conversions(),
+        .map(|a| {
+            let route = counts.route(source, a.offer_id);
+            RouteStats {
+                offer_id: a.offer_id,
+                routed: route.routed(),
+                conversions: route.conversions(),
+            }
         })
         .collect();
     let routed: u64 = offers.iter().map(|o| o.routed).sum();
@@ -80,15 +88,14 @@ pub fn link(link: &Link) -> LinkStats {
         smart_link_id: link.id,
         clicks,
         routed,
-        conversions: offers.iter().map(|o| o.conversions).sum::<u64>()
-            + link.counters.fallback_conversions(),
+        conversions: offers.iter().map(|o| o.conversions).sum::<u64>() + own.fallback_conversions(),
         fill_rate: ratio(routed, clicks),
         fallback,
         offers,
     }
 }
 
-/// The statistics of every offer of the table, at `clock`.
+/// The statistics of every offer of the table, at `clock`, from `counts`.
 pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<OfferStats> {
     let mut per_offer: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
     for ((_, offer_id), c) in counts.routes() {
@@ -101,9 +108,13 @@ pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<Of
         .iter()
         .map(|o| {
             let (clicks, conversions) = per_offer.get(&o.id).copied().unwrap_or_default();
-            // Only offers with caps can turn clicks away (and have counters in the table).
-            let capped_clicks = o.caps.as_ref().map_or(0, |c| c.counters.capped_clicks());
-            let caps = o.caps.as_ref().map_or_else(Vec::new, |caps| {
+            // Only offers with caps can turn clicks away.
+            let caps = o.caps.as_ref().map(|c| OfferCaps {
+                limits: c.limits,
+                counters: counts.offer(o.id),
+            });
+            let capped_clicks = caps.as_ref().map_or(0, |c| c.counters.capped_clicks());
+            let cap_states = caps.as_ref().map_or_else(Vec::new, |caps| {
                 caps.counts(clock)
                     .map(|(cap, limit, count)| CapState { cap, limit, count })
                     .collect()
@@ -114,9 +125,108 @@ pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<Of
                 capped_clicks,
                 conversions,
                 fill_rate: ratio(clicks, clicks + capped_clicks),
-                capped: o.caps.as_ref().and_then(|c| c.reached(clock)),
-                caps,
+                capped: caps.as_ref().and_then(|c| c.reached(clock)),
+                caps: cap_states,
             }
         })
         .collect()
+}
+
+/// The statistics of `link`, or of every smart link and offer of `table` (`None`), from
+/// `counts`; with the nodes' shares of them in cluster mode.
+pub fn report(
+    table: &RoutingTable,
+    counts: &Counts,
+    clock: &CapClock,
+    link: Option<&Link>,
+    cluster: Option<&Cluster>,
+) -> serde_json::Value {
+    let mut report = match link {
+        Some(l) => serde_json::json!(self::link(l, counts)),
+        None => serde_json::json!({
+            "smart_links": table.links().iter().map(|l| self::link(l, counts)).collect::<Vec<_>>(),
+            "offers": offers(table, counts, clock),
+        }),
+    };
+    if let (Some(cluster), Some(map)) = (cluster, report.as_object_mut()) {
+        map.insert(
+            "nodes".into(),
+            serde_json::json!(cluster.shares(table, link)),
+        );
+    }
+    report
+}
+
+/// Cluster statistics: the sum of every node's pushed counters, and each node's own.
+pub struct Cluster {
+    pub total: Counts,
+    pub nodes: Vec<NodeCounts>,
+}
+
+/// One node's counters as it last pushed them.
+pub struct NodeCounts {
+    pub node: String,
+    /// When it pushed them, Unix milliseconds.
+    pub pushed_ms: i64,
+    pub counts: Counts,
+}
+
+/// One node's share of a smart link's or the network's clicks.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct NodeShare {
+    pub node: String,
+    /// When the node last pushed its counts (RFC 3339).
+    pub pushed_at: String,
+    pub clicks: u64,
+    pub routed: u64,
+    pub conversions: u64,
+}
+
+/// Reads every node's counters from Redis and adds them up. A node's file that cannot be
+/// read is left out, with a warning.
+pub async fn cluster(shared: &Shared) -> Result<Cluster, Unavailable> {
+    let total = Counts::default();
+    let mut nodes = Vec::new();
+    for n in shared.node_counters().await? {
+        let counts = Counts::default();
+        let added = crate::counts::store::add(&n.json, &counts)
+            .and_then(|()| crate::counts::store::add(&n.json, &total));
+        match added {
+            Ok(()) => nodes.push(NodeCounts {
+                node: n.node,
+                pushed_ms: n.pushed_ms,
+                counts,
+            }),
+            Err(e) => {
+                tracing::warn!(node = %n.node, error = %e, "a node's counters in Redis cannot be read; left out of the statistics")
+            }
+        }
+    }
+    Ok(Cluster { total, nodes })
+}
+
+impl Cluster {
+    /// Each node's share of `link` (all of the table's smart links when `None`).
+    pub fn shares(&self, table: &RoutingTable, link: Option<&Link>) -> Vec<NodeShare> {
+        let links: Vec<&Link> = match link {
+            Some(l) => vec![l],
+            None => table.links().iter().collect(),
+        };
+        self.nodes
+            .iter()
+            .map(|n| {
+                let stats: Vec<LinkStats> =
+                    links.iter().map(|l| self::link(l, &n.counts)).collect();
+                NodeShare {
+                    node: n.node.clone(),
+                    pushed_at: jiff::Timestamp::from_millisecond(n.pushed_ms)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    clicks: stats.iter().map(|s| s.clicks).sum(),
+                    routed: stats.iter().map(|s| s.routed).sum(),
+                    conversions: stats.iter().map(|s| s.conversions).sum(),
+                }
+            })
+            .collect()
+    }
 }

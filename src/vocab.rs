@@ -205,6 +205,39 @@ impl Source {
     }
 }
 
+/// The kinds of catalog entity whose ids create calls hand out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Entity {
+    Affiliate,
+    Offer,
+    LandingPage,
+    Creative,
+    Campaign,
+    SmartLink,
+}
+
+impl Entity {
+    pub const ALL: [Entity; 6] = [
+        Entity::Affiliate,
+        Entity::Offer,
+        Entity::LandingPage,
+        Entity::Creative,
+        Entity::Campaign,
+        Entity::SmartLink,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Entity::Affiliate => "affiliate",
+            Entity::Offer => "offer",
+            Entity::LandingPage => "landing_page",
+            Entity::Creative => "creative",
+            Entity::Campaign => "campaign",
+            Entity::SmartLink => "smart_link",
+        }
+    }
+}
+
 /// Largest cap value a catalog may set (counts are 32-bit per window).
 pub const MAX_CAP: u64 = 1_000_000_000;
 

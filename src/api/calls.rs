@@ -20,6 +20,8 @@ pub struct Call {
     pub method: Method,
     pub params: &'static [Param],
     pub handler: Handler,
+    /// A read that may wait for Redis (cluster statistics): it runs on a blocking thread.
+    pub blocks: bool,
 }
 
 impl Call {
@@ -117,7 +119,15 @@ const fn get(name: &'static str, params: &'static [Param], handler: Handler) -> 
         method: Method::GET,
         params,
         handler,
+        blocks: false,
     }
+}
+
+/// A read that may wait for Redis.
+const fn get_blocking(name: &'static str, params: &'static [Param], handler: Handler) -> Call {
+    let mut call = get(name, params, handler);
+    call.blocks = true;
+    call
 }
 
 const fn post(name: &'static str, params: &'static [Param], handler: Handler) -> Call {
@@ -126,6 +136,7 @@ const fn post(name: &'static str, params: &'static [Param], handler: Handler) ->
         method: Method::POST,
         params,
         handler,
+        blocks: false,
     }
 }
 
@@ -227,7 +238,7 @@ pub static CALLS: [Call; 24] = [
         &[SMART_LINK_ID.required()],
         read::smart_link_offers,
     ),
-    get(
+    get_blocking(
         "smart_link_stats.json",
         &[SMART_LINK_ID.required()],
         read::smart_link_stats,

@@ -9,9 +9,9 @@
 //! | 404 | unknown call, or the id the call is about does not exist |
 //! | 405 | the call exists with another method (`Allow` says which) |
 //! | 408 / 413 | the body came too slowly / is over `api.max_body_bytes` |
-//! | 409 | the catalog file changed on disk since it was loaded (reload first) |
+//! | 409 | the catalog file changed on disk since it was loaded (reload first); cluster mode: other nodes kept committing first |
 //! | 422 | well-formed, but refused by the catalog's rules (a reference to a missing offer, a paused offer, ...) |
-//! | 503 | the catalog could not be written (disk), or too many writes are waiting; nothing changed |
+//! | 503 | the catalog could not be written (disk), too many writes are waiting, or (cluster mode) Redis is unreachable; nothing changed |
 //!
 //! Messages name what to fix; they never carry internal details (paths, OS errors).
 
@@ -125,6 +125,15 @@ impl ApiError {
         )
     }
 
+    /// Cluster mode: Redis does not answer.
+    pub fn shared_unavailable() -> ApiError {
+        ApiError::one(
+            Rejection::Unavailable,
+            None,
+            "the cluster's shared state cannot be reached; retry later",
+        )
+    }
+
     pub fn internal() -> ApiError {
         ApiError::one(Rejection::Internal, None, "internal error")
     }
@@ -183,6 +192,16 @@ impl From<EditError<ApiError>> for ApiError {
                 Rejection::Unavailable,
                 None,
                 "the catalog could not be saved; nothing was changed; retry later",
+            ),
+            EditError::Unavailable(_) => ApiError::one(
+                Rejection::Unavailable,
+                None,
+                "the cluster's shared state cannot be reached; nothing was changed; retry later",
+            ),
+            EditError::Conflict => ApiError::one(
+                Rejection::Conflict,
+                None,
+                "other nodes kept changing the catalog at the same moment; nothing was changed; retry",
             ),
             EditError::CompilePanicked => ApiError::one(
                 Rejection::Internal,

@@ -105,6 +105,11 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
                 NotRun::Busy => ApiError::busy(),
                 NotRun::Panicked => ApiError::internal(),
             })?
+    } else if call.blocks {
+        let reader = Arc::clone(state);
+        tokio::task::spawn_blocking(move || (call.handler)(&reader, &args))
+            .await
+            .map_err(|_| ApiError::internal())?
     } else {
         (call.handler)(state, &args)
     }

@@ -299,7 +299,25 @@ pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
         .table
         .link(id)
         .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
-    Ok(json!({"request_status": "Success", "response": crate::stats::link(link)}))
+    let clock = crate::counts::CapClock::now(&snapshot.calendar);
+    // Cluster mode: the cluster's totals (this handler runs on a blocking thread).
+    let cluster = match &state.shared {
+        Some(shared) => Some(
+            shared
+                .block_on(crate::stats::cluster(shared))
+                .map_err(|_| ApiError::shared_unavailable())?,
+        ),
+        None => None,
+    };
+    let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
+    let report = crate::stats::report(
+        &snapshot.table,
+        counts,
+        &clock,
+        Some(link),
+        cluster.as_ref(),
+    );
+    Ok(json!({"request_status": "Success", "response": report}))
 }
 
 /// The decision for a click from `ip` (default 127.0.0.1) with the given user agent and

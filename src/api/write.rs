@@ -21,7 +21,7 @@ use crate::catalog::{
 use crate::conditions::{Dimension, Side};
 use crate::links;
 use crate::state::State;
-use crate::vocab::{CapKind, SourceKind};
+use crate::vocab::{CapKind, Entity};
 
 /// `{"request_status":"Success", <key>: value}`.
 fn success(key: &str, value: Value) -> Value {
@@ -37,9 +37,9 @@ fn changed(args: &Args) -> Value {
     Value::Object(map)
 }
 
-/// One more than the largest of `ids`: the catalog's ids of a kind, and the ids the counter
-/// counts still holds for that kind (a deleted entity's id is never given again, so a new
-/// entity cannot inherit its counts).
+/// One more than the largest of `ids`: the catalog's ids of a kind, and the largest retired
+/// one (`State::retired_id`: a deleted entity's id is never given again, so a new entity
+/// cannot inherit its counts; in cluster mode, no node hands out an id another committed).
 fn next_id(ids: impl Iterator<Item = u32>) -> Result<u32, ApiError> {
     ids.max()
         .unwrap_or(0)
@@ -110,7 +110,7 @@ pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
                 c.campaigns
                     .iter()
                     .map(|x| x.campaign_id)
-                    .chain(state.counts.source_ids(SourceKind::Campaign)),
+                    .chain([state.retired_id(Entity::Campaign)]),
             )?,
             offer_id,
             affiliate_id: id(args, AFFILIATE_ID),
@@ -160,7 +160,7 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
                 c.smart_links
                     .iter()
                     .map(|x| x.smart_link_id)
-                    .chain(state.counts.source_ids(SourceKind::SmartLink)),
+                    .chain([state.retired_id(Entity::SmartLink)]),
             )?,
             smart_link_name: args.get(SMART_LINK_NAME).unwrap_or_default(),
             affiliate_id: id(args, AFFILIATE_ID),
@@ -309,7 +309,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
                 c.offers
                     .iter()
                     .map(|o| o.offer_id)
-                    .chain(state.counts.offer_ids()),
+                    .chain([state.retired_id(Entity::Offer)]),
             )?,
             offer_name: String::new(),
             offer_status: Status::Active,
@@ -343,7 +343,12 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
 pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
     let page = state.edit_catalog(|c| {
         let mut page = LandingPage {
-            landing_page_id: next_id(c.landing_pages.iter().map(|l| l.landing_page_id))?,
+            landing_page_id: next_id(
+                c.landing_pages
+                    .iter()
+                    .map(|l| l.landing_page_id)
+                    .chain([state.retired_id(Entity::LandingPage)]),
+            )?,
             landing_page_name: String::new(),
             offer_id: id(args, OFFER_ID),
             url: String::new(),
@@ -381,7 +386,12 @@ fn set_creative(x: &mut Creative, args: &Args) {
 pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
     let creative = state.edit_catalog(|c| {
         let mut creative = Creative {
-            creative_id: next_id(c.creatives.iter().map(|x| x.creative_id))?,
+            creative_id: next_id(
+                c.creatives
+                    .iter()
+                    .map(|x| x.creative_id)
+                    .chain([state.retired_id(Entity::Creative)]),
+            )?,
             creative_name: String::new(),
             creative_type_id: 1,
             offer_id: id(args, OFFER_ID),
@@ -408,7 +418,12 @@ pub fn update_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
 pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
     let affiliate = state.edit_catalog(|c| {
         let affiliate = Affiliate {
-            affiliate_id: next_id(c.affiliates.iter().map(|a| a.affiliate_id))?,
+            affiliate_id: next_id(
+                c.affiliates
+                    .iter()
+                    .map(|a| a.affiliate_id)
+                    .chain([state.retired_id(Entity::Affiliate)]),
+            )?,
             affiliate_name: args.get(AFFILIATE_NAME).unwrap_or_default(),
         };
         c.affiliates.push(affiliate.clone());

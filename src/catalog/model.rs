@@ -10,7 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::conditions::{Dimension, Side};
-use crate::vocab::CapKind;
+use crate::vocab::{CapKind, Entity};
 
 /// The whole network (docs/routing.md). Every list may be absent, meaning empty.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -28,6 +28,23 @@ pub struct Catalog {
     pub campaigns: Vec<Campaign>,
     #[serde(default)]
     pub smart_links: Vec<SmartLink>,
+}
+
+impl Catalog {
+    /// The largest id of `entity` in the catalog (0 when it has none).
+    pub fn largest_id(&self, entity: Entity) -> u32 {
+        fn max<T>(items: &[T], id: fn(&T) -> u32) -> u32 {
+            items.iter().map(id).max().unwrap_or(0)
+        }
+        match entity {
+            Entity::Affiliate => max(&self.affiliates, |x| x.affiliate_id),
+            Entity::Offer => max(&self.offers, |x| x.offer_id),
+            Entity::LandingPage => max(&self.landing_pages, |x| x.landing_page_id),
+            Entity::Creative => max(&self.creatives, |x| x.creative_id),
+            Entity::Campaign => max(&self.campaigns, |x| x.campaign_id),
+            Entity::SmartLink => max(&self.smart_links, |x| x.smart_link_id),
+        }
+    }
 }
 
 /// Status of offers, campaigns, creatives and landing pages.

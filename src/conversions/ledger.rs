@@ -43,6 +43,7 @@ impl From<Answer> for crate::metrics::Postback {
             Answer::Recorded => crate::metrics::Postback::Recorded,
             Answer::Duplicate => crate::metrics::Postback::Duplicate,
             Answer::Unavailable => crate::metrics::Postback::Unavailable,
+            Answer::Queued => crate::metrics::Postback::Queued,
         }
     }
 }
@@ -54,6 +55,9 @@ pub enum Answer {
     Duplicate,
     /// Not recorded and not counted (disk failure, full converted set, shutting down): retry.
     Unavailable,
+    /// Cluster mode, Redis unreachable: kept in the node's postback queue, to be applied
+    /// (deduplicated across the cluster) when Redis is back. Never answered by the ledger.
+    Queued,
 }
 
 struct Request {

@@ -4,8 +4,12 @@
 
 pub mod dedup;
 pub mod ledger;
+pub mod queue;
 pub mod record;
+pub mod recorder;
 
 pub use dedup::Converted;
 pub use ledger::{Answer, Ledger, LedgerHandle, replay};
+pub use queue::Queue;
 pub use record::{Amount, BadAmount, Conversion};
+pub use recorder::Recorder;

@@ -9,6 +9,12 @@
 //!
 //! Cost: a check is one relaxed load per configured cap; a reservation is one CAS on the
 //! offer's cache line (uncontended ~5 ns; contended it bounces between cores).
+//!
+//! In cluster mode (docs/cluster.md) a daily click cap is shared by every node: the node
+//! holds a *lease*, a number of the cap's clicks granted to it by Redis for the window, kept
+//! in the same packed form. A click takes one from the lease with the same kind of CAS (and
+//! is counted in `daily_clicks` for statistics); an empty lease means capped for this node.
+//! The lease keeper (`cluster`) fills and empties leases off the click path.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -63,12 +69,18 @@ impl WindowCount {
         self.update(start, |c| (u64::from(c) < cap).then_some(c + 1))
     }
 
+    /// Counts one less in the window starting at `start`; false when it holds none.
+    #[inline]
+    pub(super) fn try_take(&self, start: i64) -> bool {
+        self.update(start, |c| c.checked_sub(1))
+    }
+
     /// Counts `n` more in the window starting at `start` (saturating).
     pub(super) fn add(&self, start: i64, n: u32) {
         self.update(start, |c| Some(c.saturating_add(n)));
     }
 
-    fn update(&self, start: i64, next: impl Fn(u32) -> Option<u32>) -> bool {
+    fn update(&self, start: i64, mut next: impl FnMut(u32) -> Option<u32>) -> bool {
         let mine = window_key(start);
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
@@ -95,6 +107,21 @@ impl WindowCount {
         }
     }
 
+    /// Combines `v` with the count held, by `combine` when both are of one window; a count
+    /// of a newer window replaces the one held, an older one is left out.
+    pub(super) fn merge(&self, v: Counted, combine: fn(u64, u64) -> u64) {
+        let held = self.get();
+        let next = match v.window_start.cmp(&held.window_start) {
+            std::cmp::Ordering::Less => return,
+            std::cmp::Ordering::Equal => combine(held.count, v.count),
+            std::cmp::Ordering::Greater => v.count,
+        };
+        self.set(Counted {
+            window_start: v.window_start,
+            count: next,
+        });
+    }
+
     pub(super) fn set(&self, v: Counted) {
         let count = u32::try_from(v.count).unwrap_or(u32::MAX);
         self.0
@@ -112,17 +139,95 @@ pub struct OfferCounters {
     pub(super) total_conversions: AtomicU64,
     /// Clicks that qualified for the offer but were turned away by one of its caps.
     pub(super) capped_clicks: AtomicU64,
+    /// Cluster mode: the daily click cap is spent from `lease` (see the module's text).
+    pub(super) leased: bool,
+    /// Cluster mode: the clicks of the current lease left to spend, in its window.
+    pub(super) lease: WindowCount,
+    /// Cluster mode: a window in which Redis refused a lease (the cap is reached across the
+    /// cluster), counted as 1 in it.
+    pub(super) cluster_full: WindowCount,
+    /// Cluster mode: clicks turned away by the click cap while this node held no lease and
+    /// the cap was not known to be reached across the cluster.
+    pub(super) without_lease: AtomicU64,
 }
 
 impl OfferCounters {
-    /// A counted click matched the offer but one of its caps turned it away.
-    #[cold]
-    pub fn click_turned_away(&self) {
-        self.capped_clicks.fetch_add(1, Ordering::Relaxed);
+    /// Counters whose daily click cap is spent from leases (cluster mode) or not.
+    pub(super) fn new(leased: bool) -> OfferCounters {
+        OfferCounters {
+            leased,
+            ..OfferCounters::default()
+        }
+    }
+
+    /// Whether the daily click cap is spent from leases (cluster mode).
+    pub fn leased(&self) -> bool {
+        self.leased
     }
 
     pub fn capped_clicks(&self) -> u64 {
         self.capped_clicks.load(Ordering::Relaxed)
+    }
+
+    /// Clicks turned away for want of a lease (cluster mode).
+    pub fn clicks_without_lease(&self) -> u64 {
+        self.without_lease.load(Ordering::Relaxed)
+    }
+
+    /// Clicks routed to the offer by this node in the day window starting at `start`.
+    pub fn daily_clicks(&self, start: i64) -> u64 {
+        self.daily_clicks.count(start)
+    }
+
+    /// The clicks of the lease left to spend in the window starting at `start`.
+    pub fn lease_left(&self, start: i64) -> u64 {
+        self.lease.count(start)
+    }
+
+    /// Adds `n` granted clicks to the lease of the window starting at `start` (a lease of an
+    /// older window is replaced).
+    pub fn add_lease(&self, start: i64, n: u32) {
+        self.lease.add(start, n);
+    }
+
+    /// Empties the lease of the window starting at `start` and returns what it held (0 for
+    /// a lease of another window), to give back.
+    pub fn take_lease(&self, start: i64) -> u32 {
+        let mut taken = 0;
+        self.lease.update(start, |c| {
+            taken = c;
+            Some(0)
+        });
+        taken
+    }
+
+    /// Notes whether Redis said the cap is reached across the cluster in the window
+    /// starting at `start`.
+    pub fn set_cluster_full(&self, start: i64, full: bool) {
+        self.cluster_full.set(Counted {
+            window_start: start,
+            count: u64::from(full),
+        });
+    }
+
+    /// Sets the conversion windows (day, week and month starting at `windows`) and the total
+    /// to the cluster's totals (cluster mode): conversions through other nodes count toward
+    /// the caps here.
+    pub fn set_conversion_totals(&self, windows: [i64; 3], totals: [u64; 4]) {
+        for (count, (start, total)) in [
+            &self.daily_conversions,
+            &self.weekly_conversions,
+            &self.monthly_conversions,
+        ]
+        .into_iter()
+        .zip(windows.into_iter().zip(totals))
+        {
+            count.set(Counted {
+                window_start: start,
+                count: total,
+            });
+        }
+        self.total_conversions.store(totals[3], Ordering::Relaxed);
     }
 
     pub fn total_conversions(&self) -> u64 {
@@ -232,9 +337,16 @@ impl OfferCaps {
         .flatten()
     }
 
-    /// The first cap the offer has reached at `clock`, if any.
+    /// The first cap the offer has reached at `clock`, if any. In cluster mode the daily
+    /// click cap is reached for this node when its lease is empty.
     #[inline]
     pub fn reached(&self, clock: &CapClock) -> Option<CapKind> {
+        if self.counters.leased
+            && self.limits.get(CapKind::DailyClicks).is_some()
+            && self.counters.lease.count(clock.start(Period::Day)) == 0
+        {
+            return Some(CapKind::DailyClicks);
+        }
         self.counts(clock)
             .find(|&(_, limit, count)| count >= limit)
             .map(|(kind, ..)| kind)
@@ -244,12 +356,32 @@ impl OfferCaps {
     /// last place first. Without a click cap it always succeeds and counts nothing.
     #[inline]
     pub fn reserve_click(&self, clock: &CapClock) -> bool {
+        let start = clock.start(Period::Day);
         match self.limits.get(CapKind::DailyClicks) {
             None => true,
-            Some(cap) => self
-                .counters
-                .daily_clicks
-                .try_reserve(clock.start(Period::Day), cap),
+            Some(_) if self.counters.leased => {
+                let taken = self.counters.lease.try_take(start);
+                if taken {
+                    self.counters.daily_clicks.add(start, 1);
+                }
+                taken
+            }
+            Some(cap) => self.counters.daily_clicks.try_reserve(start, cap),
+        }
+    }
+
+    /// A counted click matched the offer but one of its caps turned it away at `clock`.
+    #[cold]
+    pub fn click_turned_away(&self, clock: &CapClock) {
+        let c = &*self.counters;
+        c.capped_clicks.fetch_add(1, Ordering::Relaxed);
+        let day = clock.start(Period::Day);
+        if c.leased
+            && self.limits.get(CapKind::DailyClicks).is_some()
+            && c.lease.count(day) == 0
+            && c.cluster_full.count(day) == 0
+        {
+            c.without_lease.fetch_add(1, Ordering::Relaxed);
         }
     }
 }

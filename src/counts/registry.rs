@@ -10,7 +10,7 @@
 //!
 //! The counters' atomics are private to this module and its children: a count is written
 //! only through the methods that say what happened (`RouteCounters::click_routed`,
-//! `SourceCounters::click_fell_back`, `OfferCounters::click_turned_away`,
+//! `SourceCounters::click_fell_back`, `OfferCaps::click_turned_away`,
 //! [`Counting::conversion`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -53,13 +53,14 @@ impl SourceCounters {
         self.fallback_conversions.load(Ordering::Relaxed)
     }
 
+    pub(super) fn add_fallback_counts(&self, counts: &Fallbacks) {
+        for (reason, n) in counts.by_reason() {
+            self.fallbacks[reason as usize].fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
     pub(super) fn set_fallback_counts(&self, counts: &Fallbacks) {
-        for (reason, n) in [
-            (FallbackReason::NoMatch, counts.no_match),
-            (FallbackReason::AllCapped, counts.all_capped),
-            (FallbackReason::Inactive, counts.inactive),
-            (FallbackReason::Bot, counts.bot),
-        ] {
+        for (reason, n) in counts.by_reason() {
             self.fallbacks[reason as usize].store(n, Ordering::Relaxed);
         }
     }
@@ -76,6 +77,15 @@ pub struct Fallbacks {
 }
 
 impl Fallbacks {
+    fn by_reason(&self) -> [(FallbackReason, u64); 4] {
+        [
+            (FallbackReason::NoMatch, self.no_match),
+            (FallbackReason::AllCapped, self.all_capped),
+            (FallbackReason::Inactive, self.inactive),
+            (FallbackReason::Bot, self.bot),
+        ]
+    }
+
     pub fn total(&self) -> u64 {
         self.no_match + self.all_capped + self.inactive + self.bot
     }
@@ -127,6 +137,8 @@ pub struct Counts {
     /// file is rendered under it, so a saved file neither misses a conversion nor counts one
     /// twice.
     conversion_log: Mutex<Option<LogPosition>>,
+    /// Cluster mode: offers' daily click caps are spent from leases.
+    leased: bool,
 }
 
 /// Conversions being counted: holds the conversion log position until dropped.
@@ -175,9 +187,25 @@ impl Counting<'_> {
 }
 
 impl Counts {
+    /// The counters of a node in cluster mode: daily click caps are spent from leases.
+    pub fn leased() -> Counts {
+        Counts {
+            leased: true,
+            ..Counts::default()
+        }
+    }
+
     /// The counters of an offer, created empty on first use.
     pub fn offer(&self, offer_id: u32) -> Arc<OfferCounters> {
-        get_or_create(&self.offers, offer_id)
+        if let Some(v) = self.offers.get(&offer_id) {
+            return Arc::clone(v.value());
+        }
+        let entry = self.offers.entry(offer_id);
+        Arc::clone(
+            entry
+                .or_insert_with(|| Arc::new(OfferCounters::new(self.leased)))
+                .value(),
+        )
     }
 
     pub fn source(&self, source: Source) -> Arc<SourceCounters> {

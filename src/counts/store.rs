@@ -135,17 +135,10 @@ pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(source) => return Err(StoreError::Read { path, source }),
     };
-    let invalid = |message: String| StoreError::Invalid {
+    let file = parse(&text).map_err(|message| StoreError::Invalid {
         path: path.clone(),
         message,
-    };
-    let file: CountersFile = serde_json::from_slice(&text).map_err(|e| invalid(e.to_string()))?;
-    if file.version != VERSION {
-        return Err(invalid(format!(
-            "version {} (this build reads version {VERSION})",
-            file.version
-        )));
-    }
+    })?;
     let store = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
     for r in file.offers {
         let c = counts.offer(r.offer_id);
@@ -179,6 +172,57 @@ pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
         counts.counting().through(position);
     }
     Ok(true)
+}
+
+fn parse(bytes: &[u8]) -> Result<CountersFile, String> {
+    let file: CountersFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    if file.version != VERSION {
+        return Err(format!(
+            "version {} (this build reads version {VERSION})",
+            file.version
+        ));
+    }
+    Ok(file)
+}
+
+/// Adds one node's counters file (cluster mode: `bytes` as the node pushed it) to `counts`,
+/// for cluster statistics: clicks, fallbacks, routes and capped clicks are the node's own
+/// and are summed; the conversion windows hold the cluster's totals on every node (see
+/// `OfferCounters::set_conversion_totals`), so the largest is kept. A count of an older
+/// window than the one held is left out; a newer window replaces it.
+pub fn add(bytes: &[u8], counts: &Counts) -> Result<(), String> {
+    let file = parse(bytes)?;
+    let add = |a: &std::sync::atomic::AtomicU64, v: u64| a.fetch_add(v, Ordering::Relaxed);
+    for r in file.offers {
+        let c = counts.offer(r.offer_id);
+        c.daily_clicks.merge(r.daily_clicks, u64::saturating_add);
+        c.daily_conversions.merge(r.daily_conversions, u64::max);
+        c.weekly_conversions.merge(r.weekly_conversions, u64::max);
+        c.monthly_conversions.merge(r.monthly_conversions, u64::max);
+        c.total_conversions
+            .fetch_max(r.total_conversions, Ordering::Relaxed);
+        add(&c.capped_clicks, r.capped_clicks);
+    }
+    for r in file.sources {
+        let c = counts.source(Source {
+            kind: r.kind,
+            id: r.id,
+        });
+        c.add_fallback_counts(&r.fallback);
+        add(&c.fallback_conversions, r.fallback_conversions);
+    }
+    for r in file.routes {
+        let c = counts.route(
+            Source {
+                kind: r.kind,
+                id: r.id,
+            },
+            r.offer_id,
+        );
+        add(&c.routed, r.routed);
+        add(&c.conversions, r.conversions);
+    }
+    Ok(())
 }
 
 #[cfg(test)]

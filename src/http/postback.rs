@@ -20,6 +20,7 @@
 //! | token missing or wrong (when one is required) | 401 | `{"status":"unauthorized",…}` |
 //! | source outside `postbacks.allowed_networks` | 403 | `{"status":"forbidden",…}` |
 //! | not written (disk, full id set, shutdown) | 503 | `{"status":"unavailable"}`, `Retry-After: 1` |
+//! | cluster mode, Redis unreachable: queued on the node | 202 | `{"status":"queued"}` |
 //!
 //! `expired` is a 200 so that an advertiser's retry loop stops: the answer will not change.
 
@@ -215,6 +216,7 @@ where
     Ok(match answer {
         Answer::Recorded => json(StatusCode::OK, "{\"status\":\"recorded\"}\n"),
         Answer::Duplicate => json(StatusCode::OK, "{\"status\":\"duplicate\"}\n"),
+        Answer::Queued => json(StatusCode::ACCEPTED, "{\"status\":\"queued\"}\n"),
         Answer::Unavailable => {
             let mut r = json(
                 StatusCode::SERVICE_UNAVAILABLE,

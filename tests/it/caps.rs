@@ -95,7 +95,7 @@ async fn a_click_cap_admits_exactly_n_under_parallel_clicks_and_losers_stay_in_t
     );
 
     let snapshot = server.state.snapshot();
-    let stats = smartlink::stats::link(snapshot.table.link(10).unwrap());
+    let stats = smartlink::stats::link(snapshot.table.link(10).unwrap(), &server.state.counts);
     assert_eq!((stats.clicks, stats.routed), (600, 600));
     assert_eq!(stats.fill_rate, Some(1.0));
     let per_offer: Vec<(u32, u64)> = stats
@@ -104,7 +104,7 @@ async fn a_click_cap_admits_exactly_n_under_parallel_clicks_and_losers_stay_in_t
         .map(|o| (o.offer_id, o.routed))
         .collect();
     assert_eq!(per_offer, [(21, 25), (22, 575), (24, 0)]);
-    let single = smartlink::stats::link(snapshot.table.link(12).unwrap());
+    let single = smartlink::stats::link(snapshot.table.link(12).unwrap(), &server.state.counts);
     assert_eq!(
         (single.clicks, single.routed, single.fallback.all_capped),
         (1, 0, 1)
@@ -179,13 +179,19 @@ async fn counters_and_converted_ids_survive_a_restart_exactly() {
     let click_id = query_param(r.location(), "c").unwrap();
     let p = server.get(&format!("/p?click_id={click_id}"), &[]).await;
     assert_eq!(p.body, "{\"status\":\"recorded\"}\n");
-    let before = smartlink::stats::link(server.state.snapshot().table.link(10).unwrap());
+    let before = smartlink::stats::link(
+        server.state.snapshot().table.link(10).unwrap(),
+        &server.state.counts,
+    );
     let config = server.stop().await;
     let saved = std::fs::read_to_string(config.state_dir().join("counters.json")).unwrap();
     assert!(saved.contains("\"offer_id\": 21"), "{saved}");
 
     let server = TestServer::start(config).await;
-    let after = smartlink::stats::link(server.state.snapshot().table.link(10).unwrap());
+    let after = smartlink::stats::link(
+        server.state.snapshot().table.link(10).unwrap(),
+        &server.state.counts,
+    );
     assert_eq!(after, before, "statistics restored exactly");
     // Still capped: no click reaches offer 21 after the restart.
     let hosts = clicks(server.addr, "/sl?id=10", 20, 2).await;
@@ -233,7 +239,10 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
     // A conversion of a click made before the cap was reached is still recorded.
     let p = server.get(&format!("/p?click_id={}", ids[2]), &[]).await;
     assert_eq!(p.body, "{\"status\":\"recorded\"}\n");
-    let stats = smartlink::stats::link(server.state.snapshot().table.link(11).unwrap());
+    let stats = smartlink::stats::link(
+        server.state.snapshot().table.link(11).unwrap(),
+        &server.state.counts,
+    );
     assert_eq!((stats.clicks, stats.routed, stats.conversions), (4, 3, 3));
     assert_eq!(stats.fallback.all_capped, 1);
     let snapshot = server.state.snapshot();

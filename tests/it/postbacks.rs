@@ -278,7 +278,10 @@ async fn conversions_of_fallback_clicks_are_recorded_without_an_offer() {
         server.config.conversion_records()[0]["offer_id"],
         serde_json::Value::Null
     );
-    let stats = smartlink::stats::link(server.state.snapshot().table.link(10).unwrap());
+    let stats = smartlink::stats::link(
+        server.state.snapshot().table.link(10).unwrap(),
+        &server.state.counts,
+    );
     assert_eq!(stats.conversions, 1);
     server.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Process state shared by every request: the published [`Snapshot`] and what outlives a
 //! reload (the device cache, metrics, the click log, the cap counters and their saver, the
-//! conversion ledger).
+//! conversion ledger; in cluster mode the handle on Redis). Changes of the catalog are in
+//! `edit`.
 //!
 //! The hot path takes one `load()` of the snapshot per request and keeps it to the end of
 //! that request; a reload builds a complete new snapshot off to the side and `store`s it, so
@@ -12,18 +13,21 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::{ArcSwap, Guard};
 
+mod edit;
+
 use crate::catalog::validate::Problem;
-use crate::catalog::{Catalog, FileStamp};
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
-use crate::conversions::{self, Converted, Ledger, LedgerHandle};
+use crate::conversions::{self, Converted, Ledger, Queue, Recorder};
 use crate::counts::store::StoreError;
 use crate::counts::{CapClock, Counts, Saver};
-use crate::files::{CommitError, DirLock};
-use crate::metrics::{External, Metrics};
+use crate::files::DirLock;
+use crate::metrics::{ClusterValues, External, Metrics};
 use crate::rebuilder::Rebuilder;
-use crate::routing::RoutingTable;
-use crate::snapshot::{LoadError, Snapshot};
+use crate::settings::Settings;
+use crate::shared::Shared;
+use crate::shared::catalog::IdMarks;
+use crate::snapshot::{CatalogFrom, LoadError, Snapshot};
 
 pub struct State {
     snapshot: Arc<ArcSwap<Snapshot>>,
@@ -34,8 +38,12 @@ pub struct State {
     log: Mutex<Option<RecordLog>>,
     pub counts: Arc<Counts>,
     saver: Mutex<Option<Saver>>,
-    pub conversions: LedgerHandle,
+    pub conversions: Recorder,
     ledger: Mutex<Option<Ledger>>,
+    /// Cluster mode: the state the nodes share in Redis.
+    pub shared: Option<Arc<Shared>>,
+    /// Cluster mode: the id high-water marks last read from Redis.
+    id_marks: Mutex<IdMarks>,
     draining: AtomicBool,
     /// The state directory's lock, held until the writers stop.
     state_lock: Mutex<Option<DirLock>>,
@@ -58,6 +66,10 @@ pub enum EditError<E> {
     Io(std::io::Error),
     /// The compile of a validated catalog panicked: a bug.
     CompilePanicked,
+    /// Cluster mode: Redis did not answer (or holds an invalid catalog); retry later.
+    Unavailable(String),
+    /// Cluster mode: other nodes committed first on every attempt.
+    Conflict,
 }
 
 /// Why the server could not start.
@@ -72,6 +84,8 @@ pub enum StartError {
     },
     #[error("counters: {0}")]
     Counters(#[from] StoreError),
+    #[error("cluster: {0}")]
+    Cluster(String),
     #[error(
         "state directory {} is in use by another smartlink process (it holds {}/{}); every instance needs a state.dir of its own",
         crate::files::Resolved(.0), .0.display(), crate::files::LOCK_FILE
@@ -85,8 +99,15 @@ impl State {
     pub fn start(config: &Path) -> Result<Arc<State>, StartError> {
         // Calibrate the hot-path clock now rather than on the first click.
         crate::clock::wall(crate::clock::now());
-        let counts = Arc::new(Counts::default());
-        let snapshot = Snapshot::load(config, 1, &counts)?;
+        // Cluster mode spends click caps from leases; known before the table is compiled.
+        // (Invalid settings are reported by the load that follows.)
+        let clustered = Settings::load(config).is_ok_and(|s| s.cluster.is_some());
+        let counts = Arc::new(if clustered {
+            Counts::leased()
+        } else {
+            Counts::default()
+        });
+        let snapshot = Snapshot::load(config, 1, &counts, CatalogFrom::File)?;
         let metrics = Arc::new(Metrics::default());
         metrics.reloaded_now();
         let settings = &snapshot.settings;
@@ -122,6 +143,30 @@ impl State {
             Arc::clone(&metrics),
         )
         .map_err(state_error)?;
+        let shared = match &snapshot.settings.cluster {
+            Some(cluster) => Some(Arc::new(
+                Shared::open(cluster, Arc::clone(&metrics))
+                    .map_err(|e| StartError::Cluster(e.0))?,
+            )),
+            None => {
+                if std::env::var_os(crate::settings::ENV_REDIS_URL).is_some() {
+                    tracing::warn!(
+                        "{} is set but the settings have no [cluster] section: running standalone",
+                        crate::settings::ENV_REDIS_URL
+                    );
+                }
+                None
+            }
+        };
+        let conversions = match &shared {
+            Some(shared) => Recorder::clustered(
+                ledger.handle(),
+                Arc::clone(shared),
+                Arc::new(Queue::open(&state_dir).map_err(state_error)?),
+                snapshot.settings.attribution_window,
+            ),
+            None => Recorder::standalone(ledger.handle()),
+        };
         let (capacity, flush, click_retention) = (
             snapshot.settings.record_queue_capacity,
             snapshot.settings.record_flush_interval,
@@ -154,8 +199,10 @@ impl State {
             log: Mutex::new(Some(log)),
             counts,
             saver: Mutex::new(Some(saver)),
-            conversions: ledger.handle(),
+            conversions,
             ledger: Mutex::new(Some(ledger)),
+            shared,
+            id_marks: Mutex::new(IdMarks::default()),
             draining: AtomicBool::new(false),
             state_lock: Mutex::new(Some(lock)),
             rebuilder: Rebuilder::start().map_err(state_error)?,
@@ -175,11 +222,20 @@ impl State {
     }
 
     /// Re-reads settings, catalog and GeoIP database and swaps them in; on any error keeps
-    /// the current snapshot, counts the failure and returns every problem.
+    /// the current snapshot, counts the failure and returns every problem. In cluster mode
+    /// the catalog is kept (the file is only this node's copy) and the newest shared one is
+    /// fetched right after.
     pub fn reload(&self) -> Result<u64, LoadError> {
         let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
         let current = self.snapshot.load_full();
-        match Snapshot::load(&self.config, current.generation + 1, &self.counts) {
+        let from = match &self.shared {
+            Some(shared) => {
+                shared.check_catalog_now();
+                CatalogFrom::Kept(&current)
+            }
+            None => CatalogFrom::File,
+        };
+        match Snapshot::load(&self.config, current.generation + 1, &self.counts, from) {
             Ok(next) => {
                 for key in next.settings.restart_only_changes(&current.settings) {
                     tracing::warn!(
@@ -209,87 +265,6 @@ impl State {
                 Err(e)
             }
         }
-    }
-
-    /// Applies `edit` to a copy of the current catalog and publishes the result: validate as
-    /// the loader does → compile, while the new file is written and fsynced beside the
-    /// catalog → check the catalog file is still the version being served → rename it in
-    /// place → swap. Serialised with other edits and with reloads; requests never wait for it
-    /// (they keep reading the snapshot they hold). Nothing is replaced when any step before
-    /// the rename fails, and the file is never replaced when someone edited it by hand since
-    /// it was loaded (SIGHUP first).
-    pub fn edit_catalog<T, E>(
-        &self,
-        edit: impl FnOnce(&mut Catalog) -> Result<T, E>,
-    ) -> Result<T, EditError<E>> {
-        let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
-        let current = self.snapshot.load_full();
-        let path = &current.settings.catalog_path;
-        let unchanged_on_disk = || FileStamp::of(path).ok() == Some(current.catalog_stamp);
-        let result = (|| {
-            if !unchanged_on_disk() {
-                return Err(EditError::FileChanged);
-            }
-            let mut catalog = Catalog::clone(&current.catalog);
-            let answer = edit(&mut catalog).map_err(EditError::Rejected)?;
-            let catalog = crate::catalog::validate(catalog).map_err(EditError::Invalid)?;
-            // Compile on a second thread while this one writes the file: the two are the
-            // bulk of a large write and need nothing from each other.
-            let (table, staged) = std::thread::scope(|scope| {
-                let compiled = scope.spawn(|| {
-                    RoutingTable::compile_after(
-                        &catalog,
-                        current.settings.default_fallback_url.clone(),
-                        &self.counts,
-                        &current.table,
-                    )
-                });
-                let staged = crate::catalog::save::stage(path, &catalog);
-                (compiled.join(), staged)
-            });
-            let staged = staged.map_err(EditError::Io)?;
-            // A validated catalog always compiles; a panic here is a bug. The staged file is
-            // dropped (removed) and nothing changes.
-            let table = table.map_err(|_| EditError::CompilePanicked)?;
-            // Checked again just before the rename: the window in which a hand edit can be
-            // replaced is this check to the rename, not the whole write.
-            if !unchanged_on_disk() {
-                return Err(EditError::FileChanged);
-            }
-            let stamp = FileStamp::from(staged.metadata());
-            match staged.commit() {
-                Ok(()) => {}
-                Err(CommitError::NotReplaced(e)) => return Err(EditError::Io(e)),
-                // The new catalog is in place, so it is the one to serve; only its
-                // durability across a power loss is in doubt.
-                Err(CommitError::NotSynced(e)) => tracing::error!(
-                    path = %path.display(), error = %e,
-                    "catalog replaced but its directory could not be fsynced"
-                ),
-            }
-            let next = current.with_table(catalog, stamp, table);
-            let generation = next.generation;
-            self.snapshot.store(Arc::new(next));
-            retire(Arc::clone(&current));
-            tracing::info!(generation, "catalog written by the management API");
-            Ok(answer)
-        })();
-        match &result {
-            Ok(_) => self.metrics.catalog_writes.inc(),
-            Err(EditError::FileChanged) => {
-                self.metrics.catalog_write_failures.inc();
-                tracing::warn!(path = %path.display(), "catalog file changed on disk since it was loaded; API write refused until a reload (SIGHUP)");
-            }
-            Err(EditError::Io(e)) => {
-                self.metrics.catalog_write_failures.inc();
-                tracing::error!(path = %path.display(), error = %e, "cannot write the catalog; API write refused, previous catalog still served");
-            }
-            Err(EditError::CompilePanicked) => {
-                tracing::error!("the compile of a validated catalog panicked")
-            }
-            Err(EditError::Rejected(_) | EditError::Invalid(_)) => {}
-        }
-        result
     }
 
     /// Marks the process as draining: `/readyz` answers 503 from now on.
@@ -340,6 +315,17 @@ impl State {
             converted_clicks_tracked: self.conversions.tracked() as u64,
             offers_capped,
             capped_clicks,
+            cluster: self.shared.as_ref().map(|shared| ClusterValues {
+                redis_up: shared.is_up(),
+                clicks_without_lease: snapshot
+                    .table
+                    .offers()
+                    .iter()
+                    .filter_map(|o| o.caps.as_ref())
+                    .map(|c| c.counters.clicks_without_lease())
+                    .sum(),
+                postbacks_queued: self.conversions.queued(),
+            }),
         })
     }
 }

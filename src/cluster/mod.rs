@@ -1,0 +1,186 @@
+//! A node's background work in cluster mode (docs/cluster.md), each a task on the runtime,
+//! none on the click path:
+//!
+//! - [`catalog`]: applies each new shared catalog within a second (the commit's
+//!   announcement, a generation check every 250 ms, and one on SIGHUP); seeds an empty Redis.
+//! - [`leases`]: keeps a lease of every daily click cap in the table, sized to the demand
+//!   on this node, renewed before it runs out, given back when idle and at shutdown.
+//! - conversion totals: every 250 ms, the cluster's conversions per cap window of every
+//!   offer with a conversion cap, so a cap reached through any node stops routing here.
+//! - counters: this node's counters file pushed every second, for cluster statistics.
+//! - Redis health and the postback queue: a PING every 250 ms while Redis is down; the
+//!   queued postbacks applied once it is back.
+
+pub mod catalog;
+pub mod leases;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::calendar::Period;
+use crate::counts::CapClock;
+use crate::shared::Shared;
+use crate::shared::conversions::Windows;
+use crate::state::State;
+use crate::vocab::CapKind;
+
+/// How often conversion totals are read and Redis health is checked.
+const POLL: Duration = Duration::from_millis(250);
+/// How often this node's counters are pushed.
+const PUSH: Duration = Duration::from_secs(1);
+
+/// The running tasks of a node in cluster mode.
+pub struct Node {
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    keeper: JoinHandle<leases::Keeper>,
+}
+
+impl Node {
+    /// Starts the tasks of `state`'s cluster; `None` when standalone.
+    pub fn start(state: &Arc<State>) -> Option<Node> {
+        let shared = Arc::clone(state.shared.as_ref()?);
+        let (stop, stopped) = watch::channel(false);
+        let args = || (Arc::clone(state), Arc::clone(&shared), stopped.clone());
+        let tasks = vec![
+            tokio::spawn(catalog::watch(args())),
+            tokio::spawn(poll_conversion_totals(args())),
+            tokio::spawn(push_counters(args())),
+            tokio::spawn(health_and_queue(args())),
+        ];
+        let keeper = tokio::spawn(leases::keep(args()));
+        Some(Node {
+            shared,
+            stop,
+            tasks,
+            keeper,
+        })
+    }
+
+    /// After the last request: stops the tasks and gives back every lease held.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        if let Ok(keeper) = self.keeper.await {
+            keeper.give_back_all(&self.shared).await;
+        }
+    }
+
+    /// Pushes this node's counters a last time (after the writers stopped).
+    pub async fn push_final_counters(state: &State) {
+        if let Some(shared) = &state.shared
+            && let Err(e) = shared
+                .push_counters(&crate::counts::store::render(&state.counts))
+                .await
+        {
+            tracing::warn!(error = %e.0, "last counters not pushed to Redis; cluster statistics miss this node's last second");
+        }
+    }
+}
+
+/// What every task is given: the state, the Redis handle, and the stop signal.
+type Args = (Arc<State>, Arc<Shared>, watch::Receiver<bool>);
+
+/// A period that ends when the node stops.
+struct Ticker {
+    interval: tokio::time::Interval,
+    stopped: watch::Receiver<bool>,
+}
+
+impl Ticker {
+    fn new(period: Duration, stopped: watch::Receiver<bool>) -> Ticker {
+        let mut interval = tokio::time::interval(period);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticker { interval, stopped }
+    }
+
+    /// Waits for the next tick; false once the node stops.
+    async fn tick(&mut self) -> bool {
+        if *self.stopped.borrow() {
+            return false;
+        }
+        tokio::select! {
+            _ = self.stopped.changed() => false,
+            _ = self.interval.tick() => true,
+        }
+    }
+}
+
+/// The cap windows of `clock`.
+fn windows(clock: &CapClock) -> Windows {
+    let start = |p| clock.calendar.window(p, clock.now).start;
+    Windows {
+        day: start(Period::Day),
+        week: start(Period::Week),
+        month: start(Period::Month),
+    }
+}
+
+/// Every [`POLL`]: sets the conversion windows of every offer with a conversion cap to the
+/// cluster's totals.
+async fn poll_conversion_totals((state, shared, stopped): Args) {
+    let mut ticker = Ticker::new(POLL, stopped);
+    while ticker.tick().await {
+        if !shared.is_up() {
+            continue;
+        }
+        let snapshot = state.snapshot_full();
+        let clock = CapClock::now(&snapshot.calendar);
+        let w = windows(&clock);
+        let capped: Vec<_> = snapshot
+            .table
+            .offers()
+            .iter()
+            .filter_map(|o| o.caps.as_ref().map(|c| (o.id, c)))
+            .filter(|(_, c)| {
+                CapKind::ALL
+                    .iter()
+                    .any(|&k| k != CapKind::DailyClicks && c.limits.get(k).is_some())
+            })
+            .collect();
+        let asked: Vec<(u32, Windows)> = capped.iter().map(|(id, _)| (*id, w)).collect();
+        if let Ok(totals) = shared.conversion_totals(&asked).await {
+            for ((_, caps), totals) in capped.iter().zip(totals) {
+                caps.counters
+                    .set_conversion_totals([w.day, w.week, w.month], totals);
+            }
+        }
+    }
+}
+
+/// Every [`PUSH`]: this node's counters, when they changed since the last push.
+async fn push_counters((state, shared, stopped): Args) {
+    let mut ticker = Ticker::new(PUSH, stopped);
+    let mut pushed = Vec::new();
+    while ticker.tick().await {
+        let counts = Arc::clone(&state.counts);
+        let Ok(json) =
+            tokio::task::spawn_blocking(move || crate::counts::store::render(&counts)).await
+        else {
+            continue;
+        };
+        if json != pushed && shared.push_counters(&json).await.is_ok() {
+            pushed = json;
+        }
+    }
+}
+
+/// Every [`POLL`]: while Redis is down, a PING; once it answers, the queued postbacks.
+async fn health_and_queue((state, shared, stopped): Args) {
+    let mut ticker = Ticker::new(POLL, stopped);
+    while ticker.tick().await {
+        if !shared.is_up() && !shared.ping().await {
+            continue;
+        }
+        if state.conversions.queued() > 0 {
+            let calendar = Arc::clone(&state.snapshot().calendar);
+            state.conversions.drain(&calendar).await;
+        }
+    }
+}
