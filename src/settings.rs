@@ -972,6 +972,55 @@ mod tests {
     }
 
     #[test]
+    fn a_cluster_section_turns_cluster_mode_on_with_its_defaults() {
+        assert_eq!(
+            parse(MINIMAL).unwrap().cluster,
+            None,
+            "standalone without it"
+        );
+        let s = parse(&format!("{MINIMAL}\n[cluster]\n")).unwrap();
+        let c = s.cluster.expect("cluster mode");
+        assert_eq!(c.redis_url, "redis://127.0.0.1:6379/0");
+        assert_eq!(c.key_prefix, "smartlink:");
+        assert!(
+            c.node_id.ends_with(":8080"),
+            "host name and port: {}",
+            c.node_id
+        );
+        let env =
+            |name: &str| (name == ENV_REDIS_URL).then(|| "redis://:pw@10.0.0.5:6380/2".to_string());
+        let text =
+            format!("{MINIMAL}\n[cluster]\nredis_url = \"redis://file/0\"\nnode_id = \"edge-1\"\n");
+        let s = Settings::parse(Path::new("t.toml"), &text, &env).unwrap();
+        let c = s.cluster.unwrap();
+        assert_eq!(
+            c.redis_url, "redis://:pw@10.0.0.5:6380/2",
+            "the environment wins"
+        );
+        assert_eq!(c.node_id, "edge-1");
+        assert_eq!(redacted(&c.redis_url), "redis://:***@10.0.0.5:6380/2");
+        let errors = parse(&format!(
+            "{MINIMAL}\n[cluster]\nredis_url = \"http://x\"\nnode_id = \"a b\"\nkey_prefix = \"p q\"\nlease = 3\n"
+        ))
+        .unwrap_err();
+        let keys: Vec<String> = errors
+            .iter()
+            .map(|e| match e {
+                SettingsError::Invalid { key, .. } => key.clone(),
+                other => other.to_string(),
+            })
+            .collect();
+        for key in [
+            "cluster.lease",
+            "cluster.redis_url",
+            "cluster.node_id",
+            "cluster.key_prefix",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+        }
+    }
+
+    #[test]
     fn every_invalid_key_is_reported() {
         let errors = parse(
             r#"

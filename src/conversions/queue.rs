@@ -102,3 +102,61 @@ impl Queue {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clicks::{Claims, ClickSigner};
+    use crate::vocab::SourceKind;
+
+    fn conversion(n: u32) -> Conversion {
+        let claims = Claims {
+            kind: SourceKind::SmartLink,
+            time: 1_795_867_200 + n,
+            offer_id: Some(7),
+            source_id: 3,
+            affiliate_id: 1,
+        };
+        Conversion {
+            time_ms: 1_795_867_300_000,
+            click_id: ClickSigner::new(b"0123456789abcdef")
+                .issue(&claims)
+                .as_str()
+                .into(),
+            claims,
+            amount: None,
+        }
+    }
+
+    #[test]
+    fn entries_survive_a_restart_and_leave_from_the_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        for n in 0..3 {
+            q.push(&conversion(n)).unwrap();
+        }
+        assert_eq!(q.len(), 3);
+        // A torn line (kill -9 mid-append) is cut when the queue is opened again.
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.path().join(FILE_NAME))
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b"{\"time\":"))
+            .unwrap();
+        let q = Queue::open(dir.path()).unwrap();
+        assert_eq!(q.len(), 3);
+        q.remove_first(2).unwrap();
+        q.push(&conversion(9)).unwrap();
+        let left: Vec<u32> = q
+            .entries()
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .map(|c| c.claims.time - 1_795_867_200)
+            .collect();
+        assert_eq!(left, [2, 9]);
+        assert_eq!(q.len(), 2);
+        q.remove_first(5).unwrap();
+        assert!(q.is_empty());
+        assert!(q.entries().unwrap().is_empty());
+    }
+}

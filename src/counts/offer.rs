@@ -75,12 +75,34 @@ impl WindowCount {
         self.update(start, |c| c.checked_sub(1))
     }
 
+    /// Empties the count of the window starting at `start` and returns it; 0, and nothing
+    /// changed, when the count held is of another window.
+    pub(super) fn take_all(&self, start: i64) -> u32 {
+        let mine = window_key(start);
+        let mut word = self.0.load(Ordering::Relaxed);
+        loop {
+            let (w, c) = unpack(word);
+            if w != mine || c == 0 {
+                return 0;
+            }
+            match self.0.compare_exchange_weak(
+                word,
+                pack(w, 0),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return c,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
     /// Counts `n` more in the window starting at `start` (saturating).
     pub(super) fn add(&self, start: i64, n: u32) {
         self.update(start, |c| Some(c.saturating_add(n)));
     }
 
-    fn update(&self, start: i64, mut next: impl FnMut(u32) -> Option<u32>) -> bool {
+    fn update(&self, start: i64, next: impl Fn(u32) -> Option<u32>) -> bool {
         let mine = window_key(start);
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
@@ -193,12 +215,7 @@ impl OfferCounters {
     /// Empties the lease of the window starting at `start` and returns what it held (0 for
     /// a lease of another window), to give back.
     pub fn take_lease(&self, start: i64) -> u32 {
-        let mut taken = 0;
-        self.lease.update(start, |c| {
-            taken = c;
-            Some(0)
-        });
-        taken
+        self.lease.take_all(start)
     }
 
     /// Notes whether Redis said the cap is reached across the cluster in the window
@@ -506,6 +523,80 @@ mod tests {
         // Local midnight: a new window.
         assert_eq!(caps.reached(&at("2026-11-02T05:00:00Z")), None);
         assert!(caps.reserve_click(&at("2026-11-02T05:00:00Z")));
+    }
+
+    /// An offer whose daily click cap (`cap`) is spent from leases, as in cluster mode.
+    fn leased(cap: u64) -> OfferCaps {
+        OfferCaps {
+            limits: CapLimits::of(&Caps {
+                daily_clicks: Some(cap),
+                ..Caps::default()
+            }),
+            counters: Arc::new(OfferCounters::new(true)),
+        }
+    }
+
+    #[test]
+    fn a_leased_click_cap_spends_the_lease_and_is_reached_when_it_is_empty() {
+        let calendar = Calendar::named("UTC").unwrap();
+        let day = 1_795_392_000;
+        let at = |now| CapClock {
+            calendar: &calendar,
+            now,
+        };
+        let caps = leased(1000);
+        // No lease: capped here, whatever the cap says.
+        assert_eq!(caps.reached(&at(day)), Some(CapKind::DailyClicks));
+        assert!(!caps.reserve_click(&at(day)));
+        caps.click_turned_away(&at(day));
+        assert_eq!(caps.counters.clicks_without_lease(), 1);
+        caps.counters.add_lease(day, 2);
+        assert_eq!(caps.reached(&at(day + 1)), None);
+        assert!(caps.reserve_click(&at(day + 1)));
+        assert!(caps.reserve_click(&at(day + 2)));
+        assert!(!caps.reserve_click(&at(day + 3)), "the lease is spent");
+        assert_eq!(
+            caps.counters.daily_clicks(day),
+            2,
+            "spent clicks are counted"
+        );
+        // Known full across the cluster: a turned-away click is not "without lease".
+        caps.counters.set_cluster_full(day, true);
+        caps.click_turned_away(&at(day + 4));
+        assert_eq!(caps.counters.clicks_without_lease(), 1);
+        assert_eq!(caps.counters.capped_clicks(), 2);
+        // A lease dies with its window; taking it back empties it.
+        caps.counters.add_lease(day, 5);
+        assert_eq!(caps.counters.lease_left(day + 86_400), 0);
+        assert_eq!(caps.counters.take_lease(day + 86_400), 0);
+        assert_eq!(caps.counters.take_lease(day), 5);
+        assert_eq!(caps.counters.lease_left(day), 0);
+    }
+
+    #[test]
+    fn racing_threads_spend_exactly_the_clicks_leased() {
+        let calendar = Arc::new(Calendar::named("UTC").unwrap());
+        let day = 1_795_392_000;
+        let caps = Arc::new(leased(u64::from(u32::MAX - 1)));
+        caps.counters.add_lease(day, 777);
+        let spent: u64 = (0..4)
+            .map(|_| {
+                let (caps, calendar) = (Arc::clone(&caps), Arc::clone(&calendar));
+                std::thread::spawn(move || {
+                    let clock = CapClock {
+                        calendar: &calendar,
+                        now: day + 10,
+                    };
+                    (0..1000).filter(|_| caps.reserve_click(&clock)).count() as u64
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .sum();
+        assert_eq!(spent, 777);
+        assert_eq!(caps.counters.daily_clicks(day), 777);
+        assert_eq!(caps.counters.lease_left(day), 0);
     }
 
     proptest::proptest! {

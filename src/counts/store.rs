@@ -283,6 +283,45 @@ mod tests {
     }
 
     #[test]
+    fn nodes_add_up_their_own_counts_and_share_the_conversion_totals() {
+        let day = 1_795_392_000;
+        let node = |clicks: u64, conversions: u64, window: i64| {
+            let r = filled();
+            let o = r.offer(1042);
+            o.daily_clicks.set(Counted {
+                window_start: window,
+                count: clicks,
+            });
+            o.daily_conversions.set(Counted {
+                window_start: window,
+                count: conversions,
+            });
+            render(&r)
+        };
+        let total = Counts::default();
+        add(&node(17, 4, day), &total).unwrap();
+        add(&node(5, 4, day), &total).unwrap();
+        // A node whose last push is of the day before: its clicks are of no current window.
+        add(&node(9, 1, day - 86_400), &total).unwrap();
+        let o = total.offer(1042);
+        assert_eq!(
+            o.daily_clicks.get().count,
+            22,
+            "clicks are summed per window"
+        );
+        assert_eq!(
+            o.daily_conversions.get().count,
+            4,
+            "conversion totals are shared"
+        );
+        assert_eq!(o.capped_clicks.load(Ordering::Relaxed), 9);
+        let s = Source::smart_link(301);
+        assert_eq!(total.route(s, 1042).routed.load(Ordering::Relaxed), 3 * 99);
+        assert_eq!(total.source(s).fallback_counts().all_capped, 3);
+        assert!(add(b"{}", &total).is_err());
+    }
+
+    #[test]
     fn no_file_is_an_empty_start_and_a_bad_file_an_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(!load(dir.path(), &Counts::default()).unwrap());

@@ -8,6 +8,7 @@ mod api_durability;
 mod campaign_links;
 mod caps;
 mod cli;
+mod cluster;
 mod conditions;
 mod connections;
 mod device;

@@ -2,6 +2,7 @@
 //! (in-process, or the real binary), and small HTTP clients; `api` for the management API.
 
 pub mod api;
+pub mod cluster;
 pub use api::*;
 
 use std::net::SocketAddr;
