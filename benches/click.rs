@@ -14,63 +14,27 @@
 
 use std::hint::black_box;
 use std::net::IpAddr;
-use std::path::Path;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::Request;
 use smartlink::http::service::{Target, respond};
 use smartlink::state::State;
 
+#[path = "support/demo.rs"]
+mod demo;
 #[path = "support/trim.rs"]
 mod trim;
 use trim::LogTrimmer;
 
 fn bench(c: &mut Criterion) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let network = std::fs::read_to_string(root.join("config/network.json"))
-        .expect("demo network")
-        .replace("\"daily_clicks\": 50000", "\"daily_clicks\": 1000000000");
-    assert!(
-        network.contains("1000000000"),
-        "the demo's click cap is in place"
-    );
-    let network = with_uncapped_twin(serde_json::from_str(&network).expect("demo JSON"));
-    std::fs::write(dir.path().join("network.json"), network.to_string()).expect("write network");
-    let settings = std::fs::read_to_string(root.join("config/smartlink.toml"))
-        .expect("demo settings")
-        .replace(
-            "config/network.json",
-            &dir.path().join("network.json").display().to_string(),
-        )
-        .replace(
-            "config/geo/country.mmdb",
-            &root.join("config/geo/country.mmdb").display().to_string(),
-        )
-        .replace(
-            "dir = \"data\"",
-            &format!("dir = {:?}", dir.path().join("data")),
-        )
-        // A deeper queue rides out the stalls the log trimmer causes (a truncate
-        // holds the file's lock while it frees ~60 MB of page cache).
-        + "\n[records]\nqueue_capacity = 262144\n";
-    let config = dir.path().join("smartlink.toml");
-    std::fs::write(&config, settings).expect("write settings");
+    let mut network = demo::network();
+    // Offer 1043's click cap (50 000) raised so that it never fills during the run.
+    demo::set_daily_click_cap(&mut network, 1043, 1_000_000_000);
+    let config = demo::write(dir.path(), &with_uncapped_twin(network), "");
     let state = State::start(&config).expect("demo configuration");
     let trimmer = LogTrimmer::start(dir.path().join("data"));
     let peer: IpAddr = "127.0.0.1".parse().unwrap();
-
-    let request = |target: &str, ua: &str| {
-        Request::get(target)
-            .header("host", "track.example.com")
-            .header("user-agent", ua)
-            .header("x-forwarded-for", "8.8.8.8")
-            .header("accept", "text/html,application/xhtml+xml")
-            .header("accept-language", "en-US,en;q=0.9")
-            .body(())
-            .unwrap()
-    };
-    let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1";
+    let (request, iphone) = (demo::click, demo::IPHONE);
     let cases = [
         (
             "routed_us_iphone",

@@ -4,6 +4,11 @@
 #
 #   scripts/cluster-demo.sh            # balancer on 127.0.0.1:8080, nodes on 8081-8083
 #   BASE_PORT=9000 scripts/cluster-demo.sh
+#   NODES=1 NETWORK=my.json scripts/cluster-demo.sh some-command args
+#
+# With a command, runs it once the cluster is up (with BASE_PORT, REDIS_PORT, NODES and
+# CLUSTER_DIR, the directory of the nodes' settings, in its environment) and then stops
+# everything, exiting with the command's status (scripts/cluster-load.sh does this).
 #
 # Needs redis-server and haproxy (apt-get install -y redis-server haproxy). Everything it
 # writes (settings, catalog copies, state directories, Redis' append-only file) lives in a
@@ -13,6 +18,8 @@ cd "$(dirname "$0")/.."
 
 base=${BASE_PORT:-8080}
 redis_port=${REDIS_PORT:-$((base + 99))}
+nodes=${NODES:-3}
+network=${NETWORK:-config/network.json}
 for tool in redis-server haproxy; do
   command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install -y redis-server haproxy" >&2; exit 1; }
 done
@@ -41,11 +48,11 @@ pids+=($!)
 for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 servers=""
-for i in 1 2 3; do
+for i in $(seq "$nodes"); do
   port=$((base + i))
   dir="$work/node-$i"
   mkdir -p "$dir"
-  cp config/network.json "$dir/network.json"
+  cp "$network" "$dir/network.json"
   cat >"$dir/smartlink.toml" <<EOF
 [server]
 listen = "127.0.0.1:$port"
@@ -111,19 +118,25 @@ kill -0 "${pids[-1]}" 2>/dev/null || { cat "$work/haproxy.log" >&2; echo "haprox
 
 cat <<EOF
 
-smartlink cluster (3 nodes, Redis on 127.0.0.1:$redis_port, state in $work)
+smartlink cluster ($nodes nodes, Redis on 127.0.0.1:$redis_port, state in $work)
 
   balancer   http://127.0.0.1:$base          round robin over the nodes
-  nodes      http://127.0.0.1:$((base + 1))  http://127.0.0.1:$((base + 2))  http://127.0.0.1:$((base + 3))
+  nodes      $(for i in $(seq "$nodes"); do printf 'http://127.0.0.1:%s  ' $((base + i)); done)
 
   click      curl -si 'http://127.0.0.1:$base/sl?id=301&aff_id=67890' -H 'X-Forwarded-For: 8.8.8.8' \\
                -A 'Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1'
   API write  curl -s -d 'api_key=demo-api-key&affiliate_name=Demo' http://127.0.0.1:$base/api/2/affiliate.json
-  on node 3  curl -s 'http://127.0.0.1:$((base + 3))/api/2/affiliates.json?api_key=demo-api-key'
+  on node $nodes  curl -s 'http://127.0.0.1:$((base + nodes))/api/2/affiliates.json?api_key=demo-api-key'
   stats      $bin stats --config $work/node-1/smartlink.toml --link 301
   metrics    curl -s http://127.0.0.1:$((base + 1))/metrics | grep cluster
   Redis      redis-cli -p $redis_port keys 'demo:*'
-
-Ctrl-C stops everything.
 EOF
+if [ $# -gt 0 ]; then
+  export BASE_PORT=$base REDIS_PORT=$redis_port NODES=$nodes CLUSTER_DIR=$work
+  status=0
+  "$@" || status=$?
+  stop
+  exit "$status"
+fi
+echo "Ctrl-C stops everything."
 wait "${pids[0]}"
