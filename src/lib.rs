@@ -8,11 +8,14 @@
 //!   │        client (lazy: IP, country, device, OS) ─▶ routing::decide on the snapshot's
 //!   │        table (caps read and reserved in counts) ─▶ counts (what the click did)
 //!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
-//!   ├─▶ /p ─▶ http::postback ─▶ conversions::ledger (dedup, fsync) ─▶ counts
+//!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
+//!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
 //!                                  └─▶ writes: rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap) ─▶ next click sees it
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
+//! cluster (background tasks, never on a click's path) ◀─▶ shared (Redis): the catalog,
+//!   click-cap leases into counts, conversion totals, counter pushes, the postback queue
 //! ```
 //!
 //! # Module map
@@ -38,15 +41,17 @@
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
+//! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link and per-offer statistics from the counters                   |
 //! | `click`    | the click use case: decide → count → sign → render → record           |
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `route_report` | the route explanation of one click (`route`, the API)             |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
+//! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`                        |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`                |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
