@@ -19,7 +19,7 @@ use crate::counts::{CapClock, Counts};
 use crate::http::Role;
 use crate::metrics::Metrics;
 use crate::routing::{RoutingTable, Skip};
-use crate::settings::Settings;
+use crate::settings::{Runtime, Settings};
 use crate::shared::catalog::Published;
 use crate::shared::{Shared, Unavailable};
 use crate::signals::Signals;
@@ -43,11 +43,19 @@ pub fn init_logging(level: &str) {
 
 /// `smartlink serve`: runs until SIGTERM or SIGINT.
 pub fn serve(config: &Path) -> ExitCode {
-    let level = Settings::load(config)
-        .map(|s| s.log_level)
-        .unwrap_or_else(|_| "info".into());
+    let (level, runtime, threads) = Settings::load(config).map_or_else(
+        |_| ("info".into(), Runtime::PerCore, 1),
+        |s| (s.log_level, s.runtime, s.threads),
+    );
     init_logging(&level);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // Per core: this runtime only runs the control work (signals, the admin listener,
+    // cluster tasks); the public listener has threads of its own (`http::serve_per_core`).
+    let workers = match runtime {
+        Runtime::PerCore => 1,
+        Runtime::Shared => threads,
+    };
+    let runtime_built = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build()
     {
@@ -57,7 +65,7 @@ pub fn serve(config: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(async {
+    runtime_built.block_on(async {
         let state = match State::start(config) {
             Ok(s) => s,
             Err(StartError::Config(e)) => {
@@ -123,9 +131,31 @@ pub fn serve(config: &Path) -> ExitCode {
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(
             generation = state.snapshot().generation,
+            ?runtime,
+            threads,
             "listening on {addr}"
         );
-        crate::http::serve(listener, public_role, state.clone(), until_stopped()).await;
+        let mut code = ExitCode::SUCCESS;
+        match runtime {
+            Runtime::Shared => {
+                crate::http::serve(listener, public_role, state.clone(), until_stopped()).await
+            }
+            Runtime::PerCore => {
+                let served = crate::http::serve_per_core(
+                    listener,
+                    threads,
+                    public_role,
+                    state.clone(),
+                    stopped.clone(),
+                )
+                .await;
+                if let Err(e) = served {
+                    // Threads that did start drain as usual; then the state is flushed.
+                    tracing::error!(error = %e, "cannot start the serving threads");
+                    code = ExitCode::FAILURE;
+                }
+            }
+        }
         if let Some(node) = node {
             node.stop().await;
         }
@@ -133,7 +163,7 @@ pub fn serve(config: &Path) -> ExitCode {
         let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
         crate::cluster::Node::push_final_counters(&state).await;
         tracing::info!(clicks = state.counts.clicks(), "stopped");
-        ExitCode::SUCCESS
+        code
     })
 }
 

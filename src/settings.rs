@@ -111,6 +111,8 @@ struct RawServer {
     max_connection_age_ms: Option<u64>,
     shutdown_grace_ms: Option<u64>,
     http2_max_concurrent_streams: Option<u32>,
+    runtime: Option<String>,
+    threads: Option<usize>,
     proxy_protocol: Option<bool>,
 }
 
@@ -197,6 +199,16 @@ pub enum ClientIpHeader {
     Forwarded,
 }
 
+/// How requests are spread over threads (docs/performance.md).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Runtime {
+    /// `server.threads` threads, each a single-threaded runtime accepting from the same
+    /// listening socket and serving its connections start to end (the default).
+    PerCore,
+    /// One work-stealing runtime of `server.threads` workers.
+    Shared,
+}
+
 /// What happens to clicks whose device class is `bot` (docs/routing.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BotPolicy {
@@ -254,6 +266,9 @@ pub struct Settings {
     pub client_ip_header: ClientIpHeader,
     pub limits: Limits,
     pub shutdown_grace: Duration,
+    pub runtime: Runtime,
+    /// Threads serving the public listener (default: the CPUs this process may run on).
+    pub threads: usize,
     pub catalog_path: PathBuf,
     pub geoip_database: Option<PathBuf>,
     pub click_secret: Vec<u8>,
@@ -334,6 +349,9 @@ impl Settings {
         }
         if self.shutdown_grace != other.shutdown_grace {
             changed.push("server.shutdown_grace_ms");
+        }
+        if self.runtime != other.runtime || self.threads != other.threads {
+            changed.push("server.runtime, server.threads");
         }
         if self.state_dir != other.state_dir {
             changed.push("state.dir");
@@ -632,6 +650,26 @@ impl Validator<'_> {
             proxy_protocol: s.proxy_protocol.unwrap_or(false),
         };
         let shutdown_grace = Duration::from_millis(s.shutdown_grace_ms.unwrap_or(10_000));
+        let runtime = match s.runtime.as_deref() {
+            None | Some("per_core") => Runtime::PerCore,
+            Some("shared") => Runtime::Shared,
+            Some(other) => {
+                self.fail(
+                    "server.runtime",
+                    format!("{other:?} is not one of \"per_core\", \"shared\""),
+                );
+                Runtime::PerCore
+            }
+        };
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = match s.threads {
+            Some(n @ 1..=1024) => n,
+            None => cpus,
+            Some(n) => {
+                self.fail("server.threads", format!("{n} is not in 1..=1024"));
+                cpus
+            }
+        };
 
         let catalog_path = PathBuf::from(
             raw.catalog
@@ -780,6 +818,8 @@ impl Validator<'_> {
             client_ip_header,
             limits,
             shutdown_grace,
+            runtime,
+            threads,
             catalog_path,
             geoip_database,
             click_secret: click_secret.into_bytes(),
@@ -949,6 +989,11 @@ mod tests {
         assert_eq!(s.geoip_database, None);
         assert_eq!(s.timezone, "UTC");
         assert_eq!(s.bots, BotPolicy::Fallback);
+        assert_eq!(s.runtime, Runtime::PerCore);
+        assert_eq!(
+            s.threads,
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        );
         assert_eq!(s.client_ip_header, ClientIpHeader::XForwardedFor);
         assert_eq!(s.limits.max_uri_bytes, 4096);
         assert_eq!(s.record_flush_interval, Duration::from_secs(1));
@@ -1032,6 +1077,8 @@ mod tests {
             default_fallback_url = "https://{s1}.example/"
             client_ip_header = "x-real-ip"
             max_header_bytes = 100
+            runtime = "fibers"
+            threads = 0
             [tracking]
             click_secret = "short"
             previous_click_secrets = ["also-short"]
@@ -1065,6 +1112,8 @@ mod tests {
                 "server.default_fallback_url",
                 "server.client_ip_header",
                 "server.max_header_bytes",
+                "server.runtime",
+                "server.threads",
                 "tracking.click_secret",
                 "tracking.previous_click_secrets",
                 "tracking.attribution_window_days",

@@ -28,7 +28,10 @@ const MAX_PENDING_BYTES: usize = 64 << 20;
 const WRITE_AT_BYTES: usize = 1 << 20;
 /// Click log files are `clicks-<UTC hour>.ndjson`.
 const PREFIX: &str = "clicks";
-const MIN_IDLE_SLEEP: Duration = Duration::from_millis(1);
+/// The writer's sleep after a round that found records: each wake-up is a context switch on
+/// a core that serves clicks (at 1 ms, 1.5 % of a loaded core's samples went to it; at 5 ms a
+/// round takes ~600 records at 120 000 clicks/s, far below `records.queue_capacity`).
+const MIN_IDLE_SLEEP: Duration = Duration::from_millis(5);
 const MAX_IDLE_SLEEP: Duration = Duration::from_millis(10);
 
 /// Fills in what the request path did not look up (the country), off the request path.

@@ -5,9 +5,12 @@
 //! `127.0.0.1:0` and call it directly. HTTP/1.1 (keep-alive) and HTTP/2 cleartext with prior
 //! knowledge are served on the same port. Limits (settings `[server]`): connection count
 //! (excess connections wait in the kernel backlog), header bytes and count (`431`), request
-//! target length (`414`), and a header-read timeout that also closes idle keep-alive HTTP/1
-//! connections and clients that connect and say nothing. With `server.proxy_protocol`, each
-//! connection first carries a PROXY header (`proxy_protocol`).
+//! target length (`414`), and a header-read timeout: a client that connects and says nothing
+//! is closed after it, and an HTTP/1 connection with no request answered or in progress (a
+//! head that never completes, an idle keep-alive) is closed by the idle check of `run`.
+//! With `server.proxy_protocol`, each connection first carries a PROXY header
+//! (`proxy_protocol`). `server.runtime = "per_core"` serves one listener on several
+//! single-threaded runtimes ([`serve_per_core`]; docs/performance.md).
 //!
 //! Every connection's lifetime is bounded (`Lifetime`): an HTTP/2 connection with no open
 //! stream is closed after `server.idle_timeout_ms` (PINGs do not keep it open); every
@@ -105,12 +108,76 @@ pub async fn serve(
     state: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let max_connections = state.snapshot().settings.limits.max_connections;
+    let permits = Arc::new(Semaphore::new(max_connections));
+    serve_with(listener, role, state, permits, shutdown).await;
+}
+
+/// `server.runtime = "per_core"`: serves `listener` on `threads` threads, each a
+/// single-threaded runtime accepting from its own handle of the same socket, so that a
+/// connection lives on one thread from accept to close and no request is handed between
+/// threads (docs/performance.md). Whichever thread is free accepts the next connection.
+/// `server.max_connections` bounds them all together. Returns when every thread has
+/// drained after `stopped` turned true.
+pub async fn serve_per_core(
+    listener: TcpListener,
+    threads: usize,
+    role: Role,
+    state: Arc<State>,
+    stopped: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let listener = listener.into_std()?;
+    let max_connections = state.snapshot().settings.limits.max_connections;
+    let permits = Arc::new(Semaphore::new(max_connections));
+    let mut done = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let (listener, state, permits) = (
+            listener.try_clone()?,
+            Arc::clone(&state),
+            Arc::clone(&permits),
+        );
+        let mut stopped = stopped.clone();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (finished, finish) = tokio::sync::oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name(format!("serve-{i}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let until = async move {
+                                let _ = stopped.wait_for(|s| *s).await;
+                            };
+                            serve_with(listener, role, state, permits, until).await;
+                        }
+                        Err(e) => tracing::error!(error = %e, "cannot serve on thread {i}"),
+                    }
+                });
+                drop(finished);
+            })?;
+        done.push(finish);
+    }
+    for finish in done {
+        let _ = finish.await;
+    }
+    Ok(())
+}
+
+/// [`serve`] with the connection permits given (shared by the threads of `serve_per_core`).
+async fn serve_with(
+    listener: TcpListener,
+    role: Role,
+    state: Arc<State>,
+    permits: Arc<Semaphore>,
+    shutdown: impl Future<Output = ()>,
+) {
     let (limits, grace) = {
         let s = state.snapshot();
         (s.settings.limits.clone(), s.settings.shutdown_grace)
     };
     let protocols = Arc::new(Protocols::new(&limits, role));
-    let permits = Arc::new(Semaphore::new(limits.max_connections));
     let (phase, watch_phase) = watch::channel(Phase::Serving);
     tokio::pin!(shutdown);
     loop {
@@ -186,8 +253,10 @@ impl Drop for InFlight {
 /// The bounds of one connection's life.
 #[derive(Clone, Copy)]
 struct Lifetime {
-    /// HTTP/2 only: closed after this long with no open stream.
-    idle: Option<Duration>,
+    /// Closed after this long (up to half as long again) with no request answered and none
+    /// in progress: HTTP/2 `server.idle_timeout_ms`; HTTP/1 the header-read timeout, so that
+    /// an idle keep-alive connection and a request head that never completes are both closed.
+    idle: Duration,
     max_age: Duration,
     /// How long requests in flight may still take once the connection was asked to close
     /// for its age or idleness.
@@ -210,11 +279,13 @@ impl Protocols {
     fn new(limits: &Limits, role: Role) -> Protocols {
         let mut http1 = hyper::server::conn::http1::Builder::new();
         http1
-            .timer(TokioTimer::new())
             .keep_alive(true)
             // A client may half-close once its request is sent; it still gets the answer.
             .half_close(true)
-            .header_read_timeout(limits.header_read_timeout)
+            // The header-read timeout is the connection's idle check in `run`, not hyper's:
+            // hyper arms, resets and drops a timer for every request head (2.7 % of a
+            // keep-alive click's CPU in a profile), where `run` looks every half timeout.
+            .header_read_timeout(None)
             .max_buf_size(limits.max_header_bytes);
         if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
             http1.max_headers(limits.max_headers);
@@ -271,7 +342,11 @@ impl Protocols {
         );
         let io = TokioIo::new(stream);
         let lifetime = Lifetime {
-            idle: is_h2.then_some(self.idle),
+            idle: if is_h2 {
+                self.idle
+            } else {
+                self.first_byte_timeout
+            },
             max_age: self.max_age,
             finish: self.first_byte_timeout,
         };
@@ -382,16 +457,15 @@ where
     let born = Instant::now();
     let old_at = born + lifetime.max_age;
     let mut closing: Option<Closing> = None;
-    // Idle detection (HTTP/2): two ticks of half the idle timeout with no request answered
-    // and none in progress.
-    let tick = lifetime.idle.map(|idle| idle / 2);
-    let mut next_tick = tick.map(|t| born + t);
+    // Idle detection: two ticks of half the idle timeout with no request answered and none
+    // in progress.
+    let tick = lifetime.idle / 2;
+    let mut next_tick = born + tick;
     let (mut quiet_ticks, mut seen_answered) = (0, 0);
     loop {
-        let wake = match (closing, next_tick) {
-            (Some(c), _) => c.check_at,
-            (None, Some(t)) => t.min(old_at),
-            (None, None) => old_at,
+        let wake = match closing {
+            Some(c) => c.check_at,
+            None => next_tick.min(old_at),
         };
         tokio::select! {
             result = conn.as_mut() => return result,
@@ -414,7 +488,7 @@ where
                     c.check_at = now + LINGER;
                 } else if now >= old_at {
                     closing = Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
-                } else if let Some(t) = tick {
+                } else {
                     let answered = activity.answered.load(Ordering::Relaxed);
                     let quiet = answered == seen_answered
                         && activity.in_flight.load(Ordering::Relaxed) == 0;
@@ -423,7 +497,7 @@ where
                     if quiet_ticks >= 2 {
                         closing = Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
                     }
-                    next_tick = Some(now + t);
+                    next_tick = now + tick;
                 }
             }
         }

@@ -179,7 +179,20 @@ fn sighup_reopens_the_geoip_database_and_rejects_a_corrupt_one() {
 
 #[test]
 fn sigterm_under_load_drains_flushes_every_answered_click_and_exits_0() {
-    let config = TestConfig::new(NETWORK);
+    drains_under_load(TestConfig::new(NETWORK).server("threads = 2"));
+}
+
+#[test]
+fn the_shared_runtime_serves_and_drains_the_same() {
+    drains_under_load(
+        TestConfig::new(NETWORK)
+            .server("runtime = \"shared\"")
+            .server("threads = 2"),
+    );
+}
+
+/// SIGTERM under load: exit 0, every answered click on disk, every connection drained.
+fn drains_under_load(config: TestConfig) {
     let path = config.write();
     let mut bin = Binary::start(&path);
     let load = Load::start(bin.addr, "/sl?id=4");
