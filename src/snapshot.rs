@@ -12,7 +12,7 @@ use std::sync::Arc;
 use crate::calendar::Calendar;
 use crate::catalog::{self, FileStamp, ValidCatalog};
 use crate::clicks::ClickSigner;
-use crate::client::{ClientAttrs, DeviceClassifier, DeviceHeaders, GeoDb, TrustedProxies};
+use crate::client::{ClientAttrs, DeviceClassifier, GeoDb, TrustedProxies};
 use crate::counts::{CapClock, Counts};
 use crate::routing::{Context, RoutingTable};
 use crate::settings::Settings;
@@ -151,7 +151,7 @@ impl Snapshot {
     ) -> ClientAttrs<'a> {
         ClientAttrs::new(
             self.proxies.client_ip(peer, headers),
-            DeviceHeaders::from_headers(headers),
+            headers,
             self.geo.as_deref(),
             devices,
         )

@@ -42,6 +42,104 @@ impl Country {
     }
 }
 
+/// An ISO 639-1 language code: two ASCII lower-case letters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Language([u8; 2]);
+
+impl Language {
+    /// Parses exactly two ASCII lower-case letters.
+    pub fn from_code(code: &str) -> Option<Language> {
+        match code.as_bytes() {
+            &[a, b] if a.is_ascii_lowercase() && b.is_ascii_lowercase() => Some(Language([a, b])),
+            _ => None,
+        }
+    }
+
+    /// Dense index in `0..Country::SPACE` (the same two-letter space), for bit sets.
+    pub fn index(self) -> usize {
+        usize::from(self.0[0] - b'a') * 26 + usize::from(self.0[1] - b'a')
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or("")
+    }
+
+    /// The primary subtag of the entry of an `Accept-Language` value with the highest `q`
+    /// (the first of equals; `*`, `q=0` and malformed entries ignored), when it is a
+    /// two-letter code. Written by hand, without allocating, because a click with a
+    /// language condition parses it on the hot path (`benches/decision.rs`).
+    pub fn preferred(header: &[u8]) -> Option<Language> {
+        let mut best: Option<(u16, Language)> = None;
+        for entry in header.split(|&b| b == b',') {
+            let mut parts = entry.split(|&b| b == b';');
+            let tag = trim(parts.next().unwrap_or_default());
+            let mut q = 1000u16;
+            for param in parts {
+                let param = trim(param);
+                if let Some(v) = param
+                    .strip_prefix(b"q=")
+                    .or_else(|| param.strip_prefix(b"Q="))
+                {
+                    match parse_q(v) {
+                        Some(v) => q = v,
+                        None => q = 0,
+                    }
+                }
+            }
+            let primary = tag.split(|&b| b == b'-').next().unwrap_or_default();
+            let language = match primary {
+                [a, b] if a.is_ascii_alphabetic() && b.is_ascii_alphabetic() => {
+                    Language([a.to_ascii_lowercase(), b.to_ascii_lowercase()])
+                }
+                _ => continue,
+            };
+            if q > 0 && best.is_none_or(|(bq, _)| q > bq) {
+                best = Some((q, language));
+            }
+        }
+        best.map(|(_, l)| l)
+    }
+}
+
+/// `q` of an `Accept-Language` entry in thousandths (`0`..=`1000`); `None` when malformed.
+fn parse_q(v: &[u8]) -> Option<u16> {
+    match v {
+        [b'1', rest @ ..] => rest
+            .strip_prefix(b".")
+            .unwrap_or(rest)
+            .iter()
+            .all(|&b| b == b'0')
+            .then_some(1000),
+        [b'0'] => Some(0),
+        [b'0', b'.', digits @ ..] if digits.len() <= 3 && digits.iter().all(u8::is_ascii_digit) => {
+            let mut n = 0u16;
+            for i in 0..3 {
+                n = n * 10 + digits.get(i).map_or(0, |d| u16::from(d - b'0'));
+            }
+            Some(n)
+        }
+        _ => None,
+    }
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .unwrap_or(b.len());
+    let end = b
+        .iter()
+        .rposition(|c| !c.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+impl fmt::Debug for Language {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl fmt::Debug for Country {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -394,6 +492,31 @@ impl Rejection {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_preferred_language_is_the_highest_q_entry() {
+        let cases = [
+            ("en-US,en;q=0.9,de;q=0.8", Some("en")),
+            ("de;q=0.5, en;q=0.4", Some("de")),
+            ("fr-CH, fr;q=0.9, en;q=0.8, de;q=0.7, *;q=0.5", Some("fr")),
+            ("en;q=0, de", Some("de")),
+            ("en;q=0.8, DE-at;q=0.9", Some("de")),
+            ("en;q=0.5, de;q=0.5", Some("en")),
+            ("*", None),
+            ("zh-Hant-TW", Some("zh")),
+            ("yue-HK", None),
+            ("en;q=1.5, fr;q=0.1", Some("fr")),
+            ("", None),
+            (",,;;", None),
+        ];
+        for (header, want) in cases {
+            assert_eq!(
+                Language::preferred(header.as_bytes()).map(|l| l.as_str().to_string()),
+                want.map(str::to_string),
+                "{header:?}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -8,13 +8,14 @@ pub mod device;
 pub mod geo;
 pub mod ip;
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
-use http::header::{HeaderName, USER_AGENT};
+use http::header::{ACCEPT_LANGUAGE, HeaderName, REFERER, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 
 use crate::conditions::Attributes;
-use crate::vocab::{Country, DeviceClass, OsFamily};
+use crate::vocab::{Country, DeviceClass, Language, OsFamily};
 pub use device::DeviceClassifier;
 pub use geo::GeoDb;
 pub use ip::TrustedProxies;
@@ -49,26 +50,33 @@ impl<'a> DeviceHeaders<'a> {
 pub struct ClientAttrs<'a> {
     pub ip: IpAddr,
     pub headers: DeviceHeaders<'a>,
+    /// Every header, for the attributes only some rules ask for (language, referrer).
+    all: &'a HeaderMap,
     geo: Option<&'a GeoDb>,
     devices: &'a DeviceClassifier,
     country: Option<Option<Country>>,
     device: Option<(DeviceClass, OsFamily)>,
+    language: Option<Option<Language>>,
+    referrer: Option<Option<Cow<'a, str>>>,
 }
 
 impl<'a> ClientAttrs<'a> {
     pub fn new(
         ip: IpAddr,
-        headers: DeviceHeaders<'a>,
+        all: &'a HeaderMap,
         geo: Option<&'a GeoDb>,
         devices: &'a DeviceClassifier,
     ) -> ClientAttrs<'a> {
         ClientAttrs {
             ip,
-            headers,
+            headers: DeviceHeaders::from_headers(all),
+            all,
             geo,
             devices,
             country: None,
             device: None,
+            language: None,
+            referrer: None,
         }
     }
 
@@ -98,5 +106,76 @@ impl Attributes for ClientAttrs<'_> {
 
     fn os(&mut self) -> OsFamily {
         self.device_and_os().1
+    }
+
+    fn ip(&mut self) -> Option<IpAddr> {
+        Some(self.ip)
+    }
+
+    fn language(&mut self) -> Option<Language> {
+        let all = self.all;
+        *self.language.get_or_insert_with(|| {
+            all.get(ACCEPT_LANGUAGE)
+                .and_then(|v| Language::preferred(v.as_bytes()))
+        })
+    }
+
+    fn referrer_host(&mut self) -> Option<&str> {
+        let all = self.all;
+        self.referrer
+            .get_or_insert_with(|| {
+                all.get(REFERER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(referrer_host)
+            })
+            .as_deref()
+    }
+}
+
+/// The host of a `Referer` URL (`https://user@Www.Example.com:8080/path` →
+/// `www.example.com`), lower case, without a trailing dot; `None` for a relative or empty
+/// one. Borrowed from the header unless it has upper-case letters.
+fn referrer_host(url: &str) -> Option<Cow<'_, str>> {
+    let (_, rest) = url.split_once("://")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    let host = host.trim_end_matches('.');
+    if host.is_empty() {
+        return None;
+    }
+    Some(if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_referrer_host_is_the_url_s_host_in_lower_case() {
+        let cases = [
+            ("https://www.example.com/path?q=1", Some("www.example.com")),
+            (
+                "http://User:pw@News.Example.COM.:8080/x",
+                Some("news.example.com"),
+            ),
+            ("https://[2001:db8::1]:443/", Some("2001:db8::1")),
+            (
+                "android-app://com.google.android.gm/",
+                Some("com.google.android.gm"),
+            ),
+            ("/relative/path", None),
+            ("https:///nothing", None),
+        ];
+        for (url, host) in cases {
+            assert_eq!(referrer_host(url).as_deref(), host, "{url}");
+        }
     }
 }

@@ -123,6 +123,14 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
                 "{at}"
             );
         }
+        Type::Condition(Dimension::Language) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            assert_eq!(schema["items"]["pattern"], "^[a-z]{2}$", "{at}");
+        }
+        Type::Condition(Dimension::IpRange | Dimension::Referrer) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            assert_eq!(schema["items"]["type"], "string", "{at}");
+        }
         Type::Ip => assert_eq!(ty, Some("string"), "{at}"),
         Type::Token => {
             assert_eq!(ty, Some("string"), "{at}");
