@@ -464,9 +464,11 @@ impl IpRanges {
         }
     }
 
-    /// Bisection: 14 steps for 10 000 ranges.
-    #[inline]
-    pub fn contains(&self, ip: IpAddr) -> bool {
+    /// Bisection: 14 steps for 10 000 ranges. Not inlined into the decision: the rules
+    /// of the common dimensions stay a tight loop (inlined, it made the 10-attachment
+    /// decision 15 % slower).
+    #[inline(never)]
+    fn contains(&self, ip: IpAddr) -> bool {
         match ip {
             IpAddr::V4(v4) => self.v4.contains(u32::from(v4)),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -520,6 +522,7 @@ fn parse_host(text: &str) -> Result<Box<str>, String> {
 
 /// Whether `host` is one of `hosts` or a subdomain of one (`hosts` sorted): the host and
 /// each of its parent domains are looked up.
+#[inline(never)]
 fn host_matches(hosts: &[Box<str>], host: &str) -> bool {
     let mut name = host;
     loop {
@@ -743,6 +746,9 @@ pub enum Turned {
     ByWords,
 }
 
+/// The dimensions whose values are words of the mask ([`Dimension::word_bits`]).
+const WORD_DIMENSIONS: [Dimension; 2] = [Dimension::Device, Dimension::Os];
+
 /// The bits of a word dimension's values in the mask (none for other dimensions).
 const fn word_mask(d: Dimension) -> u64 {
     match d.word_bits() {
@@ -756,7 +762,7 @@ const fn word_mask(d: Dimension) -> u64 {
 #[inline(always)]
 fn word_bits<A: Attributes + ?Sized>(attrs: &mut A, restricted: u64) -> u64 {
     let mut bits = 0;
-    for d in Dimension::ALL {
+    for d in WORD_DIMENSIONS {
         if let Some((offset, _)) = d.word_bits()
             && restricted & word_mask(d) != 0
         {
@@ -805,6 +811,15 @@ mod tests {
             OsFamily::Ios,
             0,
         )
+    }
+
+    #[test]
+    fn the_word_dimensions_are_those_with_word_bits() {
+        let with_bits: Vec<Dimension> = Dimension::ALL
+            .into_iter()
+            .filter(|d| d.word_bits().is_some())
+            .collect();
+        assert_eq!(with_bits, WORD_DIMENSIONS);
     }
 
     #[test]
