@@ -402,29 +402,15 @@ fn may_hold_window(name: &str, converted: &Converted, now: i64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::{Claims, ClickSigner};
-    use crate::vocab::SourceKind;
     use std::io::Write;
 
     const NOW: i64 = 1_795_867_200; // 2026-11-22T12:00:00Z
 
     fn conversion(n: u32, click_age_days: i64) -> Conversion {
-        let claims = Claims {
-            kind: SourceKind::SmartLink,
-            time: (NOW - click_age_days * 86_400) as u32,
-            offer_id: Some(7),
-            source_id: 3,
-            affiliate_id: 1,
-        };
-        Conversion {
-            time_ms: (NOW - 3600) * 1000 + i64::from(n),
-            click_id: ClickSigner::new(b"0123456789abcdef")
-                .issue(&claims)
-                .as_str()
-                .into(),
-            claims,
-            amount: None,
-        }
+        Conversion::sample(
+            (NOW - click_age_days * 86_400) as u32,
+            (NOW - 3600) * 1000 + i64::from(n),
+        )
     }
 
     fn write_log(dir: &Path, name: &str, conversions: &[Conversion]) -> u64 {

@@ -106,26 +106,9 @@ impl Queue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::{Claims, ClickSigner};
-    use crate::vocab::SourceKind;
 
     fn conversion(n: u32) -> Conversion {
-        let claims = Claims {
-            kind: SourceKind::SmartLink,
-            time: 1_795_867_200 + n,
-            offer_id: Some(7),
-            source_id: 3,
-            affiliate_id: 1,
-        };
-        Conversion {
-            time_ms: 1_795_867_300_000,
-            click_id: ClickSigner::new(b"0123456789abcdef")
-                .issue(&claims)
-                .as_str()
-                .into(),
-            claims,
-            amount: None,
-        }
+        Conversion::sample(1_795_867_200 + n, 1_795_867_300_000)
     }
 
     #[test]

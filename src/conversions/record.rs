@@ -68,6 +68,28 @@ pub struct Conversion {
 }
 
 impl Conversion {
+    /// A conversion at `time_ms` of a smart-link click on offer 7 made at `click_time`,
+    /// with a click id signed by a test key: for the tests of the modules that keep them.
+    #[cfg(test)]
+    pub(crate) fn sample(click_time: u32, time_ms: i64) -> Conversion {
+        let claims = Claims {
+            kind: SourceKind::SmartLink,
+            time: click_time,
+            offer_id: Some(7),
+            source_id: 3,
+            affiliate_id: 1,
+        };
+        Conversion {
+            time_ms,
+            click_id: ClickSigner::new(b"0123456789abcdef")
+                .issue(&claims)
+                .as_str()
+                .into(),
+            claims,
+            amount: None,
+        }
+    }
+
     pub fn source(&self) -> Source {
         Source {
             kind: self.claims.kind,

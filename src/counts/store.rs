@@ -10,11 +10,11 @@
 //! zeros: that would re-open every cap. The operator moves it aside to start from zero.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::offer::Counted;
+use super::offer::{Counted, WindowCount};
 use super::registry::{Counts, Fallbacks, LogPosition};
 use crate::vocab::{Source, SourceKind};
 
@@ -135,40 +135,13 @@ pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
         Err(source) => return Err(StoreError::Read { path, source }),
     };
-    let file = parse(&text).map_err(|message| StoreError::Invalid {
+    let mut file = parse(&text).map_err(|message| StoreError::Invalid {
         path: path.clone(),
         message,
     })?;
-    let store = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
-    for r in file.offers {
-        let c = counts.offer(r.offer_id);
-        c.daily_clicks.set(r.daily_clicks);
-        c.daily_conversions.set(r.daily_conversions);
-        c.weekly_conversions.set(r.weekly_conversions);
-        c.monthly_conversions.set(r.monthly_conversions);
-        store(&c.total_conversions, r.total_conversions);
-        store(&c.capped_clicks, r.capped_clicks);
-    }
-    for r in file.sources {
-        let c = counts.source(Source {
-            kind: r.kind,
-            id: r.id,
-        });
-        c.set_fallback_counts(&r.fallback);
-        store(&c.fallback_conversions, r.fallback_conversions);
-    }
-    for r in file.routes {
-        let c = counts.route(
-            Source {
-                kind: r.kind,
-                id: r.id,
-            },
-            r.offer_id,
-        );
-        store(&c.routed, r.routed);
-        store(&c.conversions, r.conversions);
-    }
-    if let Some(position) = file.conversion_log {
+    let position = file.conversion_log.take();
+    apply(file, counts, How::Restore);
+    if let Some(position) = position {
         counts.counting().through(position);
     }
     Ok(true)
@@ -186,30 +159,63 @@ fn parse(bytes: &[u8]) -> Result<CountersFile, String> {
 }
 
 /// Adds one node's counters file (cluster mode: `bytes` as the node pushed it) to `counts`,
-/// for cluster statistics: clicks, fallbacks, routes and capped clicks are the node's own
-/// and are summed; the conversion windows hold the cluster's totals on every node (see
-/// `OfferCounters::set_conversion_totals`), so the largest is kept. A count of an older
-/// window than the one held is left out; a newer window replaces it.
+/// for cluster statistics ([`How::Sum`]).
 pub fn add(bytes: &[u8], counts: &Counts) -> Result<(), String> {
-    let file = parse(bytes)?;
-    let add = |a: &std::sync::atomic::AtomicU64, v: u64| a.fetch_add(v, Ordering::Relaxed);
+    apply(parse(bytes)?, counts, How::Sum);
+    Ok(())
+}
+
+/// How a counters file goes into `counts`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum How {
+    /// At start: the file's counts become the counts.
+    Restore,
+    /// Cluster statistics: clicks, fallbacks, routes and capped clicks are each node's own
+    /// and are summed; the conversion windows hold the cluster's totals on every node (see
+    /// `OfferCounters::set_conversion_totals`), so the largest is kept. A count of an older
+    /// window than the one held is left out; a newer window replaces it.
+    Sum,
+}
+
+/// Puts every count of `file` into `counts` the way `how` says.
+fn apply(file: CountersFile, counts: &Counts, how: How) {
+    let count = |a: &AtomicU64, v: u64| match how {
+        How::Restore => a.store(v, Ordering::Relaxed),
+        How::Sum => {
+            a.fetch_add(v, Ordering::Relaxed);
+        }
+    };
+    let window = |w: &WindowCount, v: Counted, sum: fn(u64, u64) -> u64| match how {
+        How::Restore => w.set(v),
+        How::Sum => w.merge(v, sum),
+    };
     for r in file.offers {
         let c = counts.offer(r.offer_id);
-        c.daily_clicks.merge(r.daily_clicks, u64::saturating_add);
-        c.daily_conversions.merge(r.daily_conversions, u64::max);
-        c.weekly_conversions.merge(r.weekly_conversions, u64::max);
-        c.monthly_conversions.merge(r.monthly_conversions, u64::max);
-        c.total_conversions
-            .fetch_max(r.total_conversions, Ordering::Relaxed);
-        add(&c.capped_clicks, r.capped_clicks);
+        window(&c.daily_clicks, r.daily_clicks, u64::saturating_add);
+        window(&c.daily_conversions, r.daily_conversions, u64::max);
+        window(&c.weekly_conversions, r.weekly_conversions, u64::max);
+        window(&c.monthly_conversions, r.monthly_conversions, u64::max);
+        match how {
+            How::Restore => c
+                .total_conversions
+                .store(r.total_conversions, Ordering::Relaxed),
+            How::Sum => {
+                c.total_conversions
+                    .fetch_max(r.total_conversions, Ordering::Relaxed);
+            }
+        }
+        count(&c.capped_clicks, r.capped_clicks);
     }
     for r in file.sources {
         let c = counts.source(Source {
             kind: r.kind,
             id: r.id,
         });
-        c.add_fallback_counts(&r.fallback);
-        add(&c.fallback_conversions, r.fallback_conversions);
+        match how {
+            How::Restore => c.set_fallback_counts(&r.fallback),
+            How::Sum => c.add_fallback_counts(&r.fallback),
+        }
+        count(&c.fallback_conversions, r.fallback_conversions);
     }
     for r in file.routes {
         let c = counts.route(
@@ -219,10 +225,9 @@ pub fn add(bytes: &[u8], counts: &Counts) -> Result<(), String> {
             },
             r.offer_id,
         );
-        add(&c.routed, r.routed);
-        add(&c.conversions, r.conversions);
+        count(&c.routed, r.routed);
+        count(&c.conversions, r.conversions);
     }
-    Ok(())
 }
 
 #[cfg(test)]

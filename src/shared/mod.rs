@@ -8,8 +8,8 @@
 //! again. Nothing on the click path calls it: clicks spend leases held in `counts`.
 //!
 //! The connection is the `redis` crate's `ConnectionManager` (one multiplexed connection,
-//! reconnected with exponential backoff in the background), chosen over `fred` for being the
-//! crate's own, widely used client with the Lua script support (`EVALSHA`, loading the script
+//! reconnected with exponential backoff in the background), chosen over `fred` because it
+//! has the Lua script support (`EVALSHA`, loading the script
 //! on `NOSCRIPT`) the cap and catalog operations need, and nothing more.
 
 pub mod catalog;

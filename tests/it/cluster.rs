@@ -304,21 +304,11 @@ fn parallel_postbacks_of_one_click_on_three_nodes_record_it_once() {
             "{answers:?}"
         );
     }
-    let mut logged: Vec<String> = Vec::new();
-    for n in nodes {
-        let config = n.stop();
-        logged.extend(
-            config
-                .conversion_records()
-                .iter()
-                .map(|r| r["click_id"].as_str().unwrap().to_string()),
-        );
-    }
-    logged.sort();
     let mut expected = ids.clone();
     expected.sort();
     assert_eq!(
-        logged, expected,
+        logged_click_ids(nodes),
+        expected,
         "each conversion in exactly one node's log"
     );
 }
@@ -455,20 +445,9 @@ fn redis_stopped_and_killed_mid_load_loses_no_click_overshoots_no_cap_and_counts
         "the queues drain once Redis is back"
     );
     // Every queued conversion recorded exactly once, in one node's log.
-    let mut logged = Vec::new();
-    for n in nodes {
-        let config = n.stop();
-        logged.extend(
-            config
-                .conversion_records()
-                .iter()
-                .map(|r| r["click_id"].as_str().unwrap().to_string()),
-        );
-    }
-    logged.sort();
     let mut expected = ids.clone();
     expected.sort();
-    assert_eq!(logged, expected);
+    assert_eq!(logged_click_ids(nodes), expected);
 }
 
 #[test]
@@ -663,4 +642,20 @@ async fn one_of_several_nodes_claiming_a_click_id_at_once_gets_it() {
         !nodes[0].commit([901, 0, 0], 60, None).await.unwrap(),
         "a claim another node holds is not committed"
     );
+}
+
+/// Stops `nodes` and returns the click ids of every conversion in their logs, sorted.
+fn logged_click_ids(nodes: Vec<Node>) -> Vec<String> {
+    let mut logged: Vec<String> = Vec::new();
+    for n in nodes {
+        let config = n.stop();
+        logged.extend(
+            config
+                .conversion_records()
+                .iter()
+                .map(|r| r["click_id"].as_str().unwrap().to_string()),
+        );
+    }
+    logged.sort();
+    logged
 }
