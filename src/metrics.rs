@@ -352,24 +352,26 @@ impl Metrics {
                 reason.as_str()
             );
         }
-        help(&mut o, POSTBACKS, "counter", "Postbacks by answer.");
-        for (p, c) in Postback::ALL.iter().zip(&self.postbacks) {
-            let _ = writeln!(o, "{POSTBACKS}{{result=\"{}\"}} {}", p.as_str(), c.get());
-        }
-        help(
+        counter_family(
+            &mut o,
+            POSTBACKS,
+            "Postbacks by answer.",
+            "result",
+            Postback::ALL
+                .iter()
+                .zip(&self.postbacks)
+                .map(|(p, c)| (p.as_str(), c.get())),
+        );
+        counter_family(
             &mut o,
             ERROR_RESPONSES,
-            "counter",
             "Error responses built by the application, by status.",
+            "status",
+            Rejection::ALL
+                .iter()
+                .zip(&self.rejected)
+                .map(|(r, c)| (r.status().as_u16(), c.get())),
         );
-        for (r, c) in Rejection::ALL.iter().zip(&self.rejected) {
-            let _ = writeln!(
-                o,
-                "{ERROR_RESPONSES}{{status=\"{}\"}} {}",
-                r.status().as_str(),
-                c.get()
-            );
-        }
         help(
             &mut o,
             REQUEST_DURATION,
@@ -538,35 +540,27 @@ impl Metrics {
 
 impl ClusterMetrics {
     fn render(&self, o: &mut String, values: &ClusterValues) {
-        help(
+        counter_family(
             o,
             CLUSTER_LEASE_REQUESTS,
-            "counter",
             "Click-cap lease requests to Redis, by answer (refused: the cap is reached).",
+            "result",
+            [
+                ("granted", self.lease_granted.get()),
+                ("refused", self.lease_refused.get()),
+                ("failed", self.lease_failed.get()),
+            ],
         );
-        for (result, c) in [
-            ("granted", &self.lease_granted),
-            ("refused", &self.lease_refused),
-            ("failed", &self.lease_failed),
-        ] {
-            let _ = writeln!(
-                o,
-                "{CLUSTER_LEASE_REQUESTS}{{result=\"{result}\"}} {}",
-                c.get()
-            );
-        }
-        help(
+        counter_family(
             o,
             CLUSTER_LEASE_CLICKS,
-            "counter",
             "Clicks of click caps leased from Redis, and given back unspent.",
+            "event",
+            [
+                ("granted", self.lease_clicks_granted.get()),
+                ("returned", self.lease_clicks_returned.get()),
+            ],
         );
-        for (event, c) in [
-            ("granted", &self.lease_clicks_granted),
-            ("returned", &self.lease_clicks_returned),
-        ] {
-            let _ = writeln!(o, "{CLUSTER_LEASE_CLICKS}{{event=\"{event}\"}} {}", c.get());
-        }
         let delay = self.catalog_delay_ms.load(Ordering::Relaxed) as f64 / 1000.0;
         let simple: [(&str, &str, &str, f64); 6] = [
             (
@@ -701,6 +695,20 @@ fn render_process(o: &mut String) {
 
 fn help(o: &mut String, name: &str, kind: &str, text: &str) {
     let _ = writeln!(o, "# HELP {name} {text}\n# TYPE {name} {kind}");
+}
+
+/// A counter family with one label: its help, then a line per value of the label.
+fn counter_family<V: std::fmt::Display>(
+    o: &mut String,
+    name: &str,
+    text: &str,
+    label: &str,
+    series: impl IntoIterator<Item = (V, u64)>,
+) {
+    help(o, name, "counter", text);
+    for (value, n) in series {
+        let _ = writeln!(o, "{name}{{{label}=\"{value}\"}} {n}");
+    }
 }
 
 #[cfg(test)]
