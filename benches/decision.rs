@@ -15,7 +15,7 @@ use smartlink::calendar::Calendar;
 use smartlink::catalog::Catalog;
 use smartlink::counts::{CapClock, Counts};
 use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable};
-use smartlink::settings::BotPolicy;
+use smartlink::settings::Screen;
 use smartlink::template::Template;
 use smartlink::vocab::{Country, DeviceClass, OsFamily};
 
@@ -72,7 +72,8 @@ fn bench(c: &mut Criterion) {
     let mut rng = SmallRng::seed_from_u64(7);
     let calendar = Calendar::named("UTC").unwrap();
     let ctx = Context {
-        bots: BotPolicy::Fallback,
+        bots: Screen::Fallback,
+        anonymous: Screen::Route,
         caps: CapClock {
             calendar: &calendar,
             now: 1_795_867_200,
@@ -151,7 +152,7 @@ fn conditions(c: &mut Criterion) {
     let set = Dimension::IpRange
         .parse(&serde_json::Value::from(nets))
         .expect("networks")
-        .expect("a set");
+        .remove(0);
     let rules = Rules::new(vec![Rule {
         set,
         exclude: false,

@@ -31,11 +31,15 @@ pub struct Window {
     pub end: i64,
 }
 
-/// Cap windows in one time zone.
+/// Cap windows and schedule times in one time zone.
 pub struct Calendar {
     tz: TimeZone,
     /// Per period, the last window computed: `start << 32 | end` (0: none yet).
     cached: [AtomicU64; 3],
+    /// The last minute whose local time was computed: `(Unix minute + 1) << 16 | minute of
+    /// the week` (0: none yet). UTC offsets change on whole minutes, so every click of one
+    /// minute shares one computation.
+    week_minute: AtomicU64,
 }
 
 impl std::fmt::Debug for Calendar {
@@ -49,6 +53,7 @@ impl Calendar {
         Calendar {
             tz,
             cached: Default::default(),
+            week_minute: AtomicU64::new(0),
         }
     }
 
@@ -67,6 +72,26 @@ impl Calendar {
             return Window { start, end };
         }
         self.refill(slot, period, now)
+    }
+
+    /// The local minute of the week at `now` (Unix seconds): Monday 00:00 is 0, Sunday 23:59
+    /// is 10 079. Local wall-clock time: across a DST change, 03:30 is 03:30.
+    #[inline]
+    pub fn week_minute(&self, now: i64) -> u16 {
+        let minute = now.div_euclid(60) as u64 + 1;
+        let packed = self.week_minute.load(Ordering::Relaxed);
+        if packed >> 16 == minute {
+            return packed as u16;
+        }
+        let local = Timestamp::from_second(now)
+            .unwrap_or(Timestamp::UNIX_EPOCH)
+            .to_zoned(self.tz.clone());
+        let week_minute = u16::from(local.weekday().to_monday_zero_offset() as u8) * 1440
+            + local.hour() as u16 * 60
+            + local.minute() as u16;
+        self.week_minute
+            .store(minute << 16 | u64::from(week_minute), Ordering::Relaxed);
+        week_minute
     }
 
     #[cold]
@@ -119,6 +144,32 @@ mod tests {
 
     fn calendar(zone: &str) -> Calendar {
         Calendar::named(zone).unwrap()
+    }
+
+    #[test]
+    fn the_week_minute_is_local_wall_clock_time_across_dst() {
+        let ny = calendar("America/New_York");
+        // Sunday 2026-03-08: clocks jump from 02:00 to 03:00 EST→EDT (07:00 UTC).
+        assert_eq!(
+            ny.week_minute(at("2026-03-08T06:59:00Z")),
+            6 * 1440 + 60 + 59
+        );
+        assert_eq!(
+            ny.week_minute(at("2026-03-08T07:00:00Z")),
+            6 * 1440 + 3 * 60
+        );
+        // Monday 00:00 local, then the next second of the same minute (cached).
+        assert_eq!(ny.week_minute(at("2026-03-09T04:00:00Z")), 0);
+        assert_eq!(ny.week_minute(at("2026-03-09T04:00:59Z")), 0);
+        assert_eq!(ny.week_minute(at("2026-03-09T04:01:00Z")), 1);
+        // Sunday 2026-11-01: 01:30 happens twice, both are 01:30.
+        let once = ny.week_minute(at("2026-11-01T05:30:00Z"));
+        let twice = ny.week_minute(at("2026-11-01T06:30:00Z"));
+        assert_eq!((once, twice), (6 * 1440 + 90, 6 * 1440 + 90));
+        assert_eq!(
+            calendar("UTC").week_minute(at("2026-12-06T23:59:00Z")),
+            7 * 1440 - 1
+        );
     }
 
     #[test]

@@ -13,13 +13,15 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::net::TcpListener;
 
-use crate::client::DeviceClassifier;
-use crate::conditions::Side;
+use crate::clicks::SubIds;
+use crate::client::{DeviceClassifier, GeoDbs, GeoInfo};
+use crate::conditions::{Dimension, SUB_IDS, Side};
 use crate::counts::{CapClock, Counts};
 use crate::http::Role;
 use crate::metrics::Metrics;
+use crate::route_report::Probe;
 use crate::routing::{RoutingTable, Skip};
-use crate::settings::{Runtime, Settings};
+use crate::settings::{Runtime, Screen, Settings};
 use crate::shared::catalog::Published;
 use crate::shared::{Shared, Unavailable};
 use crate::signals::Signals;
@@ -323,53 +325,115 @@ fn summary(s: &Snapshot) -> String {
         c.creatives.len(),
         c.landing_pages.len(),
     );
-    out += &match &s.geo {
-        Some(g) => {
-            let i = g.info();
-            let built = jiff::Timestamp::from_second(i.build_epoch as i64)
-                .map(|t| t.strftime("%Y-%m-%d").to_string())
-                .unwrap_or_default();
-            format!(
-                "geoip      {}: {} (IPv{} tree), built {built}, {} networks, {} countries\n",
-                i.path.display(),
-                i.database_type,
-                i.ip_version,
-                i.networks,
-                i.countries
-            )
-        }
-        None => "geoip      none: no click has a country; country rules never match\n".into(),
-    };
+    let geo = &s.geo;
+    let databases = [
+        ("geoip", geo.location.as_ref().map(|d| d.info())),
+        ("asn", geo.asn.as_ref().map(|d| d.info())),
+        ("anonymous", geo.anonymous.as_ref().map(|d| d.info())),
+    ];
+    for (name, info) in databases {
+        out += &match info {
+            Some(i) => format!("{name:<10} {}\n", describe(i)),
+            None if name == "geoip" => {
+                "geoip      none: no click has a country; country and region rules never match\n"
+                    .to_string()
+            }
+            None => continue,
+        };
+    }
     out += &format!("fallback   {}", s.settings.default_fallback_url);
-    for w in never_qualifying(&s.table) {
+    let mut warnings = never_qualifying(&s.table, geo);
+    if s.settings.anonymous == Screen::Fallback && geo.anonymous.is_none() {
+        warnings.push(
+            "routing.anonymous = \"fallback\" sends nothing to the fallback: no geoip.anonymous_database is configured".into(),
+        );
+    }
+    for w in warnings {
         out += &format!("\nwarning    {w}");
     }
     out
 }
 
-/// Attachments that can never take a click with this table.
-fn never_qualifying(table: &RoutingTable) -> Vec<String> {
+/// One line on a GeoIP database: file, type, build date, size, what its records hold.
+fn describe(i: &GeoInfo) -> String {
+    let built = jiff::Timestamp::from_second(i.build_epoch as i64)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    format!(
+        "{}: {} (IPv{} tree), built {built}, {} networks, {}",
+        i.path.display(),
+        i.database_type,
+        i.ip_version,
+        i.networks,
+        i.holds
+    )
+}
+
+/// Why a condition of dimension `d` never matches any click with these databases.
+fn without_database(d: Dimension, geo: &GeoDbs) -> Option<&'static str> {
+    match d {
+        Dimension::Country if geo.location.is_none() => Some("no geoip.database is configured"),
+        Dimension::Region if !geo.has_regions() => {
+            Some("the GeoIP database has no regions (geoip.database must be a City database)")
+        }
+        Dimension::Asn if geo.asn.is_none() => Some("no geoip.asn_database is configured"),
+        Dimension::Anonymous if geo.anonymous.is_none() => {
+            Some("no geoip.anonymous_database is configured")
+        }
+        _ => None,
+    }
+}
+
+/// Attachments that can never take a click with this table, and conditions that never match.
+fn never_qualifying(table: &RoutingTable, geo: &GeoDbs) -> Vec<String> {
     let mut warnings = Vec::new();
     for link in table.links() {
         for a in link.attachments.iter() {
-            let empty = a.rules.iter().find(|r| !r.exclude && r.set.is_empty());
-            let why = match (a.blocked, empty) {
-                (Some(Skip::OfferPaused), _) => "its offer is paused".to_string(),
-                (Some(Skip::OfferDeleted), _) => "its offer is deleted".to_string(),
-                (_, Some(rule)) => {
-                    let d = rule.set.dimension();
-                    format!(
-                        "its {} and the offer's {} have nothing in common",
-                        d.field(Side::Attachment, false),
-                        d.field(Side::Offer, false)
-                    )
-                }
-                _ => continue,
-            };
-            warnings.push(format!(
-                "smart link {} never routes to offer {}: {why}",
+            let at = format!(
+                "smart link {} never routes to offer {}",
                 link.id, a.offer_id
-            ));
+            );
+            match a.blocked {
+                Some(Skip::OfferPaused) => warnings.push(format!("{at}: its offer is paused")),
+                Some(Skip::OfferDeleted) => warnings.push(format!("{at}: its offer is deleted")),
+                _ => {}
+            }
+            for rule in a.rules.iter() {
+                let d = rule.set.dimension();
+                let field = d.field(Side::Attachment, rule.exclude);
+                if let Some(why) = without_database(d, geo) {
+                    warnings.push(match rule.exclude {
+                        false => format!("{at}: its {field} never matches: {why}"),
+                        true => format!(
+                            "smart link {}, offer {}: its {field} never turns a click away: {why}",
+                            link.id, a.offer_id
+                        ),
+                    });
+                    continue;
+                }
+                if rule.exclude {
+                    continue;
+                }
+                let excluded = a
+                    .rules
+                    .iter()
+                    .find(|e| e.exclude && e.set.dimension() == d && rule.set.within(&e.set));
+                if rule.set.is_empty() {
+                    warnings.push(match d {
+                        Dimension::Schedule => format!("{at}: its schedule has no time in it"),
+                        _ => format!(
+                            "{at}: its {field} and the offer's {} have nothing in common",
+                            d.field(Side::Offer, false)
+                        ),
+                    });
+                } else if excluded.is_some() {
+                    warnings.push(format!(
+                        "{at}: every value of its {field} is excluded (its {} and the offer's {})",
+                        d.field(Side::Attachment, true),
+                        d.field(Side::Offer, true)
+                    ));
+                }
+            }
         }
     }
     warnings
@@ -384,6 +448,10 @@ pub struct RouteArgs<'a> {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<&'a str>,
     pub headers: &'a [String],
+    /// `s1=value` .. `s5=value`.
+    pub subs: &'a [String],
+    /// RFC 3339; now when absent.
+    pub at: Option<&'a str>,
 }
 
 /// `smartlink route`: the decision for one click, as JSON, recording nothing.
@@ -465,12 +533,26 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
         .table
         .link(args.link)
         .ok_or_else(|| format!("smart link {} does not exist", args.link))?;
-    let peer = args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    let mut subs: SubIds = Default::default();
+    for sub in args.subs {
+        let index = sub
+            .split_once('=')
+            .and_then(|(name, value)| Some((SUB_IDS.iter().position(|s| *s == name)?, value)));
+        let Some((index, value)) = index else {
+            return Err(format!("--sub {sub:?} is not 's1=value' .. 's5=value'"));
+        };
+        subs[index] = Some(value.to_string().into());
+    }
+    let probe = Probe {
+        peer: args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        headers: &headers,
+        subs,
+        time: crate::route_report::time(args.at).map_err(|e| format!("--at {e}"))?,
+    };
     Ok(crate::route_report::report(
         &snapshot,
         link,
-        peer,
-        &headers,
+        &probe,
         &DeviceClassifier::new(),
     ))
 }

@@ -103,8 +103,8 @@ where
         Mode::Count(records) => Some(records),
         Mode::DryRun => None,
     };
-    let mut attrs = snapshot.client_attrs(click.peer, click.headers, devices);
     let now = crate::clock::unix_secs(click.time);
+    let mut attrs = snapshot.client_attrs(click.peer, click.headers, click.subs, now, devices);
     let ctx = snapshot.context(now, records.is_some());
     let decision = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), trace);
     if records.is_some() {
@@ -143,7 +143,7 @@ where
         attrs: &mut attrs,
     });
     if let Some((click_id, records)) = issued {
-        let (device, os) = attrs.device_and_os();
+        let device = attrs.user_agent();
         records.send(ClickRecord {
             time: click.time,
             click_id,
@@ -155,8 +155,8 @@ where
             fallback,
             ip: attrs.ip,
             country: attrs.country_if_known(),
-            device,
-            os,
+            device: device.class,
+            os: device.os,
             text: RecordText::new(attrs.headers.user_agent, click.subs),
         });
     }

@@ -1,6 +1,7 @@
 //! Targeting conditions: every dimension a click can be targeted on, declared once.
 //!
-//! A [`Dimension`] is one attribute of a click (its device class, OS family, country). An
+//! A [`Dimension`] is one attribute of a click (its device class, OS family, country, sub
+//! ids, time of the week, ...). An
 //! attachment (`smart_links[].offers[]`) may require it with an include list (`countries`)
 //! or refuse it with an exclude list (`exclude_countries`); an offer likewise with
 //! `allowed_countries` and `blocked_countries`. An empty or absent list means "any".
@@ -18,11 +19,13 @@
 //! the GeoIP lookup happens only when a rule needs the country.
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use ipnet::IpNet;
+use rustc_hash::FxHashSet;
 use serde_json::Value;
 
-use crate::vocab::{Country, DeviceClass, Language, OsFamily, parse_country};
+use crate::vocab::{Browser, Country, DeviceClass, Language, OsFamily, Region, parse_country};
 
 /// The client attributes a condition may ask for; implementations compute each at most once.
 /// The defaults say "the click has no such value" (test doubles that do not need them).
@@ -30,8 +33,23 @@ pub trait Attributes {
     fn country(&mut self) -> Option<Country>;
     fn device(&mut self) -> DeviceClass;
     fn os(&mut self) -> OsFamily;
+    fn browser(&mut self) -> Browser {
+        Browser::Other
+    }
     /// The client's address (behind trusted proxies).
     fn ip(&mut self) -> Option<IpAddr> {
+        None
+    }
+    /// The first subdivision of the address's location (a City database).
+    fn region(&mut self) -> Option<Region> {
+        None
+    }
+    /// The address's autonomous system number (the ASN database).
+    fn asn(&mut self) -> Option<u32> {
+        None
+    }
+    /// Whether the address belongs to an anonymizing network; `None` without the database.
+    fn anonymous(&mut self) -> Option<bool> {
         None
     }
     /// The primary subtag of the highest-q `Accept-Language` entry.
@@ -42,17 +60,32 @@ pub trait Attributes {
     fn referrer_host(&mut self) -> Option<&str> {
         None
     }
+    /// Sub id `s1`..`s5` (`index` 0..5) of the click, when given and not empty.
+    fn sub(&mut self, index: usize) -> Option<&str> {
+        let _ = index;
+        None
+    }
+    /// The click's minute of the week in `tracking.timezone`, Monday 00:00 being 0.
+    fn week_minute(&mut self) -> Option<u16> {
+        None
+    }
 }
 
 /// A targeting dimension. The order of the variants is the order a click is tested in:
-/// the cheap attributes first (the device class is cached, the address is known), the
-/// GeoIP lookup and the header parses last.
+/// the cheap attributes first (the user agent's are cached, the address, sub ids and time
+/// are known), the GeoIP lookups and the header parses last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Dimension {
     Device,
     Os,
+    Browser,
     IpRange,
+    Param,
+    Schedule,
     Country,
+    Region,
+    Asn,
+    Anonymous,
     Language,
     Referrer,
 }
@@ -63,6 +96,17 @@ pub enum Dimension {
 pub enum Side {
     Attachment,
     Offer,
+}
+
+/// How a condition's value is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A list of values (`["US", "CA"]`).
+    List,
+    /// Per sub id, a list of values: `{"s1": ["fb", "google*"]}` (`params`).
+    Map,
+    /// `true` (`exclude_anonymous`); `false` is the same as absent.
+    Flag,
 }
 
 /// Why a condition turned a click away.
@@ -76,12 +120,25 @@ pub enum Failed {
     Excluded,
 }
 
+/// A bad value of a condition: where it is below the field (`""`, `"[2]"`, `".s1[0]"`) and
+/// what is wrong with it.
+pub type BadValue = (String, String);
+
+/// The sub ids a `params` condition may name, in order.
+pub const SUB_IDS: [&str; 5] = ["s1", "s2", "s3", "s4", "s5"];
+
 impl Dimension {
-    pub const ALL: [Dimension; 6] = [
+    pub const ALL: [Dimension; 12] = [
         Dimension::Device,
         Dimension::Os,
+        Dimension::Browser,
         Dimension::IpRange,
+        Dimension::Param,
+        Dimension::Schedule,
         Dimension::Country,
+        Dimension::Region,
+        Dimension::Asn,
+        Dimension::Anonymous,
         Dimension::Language,
         Dimension::Referrer,
     ];
@@ -93,10 +150,22 @@ impl Dimension {
             (Dimension::Device, Side::Offer) => ["allowed_devices", "blocked_devices"],
             (Dimension::Os, Side::Attachment) => ["os", "exclude_os"],
             (Dimension::Os, Side::Offer) => ["allowed_os", "blocked_os"],
-            (Dimension::Country, Side::Attachment) => ["countries", "exclude_countries"],
-            (Dimension::Country, Side::Offer) => ["allowed_countries", "blocked_countries"],
+            (Dimension::Browser, Side::Attachment) => ["browsers", "exclude_browsers"],
+            (Dimension::Browser, Side::Offer) => ["allowed_browsers", "blocked_browsers"],
             (Dimension::IpRange, Side::Attachment) => ["ip_ranges", "exclude_ip_ranges"],
             (Dimension::IpRange, Side::Offer) => ["allowed_ip_ranges", "blocked_ip_ranges"],
+            (Dimension::Param, Side::Attachment) => ["params", "exclude_params"],
+            (Dimension::Param, Side::Offer) => ["allowed_params", "blocked_params"],
+            (Dimension::Schedule, Side::Attachment) => ["schedule", "exclude_schedule"],
+            (Dimension::Schedule, Side::Offer) => ["allowed_schedule", "blocked_schedule"],
+            (Dimension::Country, Side::Attachment) => ["countries", "exclude_countries"],
+            (Dimension::Country, Side::Offer) => ["allowed_countries", "blocked_countries"],
+            (Dimension::Region, Side::Attachment) => ["regions", "exclude_regions"],
+            (Dimension::Region, Side::Offer) => ["allowed_regions", "blocked_regions"],
+            (Dimension::Asn, Side::Attachment) => ["asns", "exclude_asns"],
+            (Dimension::Asn, Side::Offer) => ["allowed_asns", "blocked_asns"],
+            // The same names on both sides: a flag reads the same on an offer.
+            (Dimension::Anonymous, _) => ["only_anonymous", "exclude_anonymous"],
             (Dimension::Language, Side::Attachment) => ["languages", "exclude_languages"],
             (Dimension::Language, Side::Offer) => ["allowed_languages", "blocked_languages"],
             (Dimension::Referrer, Side::Attachment) => {
@@ -123,6 +192,14 @@ impl Dimension {
         })
     }
 
+    pub const fn shape(self) -> Shape {
+        match self {
+            Dimension::Param => Shape::Map,
+            Dimension::Anonymous => Shape::Flag,
+            _ => Shape::List,
+        }
+    }
+
     /// The skip reason a route explanation names when this dimension turned a click away.
     pub const fn reason(self, failed: Failed) -> &'static str {
         match (self, failed) {
@@ -132,12 +209,30 @@ impl Dimension {
             (Dimension::Os, Failed::Mismatch) => "os_mismatch",
             (Dimension::Os, Failed::Unknown) => "unknown_os",
             (Dimension::Os, Failed::Excluded) => "os_excluded",
-            (Dimension::Country, Failed::Mismatch) => "country_mismatch",
-            (Dimension::Country, Failed::Unknown) => "unknown_country",
-            (Dimension::Country, Failed::Excluded) => "country_excluded",
+            (Dimension::Browser, Failed::Mismatch) => "browser_mismatch",
+            (Dimension::Browser, Failed::Unknown) => "unknown_browser",
+            (Dimension::Browser, Failed::Excluded) => "browser_excluded",
             (Dimension::IpRange, Failed::Mismatch) => "ip_range_mismatch",
             (Dimension::IpRange, Failed::Unknown) => "unknown_ip",
             (Dimension::IpRange, Failed::Excluded) => "ip_range_excluded",
+            (Dimension::Param, Failed::Mismatch) => "param_mismatch",
+            (Dimension::Param, Failed::Unknown) => "missing_param",
+            (Dimension::Param, Failed::Excluded) => "param_excluded",
+            (Dimension::Schedule, Failed::Mismatch) => "outside_schedule",
+            (Dimension::Schedule, Failed::Unknown) => "unknown_time",
+            (Dimension::Schedule, Failed::Excluded) => "schedule_excluded",
+            (Dimension::Country, Failed::Mismatch) => "country_mismatch",
+            (Dimension::Country, Failed::Unknown) => "unknown_country",
+            (Dimension::Country, Failed::Excluded) => "country_excluded",
+            (Dimension::Region, Failed::Mismatch) => "region_mismatch",
+            (Dimension::Region, Failed::Unknown) => "unknown_region",
+            (Dimension::Region, Failed::Excluded) => "region_excluded",
+            (Dimension::Asn, Failed::Mismatch) => "asn_mismatch",
+            (Dimension::Asn, Failed::Unknown) => "unknown_asn",
+            (Dimension::Asn, Failed::Excluded) => "asn_excluded",
+            (Dimension::Anonymous, Failed::Mismatch) => "not_anonymous",
+            (Dimension::Anonymous, Failed::Unknown) => "unknown_anonymous",
+            (Dimension::Anonymous, Failed::Excluded) => "anonymous_excluded",
             (Dimension::Language, Failed::Mismatch) => "language_mismatch",
             (Dimension::Language, Failed::Unknown) => "unknown_language",
             (Dimension::Language, Failed::Excluded) => "language_excluded",
@@ -154,9 +249,27 @@ impl Dimension {
             Dimension::Os => {
                 "operating-system families: android, ios, windows, macos, linux, chromeos, other"
             }
+            Dimension::Browser => {
+                "browser families: chrome, safari, firefox, edge, samsung, opera, other"
+            }
             Dimension::Country => "ISO 3166-1 alpha-2 country codes (upper case), e.g. US, GB",
+            Dimension::Region => {
+                "ISO 3166-2 subdivision codes, e.g. US-CA, GB-ENG: the first subdivision of a City database"
+            }
+            Dimension::Asn => {
+                "autonomous system numbers, e.g. 15169 (or \"AS15169\"), from the ASN database"
+            }
+            Dimension::Anonymous => {
+                "true: clicks from anonymizing networks (VPN, hosting provider, public proxy, Tor exit), from the anonymous-IP database"
+            }
             Dimension::IpRange => {
                 "client address ranges in CIDR notation, IPv4 or IPv6, e.g. 10.0.0.0/8, 2001:db8::/32 (a bare address is one host)"
+            }
+            Dimension::Param => {
+                "per sub id (s1..s5), a list of values: exact, or a prefix ending in *, e.g. {\"s1\": [\"fb\", \"google*\"]}"
+            }
+            Dimension::Schedule => {
+                "time windows in tracking.timezone: [{\"days\": [\"mon\", ...], \"from\": \"HH:MM\", \"to\": \"HH:MM\"}]; days absent: every day; from after to crosses midnight; to may be 24:00"
             }
             Dimension::Language => {
                 "ISO 639-1 language codes (lower case), e.g. en, de: the primary subtag of the Accept-Language entry with the highest q"
@@ -172,6 +285,7 @@ impl Dimension {
         match self {
             Dimension::Device => Some(DeviceClass::ALL.map(DeviceClass::as_str).to_vec()),
             Dimension::Os => Some(OsFamily::ALL.map(OsFamily::as_str).to_vec()),
+            Dimension::Browser => Some(Browser::ALL.map(Browser::as_str).to_vec()),
             _ => None,
         }
     }
@@ -180,8 +294,9 @@ impl Dimension {
     pub const fn pattern(self) -> Option<&'static str> {
         match self {
             Dimension::Country => Some("^[A-Z]{2}$"),
+            Dimension::Region => Some("^[A-Z]{2}-[A-Z0-9]{1,3}$"),
             Dimension::Language => Some("^[a-z]{2}$"),
-            Dimension::Device | Dimension::Os | Dimension::IpRange | Dimension::Referrer => None,
+            _ => None,
         }
     }
 
@@ -191,6 +306,7 @@ impl Dimension {
         match self {
             Dimension::Device => Some((0, DeviceClass::ALL.len() as u32)),
             Dimension::Os => Some((8, OsFamily::ALL.len() as u32)),
+            Dimension::Browser => Some((16, Browser::ALL.len() as u32)),
             _ => None,
         }
     }
@@ -201,25 +317,68 @@ impl Dimension {
         matches!(self, Dimension::Device | Dimension::Country)
     }
 
-    /// Parses a list as written into its compiled set: `Ok(None)` for an empty list (no
-    /// rule: any value), `Err` with every bad value as `(index, message)` (`None`: the list
-    /// itself is malformed).
-    pub fn parse(self, list: &Value) -> Result<Option<Set>, Vec<(Option<usize>, String)>> {
-        let Value::Array(items) = list else {
-            return Err(vec![(None, format!("must be a list of {}", self.values()))]);
-        };
-        let mut errors = Vec::new();
-        let mut set = Set::empty(self);
-        for (i, item) in items.iter().enumerate() {
-            if let Err(message) = set.insert(item) {
-                errors.push((Some(i), message));
+    /// Parses a condition as written into its compiled sets: none for an empty list (no
+    /// rule: any value), one for a list, one per sub id for `params`; `Err` with every bad
+    /// value and where it is.
+    pub fn parse(self, written: &Value) -> Result<Vec<Set>, Vec<BadValue>> {
+        match (self.shape(), written) {
+            (Shape::List, Value::Array(items)) => {
+                parse_list(Set::empty(self), items, String::new()).map(|s| s.into_iter().collect())
             }
+            (Shape::Map, Value::Object(subs)) => {
+                let mut errors = Vec::new();
+                let mut sets = Vec::new();
+                for (name, list) in subs {
+                    let Some(index) = SUB_IDS.iter().position(|s| s == name) else {
+                        errors.push((
+                            format!(".{name}"),
+                            format!("{name:?} is not a sub id: one of s1, s2, s3, s4, s5"),
+                        ));
+                        continue;
+                    };
+                    let Value::Array(items) = list else {
+                        errors.push((format!(".{name}"), "must be a list of values".into()));
+                        continue;
+                    };
+                    let empty = Set::Params(index as u8, SubValues::default());
+                    match parse_list(empty, items, format!(".{name}")) {
+                        Ok(set) => sets.extend(set),
+                        Err(e) => errors.extend(e),
+                    }
+                }
+                if errors.is_empty() {
+                    Ok(sets)
+                } else {
+                    Err(errors)
+                }
+            }
+            (Shape::Flag, Value::Bool(on)) => {
+                Ok(on.then_some(Set::Anonymous).into_iter().collect())
+            }
+            (Shape::Flag, Value::Null) => Ok(Vec::new()),
+            (shape, _) => Err(vec![(
+                String::new(),
+                match shape {
+                    Shape::List => format!("must be a list of {}", self.values()),
+                    Shape::Map => format!("must be an object: {}", self.values()),
+                    Shape::Flag => "must be true or false".into(),
+                },
+            )]),
         }
-        match (errors.is_empty(), items.is_empty()) {
-            (false, _) => Err(errors),
-            (true, true) => Ok(None),
-            (true, false) => Ok(Some(set)),
-        }
+    }
+}
+
+/// Adds every item to `set`: `None` when there are none.
+fn parse_list(mut set: Set, items: &[Value], at: String) -> Result<Option<Set>, Vec<BadValue>> {
+    let errors: Vec<BadValue> = items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| set.insert(item).err().map(|m| (format!("{at}[{i}]"), m)))
+        .collect();
+    match (errors.is_empty(), items.is_empty()) {
+        (false, _) => Err(errors),
+        (true, true) => Ok(None),
+        (true, false) => Ok(Some(set)),
     }
 }
 
@@ -228,12 +387,23 @@ impl Dimension {
 pub enum Set {
     Devices(Bits<DeviceClass>),
     Os(Bits<OsFamily>),
+    Browsers(Bits<Browser>),
     /// A bit per possible code (26 × 26), inline: a click tests it with one load from the
     /// rule, which sits in the rules' own slice.
     Countries(CountryBits),
+    /// Packed region codes ([`Region::key`]), sorted.
+    Regions(Box<[u32]>),
+    /// Autonomous system numbers, sorted.
+    Asns(Box<[u32]>),
+    /// The click comes from an anonymizing network.
+    Anonymous,
     /// Address ranges: the networks as written, and the same as sorted, merged, inclusive
     /// ranges, searched by bisection.
     IpRanges(Box<[IpNet]>, IpRanges),
+    /// The values of one sub id (index into [`SUB_IDS`]).
+    Params(u8, SubValues),
+    /// Time windows: as written, and as sorted minutes of the week.
+    Schedule(Box<[Value]>, Ranges<u16>),
     /// A bit per possible code (26 × 26), inline.
     Languages(CountryBits),
     /// Host names, lower case, sorted.
@@ -243,13 +413,106 @@ pub enum Set {
 /// One bit per well-formed two-letter code (countries, languages).
 pub type CountryBits = [u64; Country::SPACE.div_ceil(64)];
 
+/// Values of one sub id: exact ones, sorted, and prefixes (`google*` → `google`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SubValues {
+    exact: Box<[Box<str>]>,
+    prefixes: Box<[Box<str>]>,
+}
+
+impl SubValues {
+    fn insert(&mut self, item: &Value) -> Result<(), String> {
+        let text = item
+            .as_str()
+            .filter(|t| !t.is_empty() && t.len() <= 255)
+            .ok_or("must be a value of 1 to 255 characters, or a prefix ending in *")?;
+        let (list, value) = match text.strip_suffix('*') {
+            Some(prefix) => (&mut self.prefixes, prefix),
+            None => (&mut self.exact, text),
+        };
+        let mut all = std::mem::take(list).into_vec();
+        if let Err(at) = all.binary_search_by(|v| (**v).cmp(value)) {
+            all.insert(at, value.into());
+        }
+        *list = all.into_boxed_slice();
+        Ok(())
+    }
+
+    #[inline(never)]
+    fn holds(&self, value: &str) -> bool {
+        self.exact.binary_search_by(|v| (**v).cmp(value)).is_ok()
+            || self.prefixes.iter().any(|p| value.starts_with(&**p))
+    }
+
+    fn to_json(&self) -> Value {
+        let exact = self.exact.iter().map(|v| Value::from(&**v));
+        let prefixes = self.prefixes.iter().map(|p| Value::from(format!("{p}*")));
+        exact.chain(prefixes).collect()
+    }
+}
+
+/// The ISO 3166-2 codes (`data/iso-3166-2.txt`, from Debian's iso-codes), packed.
+static REGIONS: LazyLock<FxHashSet<u32>> = LazyLock::new(|| {
+    include_str!("../data/iso-3166-2.txt")
+        .lines()
+        .filter_map(Region::from_code)
+        .map(Region::key)
+        .collect()
+});
+
+/// A region condition's value: an assigned ISO 3166-2 code.
+fn parse_region(word: Option<&str>) -> Result<Region, String> {
+    let text = word.ok_or("must be a region code (a string)")?;
+    match Region::from_code(text) {
+        Some(r) if REGIONS.contains(&r.key()) => Ok(r),
+        Some(_) => Err(format!(
+            "{text:?} is not an ISO 3166-2 subdivision code (e.g. US-CA, GB-ENG)"
+        )),
+        None => Err(format!(
+            "{text:?} is not a region code: country, '-', 1 to 3 upper-case letters or digits (e.g. US-CA)"
+        )),
+    }
+}
+
+/// An autonomous system number: `15169`, `"15169"` or `"AS15169"`.
+fn parse_asn(item: &Value) -> Result<u32, String> {
+    let n = match item {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s
+            .strip_prefix("AS")
+            .or(s.strip_prefix("as"))
+            .unwrap_or(s)
+            .parse()
+            .ok(),
+        _ => None,
+    };
+    n.and_then(|n| u32::try_from(n).ok())
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("{item} is not an autonomous system number (1 to 4294967295)"))
+}
+
+/// Inserts `value` into a sorted slice, once.
+fn insert_sorted<T: Ord + Clone>(slice: &mut Box<[T]>, value: T) {
+    let mut all = std::mem::take(slice).into_vec();
+    if let Err(at) = all.binary_search(&value) {
+        all.insert(at, value);
+    }
+    *slice = all.into_boxed_slice();
+}
+
 impl Set {
     fn empty(d: Dimension) -> Set {
         match d {
             Dimension::Device => Set::Devices(Bits::NONE),
             Dimension::Os => Set::Os(Bits::NONE),
+            Dimension::Browser => Set::Browsers(Bits::NONE),
             Dimension::Country => Set::Countries([0; Country::SPACE.div_ceil(64)]),
+            Dimension::Region => Set::Regions(Box::default()),
+            Dimension::Asn => Set::Asns(Box::default()),
+            Dimension::Anonymous => Set::Anonymous,
             Dimension::IpRange => Set::IpRanges(Box::default(), IpRanges::default()),
+            Dimension::Param => Set::Params(0, SubValues::default()),
+            Dimension::Schedule => Set::Schedule(Box::default(), Ranges::default()),
             Dimension::Language => Set::Languages([0; Country::SPACE.div_ceil(64)]),
             Dimension::Referrer => Set::Referrers(Box::default()),
         }
@@ -260,6 +523,7 @@ impl Set {
         let bits = match self {
             Set::Devices(b) => b.0,
             Set::Os(b) => b.0,
+            Set::Browsers(b) => b.0,
             _ => return None,
         };
         self.dimension()
@@ -271,8 +535,14 @@ impl Set {
         match self {
             Set::Devices(_) => Dimension::Device,
             Set::Os(_) => Dimension::Os,
+            Set::Browsers(_) => Dimension::Browser,
             Set::Countries(_) => Dimension::Country,
+            Set::Regions(_) => Dimension::Region,
+            Set::Asns(_) => Dimension::Asn,
+            Set::Anonymous => Dimension::Anonymous,
             Set::IpRanges(..) => Dimension::IpRange,
+            Set::Params(..) => Dimension::Param,
+            Set::Schedule(..) => Dimension::Schedule,
             Set::Languages(_) => Dimension::Language,
             Set::Referrers(_) => Dimension::Referrer,
         }
@@ -284,11 +554,21 @@ impl Set {
         match self {
             Set::Devices(bits) => bits.insert_named(word, "a device class", DeviceClass::ALL),
             Set::Os(bits) => bits.insert_named(word, "an operating-system family", OsFamily::ALL),
+            Set::Browsers(bits) => bits.insert_named(word, "a browser family", Browser::ALL),
             Set::Countries(bits) => {
                 let c = parse_country(word.ok_or("must be a country code (a string)")?)?;
                 bits[c.index() / 64] |= 1 << (c.index() % 64);
                 Ok(())
             }
+            Set::Regions(keys) => {
+                insert_sorted(keys, parse_region(word)?.key());
+                Ok(())
+            }
+            Set::Asns(asns) => {
+                insert_sorted(asns, parse_asn(item)?);
+                Ok(())
+            }
+            Set::Anonymous => Ok(()),
             Set::IpRanges(nets, ranges) => {
                 let net =
                     parse_network(word.ok_or("must be a network in CIDR notation (a string)")?)?;
@@ -296,6 +576,15 @@ impl Set {
                 all.push(net);
                 *ranges = IpRanges::of(&all);
                 *nets = all.into_boxed_slice();
+                Ok(())
+            }
+            Set::Params(_, values) => values.insert(item),
+            Set::Schedule(written, minutes) => {
+                parse_window(item)?;
+                let mut all = std::mem::take(written).into_vec();
+                all.push(item.clone());
+                *minutes = week_minutes(&all);
+                *written = all.into_boxed_slice();
                 Ok(())
             }
             Set::Languages(bits) => {
@@ -310,11 +599,7 @@ impl Set {
             }
             Set::Referrers(hosts) => {
                 let host = parse_host(word.ok_or("must be a host name (a string)")?)?;
-                let mut all = std::mem::take(hosts).into_vec();
-                if let Err(at) = all.binary_search(&host) {
-                    all.insert(at, host);
-                }
-                *hosts = all.into_boxed_slice();
+                insert_sorted(hosts, host);
                 Ok(())
             }
         }
@@ -325,13 +610,20 @@ impl Set {
         Some(match (self, other) {
             (Set::Devices(a), Set::Devices(b)) => Set::Devices(Bits(a.0 & b.0, Default::default())),
             (Set::Os(a), Set::Os(b)) => Set::Os(Bits(a.0 & b.0, Default::default())),
+            (Set::Browsers(a), Set::Browsers(b)) => {
+                Set::Browsers(Bits(a.0 & b.0, Default::default()))
+            }
             (Set::Countries(a), Set::Countries(b)) => {
                 Set::Countries(std::array::from_fn(|i| a[i] & b[i]))
             }
             (Set::Languages(a), Set::Languages(b)) => {
                 Set::Languages(std::array::from_fn(|i| a[i] & b[i]))
             }
-            // Ranges and host names: both rules are kept, and both must hold.
+            (Set::Regions(a), Set::Regions(b)) => Set::Regions(sorted_both(a, b, false)),
+            (Set::Asns(a), Set::Asns(b)) => Set::Asns(sorted_both(a, b, false)),
+            (Set::Anonymous, Set::Anonymous) => Set::Anonymous,
+            // Ranges, sub ids, schedules and host names: both rules are kept, and both must
+            // hold.
             _ => return None,
         })
     }
@@ -341,22 +633,40 @@ impl Set {
         Some(match (self, other) {
             (Set::Devices(a), Set::Devices(b)) => Set::Devices(Bits(a.0 | b.0, Default::default())),
             (Set::Os(a), Set::Os(b)) => Set::Os(Bits(a.0 | b.0, Default::default())),
+            (Set::Browsers(a), Set::Browsers(b)) => {
+                Set::Browsers(Bits(a.0 | b.0, Default::default()))
+            }
             (Set::Countries(a), Set::Countries(b)) => {
                 Set::Countries(std::array::from_fn(|i| a[i] | b[i]))
             }
             (Set::Languages(a), Set::Languages(b)) => {
                 Set::Languages(std::array::from_fn(|i| a[i] | b[i]))
             }
+            (Set::Regions(a), Set::Regions(b)) => Set::Regions(sorted_both(a, b, true)),
+            (Set::Asns(a), Set::Asns(b)) => Set::Asns(sorted_both(a, b, true)),
+            (Set::Anonymous, Set::Anonymous) => Set::Anonymous,
             _ => return None,
         })
     }
 
+    /// Whether every value of this set is in `other`, for sets whose values can be listed
+    /// (false for ranges, sub ids, schedules and host names).
+    pub fn within(&self, other: &Set) -> bool {
+        self.intersect(other).is_some_and(|both| both == *self)
+    }
+
+    /// Whether the set holds no value: an include rule of it turns every click away.
     pub fn is_empty(&self) -> bool {
         match self {
             Set::Devices(b) => b.0 == 0,
             Set::Os(b) => b.0 == 0,
+            Set::Browsers(b) => b.0 == 0,
             Set::Countries(bits) | Set::Languages(bits) => bits.iter().all(|w| *w == 0),
+            Set::Regions(keys) | Set::Asns(keys) => keys.is_empty(),
+            Set::Anonymous => false,
             Set::IpRanges(nets, _) => nets.is_empty(),
+            Set::Params(_, v) => v.exact.is_empty() && v.prefixes.is_empty(),
+            Set::Schedule(_, minutes) => minutes.starts.is_empty(),
             Set::Referrers(hosts) => hosts.is_empty(),
         }
     }
@@ -366,8 +676,19 @@ impl Set {
         match self {
             Set::Devices(b) => b.to_json(DeviceClass::ALL, DeviceClass::as_str),
             Set::Os(b) => b.to_json(OsFamily::ALL, OsFamily::as_str),
+            Set::Browsers(b) => b.to_json(Browser::ALL, Browser::as_str),
             Set::Countries(bits) => Value::from(country_codes(bits)),
+            Set::Regions(keys) => keys
+                .iter()
+                .map(|&k| Value::from(Region::from_key(k).to_string()))
+                .collect(),
+            Set::Asns(asns) => Value::from(asns.to_vec()),
+            Set::Anonymous => Value::from(true),
             Set::IpRanges(nets, _) => nets.iter().map(|n| n.to_string()).collect(),
+            Set::Params(index, values) => {
+                serde_json::json!({ SUB_IDS[usize::from(*index)]: values.to_json() })
+            }
+            Set::Schedule(written, _) => Value::from(written.to_vec()),
             Set::Languages(bits) => Value::from(
                 country_codes(bits)
                     .into_iter()
@@ -384,16 +705,125 @@ impl Set {
         match self {
             Set::Devices(b) => Some(b.contains(attrs.device() as u8)),
             Set::Os(b) => Some(b.contains(attrs.os() as u8)),
+            Set::Browsers(b) => Some(b.contains(attrs.browser() as u8)),
             Set::Countries(bits) => attrs
                 .country()
                 .map(|c| bits[c.index() / 64] & (1 << (c.index() % 64)) != 0),
+            Set::Regions(keys) => attrs.region().map(|r| sorted_holds(keys, r.key())),
+            Set::Asns(asns) => attrs.asn().map(|a| sorted_holds(asns, a)),
+            Set::Anonymous => attrs.anonymous(),
             Set::IpRanges(_, ranges) => attrs.ip().map(|ip| ranges.contains(ip)),
+            Set::Params(index, values) => attrs.sub(usize::from(*index)).map(|v| values.holds(v)),
+            Set::Schedule(_, minutes) => attrs.week_minute().map(|m| minutes.contains(m)),
             Set::Languages(bits) => attrs
                 .language()
                 .map(|l| bits[l.index() / 64] & (1 << (l.index() % 64)) != 0),
             Set::Referrers(hosts) => attrs.referrer_host().map(|h| host_matches(hosts, h)),
         }
     }
+}
+
+/// The values of two sorted slices that are in both (`either: false`) or in either.
+fn sorted_both(a: &[u32], b: &[u32], either: bool) -> Box<[u32]> {
+    let mut out: Vec<u32> = match either {
+        true => a.iter().chain(b).copied().collect(),
+        false => a
+            .iter()
+            .filter(|v| b.binary_search(v).is_ok())
+            .copied()
+            .collect(),
+    };
+    out.sort_unstable();
+    out.dedup();
+    out.into_boxed_slice()
+}
+
+/// Bisection of a sorted slice, not inlined into the decision (see [`IpRanges::contains`]).
+#[inline(never)]
+fn sorted_holds(sorted: &[u32], value: u32) -> bool {
+    sorted.binary_search(&value).is_ok()
+}
+
+/// Minutes in a week.
+const WEEK: u16 = 7 * 24 * 60;
+
+/// One schedule window as written, checked: the days it starts on (bit 0 Monday), and its
+/// start and end in minutes of the day (`end` may be below `start`: across midnight).
+fn parse_window(item: &Value) -> Result<(u8, u16, u16), String> {
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let Value::Object(w) = item else {
+        return Err(
+            r#"must be a window: {"days": ["mon", ...], "from": "HH:MM", "to": "HH:MM"}"#.into(),
+        );
+    };
+    if let Some(unknown) = w
+        .keys()
+        .find(|k| !["days", "from", "to"].contains(&k.as_str()))
+    {
+        return Err(format!(
+            "{unknown:?} is not a field of a window (days, from, to)"
+        ));
+    }
+    let days = match w.get("days") {
+        None => 0x7f,
+        Some(Value::Array(days)) => {
+            let mut bits = 0u8;
+            for d in days {
+                let i = d
+                    .as_str()
+                    .and_then(|d| DAYS.iter().position(|n| *n == d))
+                    .ok_or_else(|| format!("days: {d} is not one of {}", DAYS.join(", ")))?;
+                bits |= 1 << i;
+            }
+            bits
+        }
+        Some(_) => return Err("days must be a list of mon, tue, wed, thu, fri, sat, sun".into()),
+    };
+    let time = |field: &str| -> Result<u16, String> {
+        let text = w
+            .get(field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| format!("{field} is required: a time of day, HH:MM"))?;
+        parse_time(text).ok_or_else(|| {
+            format!("{field}: {text:?} is not a time of day, HH:MM from 00:00 to 24:00")
+        })
+    };
+    Ok((days, time("from")?, time("to")?))
+}
+
+/// `HH:MM`, 00:00 to 24:00, in minutes.
+fn parse_time(text: &str) -> Option<u16> {
+    let (h, m) = text.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+    (m < 60 && (h < 24 || (h == 24 && m == 0))).then_some(h * 60 + m)
+}
+
+/// The minutes of the week the (valid) windows cover, merged: a window from 22:00 to 02:00
+/// on Sunday runs into Monday, the start of the week.
+fn week_minutes(windows: &[Value]) -> Ranges<u16> {
+    let mut ranges = Vec::new();
+    for (days, from, to) in windows.iter().filter_map(|w| parse_window(w).ok()) {
+        let length = match to.cmp(&from) {
+            std::cmp::Ordering::Greater => to - from,
+            std::cmp::Ordering::Less => 24 * 60 - from + to,
+            std::cmp::Ordering::Equal => 0,
+        };
+        for day in (0..7u16).filter(|d| days & (1 << d) != 0) {
+            if length == 0 {
+                continue;
+            }
+            let start = day * 24 * 60 + from;
+            let end = start + length - 1;
+            match end < WEEK {
+                true => ranges.push((start, end)),
+                false => ranges.extend([(start, WEEK - 1), (0, end - WEEK)]),
+            }
+        }
+    }
+    Ranges::of(ranges, |m| m.saturating_add(1))
 }
 
 /// Sorted, disjoint, inclusive address ranges: IPv4 and IPv6 apart (an IPv6 network never
@@ -407,7 +837,7 @@ pub struct IpRanges {
 /// Sorted disjoint ranges, their starts and ends apart: the bisection reads only starts
 /// (40 KB for 10 000 IPv4 ranges, not 80) and one end.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-struct Ranges<T> {
+pub struct Ranges<T> {
     starts: Box<[T]>,
     ends: Box<[T]>,
 }
@@ -747,7 +1177,7 @@ pub enum Turned {
 }
 
 /// The dimensions whose values are words of the mask ([`Dimension::word_bits`]).
-const WORD_DIMENSIONS: [Dimension; 2] = [Dimension::Device, Dimension::Os];
+const WORD_DIMENSIONS: [Dimension; 3] = [Dimension::Device, Dimension::Os, Dimension::Browser];
 
 /// The bits of a word dimension's values in the mask (none for other dimensions).
 const fn word_mask(d: Dimension) -> u64 {
@@ -769,6 +1199,7 @@ fn word_bits<A: Attributes + ?Sized>(attrs: &mut A, restricted: u64) -> u64 {
             let value = match d {
                 Dimension::Device => attrs.device() as u8,
                 Dimension::Os => attrs.os() as u8,
+                Dimension::Browser => attrs.browser() as u8,
                 _ => continue,
             };
             bits |= 1u64 << (offset + u32::from(value));
@@ -799,7 +1230,7 @@ mod tests {
 
     fn rule(d: Dimension, exclude: bool, values: Value) -> Rule {
         Rule {
-            set: d.parse(&values).unwrap().unwrap(),
+            set: d.parse(&values).unwrap().remove(0),
             exclude,
         }
     }
@@ -1032,7 +1463,7 @@ mod tests {
                 })
                 .collect();
             let written: Vec<Value> = nets.iter().map(|n| n.to_string().into()).collect();
-            let set = Dimension::IpRange.parse(&Value::from(written)).unwrap().unwrap();
+            let set = Dimension::IpRange.parse(&Value::from(written)).unwrap().remove(0);
             // Probe addresses at and around every network's ends, and random ones.
             let mut addresses: Vec<IpAddr> = probes
                 .into_iter()
@@ -1057,7 +1488,7 @@ mod tests {
         let set = Dimension::Referrer
             .parse(&json!(["Example.com.", "ads.net"]))
             .unwrap()
-            .unwrap();
+            .remove(0);
         assert_eq!(set.to_json(), json!(["ads.net", "example.com"]));
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         for (host, held) in [
@@ -1098,24 +1529,24 @@ mod tests {
             ]))
             .unwrap_err();
         assert_eq!(
-            e.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
-            [Some(0), Some(1), Some(2)]
+            e.iter().map(|(at, _)| at.as_str()).collect::<Vec<_>>(),
+            ["[0]", "[1]", "[2]"]
         );
         assert!(e[1].1.contains("the network is 10.0.0.0/8"), "{e:?}");
     }
 
     #[test]
     fn bad_values_are_reported_with_their_index() {
-        assert_eq!(Dimension::Os.parse(&json!([])), Ok(None));
+        assert_eq!(Dimension::Os.parse(&json!([])), Ok(Vec::new()));
         let e = Dimension::Os.parse(&json!(["ios", "beos", 3])).unwrap_err();
         assert_eq!(
-            e.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
-            [Some(1), Some(2)]
+            e.iter().map(|(at, _)| at.as_str()).collect::<Vec<_>>(),
+            ["[1]", "[2]"]
         );
         assert!(e[0].1.contains("\"beos\""), "{e:?}");
         let e = Dimension::Country.parse(&json!(["UK"])).unwrap_err();
         assert!(e[0].1.contains("GB"), "{e:?}");
         let e = Dimension::Device.parse(&json!("mobile")).unwrap_err();
-        assert_eq!(e[0].0, None);
+        assert_eq!(e[0].0, "");
     }
 }

@@ -40,6 +40,13 @@ enum Command {
         /// Extra request header, 'Name: value' (repeatable).
         #[arg(long = "header")]
         headers: Vec<String>,
+        /// Sub id of the click, 's1=value' .. 's5=value' (repeatable).
+        #[arg(long = "sub")]
+        subs: Vec<String>,
+        /// The click's time, RFC 3339 (e.g. 2026-12-01T18:30:00Z; default now): for
+        /// schedules and cap windows.
+        #[arg(long)]
+        at: Option<String>,
     },
     /// Validate a catalog file and publish it as the cluster's next shared catalog.
     Push {
@@ -67,12 +74,16 @@ fn main() -> ExitCode {
             ip,
             ua,
             headers,
+            subs,
+            at,
         } => smartlink::cli::route(&smartlink::cli::RouteArgs {
             config: &config,
             link,
             ip,
             user_agent: ua.as_deref(),
             headers: &headers,
+            subs: &subs,
+            at: at.as_deref(),
         }),
         Command::Stats { link } => smartlink::cli::stats(&config, link),
         Command::Push { file } => smartlink::cli::push(&config, file.as_deref()),

@@ -4,32 +4,53 @@
 //! dry run: it records and counts nothing.
 
 use std::net::IpAddr;
+use std::time::SystemTime;
 
 use http::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::click::{Click, Env, Mode, Via};
+use crate::clicks::SubIds;
 use crate::client::DeviceClassifier;
 use crate::routing::explain::Explain;
 use crate::routing::{Attributes, Link, Outcome};
 use crate::snapshot::Snapshot;
 
-/// The explanation of a click on `link` from `peer` with `headers`, as JSON.
+/// A click to explain: from `peer` with `headers` and sub ids `subs`, at `time`.
+pub struct Probe<'a> {
+    pub peer: IpAddr,
+    pub headers: &'a HeaderMap,
+    pub subs: SubIds<'a>,
+    pub time: SystemTime,
+}
+
+/// The time of an explained click: `at` as RFC 3339, or now.
+pub fn time(at: Option<&str>) -> Result<SystemTime, String> {
+    match at {
+        None => Ok(SystemTime::now()),
+        Some(text) => text
+            .parse::<jiff::Timestamp>()
+            .map(SystemTime::from)
+            .map_err(|e| {
+                format!("{text:?} is not an RFC 3339 time (e.g. 2026-12-01T18:30:00Z): {e}")
+            }),
+    }
+}
+
+/// The explanation of a click on `link`, as JSON.
 pub fn report(
     snapshot: &Snapshot,
     link: &Link,
-    peer: IpAddr,
-    headers: &HeaderMap,
+    probe: &Probe,
     devices: &DeviceClassifier,
 ) -> Value {
     let mut trace = Explain::new(link);
-    let subs = Default::default();
     let click = Click {
         via: Via::SmartLink(link),
-        subs: &subs,
-        peer,
-        headers,
-        time: std::time::SystemTime::now(),
+        subs: &probe.subs,
+        peer: probe.peer,
+        headers: probe.headers,
+        time: probe.time,
         mode: Mode::DryRun,
     };
     let env = Env { snapshot, devices };
@@ -46,8 +67,16 @@ pub fn report(
         "client": {
             "ip": attrs.ip,
             "country": attrs.country(),
+            "region": attrs.region(),
+            "asn": attrs.asn(),
+            "anonymous": attrs.anonymous(),
             "device": attrs.device(),
             "os": attrs.os(),
+            "browser": attrs.browser(),
+            "language": attrs.language().map(|l| l.as_str().to_string()),
+            "referrer_host": attrs.referrer_host(),
+            "time": jiff::Timestamp::try_from(probe.time).ok().map(|t| t.to_string()),
+            "week_minute": attrs.week_minute(),
         },
         "decision": {
             "outcome": if offer_id.is_some() { "routed" } else { "fallback" },

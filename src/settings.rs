@@ -126,6 +126,8 @@ struct RawCatalog {
 #[serde(deny_unknown_fields)]
 struct RawGeoip {
     database: Option<String>,
+    asn_database: Option<String>,
+    anonymous_database: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -163,6 +165,7 @@ struct RawPostbacks {
 #[serde(deny_unknown_fields)]
 struct RawRouting {
     bots: Option<String>,
+    anonymous: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -209,10 +212,11 @@ pub enum Runtime {
     Shared,
 }
 
-/// What happens to clicks whose device class is `bot` (docs/routing.md).
+/// What happens to clicks of a screened kind: bots (`routing.bots`) and clicks from
+/// anonymizing networks (`routing.anonymous`), docs/routing.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BotPolicy {
-    /// Send to the fallback URL; count toward no cap (the default).
+pub enum Screen {
+    /// Send to the fallback URL; count toward no cap.
     Fallback,
     /// Route like any other click.
     Route,
@@ -270,7 +274,10 @@ pub struct Settings {
     /// Threads serving the public listener (default: the CPUs this process may run on).
     pub threads: usize,
     pub catalog_path: PathBuf,
+    /// Country (and region) database.
     pub geoip_database: Option<PathBuf>,
+    pub asn_database: Option<PathBuf>,
+    pub anonymous_database: Option<PathBuf>,
     pub click_secret: Vec<u8>,
     /// Secrets rotated out: ids they signed still verify (postbacks of older clicks).
     pub previous_click_secrets: Vec<Vec<u8>>,
@@ -291,7 +298,10 @@ pub struct Settings {
     pub postback_networks: Vec<IpNet>,
     /// Largest management API request body; `413` beyond it.
     pub api_max_body_bytes: usize,
-    pub bots: BotPolicy,
+    /// Bots: to the fallback by default.
+    pub bots: Screen,
+    /// Clicks from anonymizing networks: routed by default.
+    pub anonymous: Screen,
     pub record_queue_capacity: usize,
     pub record_flush_interval: Duration,
     /// Hours of click logs kept (whole hourly files, the current one included).
@@ -677,6 +687,8 @@ impl Validator<'_> {
                 .unwrap_or_else(|| "config/network.json".into()),
         );
         let geoip_database = raw.geoip.database.map(PathBuf::from);
+        let asn_database = raw.geoip.asn_database.map(PathBuf::from);
+        let anonymous_database = raw.geoip.anonymous_database.map(PathBuf::from);
 
         let click_secret = env(ENV_CLICK_SECRET)
             .filter(|s| !s.is_empty())
@@ -757,17 +769,8 @@ impl Validator<'_> {
         );
         let api_max_body_bytes =
             self.positive("api.max_body_bytes", raw.api.max_body_bytes, 65_536);
-        let bots = match raw.routing.bots.as_deref() {
-            None | Some("fallback") => BotPolicy::Fallback,
-            Some("route") => BotPolicy::Route,
-            Some(other) => {
-                self.fail(
-                    "routing.bots",
-                    format!("{other:?} is not one of \"fallback\", \"route\""),
-                );
-                BotPolicy::Fallback
-            }
-        };
+        let bots = self.screen("routing.bots", raw.routing.bots, Screen::Fallback);
+        let anonymous = self.screen("routing.anonymous", raw.routing.anonymous, Screen::Route);
         let record_queue_capacity =
             self.positive("records.queue_capacity", raw.records.queue_capacity, 65_536);
         let flush_ms = raw.records.flush_interval_ms.unwrap_or(1000);
@@ -822,6 +825,8 @@ impl Validator<'_> {
             threads,
             catalog_path,
             geoip_database,
+            asn_database,
+            anonymous_database,
             click_secret: click_secret.into_bytes(),
             previous_click_secrets,
             timezone,
@@ -835,6 +840,7 @@ impl Validator<'_> {
             postback_networks,
             api_max_body_bytes,
             bots,
+            anonymous,
             record_queue_capacity,
             record_flush_interval: Duration::from_millis(flush_ms.clamp(1, 1000)),
             click_log_retention_hours,
@@ -953,6 +959,22 @@ impl Validator<'_> {
         v
     }
 
+    /// `"fallback"` or `"route"`.
+    fn screen(&mut self, key: &str, value: Option<String>, default: Screen) -> Screen {
+        match value.as_deref() {
+            None => default,
+            Some("fallback") => Screen::Fallback,
+            Some("route") => Screen::Route,
+            Some(other) => {
+                self.fail(
+                    key,
+                    format!("{other:?} is not one of \"fallback\", \"route\""),
+                );
+                default
+            }
+        }
+    }
+
     fn at_least(&mut self, key: &str, value: usize, min: usize) -> usize {
         if value < min {
             self.fail(key, format!("must be at least {min}"));
@@ -988,7 +1010,8 @@ mod tests {
         assert_eq!(s.catalog_path, PathBuf::from("config/network.json"));
         assert_eq!(s.geoip_database, None);
         assert_eq!(s.timezone, "UTC");
-        assert_eq!(s.bots, BotPolicy::Fallback);
+        assert_eq!(s.bots, Screen::Fallback);
+        assert_eq!(s.anonymous, Screen::Route);
         assert_eq!(s.runtime, Runtime::PerCore);
         assert_eq!(
             s.threads,
@@ -1086,6 +1109,7 @@ mod tests {
             attribution_window_days = 0
             [routing]
             bots = "maybe"
+            anonymous = "block"
             [records]
             flush_interval_ms = 5000
             conversion_log_retention_days = 0
@@ -1120,6 +1144,7 @@ mod tests {
                 "tracking.timezone",
                 "api.max_body_bytes",
                 "routing.bots",
+                "routing.anonymous",
                 "records.flush_interval_ms",
                 "records.conversion_log_retention_days",
             ]

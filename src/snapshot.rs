@@ -2,7 +2,7 @@
 //! the files and published through `ArcSwap` by `state`.
 //!
 //! Pipeline: settings file → [`Settings`] → catalog file → [`ValidCatalog`] → compiled
-//! [`RoutingTable`]; GeoIP file → [`GeoDb`]. Any error anywhere fails the whole load, with
+//! [`RoutingTable`]; GeoIP files → [`GeoDbs`]. Any error anywhere fails the whole load, with
 //! every problem found listed; nothing is half-applied.
 
 use std::fmt;
@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use crate::calendar::Calendar;
 use crate::catalog::{self, FileStamp, ValidCatalog};
-use crate::clicks::ClickSigner;
-use crate::client::{ClientAttrs, DeviceClassifier, GeoDb, TrustedProxies};
+use crate::clicks::{ClickSigner, SubIds};
+use crate::client::{ClickFacts, ClientAttrs, DeviceClassifier, GeoDbs, TrustedProxies};
 use crate::counts::{CapClock, Counts};
 use crate::routing::{Context, RoutingTable};
 use crate::settings::Settings;
@@ -30,7 +30,7 @@ pub struct Snapshot {
     pub catalog_generation: u64,
     pub table: RoutingTable,
     /// Shared with the snapshots that API writes derive from this one.
-    pub geo: Option<Arc<GeoDb>>,
+    pub geo: GeoDbs,
     pub signer: ClickSigner,
     pub proxies: TrustedProxies,
     /// Cap windows in `tracking.timezone` (shared with conversions being counted).
@@ -97,13 +97,13 @@ impl Snapshot {
                 s.catalog_generation,
             )),
         };
-        let geo = match &settings.geoip_database {
-            Some(path) => GeoDb::open(path)
-                .map(|g| Some(Arc::new(g)))
-                .map_err(|e| problems.push(e.to_string()))
-                .unwrap_or(None),
-            None => None,
-        };
+        let geo = GeoDbs::open(
+            settings.geoip_database.as_deref(),
+            settings.asn_database.as_deref(),
+            settings.anonymous_database.as_deref(),
+        )
+        .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
+        .unwrap_or_default();
         match (problems.is_empty(), catalog) {
             (true, Some((catalog, catalog_stamp, catalog_generation))) => {
                 let table =
@@ -142,17 +142,26 @@ impl Snapshot {
         )
     }
 
-    /// The attributes of a client at `peer` sending `headers` (computed lazily).
+    /// The attributes of a client at `peer` sending `headers` with sub ids `subs`, at `now`
+    /// (Unix seconds), computed lazily.
     pub fn client_attrs<'a>(
         &'a self,
         peer: std::net::IpAddr,
         headers: &'a http::HeaderMap,
+        subs: &'a SubIds<'a>,
+        now: i64,
         devices: &'a DeviceClassifier,
     ) -> ClientAttrs<'a> {
+        let facts = ClickFacts {
+            subs,
+            calendar: &self.calendar,
+            now,
+        };
         ClientAttrs::new(
             self.proxies.client_ip(peer, headers),
             headers,
-            self.geo.as_deref(),
+            facts,
+            &self.geo,
             devices,
         )
     }
@@ -161,6 +170,7 @@ impl Snapshot {
     pub fn context(&self, now: i64, count: bool) -> Context<'_> {
         Context {
             bots: self.settings.bots,
+            anonymous: self.settings.anonymous,
             caps: CapClock {
                 calendar: &self.calendar,
                 now,
@@ -174,7 +184,7 @@ impl Snapshot {
         settings: Settings,
         (catalog, catalog_stamp, catalog_generation): (Arc<ValidCatalog>, FileStamp, u64),
         table: RoutingTable,
-        geo: Option<Arc<GeoDb>>,
+        geo: GeoDbs,
         calendar: Arc<Calendar>,
     ) -> Snapshot {
         Snapshot {

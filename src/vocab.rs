@@ -253,6 +253,128 @@ impl OsFamily {
     }
 }
 
+/// Browser family of a click, from its user agent (docs/routing.md).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[repr(u8)]
+pub enum Browser {
+    Chrome = 0,
+    Safari = 1,
+    Firefox = 2,
+    Edge = 3,
+    Samsung = 4,
+    Opera = 5,
+    Other = 6,
+}
+
+impl Browser {
+    pub const ALL: [Browser; 7] = [
+        Browser::Chrome,
+        Browser::Safari,
+        Browser::Firefox,
+        Browser::Edge,
+        Browser::Samsung,
+        Browser::Opera,
+        Browser::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Browser::Chrome => "chrome",
+            Browser::Safari => "safari",
+            Browser::Firefox => "firefox",
+            Browser::Edge => "edge",
+            Browser::Samsung => "samsung",
+            Browser::Opera => "opera",
+            Browser::Other => "other",
+        }
+    }
+
+    /// Inverse of `self as u8`.
+    pub fn from_u8(v: u8) -> Option<Browser> {
+        Browser::ALL.get(usize::from(v)).copied()
+    }
+}
+
+/// An ISO 3166-2 subdivision code (`US-CA`, `GB-ENG`): a country and one to three ASCII
+/// upper-case letters or digits, packed in one word so that a region rule is a search of
+/// sorted integers (country index × 2^16 + the subdivision in base 37).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Region(u32);
+
+impl Region {
+    /// Parses `CC-SSS` (well-formedness only; whether ISO assigned it is the catalog's
+    /// business).
+    pub fn from_code(code: &str) -> Option<Region> {
+        let (country, sub) = code.split_once('-')?;
+        Region::of(Country::from_code(country)?, sub)
+    }
+
+    /// The region `sub` (1–3 upper-case letters or digits) of `country`.
+    pub fn of(country: Country, sub: &str) -> Option<Region> {
+        if sub.is_empty() || sub.len() > 3 {
+            return None;
+        }
+        let mut packed = 0u32;
+        for b in sub.bytes() {
+            let digit = match b {
+                b'0'..=b'9' => b - b'0' + 1,
+                b'A'..=b'Z' => b - b'A' + 11,
+                _ => return None,
+            };
+            packed = packed * 37 + u32::from(digit);
+        }
+        Some(Region((country.index() as u32) << 16 | packed))
+    }
+
+    pub fn country(self) -> Country {
+        let i = (self.0 >> 16) as usize;
+        Country([b'A' + (i / 26) as u8, b'A' + (i % 26) as u8])
+    }
+
+    /// The packed value (sorted sets of regions).
+    pub fn key(self) -> u32 {
+        self.0
+    }
+
+    /// Inverse of [`Region::key`] for a key made by this type.
+    pub fn from_key(key: u32) -> Region {
+        Region(key)
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sub = [0u8; 3];
+        let (mut n, mut len) = (self.0 & 0xffff, 0);
+        while n > 0 && len < 3 {
+            let d = (n % 37) as u8;
+            sub[len] = if d <= 10 { b'0' + d - 1 } else { b'A' + d - 11 };
+            n /= 37;
+            len += 1;
+        }
+        sub[..len].reverse();
+        write!(
+            f,
+            "{}-{}",
+            self.country(),
+            std::str::from_utf8(&sub[..len]).unwrap_or("")
+        )
+    }
+}
+
+impl fmt::Debug for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for Region {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
 /// Why a click went to the fallback URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -265,14 +387,17 @@ pub enum FallbackReason {
     NoMatch,
     /// No attachment qualified, and at least one matched the click but its offer was capped.
     AllCapped,
+    /// The click came from an anonymizing network and those are not routed.
+    Anonymous,
 }
 
 impl FallbackReason {
-    pub const ALL: [FallbackReason; 4] = [
+    pub const ALL: [FallbackReason; 5] = [
         FallbackReason::Inactive,
         FallbackReason::Bot,
         FallbackReason::NoMatch,
         FallbackReason::AllCapped,
+        FallbackReason::Anonymous,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -281,6 +406,7 @@ impl FallbackReason {
             FallbackReason::Bot => "bot",
             FallbackReason::NoMatch => "no_match",
             FallbackReason::AllCapped => "all_capped",
+            FallbackReason::Anonymous => "anonymous",
         }
     }
 }

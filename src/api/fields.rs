@@ -77,6 +77,16 @@ pub const HEIGHT: Field<u32> = Field::new(
     },
     "Height in pixels (1-100000).",
 );
+pub const ACCEPT_LANGUAGE: Field<String> = Field::new(
+    "accept_language",
+    Type::FreeText,
+    "The client's Accept-Language header.",
+);
+pub const AT: Field<String> = Field::new(
+    "at",
+    Type::Text,
+    "The click's time, RFC 3339 (e.g. `2026-12-01T18:30:00Z`); default now. For schedules and cap windows.",
+);
 pub const IP: Field<String> = Field::new(
     "ip",
     Type::Ip,
@@ -162,6 +172,20 @@ pub const ROW_LIMIT_500: Field<i64> = Field::new(
     "Pagination: the most rows to return, 1 to 500 (default 100); a value out of range is a 400.",
 )
 .default(100);
+pub const REFERER: Field<String> = Field::new(
+    "referer",
+    Type::FreeText,
+    "The click's Referer header (a URL).",
+);
+/// The sub ids of a click to explain, `s1`..`s5`.
+pub const SUBS: [Field<String>; 5] = {
+    let mut subs = [Field::new("s1", Type::Text, "Sub id s1 of the click."); 5];
+    subs[1] = Field::new("s2", Type::Text, "Sub id s2 of the click.");
+    subs[2] = Field::new("s3", Type::Text, "Sub id s3 of the click.");
+    subs[3] = Field::new("s4", Type::Text, "Sub id s4 of the click.");
+    subs[4] = Field::new("s5", Type::Text, "Sub id s5 of the click.");
+    subs
+};
 pub const SEC_CH_UA_MOBILE: Field<String> = Field::new(
     "sec_ch_ua_mobile",
     Type::OneOf(&["?0", "?1"]),

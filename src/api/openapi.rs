@@ -11,7 +11,7 @@ use serde_json::{Map, Value, json};
 
 use super::calls::{CALLS, Call};
 use super::params::{Param, Presence, Type};
-use crate::conditions::{Dimension, Side};
+use crate::conditions::{Dimension, SUB_IDS, Shape, Side};
 
 /// The document as written in the repository.
 const WRITTEN: &str = include_str!("../../docs/openapi.json");
@@ -103,15 +103,21 @@ fn request_body(op: &mut Value, call: &Call) {
         "properties": properties,
         "additionalProperties": false,
     });
+    // Lists of words are comma-separated in a form body; objects and lists of objects are
+    // their JSON text.
     let lists: Map<String, Value> = call
         .params
         .iter()
-        .filter(|p| matches!(p.ty, Type::Condition(_)))
-        .map(|p| {
-            (
+        .filter_map(|p| match p.ty {
+            Type::Condition(d) if json_text(d) => Some((
+                p.name.to_string(),
+                json!({"contentType": "application/json"}),
+            )),
+            Type::Condition(d) if d.shape() == Shape::List => Some((
                 p.name.to_string(),
                 json!({"style": "form", "explode": false}),
-            )
+            )),
+            _ => None,
         })
         .collect();
     let body = &mut op["requestBody"];
@@ -133,13 +139,19 @@ fn description(p: &Param) -> String {
             let (_, exclude) = Dimension::of_field(Side::Attachment, p.name)
                 .or(Dimension::of_field(Side::Offer, p.name))
                 .unwrap_or((d, false));
-            let what = if exclude {
-                "Clicks whose value is in the list are turned away"
-            } else {
-                "Only clicks whose value is in the list qualify"
+            let what = match (d.shape(), exclude) {
+                (Shape::Flag, true) => "true: clicks from such networks are turned away",
+                (Shape::Flag, false) => "true: only clicks from such networks qualify",
+                (_, true) => "Clicks whose value is in the list are turned away",
+                (_, false) => "Only clicks whose value is in the list qualify",
+            };
+            let form = match (d.shape(), json_text(d)) {
+                (Shape::Flag, _) => "true or false",
+                (_, true) => "JSON (in a form body, its JSON text)",
+                _ => "A JSON array, or comma-separated text (the only form in a form body)",
             };
             format!(
-                "{what}: {}. Empty means any; a click without the value matches no list. A JSON array, or comma-separated text (the only form in a form body).",
+                "{what}: {}. Empty means any; a click without the value matches no list. {form}.",
                 d.values()
             )
         }
@@ -159,7 +171,7 @@ fn schema(p: &Param) -> Value {
         Type::FreeText => json!({"type": "string", "maxLength": 2048}),
         Type::Url => json!({"type": "string", "format": "uri", "maxLength": 2048}),
         Type::OneOf(words) => json!({"type": "string", "enum": words}),
-        Type::Condition(d) => json!({"type": "array", "items": values(d)}),
+        Type::Condition(d) => condition_schema(d),
         Type::Ip => json!({"type": "string"}),
         Type::Token => json!({"type": "string", "minLength": 8, "maxLength": 255}),
     };
@@ -172,11 +184,47 @@ fn schema(p: &Param) -> Value {
     s
 }
 
-/// The schema of one value of a dimension.
+/// Whether a condition's value is written as JSON text in a form body (objects, lists of
+/// objects).
+fn json_text(d: Dimension) -> bool {
+    d.shape() == Shape::Map || d == Dimension::Schedule
+}
+
+/// The schema of a condition's value: a list of values, per sub id a list, or a flag.
+fn condition_schema(d: Dimension) -> Value {
+    match d.shape() {
+        Shape::List => json!({"type": "array", "items": values(d)}),
+        Shape::Map => {
+            let list = json!({"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 255}});
+            let subs: Map<String, Value> = SUB_IDS
+                .iter()
+                .map(|s| (s.to_string(), list.clone()))
+                .collect();
+            json!({"type": "object", "properties": subs, "additionalProperties": false})
+        }
+        Shape::Flag => json!({"type": "boolean"}),
+    }
+}
+
+/// The schema of one value of a list dimension.
 fn values(d: Dimension) -> Value {
     match (d, d.words(), d.pattern()) {
         (Dimension::Country, ..) => json!({"$ref": "#/components/schemas/CountryCode"}),
         (Dimension::Device, ..) => json!({"$ref": "#/components/schemas/DeviceClass"}),
+        (Dimension::Asn, ..) => json!({"oneOf": [
+            {"type": "integer", "minimum": 1, "maximum": u32::MAX},
+            {"type": "string", "pattern": "^(AS)?[0-9]{1,10}$"},
+        ]}),
+        (Dimension::Schedule, ..) => json!({
+            "type": "object",
+            "properties": {
+                "days": {"type": "array", "items": {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]}},
+                "from": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"},
+                "to": {"type": "string", "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$"},
+            },
+            "required": ["from", "to"],
+            "additionalProperties": false,
+        }),
         (_, Some(words), _) => json!({"type": "string", "enum": words}),
         (_, None, Some(pattern)) => json!({"type": "string", "pattern": pattern}),
         (_, None, None) => json!({"type": "string"}),
@@ -201,10 +249,9 @@ fn condition_properties(schema: &mut Value, side: Side, after: &str) {
                     let what = if exclude { "Turned away" } else { "Only these" };
                     let any = if exclude { "" } else { " Empty: any." };
                     let description = format!("{what}: {}.{any}", d.values());
-                    properties.insert(
-                        field.to_string(),
-                        json!({"type": "array", "items": values(d), "description": description}),
-                    );
+                    let mut schema = condition_schema(d);
+                    schema["description"] = Value::from(description);
+                    properties.insert(field.to_string(), schema);
                 }
             }
         }

@@ -15,11 +15,11 @@ use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::marker::PhantomData;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldError};
 use crate::catalog::validate::{MAX_TEXT, check_token};
-use crate::conditions::Dimension;
+use crate::conditions::{Dimension, Shape};
 use crate::template::Template;
 
 /// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
@@ -414,7 +414,7 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             _ => Err(format!("must be one of: {}", words.join(", "))),
         },
         Type::Condition(dimension) => {
-            let values = Value::from(list(v)?);
+            let values = condition_value(dimension.shape(), v)?;
             match dimension.parse(&values) {
                 Ok(_) => Ok(Arg::Json(values)),
                 Err(errors) => Err(errors
@@ -469,21 +469,35 @@ fn text(v: Value, max: usize) -> Result<String, String> {
     }
 }
 
-fn list(v: Value) -> Result<Vec<String>, String> {
-    match v {
-        Value::Array(items) => items
-            .into_iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s),
-                _ => Err("must be a list of strings".to_string()),
-            })
-            .collect(),
-        Value::String(s) => Ok(s
+/// A condition's value as the catalog writes it: a list (a JSON array, or comma-separated
+/// text), an object (or its JSON text, the only form in a form body), or a flag (`true`,
+/// `false`, or their text).
+fn condition_value(shape: Shape, v: Value) -> Result<Value, String> {
+    if let Value::String(text) = &v
+        && text.trim_start().starts_with(['[', '{'])
+    {
+        return serde_json::from_str(text).map_err(|e| format!("is not valid JSON: {e}"));
+    }
+    match (shape, v) {
+        (Shape::List, Value::Array(items)) => Ok(Value::Array(items)),
+        (Shape::List, Value::String(s)) => Ok(s
             .split(',')
-            .map(|p| p.trim().to_string())
+            .map(str::trim)
             .filter(|p| !p.is_empty())
+            .map(Value::from)
             .collect()),
-        _ => Err("must be a list (a JSON array, or comma-separated text)".into()),
+        (Shape::List, _) => Err("must be a list (a JSON array, or comma-separated text)".into()),
+        (Shape::Map, Value::String(text)) if text.is_empty() => Ok(Value::Object(Map::new())),
+        (Shape::Map, Value::String(_)) => {
+            Err("must be a JSON object, e.g. {\"s1\": [\"fb\"]}".into())
+        }
+        (Shape::Map, v) => Ok(v),
+        (Shape::Flag, Value::String(text)) => match text.as_str() {
+            "true" | "1" => Ok(Value::Bool(true)),
+            "false" | "0" | "" => Ok(Value::Bool(false)),
+            _ => Err("must be true or false".into()),
+        },
+        (Shape::Flag, v) => Ok(v),
     }
 }
 

@@ -4,6 +4,7 @@
 //! List items of the seed calls carry exactly the seed samples' fields; the calls beyond the
 //! seeds (offers, affiliates, a link's attachments) carry every field of the catalog.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -16,6 +17,7 @@ use super::params::{Args, Field, Read};
 use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
 use crate::conditions::{Dimension, Side};
 use crate::links;
+use crate::route_report::Probe;
 use crate::settings::Settings;
 use crate::state::State;
 
@@ -344,6 +346,8 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
             SEC_CH_UA_PLATFORM,
             HeaderName::from_static("sec-ch-ua-platform"),
         ),
+        (ACCEPT_LANGUAGE, http::header::ACCEPT_LANGUAGE),
+        (REFERER, http::header::REFERER),
     ] {
         if let Some(text) = args.get(param) {
             let value = HeaderValue::from_str(&text).map_err(|_| {
@@ -352,7 +356,15 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
             headers.insert(header, value);
         }
     }
+    let time = crate::route_report::time(args.get(AT).as_deref())
+        .map_err(|e| ApiError::bad_request(Some(AT.name), e))?;
     // Without proxy headers the client IP is the peer, so the given address is used as is.
-    let report = crate::route_report::report(&snapshot, link, ip, &headers, &state.devices);
+    let probe = Probe {
+        peer: ip,
+        headers: &headers,
+        subs: SUBS.map(|s| args.get(s).map(Cow::Owned)),
+        time,
+    };
+    let report = crate::route_report::report(&snapshot, link, &probe, &state.devices);
     Ok(json!({"request_status": "Success", "response": report}))
 }

@@ -232,9 +232,15 @@ impl Conditions {
         self.0.iter().find(|(f, _)| *f == field).map(|(_, v)| v)
     }
 
-    /// Sets the list of `field` (an empty list removes it).
+    /// Sets the list of `field` (an empty list or object, `false` or `null` removes it).
     pub fn set(&mut self, field: &'static str, value: Value) {
-        let empty = value.as_array().is_some_and(Vec::is_empty);
+        let empty = match &value {
+            Value::Array(items) => items.is_empty(),
+            Value::Object(map) => map.is_empty(),
+            Value::Bool(on) => !on,
+            Value::Null => true,
+            _ => false,
+        };
         match self.0.iter().position(|(f, _)| *f == field) {
             Some(i) if empty => {
                 self.0.remove(i);

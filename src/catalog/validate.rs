@@ -286,16 +286,11 @@ impl Validator<'_> {
                 continue;
             };
             match dimension.parse(value) {
-                Ok(Some(set)) => rules.push(Rule { set, exclude }),
-                Ok(None) => {}
+                Ok(sets) => rules.extend(sets.into_iter().map(|set| Rule { set, exclude })),
                 Err(errors) => {
                     parsed = false;
-                    for (i, message) in errors {
-                        let path = match i {
-                            Some(i) => format!("{base}.{field}[{i}]"),
-                            None => format!("{base}.{field}"),
-                        };
-                        self.fail(at, path, message);
+                    for (place, message) in errors {
+                        self.fail(at, format!("{base}.{field}{place}"), message);
                     }
                 }
             }

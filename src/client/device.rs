@@ -1,5 +1,5 @@
-//! Device class and OS family from the user agent and client hints (docs/routing.md).
-//! The only module that knows woothee.
+//! Device class, OS family and browser family from the user agent and client hints
+//! (docs/routing.md). The only module that knows woothee.
 //!
 //! Order of rules, first match wins:
 //! 1. No user agent, or one naming a known bot, fetcher, preview service or automation tool
@@ -11,7 +11,11 @@
 //!    a `Tablet` token (not Windows' `Tablet PC`) → `tablet`.
 //! 5. woothee: `pc` → desktop, `smartphone`/`mobilephone` → mobile, anything else → other.
 //!
-//! The OS family comes from `Sec-CH-UA-Platform` when sent, else from the user agent.
+//! The OS family comes from `Sec-CH-UA-Platform` when sent, else from the user agent. The
+//! browser family is woothee's browser name (Chrome, Safari, Firefox, Edge, Opera,
+//! SamsungBrowser), with the tokens woothee misses checked first: `Edg/`, `EdgA/`, `EdgiOS/`
+//! (Edge), `OPR/`, `OPT/` (Opera), `SamsungBrowser/`, `CriOS/` (Chrome) and `FxiOS/`
+//! (Firefox) on iOS.
 //!
 //! woothee runs dozens of regular expressions (microseconds); the result for a user agent is
 //! kept in a fixed-size, lock-free, 4-way set-associative cache, so a repeated user agent
@@ -19,13 +23,30 @@
 //! construction: `CACHE_SLOTS` × 8 bytes. A slot holds the hash's upper bits as a tag and
 //! the answer, in one `AtomicU64`, so a reader never sees a torn entry.
 
+/// What a user agent (and its client hints) says of the client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub class: DeviceClass,
+    pub os: OsFamily,
+    pub browser: Browser,
+}
+
+impl Device {
+    /// A click without a user agent.
+    const NONE: Device = Device {
+        class: DeviceClass::Bot,
+        os: OsFamily::Other,
+        browser: Browser::Other,
+    };
+}
+
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aho_corasick::AhoCorasick;
 
 use crate::metrics::Counter;
-use crate::vocab::{DeviceClass, OsFamily};
+use crate::vocab::{Browser, DeviceClass, OsFamily};
 
 /// Number of cache slots (a power of two): 65,536 × 8 bytes = 512 KiB.
 pub const CACHE_SLOTS: usize = 1 << 16;
@@ -144,12 +165,14 @@ pub struct DeviceClassifier {
     pub cache_misses: Counter,
 }
 
-/// One cache set: `WAYS` slots in one half cache line. Each slot: tag (hash bits 8..64) |
-/// valid bit | os << 3 | device; 0 is empty.
+/// One cache set: `WAYS` slots in one half cache line. Each slot: tag (hash bits 12..64) |
+/// browser << 8 | valid bit | os << 3 | device; 0 is empty.
 #[repr(align(32))]
 struct Set([AtomicU64; WAYS]);
 
 const VALID: u64 = 0x80;
+/// The bits of a slot that are not its tag.
+const VALUE: u64 = 0xfff;
 
 impl DeviceClassifier {
     /// Builds the classifier and warms woothee (its regular expressions compile on first use,
@@ -189,49 +212,51 @@ impl DeviceClassifier {
         user_agent: Option<&[u8]>,
         ch_mobile: Option<&[u8]>,
         ch_platform: Option<&[u8]>,
-    ) -> (DeviceClass, OsFamily) {
-        let (mut device, mut os) = match user_agent {
+    ) -> Device {
+        let mut device = match user_agent {
             Some(ua) if !ua.is_empty() => self.cached(ua),
-            _ => (DeviceClass::Bot, OsFamily::Other),
+            _ => Device::NONE,
         };
-        if device != DeviceClass::Bot && ch_mobile == Some(b"?1") {
-            device = DeviceClass::Mobile;
+        if device.class != DeviceClass::Bot && ch_mobile == Some(b"?1") {
+            device.class = DeviceClass::Mobile;
         }
         if let Some(platform) = ch_platform.and_then(platform_hint) {
-            os = platform;
+            device.os = platform;
         }
-        (device, os)
+        device
     }
 
-    fn cached(&self, ua: &[u8]) -> (DeviceClass, OsFamily) {
+    fn cached(&self, ua: &[u8]) -> Device {
         let hash = self.hasher.hash_one(ua);
         let set = &self.sets[hash as usize & (self.sets.len() - 1)].0;
-        let tag = hash & !0xff;
+        let tag = hash & !VALUE;
         for slot in set {
             let entry = slot.load(Ordering::Relaxed);
-            if entry & !0xff == tag
+            if entry & !VALUE == tag
                 && entry & VALID != 0
-                && let (Some(d), Some(o)) = (
+                && let (Some(class), Some(os), Some(browser)) = (
                     DeviceClass::from_u8((entry & 0x7) as u8),
                     OsFamily::from_u8(((entry >> 3) & 0xf) as u8),
+                    Browser::from_u8(((entry >> 8) & 0xf) as u8),
                 )
             {
                 self.cache_hits.inc();
-                return (d, o);
+                return Device { class, os, browser };
             }
         }
         self.cache_misses.inc();
-        let (d, o) = self.parse_bytes(ua);
+        let d = self.parse_bytes(ua);
         // An empty way if there is one, else one chosen by the hash's top bits.
         let victim = set
             .iter()
             .find(|s| s.load(Ordering::Relaxed) == 0)
             .unwrap_or(&set[(hash >> 62) as usize % WAYS]);
-        victim.store(tag | VALID | (o as u64) << 3 | d as u64, Ordering::Relaxed);
-        (d, o)
+        let value = (d.browser as u64) << 8 | VALID | (d.os as u64) << 3 | d.class as u64;
+        victim.store(tag | value, Ordering::Relaxed);
+        d
     }
 
-    fn parse_bytes(&self, ua: &[u8]) -> (DeviceClass, OsFamily) {
+    fn parse_bytes(&self, ua: &[u8]) -> Device {
         match std::str::from_utf8(ua) {
             Ok(s) => self.parse(s),
             Err(_) => self.parse(&String::from_utf8_lossy(ua)),
@@ -239,14 +264,25 @@ impl DeviceClassifier {
     }
 
     /// Classifies a user agent without the cache (what a cache miss costs).
-    pub fn parse(&self, ua: &str) -> (DeviceClass, OsFamily) {
+    pub fn parse(&self, ua: &str) -> Device {
         let w = self.parser.parse(ua);
+        let browser = browser_from_tokens(ua)
+            .or_else(|| w.as_ref().map(|w| browser_from_woothee(w.name)))
+            .unwrap_or(Browser::Other);
+        let (class, os) = self.class_and_os(ua, w.as_ref());
+        Device { class, os, browser }
+    }
+
+    fn class_and_os(
+        &self,
+        ua: &str,
+        w: Option<&woothee::parser::WootheeResult>,
+    ) -> (DeviceClass, OsFamily) {
         let os = w
-            .as_ref()
             .map(|w| os_from_woothee(w.os))
             .filter(|&o| o != OsFamily::Other)
             .unwrap_or_else(|| os_from_tokens(ua));
-        if self.bots.is_match(ua) || w.as_ref().is_some_and(|w| w.category == "crawler") {
+        if self.bots.is_match(ua) || w.is_some_and(|w| w.category == "crawler") {
             return (DeviceClass::Bot, os);
         }
         if self.consoles.is_match(ua) {
@@ -276,6 +312,38 @@ impl DeviceClassifier {
 impl Default for DeviceClassifier {
     fn default() -> Self {
         DeviceClassifier::new()
+    }
+}
+
+/// Browsers whose tokens woothee reads as another browser (Chromium-based ones say
+/// `Chrome/`, iOS ones `Safari/`).
+fn browser_from_tokens(ua: &str) -> Option<Browser> {
+    const TOKENS: [(&str, Browser); 9] = [
+        ("Edg/", Browser::Edge),
+        ("EdgA/", Browser::Edge),
+        ("EdgiOS/", Browser::Edge),
+        ("OPR/", Browser::Opera),
+        ("OPT/", Browser::Opera),
+        ("SamsungBrowser/", Browser::Samsung),
+        ("CriOS/", Browser::Chrome),
+        ("FxiOS/", Browser::Firefox),
+        ("Opera", Browser::Opera),
+    ];
+    TOKENS
+        .iter()
+        .find(|(token, _)| ua.contains(token))
+        .map(|&(_, b)| b)
+}
+
+fn browser_from_woothee(name: &str) -> Browser {
+    match name {
+        "Chrome" => Browser::Chrome,
+        "Safari" => Browser::Safari,
+        "Firefox" => Browser::Firefox,
+        "Edge" => Browser::Edge,
+        "Opera" => Browser::Opera,
+        "SamsungBrowser" => Browser::Samsung,
+        _ => Browser::Other,
     }
 }
 
@@ -338,7 +406,14 @@ mod tests {
     fn cache_hit_returns_the_parsed_class() {
         let c = DeviceClassifier::new();
         let first = c.classify(Some(CHROME_WIN.as_bytes()), None, None);
-        assert_eq!(first, (DeviceClass::Desktop, OsFamily::Windows));
+        assert_eq!(
+            first,
+            Device {
+                class: DeviceClass::Desktop,
+                os: OsFamily::Windows,
+                browser: Browser::Chrome
+            }
+        );
         assert_eq!(c.cache_misses.get(), 1);
         assert_eq!(c.classify(Some(CHROME_WIN.as_bytes()), None, None), first);
         assert_eq!(c.cache_hits.get(), 1);
@@ -350,26 +425,37 @@ mod tests {
         let reduced = b"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36";
         assert_eq!(
             c.classify(Some(reduced), Some(b"?1"), Some(b"\"Android\"")),
-            (DeviceClass::Mobile, OsFamily::Android)
+            Device {
+                class: DeviceClass::Mobile,
+                os: OsFamily::Android,
+                browser: Browser::Chrome
+            }
         );
         assert_eq!(
             c.classify(Some(CHROME_WIN.as_bytes()), Some(b"?0"), Some(b"\"Linux\"")),
-            (DeviceClass::Desktop, OsFamily::Linux)
+            Device {
+                class: DeviceClass::Desktop,
+                os: OsFamily::Linux,
+                browser: Browser::Chrome
+            }
         );
     }
 
     #[test]
     fn missing_or_empty_user_agent_is_a_bot_and_hints_do_not_rescue_it() {
         let c = DeviceClassifier::new();
-        assert_eq!(c.classify(None, None, None).0, DeviceClass::Bot);
-        assert_eq!(c.classify(Some(b""), Some(b"?1"), None).0, DeviceClass::Bot);
+        assert_eq!(c.classify(None, None, None).class, DeviceClass::Bot);
+        assert_eq!(
+            c.classify(Some(b""), Some(b"?1"), None).class,
+            DeviceClass::Bot
+        );
     }
 
     #[test]
     fn invalid_utf8_is_classified_not_rejected() {
         let c = DeviceClassifier::new();
-        let (d, _) = c.classify(Some(b"Mozilla/5.0 (\xff\xfe) curl/8.0"), None, None);
-        assert_eq!(d, DeviceClass::Bot);
+        let d = c.classify(Some(b"Mozilla/5.0 (\xff\xfe) curl/8.0"), None, None);
+        assert_eq!(d.class, DeviceClass::Bot);
     }
 
     #[test]
@@ -381,19 +467,79 @@ mod tests {
             let desktop = format!("{CHROME_WIN} build/{i}");
             let mobile = format!("{phone} build/{i}");
             assert_eq!(
-                c.classify(Some(desktop.as_bytes()), None, None).0,
+                c.classify(Some(desktop.as_bytes()), None, None).class,
                 DeviceClass::Desktop
             );
             assert_eq!(
-                c.classify(Some(mobile.as_bytes()), None, None).0,
+                c.classify(Some(mobile.as_bytes()), None, None).class,
                 DeviceClass::Mobile
             );
             assert_eq!(
-                c.classify(Some(desktop.as_bytes()), None, None).0,
+                c.classify(Some(desktop.as_bytes()), None, None).class,
                 DeviceClass::Desktop
             );
         }
         assert_eq!(c.sets.len() * WAYS, 8);
+    }
+
+    #[test]
+    fn browser_families_of_real_user_agents() {
+        let c = DeviceClassifier::new();
+        let cases = [
+            (CHROME_WIN, Browser::Chrome),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+                Browser::Safari,
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7_1) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+                Browser::Safari,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0",
+                Browser::Firefox,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                Browser::Edge,
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36 EdgA/131.0.0.0",
+                Browser::Edge,
+            ),
+            (
+                "Mozilla/5.0 (Linux; Android 14; SM-S928B) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/27.0 Chrome/125.0.0.0 Mobile Safari/537.36",
+                Browser::Samsung,
+            ),
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 OPR/115.0.0.0",
+                Browser::Opera,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1",
+                Browser::Chrome,
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) FxiOS/133.0 Mobile/15E148 Safari/605.1.15",
+                Browser::Firefox,
+            ),
+            (
+                "Mozilla/5.0 (compatible; MSIE 10.0; Windows NT 6.2; Trident/6.0)",
+                Browser::Other,
+            ),
+            ("curl/8.5.0", Browser::Other),
+        ];
+        for (ua, browser) in cases {
+            assert_eq!(c.parse(ua).browser, browser, "{ua}");
+            // And through the cache, twice.
+            for _ in 0..2 {
+                assert_eq!(
+                    c.classify(Some(ua.as_bytes()), None, None).browser,
+                    browser,
+                    "{ua}"
+                );
+            }
+        }
     }
 
     proptest::proptest! {

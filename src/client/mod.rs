@@ -1,5 +1,7 @@
-//! Request → client attributes (docs/routing.md): IP behind trusted proxies, country from GeoIP,
-//! device class and OS family from the user agent and client hints.
+//! Request → client attributes (docs/routing.md): IP behind trusted proxies; country, region,
+//! ASN and anonymous networks from GeoIP databases; device class, OS and browser family from
+//! the user agent and client hints; language and referrer from their headers; sub ids; the
+//! local time of the week.
 //!
 //! [`ClientAttrs`] borrows the request's headers and computes each attribute the first time
 //! routing (or a URL macro) asks for it, never twice and never when nothing asks.
@@ -14,10 +16,13 @@ use std::net::IpAddr;
 use http::header::{ACCEPT_LANGUAGE, HeaderName, REFERER, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 
+use crate::calendar::Calendar;
+use crate::clicks::SubIds;
 use crate::conditions::Attributes;
-use crate::vocab::{Country, DeviceClass, Language, OsFamily};
-pub use device::DeviceClassifier;
-pub use geo::GeoDb;
+use crate::vocab::{Browser, Country, DeviceClass, Language, OsFamily, Region};
+pub use device::{Device, DeviceClassifier};
+use geo::Place;
+pub use geo::{GeoDbs, GeoInfo};
 pub use ip::TrustedProxies;
 
 static SEC_CH_UA_MOBILE: HeaderName = HeaderName::from_static("sec-ch-ua-mobile");
@@ -41,9 +46,18 @@ impl<'a> DeviceHeaders<'a> {
         }
     }
 
-    pub fn classify(&self, devices: &DeviceClassifier) -> (DeviceClass, OsFamily) {
+    pub fn classify(&self, devices: &DeviceClassifier) -> Device {
         devices.classify(self.user_agent, self.ch_mobile, self.ch_platform)
     }
+}
+
+/// What a click is besides its client: its sub ids and its time in the network's zone.
+#[derive(Clone, Copy)]
+pub struct ClickFacts<'a> {
+    pub subs: &'a SubIds<'a>,
+    pub calendar: &'a Calendar,
+    /// Unix seconds.
+    pub now: i64,
 }
 
 /// The attributes of one click, computed lazily.
@@ -52,10 +66,13 @@ pub struct ClientAttrs<'a> {
     pub headers: DeviceHeaders<'a>,
     /// Every header, for the attributes only some rules ask for (language, referrer).
     all: &'a HeaderMap,
-    geo: Option<&'a GeoDb>,
+    facts: ClickFacts<'a>,
+    geo: &'a GeoDbs,
     devices: &'a DeviceClassifier,
-    country: Option<Option<Country>>,
-    device: Option<(DeviceClass, OsFamily)>,
+    place: Option<Option<Place>>,
+    asn: Option<Option<u32>>,
+    anonymous: Option<Option<bool>>,
+    device: Option<Device>,
     language: Option<Option<Language>>,
     referrer: Option<Option<Cow<'a, str>>>,
 }
@@ -64,52 +81,94 @@ impl<'a> ClientAttrs<'a> {
     pub fn new(
         ip: IpAddr,
         all: &'a HeaderMap,
-        geo: Option<&'a GeoDb>,
+        facts: ClickFacts<'a>,
+        geo: &'a GeoDbs,
         devices: &'a DeviceClassifier,
     ) -> ClientAttrs<'a> {
         ClientAttrs {
             ip,
             headers: DeviceHeaders::from_headers(all),
             all,
+            facts,
             geo,
             devices,
-            country: None,
+            place: None,
+            asn: None,
+            anonymous: None,
             device: None,
             language: None,
             referrer: None,
         }
     }
 
-    /// Device class and OS (one cached classification for both).
-    pub fn device_and_os(&mut self) -> (DeviceClass, OsFamily) {
+    /// Device class, OS and browser (one cached classification for all three).
+    pub fn user_agent(&mut self) -> Device {
         let (headers, devices) = (&self.headers, self.devices);
         *self.device.get_or_insert_with(|| headers.classify(devices))
     }
 
     /// The country, if it has been looked up (`Some(None)`: looked up, unknown).
     pub fn country_if_known(&self) -> Option<Option<Country>> {
-        self.country
+        self.place.map(|p| p.map(|p| p.country))
+    }
+
+    fn place(&mut self) -> Option<Place> {
+        let (geo, ip) = (self.geo, self.ip);
+        *self
+            .place
+            .get_or_insert_with(|| geo.location.as_ref().and_then(|g| g.get(ip)))
     }
 }
 
 impl Attributes for ClientAttrs<'_> {
     fn country(&mut self) -> Option<Country> {
-        let (geo, ip) = (self.geo, self.ip);
-        *self
-            .country
-            .get_or_insert_with(|| geo.and_then(|g| g.country(ip)))
+        self.place().map(|p| p.country)
     }
 
     fn device(&mut self) -> DeviceClass {
-        self.device_and_os().0
+        self.user_agent().class
     }
 
     fn os(&mut self) -> OsFamily {
-        self.device_and_os().1
+        self.user_agent().os
+    }
+
+    fn browser(&mut self) -> Browser {
+        self.user_agent().browser
     }
 
     fn ip(&mut self) -> Option<IpAddr> {
         Some(self.ip)
+    }
+
+    fn region(&mut self) -> Option<Region> {
+        self.place().and_then(|p| p.region)
+    }
+
+    fn asn(&mut self) -> Option<u32> {
+        let (geo, ip) = (self.geo, self.ip);
+        *self
+            .asn
+            .get_or_insert_with(|| geo.asn.as_ref().and_then(|g| g.get(ip)).map(|a| a.0))
+    }
+
+    fn anonymous(&mut self) -> Option<bool> {
+        let (geo, ip) = (self.geo, self.ip);
+        *self
+            .anonymous
+            .get_or_insert_with(|| geo.anonymous.as_ref().map(|g| g.get(ip).is_some()))
+    }
+
+    fn sub(&mut self, index: usize) -> Option<&str> {
+        self.facts
+            .subs
+            .get(index)?
+            .as_deref()
+            .filter(|s| !s.is_empty())
+    }
+
+    fn week_minute(&mut self) -> Option<u16> {
+        Some(self.facts.calendar.week_minute(self.facts.now))
     }
 
     fn language(&mut self) -> Option<Language> {

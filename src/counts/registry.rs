@@ -46,6 +46,7 @@ impl SourceCounters {
             all_capped: f(FallbackReason::AllCapped),
             inactive: f(FallbackReason::Inactive),
             bot: f(FallbackReason::Bot),
+            anonymous: f(FallbackReason::Anonymous),
         }
     }
 
@@ -74,20 +75,24 @@ pub struct Fallbacks {
     pub all_capped: u64,
     pub inactive: u64,
     pub bot: u64,
+    /// Absent from counters files written before anonymous traffic was screened.
+    #[serde(default)]
+    pub anonymous: u64,
 }
 
 impl Fallbacks {
-    fn by_reason(&self) -> [(FallbackReason, u64); 4] {
+    fn by_reason(&self) -> [(FallbackReason, u64); FallbackReason::ALL.len()] {
         [
             (FallbackReason::NoMatch, self.no_match),
             (FallbackReason::AllCapped, self.all_capped),
             (FallbackReason::Inactive, self.inactive),
             (FallbackReason::Bot, self.bot),
+            (FallbackReason::Anonymous, self.anonymous),
         ]
     }
 
     pub fn total(&self) -> u64 {
-        self.no_match + self.all_capped + self.inactive + self.bot
+        self.by_reason().iter().map(|(_, n)| n).sum()
     }
 }
 

@@ -17,13 +17,15 @@ use smallvec::SmallVec;
 use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
 use crate::conditions::{Attributes, Dimension, Failed, Turned};
 use crate::counts::CapClock;
-use crate::settings::BotPolicy;
+use crate::settings::Screen;
 use crate::vocab::{CapKind, DeviceClass, FallbackReason};
 
 /// What a decision needs besides the link and the client.
 #[derive(Clone, Copy, Debug)]
 pub struct Context<'a> {
-    pub bots: BotPolicy,
+    pub bots: Screen,
+    /// Clicks from anonymizing networks (the anonymous-IP database).
+    pub anonymous: Screen,
     /// The click's time, for the cap windows.
     pub caps: CapClock<'a>,
     /// A real click (a `GET`): a routed click takes its place under a click cap, and clicks
@@ -100,9 +102,16 @@ impl RoutingTable {
                 turned_away,
             };
         }
-        if ctx.bots == BotPolicy::Fallback && attrs.device() == DeviceClass::Bot {
+        let screened = if ctx.bots == Screen::Fallback && attrs.device() == DeviceClass::Bot {
+            Some(FallbackReason::Bot)
+        } else if ctx.anonymous == Screen::Fallback && attrs.anonymous() == Some(true) {
+            Some(FallbackReason::Anonymous)
+        } else {
+            None
+        };
+        if let Some(reason) = screened {
             return Decision {
-                outcome: Outcome::Fallback(FallbackReason::Bot),
+                outcome: Outcome::Fallback(reason),
                 turned_away,
             };
         }
@@ -175,7 +184,7 @@ impl RoutingTable {
 fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A) -> bool {
     match &a.caps {
         Some(caps) if ctx.count && caps.limits.get(CapKind::DailyClicks).is_some() => {
-            (ctx.bots == BotPolicy::Route && attrs.device() == DeviceClass::Bot)
+            (ctx.bots == Screen::Route && attrs.device() == DeviceClass::Bot)
                 || caps.reserve_click(&ctx.caps)
         }
         _ => true,
@@ -243,9 +252,10 @@ mod tests {
     static UTC: LazyLock<Calendar> = LazyLock::new(|| Calendar::named("UTC").unwrap());
 
     /// A counted click at 2026-11-22 12:00 UTC.
-    fn ctx(bots: BotPolicy) -> Context<'static> {
+    fn ctx(bots: Screen) -> Context<'static> {
         Context {
             bots,
+            anonymous: Screen::Route,
             caps: CapClock {
                 calendar: &UTC,
                 now: 1_795_867_200,
@@ -321,7 +331,7 @@ mod tests {
         let o = t
             .decide(
                 link,
-                &ctx(BotPolicy::Fallback),
+                &ctx(Screen::Fallback),
                 &mut us_mobile,
                 &mut rng,
                 &mut NoTrace,
@@ -332,7 +342,7 @@ mod tests {
         let o = t
             .decide(
                 link,
-                &ctx(BotPolicy::Fallback),
+                &ctx(Screen::Fallback),
                 &mut de_desktop,
                 &mut rng,
                 &mut NoTrace,
@@ -343,7 +353,7 @@ mod tests {
         let o = t
             .decide(
                 link,
-                &ctx(BotPolicy::Fallback),
+                &ctx(Screen::Fallback),
                 &mut de_tablet,
                 &mut rng,
                 &mut NoTrace,
@@ -360,7 +370,7 @@ mod tests {
         let mut desktop = fixed(Some("DE"), DeviceClass::Desktop);
         t.decide(
             link,
-            &ctx(BotPolicy::Fallback),
+            &ctx(Screen::Fallback),
             &mut desktop,
             &mut rng,
             &mut NoTrace,
@@ -380,7 +390,7 @@ mod tests {
         let o = t
             .decide(
                 link,
-                &ctx(BotPolicy::Fallback),
+                &ctx(Screen::Fallback),
                 &mut bot,
                 &mut rng,
                 &mut NoTrace,
@@ -388,13 +398,7 @@ mod tests {
             .outcome;
         assert!(matches!(o, Outcome::Fallback(FallbackReason::Bot)));
         let o = t
-            .decide(
-                link,
-                &ctx(BotPolicy::Route),
-                &mut bot,
-                &mut rng,
-                &mut NoTrace,
-            )
+            .decide(link, &ctx(Screen::Route), &mut bot, &mut rng, &mut NoTrace)
             .outcome;
         assert_eq!(
             routed_offer(o),
@@ -409,7 +413,7 @@ mod tests {
         let o = t
             .decide(
                 t.link(9).unwrap(),
-                &ctx(BotPolicy::Fallback),
+                &ctx(Screen::Fallback),
                 &mut bot,
                 &mut rng,
                 &mut NoTrace,
@@ -426,7 +430,7 @@ mod tests {
         let o = t
             .decide(
                 t.link(9).unwrap(),
-                &ctx(BotPolicy::Fallback),
+                &ctx(Screen::Fallback),
                 &mut tablet,
                 &mut rng,
                 &mut NoTrace,
@@ -496,7 +500,7 @@ mod tests {
                 .filter(|a| accepts(a.offer_id))
                 .map(|a| a.priority)
                 .min();
-            match t.decide(link, &ctx(BotPolicy::Route), &mut attrs, &mut rng, &mut NoTrace).outcome {
+            match t.decide(link, &ctx(Screen::Route), &mut attrs, &mut rng, &mut NoTrace).outcome {
                 Outcome::Routed { attachment, .. } => {
                     proptest::prop_assert!(accepts(attachment.offer_id));
                     proptest::prop_assert_eq!(Some(attachment.priority), best);
@@ -543,9 +547,9 @@ mod tests {
     #[test]
     fn a_filled_click_cap_moves_clicks_to_the_rest_of_the_priority_then_the_next() {
         let t = table(CAPPED);
-        assert_eq!(tally(&t, &ctx(BotPolicy::Fallback), 500), [0, 3, 497, 0]);
+        assert_eq!(tally(&t, &ctx(Screen::Fallback), 500), [0, 3, 497, 0]);
         let t = table(&CAPPED.replace(r#"{"offer_id":2,"priority":1,"offer_weight":1},"#, ""));
-        assert_eq!(tally(&t, &ctx(BotPolicy::Fallback), 10), [0, 3, 0, 7]);
+        assert_eq!(tally(&t, &ctx(Screen::Fallback), 10), [0, 3, 0, 7]);
         let t = table(
             &CAPPED
                 .replace(r#","priority":2}"#, r#","priority":1,"countries":["US"]}"#)
@@ -558,7 +562,7 @@ mod tests {
                 let mut attrs = fixed(None, DeviceClass::Desktop);
                 let d = t.decide(
                     link,
-                    &ctx(BotPolicy::Fallback),
+                    &ctx(Screen::Fallback),
                     &mut attrs,
                     &mut rng,
                     &mut NoTrace,
@@ -587,11 +591,11 @@ mod tests {
         let t = table(CAPPED);
         let head = Context {
             count: false,
-            ..ctx(BotPolicy::Fallback)
+            ..ctx(Screen::Fallback)
         };
         let hits = tally(&t, &head, 200);
         assert!(hits[1] > 150, "never capped: {hits:?}");
-        let routed_bots = ctx(BotPolicy::Route);
+        let routed_bots = ctx(Screen::Route);
         let mut rng = SmallRng::seed_from_u64(3);
         for _ in 0..50 {
             let mut bot = fixed(None, DeviceClass::Bot);
@@ -604,7 +608,7 @@ mod tests {
             );
         }
         assert_eq!(
-            tally(&t, &ctx(BotPolicy::Fallback), 500)[1],
+            tally(&t, &ctx(Screen::Fallback), 500)[1],
             3,
             "bots took no place"
         );
@@ -626,7 +630,7 @@ mod tests {
         let totals: Vec<[usize; 4]> = (0..4)
             .map(|_| {
                 let t = std::sync::Arc::clone(&t);
-                std::thread::spawn(move || tally(&t, &ctx(BotPolicy::Fallback), 2000))
+                std::thread::spawn(move || tally(&t, &ctx(Screen::Fallback), 2000))
             })
             .collect::<Vec<_>>()
             .into_iter()
@@ -653,7 +657,7 @@ mod tests {
         let mut unknown_mobile = fixed(None, DeviceClass::Mobile);
         t.decide(
             link,
-            &ctx(BotPolicy::Fallback),
+            &ctx(Screen::Fallback),
             &mut unknown_mobile,
             &mut rng,
             &mut trace,
@@ -678,7 +682,7 @@ mod tests {
         let mut us_mobile = fixed(Some("US"), DeviceClass::Mobile);
         t.decide(
             link,
-            &ctx(BotPolicy::Fallback),
+            &ctx(Screen::Fallback),
             &mut us_mobile,
             &mut rng,
             &mut trace,

@@ -9,6 +9,39 @@ use super::table::{Link, Skip};
 use crate::conditions::{Dimension, Set, Side};
 use crate::vocab::{CapKind, DeviceClass};
 
+/// The conditions in force on `a` besides its countries and devices, under the attachment's
+/// field names. Two rules under one name (an attachment's `ip_ranges` and its offer's
+/// `allowed_ip_ranges`, kept apart because both must hold) show as `{"all_of": [..]}`;
+/// the sub ids of `params` rules are one object.
+fn conditions(a: &super::table::Attachment) -> Map<String, Value> {
+    let mut shown = Map::new();
+    let listed = a.rules.iter().filter(|r| {
+        r.exclude || !matches!(r.set.dimension(), Dimension::Country | Dimension::Device)
+    });
+    for r in listed {
+        let field = r.set.dimension().field(Side::Attachment, r.exclude);
+        let value = r.set.to_json();
+        let merged = match (shown.remove(field), value) {
+            (None, value) => value,
+            (Some(Value::Object(mut all)), value) if all.contains_key("all_of") => {
+                if let Some(Value::Array(list)) = all.get_mut("all_of") {
+                    list.push(value);
+                }
+                Value::Object(all)
+            }
+            (Some(Value::Object(mut subs)), Value::Object(more))
+                if more.keys().all(|k| !subs.contains_key(k)) =>
+            {
+                subs.extend(more);
+                Value::Object(subs)
+            }
+            (Some(earlier), value) => json!({"all_of": [earlier, value]}),
+        };
+        shown.insert(field.to_string(), merged);
+    }
+    shown
+}
+
 /// A [`Trace`] that keeps every verdict, including those of groups after the deciding one.
 pub struct Explain {
     verdicts: Vec<Option<Verdict>>,
@@ -111,21 +144,7 @@ impl Explain {
                         .rules
                         .include(Dimension::Device)
                         .map_or_else(|| json!(DeviceClass::ALL), Set::to_json),
-                    conditions: a
-                        .rules
-                        .iter()
-                        .filter(|r| {
-                            r.exclude
-                                || !matches!(
-                                    r.set.dimension(),
-                                    Dimension::Country | Dimension::Device
-                                )
-                        })
-                        .map(|r| {
-                            let field = r.set.dimension().field(Side::Attachment, r.exclude);
-                            (field.to_string(), r.set.to_json())
-                        })
-                        .collect(),
+                    conditions: conditions(a),
                 }
             })
             .collect()

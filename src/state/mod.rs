@@ -177,7 +177,13 @@ impl State {
             let snapshot = Arc::clone(&snapshot);
             Box::new(move |r: &mut crate::clicks::ClickRecord| {
                 if r.country.is_none() {
-                    r.country = Some(snapshot.load().geo.as_ref().and_then(|g| g.country(r.ip)));
+                    let geo = &snapshot.load().geo;
+                    r.country = Some(
+                        geo.location
+                            .as_ref()
+                            .and_then(|g| g.get(r.ip))
+                            .map(|p| p.country),
+                    );
                 }
             })
         };

@@ -3,8 +3,8 @@
 //! hints), through the classifier and over HTTP.
 
 use http::StatusCode;
-use smartlink::client::DeviceClassifier;
-use smartlink::vocab::{DeviceClass, OsFamily};
+use smartlink::client::{Device, DeviceClassifier};
+use smartlink::vocab::DeviceClass;
 
 use crate::common::*;
 
@@ -45,7 +45,9 @@ fn every_user_agent_in_the_table_is_classified_as_expected() {
     assert!(rows.len() >= 90, "the table has {} rows", rows.len());
     let mut wrong = Vec::new();
     for r in &rows {
-        let (device, os) = classifier.classify(
+        let Device {
+            class: device, os, ..
+        } = classifier.classify(
             r.user_agent.as_deref().map(str::as_bytes),
             r.ch_mobile.as_deref().map(str::as_bytes),
             r.ch_platform.as_deref().map(str::as_bytes),
@@ -80,12 +82,12 @@ fn every_user_agent_in_the_table_is_classified_as_expected() {
 fn a_repeated_user_agent_is_served_from_the_cache_with_the_same_answer() {
     let classifier = DeviceClassifier::new();
     let rows = rows();
-    let first: Vec<(DeviceClass, OsFamily)> = rows
+    let first: Vec<Device> = rows
         .iter()
         .map(|r| classifier.classify(r.user_agent.as_deref().map(str::as_bytes), None, None))
         .collect();
     let misses = classifier.cache_misses.get();
-    let second: Vec<(DeviceClass, OsFamily)> = rows
+    let second: Vec<Device> = rows
         .iter()
         .map(|r| classifier.classify(r.user_agent.as_deref().map(str::as_bytes), None, None))
         .collect();

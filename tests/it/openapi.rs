@@ -10,7 +10,7 @@ use smartlink::api::calls::{CALLS, Call};
 use smartlink::api::params::{Param, Presence, Type};
 use smartlink::conditions::Dimension;
 use smartlink::http::service::Endpoint;
-use smartlink::vocab::{DeviceClass, OsFamily};
+use smartlink::vocab::{Browser, DeviceClass, OsFamily};
 
 use crate::common::*;
 
@@ -123,10 +123,40 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
                 "{at}"
             );
         }
+        Type::Condition(Dimension::Browser) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            let families: Vec<&str> = Browser::ALL.iter().map(|b| b.as_str()).collect();
+            assert_eq!(schema["items"]["enum"], json!(families), "{at}");
+        }
         Type::Condition(Dimension::Language) => {
             assert_eq!(ty, Some("array"), "{at}");
             assert_eq!(schema["items"]["pattern"], "^[a-z]{2}$", "{at}");
         }
+        Type::Condition(Dimension::Region) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            let pattern = schema["items"]["pattern"].as_str().unwrap_or_default();
+            assert!(pattern.starts_with("^[A-Z]{2}-"), "{at}: {pattern}");
+        }
+        Type::Condition(Dimension::Asn) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            let forms = schema["items"]["oneOf"].as_array().expect("number or text");
+            assert_eq!(forms[0]["type"], "integer", "{at}");
+            assert_eq!(forms[1]["type"], "string", "{at}");
+        }
+        Type::Condition(Dimension::Schedule) => {
+            assert_eq!(ty, Some("array"), "{at}");
+            assert_eq!(schema["items"]["required"], json!(["from", "to"]), "{at}");
+        }
+        Type::Condition(Dimension::Param) => {
+            assert_eq!(ty, Some("object"), "{at}");
+            let subs: Vec<&String> = schema["properties"]
+                .as_object()
+                .expect("sub ids")
+                .keys()
+                .collect();
+            assert_eq!(subs, ["s1", "s2", "s3", "s4", "s5"], "{at}");
+        }
+        Type::Condition(Dimension::Anonymous) => assert_eq!(ty, Some("boolean"), "{at}"),
         Type::Condition(Dimension::IpRange | Dimension::Referrer) => {
             assert_eq!(ty, Some("array"), "{at}");
             assert_eq!(schema["items"]["type"], "string", "{at}");

@@ -807,7 +807,7 @@ async fn smart_link_stats_counts_real_clicks() {
     assert_eq!(
         fresh,
         json!({"smart_link_id": 301, "clicks": 0, "routed": 0,
-               "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 0},
+               "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 0, "anonymous": 0},
                "conversions": 0, "fill_rate": null, "offers": [
                    {"offer_id": 12345, "routed": 0, "conversions": 0},
                    {"offer_id": 1042, "routed": 0, "conversions": 0},
@@ -834,7 +834,7 @@ async fn smart_link_stats_counts_real_clicks() {
     assert_eq!(wrong.status, StatusCode::NOT_FOUND);
 
     let want = json!({"smart_link_id": 301, "clicks": 6, "routed": 5,
-        "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 1},
+        "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 1, "anonymous": 0},
         "conversions": 0, "fill_rate": 5.0 / 6.0, "offers": [
             {"offer_id": 12345, "routed": 0, "conversions": 0},
             {"offer_id": 1042, "routed": 3, "conversions": 0},
@@ -891,9 +891,22 @@ async fn smart_link_route_explains_the_decision_and_records_nothing() {
     assert_eq!(r["smart_link_id"], 301);
     assert_eq!(r["smart_link_status"], "active");
     assert_eq!(r["affiliate_id"], 67890);
+    let client = &r["client"];
     assert_eq!(
-        r["client"],
-        json!({"ip": "216.160.83.56", "country": "US", "device": "desktop", "os": "windows"})
+        [
+            &client["ip"],
+            &client["country"],
+            &client["device"],
+            &client["os"],
+            &client["browser"]
+        ],
+        ["216.160.83.56", "US", "desktop", "windows", "chrome"]
+    );
+    // The fixture's location database is a Country one: no region; no ASN or anonymous
+    // database is configured.
+    assert_eq!(
+        [&client["region"], &client["asn"], &client["anonymous"]],
+        [&Value::Null, &Value::Null, &Value::Null]
     );
     assert_eq!(r["decision"]["outcome"], "routed");
     assert_eq!(r["decision"]["offer_id"], 1042);
