@@ -1549,4 +1549,136 @@ mod tests {
         let e = Dimension::Device.parse(&json!("mobile")).unwrap_err();
         assert_eq!(e[0].0, "");
     }
+
+    /// A click at a minute of the week, with sub ids.
+    struct At(u16, [Option<&'static str>; 5]);
+
+    impl Attributes for At {
+        fn country(&mut self) -> Option<Country> {
+            None
+        }
+        fn device(&mut self) -> DeviceClass {
+            DeviceClass::Desktop
+        }
+        fn os(&mut self) -> OsFamily {
+            OsFamily::Windows
+        }
+        fn week_minute(&mut self) -> Option<u16> {
+            Some(self.0)
+        }
+        fn sub(&mut self, index: usize) -> Option<&str> {
+            self.1[index]
+        }
+    }
+
+    fn minute(day: u16, hh: u16, mm: u16) -> u16 {
+        day * 1440 + hh * 60 + mm
+    }
+
+    #[test]
+    fn schedule_windows_cross_midnight_and_the_end_of_the_week() {
+        let set = Dimension::Schedule
+            .parse(&json!([
+                {"days": ["fri"], "from": "22:00", "to": "02:00"},
+                {"days": ["sun"], "from": "23:30", "to": "00:15"},
+                {"from": "12:00", "to": "12:30"},
+                {"days": ["wed"], "from": "18:00", "to": "24:00"}
+            ]))
+            .unwrap()
+            .remove(0);
+        let held = |m| set.holds(&mut At(m, [None; 5])) == Some(true);
+        for (m, expected) in [
+            (minute(4, 22, 0), true),
+            (minute(5, 1, 59), true),
+            (minute(5, 2, 0), false),
+            (minute(4, 21, 59), false),
+            (minute(6, 23, 45), true),
+            (minute(0, 0, 14), true),
+            (minute(0, 0, 15), false),
+            (minute(1, 12, 29), true),
+            (minute(1, 12, 30), false),
+            (minute(6, 12, 0), true),
+            (minute(2, 23, 59), true),
+            (minute(3, 0, 0), false),
+        ] {
+            assert_eq!(held(m), expected, "minute {m}");
+        }
+        let empty = Dimension::Schedule
+            .parse(&json!([{"from": "10:00", "to": "10:00"}, {"days": [], "from": "01:00", "to": "02:00"}]))
+            .unwrap()
+            .remove(0);
+        assert!(empty.is_empty());
+        for bad in [
+            json!([{"from": "25:00", "to": "10:00"}]),
+            json!([{"from": "9:00", "to": "10:00"}]),
+            json!([{"from": "09:00", "to": "24:01"}]),
+            json!([{"from": "09:00"}]),
+            json!([{"days": ["monday"], "from": "09:00", "to": "10:00"}]),
+            json!([{"from": "09:00", "to": "10:00", "tz": "UTC"}]),
+            json!(["09:00-10:00"]),
+        ] {
+            assert!(Dimension::Schedule.parse(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn params_are_one_rule_per_sub_id_exact_or_prefix() {
+        let sets = Dimension::Param
+            .parse(&json!({"s1": ["fb", "google*"], "s3": ["x"]}))
+            .unwrap();
+        assert_eq!(sets.len(), 2);
+        let include = Rules::new(
+            sets.iter()
+                .cloned()
+                .map(|set| Rule {
+                    set,
+                    exclude: false,
+                })
+                .collect(),
+        );
+        let exclude = Rules::new(
+            sets.into_iter()
+                .map(|set| Rule { set, exclude: true })
+                .collect(),
+        );
+        let click = |s1, s3| At(0, [s1, None, s3, None, None]);
+        assert_eq!(include.check(&mut click(Some("fb"), Some("x"))), Ok(()));
+        assert_eq!(
+            include.check(&mut click(Some("googleads"), Some("x"))),
+            Ok(())
+        );
+        assert_eq!(
+            include.check(&mut click(Some("fb"), None)),
+            Err((Dimension::Param, Failed::Unknown))
+        );
+        assert_eq!(
+            include.check(&mut click(Some("f"), Some("x"))),
+            Err((Dimension::Param, Failed::Mismatch))
+        );
+        // Excluded when any listed sub id holds a listed value.
+        assert_eq!(
+            exclude.check(&mut click(None, Some("x"))),
+            Err((Dimension::Param, Failed::Excluded))
+        );
+        assert_eq!(exclude.check(&mut click(Some("other"), None)), Ok(()));
+        let e = Dimension::Param
+            .parse(&json!({"s0": ["a"], "s2": "a", "s4": [""]}))
+            .unwrap_err();
+        let places: Vec<&str> = e.iter().map(|(at, _)| at.as_str()).collect();
+        assert_eq!(places, [".s0", ".s2", ".s4[0]"]);
+    }
+
+    #[test]
+    fn regions_must_be_assigned_iso_3166_2_codes() {
+        let set = Dimension::Region
+            .parse(&json!(["US-CA", "GB-ENG", "CN-JL", "SE-E"]))
+            .unwrap()
+            .remove(0);
+        assert_eq!(set.to_json(), json!(["CN-JL", "GB-ENG", "SE-E", "US-CA"]));
+        let e = Dimension::Region
+            .parse(&json!(["US-XX", "us-ca", "USA-CA", "US-CAXX", 5]))
+            .unwrap_err();
+        assert_eq!(e.len(), 5, "{e:?}");
+        assert!(e[0].1.contains("not an ISO 3166-2 subdivision"), "{e:?}");
+    }
 }

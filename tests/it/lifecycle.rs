@@ -1,29 +1,13 @@
 //! The real binary: SIGHUP reloads (good and bad), SIGTERM/SIGINT drain and exit 0 with
 //! every answered click on disk.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::common::*;
-
-fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
-    let mut s = TcpStream::connect(addr).ok()?;
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    BufReader::new(s)
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| {
-            l.strip_prefix(&format!("{name} "))
-                .and_then(|v| v.parse().ok())
-        })
-}
 
 /// Four threads clicking `target` in a loop until `finish`.
 struct Load {

@@ -5,6 +5,7 @@ mod common;
 
 mod api;
 mod api_durability;
+mod audience;
 mod campaign_links;
 mod caps;
 mod cli;

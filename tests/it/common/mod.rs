@@ -57,6 +57,10 @@ pub struct TestConfig {
     pub server: Vec<String>,
     pub sections: Vec<String>,
     pub geo: Option<PathBuf>,
+    /// More `[geoip]` keys (`asn_database = ...`).
+    pub geo_more: Vec<String>,
+    /// More `[tracking]` keys.
+    pub tracking: Vec<String>,
 }
 
 impl TestConfig {
@@ -73,6 +77,8 @@ impl TestConfig {
             ],
             sections: Vec::new(),
             geo: None,
+            geo_more: Vec::new(),
+            tracking: Vec::new(),
         }
     }
 
@@ -100,6 +106,20 @@ impl TestConfig {
         self
     }
 
+    /// Adds a `[geoip]` database key (`asn_database`, `anonymous_database`) naming a
+    /// database of `tests/fixtures/geo`.
+    pub fn geoip(mut self, key: &str, name: &str) -> TestConfig {
+        let path = fixture(&format!("geo/{name}"));
+        self.geo_more.push(format!("{key} = {path:?}"));
+        self
+    }
+
+    /// Adds a `[tracking]` key, e.g. `timezone = "Asia/Kolkata"`.
+    pub fn tracking(mut self, line: &str) -> TestConfig {
+        self.tracking.push(line.to_string());
+        self
+    }
+
     pub fn settings_path(&self) -> PathBuf {
         self.dir.path().join("smartlink.toml")
     }
@@ -116,10 +136,18 @@ impl TestConfig {
     pub fn write(&self) -> PathBuf {
         let mut text = format!("[server]\n{}\n\n", self.server.join("\n"));
         text += &format!("[catalog]\npath = {:?}\n\n", self.catalog_path());
-        if let Some(geo) = &self.geo {
-            text += &format!("[geoip]\ndatabase = {geo:?}\n\n");
+        let geo = self.geo.iter().map(|g| format!("database = {g:?}"));
+        let geo: Vec<String> = geo.chain(self.geo_more.iter().cloned()).collect();
+        if !geo.is_empty() {
+            text += &format!("[geoip]\n{}\n\n", geo.join("\n"));
         }
-        text += &format!("[tracking]\nclick_secret = {SECRET:?}\n\n");
+        text += &format!("[tracking]\nclick_secret = {SECRET:?}\n");
+        text += &self
+            .tracking
+            .iter()
+            .map(|t| format!("{t}\n"))
+            .collect::<String>();
+        text += "\n";
         text += &format!("[state]\ndir = {:?}\n\n", self.state_dir());
         if !self.sections.iter().any(|s| s.starts_with("[api]")) {
             text += &format!("[api]\nkeys = [{API_KEY:?}]\n\n");
@@ -620,4 +648,23 @@ pub async fn eventually(limit: Duration, mut f: impl AsyncFnMut() -> bool) -> bo
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     false
+}
+
+/// The value of metric `name` (unlabelled) on the server at `addr`, over a fresh
+/// connection; `None` when absent or unreachable.
+pub fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
+    let mut s = std::net::TcpStream::connect(addr).ok()?;
+    use std::io::{BufRead, Write};
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    std::io::BufReader::new(s)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| {
+            l.strip_prefix(&format!("{name} "))
+                .and_then(|v| v.parse().ok())
+        })
 }
