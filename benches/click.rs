@@ -9,7 +9,9 @@
 //! the same attachments on copies of those offers without caps (2042, 2043), so the two
 //! routed cases differ only by the caps. A campaign click (`/rd/r.php`, campaign 98001 on
 //! offer 1042, with its `sub_affiliate` as `s1`) goes through the same steps without the
-//! smart link's draw.
+//! smart link's draw. Link 306, added here, is link 301 with an OS, a schedule and an
+//! excluded address range on every attachment (`routed_us_iphone_with_conditions`; target
+//! ≤ 1.1× `routed_us_iphone`).
 //! Target (README): ≤ 1 µs median; no click record may be dropped during the run.
 
 use std::hint::black_box;
@@ -30,7 +32,8 @@ fn bench(c: &mut Criterion) {
     let mut network = demo::network();
     // Offer 1043's click cap (50 000) raised so that it never fills during the run.
     demo::set_daily_click_cap(&mut network, 1043, 1_000_000_000);
-    let config = demo::write(dir.path(), &with_uncapped_twin(network), "");
+    let network = with_conditions_twin(with_uncapped_twin(network));
+    let config = demo::write(dir.path(), &network, "");
     let state = State::start(&config).expect("demo configuration");
     let trimmer = LogTrimmer::start(dir.path().join("data"));
     let peer: IpAddr = "127.0.0.1".parse().unwrap();
@@ -39,6 +42,10 @@ fn bench(c: &mut Criterion) {
         (
             "routed_us_iphone",
             request("/sl?id=301&aff_id=67890&s1=email_june&s2=abc", iphone),
+        ),
+        (
+            "routed_us_iphone_with_conditions",
+            request("/sl?id=306&aff_id=67890&s1=email_june&s2=abc", iphone),
         ),
         (
             "routed_us_iphone_no_caps",
@@ -117,6 +124,25 @@ fn with_uncapped_twin(mut network: serde_json::Value) -> serde_json::Value {
         if id == 1042 || id == 1043 {
             a["offer_id"] = twin(id).into();
         }
+    }
+    links.push(link);
+    network
+}
+
+/// Adds link 306: link 301 with three more conditions on every attachment, each of which
+/// the benchmarked click passes (OS, a schedule of every day, an excluded address range).
+fn with_conditions_twin(mut network: serde_json::Value) -> serde_json::Value {
+    let links = network["smart_links"].as_array_mut().expect("links");
+    let mut link = links
+        .iter()
+        .find(|l| l["smart_link_id"] == 301)
+        .expect("link 301")
+        .clone();
+    link["smart_link_id"] = 306.into();
+    for a in link["offers"].as_array_mut().unwrap() {
+        a["os"] = serde_json::json!(["ios", "android", "windows", "macos"]);
+        a["schedule"] = serde_json::json!([{"from": "00:00", "to": "24:00"}]);
+        a["exclude_ip_ranges"] = serde_json::json!(["10.0.0.0/8", "192.168.0.0/16"]);
     }
     links.push(link);
     network
