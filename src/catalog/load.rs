@@ -311,6 +311,25 @@ mod tests {
     }
 
     #[test]
+    fn a_rotation_other_than_random_or_exact_is_refused_at_its_path() {
+        let text = r#"{
+  "affiliates": [{"affiliate_id": 1, "affiliate_name": "A"}],
+  "smart_links": [
+    {"smart_link_id": 5, "smart_link_name": "L", "affiliate_id": 1,
+     "smart_link_status": "active", "rotation": "exact"},
+    {"smart_link_id": 6, "smart_link_name": "M", "affiliate_id": 1,
+     "smart_link_status": "active", "rotation": "optimized"}
+  ]
+}"#;
+        assert_eq!(
+            errors(text),
+            [
+                "n.json:7: smart_links[1].rotation: unknown variant `optimized`, expected `random` or `exact`"
+            ]
+        );
+    }
+
+    #[test]
     fn dangling_reference_is_reported_at_the_entity_line() {
         let text = r#"{
   "affiliates": [{"affiliate_id": 1, "affiliate_name": "A"}],

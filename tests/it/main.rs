@@ -19,5 +19,6 @@ mod metrics;
 mod openapi;
 mod postbacks;
 mod proxies;
+mod rotation;
 mod smart_link;
 mod weights;
