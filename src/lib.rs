@@ -6,7 +6,8 @@
 //! request ─▶ http (limits, lifetimes; the dispatcher times every request)
 //!   ├─▶ /sl, /rd ─▶ http::click ─▶ click (the use case, no socket)
 //!   │        client (lazy: IP, country, device, OS) ─▶ routing::decide on the snapshot's
-//!   │        table (caps read and reserved in counts) ─▶ counts (what the click did)
+//!   │        table (caps read and reserved, exact rotation's places taken, in counts)
+//!   │        ─▶ counts (what the click did)
 //!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
 //!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts

@@ -1,7 +1,8 @@
 //! The route explanation of one click (`smartlink route`, and the API's
 //! `smart_link_route.json`): the client attributes, the decision and why each attachment was
 //! taken or skipped. It takes the click exactly as a real one is taken (`crate::click`), as a
-//! dry run: it records and counts nothing.
+//! dry run: it records and counts nothing, and with exact rotation shows the attachment the
+//! next click of its set would get without taking that place.
 
 use std::net::IpAddr;
 use std::time::SystemTime;
@@ -64,6 +65,7 @@ pub fn report(
         "smart_link_id": link.id,
         "smart_link_status": if link.active { "active" } else { "inactive" },
         "affiliate_id": link.affiliate_id,
+        "rotation": link.rotation.as_str(),
         "client": {
             "ip": attrs.ip,
             "country": attrs.country(),

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::params::{Field, Type};
 use crate::catalog::validate::{CREATIVE_TYPES, DISPLAY_LINK_TYPES, MAX_WEIGHT, PRIORITY_RANGE};
-use crate::catalog::{LinkStatus, Status};
+use crate::catalog::{LinkStatus, Rotation, Status};
 use crate::conditions::{Dimension, Side};
 use crate::vocab::{CapKind, MAX_CAP};
 
@@ -186,6 +186,11 @@ pub const SUBS: [Field<String>; 5] = {
     subs[4] = Field::new("s5", Type::Text, "Sub id s5 of the click.");
     subs
 };
+pub const ROTATION: Field<Rotation> = Field::new(
+    "rotation",
+    Type::OneOf(&["random", "exact"]),
+    "How the qualifying offers of the deciding priority share its clicks: `random` (the default for a new smart link), a weighted random draw per click; `exact`, a fixed order per set of qualifying offers that, after every click, keeps each offer within one click of `clicks × weight / total weight` on this node (docs/routing.md#rotation).",
+);
 pub const SEC_CH_UA_MOBILE: Field<String> = Field::new(
     "sec_ch_ua_mobile",
     Type::OneOf(&["?0", "?1"]),

@@ -210,7 +210,7 @@ impl Read for Value {
     }
 }
 
-/// A word parameter read as the catalog's enumeration of it (statuses).
+/// A word parameter read as the catalog's enumeration of it (statuses, rotation).
 macro_rules! read_word {
     ($($t:ty),*) => {$(
         impl Read for $t {
@@ -224,7 +224,11 @@ macro_rules! read_word {
     )*};
 }
 
-read_word!(crate::catalog::Status, crate::catalog::LinkStatus);
+read_word!(
+    crate::catalog::Status,
+    crate::catalog::LinkStatus,
+    crate::catalog::Rotation
+);
 
 /// The checked parameters of one call, in declaration order.
 #[derive(Debug, Default)]

@@ -1,8 +1,9 @@
 //! The read calls: lists with filters and pagination, per-link statistics, route
 //! explanation. They read the snapshot the request took and never wait for a write.
 //!
-//! List items of the seed calls carry exactly the seed samples' fields; the calls beyond the
-//! seeds (offers, affiliates, a link's attachments) carry every field of the catalog.
+//! List items of the seed calls carry exactly the seed samples' fields (and a smart link's
+//! `rotation` when it is not the default); the calls beyond the seeds (offers, affiliates, a
+//! link's attachments) carry every field of the catalog.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -14,7 +15,9 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field, Read};
-use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
+use crate::catalog::{
+    Campaign, Catalog, Conditions, Creative, LandingPage, Offer, Rotation, SmartLink,
+};
 use crate::conditions::{Dimension, Side};
 use crate::links;
 use crate::route_report::Probe;
@@ -192,7 +195,7 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
     let items = rows
         .into_iter()
         .map(|x| {
-            json!({
+            let mut item = json!({
                 "smart_link_id": x.smart_link_id,
                 "smart_link_name": x.smart_link_name,
                 "affiliate_id": x.affiliate_id,
@@ -200,10 +203,20 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
                 "tracking_url": links::smart_link_url(&snapshot.settings, x),
                 "fallback_url": x.fallback_url,
                 "offer_count": x.offers.len(),
-            })
+            });
+            with_rotation(&mut item, x.rotation);
+            item
         })
         .collect();
     Ok(wrapped("smart_links", items, total))
+}
+
+/// Adds a smart link's `rotation` to an answer shaped as a seed sample, which has no such
+/// field, when it is not the default: a link the seeds could show answers exactly as they do.
+pub fn with_rotation(item: &mut Value, rotation: Rotation) {
+    if !rotation.is_random() {
+        item["rotation"] = json!(rotation);
+    }
 }
 
 pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -290,7 +303,11 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
         .collect();
     Ok(json!({
         "request_status": "Success",
-        "response": {"smart_link_id": link.smart_link_id, "offers": offers},
+        "response": {
+            "smart_link_id": link.smart_link_id,
+            "rotation": link.rotation,
+            "offers": offers,
+        },
     }))
 }
 

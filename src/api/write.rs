@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field};
-use super::read::{creative_item, landing_page_item, offer_item};
+use super::read::{creative_item, landing_page_item, offer_item, with_rotation};
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Conditions, Creative, LandingPage, LinkStatus,
     Offer, SmartLink, Status,
@@ -166,22 +166,22 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
             affiliate_id: id(args, AFFILIATE_ID),
             smart_link_status: args.get(SMART_LINK_STATUS).unwrap_or(LinkStatus::Active),
             fallback_url: args.get(FALLBACK_URL),
+            rotation: args.get(ROTATION).unwrap_or_default(),
             offers: Vec::new(),
         };
         c.smart_links.push(link.clone());
         Ok(link)
     })?;
     let snapshot = state.snapshot();
-    Ok(success(
-        "response",
-        json!({
-            "smart_link_id": link.smart_link_id,
-            "smart_link_name": link.smart_link_name,
-            "affiliate_id": link.affiliate_id,
-            "tracking_url": links::smart_link_url(&snapshot.settings, &link),
-            "smart_link_status": link.smart_link_status,
-        }),
-    ))
+    let mut answer = json!({
+        "smart_link_id": link.smart_link_id,
+        "smart_link_name": link.smart_link_name,
+        "affiliate_id": link.affiliate_id,
+        "tracking_url": links::smart_link_url(&snapshot.settings, &link),
+        "smart_link_status": link.smart_link_status,
+    });
+    with_rotation(&mut answer, link.rotation);
+    Ok(success("response", answer))
 }
 
 fn link_mut<'c>(c: &'c mut Catalog, args: &Args) -> Result<&'c mut SmartLink, ApiError> {
@@ -194,6 +194,7 @@ pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
         set(&mut link.smart_link_name, args.get(SMART_LINK_NAME));
         set(&mut link.fallback_url, args.change(FALLBACK_URL));
         set(&mut link.smart_link_status, args.get(SMART_LINK_STATUS));
+        set(&mut link.rotation, args.get(ROTATION));
         Ok(())
     })?;
     Ok(success("response", changed(args)))

@@ -83,6 +83,33 @@ impl LinkStatus {
     }
 }
 
+/// How the qualifying attachments of a smart link's deciding priority share its clicks
+/// (docs/routing.md#rotation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Rotation {
+    /// A weighted random draw for each click.
+    #[default]
+    Random,
+    /// Each qualifying set's clicks in a fixed order that gives every attachment its weight's
+    /// share, within one click, after every click.
+    Exact,
+}
+
+impl Rotation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rotation::Random => "random",
+            Rotation::Exact => "exact",
+        }
+    }
+
+    /// The default: the catalog file and the seed-shaped answers leave it out.
+    pub fn is_random(&self) -> bool {
+        *self == Rotation::Random
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Affiliate {
@@ -205,6 +232,9 @@ pub struct SmartLink {
     /// Where clicks go when nothing qualifies; `server.default_fallback_url` when absent.
     #[serde(default)]
     pub fallback_url: Option<String>,
+    /// `random` when absent.
+    #[serde(default, skip_serializing_if = "Rotation::is_random")]
+    pub rotation: Rotation,
     /// The offers this link routes to ("attachments").
     #[serde(default)]
     pub offers: Vec<Attachment>,

@@ -17,7 +17,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::model::{Catalog, LinkStatus, SmartLink};
+use super::model::{Catalog, LinkStatus, Rotation, SmartLink};
 use crate::files::Staged;
 
 /// What identifies one version of a file without reading it: inode, length, modification
@@ -118,6 +118,8 @@ struct LinkHead<'a> {
     affiliate_id: u32,
     smart_link_status: LinkStatus,
     fallback_url: &'a Option<String>,
+    #[serde(skip_serializing_if = "Rotation::is_random")]
+    rotation: Rotation,
 }
 
 fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
@@ -129,6 +131,7 @@ fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
             affiliate_id: s.affiliate_id,
             smart_link_status: s.smart_link_status,
             fallback_url: &s.fallback_url,
+            rotation: s.rotation,
         },
     )?;
     out.pop(); // the head's closing brace
@@ -167,7 +170,8 @@ mod tests {
             "smart_links":[
               {"smart_link_id":3,"smart_link_name":"L","affiliate_id":1,"smart_link_status":"active",
                "offers":[{"offer_id":7},{"offer_id":7,"priority":2}]},
-              {"smart_link_id":4,"smart_link_name":"E","affiliate_id":1,"smart_link_status":"inactive"}]}"#,
+              {"smart_link_id":4,"smart_link_name":"E","affiliate_id":1,"smart_link_status":"inactive",
+               "rotation":"exact"}]}"#,
         )
         .unwrap();
         let caps = r#""caps":{"daily_clicks":null,"daily_conversions":null,"weekly_conversions":null,"monthly_conversions":null,"total_conversions":null}"#;
@@ -187,7 +191,7 @@ mod tests {
       {{"offer_id":7,"offer_weight":1,"priority":1}},
       {{"offer_id":7,"offer_weight":1,"priority":2}}
     ]}},
-    {{"smart_link_id":4,"smart_link_name":"E","affiliate_id":1,"smart_link_status":"inactive","fallback_url":null,"offers":[]}}
+    {{"smart_link_id":4,"smart_link_name":"E","affiliate_id":1,"smart_link_status":"inactive","fallback_url":null,"rotation":"exact","offers":[]}}
   ]
 }}
 "#

@@ -1,5 +1,5 @@
 //! Every counter that outlives a reload, keyed by stable catalog ids: per offer (caps), per
-//! smart link or campaign (fallbacks), and per route, i.e. source × offer (routed clicks and
+//! smart link or campaign (fallbacks, exact rotation's runs), and per route, i.e. source × offer (routed clicks and
 //! conversions); and the position in the conversion log up to which conversions are counted.
 //!
 //! The routing table resolves its `Arc`s here once, when it is compiled, so the hot path never
@@ -20,19 +20,29 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use super::offer::OfferCounters;
+use super::rotation::Runs;
 use crate::calendar::Calendar;
 use crate::vocab::{FallbackReason, Source, SourceKind};
 
-/// Counts of one smart link or campaign that belong to no offer.
+/// Counts of one smart link or campaign that belong to no offer, and where its exact
+/// rotation has got to.
 #[derive(Default, Debug)]
 pub struct SourceCounters {
     /// Clicks sent to the fallback URL, indexed by `FallbackReason as usize`.
     pub(super) fallbacks: [AtomicU64; FallbackReason::ALL.len()],
     /// Conversions reported for clicks that went to the fallback URL.
     pub(super) fallback_conversions: AtomicU64,
+    /// Empty (one null pointer) unless the link rotates exactly.
+    runs: Runs,
 }
 
 impl SourceCounters {
+    /// The runs of exact rotation of this smart link (they outlive reloads as counts do).
+    #[inline]
+    pub fn runs(&self) -> &Runs {
+        &self.runs
+    }
+
     /// A counted click of this source went to the fallback URL for `reason`.
     #[inline]
     pub fn click_fell_back(&self, reason: FallbackReason) {

@@ -1,10 +1,12 @@
 //! The routing decision for one click (docs/routing.md).
 //!
 //! Walk the link's priority groups in ascending order; in the first group with at least one
-//! qualifying attachment, draw one with probability `weight / sum of qualifying weights`.
+//! qualifying attachment, draw one with probability `weight / sum of qualifying weights`, or
+//! with exact rotation take the next place of the run of that qualifying set (`rotation`).
 //! A drawn offer with a daily click cap must then reserve its place (a compare-and-swap, see
 //! `caps::counters`); a click that loses the race for the last place is drawn again among
-//! the group's other qualifying attachments, and only then moves to the next priority.
+//! the group's other qualifying attachments (for exact rotation, a set of its own), and only
+//! then moves to the next priority.
 //! Client attributes are asked for through [`Attributes`], which computes them lazily: a click
 //! whose first group has no country condition never looks its address up.
 //!
@@ -14,7 +16,8 @@
 use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
-use super::table::{Attachment, Link, Offer, RoutingTable, Skip};
+use super::rotation;
+use super::table::{Attachment, Link, LinkRotation, Offer, RoutingTable, Skip};
 use crate::conditions::{Attributes, Dimension, Failed, Turned};
 use crate::counts::CapClock;
 use crate::settings::Screen;
@@ -28,9 +31,10 @@ pub struct Context<'a> {
     pub anonymous: Screen,
     /// The click's time, for the cap windows.
     pub caps: CapClock<'a>,
-    /// A real click (a `GET`): a routed click takes its place under a click cap, and clicks
-    /// turned away by caps are counted. `HEAD` and `smartlink route` only check caps. Bots
-    /// never take a place, even when routed.
+    /// A real click (a `GET`): a routed click takes its place under a click cap and in its
+    /// exact rotation run, and clicks turned away by caps are counted. `HEAD` and
+    /// `smartlink route` only check caps and look at the run. Bots never take a place under
+    /// a cap, even when routed (a routed bot does take its place in a run: it is sent there).
     pub count: bool,
 }
 
@@ -116,7 +120,7 @@ impl RoutingTable {
             };
         }
         let mut chosen: Option<&Attachment> = None;
-        for group in link.groups.iter() {
+        for (g, group) in link.groups.iter().enumerate() {
             if chosen.is_some() {
                 if !T::EXHAUSTIVE {
                     break;
@@ -149,8 +153,15 @@ impl RoutingTable {
                 }
             }
             while !candidates.is_empty() {
-                let total = candidates.iter().map(|&(_, w)| w).sum();
-                let k = pick(&candidates, rng.random_range(0..total));
+                let k = match &link.rotation {
+                    LinkRotation::Random => {
+                        let total = candidates.iter().map(|&(_, w)| w).sum();
+                        pick(&candidates, rng.random_range(0..total))
+                    }
+                    LinkRotation::Exact(whole) => {
+                        rotation::place(link, whole[g].as_deref(), &candidates, ctx.count)
+                    }
+                };
                 let (i, _) = candidates[k];
                 let a = &link.attachments[i];
                 if reserve(a, ctx, attrs) {
@@ -688,5 +699,148 @@ mod tests {
             &mut trace,
         );
         assert_eq!(trace.0[3], (3, Verdict::NotReached(Ok(()))));
+    }
+
+    /// A link with exact rotation over offers 1..=n weighted `weights`, all at priority 1;
+    /// attachment i accepts only `devices[i]` when given.
+    fn exact(weights: &[u32], devices: &[Option<DeviceClass>]) -> String {
+        let offers: Vec<String> = (1..=weights.len())
+            .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o","offer_status":"active","offer_url":"https://{i}.example/"}}"#))
+            .collect();
+        let attachments: Vec<String> = weights
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                let devices = match devices.get(i).copied().flatten() {
+                    Some(d) => format!(r#","devices":["{}"]"#, d.as_str()),
+                    None => String::new(),
+                };
+                format!(r#"{{"offer_id":{},"offer_weight":{w}{devices}}}"#, i + 1)
+            })
+            .collect();
+        format!(
+            r#"{{"affiliates":[{{"affiliate_id":1,"affiliate_name":"a"}}],"offers":[{}],
+            "smart_links":[{{"smart_link_id":1,"smart_link_name":"l","affiliate_id":1,
+            "smart_link_status":"active","rotation":"exact","offers":[{}]}}]}}"#,
+            offers.join(","),
+            attachments.join(",")
+        )
+    }
+
+    /// The offer a click from `device` on link 1 goes to (0: the fallback).
+    fn exact_click(t: &RoutingTable, ctx: &Context, device: DeviceClass) -> u32 {
+        let mut attrs = fixed(None, device);
+        let mut rng = SmallRng::seed_from_u64(0);
+        let outcome = t
+            .decide(t.link(1).unwrap(), ctx, &mut attrs, &mut rng, &mut NoTrace)
+            .outcome;
+        routed_offer(outcome).unwrap_or(0)
+    }
+
+    #[test]
+    fn exact_rotation_gives_each_attachment_its_weight_and_survives_a_recompile() {
+        let json = exact(&[3, 2, 1], &[]);
+        let counts = Counts::default();
+        let compile = |previous: Option<&RoutingTable>| {
+            let catalog = crate::catalog::validate(serde_json::from_str(&json).unwrap()).unwrap();
+            let fallback = Template::parse("https://fallback.example/").unwrap();
+            match previous {
+                Some(p) => RoutingTable::compile_after(&catalog, fallback, &counts, p),
+                None => RoutingTable::compile(&catalog, fallback, &counts),
+            }
+        };
+        let first = compile(None);
+        let click =
+            |t: &RoutingTable| exact_click(t, &ctx(Screen::Fallback), DeviceClass::Desktop);
+        let mut order: Vec<u32> = (0..25).map(|_| click(&first)).collect();
+        // A reload mid-run (from the previous table, or afresh) continues the run.
+        let after = compile(Some(&first));
+        order.extend((0..20).map(|_| click(&after)));
+        let fresh = compile(None);
+        order.extend((0..15).map(|_| click(&fresh)));
+        assert_eq!(&order[..6], [1, 2, 1, 2, 1, 3]);
+        let hits = |o: u32| order.iter().filter(|&&x| x == o).count();
+        assert_eq!((hits(1), hits(2), hits(3)), (30, 20, 10));
+        // A dry run looks at the next place and takes nothing.
+        let dry = Context {
+            count: false,
+            ..ctx(Screen::Fallback)
+        };
+        let peeked: Vec<u32> = (0..5)
+            .map(|_| exact_click(&fresh, &dry, DeviceClass::Desktop))
+            .collect();
+        assert_eq!(peeked, [1; 5], "a new cycle starts with offer 1");
+        assert_eq!(click(&fresh), 1);
+        assert_eq!(exact_click(&fresh, &dry, DeviceClass::Desktop), 2);
+    }
+
+    #[test]
+    fn racing_threads_give_exactly_the_weights_over_whole_cycles() {
+        let t = std::sync::Arc::new(table(&exact(&[7, 5, 3, 1], &[])));
+        const CYCLES: usize = 250;
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let t = std::sync::Arc::clone(&t);
+                std::thread::spawn(move || {
+                    let mut hits = [0usize; 5];
+                    for _ in 0..CYCLES * 16 / 4 {
+                        hits[exact_click(&t, &ctx(Screen::Fallback), DeviceClass::Desktop)
+                            as usize] += 1;
+                    }
+                    hits
+                })
+            })
+            .collect();
+        let mut hits = [0usize; 5];
+        for h in threads {
+            for (sum, n) in hits.iter_mut().zip(h.join().unwrap()) {
+                *sum += n;
+            }
+        }
+        assert_eq!(hits, [0, 7 * CYCLES, 5 * CYCLES, 3 * CYCLES, CYCLES]);
+    }
+
+    proptest::proptest! {
+        /// Clicks whose qualifying set changes at random points (attachments for one device
+        /// class, or any): the clicks of each qualifying set are within one click of every
+        /// share after each of them, however the sets interleave.
+        #[test]
+        fn exact_rotation_keeps_every_set_within_one_click_of_its_shares(
+            rules in proptest::collection::vec((1u32..=100, 0usize..6), 1..=12),
+            segments in proptest::collection::vec((0usize..4, 1usize..150), 1..12),
+        ) {
+            let classes = [DeviceClass::Desktop, DeviceClass::Mobile, DeviceClass::Tablet, DeviceClass::Other];
+            let weights: Vec<u32> = rules.iter().map(|r| r.0).collect();
+            let devices: Vec<Option<DeviceClass>> = rules.iter().map(|r| classes.get(r.1).copied()).collect();
+            let t = table(&exact(&weights, &devices));
+            // By qualifying set (its offers): clicks so far, and each offer's.
+            let mut runs: std::collections::HashMap<Vec<u32>, (u64, Vec<u64>)> = Default::default();
+            for (device, length) in segments {
+                let device = classes[device];
+                let set: Vec<u32> = (1..=weights.len() as u32)
+                    .filter(|&o| devices[o as usize - 1].is_none_or(|d| d == device))
+                    .collect();
+                let total: u64 = set.iter().map(|&o| u64::from(weights[o as usize - 1])).sum();
+                for _ in 0..length {
+                    let offer = exact_click(&t, &ctx(Screen::Fallback), device);
+                    if set.is_empty() {
+                        proptest::prop_assert_eq!(offer, 0);
+                        continue;
+                    }
+                    let (clicks, counts) = runs.entry(set.clone()).or_insert((0, vec![0; set.len()]));
+                    let k = set.iter().position(|&o| o == offer);
+                    proptest::prop_assert!(k.is_some(), "offer {} is not in {:?}", offer, set);
+                    counts[k.unwrap_or_default()] += 1;
+                    *clicks += 1;
+                    for (&o, &c) in set.iter().zip(counts.iter()) {
+                        let w = u64::from(weights[o as usize - 1]);
+                        proptest::prop_assert!(
+                            (c * total).abs_diff(*clicks * w) < total,
+                            "offer {} of {:?}: {} after {} clicks", o, set, c, clicks
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -72,7 +72,8 @@ pub struct AttachmentReport {
     /// For `not_reached`: whether it would have qualified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub would_qualify: Option<bool>,
-    /// Chance of being drawn in the deciding priority (`weight / sum of qualifying weights`).
+    /// Its share of the deciding priority's clicks (`weight / sum of qualifying weights`):
+    /// the chance of being drawn, or with exact rotation its share of every cycle.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub probability: Option<f64>,
     /// Effective countries (attachment ∩ offer); empty means any.

@@ -4,16 +4,18 @@
 //! attachment's targeting rules merged with its offer's (include sets intersected once),
 //! attachments sorted by priority and cut into groups. Everything it needs was parsed and
 //! resolved by validation, so a compile cannot fail. Nothing here is mutated after compile;
-//! a change to the catalog compiles a new table that is swapped in whole.
+//! a change to the catalog compiles a new table that is swapped in whole. What clicks change
+//! (counters, exact rotation's runs) lives in `counts`, and the table holds `Arc`s to it.
 
 use std::ops::Range;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::catalog::{Caps, LinkStatus, ParsedAttachment, Status, ValidCatalog};
+use super::rotation::{Schedule, set_key};
+use crate::catalog::{Caps, LinkStatus, ParsedAttachment, Rotation, Status, ValidCatalog};
 use crate::conditions::{Dimension, Failed, Rules};
-use crate::counts::{CapLimits, Counts, OfferCaps, RouteCounters, SourceCounters};
+use crate::counts::{CapLimits, Counts, OfferCaps, RouteCounters, Run, SourceCounters};
 use crate::template::Template;
 use crate::vocab::{CapKind, Source, SourceKind};
 
@@ -80,8 +82,30 @@ pub struct Link {
     pub attachments: Box<[Attachment]>,
     /// Ranges of `attachments` sharing one priority, in ascending priority.
     pub groups: Box<[Range<usize>]>,
-    /// The link's fallback counts.
+    pub rotation: LinkRotation,
+    /// The link's fallback counts and its runs of exact rotation.
     pub counters: Arc<SourceCounters>,
+}
+
+/// How the qualifying attachments of a link's deciding group share its clicks.
+#[derive(Debug)]
+pub enum LinkRotation {
+    /// A weighted random draw.
+    Random,
+    /// Exact rotation (`rotation`). By group: the run of the attachments that can qualify in
+    /// this table (those of active offers), the set most clicks have, found at compile so
+    /// that its clicks go straight to it; `None` when none can.
+    Exact(Box<[Option<Arc<Run>>]>),
+}
+
+impl LinkRotation {
+    /// As the catalog names it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            LinkRotation::Random => Rotation::Random.as_str(),
+            LinkRotation::Exact(_) => Rotation::Exact.as_str(),
+        }
+    }
 }
 
 /// A campaign: one affiliate's tracking link to one offer (`/rd`). It routes as a link with
@@ -180,6 +204,7 @@ impl RoutingTable {
                     s.affiliate_id,
                     s.smart_link_status == LinkStatus::Active,
                     p.fallback.clone(),
+                    s.rotation,
                     s.offers
                         .iter()
                         .map(|a| (a.offer_weight, a.priority))
@@ -215,6 +240,7 @@ impl RoutingTable {
                         c.affiliate_id,
                         c.campaign_status == Status::Active && offer_active,
                         None,
+                        Rotation::Random,
                         std::iter::once(((1, 1), &only_offer)),
                     ),
                     landing_page: c
@@ -304,6 +330,7 @@ impl Compiler<'_> {
         affiliate_id: u32,
         active: bool,
         fallback: Option<Template>,
+        rotation: Rotation,
         attachments: impl Iterator<Item = ((u32, i64), &'p ParsedAttachment)>,
     ) -> Link {
         let before = self.previous.and_then(|t| match source.kind {
@@ -343,6 +370,23 @@ impl Compiler<'_> {
                 _ => groups.push(i..i + 1),
             }
         }
+        let counters =
+            before.map_or_else(|| self.counts.source(source), |l| Arc::clone(&l.counters));
+        let rotation = match rotation {
+            Rotation::Random => LinkRotation::Random,
+            Rotation::Exact => LinkRotation::Exact(
+                groups
+                    .iter()
+                    .map(|g| {
+                        let can_qualify =
+                            || compiled[g.clone()].iter().filter(|a| a.blocked.is_none());
+                        let order = || Schedule::new(can_qualify().map(|a| a.weight)).collect();
+                        let key = set_key(can_qualify());
+                        (key.members > 0).then(|| counters.runs().run(key, order))
+                    })
+                    .collect(),
+            ),
+        };
         Link {
             id: source.id,
             affiliate_id,
@@ -350,8 +394,8 @@ impl Compiler<'_> {
             fallback,
             attachments: compiled.into_boxed_slice(),
             groups: groups.into_boxed_slice(),
-            counters: before
-                .map_or_else(|| self.counts.source(source), |l| Arc::clone(&l.counters)),
+            rotation,
+            counters,
         }
     }
 }

@@ -20,5 +20,6 @@ mod metrics;
 mod openapi;
 mod postbacks;
 mod proxies;
+mod rotation;
 mod smart_link;
 mod weights;

@@ -526,13 +526,13 @@ async fn every_call_answers_in_its_documented_shape() {
             "smart_link.json",
             json!({
                 "affiliate_id": 100, "smart_link_name": "New",
-                "fallback_url": "https://fb.example/",
+                "fallback_url": "https://fb.example/", "rotation": "exact",
             }),
             false,
         ),
         (
             "update_smart_link.json",
-            json!({"smart_link_id": 6, "fallback_url": null}),
+            json!({"smart_link_id": 6, "fallback_url": null, "rotation": "random"}),
             false,
         ),
         (

@@ -744,7 +744,7 @@ async fn smart_link_offers_lists_every_attachment_with_its_rule() {
     let v = ok(&api_get(&s, "smart_link_offers.json", &[("smart_link_id", "301")]).await);
     assert_eq!(
         v,
-        json!({"request_status": "Success", "response": {"smart_link_id": 301, "offers": [
+        json!({"request_status": "Success", "response": {"smart_link_id": 301, "rotation": "random", "offers": [
             {"offer_id": 12345, "offer_weight": 60, "priority": 1, "countries": ["US"], "devices": ["mobile"]},
             {"offer_id": 1042, "offer_weight": 40, "priority": 1, "countries": ["US", "CA"], "devices": []},
             {"offer_id": 1043, "offer_weight": 1, "priority": 2, "countries": [], "devices": []}
