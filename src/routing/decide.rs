@@ -750,8 +750,7 @@ mod tests {
             }
         };
         let first = compile(None);
-        let click =
-            |t: &RoutingTable| exact_click(t, &ctx(Screen::Fallback), DeviceClass::Desktop);
+        let click = |t: &RoutingTable| exact_click(t, &ctx(Screen::Fallback), DeviceClass::Desktop);
         let mut order: Vec<u32> = (0..25).map(|_| click(&first)).collect();
         // A reload mid-run (from the previous table, or afresh) continues the run.
         let after = compile(Some(&first));
