@@ -456,9 +456,9 @@ impl SubValues {
     }
 }
 
-/// The ISO 3166-2 codes (`data/iso-3166-2.txt`, from Debian's iso-codes), packed.
+/// The ISO 3166-2 codes (`src/data/iso-3166-2.txt`, from Debian's iso-codes), packed.
 static REGIONS: LazyLock<FxHashSet<u32>> = LazyLock::new(|| {
-    include_str!("../data/iso-3166-2.txt")
+    include_str!("data/iso-3166-2.txt")
         .lines()
         .filter_map(Region::from_code)
         .map(Region::key)
