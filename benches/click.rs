@@ -112,40 +112,41 @@ fn with_uncapped_twin(mut network: serde_json::Value) -> serde_json::Value {
         .collect();
     assert_eq!(copies.len(), 2);
     offers.extend(copies);
-    let links = network["smart_links"].as_array_mut().expect("links");
-    let mut link = links
-        .iter()
-        .find(|l| l["smart_link_id"] == 301)
-        .expect("link 301")
-        .clone();
-    link["smart_link_id"] = 305.into();
-    for a in link["offers"].as_array_mut().unwrap() {
+    copy_of_301(&mut network, 305, |a| {
         let id = a["offer_id"].as_u64().unwrap();
         if id == 1042 || id == 1043 {
             a["offer_id"] = twin(id).into();
         }
-    }
-    links.push(link);
+    });
     network
 }
 
 /// Adds link 306: link 301 with three more conditions on every attachment, each of which
 /// the benchmarked click passes (OS, a schedule of every day, an excluded address range).
 fn with_conditions_twin(mut network: serde_json::Value) -> serde_json::Value {
+    copy_of_301(&mut network, 306, |a| {
+        a["os"] = serde_json::json!(["ios", "android", "windows", "macos"]);
+        a["schedule"] = serde_json::json!([{"from": "00:00", "to": "24:00"}]);
+        a["exclude_ip_ranges"] = serde_json::json!(["10.0.0.0/8", "192.168.0.0/16"]);
+    });
+    network
+}
+
+/// Adds a copy of link 301 as link `id`, each attachment changed by `edit`.
+fn copy_of_301(network: &mut serde_json::Value, id: u64, edit: impl FnMut(&mut serde_json::Value)) {
     let links = network["smart_links"].as_array_mut().expect("links");
     let mut link = links
         .iter()
         .find(|l| l["smart_link_id"] == 301)
         .expect("link 301")
         .clone();
-    link["smart_link_id"] = 306.into();
-    for a in link["offers"].as_array_mut().unwrap() {
-        a["os"] = serde_json::json!(["ios", "android", "windows", "macos"]);
-        a["schedule"] = serde_json::json!([{"from": "00:00", "to": "24:00"}]);
-        a["exclude_ip_ranges"] = serde_json::json!(["10.0.0.0/8", "192.168.0.0/16"]);
-    }
+    link["smart_link_id"] = id.into();
+    link["offers"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .for_each(edit);
     links.push(link);
-    network
 }
 
 criterion_group!(benches, bench);

@@ -414,10 +414,11 @@ fn never_qualifying(table: &RoutingTable, geo: &GeoDbs) -> Vec<String> {
                 if rule.exclude {
                     continue;
                 }
-                let excluded = a
-                    .rules
-                    .iter()
-                    .find(|e| e.exclude && e.set.dimension() == d && rule.set.within(&e.set));
+                let excluded = || {
+                    a.rules
+                        .iter()
+                        .any(|e| e.exclude && e.set.dimension() == d && rule.set.within(&e.set))
+                };
                 if rule.set.is_empty() {
                     warnings.push(match d {
                         Dimension::Schedule => format!("{at}: its schedule has no time in it"),
@@ -426,7 +427,7 @@ fn never_qualifying(table: &RoutingTable, geo: &GeoDbs) -> Vec<String> {
                             d.field(Side::Offer, false)
                         ),
                     });
-                } else if excluded.is_some() {
+                } else if excluded() {
                     warnings.push(format!(
                         "{at}: every value of its {field} is excluded (its {} and the offer's {})",
                         d.field(Side::Attachment, true),

@@ -75,7 +75,7 @@ pub fn report(
             "device": attrs.device(),
             "os": attrs.os(),
             "browser": attrs.browser(),
-            "language": attrs.language().map(|l| l.as_str().to_string()),
+            "language": attrs.language(),
             "referrer_host": attrs.referrer_host(),
             "time": jiff::Timestamp::try_from(probe.time).ok().map(|t| t.to_string()),
             "week_minute": attrs.week_minute(),

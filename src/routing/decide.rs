@@ -159,7 +159,10 @@ impl RoutingTable {
                         pick(&candidates, rng.random_range(0..total))
                     }
                     LinkRotation::Exact(whole) => {
-                        rotation::place(link, whole[g].as_deref(), &candidates, ctx.count)
+                        let set = candidates
+                            .iter()
+                            .map(|&(i, w)| (link.attachments[i].offer_id, w));
+                        rotation::place(link.counters.runs(), whole[g].as_deref(), set, ctx.count)
                     }
                 };
                 let (i, _) = candidates[k];
@@ -473,9 +476,6 @@ mod tests {
             device in 0usize..5,
             seed in proptest::prelude::any::<u64>(),
         ) {
-            let offers: Vec<String> = (1..=rules.len())
-                .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o","offer_status":"active","offer_url":"https://{i}.example/"}}"#))
-                .collect();
             let attachments: Vec<String> = rules
                 .iter()
                 .enumerate()
@@ -487,14 +487,7 @@ mod tests {
                     format!(r#"{{"offer_id":{},"priority":{p},"offer_weight":{w},"devices":{devices}}}"#, i + 1)
                 })
                 .collect();
-            let json = format!(
-                r#"{{"affiliates":[{{"affiliate_id":1,"affiliate_name":"a"}}],"offers":[{}],
-                "smart_links":[{{"smart_link_id":1,"smart_link_name":"l","affiliate_id":1,
-                "smart_link_status":"active","offers":[{}]}}]}}"#,
-                offers.join(","),
-                attachments.join(",")
-            );
-            let t = table(&json);
+            let t = table(&one_link("random", &attachments));
             let link = t.link(1).unwrap();
             let device = DeviceClass::ALL[device];
             let mut attrs = fixed(None, device);
@@ -704,9 +697,6 @@ mod tests {
     /// A link with exact rotation over offers 1..=n weighted `weights`, all at priority 1;
     /// attachment i accepts only `devices[i]` when given.
     fn exact(weights: &[u32], devices: &[Option<DeviceClass>]) -> String {
-        let offers: Vec<String> = (1..=weights.len())
-            .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o","offer_status":"active","offer_url":"https://{i}.example/"}}"#))
-            .collect();
         let attachments: Vec<String> = weights
             .iter()
             .enumerate()
@@ -718,10 +708,19 @@ mod tests {
                 format!(r#"{{"offer_id":{},"offer_weight":{w}{devices}}}"#, i + 1)
             })
             .collect();
+        one_link("exact", &attachments)
+    }
+
+    /// A catalog of offers 1..=n (one per attachment) and link 1 with `rotation` over
+    /// `attachments` (as written).
+    fn one_link(rotation: &str, attachments: &[String]) -> String {
+        let offers: Vec<String> = (1..=attachments.len())
+            .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o","offer_status":"active","offer_url":"https://{i}.example/"}}"#))
+            .collect();
         format!(
             r#"{{"affiliates":[{{"affiliate_id":1,"affiliate_name":"a"}}],"offers":[{}],
             "smart_links":[{{"smart_link_id":1,"smart_link_name":"l","affiliate_id":1,
-            "smart_link_status":"active","rotation":"exact","offers":[{}]}}]}}"#,
+            "smart_link_status":"active","rotation":"{rotation}","offers":[{}]}}]}}"#,
             offers.join(","),
             attachments.join(",")
         )

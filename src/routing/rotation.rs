@@ -8,8 +8,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hash::{BuildHasher, Hasher};
 
-use super::table::{Attachment, Link};
-use crate::counts::{Run, SetKey};
+use crate::counts::{Run, Runs, SetKey};
 
 /// The places of one cycle of exact rotation over attachments of `weights` (in the qualifying
 /// set's order), each place naming an attachment by its position in the set.
@@ -84,14 +83,14 @@ impl Iterator for Schedule {
     }
 }
 
-/// The key of the qualifying set `members` (attachments of one group, in order): a hash of
-/// their offers and weights, which a reloaded table computes the same, so that the set's
-/// run continues.
-pub fn set_key<'a>(members: impl Iterator<Item = &'a Attachment>) -> SetKey {
+/// The key of the qualifying set `members` (the `(offer id, weight)` of attachments of one
+/// group, in order): a hash of them, which a reloaded table computes the same, so that the
+/// set's run continues.
+pub fn set_key(members: impl Iterator<Item = (u32, u32)>) -> SetKey {
     let mut hasher = foldhash::fast::FixedState::default().build_hasher();
     let mut count = 0;
-    for a in members {
-        hasher.write_u64(u64::from(a.offer_id) << 32 | u64::from(a.weight));
+    for (offer_id, weight) in members {
+        hasher.write_u64(u64::from(offer_id) << 32 | u64::from(weight));
         count += 1;
     }
     SetKey {
@@ -100,21 +99,23 @@ pub fn set_key<'a>(members: impl Iterator<Item = &'a Attachment>) -> SetKey {
     }
 }
 
-/// The position in `candidates` (the qualifying attachments of one group, in order, with
-/// their weights) of the attachment exact rotation gives this click: the next place of the
-/// run of that set, taken when `take` (a counted click), only looked at otherwise. `whole`
-/// is the run of the group's attachments that can qualify in this table, found at compile:
-/// the set most clicks have skips the lookup of its run.
-pub fn place(link: &Link, whole: Option<&Run>, candidates: &[(usize, u32)], take: bool) -> usize {
+/// The position in `candidates` (the `(offer id, weight)` of the qualifying attachments of one
+/// group, in order) of the attachment exact rotation gives this click: the next place of the
+/// link's run (in `runs`) of that set, taken when `take` (a counted click), only looked at
+/// otherwise. `whole` is the run of the group's attachments that can qualify in this table,
+/// found at compile: the set most clicks have skips the lookup of its run.
+pub fn place<C>(runs: &Runs, whole: Option<&Run>, candidates: C, take: bool) -> usize
+where
+    C: ExactSizeIterator<Item = (u32, u32)> + Clone,
+{
     // Candidates are some of the group's attachments that can qualify: as many means all.
     if let Some(run) = whole
         && run.members() == candidates.len()
     {
         return if take { run.take() } else { run.peek() };
     }
-    let key = set_key(candidates.iter().map(|&(i, _)| &link.attachments[i]));
-    let weights = || candidates.iter().map(|&(_, w)| w);
-    let runs = link.counters.runs();
+    let key = set_key(candidates.clone());
+    let weights = || candidates.clone().map(|(_, w)| w);
     if take {
         runs.with(key, Run::take)
             .unwrap_or_else(|| runs.run(key, || Schedule::new(weights()).collect()).take())

@@ -381,7 +381,7 @@ impl Compiler<'_> {
                         let can_qualify =
                             || compiled[g.clone()].iter().filter(|a| a.blocked.is_none());
                         let order = || Schedule::new(can_qualify().map(|a| a.weight)).collect();
-                        let key = set_key(can_qualify());
+                        let key = set_key(can_qualify().map(|a| (a.offer_id, a.weight)));
                         (key.members > 0).then(|| counters.runs().run(key, order))
                     })
                     .collect(),

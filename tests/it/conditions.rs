@@ -136,32 +136,12 @@ async fn the_explanation_names_the_condition_that_failed() {
 fn route_on_the_command_line_names_the_condition_too() {
     let config = TestConfig::new(NETWORK).geo("GeoIP2-Country-Test.mmdb");
     let path = config.write();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
-        .args([
-            "route",
-            "--config",
-            path.to_str().unwrap(),
-            "--link",
-            "22",
-            "--ua",
-            IPAD,
-        ])
-        .args(["--header", "X-Forwarded-For: 81.2.69.142"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let reasons: Vec<_> = v["attachments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            a["reason"]
-                .as_str()
-                .unwrap_or(a["result"].as_str().unwrap())
-                .to_string()
-        })
-        .collect();
+    let (_, reasons) = route(
+        &path,
+        IPAD,
+        "22",
+        &["--header", "X-Forwarded-For: 81.2.69.142"],
+    );
     assert_eq!(reasons, ["country_excluded", "device_excluded", "chosen"]);
 }
 
@@ -371,30 +351,8 @@ mod targeting {
         let config = TestConfig::new(NETWORK).geo("GeoIP2-Country-Test.mmdb");
         let path = config.write();
         let reasons = |link: &str, headers: &[&str]| {
-            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"));
-            cmd.args(["route", "--config", path.to_str().unwrap(), "--link", link]);
-            cmd.args(["--ua", CHROME_WINDOWS]);
-            for h in headers {
-                cmd.args(["--header", h]);
-            }
-            let out = cmd.output().unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            v["attachments"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| {
-                    a["reason"]
-                        .as_str()
-                        .unwrap_or(a["result"].as_str().unwrap())
-                        .to_string()
-                })
-                .collect::<Vec<_>>()
+            let args: Vec<&str> = headers.iter().flat_map(|h| ["--header", h]).collect();
+            route(&path, CHROME_WINDOWS, link, &args).1
         };
         assert_eq!(
             reasons("31", &["X-Forwarded-For: 216.160.83.56"]),

@@ -668,3 +668,43 @@ pub fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
                 .and_then(|v| v.parse().ok())
         })
 }
+
+/// `smartlink route` on `link` for user agent `ua` with more `args`: the decision's offer and
+/// each attachment's result or reason.
+pub fn route(
+    config: &Path,
+    ua: &str,
+    link: &str,
+    args: &[&str],
+) -> (serde_json::Value, Vec<String>) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args([
+            "route",
+            "--config",
+            config.to_str().unwrap(),
+            "--link",
+            link,
+        ])
+        .args(["--ua", ua])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reasons = v["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            a["reason"]
+                .as_str()
+                .unwrap_or(a["result"].as_str().unwrap())
+                .to_string()
+        })
+        .collect();
+    (v["decision"]["offer_id"].clone(), reasons)
+}
