@@ -130,6 +130,7 @@ pub fn serve(config: &Path) -> ExitCode {
         };
         crate::cluster::catalog::sync_at_start(&state).await;
         let node = crate::cluster::Node::start(&state);
+        let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(
             generation = state.snapshot().generation,
@@ -161,6 +162,7 @@ pub fn serve(config: &Path) -> ExitCode {
         if let Some(node) = node {
             node.stop().await;
         }
+        let _ = optimizer.await;
         let flushed = state.clone();
         let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
         crate::cluster::Node::push_final_counters(&state).await;
@@ -477,8 +479,13 @@ fn load_with_counters(config: &Path) -> Result<(Snapshot, Counts), String> {
 
 /// `smartlink stats`: the statistics in the state directory, as JSON; in cluster mode the
 /// cluster's, from Redis, with each node's share.
-pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
+pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&str>) -> ExitCode {
     let report = load_with_counters(config).and_then(|(snapshot, counts)| {
+        let now = crate::clock::unix_secs(std::time::SystemTime::now());
+        let range = match (from, to) {
+            (None, None) => None,
+            _ => Some(crate::stats::hours(from, to, now).map_err(|e| e.to_string())?),
+        };
         let table = &snapshot.table;
         let link = match link {
             Some(id) => Some(
@@ -490,7 +497,7 @@ pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
         };
         let cluster = match &snapshot.settings.cluster {
             Some(settings) => Some(with_shared(settings, async |shared| {
-                crate::stats::cluster(shared).await
+                crate::stats::cluster(shared, range.as_ref().map(|r| r.start)).await
             })?),
             None => None,
         };
@@ -502,6 +509,7 @@ pub fn stats(config: &Path, link: Option<u32>) -> ExitCode {
             &clock,
             link,
             cluster.as_ref(),
+            range,
         ))
     });
     match report {

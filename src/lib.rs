@@ -27,6 +27,7 @@
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
 //! | `vocab`    | the shared words: client attributes, sources, reasons, caps, rejections |
+//! | `money`    | exact decimal money: payouts, revenue, EPC                            |
 //! | `clock`    | a request's wall-clock time from its monotonic start                  |
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
 //! | `template` | URL templates and their macros                                        |
@@ -49,6 +50,7 @@
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `route_report` | the route explanation of one click (`route`, the API)             |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
+//! | `optimizer` | optimized rotation's weights, recomputed every 10 s off the click path |
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
@@ -79,6 +81,8 @@ pub mod files;
 pub mod http;
 pub mod links;
 pub mod metrics;
+pub mod money;
+pub mod optimizer;
 pub mod rebuilder;
 pub mod route_report;
 pub mod routing;

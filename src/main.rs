@@ -59,6 +59,12 @@ enum Command {
         /// Only this smart link (and no offers).
         #[arg(long)]
         link: Option<u32>,
+        /// Only the hours from this RFC 3339 date-time on (taken to its hour, inclusive).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only the hours before this RFC 3339 date-time (taken to its hour, exclusive).
+        #[arg(long)]
+        to: Option<String>,
     },
 }
 
@@ -85,7 +91,9 @@ fn main() -> ExitCode {
             subs: &subs,
             at: at.as_deref(),
         }),
-        Command::Stats { link } => smartlink::cli::stats(&config, link),
+        Command::Stats { link, from, to } => {
+            smartlink::cli::stats(&config, link, from.as_deref(), to.as_deref())
+        }
         Command::Push { file } => smartlink::cli::push(&config, file.as_deref()),
     }
 }

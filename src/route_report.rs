@@ -14,7 +14,7 @@ use crate::click::{Click, Env, Mode, Via};
 use crate::clicks::SubIds;
 use crate::client::DeviceClassifier;
 use crate::routing::explain::Explain;
-use crate::routing::{Attributes, Link, Outcome};
+use crate::routing::{Attributes, Link, LinkRotation, Outcome};
 use crate::snapshot::Snapshot;
 
 /// A click to explain: from `peer` with `headers` and sub ids `subs`, at `time`.
@@ -61,7 +61,7 @@ pub fn report(
         Outcome::Fallback(r) => (None, None, Some(r)),
     };
     let attrs = &mut clicked.attrs;
-    json!({
+    let mut report = json!({
         "smart_link_id": link.id,
         "smart_link_status": if link.active { "active" } else { "inactive" },
         "affiliate_id": link.affiliate_id,
@@ -88,5 +88,10 @@ pub fn report(
             "url": clicked.url,
         },
         "attachments": trace.report(link, &clicked.outcome),
-    })
+    });
+    if let LinkRotation::Optimized(o) = link.rotation {
+        report["optimize_window_hours"] = json!(o.window_hours);
+        report["optimize_min_share"] = json!(o.min_share);
+    }
+    report
 }

@@ -166,6 +166,7 @@ struct RawPostbacks {
 struct RawRouting {
     bots: Option<String>,
     anonymous: Option<String>,
+    optimize_interval_ms: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -302,6 +303,8 @@ pub struct Settings {
     pub bots: Screen,
     /// Clicks from anonymizing networks: routed by default.
     pub anonymous: Screen,
+    /// How often optimized rotation's weights are recomputed (at most 10 s).
+    pub optimize_interval: Duration,
     pub record_queue_capacity: usize,
     pub record_flush_interval: Duration,
     /// Hours of click logs kept (whole hourly files, the current one included).
@@ -771,6 +774,13 @@ impl Validator<'_> {
             self.positive("api.max_body_bytes", raw.api.max_body_bytes, 65_536);
         let bots = self.screen("routing.bots", raw.routing.bots, Screen::Fallback);
         let anonymous = self.screen("routing.anonymous", raw.routing.anonymous, Screen::Route);
+        let optimize_ms = raw.routing.optimize_interval_ms.unwrap_or(10_000);
+        if !(100..=10_000).contains(&optimize_ms) {
+            self.fail(
+                "routing.optimize_interval_ms",
+                "must be between 100 and 10000 (optimized weights are recomputed at least every 10 s)",
+            );
+        }
         let record_queue_capacity =
             self.positive("records.queue_capacity", raw.records.queue_capacity, 65_536);
         let flush_ms = raw.records.flush_interval_ms.unwrap_or(1000);
@@ -841,6 +851,7 @@ impl Validator<'_> {
             api_max_body_bytes,
             bots,
             anonymous,
+            optimize_interval: Duration::from_millis(optimize_ms.clamp(100, 10_000)),
             record_queue_capacity,
             record_flush_interval: Duration::from_millis(flush_ms.clamp(1, 1000)),
             click_log_retention_hours,

@@ -12,14 +12,17 @@
 //! `/metrics` carries only process totals; per-link detail lives here (label cardinality).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use serde::Serialize;
 
+use crate::counts::hourly::{FallbackTally, Hour, HourFile, RETENTION_HOURS, Tally, hour_of};
 use crate::counts::registry::Fallbacks;
-use crate::counts::{CapClock, Counts, OfferCaps};
+use crate::counts::{CapClock, Counts, Hourly, OfferCaps};
+use crate::money::Money;
 use crate::routing::{Link, RoutingTable};
 use crate::shared::{Shared, Unavailable};
-use crate::vocab::{CapKind, Source};
+use crate::vocab::{CapKind, FallbackReason, Source};
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LinkStats {
@@ -27,25 +30,64 @@ pub struct LinkStats {
     pub clicks: u64,
     pub routed: u64,
     pub fallback: Fallbacks,
+    /// Of routed and fallback clicks.
     pub conversions: u64,
+    /// Of routed and fallback clicks, exact (a string).
+    pub revenue: Money,
     /// routed / clicks; null before the first click.
     pub fill_rate: Option<f64>,
+    /// conversions / routed; null before the first routed click.
+    pub conversion_rate: Option<f64>,
+    /// revenue / routed, to a millionth; null before the first routed click.
+    pub epc: Option<Money>,
     pub offers: Vec<RouteStats>,
+}
+
+/// One route's (or one offer's) clicks, conversions and what they earned.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Earned {
+    pub conversions: u64,
+    pub revenue: Money,
+    /// conversions / routed clicks; null before the first click.
+    pub conversion_rate: Option<f64>,
+    /// revenue / routed clicks; null before the first click.
+    pub epc: Option<Money>,
+}
+
+impl Earned {
+    fn of(routed: u64, conversions: u64, revenue: Money) -> Earned {
+        Earned {
+            conversions,
+            revenue,
+            conversion_rate: ratio(conversions, routed),
+            epc: revenue.per(routed),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct RouteStats {
     pub offer_id: u32,
     pub routed: u64,
-    pub conversions: u64,
+    #[serde(flatten)]
+    pub earned: Earned,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct OfferStats {
     pub offer_id: u32,
+    /// Clicks routed to it (every source).
     pub clicks: u64,
+    #[serde(flatten)]
+    pub earned: Earned,
+    /// Lifetime statistics only (a range has none of the three).
+    #[serde(flatten)]
+    pub caps: Option<OfferCapStats>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct OfferCapStats {
     pub capped_clicks: u64,
-    pub conversions: u64,
     /// clicks / (clicks + capped_clicks); null when neither happened.
     pub fill_rate: Option<f64>,
     /// The cap that stops the offer now, if any.
@@ -65,90 +107,193 @@ fn ratio(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
-/// The statistics of one smart link of the table, from `counts`.
+/// Where statistics are read from: the lifetime counters, or the hours of a range.
+#[derive(Clone, Copy)]
+pub enum Period<'a> {
+    Lifetime(&'a Counts),
+    /// From the first hour to the second (exclusive).
+    Hours(&'a Hourly, Hour, Hour),
+}
+
+impl Period<'_> {
+    fn route(&self, source: Source, offer_id: u32) -> Tally {
+        match self {
+            Period::Lifetime(counts) => {
+                let r = counts.route(source, offer_id);
+                Tally {
+                    routed: r.routed(),
+                    conversions: r.conversions(),
+                    revenue: r.revenue(),
+                }
+            }
+            Period::Hours(hourly, from, to) => hourly.route(source, offer_id, *from..*to),
+        }
+    }
+
+    fn fallbacks(&self, source: Source) -> FallbackTally {
+        match self {
+            Period::Lifetime(counts) => {
+                let own = counts.source(source);
+                let f = own.fallback_counts();
+                let mut clicks = [0; FallbackReason::ALL.len()];
+                for (reason, n) in f.by_reason() {
+                    clicks[reason as usize] = n;
+                }
+                FallbackTally {
+                    clicks,
+                    conversions: own.fallback_conversions(),
+                    revenue: own.fallback_revenue(),
+                }
+            }
+            Period::Hours(hourly, from, to) => hourly.fallbacks(source, *from..*to),
+        }
+    }
+
+    /// Every offer's routed clicks, conversions and revenue, summed over its sources.
+    fn per_offer(&self) -> BTreeMap<u32, Tally> {
+        match self {
+            Period::Lifetime(counts) => {
+                let mut per_offer: BTreeMap<u32, Tally> = BTreeMap::new();
+                for ((_, offer_id), c) in counts.routes() {
+                    let e = per_offer.entry(offer_id).or_default();
+                    e.add(&Tally {
+                        routed: c.routed(),
+                        conversions: c.conversions(),
+                        revenue: c.revenue(),
+                    });
+                }
+                per_offer
+            }
+            Period::Hours(hourly, from, to) => hourly.per_offer(*from..*to),
+        }
+    }
+}
+
+/// The lifetime statistics of one smart link of the table, from `counts`.
 pub fn link(link: &Link, counts: &Counts) -> LinkStats {
+    link_in(link, Period::Lifetime(counts))
+}
+
+/// The statistics of one smart link of the table over `period`.
+pub fn link_in(link: &Link, period: Period) -> LinkStats {
     let source = Source::smart_link(link.id);
-    let own = counts.source(source);
-    let fallback = own.fallback_counts();
+    let own = period.fallbacks(source);
+    let fallback = Fallbacks::of(&own.clicks);
     let offers: Vec<RouteStats> = link
         .attachments
         .iter()
         .map(|a| {
-            let route = counts.route(source, a.offer_id);
+            let t = period.route(source, a.offer_id);
             RouteStats {
                 offer_id: a.offer_id,
-                routed: route.routed(),
-                conversions: route.conversions(),
+                routed: t.routed,
+                earned: Earned::of(t.routed, t.conversions, t.revenue),
             }
         })
         .collect();
     let routed: u64 = offers.iter().map(|o| o.routed).sum();
     let clicks = routed + fallback.total();
+    let conversions = offers.iter().map(|o| o.earned.conversions).sum::<u64>() + own.conversions;
+    let revenue = offers
+        .iter()
+        .fold(own.revenue, |sum, o| sum.saturating_add(o.earned.revenue));
+    let earned = Earned::of(routed, conversions, revenue);
     LinkStats {
         smart_link_id: link.id,
         clicks,
         routed,
-        conversions: offers.iter().map(|o| o.conversions).sum::<u64>() + own.fallback_conversions(),
+        conversions,
+        revenue,
         fill_rate: ratio(routed, clicks),
+        conversion_rate: earned.conversion_rate,
+        epc: earned.epc,
         fallback,
         offers,
     }
 }
 
-/// The statistics of every offer of the table, at `clock`, from `counts`.
+/// The lifetime statistics of every offer of the table, at `clock`, from `counts`.
 pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<OfferStats> {
-    let mut per_offer: BTreeMap<u32, (u64, u64)> = BTreeMap::new();
-    for ((_, offer_id), c) in counts.routes() {
-        let e = per_offer.entry(offer_id).or_default();
-        e.0 += c.routed();
-        e.1 += c.conversions();
-    }
+    offers_in(table, Period::Lifetime(counts), clock)
+}
+
+/// The statistics of every offer of the table over `period`; with its caps' state at
+/// `clock` for the lifetime.
+pub fn offers_in(table: &RoutingTable, period: Period, clock: &CapClock) -> Vec<OfferStats> {
+    let per_offer = period.per_offer();
     table
         .offers()
         .iter()
         .map(|o| {
-            let (clicks, conversions) = per_offer.get(&o.id).copied().unwrap_or_default();
-            // Only offers with caps can turn clicks away.
-            let caps = o.caps.as_ref().map(|c| OfferCaps {
-                limits: c.limits,
-                counters: counts.offer(o.id),
-            });
-            let capped_clicks = caps.as_ref().map_or(0, |c| c.counters.capped_clicks());
-            let cap_states = caps.as_ref().map_or_else(Vec::new, |caps| {
-                caps.counts(clock)
-                    .map(|(cap, limit, count)| CapState { cap, limit, count })
-                    .collect()
-            });
+            let t = per_offer.get(&o.id).copied().unwrap_or_default();
+            let caps = match period {
+                Period::Lifetime(counts) => Some(cap_stats(o, counts, clock, t.routed)),
+                Period::Hours(..) => None,
+            };
             OfferStats {
                 offer_id: o.id,
-                clicks,
-                capped_clicks,
-                conversions,
-                fill_rate: ratio(clicks, clicks + capped_clicks),
-                capped: caps.as_ref().and_then(|c| c.reached(clock)),
-                caps: cap_states,
+                clicks: t.routed,
+                earned: Earned::of(t.routed, t.conversions, t.revenue),
+                caps,
             }
         })
         .collect()
 }
 
+fn cap_stats(
+    o: &crate::routing::Offer,
+    counts: &Counts,
+    clock: &CapClock,
+    clicks: u64,
+) -> OfferCapStats {
+    // Only offers with caps can turn clicks away.
+    let caps = o.caps.as_ref().map(|c| OfferCaps {
+        limits: c.limits,
+        counters: counts.offer(o.id),
+    });
+    let capped_clicks = caps.as_ref().map_or(0, |c| c.counters.capped_clicks());
+    OfferCapStats {
+        capped_clicks,
+        fill_rate: ratio(clicks, clicks + capped_clicks),
+        capped: caps.as_ref().and_then(|c| c.reached(clock)),
+        caps: caps.as_ref().map_or_else(Vec::new, |caps| {
+            caps.counts(clock)
+                .map(|(cap, limit, count)| CapState { cap, limit, count })
+                .collect()
+        }),
+    }
+}
+
 /// The statistics of `link`, or of every smart link and offer of `table` (`None`), from
-/// `counts`; with the nodes' shares of them in cluster mode.
+/// `counts` (in cluster mode the cluster's total), over the lifetime or the hours of
+/// `range`; with the nodes' shares of the lifetime in cluster mode.
 pub fn report(
     table: &RoutingTable,
     counts: &Counts,
     clock: &CapClock,
     link: Option<&Link>,
     cluster: Option<&Cluster>,
+    range: Option<Range<Hour>>,
 ) -> serde_json::Value {
+    let hourly = cluster.map_or(counts.hourly(), |c| &c.hourly);
+    let period = match &range {
+        Some(hours) => Period::Hours(hourly, hours.start, hours.end),
+        None => Period::Lifetime(counts),
+    };
     let mut report = match link {
-        Some(l) => serde_json::json!(self::link(l, counts)),
+        Some(l) => serde_json::json!(link_in(l, period)),
         None => serde_json::json!({
-            "smart_links": table.links().iter().map(|l| self::link(l, counts)).collect::<Vec<_>>(),
-            "offers": offers(table, counts, clock),
+            "smart_links": table.links().iter().map(|l| link_in(l, period)).collect::<Vec<_>>(),
+            "offers": offers_in(table, period, clock),
         }),
     };
-    if let (Some(cluster), Some(map)) = (cluster, report.as_object_mut()) {
+    let Some(map) = report.as_object_mut() else {
+        return report;
+    };
+    if let Some(hours) = range {
+        map.insert("from".into(), serde_json::json!(hour_text(hours.start)));
+        map.insert("to".into(), serde_json::json!(hour_text(hours.end)));
+    } else if let Some(cluster) = cluster {
         map.insert(
             "nodes".into(),
             serde_json::json!(cluster.shares(table, link)),
@@ -157,10 +302,51 @@ pub fn report(
     report
 }
 
-/// Cluster statistics: the sum of every node's pushed counters, and each node's own.
+/// `2026-12-01T18:00:00Z`.
+fn hour_text(hour: Hour) -> String {
+    jiff::Timestamp::from_second(i64::from(hour) * 3600)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// Why a `from`/`to` range cannot be read.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadRange {
+    #[error("{0}: {1:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)")]
+    NotATime(&'static str, String),
+    #[error("from must be before to")]
+    Empty,
+}
+
+/// The hours from `from` (inclusive) to `to` (exclusive), RFC 3339 date-times taken to the
+/// hour (an hour is in the range when it starts at or after `from`'s hour and before `to`);
+/// `to` defaults to the end of the current hour, `from` to the oldest hour kept.
+pub fn hours(from: Option<&str>, to: Option<&str>, now: i64) -> Result<Range<Hour>, BadRange> {
+    let read = |name: &'static str, text: &str| {
+        text.parse::<jiff::Timestamp>()
+            .map(|t| hour_of(t.as_second()))
+            .map_err(|_| BadRange::NotATime(name, text.to_string()))
+    };
+    let end = match to {
+        Some(t) => read("to", t)?,
+        None => hour_of(now) + 1,
+    };
+    let start = match from {
+        Some(f) => read("from", f)?,
+        None => (hour_of(now) + 1).saturating_sub(RETENTION_HOURS),
+    };
+    if start >= end {
+        return Err(BadRange::Empty);
+    }
+    Ok(start..end)
+}
+
+/// Cluster statistics: the sum of every node's pushed counters, and each node's own; and,
+/// when asked for, the sum of the nodes' hours.
 pub struct Cluster {
     pub total: Counts,
     pub nodes: Vec<NodeCounts>,
+    pub hourly: Hourly,
 }
 
 /// One node's counters as it last pushed them.
@@ -184,7 +370,11 @@ pub struct NodeShare {
 
 /// Reads every node's counters from Redis and adds them up. A node's file that cannot be
 /// read is left out, with a warning.
-pub async fn cluster(shared: &Shared) -> Result<Cluster, Unavailable> {
+pub async fn cluster(shared: &Shared, hours_from: Option<Hour>) -> Result<Cluster, Unavailable> {
+    let hourly = match hours_from {
+        Some(from) => cluster_hourly(shared, from).await?,
+        None => Hourly::default(),
+    };
     let total = Counts::default();
     let mut nodes = Vec::new();
     for n in shared.node_counters().await? {
@@ -202,7 +392,26 @@ pub async fn cluster(shared: &Shared) -> Result<Cluster, Unavailable> {
             }
         }
     }
-    Ok(Cluster { total, nodes })
+    Ok(Cluster {
+        total,
+        nodes,
+        hourly,
+    })
+}
+
+/// The sum of every node's hours from `from` on, as the nodes last pushed them. An hour that
+/// cannot be read is left out, with a warning.
+pub async fn cluster_hourly(shared: &Shared, from: Hour) -> Result<Hourly, Unavailable> {
+    let hourly = Hourly::default();
+    for (node, json) in shared.node_hours(from).await? {
+        match serde_json::from_slice::<HourFile>(&json) {
+            Ok(file) => hourly.add_file(&file, false),
+            Err(e) => {
+                tracing::warn!(%node, error = %e, "a node's hour in Redis cannot be read; left out of the statistics")
+            }
+        }
+    }
+    Ok(hourly)
 }
 
 impl Cluster {

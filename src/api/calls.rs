@@ -90,24 +90,26 @@ const ATTACH: [Param; 4 + CONDITIONS] = join(&[
     &conditions(Side::Attachment),
 ]);
 
-const CREATE_OFFER: [Param; 4 + CONDITIONS + 5] = join(&[
+const CREATE_OFFER: [Param; 5 + CONDITIONS + 5] = join(&[
     &[
         OFFER_NAME.required(),
         OFFER_URL.required(),
         OFFER_STATUS.optional(),
         POSTBACK_TOKEN.nullable(),
+        PAYOUT.optional(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
 ]);
 
-const UPDATE_OFFER: [Param; 5 + CONDITIONS + 5] = join(&[
+const UPDATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
     &[
         OFFER_ID.required(),
         OFFER_NAME.optional(),
         OFFER_URL.optional(),
         OFFER_STATUS.optional(),
         POSTBACK_TOKEN.nullable(),
+        PAYOUT.optional(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
@@ -240,7 +242,7 @@ pub static CALLS: [Call; 24] = [
     ),
     get_blocking(
         "smart_link_stats.json",
-        &[SMART_LINK_ID.required()],
+        &[SMART_LINK_ID.required(), FROM.optional(), TO.optional()],
         read::smart_link_stats,
     ),
     get(
@@ -299,6 +301,8 @@ pub static CALLS: [Call; 24] = [
             FALLBACK_URL.optional(),
             SMART_LINK_STATUS.optional(),
             ROTATION.optional(),
+            OPTIMIZE_WINDOW_HOURS.optional(),
+            OPTIMIZE_MIN_SHARE.optional(),
         ],
         write::create_smart_link,
     ),
@@ -310,6 +314,8 @@ pub static CALLS: [Call; 24] = [
             FALLBACK_URL.nullable(),
             SMART_LINK_STATUS.optional(),
             ROTATION.optional(),
+            OPTIMIZE_WINDOW_HOURS.nullable(),
+            OPTIMIZE_MIN_SHARE.nullable(),
         ],
         write::update_smart_link,
     ),

@@ -7,9 +7,12 @@
 use serde_json::Value;
 
 use super::params::{Field, Type};
-use crate::catalog::validate::{CREATIVE_TYPES, DISPLAY_LINK_TYPES, MAX_WEIGHT, PRIORITY_RANGE};
+use crate::catalog::validate::{
+    self, CREATIVE_TYPES, DISPLAY_LINK_TYPES, MAX_WEIGHT, PRIORITY_RANGE,
+};
 use crate::catalog::{LinkStatus, Rotation, Status};
 use crate::conditions::{Dimension, Side};
+use crate::money::Money;
 use crate::vocab::{CapKind, MAX_CAP};
 
 const STATUS: Type = Type::OneOf(&["active", "paused", "deleted"]);
@@ -86,6 +89,16 @@ pub const AT: Field<String> = Field::new(
     "at",
     Type::Text,
     "The click's time, RFC 3339 (e.g. `2026-12-01T18:30:00Z`); default now. For schedules and cap windows.",
+);
+pub const FROM: Field<String> = Field::new(
+    "from",
+    Type::Text,
+    "Statistics of the hours from this RFC 3339 date-time on (taken to its hour, inclusive), e.g. `2026-12-01T00:00:00Z`; with neither `from` nor `to`, the lifetime totals. Default with `to`: the oldest hour kept (31 days back).",
+);
+pub const TO: Field<String> = Field::new(
+    "to",
+    Type::Text,
+    "Statistics of the hours before this RFC 3339 date-time (taken to its hour, exclusive). Default with `from`: the end of the current hour.",
 );
 pub const IP: Field<String> = Field::new(
     "ip",
@@ -188,8 +201,26 @@ pub const SUBS: [Field<String>; 5] = {
 };
 pub const ROTATION: Field<Rotation> = Field::new(
     "rotation",
-    Type::OneOf(&["random", "exact"]),
-    "How the qualifying offers of the deciding priority share its clicks: `random` (the default for a new smart link), a weighted random draw per click; `exact`, a fixed order per set of qualifying offers that, after every click, keeps each offer within one click of `clicks × weight / total weight` on this node (docs/routing.md#rotation).",
+    Type::OneOf(&["random", "exact", "optimized"]),
+    "How the qualifying offers of the deciding priority share its clicks: `random` (the default for a new smart link), a weighted random draw per click; `exact`, a fixed order per set of qualifying offers that, after every click, keeps each offer within one click of `clicks × weight / total weight` on this node; `optimized`, a weighted draw over weights recomputed every 10 s from each offer's EPC on this link (Thompson sampling, `offer_weight` the prior, `optimize_min_share` the floor) (docs/routing.md#rotation).",
+);
+pub const OPTIMIZE_WINDOW_HOURS: Field<u32> = Field::new(
+    "optimize_window_hours",
+    Type::Int {
+        min: *validate::OPTIMIZE_WINDOW_HOURS.start() as i64,
+        max: *validate::OPTIMIZE_WINDOW_HOURS.end() as i64,
+    },
+    "Optimized rotation: the hours of clicks (and their conversions) the estimates read, 1 to 720. null restores the default, 168.",
+);
+pub const OPTIMIZE_MIN_SHARE: Field<f64> = Field::new(
+    "optimize_min_share",
+    Type::Share,
+    "Optimized rotation: the least share of its priority's clicks each qualifying offer keeps, 0 to 0.5 (lowered to 1/n for n offers). null restores the default, 0.05.",
+);
+pub const PAYOUT: Field<Money> = Field::new(
+    "payout",
+    Type::Money,
+    "The network's revenue per conversion of this offer, a decimal such as \"2.50\" (at most 6 decimals), counted when a postback gives no amount. Default 0.",
 );
 pub const SEC_CH_UA_MOBILE: Field<String> = Field::new(
     "sec_ch_ua_mobile",

@@ -174,6 +174,10 @@ fn schema(p: &Param) -> Value {
         Type::Condition(d) => condition_schema(d),
         Type::Ip => json!({"type": "string"}),
         Type::Token => json!({"type": "string", "minLength": 8, "maxLength": 255}),
+        Type::Money => json!({"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,6})?$"}),
+        Type::Share => {
+            json!({"type": "number", "minimum": 0, "maximum": crate::catalog::validate::MAX_MIN_SHARE})
+        }
     };
     if let Some(default) = p.default {
         s["default"] = Value::from(default);

@@ -18,8 +18,9 @@ use std::marker::PhantomData;
 use serde_json::{Map, Value};
 
 use super::error::{ApiError, FieldError};
-use crate::catalog::validate::{MAX_TEXT, check_token};
+use crate::catalog::validate::{MAX_MIN_SHARE, MAX_TEXT, check_token};
 use crate::conditions::{Dimension, Shape};
+use crate::money::{BadMoney, Money};
 use crate::template::Template;
 
 /// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
@@ -45,6 +46,10 @@ pub enum Type {
     Ip,
     /// A postback token: 8 to 255 printable ASCII characters.
     Token,
+    /// An amount of money (`12.50`): a string or a number, read exactly.
+    Money,
+    /// A share of clicks, a number from 0 to `optimize_min_share`'s maximum.
+    Share,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +201,24 @@ impl Read for String {
     fn read(arg: &Arg) -> Option<String> {
         match arg {
             Arg::Text(t) => Some(t.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Read for Money {
+    fn read(arg: &Arg) -> Option<Money> {
+        match arg {
+            Arg::Text(t) => Money::parse(t).ok(),
+            _ => None,
+        }
+    }
+}
+
+impl Read for f64 {
+    fn read(arg: &Arg) -> Option<f64> {
+        match arg {
+            Arg::Json(v) => v.as_f64(),
             _ => None,
         }
     }
@@ -437,6 +460,22 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             Value::String(s) if s.parse::<std::net::IpAddr>().is_ok() => Ok(Arg::Text(s)),
             _ => Err("must be an IPv4 or IPv6 address".into()),
         },
+        Type::Money => {
+            let money: Money = serde_json::from_value(v).map_err(|_| BadMoney.to_string())?;
+            Ok(Arg::Text(money.to_string()))
+        }
+        Type::Share => {
+            let max = MAX_MIN_SHARE;
+            let share = match &v {
+                Value::Number(n) => n.as_f64(),
+                Value::String(s) => s.parse::<f64>().ok(),
+                _ => None,
+            };
+            match share {
+                Some(x) if (0.0..=max).contains(&x) => Ok(Arg::Json(Value::from(x))),
+                _ => Err(format!("must be a number from 0 to {max}")),
+            }
+        }
     }
 }
 

@@ -15,9 +15,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field, Read};
-use crate::catalog::{
-    Campaign, Catalog, Conditions, Creative, LandingPage, Offer, Rotation, SmartLink,
-};
+use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
 use crate::conditions::{Dimension, Side};
 use crate::links;
 use crate::route_report::Probe;
@@ -204,7 +202,7 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
                 "fallback_url": x.fallback_url,
                 "offer_count": x.offers.len(),
             });
-            with_rotation(&mut item, x.rotation);
+            with_rotation(&mut item, x);
             item
         })
         .collect();
@@ -213,9 +211,15 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
 
 /// Adds a smart link's `rotation` to an answer shaped as a seed sample, which has no such
 /// field, when it is not the default: a link the seeds could show answers exactly as they do.
-pub fn with_rotation(item: &mut Value, rotation: Rotation) {
-    if !rotation.is_random() {
-        item["rotation"] = json!(rotation);
+pub fn with_rotation(item: &mut Value, link: &SmartLink) {
+    if !link.rotation.is_random() {
+        item["rotation"] = json!(link.rotation);
+    }
+    if let Some(hours) = link.optimize_window_hours {
+        item["optimize_window_hours"] = json!(hours);
+    }
+    if let Some(share) = link.optimize_min_share {
+        item["optimize_min_share"] = json!(share);
     }
 }
 
@@ -242,6 +246,7 @@ pub fn offer_item(o: &Offer) -> Value {
     with_conditions(&mut item, Side::Offer, &o.conditions);
     item.insert("caps".into(), json!(o.caps));
     item.insert("postback_token".into(), json!(o.postback_token));
+    item.insert("payout".into(), json!(o.payout));
     Value::Object(item)
 }
 
@@ -319,11 +324,15 @@ pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
         .link(id)
         .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
     let clock = crate::counts::CapClock::now(&snapshot.calendar);
+    let range = stats_range(args, clock.now)?;
     // Cluster mode: the cluster's totals (this handler runs on a blocking thread).
     let cluster = match &state.shared {
         Some(shared) => Some(
             shared
-                .block_on(crate::stats::cluster(shared))
+                .block_on(crate::stats::cluster(
+                    shared,
+                    range.as_ref().map(|r| r.start),
+                ))
                 .map_err(|_| ApiError::shared_unavailable())?,
         ),
         None => None,
@@ -335,8 +344,26 @@ pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
         &clock,
         Some(link),
         cluster.as_ref(),
+        range,
     );
     Ok(json!({"request_status": "Success", "response": report}))
+}
+
+/// The hours of `from`/`to`; `None` (lifetime) when neither is given.
+fn stats_range(args: &Args, now: i64) -> Result<Option<std::ops::Range<u32>>, ApiError> {
+    let (from, to) = (args.get(FROM), args.get(TO));
+    if from.is_none() && to.is_none() {
+        return Ok(None);
+    }
+    crate::stats::hours(from.as_deref(), to.as_deref(), now)
+        .map(Some)
+        .map_err(|e| {
+            let field = match e {
+                crate::stats::BadRange::NotATime(name, _) => name,
+                crate::stats::BadRange::Empty => FROM.name,
+            };
+            ApiError::bad_request(Some(field), e.to_string())
+        })
 }
 
 /// The decision for a click from `ip` (default 127.0.0.1) with the given user agent and

@@ -20,6 +20,7 @@ use crate::catalog::{
 };
 use crate::conditions::{Dimension, Side};
 use crate::links;
+use crate::money::Money;
 use crate::state::State;
 use crate::vocab::{CapKind, Entity};
 
@@ -167,6 +168,8 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
             smart_link_status: args.get(SMART_LINK_STATUS).unwrap_or(LinkStatus::Active),
             fallback_url: args.get(FALLBACK_URL),
             rotation: args.get(ROTATION).unwrap_or_default(),
+            optimize_window_hours: args.get(OPTIMIZE_WINDOW_HOURS),
+            optimize_min_share: args.get(OPTIMIZE_MIN_SHARE),
             offers: Vec::new(),
         };
         c.smart_links.push(link.clone());
@@ -180,7 +183,7 @@ pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
         "tracking_url": links::smart_link_url(&snapshot.settings, &link),
         "smart_link_status": link.smart_link_status,
     });
-    with_rotation(&mut answer, link.rotation);
+    with_rotation(&mut answer, &link);
     Ok(success("response", answer))
 }
 
@@ -195,6 +198,14 @@ pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
         set(&mut link.fallback_url, args.change(FALLBACK_URL));
         set(&mut link.smart_link_status, args.get(SMART_LINK_STATUS));
         set(&mut link.rotation, args.get(ROTATION));
+        set(
+            &mut link.optimize_window_hours,
+            args.change(OPTIMIZE_WINDOW_HOURS),
+        );
+        set(
+            &mut link.optimize_min_share,
+            args.change(OPTIMIZE_MIN_SHARE),
+        );
         Ok(())
     })?;
     Ok(success("response", changed(args)))
@@ -300,6 +311,7 @@ fn set_offer(o: &mut Offer, args: &Args) {
     set(&mut o.offer_status, args.get(OFFER_STATUS));
     set_conditions(&mut o.conditions, Side::Offer, args);
     set(&mut o.postback_token, args.change(POSTBACK_TOKEN));
+    set(&mut o.payout, args.get(PAYOUT));
     set_caps(&mut o.caps, args);
 }
 
@@ -318,6 +330,7 @@ pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
             conditions: Conditions::default(),
             caps: Caps::default(),
             postback_token: None,
+            payout: Money::ZERO,
         };
         set_offer(&mut offer, args);
         c.offers.push(offer.clone());

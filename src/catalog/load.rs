@@ -311,20 +311,20 @@ mod tests {
     }
 
     #[test]
-    fn a_rotation_other_than_random_or_exact_is_refused_at_its_path() {
+    fn a_rotation_other_than_random_exact_or_optimized_is_refused_at_its_path() {
         let text = r#"{
   "affiliates": [{"affiliate_id": 1, "affiliate_name": "A"}],
   "smart_links": [
     {"smart_link_id": 5, "smart_link_name": "L", "affiliate_id": 1,
      "smart_link_status": "active", "rotation": "exact"},
     {"smart_link_id": 6, "smart_link_name": "M", "affiliate_id": 1,
-     "smart_link_status": "active", "rotation": "optimized"}
+     "smart_link_status": "active", "rotation": "weighted"}
   ]
 }"#;
         assert_eq!(
             errors(text),
             [
-                "n.json:7: smart_links[1].rotation: unknown variant `optimized`, expected `random` or `exact`"
+                "n.json:7: smart_links[1].rotation: unknown variant `weighted`, expected one of `random`, `exact`, `optimized`"
             ]
         );
     }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::conditions::{Dimension, Side};
+use crate::money::Money;
 use crate::vocab::{CapKind, Entity};
 
 /// The whole network (docs/routing.md). Every list may be absent, meaning empty.
@@ -94,6 +95,9 @@ pub enum Rotation {
     /// Each qualifying set's clicks in a fixed order that gives every attachment its weight's
     /// share, within one click, after every click.
     Exact,
+    /// A weighted random draw over weights the server recomputes from each attachment's
+    /// recent EPC (Thompson sampling, `offer_weight` the prior).
+    Optimized,
 }
 
 impl Rotation {
@@ -101,6 +105,7 @@ impl Rotation {
         match self {
             Rotation::Random => "random",
             Rotation::Exact => "exact",
+            Rotation::Optimized => "optimized",
         }
     }
 
@@ -129,6 +134,8 @@ pub struct Offer {
     pub caps: Caps,
     /// The token this offer's postbacks must carry, in place of the network-wide one.
     pub postback_token: Option<String>,
+    /// The network's revenue per conversion when the postback gives no amount.
+    pub payout: Money,
 }
 
 /// Per-offer caps; `null` (or absent) means no cap. Enforced through `counts` (docs/routing.md).
@@ -235,6 +242,13 @@ pub struct SmartLink {
     /// `random` when absent.
     #[serde(default, skip_serializing_if = "Rotation::is_random")]
     pub rotation: Rotation,
+    /// Optimized rotation: the hours of clicks its estimates read (168 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimize_window_hours: Option<u32>,
+    /// Optimized rotation: the least share of its priority's clicks any attachment gets
+    /// (0.05 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimize_min_share: Option<f64>,
     /// The offers this link routes to ("attachments").
     #[serde(default)]
     pub offers: Vec<Attachment>,
@@ -313,15 +327,16 @@ const fn field_names<const N: usize>(fixed: &[&'static str], side: Side) -> [&'s
 const ATTACHMENT_FIXED: [&str; 3] = ["offer_id", "offer_weight", "priority"];
 const ATTACHMENT_FIELDS: [&str; 3 + 2 * Dimension::ALL.len()] =
     field_names(&ATTACHMENT_FIXED, Side::Attachment);
-const OFFER_FIXED: [&str; 6] = [
+const OFFER_FIXED: [&str; 7] = [
     "offer_id",
     "offer_name",
     "offer_status",
     "offer_url",
     "caps",
     "postback_token",
+    "payout",
 ];
-const OFFER_FIELDS: [&str; 6 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
+const OFFER_FIELDS: [&str; 7 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
 
 /// A key of an attachment or an offer: one of its fixed fields (by index into `fixed`) or a
 /// condition list. Read through a seed so that an unknown name is refused while the key is
@@ -444,7 +459,7 @@ impl<'de> Deserialize<'de> for Offer {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Offer, A::Error> {
                 let (mut id, mut name, mut status, mut url) = (None, None, None, None);
-                let (mut caps, mut token) = (None, None);
+                let (mut caps, mut token, mut payout) = (None, None, None);
                 let mut conditions = Conditions::default();
                 let seed = || KeySeed {
                     side: Side::Offer,
@@ -458,7 +473,8 @@ impl<'de> Deserialize<'de> for Offer {
                         Key::Fixed(2) => once(&mut status, "offer_status", map.next_value()?)?,
                         Key::Fixed(3) => once(&mut url, "offer_url", map.next_value()?)?,
                         Key::Fixed(4) => once(&mut caps, "caps", map.next_value()?)?,
-                        Key::Fixed(_) => once(&mut token, "postback_token", map.next_value()?)?,
+                        Key::Fixed(5) => once(&mut token, "postback_token", map.next_value()?)?,
+                        Key::Fixed(_) => once(&mut payout, "payout", map.next_value()?)?,
                         Key::Condition(d, exclude) => {
                             condition(&mut map, d.field(Side::Offer, exclude), &mut conditions)?
                         }
@@ -473,6 +489,7 @@ impl<'de> Deserialize<'de> for Offer {
                     conditions,
                     caps: caps.unwrap_or_default(),
                     postback_token: token.flatten(),
+                    payout: payout.unwrap_or_default(),
                 })
             }
         }
@@ -493,6 +510,9 @@ impl Serialize for Offer {
         m.serialize_entry("caps", &self.caps)?;
         if let Some(token) = &self.postback_token {
             m.serialize_entry("postback_token", token)?;
+        }
+        if self.payout != Money::ZERO {
+            m.serialize_entry("payout", &self.payout)?;
         }
         m.end()
     }

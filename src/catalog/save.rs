@@ -120,6 +120,10 @@ struct LinkHead<'a> {
     fallback_url: &'a Option<String>,
     #[serde(skip_serializing_if = "Rotation::is_random")]
     rotation: Rotation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    optimize_window_hours: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    optimize_min_share: Option<f64>,
 }
 
 fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
@@ -132,6 +136,8 @@ fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
             smart_link_status: s.smart_link_status,
             fallback_url: &s.fallback_url,
             rotation: s.rotation,
+            optimize_window_hours: s.optimize_window_hours,
+            optimize_min_share: s.optimize_min_share,
         },
     )?;
     out.pop(); // the head's closing brace

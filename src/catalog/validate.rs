@@ -13,6 +13,11 @@ use crate::vocab::{CapKind, MAX_CAP};
 
 /// Highest `offer_weight`.
 pub const MAX_WEIGHT: u32 = 100;
+/// `optimize_window_hours`: at most the 30 days of hourly statistics every node keeps.
+pub const OPTIMIZE_WINDOW_HOURS: std::ops::RangeInclusive<u32> = 1..=720;
+/// `optimize_min_share`: a floor above a half would leave nothing to optimize between two
+/// attachments.
+pub const MAX_MIN_SHARE: f64 = 0.5;
 /// Accepted `priority` range (lower is tried first): any signed 32-bit integer, 0 and
 /// negative values included.
 pub const PRIORITY_RANGE: std::ops::RangeInclusive<i64> = i32::MIN as i64..=i32::MAX as i64;
@@ -463,6 +468,29 @@ impl Validator<'_> {
                 Some(url) => self.url(at, "fallback_url", url).map(Some),
                 None => Some(None),
             };
+            if let Some(hours) = s.optimize_window_hours
+                && !OPTIMIZE_WINDOW_HOURS.contains(&hours)
+            {
+                self.fail(
+                    at,
+                    ".optimize_window_hours",
+                    format!(
+                        "{hours} is out of range {}..={} (statistics keep {} days of hours)",
+                        OPTIMIZE_WINDOW_HOURS.start(),
+                        OPTIMIZE_WINDOW_HOURS.end(),
+                        OPTIMIZE_WINDOW_HOURS.end() / 24
+                    ),
+                );
+            }
+            if let Some(share) = s.optimize_min_share
+                && !(0.0..=MAX_MIN_SHARE).contains(&share)
+            {
+                self.fail(
+                    at,
+                    ".optimize_min_share",
+                    format!("{share} is out of range 0..={MAX_MIN_SHARE}"),
+                );
+            }
             let mut attachments = Some(Vec::with_capacity(s.offers.len()));
             if s.offers.len() > MAX_ATTACHMENTS {
                 self.fail(

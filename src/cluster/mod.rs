@@ -7,7 +7,8 @@
 //!   on this node, renewed before it runs out, given back when idle and at shutdown.
 //! - conversion totals: every 250 ms, the cluster's conversions per cap window of every
 //!   offer with a conversion cap, so a cap reached through any node stops routing here.
-//! - counters: this node's counters file pushed every second, for cluster statistics.
+//! - counters: this node's counters file, and each hour its counts changed in, pushed every
+//!   second, for cluster statistics and optimized rotation.
 //! - Redis health and the postback queue: a PING every 250 ms while Redis is down; the
 //!   queued postbacks applied once it is back.
 
@@ -21,7 +22,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::calendar::Period;
-use crate::counts::CapClock;
+use crate::counts::hourly::{RETENTION_HOURS, Reader};
+use crate::counts::{CapClock, hour_of};
 use crate::shared::Shared;
 use crate::shared::conversions::Windows;
 use crate::state::State;
@@ -168,6 +170,30 @@ async fn push_counters((state, shared, stopped): Args) {
         if json != pushed && shared.push_counters(&json).await.is_ok() {
             pushed = json;
         }
+        push_hours(&state, &shared).await;
+    }
+}
+
+/// Pushes every hour this node's counts changed in since the last push (hours that could
+/// not be pushed are tried again on the next tick).
+async fn push_hours(state: &State, shared: &Shared) {
+    let hourly = state.counts.hourly();
+    let changed = hourly.take_dirty(Reader::Push);
+    if changed.is_empty() {
+        return;
+    }
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let oldest = hour_of(now).saturating_sub(RETENTION_HOURS - 1);
+    let files: Vec<(u32, Vec<u8>)> = changed
+        .iter()
+        .filter(|&&h| h >= oldest)
+        .map(|&h| {
+            let json = serde_json::to_vec(&hourly.hour_file(h)).expect("an hour serialises");
+            (h, json)
+        })
+        .collect();
+    if shared.push_hours(&files, oldest).await.is_err() {
+        hourly.mark_dirty(Reader::Push, changed);
     }
 }
 

@@ -26,7 +26,8 @@ use super::dedup::{Converted, Insert};
 use super::record::Conversion;
 use crate::calendar::Calendar;
 use crate::clock::unix_secs;
-use crate::counts::{Counts, LogPosition};
+use crate::counts::hourly::RETENTION_HOURS;
+use crate::counts::{Counts, LogPosition, hour_of};
 use crate::files::{AppendFile, FailureLog, hourly_name, log_files};
 use crate::metrics::Metrics;
 
@@ -256,7 +257,13 @@ impl Writer {
                 let mut counting = self.counts.counting();
                 for r in &accepted {
                     let c = &r.conversion;
-                    counting.conversion(c.source(), c.claims.offer_id, c.time_secs(), &r.calendar);
+                    counting.conversion(
+                        c.source(),
+                        c.claims.offer_id,
+                        c.earned(),
+                        c.time_secs(),
+                        &r.calendar,
+                    );
                 }
                 counting.through(position);
                 Answer::Recorded
@@ -328,8 +335,10 @@ pub struct Replayed {
 
 /// Rebuilds the converted set from the conversion log in `dir` and counts every conversion
 /// after the position saved in `counts` (all of them when none was saved), then moves the
-/// position to the end of the log. Runs once, before the ledger starts. Reads only: a torn
-/// last line is skipped here and cut when the ledger next opens that file.
+/// position to the end of the log. Every conversion of a click inside the hourly statistics'
+/// retention goes into its click's hour (the hour files hold clicks only: the log is the
+/// conversions' truth). Runs once, before the ledger starts. Reads only: a torn last line is
+/// skipped here and cut when the ledger next opens that file.
 pub fn replay(
     dir: &Path,
     counts: &Counts,
@@ -351,7 +360,11 @@ pub fn replay(
             Some(p) if name == p.file => Some(p.offset),
             Some(_) => None,
         };
-        if count_from.is_none() && !may_hold_window(&name, converted, now) {
+        let hours_from = hour_of(now).saturating_sub(RETENTION_HOURS - 1);
+        if count_from.is_none()
+            && !may_hold_window(&name, converted, now)
+            && file_hour(&name).is_some_and(|start| hour_of(start) < hours_from)
+        {
             continue;
         }
         let bytes = std::fs::read(&path)?;
@@ -374,12 +387,25 @@ pub fn replay(
                 let _ = converted.insert(c.key(), c.claims.time);
             }
             if count_from.is_some_and(|from| start >= from) {
-                counting.conversion(c.source(), c.claims.offer_id, c.time_secs(), calendar);
+                counting.conversion(
+                    c.source(),
+                    c.claims.offer_id,
+                    c.earned(),
+                    c.time_secs(),
+                    calendar,
+                );
                 found.counted += 1;
                 counting.through(LogPosition {
                     file: name.clone(),
                     offset,
                 });
+            } else if hour_of(i64::from(c.claims.time)) >= hours_from {
+                counts.hourly().add_conversion(
+                    c.source(),
+                    c.claims.offer_id,
+                    hour_of(i64::from(c.claims.time)),
+                    c.revenue,
+                );
             }
         }
     }
@@ -389,14 +415,17 @@ pub fn replay(
 /// Whether the log file `name` can hold a conversion of a click still inside the attribution
 /// window: its hour ends after the window's start (a conversion comes after its click).
 fn may_hold_window(name: &str, converted: &Converted, now: i64) -> bool {
-    let hour = name
-        .strip_prefix(PREFIX)
+    file_hour(name).is_none_or(|start| converted.in_window(start + 3600, now))
+}
+
+/// The start (Unix seconds) of the hour of the log file `name`.
+fn file_hour(name: &str) -> Option<i64> {
+    name.strip_prefix(PREFIX)
         .and_then(|r| r.strip_prefix('-'))
         .and_then(|r| r.strip_suffix(".ndjson"))
         .and_then(|h| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", format!("{h}:00")).ok())
         .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp().as_second());
-    hour.is_none_or(|start| converted.in_window(start + 3600, now))
+        .map(|z| z.timestamp().as_second())
 }
 
 #[cfg(test)]

@@ -3,26 +3,29 @@
 //!
 //! ```text
 //! {"time":"2026-11-22T10:00:00.123Z","click_id":"…","kind":"smart_link","smart_link_id":301,
-//!  "affiliate_id":67890,"offer_id":1042,"click_time":"2026-11-22T09:58:41Z","amount":"12.50"}
+//!  "affiliate_id":67890,"offer_id":1042,"click_time":"2026-11-22T09:58:41Z","amount":"12.50",
+//!  "revenue":"12.50"}
 //! ```
 //!
 //! `campaign_id` replaces `smart_link_id` for campaign clicks; `offer_id` is null for a click
 //! that went to the fallback URL; `amount` is null when the postback gave none, and otherwise
 //! a string holding exactly the digits the postback sent (a JSON number would pass through
-//! binary floating point in most readers).
+//! binary floating point in most readers); `revenue` is what the conversion is counted as:
+//! the amount, else the offer's payout at the time (a string, exact).
 
 use std::fmt;
 
 use serde::Deserialize;
 
 use crate::clicks::{Claims, ClickSigner, DedupKey};
+use crate::money::Money;
 use crate::vocab::{Source, SourceKind};
 
 /// A conversion amount as the postback gave it: a non-negative decimal with at most 12
-/// integer and 6 fraction digits (`12`, `12.5`, `0.000001`). Kept as text: it is only
-/// recorded, never computed with, so nothing is rounded.
+/// integer and 6 fraction digits (`12`, `12.5`, `0.000001`). Recorded as the digits given;
+/// counted as their exact [`Money`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Amount(Box<str>);
+pub struct Amount(Box<str>, Money);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -32,18 +35,12 @@ pub struct BadAmount;
 
 impl Amount {
     pub fn parse(text: &str) -> Result<Amount, BadAmount> {
-        let (int, frac) = match text.split_once('.') {
-            Some((i, f)) => (i, Some(f)),
-            None => (text, None),
-        };
-        let digits = |s: &str, max: usize| {
-            !s.is_empty() && s.len() <= max && s.bytes().all(|b| b.is_ascii_digit())
-        };
-        if digits(int, 12) && frac.is_none_or(|f| digits(f, 6)) {
-            Ok(Amount(text.into()))
-        } else {
-            Err(BadAmount)
-        }
+        let money = Money::parse(text).map_err(|_| BadAmount)?;
+        Ok(Amount(text.into(), money))
+    }
+
+    pub fn money(&self) -> Money {
+        self.1
     }
 
     pub fn as_str(&self) -> &str {
@@ -65,6 +62,9 @@ pub struct Conversion {
     pub click_id: Box<str>,
     pub claims: Claims,
     pub amount: Option<Amount>,
+    /// What the conversion earned the network: the amount, or else the offer's payout when
+    /// the postback arrived (recorded, so that a replay counts what was counted then).
+    pub revenue: Money,
 }
 
 impl Conversion {
@@ -87,6 +87,7 @@ impl Conversion {
                 .into(),
             claims,
             amount: None,
+            revenue: Money::ZERO,
         }
     }
 
@@ -95,6 +96,11 @@ impl Conversion {
             kind: self.claims.kind,
             id: self.claims.source_id,
         }
+    }
+
+    /// Its click's time (Unix seconds) and what it earned: how statistics count it.
+    pub fn earned(&self) -> (i64, Money) {
+        (i64::from(self.claims.time), self.revenue)
     }
 
     pub fn time_secs(&self) -> i64 {
@@ -118,14 +124,15 @@ impl Conversion {
             .amount
             .as_ref()
             .map_or("null".to_string(), |a| format!("\"{a}\""));
-        // The click id is base64url and the amount digits: nothing to escape.
+        // The click id is base64url and the amounts are digits: nothing to escape.
         let line = format!(
-            "{{\"time\":\"{}\",\"click_id\":\"{}\",{id_field}:{},\"affiliate_id\":{},\"offer_id\":{offer},\"click_time\":\"{}\",\"amount\":{amount}}}\n",
+            "{{\"time\":\"{}\",\"click_id\":\"{}\",{id_field}:{},\"affiliate_id\":{},\"offer_id\":{offer},\"click_time\":\"{}\",\"amount\":{amount},\"revenue\":\"{}\"}}\n",
             rfc3339_ms(self.time_ms),
             self.click_id,
             c.source_id,
             c.affiliate_id,
             rfc3339_ms(i64::from(c.time) * 1000),
+            self.revenue,
         );
         out.extend_from_slice(line.as_bytes());
     }
@@ -143,6 +150,8 @@ impl Conversion {
             offer_id: Option<u32>,
             click_time: String,
             amount: Option<String>,
+            /// Absent from records written before revenue was counted: their amount's.
+            revenue: Option<String>,
         }
         let l: Line = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         let millis = |t: &str| {
@@ -158,6 +167,11 @@ impl Conversion {
         if ClickSigner::dedup_key(&l.click_id).is_none() {
             return Err("click_id is not a click id".into());
         }
+        let amount = l
+            .amount
+            .map(|a| Amount::parse(&a))
+            .transpose()
+            .map_err(|e| e.to_string())?;
         Ok(Conversion {
             time_ms: millis(&l.time)?,
             click_id: l.click_id.into(),
@@ -168,11 +182,12 @@ impl Conversion {
                 source_id,
                 affiliate_id: l.affiliate_id,
             },
-            amount: l
-                .amount
-                .map(|a| Amount::parse(&a))
-                .transpose()
-                .map_err(|e| e.to_string())?,
+            revenue: match (&l.revenue, &amount) {
+                (Some(r), _) => Money::parse(r).map_err(|e| format!("revenue {e}"))?,
+                (None, Some(a)) => a.money(),
+                (None, None) => Money::ZERO,
+            },
+            amount,
         })
     }
 }
@@ -224,6 +239,7 @@ mod tests {
             source in proptest::num::u32::ANY,
             affiliate in proptest::num::u32::ANY,
             amount in proptest::option::of("[0-9]{1,12}(\\.[0-9]{1,6})?"),
+            payout in 0u64..1_000_000_000,
         ) {
             let claims = Claims {
                 kind: if campaign { SourceKind::Campaign } else { SourceKind::SmartLink },
@@ -236,6 +252,10 @@ mod tests {
                 time_ms,
                 click_id: ClickSigner::new(b"0123456789abcdef").issue(&claims).as_str().into(),
                 claims,
+                revenue: match &amount {
+                    Some(a) => Amount::parse(a).unwrap().money(),
+                    None => Money::from_millionths(payout),
+                },
                 amount: amount.map(|a| Amount::parse(&a).unwrap()),
             };
             let mut out = Vec::new();

@@ -6,20 +6,26 @@
 //! - `offer`: an offer's windowed counts; lock-free cap check and check-and-reserve.
 //! - `registry`: every counter by key (offer, source, route) and the conversion log position.
 //! - `rotation`: where exact rotation has got to in each qualifying set of a smart link.
-//! - `store`: the counters file; `saver`: the thread that writes it every second.
+//! - `hourly`: the counts by hour (statistics over a range, optimized rotation's window).
+//! - `store`: the counters file and the hour files; `saver`: the thread that sweeps clicks
+//!   into their hours and writes both every second.
 //!
 //! The decision (`routing`) asks an offer's caps whether it is capped, reserves a click's
 //! place under a click cap and, on a link with exact rotation, takes its place in the run of
 //! its qualifying set; it counts nothing itself. The click use case (`click`) tells the
 //! counters what a counted click did; the ledger (`conversions`) counts what it wrote.
 
+pub mod hourly;
 pub mod offer;
 pub mod registry;
 pub mod rotation;
 pub mod saver;
 pub mod store;
 
+pub use hourly::{Hour, Hourly, Tally, hour_of};
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
-pub use registry::{Counting, Counts, Fallbacks, LogPosition, RouteCounters, SourceCounters};
+pub use registry::{
+    Counting, Counts, Estimate, Fallbacks, LogPosition, RouteCounters, SourceCounters, WEIGHT_SCALE,
+};
 pub use rotation::{Run, Runs, SetKey};
 pub use saver::Saver;

@@ -13,15 +13,17 @@
 //! `SourceCounters::click_fell_back`, `OfferCaps::click_turned_away`,
 //! [`Counting::conversion`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
 use super::rotation::Runs;
 use crate::calendar::Calendar;
+use crate::money::Money;
 use crate::vocab::{FallbackReason, Source, SourceKind};
 
 /// Counts of one smart link or campaign that belong to no offer, and where its exact
@@ -32,6 +34,10 @@ pub struct SourceCounters {
     pub(super) fallbacks: [AtomicU64; FallbackReason::ALL.len()],
     /// Conversions reported for clicks that went to the fallback URL.
     pub(super) fallback_conversions: AtomicU64,
+    /// Their revenue, in millionths.
+    pub(super) fallback_revenue: AtomicU64,
+    /// `fallbacks` as the last sweep into the hourly statistics saw them.
+    swept: [AtomicU64; FallbackReason::ALL.len()],
     /// Empty (one null pointer) unless the link rotates exactly.
     runs: Runs,
 }
@@ -50,18 +56,15 @@ impl SourceCounters {
     }
 
     pub fn fallback_counts(&self) -> Fallbacks {
-        let f = |r: FallbackReason| self.fallbacks[r as usize].load(Ordering::Relaxed);
-        Fallbacks {
-            no_match: f(FallbackReason::NoMatch),
-            all_capped: f(FallbackReason::AllCapped),
-            inactive: f(FallbackReason::Inactive),
-            bot: f(FallbackReason::Bot),
-            anonymous: f(FallbackReason::Anonymous),
-        }
+        Fallbacks::of(&self.fallbacks.each_ref().map(|n| n.load(Ordering::Relaxed)))
     }
 
     pub fn fallback_conversions(&self) -> u64 {
         self.fallback_conversions.load(Ordering::Relaxed)
+    }
+
+    pub fn fallback_revenue(&self) -> Money {
+        Money::from_millionths(self.fallback_revenue.load(Ordering::Relaxed))
     }
 
     pub(super) fn add_fallback_counts(&self, counts: &Fallbacks) {
@@ -91,7 +94,19 @@ pub struct Fallbacks {
 }
 
 impl Fallbacks {
-    fn by_reason(&self) -> [(FallbackReason, u64); FallbackReason::ALL.len()] {
+    /// From counts indexed by `FallbackReason as usize`.
+    pub fn of(clicks: &[u64; FallbackReason::ALL.len()]) -> Fallbacks {
+        let f = |r: FallbackReason| clicks[r as usize];
+        Fallbacks {
+            no_match: f(FallbackReason::NoMatch),
+            all_capped: f(FallbackReason::AllCapped),
+            inactive: f(FallbackReason::Inactive),
+            bot: f(FallbackReason::Bot),
+            anonymous: f(FallbackReason::Anonymous),
+        }
+    }
+
+    pub fn by_reason(&self) -> [(FallbackReason, u64); FallbackReason::ALL.len()] {
         [
             (FallbackReason::NoMatch, self.no_match),
             (FallbackReason::AllCapped, self.all_capped),
@@ -110,14 +125,65 @@ impl Fallbacks {
 #[derive(Default, Debug)]
 pub struct RouteCounters {
     pub(super) routed: AtomicU64,
+    /// Optimized rotation: the route's weight in its priority, in millionths of the
+    /// priority's clicks (0: not computed yet). Beside `routed`, which the same click writes.
+    weight: AtomicU32,
     pub(super) conversions: AtomicU64,
+    /// Their revenue, in millionths.
+    pub(super) revenue: AtomicU64,
+    /// `routed` as the last sweep into the hourly statistics saw it.
+    swept: AtomicU64,
+    /// Optimized rotation: what the last recompute estimated (explanations show it).
+    estimate: Mutex<Option<Estimate>>,
 }
+
+/// What optimized rotation last estimated of one route, over the link's window.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Estimate {
+    pub clicks: u64,
+    pub conversions: u64,
+    pub revenue: Money,
+    /// The posterior mean of its earnings per click.
+    pub epc: f64,
+    /// The share of its priority's clicks it was given.
+    pub share: f64,
+}
+
+/// Optimized weights are millionths of a priority's clicks.
+pub const WEIGHT_SCALE: u32 = 1_000_000;
 
 impl RouteCounters {
     /// A counted click went this route.
     #[inline]
     pub fn click_routed(&self) {
         self.routed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Optimized rotation's weight of the route (millionths; 0 before the first compute).
+    #[inline]
+    pub fn weight(&self) -> u32 {
+        self.weight.load(Ordering::Relaxed)
+    }
+
+    /// Publishes the optimizer's weight (millionths) and the estimate behind it.
+    pub fn set_weight(&self, weight: u32, estimate: Estimate) {
+        self.weight.store(weight, Ordering::Relaxed);
+        *self.estimate.lock().unwrap_or_else(|e| e.into_inner()) = Some(estimate);
+    }
+
+    /// Sets the weight if none was computed yet (a new attachment, or the first compile).
+    pub fn init_weight(&self, weight: u32) {
+        let _ = self
+            .weight
+            .compare_exchange(0, weight, Ordering::Relaxed, Ordering::Relaxed);
+    }
+
+    pub fn estimate(&self) -> Option<Estimate> {
+        *self.estimate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn revenue(&self) -> Money {
+        Money::from_millionths(self.revenue.load(Ordering::Relaxed))
     }
 
     pub fn routed(&self) -> u64 {
@@ -154,6 +220,8 @@ pub struct Counts {
     conversion_log: Mutex<Option<LogPosition>>,
     /// Cluster mode: offers' daily click caps are spent from leases.
     leased: bool,
+    /// Counts by hour, filled by [`Counts::sweep`] and the ledger.
+    hourly: Hourly,
 }
 
 /// Conversions being counted: holds the conversion log position until dropped.
@@ -163,31 +231,38 @@ pub struct Counting<'a> {
 }
 
 impl Counting<'_> {
-    /// Counts one conversion (on disk) of a click of `source` routed to `offer_id` (`None`:
-    /// it went to the fallback URL), at `now` (Unix seconds) in the windows of `calendar`:
-    /// the offer's caps and the route's statistics, or the source's fallback conversions.
+    /// Counts one conversion (on disk) earning `revenue` of a click made at `click_time` of
+    /// `source` routed to `offer_id` (`None`: it went to the fallback URL), at `now` (Unix
+    /// seconds) in the windows of `calendar`: the offer's caps and the route's statistics,
+    /// or the source's fallback conversions; and the hour of the click.
     pub fn conversion(
         &mut self,
         source: Source,
         offer_id: Option<u32>,
+        (click_time, revenue): (i64, Money),
         now: i64,
         calendar: &Calendar,
     ) {
+        let add = |n: &AtomicU64, sum: &AtomicU64| {
+            n.fetch_add(1, Ordering::Relaxed);
+            let _ = sum.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
+                Some(m.saturating_add(revenue.millionths()))
+            });
+        };
         match offer_id {
             Some(offer) => {
                 self.counts.offer(offer).add_conversion(calendar, now);
-                self.counts
-                    .route(source, offer)
-                    .conversions
-                    .fetch_add(1, Ordering::Relaxed);
+                let route = self.counts.route(source, offer);
+                add(&route.conversions, &route.revenue);
             }
             None => {
-                self.counts
-                    .source(source)
-                    .fallback_conversions
-                    .fetch_add(1, Ordering::Relaxed);
+                let own = self.counts.source(source);
+                add(&own.fallback_conversions, &own.fallback_revenue);
             }
         }
+        self.counts
+            .hourly
+            .add_conversion(source, offer_id, hour_of(click_time), revenue);
     }
 
     /// The conversions counted so far end at `position`.
@@ -207,6 +282,46 @@ impl Counts {
         Counts {
             leased: true,
             ..Counts::default()
+        }
+    }
+
+    /// Counts by hour.
+    pub fn hourly(&self) -> &Hourly {
+        &self.hourly
+    }
+
+    /// Adds what every route's and source's clicks gained since the last sweep to `hour`
+    /// (the saver thread's, every second; see `hourly`).
+    pub fn sweep(&self, hour: Hour) {
+        let gained =
+            |now: u64, swept: &AtomicU64| now.saturating_sub(swept.swap(now, Ordering::Relaxed));
+        for e in self.routes.iter() {
+            let n = gained(e.value().routed(), &e.value().swept);
+            if n > 0 {
+                self.hourly.add_routed(e.key().0, e.key().1, hour, n);
+            }
+        }
+        for e in self.sources.iter() {
+            let c = e.value();
+            for reason in FallbackReason::ALL {
+                let i = reason as usize;
+                let n = gained(c.fallbacks[i].load(Ordering::Relaxed), &c.swept[i]);
+                if n > 0 {
+                    self.hourly.add_fallbacks(*e.key(), hour, reason, n);
+                }
+            }
+        }
+    }
+
+    /// After a restore: the restored clicks are in their hours already.
+    pub(super) fn mark_swept(&self) {
+        for e in self.routes.iter() {
+            e.value().swept.store(e.value().routed(), Ordering::Relaxed);
+        }
+        for e in self.sources.iter() {
+            for (swept, n) in e.value().swept.iter().zip(&e.value().fallbacks) {
+                swept.store(n.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
         }
     }
 

@@ -1,6 +1,8 @@
-//! The saver thread: writes the counters file about once a second (only when something
-//! changed) and once more at shutdown, after the last request. A failed write (disk full) is
-//! logged, counted and retried on the next tick; the previous file stays intact.
+//! The saver thread: about once a second, sweeps the clicks counted since the last tick into
+//! the hourly statistics, writes the counters file (only when something changed), then the
+//! file of every hour that changed; once more at shutdown, after the last request. A failed
+//! write (disk full) is logged, counted and retried on the next tick; the previous file stays
+//! intact.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -8,8 +10,10 @@ use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::hourly::{RETENTION_HOURS, Reader, hour_of};
 use super::registry::Counts;
 use super::store;
+use crate::clock::unix_secs;
 use crate::files::{FailureLog, write_atomically};
 use crate::metrics::Metrics;
 
@@ -25,6 +29,7 @@ impl Saver {
     pub fn start(dir: &Path, counts: Arc<Counts>, metrics: Arc<Metrics>) -> std::io::Result<Saver> {
         let (stop, rx) = mpsc::channel::<()>();
         let mut writer = Writer {
+            dir: dir.to_path_buf(),
             path: dir.join(store::FILE_NAME),
             counts,
             metrics,
@@ -56,6 +61,7 @@ impl Saver {
 }
 
 struct Writer {
+    dir: PathBuf,
     path: PathBuf,
     counts: Arc<Counts>,
     metrics: Arc<Metrics>,
@@ -66,6 +72,30 @@ struct Writer {
 
 impl Writer {
     fn save(&mut self) {
+        let hour = hour_of(unix_secs(std::time::SystemTime::now()));
+        self.counts.sweep(hour);
+        self.save_counters();
+        let hourly = self.counts.hourly();
+        let oldest = hour.saturating_sub(RETENTION_HOURS - 1);
+        hourly.expire(oldest);
+        let changed = hourly.take_dirty(Reader::Files);
+        if changed.is_empty() {
+            return;
+        }
+        if let Err((e, left)) = store::save_hours(&self.dir, hourly, changed, oldest) {
+            hourly.mark_dirty(Reader::Files, left);
+            self.metrics.state_save_failures.inc();
+            self.failures.failed(
+                &e,
+                &format_args!(
+                    "hourly statistics under {} not saved; retried every second",
+                    self.dir.display()
+                ),
+            );
+        }
+    }
+
+    fn save_counters(&mut self) {
         let bytes = store::render(&self.counts);
         if bytes == self.last {
             return;

@@ -9,13 +9,17 @@
 //! A file that exists but cannot be read is an error at start, never silently replaced by
 //! zeros: that would re-open every cap. The operator moves it aside to start from zero.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
+use super::hourly::{Hour, HourFile, Hourly, hour_of};
 use super::offer::{Counted, WindowCount};
 use super::registry::{Counts, Fallbacks, LogPosition};
+use crate::files::write_atomically;
+use crate::money::Money;
 use crate::vocab::{Source, SourceKind};
 
 pub const FILE_NAME: &str = "counters.json";
@@ -51,6 +55,9 @@ struct SourceRow {
     id: u32,
     fallback: Fallbacks,
     fallback_conversions: u64,
+    /// Absent from files written before revenue was counted.
+    #[serde(default)]
+    fallback_revenue: Money,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,6 +68,8 @@ struct RouteRow {
     offer_id: u32,
     routed: u64,
     conversions: u64,
+    #[serde(default)]
+    revenue: Money,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +115,7 @@ pub fn render(counts: &Counts) -> Vec<u8> {
                 id: s.id,
                 fallback: c.fallback_counts(),
                 fallback_conversions: load(&c.fallback_conversions),
+                fallback_revenue: c.fallback_revenue(),
             })
             .collect(),
         routes: counts
@@ -117,6 +127,7 @@ pub fn render(counts: &Counts) -> Vec<u8> {
                 offer_id,
                 routed: load(&c.routed),
                 conversions: load(&c.conversions),
+                revenue: c.revenue(),
             })
             .collect(),
     };
@@ -216,6 +227,7 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
             How::Sum => c.add_fallback_counts(&r.fallback),
         }
         count(&c.fallback_conversions, r.fallback_conversions);
+        count(&c.fallback_revenue, r.fallback_revenue.millionths());
     }
     for r in file.routes {
         let c = counts.route(
@@ -227,7 +239,99 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
         );
         count(&c.routed, r.routed);
         count(&c.conversions, r.conversions);
+        count(&c.revenue, r.revenue.millionths());
     }
+    if how == How::Restore {
+        counts.mark_swept();
+    }
+}
+
+/// The hourly statistics' directory under `state.dir`: `hours/<UTC hour>.json`, one
+/// [`HourFile`] each, written whole and atomically by the saver when the hour changed.
+pub const HOURS_DIR: &str = "hours";
+
+fn hour_name(hour: Hour) -> String {
+    let ts = jiff::Timestamp::from_second(i64::from(hour) * 3600).unwrap_or_default();
+    format!("{}.json", ts.strftime("%Y-%m-%dT%H"))
+}
+
+fn hour_of_name(name: &str) -> Option<Hour> {
+    let stem = name.strip_suffix(".json")?;
+    let dt = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", format!("{stem}:00")).ok()?;
+    let secs = dt
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()?
+        .timestamp()
+        .as_second();
+    Some(hour_of(secs))
+}
+
+/// Writes the file of every hour in `hours` (and removes the files of hours before
+/// `oldest`). Stops at the first failure and returns the hours not written.
+pub fn save_hours(
+    dir: &Path,
+    hourly: &Hourly,
+    hours: BTreeSet<Hour>,
+    oldest: Hour,
+) -> Result<(), (std::io::Error, BTreeSet<Hour>)> {
+    let dir = dir.join(HOURS_DIR);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return Err((e, hours));
+    }
+    let mut left = hours.clone();
+    for hour in hours.into_iter().filter(|&h| h >= oldest) {
+        let file = hourly.hour_file(hour);
+        let mut bytes = serde_json::to_vec(&file).expect("an hour serialises");
+        bytes.push(b'\n');
+        write_atomically(&dir.join(hour_name(hour)), &bytes).map_err(|e| (e, left.clone()))?;
+        left.remove(&hour);
+    }
+    for (hour, path) in hour_files(&dir) {
+        if hour < oldest {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    Ok(())
+}
+
+fn hour_files(dir: &Path) -> Vec<(Hour, PathBuf)> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let hour = hour_of_name(e.file_name().to_str()?)?;
+            Some((hour, e.path()))
+        })
+        .collect()
+}
+
+/// Reads the hour files of `dir` from `oldest` on into `hourly`: their clicks only (the
+/// conversions are counted again from the conversion log). A file that cannot be read is
+/// left out with a warning: an hour's statistics are not worth refusing to start over.
+pub fn load_hours(dir: &Path, hourly: &Hourly, oldest: Hour) -> usize {
+    let mut loaded = 0;
+    for (hour, path) in hour_files(&dir.join(HOURS_DIR)) {
+        if hour < oldest {
+            continue;
+        }
+        let read = std::fs::read(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice::<HourFile>(&b).map_err(|e| e.to_string()));
+        match read {
+            Ok(file) if file.hour == hour => {
+                hourly.add_file(&file, true);
+                loaded += 1;
+            }
+            Ok(_) => {
+                tracing::warn!(file = %path.display(), "hour file names another hour; left out")
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "unreadable hour file; its clicks are left out of the hourly statistics")
+            }
+        }
+    }
+    loaded
 }
 
 #[cfg(test)]

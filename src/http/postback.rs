@@ -36,6 +36,7 @@ use super::response::{Body, Reject, json};
 use super::service::Endpoint;
 use crate::conversions::{Amount, Answer, Conversion};
 use crate::metrics::Postback;
+use crate::money::Money;
 use crate::state::State;
 use crate::vocab::Rejection;
 
@@ -202,10 +203,17 @@ where
         state.metrics.postback(Postback::Expired);
         return Ok(json(StatusCode::OK, "{\"status\":\"expired\"}\n"));
     }
+    // A fallback click's conversion, or one of an offer no longer in the catalog, earns
+    // only its amount.
+    let payout = claims
+        .offer_id
+        .and_then(|id| snapshot.table.offer_by_id(id))
+        .map_or(Money::ZERO, |o| o.payout);
     let conversion = Conversion {
         time_ms: now_ms,
         click_id: click_id.into(),
         claims,
+        revenue: amount.as_ref().map_or(payout, Amount::money),
         amount,
     };
     let answer = state

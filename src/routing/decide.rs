@@ -141,7 +141,7 @@ impl RoutingTable {
                 let a = &link.attachments[i];
                 match qualify::<A, T>(a, attrs, &ctx.caps) {
                     Ok(()) => {
-                        candidates.push((i, a.weight));
+                        candidates.push((i, link.weight(a)));
                         trace.verdict(i, Verdict::Qualified);
                     }
                     Err(skip) => {
@@ -154,7 +154,7 @@ impl RoutingTable {
             }
             while !candidates.is_empty() {
                 let k = match &link.rotation {
-                    LinkRotation::Random => {
+                    LinkRotation::Random | LinkRotation::Optimized(_) => {
                         let total = candidates.iter().map(|&(_, w)| w).sum();
                         pick(&candidates, rng.random_range(0..total))
                     }

@@ -5,8 +5,10 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 use super::decide::{Outcome, Trace, Verdict};
-use super::table::{Link, Skip};
+use super::table::{Attachment, Link, LinkRotation, Skip};
 use crate::conditions::{Dimension, Set, Side};
+use crate::counts::WEIGHT_SCALE;
+use crate::money::Money;
 use crate::vocab::{CapKind, DeviceClass};
 
 /// The conditions in force on `a` besides its countries and devices, under the attachment's
@@ -80,10 +82,47 @@ pub struct AttachmentReport {
     pub countries: Value,
     /// Effective device classes (attachment ∩ offer); every class when any.
     pub devices: Value,
+    /// Optimized rotation: the weight in force and the estimate behind it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub optimized: Option<OptimizedReport>,
     /// Every other condition in force (attachment and offer merged), under the attachment's
     /// field name: `os`, `exclude_countries`, ...
     #[serde(flatten)]
     pub conditions: Map<String, Value>,
+}
+
+/// What optimized rotation holds of one attachment.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct OptimizedReport {
+    /// The share of its priority's clicks it is drawn with now (the weight in force, in
+    /// millionths, over a million).
+    pub share: f64,
+    /// The optimizer's last estimate, over the link's window; null before its first pass.
+    pub estimate: Option<EstimateReport>,
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct EstimateReport {
+    pub clicks: u64,
+    pub conversions: u64,
+    pub revenue: Money,
+    /// The posterior mean of the attachment's earnings per click.
+    pub epc: f64,
+}
+
+fn optimized(link: &Link, a: &Attachment) -> Option<OptimizedReport> {
+    let LinkRotation::Optimized(_) = link.rotation else {
+        return None;
+    };
+    Some(OptimizedReport {
+        share: f64::from(link.weight(a)) / f64::from(WEIGHT_SCALE),
+        estimate: a.counters.estimate().map(|e| EstimateReport {
+            clicks: e.clicks,
+            conversions: e.conversions,
+            revenue: e.revenue,
+            epc: e.epc,
+        }),
+    })
 }
 
 impl Explain {
@@ -100,7 +139,7 @@ impl Explain {
             .iter()
             .zip(&self.verdicts)
             .filter(|(_, v)| **v == Some(Verdict::Qualified))
-            .map(|(a, _)| a.weight)
+            .map(|(a, _)| link.weight(a))
             .sum();
         let chosen = match outcome {
             Outcome::Routed { attachment, .. } => Some(*attachment),
@@ -119,7 +158,7 @@ impl Explain {
                         },
                         None,
                         None,
-                        Some(f64::from(a.weight) / f64::from(qualified_weight)),
+                        Some(f64::from(link.weight(a)) / f64::from(qualified_weight)),
                     ),
                     Some(Verdict::Skipped(skip)) => ("skipped", Some(*skip), None, None),
                     Some(Verdict::NotReached(r)) => ("not_reached", r.err(), Some(r.is_ok()), None),
@@ -145,6 +184,7 @@ impl Explain {
                         .rules
                         .include(Dimension::Device)
                         .map_or_else(|| json!(DeviceClass::ALL), Set::to_json),
+                    optimized: optimized(link, a),
                     conditions: conditions(a),
                 }
             })

@@ -6,9 +6,10 @@
 
 pub mod decide;
 pub mod explain;
+pub mod optimize;
 pub mod rotation;
 pub mod table;
 
 pub use crate::conditions::Attributes;
 pub use decide::{Context, Decision, NoTrace, Outcome, Trace, Verdict};
-pub use table::{Attachment, Campaign, Link, LinkRotation, Offer, RoutingTable, Skip};
+pub use table::{Attachment, Campaign, Link, LinkRotation, Offer, Optimize, RoutingTable, Skip};

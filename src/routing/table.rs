@@ -13,9 +13,14 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use super::rotation::{Schedule, set_key};
-use crate::catalog::{Caps, LinkStatus, ParsedAttachment, Rotation, Status, ValidCatalog};
+use crate::catalog::{
+    Caps, LinkStatus, ParsedAttachment, Rotation, SmartLink, Status, ValidCatalog,
+};
 use crate::conditions::{Dimension, Failed, Rules};
-use crate::counts::{CapLimits, Counts, OfferCaps, RouteCounters, Run, SourceCounters};
+use crate::counts::{
+    CapLimits, Counts, OfferCaps, RouteCounters, Run, SourceCounters, WEIGHT_SCALE,
+};
+use crate::money::Money;
 use crate::template::Template;
 use crate::vocab::{CapKind, Source, SourceKind};
 
@@ -52,6 +57,8 @@ pub struct Offer {
     pub caps: Option<OfferCaps>,
     /// The token its postbacks must carry, in place of the network-wide one.
     pub postback_token: Option<Box<str>>,
+    /// Its conversions' revenue when the postback gives no amount.
+    pub payout: Money,
 }
 
 #[derive(Debug)]
@@ -87,6 +94,19 @@ pub struct Link {
     pub counters: Arc<SourceCounters>,
 }
 
+impl Link {
+    /// The weight `a` (one of this link's attachments) is drawn with: its `offer_weight`, or
+    /// on an optimized link the optimizer's weight in millionths (never 0, so that a draw's
+    /// range is never empty).
+    #[inline]
+    pub fn weight(&self, a: &Attachment) -> u32 {
+        match self.rotation {
+            LinkRotation::Optimized(_) => a.counters.weight().max(1),
+            _ => a.weight,
+        }
+    }
+}
+
 /// How the qualifying attachments of a link's deciding group share its clicks.
 #[derive(Debug)]
 pub enum LinkRotation {
@@ -96,6 +116,34 @@ pub enum LinkRotation {
     /// this table (those of active offers), the set most clicks have, found at compile so
     /// that its clicks go straight to it; `None` when none can.
     Exact(Box<[Option<Arc<Run>>]>),
+    /// A weighted random draw over each attachment's optimized weight
+    /// (`RouteCounters::weight`), which the optimizer recomputes off the click path.
+    Optimized(Optimize),
+}
+
+/// Optimized rotation's settings of a smart link.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Optimize {
+    /// `optimize_window_hours`: the hours of statistics the estimates read.
+    pub window_hours: u32,
+    /// `optimize_min_share`: the least share of its priority's clicks an attachment gets.
+    pub min_share: f64,
+}
+
+impl Optimize {
+    pub const DEFAULT: Optimize = Optimize {
+        window_hours: 168,
+        min_share: 0.05,
+    };
+
+    pub fn of(link: &SmartLink) -> Optimize {
+        Optimize {
+            window_hours: link
+                .optimize_window_hours
+                .unwrap_or(Self::DEFAULT.window_hours),
+            min_share: link.optimize_min_share.unwrap_or(Self::DEFAULT.min_share),
+        }
+    }
 }
 
 impl LinkRotation {
@@ -104,6 +152,7 @@ impl LinkRotation {
         match self {
             LinkRotation::Random => Rotation::Random.as_str(),
             LinkRotation::Exact(_) => Rotation::Exact.as_str(),
+            LinkRotation::Optimized(_) => Rotation::Optimized.as_str(),
         }
     }
 }
@@ -183,6 +232,7 @@ impl RoutingTable {
                     counters: counts.offer(o.offer_id),
                 }),
                 postback_token: o.postback_token.as_deref().map(Box::from),
+                payout: o.payout,
             })
             .collect();
 
@@ -204,7 +254,7 @@ impl RoutingTable {
                     s.affiliate_id,
                     s.smart_link_status == LinkStatus::Active,
                     p.fallback.clone(),
-                    s.rotation,
+                    (s.rotation, Optimize::of(s)),
                     s.offers
                         .iter()
                         .map(|a| (a.offer_weight, a.priority))
@@ -240,7 +290,7 @@ impl RoutingTable {
                         c.affiliate_id,
                         c.campaign_status == Status::Active && offer_active,
                         None,
-                        Rotation::Random,
+                        (Rotation::Random, Optimize::DEFAULT),
                         std::iter::once(((1, 1), &only_offer)),
                     ),
                     landing_page: c
@@ -330,7 +380,7 @@ impl Compiler<'_> {
         affiliate_id: u32,
         active: bool,
         fallback: Option<Template>,
-        rotation: Rotation,
+        (rotation, optimize): (Rotation, Optimize),
         attachments: impl Iterator<Item = ((u32, i64), &'p ParsedAttachment)>,
     ) -> Link {
         let before = self.previous.and_then(|t| match source.kind {
@@ -386,6 +436,18 @@ impl Compiler<'_> {
                     })
                     .collect(),
             ),
+            Rotation::Optimized => {
+                // Until the optimizer's first pass, each attachment's share is its weight's.
+                for g in &groups {
+                    let group = &compiled[g.clone()];
+                    let total: u64 = group.iter().map(|a| u64::from(a.weight)).sum();
+                    for a in group {
+                        let share = u64::from(a.weight) * u64::from(WEIGHT_SCALE) / total.max(1);
+                        a.counters.init_weight(share.max(1) as u32);
+                    }
+                }
+                LinkRotation::Optimized(optimize)
+            }
         };
         Link {
             id: source.id,

@@ -2,8 +2,11 @@
 //!
 //! Keys (under the prefix): `nodes`, a hash of node id → Unix milliseconds of its last push;
 //! `counters:<node id>`, the node's counters file (`counters.json`) as it last pushed it.
-//! A node pushes its whole file (absolute counts, not increments), so a push that is
-//! retried or repeated never counts anything twice; cluster statistics are the sum.
+//! `hours:<node id>`, a hash of hour (hours since the Unix epoch) → the node's counts of that
+//! hour (`counts::hourly::HourFile` as JSON), each pushed again whenever it changed; hours
+//! older than the statistics keep are deleted.
+//! A node pushes its whole file and whole hours (absolute counts, not increments), so a push
+//! that is retried or repeated never counts anything twice; cluster statistics are the sum.
 
 use super::{Shared, Unavailable};
 
@@ -32,6 +35,48 @@ impl Shared {
         let mut conn = self.conn.clone();
         let answer = tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
         self.settle(answer)
+    }
+
+    /// Stores this node's hours (`(hour, JSON)`) and deletes its hours before `oldest`.
+    pub async fn push_hours(
+        &self,
+        hours: &[(u32, Vec<u8>)],
+        oldest: u32,
+    ) -> Result<(), Unavailable> {
+        let key = self.key(format_args!("hours:{}", self.node));
+        let fields: Vec<u32> = self.query(redis::cmd("HKEYS").arg(&key)).await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for (hour, json) in hours {
+            pipe.hset(&key, hour, json).ignore();
+        }
+        let expired: Vec<u32> = fields.into_iter().filter(|&h| h < oldest).collect();
+        if !expired.is_empty() {
+            pipe.hdel(&key, expired).ignore();
+        }
+        let mut conn = self.conn.clone();
+        let answer = tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
+        self.settle(answer)
+    }
+
+    /// Every node's pushed hours from `from` on: `(node, JSON)`.
+    pub async fn node_hours(&self, from: u32) -> Result<Vec<(String, Vec<u8>)>, Unavailable> {
+        let nodes: std::collections::HashMap<String, i64> = self
+            .query(redis::cmd("HGETALL").arg(self.key(format_args!("nodes"))))
+            .await?;
+        let mut out = Vec::new();
+        for node in nodes.into_keys() {
+            let key = self.key(format_args!("hours:{node}"));
+            let hours: std::collections::HashMap<u32, Vec<u8>> =
+                self.query(redis::cmd("HGETALL").arg(key)).await?;
+            out.extend(
+                hours
+                    .into_iter()
+                    .filter(|(h, _)| *h >= from)
+                    .map(|(_, json)| (node.clone(), json)),
+            );
+        }
+        Ok(out)
     }
 
     /// Every node's last pushed counters, sorted by node id.

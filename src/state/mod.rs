@@ -354,9 +354,10 @@ fn retire(old: Arc<Snapshot>) {
     }
 }
 
-/// Loads the saved counters into `counts`, then replays the conversion log: the converted
-/// click ids inside the attribution window, and the conversions the counters file missed.
-/// Also used read-only by `smartlink route` and `smartlink stats`.
+/// Loads the saved counters and hours' clicks into `counts`, then replays the conversion
+/// log: the converted click ids inside the attribution window, the conversions the counters
+/// file missed, and the conversions of the hours kept. Also used read-only by
+/// `smartlink route` and `smartlink stats`.
 pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartError> {
     let settings = &snapshot.settings;
     let dir = &settings.state_dir;
@@ -366,6 +367,9 @@ pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartE
         settings.max_tracked_conversions,
     );
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let oldest =
+        crate::counts::hour_of(now).saturating_sub(crate::counts::hourly::RETENTION_HOURS - 1);
+    crate::counts::store::load_hours(dir, counts.hourly(), oldest);
     let replayed = conversions::replay(dir, counts, &snapshot.calendar, &mut converted, now)
         .map_err(|source| StartError::StateDir {
             path: dir.clone(),

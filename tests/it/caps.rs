@@ -249,12 +249,16 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
     let clock = smartlink::counts::CapClock::now(&snapshot.calendar);
     let offers = smartlink::stats::offers(&snapshot.table, &server.state.counts, &clock);
     let o23 = offers.iter().find(|o| o.offer_id == 23).unwrap();
+    let caps = o23.caps.as_ref().unwrap();
     assert_eq!(
-        o23.capped,
+        caps.capped,
         Some(smartlink::vocab::CapKind::DailyConversions)
     );
-    assert_eq!((o23.clicks, o23.conversions, o23.capped_clicks), (3, 3, 1));
-    assert_eq!(o23.fill_rate, Some(0.75));
+    assert_eq!(
+        (o23.clicks, o23.earned.conversions, caps.capped_clicks),
+        (3, 3, 1)
+    );
+    assert_eq!(caps.fill_rate, Some(0.75));
     let with_counters: Vec<u32> = server
         .state
         .counts

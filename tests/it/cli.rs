@@ -181,10 +181,9 @@ async fn route_reports_a_capped_offer_and_which_cap_from_the_saved_counters() {
 fn state_files(config: &TestConfig) -> Vec<(std::ffi::OsString, Vec<u8>)> {
     let mut files: Vec<_> = std::fs::read_dir(config.state_dir())
         .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (e.file_name(), std::fs::read(e.path()).unwrap())
-        })
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().is_file())
+        .map(|e| (e.file_name(), std::fs::read(e.path()).unwrap()))
         .collect();
     files.sort();
     files

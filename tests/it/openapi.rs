@@ -101,6 +101,16 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(schema["enum"], json!(words), "{at}");
         }
+        Type::Money => {
+            assert_eq!(ty, Some("string"), "{at}");
+            let pattern = schema["pattern"].as_str().unwrap_or_default();
+            assert!(pattern.contains("{1,6}"), "{at}: {pattern}");
+        }
+        Type::Share => {
+            assert_eq!(ty, Some("number"), "{at}");
+            assert_eq!(schema["minimum"], 0, "{at}");
+            assert_eq!(schema["maximum"], 0.5, "{at}");
+        }
         Type::Condition(Dimension::Country) => {
             assert_eq!(ty, Some("array"), "{at}");
             assert_eq!(resolve(doc, &schema["items"])["type"], "string", "{at}");

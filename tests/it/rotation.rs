@@ -265,7 +265,7 @@ async fn the_api_sets_and_shows_rotation_and_refuses_other_values() {
     for (call, args) in [
         (
             "smart_link.json",
-            json!({"affiliate_id": 100, "smart_link_name": "N", "rotation": "optimized"}),
+            json!({"affiliate_id": 100, "smart_link_name": "N", "rotation": "weighted"}),
         ),
         (
             "update_smart_link.json",
@@ -274,7 +274,7 @@ async fn the_api_sets_and_shows_rotation_and_refuses_other_values() {
     ] {
         let v = failure(&api_post(&s, call, args).await, 400, Some("rotation"));
         assert_eq!(
-            v["errors"][0]["message"], "must be one of: random, exact",
+            v["errors"][0]["message"], "must be one of: random, exact, optimized",
             "{call}"
         );
     }

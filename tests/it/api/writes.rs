@@ -22,7 +22,7 @@ async fn offer_json_creates_an_offer_that_the_next_click_reaches() {
         "allowed_countries": ["US"], "allowed_devices": ["desktop"],
         "caps": {"daily_clicks": 500, "daily_conversions": null, "weekly_conversions": null,
                  "monthly_conversions": null, "total_conversions": null},
-        "postback_token": null});
+        "postback_token": null, "payout": "0.00"});
     assert_eq!(r, json!({"request_status": "Success", "offer": offer}));
     let list = ok(&api_get(&s, "offers.json", &[("offer_id", "12346")]).await);
     assert_eq!(items(&list, "offers"), [offer]);
@@ -775,7 +775,7 @@ async fn offers_and_affiliates_list_every_field() {
             "allowed_countries": [], "allowed_devices": [],
             "caps": {"daily_clicks": null, "daily_conversions": null, "weekly_conversions": null,
                      "monthly_conversions": null, "total_conversions": null},
-            "postback_token": null}],
+            "postback_token": null, "payout": "0.00"}],
             "total_rows": 1}})
     );
     let v = ok(&api_get(&s, "offers.json", &[("offer_status", "paused")]).await);
@@ -804,14 +804,16 @@ async fn stats(s: &TestServer, id: &str) -> Value {
 async fn smart_link_stats_counts_real_clicks() {
     let s = server().await;
     let fresh = stats(&s, "301").await;
+    let none = |offer_id: u64| {
+        json!({"offer_id": offer_id, "routed": 0, "conversions": 0, "revenue": "0.00",
+               "conversion_rate": null, "epc": null})
+    };
     assert_eq!(
         fresh,
         json!({"smart_link_id": 301, "clicks": 0, "routed": 0,
                "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 0, "anonymous": 0},
-               "conversions": 0, "fill_rate": null, "offers": [
-                   {"offer_id": 12345, "routed": 0, "conversions": 0},
-                   {"offer_id": 1042, "routed": 0, "conversions": 0},
-                   {"offer_id": 1043, "routed": 0, "conversions": 0}]})
+               "conversions": 0, "revenue": "0.00", "fill_rate": null, "conversion_rate": null,
+               "epc": null, "offers": [none(12345), none(1042), none(1043)]})
     );
     let mut converted = None;
     for _ in 0..3 {
@@ -833,12 +835,14 @@ async fn smart_link_stats_counts_real_clicks() {
     let wrong = s.get("/sl?id=301&aff_id=67891", &[DESKTOP, US]).await;
     assert_eq!(wrong.status, StatusCode::NOT_FOUND);
 
+    let routed = |offer_id: u64, routed: u64| {
+        json!({"offer_id": offer_id, "routed": routed, "conversions": 0, "revenue": "0.00",
+               "conversion_rate": 0.0, "epc": "0.00"})
+    };
     let want = json!({"smart_link_id": 301, "clicks": 6, "routed": 5,
         "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 1, "anonymous": 0},
-        "conversions": 0, "fill_rate": 5.0 / 6.0, "offers": [
-            {"offer_id": 12345, "routed": 0, "conversions": 0},
-            {"offer_id": 1042, "routed": 3, "conversions": 0},
-            {"offer_id": 1043, "routed": 2, "conversions": 0}]});
+        "conversions": 0, "revenue": "0.00", "fill_rate": 5.0 / 6.0, "conversion_rate": 0.0,
+        "epc": "0.00", "offers": [none(12345), routed(1042, 3), routed(1043, 2)]});
     assert_eq!(stats(&s, "301").await, want);
 
     // A conversion of a 1042 click counts for the link and the offer.
@@ -847,7 +851,9 @@ async fn smart_link_stats_counts_real_clicks() {
     assert_eq!(p.status, StatusCode::OK, "{}", p.body);
     let mut want = want;
     want["conversions"] = 1.into();
+    want["conversion_rate"] = 0.2.into();
     want["offers"][1]["conversions"] = 1.into();
+    want["offers"][1]["conversion_rate"] = (1.0 / 3.0).into();
     let mut last = Value::Null;
     assert!(
         eventually(std::time::Duration::from_secs(5), async || {

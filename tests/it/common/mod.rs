@@ -240,6 +240,11 @@ impl TestServer {
         } else {
             (listen(Role::All).await, None)
         };
+        // The serve command's optimizer task, as in production.
+        tasks.push(tokio::spawn(smartlink::optimizer::run(
+            Arc::clone(&state),
+            stopped,
+        )));
         TestServer {
             addr,
             admin,
