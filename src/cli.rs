@@ -521,6 +521,26 @@ pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&s
     }
 }
 
+/// `smartlink simulate`: the offline evaluation of rotation strategies.
+pub fn simulate(scenario: &str, seeds: u64, recompute_minutes: u32) -> ExitCode {
+    use crate::simulate::{Options, Scenario, report};
+    let scenarios = match scenario {
+        "default" => vec![Scenario::default_scenario()],
+        "change" => vec![Scenario::changing()],
+        "both" => vec![Scenario::default_scenario(), Scenario::changing()],
+        other => {
+            eprintln!("--scenario {other:?}: one of default, change, both");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = Options {
+        seeds,
+        recompute_minutes,
+    };
+    let tables: Vec<String> = scenarios.iter().map(|s| report(s, options)).collect();
+    print(tables.join("\n"), ExitCode::SUCCESS)
+}
+
 fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
     let (snapshot, _registry) = load_with_counters(args.config)?;
     let mut headers = HeaderMap::new();

@@ -50,6 +50,7 @@
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `route_report` | the route explanation of one click (`route`, the API)             |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
+//! | `simulate` | the offline evaluation of rotation strategies (`smartlink simulate`) |
 //! | `optimizer` | optimized rotation's weights, recomputed every 10 s off the click path |
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
@@ -89,6 +90,7 @@ pub mod routing;
 pub mod settings;
 pub mod shared;
 pub mod signals;
+pub mod simulate;
 pub mod snapshot;
 pub mod state;
 pub mod stats;

@@ -66,6 +66,20 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Replay synthetic traffic through the real decision code and print, as a markdown
+    /// table, the EPC of optimized rotation, static weights, "80/20 to the best 7-day EPC"
+    /// and the oracle. Needs no settings.
+    Simulate {
+        /// Runs per strategy (the table shows their means).
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// How often, in simulated minutes, weights are recomputed.
+        #[arg(long, default_value_t = 10)]
+        recompute_minutes: u32,
+        /// `default`, `change` (the best offer changes on day 15) or `both`.
+        #[arg(long, default_value = "both")]
+        scenario: String,
+    },
 }
 
 const DEFAULT_CONFIG: &str = "config/smartlink.toml";
@@ -94,6 +108,11 @@ fn main() -> ExitCode {
         Command::Stats { link, from, to } => {
             smartlink::cli::stats(&config, link, from.as_deref(), to.as_deref())
         }
+        Command::Simulate {
+            seeds,
+            recompute_minutes,
+            scenario,
+        } => smartlink::cli::simulate(&scenario, seeds, recompute_minutes),
         Command::Push { file } => smartlink::cli::push(&config, file.as_deref()),
     }
 }
