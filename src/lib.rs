@@ -31,6 +31,7 @@
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
 //! | `template` | URL templates and their macros                                        |
 //! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
+//! | `audit`    | the audit log: one record per catalog change, key fingerprints        |
 //! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
 //! | `conditions` | targeting dimensions, declared once: parsing, compiled rules       |
 //! | `metrics`  | metric names, counters, Prometheus text                               |
@@ -52,7 +53,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`                |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`, `audit`       |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
@@ -64,6 +65,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
+pub mod audit;
 pub mod calendar;
 pub mod catalog;
 pub mod cli;
