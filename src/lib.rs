@@ -12,8 +12,8 @@
 //!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
-//!                                  └─▶ writes: rebuilder ─▶ state::edit_catalog
-//!                      (validate ─▶ compile ∥ catalog::save ─▶ swap) ─▶ next click sees it
+//!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
+//!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
 //! cluster (background tasks, never on a click's path) ◀─▶ shared (Redis): the catalog,
 //!   click-cap leases into counts, conversion totals, counter pushes, the postback queue

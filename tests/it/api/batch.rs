@@ -173,7 +173,11 @@ async fn a_batch_has_a_body_limit_of_its_own() {
     // 1,000 calls in some 60 kB: over max_body_bytes, within max_batch_body_bytes.
     let calls: Vec<Value> = (0..1000u32)
         .map(|i| {
-            let status = if i % 2 == 0 { "paused" } else { "active" };
+            let status = if i.is_multiple_of(2) {
+                "paused"
+            } else {
+                "active"
+            };
             call(
                 "update_campaign.json",
                 json!({"campaign_id": 90001 + i % 120, "campaign_status": status}),
