@@ -5,6 +5,11 @@
 //! fsynced and renamed and its directory fsynced, the swap, the answer.
 //! Target (README): ≤ 100 ms median.
 //!
+//! Then, side by side in one group, one `update_campaign.json` and one `batch.json` of 1,000
+//! `update_campaign.json` calls (campaigns spread over the 50,000): the batch's calls are
+//! applied to one copy, validated, compiled and saved once. Target (README): the batch ≤ 2×
+//! the single write.
+//!
 //! Then the same in-process click as the `click` bench, measured idle and while a second
 //! thread writes through the API without pause, in one run: a write must not slow the clicks
 //! served meanwhile beyond noise (no lock is shared; on a 2-core machine the write does
@@ -130,6 +135,47 @@ fn attach(poster: &mut Poster, i: u64) {
     assert_eq!(status, 200, "{body}");
 }
 
+/// The status the `i`th write gives its campaigns: alternating, so that every write is a
+/// real change.
+fn status(i: u64) -> &'static str {
+    if i.is_multiple_of(2) {
+        "paused"
+    } else {
+        "active"
+    }
+}
+
+fn update_campaign(poster: &mut Poster, i: u64) {
+    let form = format!(
+        "api_key={KEY}&campaign_id={}&campaign_status={}",
+        1 + i % 10,
+        status(i / 10)
+    );
+    let (status, body) = poster.post("/api/2/update_campaign.json", &form);
+    assert_eq!(status, 200, "{body}");
+}
+
+/// A batch of `BATCH` campaign updates, as a form body (the calls as JSON text).
+const BATCH: u32 = 1_000;
+
+fn batch_form(i: u64) -> String {
+    let calls: Vec<Value> = (0..BATCH)
+        .map(|k| {
+            json!({"call": "update_campaign.json",
+                "params": {"campaign_id": 1 + k * (CAMPAIGNS / BATCH), "campaign_status": status(i)}})
+        })
+        .collect();
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("api_key", KEY)
+        .append_pair("calls", &Value::from(calls).to_string())
+        .finish()
+}
+
+fn batch(poster: &mut Poster, form: &str) {
+    let (status, body) = poster.post("/api/2/batch.json", form);
+    assert_eq!(status, 200, "{}", &body[..body.len().min(500)]);
+}
+
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -181,6 +227,26 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i += 1;
             attach(&mut poster, i);
+        })
+    });
+    group.finish();
+
+    let forms = [batch_form(0), batch_form(1)];
+    eprintln!("batch body: {:.1} kB", forms[0].len() as f64 / 1e3);
+    let mut group = c.benchmark_group("batch_write");
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("single_update_campaign_10k_links", |b| {
+        b.iter(|| {
+            i += 1;
+            update_campaign(&mut poster, i);
+        })
+    });
+    group.bench_function("batch_1000_update_campaign_10k_links", |b| {
+        b.iter(|| {
+            i += 1;
+            batch(&mut poster, &forms[(i % 2) as usize]);
         })
     });
     group.finish();

@@ -1,4 +1,5 @@
-//! The commands: `serve`, `check`, `route` (README: Command line) and `stats`. `main.rs` only parses
+//! The commands: `serve`, `check`, `route` (README: Command line), `stats`, `push` and
+//! `audit`. `main.rs` only parses
 //! arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
@@ -222,13 +223,30 @@ pub fn push(config: &Path, file: Option<&Path>) -> ExitCode {
         Ok(None)
     });
     match published {
-        Ok(Some(generation)) => print(
-            format_args!(
-                "published {} as generation {generation} of the shared catalog",
-                crate::files::Resolved(path)
-            ),
-            ExitCode::SUCCESS,
-        ),
+        Ok(Some(generation)) => {
+            let change = crate::audit::Change {
+                key: None,
+                call: "push".into(),
+                params: serde_json::json!({"file": path}),
+            };
+            let record = change.record(&settings.node(), generation);
+            let audited = std::fs::create_dir_all(&settings.state_dir)
+                .and_then(|()| crate::audit::append(&settings.state_dir, &record));
+            if let Err(e) = audited {
+                // Published all the same: the cluster serves it whether or not it is audited.
+                eprintln!(
+                    "warning: cannot append to the audit log in {}: {e}",
+                    crate::files::Resolved(&settings.state_dir)
+                );
+            }
+            print(
+                format_args!(
+                    "published {} as generation {generation} of the shared catalog",
+                    crate::files::Resolved(path)
+                ),
+                ExitCode::SUCCESS,
+            )
+        }
         Ok(None) => {
             eprintln!("other writers kept committing first; nothing published, retry");
             ExitCode::FAILURE
@@ -238,6 +256,83 @@ pub fn push(config: &Path, file: Option<&Path>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Arguments of `smartlink audit`.
+pub struct AuditArgs<'a> {
+    pub config: &'a Path,
+    /// RFC 3339: records at or after it.
+    pub since: Option<&'a str>,
+    /// RFC 3339: records before it.
+    pub until: Option<&'a str>,
+    pub call: Option<&'a str>,
+    /// A key's fingerprint, as the records show it.
+    pub key: Option<&'a str>,
+    /// The records as stored, one JSON object a line.
+    pub json: bool,
+}
+
+/// `smartlink audit`: the records of the audit log in the state directory, oldest first.
+pub fn audit(args: &AuditArgs) -> ExitCode {
+    match audit_text(args) {
+        Ok(text) if text.is_empty() => ExitCode::SUCCESS,
+        Ok(text) => print(text.trim_end(), ExitCode::SUCCESS),
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn audit_text(args: &AuditArgs) -> Result<String, String> {
+    let settings = Settings::load(args.config).map_err(|invalid| {
+        let lines: Vec<String> = invalid.errors.iter().map(ToString::to_string).collect();
+        lines.join("\n")
+    })?;
+    let time = |flag: &str, text: Option<&str>| {
+        text.map(|t| {
+            t.parse::<jiff::Timestamp>()
+                .map_err(|e| format!("--{flag} {t:?} is not an RFC 3339 time: {e}"))
+        })
+        .transpose()
+    };
+    let filter = crate::audit::Filter {
+        since: time("since", args.since)?,
+        until: time("until", args.until)?,
+        call: args.call.map(str::to_string),
+        key: args.key.map(str::to_string),
+    };
+    let dir = &settings.state_dir;
+    let read = crate::audit::read(dir).map_err(|e| {
+        format!(
+            "cannot read {}: {e}",
+            crate::files::Resolved(&crate::audit::path(dir))
+        )
+    })?;
+    for line in &read.skipped {
+        eprintln!(
+            "warning: line {line} of {} is not a record (torn by a crash?); skipped",
+            crate::files::Resolved(&crate::audit::path(dir))
+        );
+    }
+    let mut text = String::new();
+    for r in read.records.iter().filter(|r| filter.matches(r)) {
+        if args.json {
+            text += &serde_json::to_string(r).unwrap_or_default();
+        } else {
+            text += &format!(
+                "{}  {}  key {}  generation {}  {}  {}",
+                r.time,
+                r.node,
+                r.key.as_deref().unwrap_or("-"),
+                r.generation,
+                r.call,
+                r.params
+            );
+        }
+        text.push('\n');
+    }
+    Ok(text)
 }
 
 /// Runs `work` against the Redis of `settings`, on a runtime of its own.

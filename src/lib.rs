@@ -12,8 +12,8 @@
 //!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
-//!                                  └─▶ writes: rebuilder ─▶ state::edit_catalog
-//!                      (validate ─▶ compile ∥ catalog::save ─▶ swap) ─▶ next click sees it
+//!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
+//!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
 //! cluster (background tasks, never on a click's path) ◀─▶ shared (Redis): the catalog,
 //!   click-cap leases into counts, conversion totals, counter pushes, the postback queue
@@ -32,6 +32,7 @@
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
 //! | `template` | URL templates and their macros                                        |
 //! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
+//! | `audit`    | the audit log: one record per catalog change, key fingerprints        |
 //! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
 //! | `conditions` | targeting dimensions, declared once: parsing, compiled rules       |
 //! | `metrics`  | metric names, counters, Prometheus text                               |
@@ -55,7 +56,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`                |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`, `audit`       |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
@@ -67,6 +68,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
+pub mod audit;
 pub mod calendar;
 pub mod catalog;
 pub mod cli;

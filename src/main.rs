@@ -53,6 +53,25 @@ enum Command {
         /// The catalog file (default: the settings' catalog.path).
         file: Option<PathBuf>,
     },
+    /// Print the audit log: one record per catalog change (API write, batch, push, a changed
+    /// file at SIGHUP), oldest first.
+    Audit {
+        /// Only records at or after this time (RFC 3339, e.g. 2026-12-01T00:00:00Z).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Only records of this call (update_campaign.json, batch.json, push, SIGHUP).
+        #[arg(long)]
+        call: Option<String>,
+        /// Only records of the API key with this fingerprint (as the records show it).
+        #[arg(long)]
+        key: Option<String>,
+        /// Print the records as stored: one JSON object a line.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print, as JSON, the statistics saved in the state directory (per smart link and
     /// offer); in cluster mode the cluster's, with each node's share.
     Stats {
@@ -114,5 +133,19 @@ fn main() -> ExitCode {
             scenario,
         } => smartlink::cli::simulate(&scenario, seeds, recompute_minutes),
         Command::Push { file } => smartlink::cli::push(&config, file.as_deref()),
+        Command::Audit {
+            since,
+            until,
+            call,
+            key,
+            json,
+        } => smartlink::cli::audit(&smartlink::cli::AuditArgs {
+            config: &config,
+            since: since.as_deref(),
+            until: until.as_deref(),
+            call: call.as_deref(),
+            key: key.as_deref(),
+            json,
+        }),
     }
 }

@@ -19,6 +19,7 @@ pub const RELOADS: &str = "smartlink_reloads_total";
 pub const RELOAD_FAILURES: &str = "smartlink_reload_failures_total";
 pub const CATALOG_WRITES: &str = "smartlink_catalog_writes_total";
 pub const CATALOG_WRITE_FAILURES: &str = "smartlink_catalog_write_failures_total";
+pub const AUDIT_WRITE_FAILURES: &str = "smartlink_audit_write_failures_total";
 pub const TABLE_GENERATION: &str = "smartlink_table_generation";
 pub const DEVICE_CACHE_HITS: &str = "smartlink_device_cache_hits_total";
 pub const DEVICE_CACHE_MISSES: &str = "smartlink_device_cache_misses_total";
@@ -249,6 +250,8 @@ pub struct Metrics {
     pub reload_failures: Counter,
     pub catalog_writes: Counter,
     pub catalog_write_failures: Counter,
+    /// Catalog changes served but not appended to the audit log (disk error).
+    pub audit_write_failures: Counter,
     pub records_written: Counter,
     pub records_dropped: Counter,
     pub record_write_errors: Counter,
@@ -398,7 +401,7 @@ impl Metrics {
         );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 21] = [
+        let simple: [(&str, &str, &str, u64); 22] = [
             (
                 RELOADS,
                 "counter",
@@ -422,6 +425,12 @@ impl Metrics {
                 "counter",
                 "Management API writes not saved: disk error, or the file changed by hand.",
                 self.catalog_write_failures.get(),
+            ),
+            (
+                AUDIT_WRITE_FAILURES,
+                "counter",
+                "Catalog changes served but not appended to the audit log (disk error).",
+                self.audit_write_failures.get(),
             ),
             (
                 TABLE_GENERATION,

@@ -33,6 +33,10 @@ pub fn secret_matches(expected: &str, given: &str) -> bool {
 /// Shortest accepted click secret, in bytes.
 pub const MIN_SECRET_LEN: usize = 16;
 
+/// `api.max_batch_body_bytes` when not set: 1,000 calls of a few kilobytes each (an
+/// attachment with long condition lists) fit.
+pub const DEFAULT_MAX_BATCH_BODY_BYTES: usize = 4 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(
@@ -152,6 +156,7 @@ struct RawApi {
     keys: Option<Vec<String>>,
     allowed_networks: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
+    max_batch_body_bytes: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -299,6 +304,8 @@ pub struct Settings {
     pub postback_networks: Vec<IpNet>,
     /// Largest management API request body; `413` beyond it.
     pub api_max_body_bytes: usize,
+    /// Largest body of a `batch.json` call (up to 1,000 calls); `413` beyond it.
+    pub api_max_batch_body_bytes: usize,
     /// Bots: to the fallback by default.
     pub bots: Screen,
     /// Clicks from anonymizing networks: routed by default.
@@ -388,6 +395,14 @@ impl Settings {
             changed.push("cluster");
         }
         changed
+    }
+
+    /// This node's name in the audit log: `cluster.node_id`, standalone the host name.
+    pub fn node(&self) -> String {
+        match &self.cluster {
+            Some(c) => c.node_id.clone(),
+            None => host_name(),
+        }
     }
 }
 
@@ -772,6 +787,11 @@ impl Validator<'_> {
         );
         let api_max_body_bytes =
             self.positive("api.max_body_bytes", raw.api.max_body_bytes, 65_536);
+        let api_max_batch_body_bytes = self.positive(
+            "api.max_batch_body_bytes",
+            raw.api.max_batch_body_bytes,
+            DEFAULT_MAX_BATCH_BODY_BYTES,
+        );
         let bots = self.screen("routing.bots", raw.routing.bots, Screen::Fallback);
         let anonymous = self.screen("routing.anonymous", raw.routing.anonymous, Screen::Route);
         let optimize_ms = raw.routing.optimize_interval_ms.unwrap_or(10_000);
@@ -849,6 +869,7 @@ impl Validator<'_> {
             postback_token,
             postback_networks,
             api_max_body_bytes,
+            api_max_batch_body_bytes,
             bots,
             anonymous,
             optimize_interval: Duration::from_millis(optimize_ms.clamp(100, 10_000)),
@@ -1017,6 +1038,7 @@ mod tests {
         assert_eq!(s.public_base_url, "http://127.0.0.1:8080");
         assert_eq!(s.vanity_base_url, s.public_base_url);
         assert_eq!(s.api_max_body_bytes, 65_536);
+        assert_eq!(s.api_max_batch_body_bytes, 4 << 20);
         assert_eq!(s.trusted_proxies.len(), 2);
         assert_eq!(s.catalog_path, PathBuf::from("config/network.json"));
         assert_eq!(s.geoip_database, None);
@@ -1126,6 +1148,7 @@ mod tests {
             conversion_log_retention_days = 0
             [api]
             max_body_bytes = 0
+            max_batch_body_bytes = 0
             "#,
         )
         .unwrap_err();
@@ -1154,6 +1177,7 @@ mod tests {
                 "tracking.attribution_window_days",
                 "tracking.timezone",
                 "api.max_body_bytes",
+                "api.max_batch_body_bytes",
                 "routing.bots",
                 "routing.anonymous",
                 "records.flush_interval_ms",

@@ -9,17 +9,33 @@ use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Param};
 use super::{read, write};
+use crate::catalog::Catalog;
 use crate::conditions::{Dimension, Side};
 use crate::state::State;
 
+/// A read: the answer from the snapshot.
 pub type Handler = fn(&State, &Args) -> Result<Value, ApiError>;
+
+/// A write: what the call does to a copy of the catalog, and its success body. The same
+/// change serves the call alone and inside a batch, on whatever copy it is handed (in a
+/// batch, the copy the calls before it changed).
+pub type Change = fn(&State, &mut Catalog, &Args) -> Result<Value, ApiError>;
+
+/// What a call does.
+#[derive(Clone, Copy)]
+pub enum Action {
+    Read(Handler),
+    Write(Change),
+    /// `batch.json`: the changes of many write calls, as one.
+    Batch,
+}
 
 pub struct Call {
     /// The path under `/api/2/`.
     pub name: &'static str,
     pub method: Method,
     pub params: &'static [Param],
-    pub handler: Handler,
+    pub action: Action,
     /// A read that may wait for Redis (cluster statistics): it runs on a blocking thread.
     pub blocks: bool,
 }
@@ -120,7 +136,7 @@ const fn get(name: &'static str, params: &'static [Param], handler: Handler) -> 
         name,
         method: Method::GET,
         params,
-        handler,
+        action: Action::Read(handler),
         blocks: false,
     }
 }
@@ -132,17 +148,20 @@ const fn get_blocking(name: &'static str, params: &'static [Param], handler: Han
     call
 }
 
-const fn post(name: &'static str, params: &'static [Param], handler: Handler) -> Call {
+const fn post(name: &'static str, params: &'static [Param], change: Change) -> Call {
     Call {
         name,
         method: Method::POST,
         params,
-        handler,
+        action: Action::Write(change),
         blocks: false,
     }
 }
 
-pub static CALLS: [Call; 24] = [
+/// The name of the batch call.
+pub const BATCH: &str = "batch.json";
+
+pub static CALLS: [Call; 25] = [
     // Reads.
     get(
         "campaigns.json",
@@ -394,4 +413,12 @@ pub static CALLS: [Call; 24] = [
         &[AFFILIATE_ID.required(), AFFILIATE_NAME.optional()],
         write::update_affiliate,
     ),
+    // Many writes as one.
+    Call {
+        name: BATCH,
+        method: Method::POST,
+        params: &[CALLS_LIST.required()],
+        action: Action::Batch,
+        blocks: false,
+    },
 ];

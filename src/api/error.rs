@@ -108,6 +108,21 @@ impl ApiError {
         ApiError::one(Rejection::Unprocessable, field, message)
     }
 
+    /// A `422`: the edited catalog breaks these of the catalog's rules.
+    pub fn invalid(problems: &[Problem]) -> ApiError {
+        ApiError {
+            rejection: Rejection::Unprocessable,
+            errors: problems
+                .iter()
+                .map(|p| {
+                    let field = problem_field(p);
+                    FieldError::new((!field.is_empty()).then_some(field), &p.message)
+                })
+                .collect(),
+            allow: None,
+        }
+    }
+
     pub fn payload_too_large(limit: usize) -> ApiError {
         ApiError::one(
             Rejection::PayloadTooLarge,
@@ -172,17 +187,7 @@ impl From<EditError<ApiError>> for ApiError {
     fn from(e: EditError<ApiError>) -> ApiError {
         match e {
             EditError::Rejected(e) => e,
-            EditError::Invalid(problems) => ApiError {
-                rejection: Rejection::Unprocessable,
-                errors: problems
-                    .iter()
-                    .map(|p| {
-                        let field = problem_field(p);
-                        FieldError::new((!field.is_empty()).then_some(field), &p.message)
-                    })
-                    .collect(),
-                allow: None,
-            },
+            EditError::Invalid(problems) => ApiError::invalid(&problems),
             EditError::FileChanged => ApiError::one(
                 Rejection::Conflict,
                 None,

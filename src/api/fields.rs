@@ -24,6 +24,11 @@ pub const AFFILIATE_NAME: Field<String> = Field::new(
     Type::Text,
     "The affiliate's name. At most 255 bytes.",
 );
+pub const CALLS_LIST: Field<Value> = Field::new(
+    "calls",
+    Type::Calls,
+    "The write calls to apply as one change, in order: 1 to 1000 objects {\"call\": the call's name (update_campaign.json, ...), \"params\": its parameters without api_key}. Either all take effect or none. In a form body, its JSON text.",
+);
 pub const CAMPAIGN_ID: Field<u32> = Field::new("campaign_id", Type::Id, "The campaign.");
 pub const CAMPAIGN_STATUS: Field<Status> = Field::new(
     "campaign_status",

@@ -3,14 +3,17 @@
 //! request → call (`calls::CALLS`: path, method, parameters, handler) → raw parameters
 //! (query string for GET; JSON or form body for POST) → `api_key` → checked
 //! [`params::Args`] → handler → the success body, or an [`ApiError`]. Nothing here knows
-//! HTTP connections: `http::api` reads the body (at most `api.max_body_bytes`) and renders
-//! the answer (`200` JSON, or the failure envelope of `error`).
+//! HTTP connections: `http::api` reads the body (at most `api.max_body_bytes`, for a batch
+//! `api.max_batch_body_bytes`) and renders the answer (`200` JSON, or the failure envelope
+//! of `error`).
 //!
 //! Reads answer from the snapshot the request takes and never wait. Writes run on the
-//! low-priority rebuilder thread (`rebuilder`) through `State::edit_catalog`, one at a time. The OpenAPI
+//! low-priority rebuilder thread (`rebuilder`) through `State::edit_catalog`, one at a time;
+//! a batch (`batch`) is one such write, and each write is one record of the audit log. The OpenAPI
 //! document of every call is `docs/openapi.json`, served at `/api/2/openapi.json` without a
 //! key (it holds nothing about the network).
 
+mod batch;
 pub mod calls;
 pub mod error;
 pub mod fields;
@@ -25,6 +28,7 @@ use std::sync::Arc;
 use http::Method;
 use serde_json::Value;
 
+use self::calls::Action;
 use self::error::ApiError;
 use self::params::Raw;
 use crate::rebuilder::NotRun;
@@ -95,29 +99,49 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
         return Err(ApiError::unauthorized());
     }
     let args = raw.check(call.params)?;
-    if call.writes() {
-        let writer = Arc::clone(state);
-        state
-            .rebuilder
-            .run(move || (call.handler)(&writer, &args))
+    // The audit log names the key by its fingerprint only.
+    let key = crate::audit::fingerprint(key.as_deref().unwrap_or_default());
+    let writer = Arc::clone(state);
+    match call.action {
+        Action::Write(change) => {
+            write_off_thread(state, move || {
+                write::one(&writer, &key, call, change, &args)
+            })
             .await
-            .map_err(|e| match e {
-                NotRun::Busy => ApiError::busy(),
-                NotRun::Panicked => ApiError::internal(),
-            })?
-    } else if call.blocks {
-        let reader = Arc::clone(state);
-        tokio::task::spawn_blocking(move || (call.handler)(&reader, &args))
-            .await
-            .map_err(|_| ApiError::internal())?
-    } else {
-        (call.handler)(state, &args)
+        }
+        Action::Batch => write_off_thread(state, move || batch::run(&writer, &key, &args)).await,
+        Action::Read(handler) if call.blocks => {
+            tokio::task::spawn_blocking(move || handler(&writer, &args))
+                .await
+                .map_err(|_| ApiError::internal())?
+        }
+        Action::Read(handler) => handler(state, &args),
     }
+}
+
+/// Runs a write on the rebuilder thread, after the writes queued before it.
+async fn write_off_thread(
+    state: &State,
+    write: impl FnOnce() -> Result<Value, ApiError> + Send + 'static,
+) -> Result<Value, ApiError> {
+    state.rebuilder.run(write).await.map_err(|e| match e {
+        NotRun::Busy => ApiError::busy(),
+        NotRun::Panicked => ApiError::internal(),
+    })?
 }
 
 /// Whether a call by this name takes a body (a `POST` call); unknown names take none.
 pub fn takes_body(name: &str) -> bool {
     calls::find(name).is_some_and(calls::Call::writes)
+}
+
+/// The largest body the call by this name accepts: `api.max_batch_body_bytes` for a batch,
+/// `api.max_body_bytes` for any other.
+pub fn max_body(settings: &Settings, name: &str) -> usize {
+    match calls::find(name).map(|c| c.action) {
+        Some(Action::Batch) => settings.api_max_batch_body_bytes,
+        _ => settings.api_max_body_bytes,
+    }
 }
 
 /// Whether `given` is one of `keys`, each compared in time independent of where they differ.

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value, json};
 
 use super::calls::{CALLS, Call};
-use super::params::{Param, Presence, Type};
+use super::params::{MAX_BATCH_CALLS, Param, Presence, Type};
 use crate::conditions::{Dimension, SUB_IDS, Shape, Side};
 
 /// The document as written in the repository.
@@ -113,6 +113,10 @@ fn request_body(op: &mut Value, call: &Call) {
                 p.name.to_string(),
                 json!({"contentType": "application/json"}),
             )),
+            Type::Calls => Some((
+                p.name.to_string(),
+                json!({"contentType": "application/json"}),
+            )),
             Type::Condition(d) if d.shape() == Shape::List => Some((
                 p.name.to_string(),
                 json!({"style": "form", "explode": false}),
@@ -178,6 +182,12 @@ fn schema(p: &Param) -> Value {
         Type::Share => {
             json!({"type": "number", "minimum": 0, "maximum": crate::catalog::validate::MAX_MIN_SHARE})
         }
+        Type::Calls => json!({
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_BATCH_CALLS,
+            "items": {"$ref": "#/components/schemas/BatchCall"},
+        }),
     };
     if let Some(default) = p.default {
         s["default"] = Value::from(default);

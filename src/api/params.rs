@@ -50,7 +50,13 @@ pub enum Type {
     Money,
     /// A share of clicks, a number from 0 to `optimize_min_share`'s maximum.
     Share,
+    /// A batch's calls: a JSON array of 1 to [`MAX_BATCH_CALLS`] objects (in a form body,
+    /// its JSON text). Each call is checked against its own parameters by the batch.
+    Calls,
 }
+
+/// The most calls one `batch.json` holds.
+pub const MAX_BATCH_CALLS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Presence {
@@ -312,13 +318,75 @@ impl<'de> serde::Deserialize<'de> for Members {
                 mut map: A,
             ) -> Result<Members, A::Error> {
                 let mut members = Vec::new();
-                while let Some(member) = map.next_entry::<String, Value>()? {
-                    members.push(member);
+                while let Some((name, Strict(value))) = map.next_entry::<String, Strict>()? {
+                    members.push((name, value));
                 }
                 Ok(Members(members))
             }
         }
         d.deserialize_map(Visit)
+    }
+}
+
+/// A JSON value whose objects, at any depth, name each member once: a name given twice
+/// inside a value (a batch call's `params`, a condition object) is refused rather than
+/// silently keeping the last.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
+        use serde::de::{Error, MapAccess, SeqAccess, Visitor};
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Value;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+                Ok(Value::Bool(b))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+                Ok(Value::from(n))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+                Ok(Value::from(n))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+                Ok(Value::from(n))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+                Ok(Value::from(s))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Value, E> {
+                Ok(Value::String(s))
+            }
+            fn visit_unit<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_none<E>(self) -> Result<Value, E> {
+                Ok(Value::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+                let mut items = Vec::new();
+                while let Some(Strict(item)) = seq.next_element()? {
+                    items.push(item);
+                }
+                Ok(Value::Array(items))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+                let mut members = Map::new();
+                while let Some((name, Strict(value))) = map.next_entry::<String, Strict>()? {
+                    if members.contains_key(&name) {
+                        return Err(A::Error::custom(format!(
+                            "member {name:?} is given more than once"
+                        )));
+                    }
+                    members.insert(name, value);
+                }
+                Ok(Value::Object(members))
+            }
+        }
+        d.deserialize_any(Visit).map(Strict)
     }
 }
 
@@ -330,10 +398,19 @@ impl Raw {
             .collect())
     }
 
+    /// The members of a JSON object, as a JSON body would give them (a batch's `params`).
+    pub fn members(members: Map<String, Value>) -> Raw {
+        Raw(members.into_iter().collect())
+    }
+
     /// Parses a JSON body: an object, else a `400`.
     pub fn json(bytes: &[u8]) -> Result<Raw, ApiError> {
         match serde_json::from_slice::<Members>(bytes) {
             Ok(Members(members)) => Ok(Raw(members)),
+            // An object whose value names a member twice (`Strict`).
+            Err(e) if e.is_data() && bytes.trim_ascii_start().first() == Some(&b'{') => Err(
+                ApiError::bad_request(None, format!("the request body is not valid: {e}")),
+            ),
             Err(e) if e.is_data() => Err(ApiError::bad_request(
                 None,
                 "the request body must be a JSON object",
@@ -474,6 +551,25 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             match share {
                 Some(x) if (0.0..=max).contains(&x) => Ok(Arg::Json(Value::from(x))),
                 _ => Err(format!("must be a number from 0 to {max}")),
+            }
+        }
+        Type::Calls => {
+            let calls = match v {
+                Value::String(text) => {
+                    serde_json::from_str(&text).map_err(|e| format!("is not valid JSON: {e}"))?
+                }
+                v => v,
+            };
+            match calls {
+                Value::Array(items) if items.is_empty() => {
+                    Err("must hold at least one call".into())
+                }
+                Value::Array(items) if items.len() > MAX_BATCH_CALLS => Err(format!(
+                    "holds {} calls; a batch holds at most {MAX_BATCH_CALLS}",
+                    items.len()
+                )),
+                Value::Array(items) => Ok(Arg::Json(Value::Array(items))),
+                _ => Err("must be a JSON array of calls".into()),
             }
         }
     }
@@ -641,6 +737,24 @@ mod tests {
         );
         let mut raw = Raw::json(br#"{"api_key":"a","api_key":"b"}"#).unwrap();
         assert!(raw.take_api_key().is_err());
+        // Inside a value too: a batch call's parameters, a condition object.
+        let e = Raw::json(br#"{"calls":[{"call":"x","params":{"a":1,"a":2}}]}"#)
+            .err()
+            .expect("refused");
+        assert!(
+            e.errors[0]
+                .message
+                .contains("\"a\" is given more than once"),
+            "{e:?}"
+        );
+        let v = Raw::json(br#"{"p":{"s1":["a"],"s2":[1.5,null,true]}}"#).unwrap();
+        assert_eq!(
+            v.0,
+            [(
+                "p".to_string(),
+                serde_json::json!({"s1":["a"],"s2":[1.5,null,true]})
+            )]
+        );
     }
 
     #[test]

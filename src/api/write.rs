@@ -1,5 +1,7 @@
-//! The write calls. Each is one [`State::edit_catalog`]: a change to a copy of the catalog,
-//! validated, compiled, saved and swapped before the answer, or nothing at all.
+//! The write calls. Each is a [`Change`]: what the call does to a copy of the catalog, and
+//! the call's success body. A call alone is one [`State::edit_catalog`] of its change
+//! ([`one`]); a batch applies the changes of all its calls in one (`batch`). Either way the
+//! copy is validated, compiled, saved and swapped before the answer, or nothing at all.
 //!
 //! New ids are the largest id of their kind plus one (CAKE's sample: campaign 98001 → 98002),
 //! counting ids that still have counters (a deleted smart link's id is never given again).
@@ -10,10 +12,12 @@
 
 use serde_json::{Map, Value, json};
 
+use super::calls::{Call, Change};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field};
 use super::read::{creative_item, landing_page_item, offer_item, with_rotation};
+use crate::audit;
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Conditions, Creative, LandingPage, LinkStatus,
     Offer, SmartLink, Status,
@@ -24,13 +28,31 @@ use crate::money::Money;
 use crate::state::State;
 use crate::vocab::{CapKind, Entity};
 
+/// Runs one write call: its change, alone, in one edit; audited under the key `key` (a
+/// fingerprint).
+pub fn one(
+    state: &State,
+    key: &str,
+    call: &Call,
+    change: Change,
+    args: &Args,
+) -> Result<Value, ApiError> {
+    let audited = audit::Change {
+        key: Some(key.to_string()),
+        call: call.name.to_string(),
+        params: changed(args),
+    };
+    Ok(state.edit_catalog(&audited, |c| change(state, c, args))?)
+}
+
 /// `{"request_status":"Success", <key>: value}`.
 fn success(key: &str, value: Value) -> Value {
     json!({"request_status": "Success", key: value})
 }
 
-/// The answer of an update: every parameter given (the id first), as now stored.
-fn changed(args: &Args) -> Value {
+/// The answer of an update: every parameter given (the id first), as now stored; also what
+/// the audit log records of a call.
+pub fn changed(args: &Args) -> Value {
     let map: Map<String, Value> = args
         .iter()
         .map(|(name, arg)| (name.to_string(), arg.to_json()))
@@ -89,101 +111,91 @@ fn set<T>(slot: &mut T, value: Option<T>) {
 // ---------------------------------------------------------------------------------------------
 // Campaigns.
 
-pub fn create_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
+pub fn create_campaign(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let now = jiff::Timestamp::now();
     let created = jiff::Timestamp::from_second(now.as_second()).unwrap_or(now);
-    let campaign = state.edit_catalog(|c| {
-        let offer_id = id(args, OFFER_ID);
-        // A missing offer is reported by the catalog's own reference check.
-        if let Some(offer) = c.offers.iter().find(|o| o.offer_id == offer_id)
-            && offer.offer_status != Status::Active
-        {
-            return Err(ApiError::unprocessable(
-                Some(OFFER_ID.name),
-                format!(
-                    "offer {offer_id} is {}; campaigns are created for active offers only",
-                    offer.offer_status.as_str()
-                ),
-            ));
-        }
-        let campaign = Campaign {
-            campaign_id: next_id(
-                c.campaigns
-                    .iter()
-                    .map(|x| x.campaign_id)
-                    .chain([state.retired_id(Entity::Campaign)]),
-            )?,
-            offer_id,
-            affiliate_id: id(args, AFFILIATE_ID),
-            campaign_status: Status::Active,
-            display_link_type_id: args.get(DISPLAY_LINK_TYPE_ID).unwrap_or(1),
-            creative_id: args.get(CREATIVE_ID),
-            landing_page_id: args.get(LANDING_PAGE_ID),
-            sub_affiliate: args.get(SUB_AFFILIATE),
-            coupon_code: args.get(COUPON_CODE),
-            date_created: Some(created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
-        };
-        c.campaigns.push(campaign.clone());
-        Ok(campaign)
-    })?;
-    let snapshot = state.snapshot();
-    Ok(success(
-        "campaign",
-        json!({
-            "campaign_id": campaign.campaign_id,
-            "campaign_status": campaign.campaign_status,
-            "offer_id": campaign.offer_id,
-            "affiliate_id": campaign.affiliate_id,
-            "tracking_link": links::campaign_url(&snapshot.settings, &campaign),
-            "date_created": created.strftime("%Y-%m-%d %H:%M:%S").to_string(),
-        }),
-    ))
+    let offer_id = id(args, OFFER_ID);
+    // A missing offer is reported by the catalog's own reference check.
+    if let Some(offer) = c.offers.iter().find(|o| o.offer_id == offer_id)
+        && offer.offer_status != Status::Active
+    {
+        return Err(ApiError::unprocessable(
+            Some(OFFER_ID.name),
+            format!(
+                "offer {offer_id} is {}; campaigns are created for active offers only",
+                offer.offer_status.as_str()
+            ),
+        ));
+    }
+    let campaign = Campaign {
+        campaign_id: next_id(
+            c.campaigns
+                .iter()
+                .map(|x| x.campaign_id)
+                .chain([state.retired_id(Entity::Campaign)]),
+        )?,
+        offer_id,
+        affiliate_id: id(args, AFFILIATE_ID),
+        campaign_status: Status::Active,
+        display_link_type_id: args.get(DISPLAY_LINK_TYPE_ID).unwrap_or(1),
+        creative_id: args.get(CREATIVE_ID),
+        landing_page_id: args.get(LANDING_PAGE_ID),
+        sub_affiliate: args.get(SUB_AFFILIATE),
+        coupon_code: args.get(COUPON_CODE),
+        date_created: Some(created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+    };
+    // Settings do not change during an edit (reloads wait for it): these are the ones the
+    // link is served under.
+    let tracking_link = links::campaign_url(&state.snapshot().settings, &campaign);
+    let answer = json!({
+        "campaign_id": campaign.campaign_id,
+        "campaign_status": campaign.campaign_status,
+        "offer_id": campaign.offer_id,
+        "affiliate_id": campaign.affiliate_id,
+        "tracking_link": tracking_link,
+        "date_created": created.strftime("%Y-%m-%d %H:%M:%S").to_string(),
+    });
+    c.campaigns.push(campaign);
+    Ok(success("campaign", answer))
 }
 
-pub fn update_campaign(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let x = find(&mut c.campaigns, |x| x.campaign_id, args, CAMPAIGN_ID)?;
-        set(&mut x.campaign_status, args.get(CAMPAIGN_STATUS));
-        set(&mut x.creative_id, args.change(CREATIVE_ID));
-        set(&mut x.landing_page_id, args.change(LANDING_PAGE_ID));
-        Ok(())
-    })?;
+pub fn update_campaign(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let x = find(&mut c.campaigns, |x| x.campaign_id, args, CAMPAIGN_ID)?;
+    set(&mut x.campaign_status, args.get(CAMPAIGN_STATUS));
+    set(&mut x.creative_id, args.change(CREATIVE_ID));
+    set(&mut x.landing_page_id, args.change(LANDING_PAGE_ID));
     Ok(success("campaign", changed(args)))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Smart links.
 
-pub fn create_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let link = state.edit_catalog(|c| {
-        let link = SmartLink {
-            smart_link_id: next_id(
-                c.smart_links
-                    .iter()
-                    .map(|x| x.smart_link_id)
-                    .chain([state.retired_id(Entity::SmartLink)]),
-            )?,
-            smart_link_name: args.get(SMART_LINK_NAME).unwrap_or_default(),
-            affiliate_id: id(args, AFFILIATE_ID),
-            smart_link_status: args.get(SMART_LINK_STATUS).unwrap_or(LinkStatus::Active),
-            fallback_url: args.get(FALLBACK_URL),
-            rotation: args.get(ROTATION).unwrap_or_default(),
-            optimize_window_hours: args.get(OPTIMIZE_WINDOW_HOURS),
-            optimize_min_share: args.get(OPTIMIZE_MIN_SHARE),
-            offers: Vec::new(),
-        };
-        c.smart_links.push(link.clone());
-        Ok(link)
-    })?;
-    let snapshot = state.snapshot();
+pub fn create_smart_link(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let link = SmartLink {
+        smart_link_id: next_id(
+            c.smart_links
+                .iter()
+                .map(|x| x.smart_link_id)
+                .chain([state.retired_id(Entity::SmartLink)]),
+        )?,
+        smart_link_name: args.get(SMART_LINK_NAME).unwrap_or_default(),
+        affiliate_id: id(args, AFFILIATE_ID),
+        smart_link_status: args.get(SMART_LINK_STATUS).unwrap_or(LinkStatus::Active),
+        fallback_url: args.get(FALLBACK_URL),
+        rotation: args.get(ROTATION).unwrap_or_default(),
+        optimize_window_hours: args.get(OPTIMIZE_WINDOW_HOURS),
+        optimize_min_share: args.get(OPTIMIZE_MIN_SHARE),
+        offers: Vec::new(),
+    };
     let mut answer = json!({
         "smart_link_id": link.smart_link_id,
         "smart_link_name": link.smart_link_name,
         "affiliate_id": link.affiliate_id,
-        "tracking_url": links::smart_link_url(&snapshot.settings, &link),
+        "tracking_url": links::smart_link_url(&state.snapshot().settings, &link),
         "smart_link_status": link.smart_link_status,
     });
     with_rotation(&mut answer, &link);
+    c.smart_links.push(link);
     Ok(success("response", answer))
 }
 
@@ -191,37 +203,31 @@ fn link_mut<'c>(c: &'c mut Catalog, args: &Args) -> Result<&'c mut SmartLink, Ap
     find(&mut c.smart_links, |l| l.smart_link_id, args, SMART_LINK_ID)
 }
 
-pub fn update_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let link = link_mut(c, args)?;
-        set(&mut link.smart_link_name, args.get(SMART_LINK_NAME));
-        set(&mut link.fallback_url, args.change(FALLBACK_URL));
-        set(&mut link.smart_link_status, args.get(SMART_LINK_STATUS));
-        set(&mut link.rotation, args.get(ROTATION));
-        set(
-            &mut link.optimize_window_hours,
-            args.change(OPTIMIZE_WINDOW_HOURS),
-        );
-        set(
-            &mut link.optimize_min_share,
-            args.change(OPTIMIZE_MIN_SHARE),
-        );
-        Ok(())
-    })?;
+pub fn update_smart_link(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let link = link_mut(c, args)?;
+    set(&mut link.smart_link_name, args.get(SMART_LINK_NAME));
+    set(&mut link.fallback_url, args.change(FALLBACK_URL));
+    set(&mut link.smart_link_status, args.get(SMART_LINK_STATUS));
+    set(&mut link.rotation, args.get(ROTATION));
+    set(
+        &mut link.optimize_window_hours,
+        args.change(OPTIMIZE_WINDOW_HOURS),
+    );
+    set(
+        &mut link.optimize_min_share,
+        args.change(OPTIMIZE_MIN_SHARE),
+    );
     Ok(success("response", changed(args)))
 }
 
-pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> {
+pub fn delete_smart_link(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let link_id = id(args, SMART_LINK_ID);
-    state.edit_catalog(|c| {
-        let index = c
-            .smart_links
-            .iter()
-            .position(|l| l.smart_link_id == link_id)
-            .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, link_id))?;
-        c.smart_links.remove(index);
-        Ok(())
-    })?;
+    let index = c
+        .smart_links
+        .iter()
+        .position(|l| l.smart_link_id == link_id)
+        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, link_id))?;
+    c.smart_links.remove(index);
     Ok(success(
         "response",
         json!({"smart_link_id": link_id, "deleted": true}),
@@ -231,64 +237,58 @@ pub fn delete_smart_link(state: &State, args: &Args) -> Result<Value, ApiError> 
 /// Attaches an offer, or updates its attachment when it is attached already: the fields
 /// given change, the others keep their values (a new attachment: weight 1, priority 1, any
 /// country, any device). `added` says which happened.
-pub fn attach_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let (attachment, added) = state.edit_catalog(|c| {
-        let link = link_mut(c, args)?;
-        let offer_id = id(args, OFFER_ID);
-        let existing = link.offers.iter().position(|a| a.offer_id == offer_id);
-        let added = existing.is_none();
-        let index = existing.unwrap_or_else(|| {
-            link.offers.push(Attachment {
-                offer_id,
-                offer_weight: 1,
-                priority: 1,
-                conditions: Conditions::default(),
-            });
-            link.offers.len() - 1
+pub fn attach_offer(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let link = link_mut(c, args)?;
+    let offer_id = id(args, OFFER_ID);
+    let existing = link.offers.iter().position(|a| a.offer_id == offer_id);
+    let added = existing.is_none();
+    let index = existing.unwrap_or_else(|| {
+        link.offers.push(Attachment {
+            offer_id,
+            offer_weight: 1,
+            priority: 1,
+            conditions: Conditions::default(),
         });
-        let a = &mut link.offers[index];
-        set(&mut a.offer_weight, args.get(OFFER_WEIGHT));
-        set(&mut a.priority, args.get(PRIORITY));
-        set_conditions(&mut a.conditions, Side::Attachment, args);
-        Ok((a.clone(), added))
-    })?;
+        link.offers.len() - 1
+    });
+    let a = &mut link.offers[index];
+    set(&mut a.offer_weight, args.get(OFFER_WEIGHT));
+    set(&mut a.priority, args.get(PRIORITY));
+    set_conditions(&mut a.conditions, Side::Attachment, args);
     Ok(success(
         "response",
         json!({
-            "smart_link_id": id(args, SMART_LINK_ID),
-            "offer_id": attachment.offer_id,
-            "offer_weight": attachment.offer_weight,
-            "priority": attachment.priority,
+            "smart_link_id": link.smart_link_id,
+            "offer_id": a.offer_id,
+            "offer_weight": a.offer_weight,
+            "priority": a.priority,
             "added": added,
         }),
     ))
 }
 
-pub fn remove_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let link = link_mut(c, args)?;
-        let offer_id = id(args, OFFER_ID);
-        let index = link
-            .offers
-            .iter()
-            .position(|a| a.offer_id == offer_id)
-            .ok_or_else(|| {
-                ApiError::not_found(
-                    Some(OFFER_ID.name),
-                    format!(
-                        "offer {offer_id} is not attached to smart link {}",
-                        link.smart_link_id
-                    ),
-                )
-            })?;
-        link.offers.remove(index);
-        Ok(())
-    })?;
+pub fn remove_offer(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let link = link_mut(c, args)?;
+    let offer_id = id(args, OFFER_ID);
+    let index = link
+        .offers
+        .iter()
+        .position(|a| a.offer_id == offer_id)
+        .ok_or_else(|| {
+            ApiError::not_found(
+                Some(OFFER_ID.name),
+                format!(
+                    "offer {offer_id} is not attached to smart link {}",
+                    link.smart_link_id
+                ),
+            )
+        })?;
+    link.offers.remove(index);
     Ok(success(
         "response",
         json!({
-            "smart_link_id": id(args, SMART_LINK_ID),
-            "offer_id": id(args, OFFER_ID),
+            "smart_link_id": link.smart_link_id,
+            "offer_id": offer_id,
             "removed": true,
         }),
     ))
@@ -315,36 +315,31 @@ fn set_offer(o: &mut Offer, args: &Args) {
     set_caps(&mut o.caps, args);
 }
 
-pub fn create_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let offer = state.edit_catalog(|c| {
-        let mut offer = Offer {
-            offer_id: next_id(
-                c.offers
-                    .iter()
-                    .map(|o| o.offer_id)
-                    .chain([state.retired_id(Entity::Offer)]),
-            )?,
-            offer_name: String::new(),
-            offer_status: Status::Active,
-            offer_url: String::new(),
-            conditions: Conditions::default(),
-            caps: Caps::default(),
-            postback_token: None,
-            payout: Money::ZERO,
-        };
-        set_offer(&mut offer, args);
-        c.offers.push(offer.clone());
-        Ok(offer)
-    })?;
-    Ok(success("offer", offer_item(&offer)))
+pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let mut offer = Offer {
+        offer_id: next_id(
+            c.offers
+                .iter()
+                .map(|o| o.offer_id)
+                .chain([state.retired_id(Entity::Offer)]),
+        )?,
+        offer_name: String::new(),
+        offer_status: Status::Active,
+        offer_url: String::new(),
+        conditions: Conditions::default(),
+        caps: Caps::default(),
+        postback_token: None,
+        payout: Money::ZERO,
+    };
+    set_offer(&mut offer, args);
+    let answer = success("offer", offer_item(&offer));
+    c.offers.push(offer);
+    Ok(answer)
 }
 
-pub fn update_offer(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let o = find(&mut c.offers, |o| o.offer_id, args, OFFER_ID)?;
-        set_offer(o, args);
-        Ok(())
-    })?;
+pub fn update_offer(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let o = find(&mut c.offers, |o| o.offer_id, args, OFFER_ID)?;
+    set_offer(o, args);
     Ok(success("offer", changed(args)))
 }
 
@@ -354,38 +349,33 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
     set(&mut l.landing_page_status, args.get(LANDING_PAGE_STATUS));
 }
 
-pub fn create_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let page = state.edit_catalog(|c| {
-        let mut page = LandingPage {
-            landing_page_id: next_id(
-                c.landing_pages
-                    .iter()
-                    .map(|l| l.landing_page_id)
-                    .chain([state.retired_id(Entity::LandingPage)]),
-            )?,
-            landing_page_name: String::new(),
-            offer_id: id(args, OFFER_ID),
-            url: String::new(),
-            landing_page_status: Status::Active,
-        };
-        set_landing_page(&mut page, args);
-        c.landing_pages.push(page.clone());
-        Ok(page)
-    })?;
-    Ok(success("landing_page", landing_page_item(&page)))
+pub fn create_landing_page(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let mut page = LandingPage {
+        landing_page_id: next_id(
+            c.landing_pages
+                .iter()
+                .map(|l| l.landing_page_id)
+                .chain([state.retired_id(Entity::LandingPage)]),
+        )?,
+        landing_page_name: String::new(),
+        offer_id: id(args, OFFER_ID),
+        url: String::new(),
+        landing_page_status: Status::Active,
+    };
+    set_landing_page(&mut page, args);
+    let answer = success("landing_page", landing_page_item(&page));
+    c.landing_pages.push(page);
+    Ok(answer)
 }
 
-pub fn update_landing_page(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let l = find(
-            &mut c.landing_pages,
-            |l| l.landing_page_id,
-            args,
-            LANDING_PAGE_ID,
-        )?;
-        set_landing_page(l, args);
-        Ok(())
-    })?;
+pub fn update_landing_page(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let l = find(
+        &mut c.landing_pages,
+        |l| l.landing_page_id,
+        args,
+        LANDING_PAGE_ID,
+    )?;
+    set_landing_page(l, args);
     Ok(success("landing_page", changed(args)))
 }
 
@@ -397,60 +387,50 @@ fn set_creative(x: &mut Creative, args: &Args) {
     set(&mut x.height, args.change(HEIGHT));
 }
 
-pub fn create_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let creative = state.edit_catalog(|c| {
-        let mut creative = Creative {
-            creative_id: next_id(
-                c.creatives
-                    .iter()
-                    .map(|x| x.creative_id)
-                    .chain([state.retired_id(Entity::Creative)]),
-            )?,
-            creative_name: String::new(),
-            creative_type_id: 1,
-            offer_id: id(args, OFFER_ID),
-            creative_status: Status::Active,
-            width: None,
-            height: None,
-        };
-        set_creative(&mut creative, args);
-        c.creatives.push(creative.clone());
-        Ok(creative)
-    })?;
-    Ok(success("creative", creative_item(&creative)))
+pub fn create_creative(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let mut creative = Creative {
+        creative_id: next_id(
+            c.creatives
+                .iter()
+                .map(|x| x.creative_id)
+                .chain([state.retired_id(Entity::Creative)]),
+        )?,
+        creative_name: String::new(),
+        creative_type_id: 1,
+        offer_id: id(args, OFFER_ID),
+        creative_status: Status::Active,
+        width: None,
+        height: None,
+    };
+    set_creative(&mut creative, args);
+    let answer = success("creative", creative_item(&creative));
+    c.creatives.push(creative);
+    Ok(answer)
 }
 
-pub fn update_creative(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let x = find(&mut c.creatives, |x| x.creative_id, args, CREATIVE_ID)?;
-        set_creative(x, args);
-        Ok(())
-    })?;
+pub fn update_creative(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let x = find(&mut c.creatives, |x| x.creative_id, args, CREATIVE_ID)?;
+    set_creative(x, args);
     Ok(success("creative", changed(args)))
 }
 
-pub fn create_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let affiliate = state.edit_catalog(|c| {
-        let affiliate = Affiliate {
-            affiliate_id: next_id(
-                c.affiliates
-                    .iter()
-                    .map(|a| a.affiliate_id)
-                    .chain([state.retired_id(Entity::Affiliate)]),
-            )?,
-            affiliate_name: args.get(AFFILIATE_NAME).unwrap_or_default(),
-        };
-        c.affiliates.push(affiliate.clone());
-        Ok(affiliate)
-    })?;
-    Ok(success("affiliate", json!(affiliate)))
+pub fn create_affiliate(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let affiliate = Affiliate {
+        affiliate_id: next_id(
+            c.affiliates
+                .iter()
+                .map(|a| a.affiliate_id)
+                .chain([state.retired_id(Entity::Affiliate)]),
+        )?,
+        affiliate_name: args.get(AFFILIATE_NAME).unwrap_or_default(),
+    };
+    let answer = success("affiliate", json!(affiliate));
+    c.affiliates.push(affiliate);
+    Ok(answer)
 }
 
-pub fn update_affiliate(state: &State, args: &Args) -> Result<Value, ApiError> {
-    state.edit_catalog(|c| {
-        let a = find(&mut c.affiliates, |a| a.affiliate_id, args, AFFILIATE_ID)?;
-        set(&mut a.affiliate_name, args.get(AFFILIATE_NAME));
-        Ok(())
-    })?;
+pub fn update_affiliate(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
+    let a = find(&mut c.affiliates, |a| a.affiliate_id, args, AFFILIATE_ID)?;
+    set(&mut a.affiliate_name, args.get(AFFILIATE_NAME));
     Ok(success("affiliate", changed(args)))
 }

@@ -1,5 +1,5 @@
 //! The HTTP side of the management API: reads a call's body (at most `api.max_body_bytes`,
-//! within `server.header_read_timeout_ms`), serves the OpenAPI document, hands the call to
+//! for a batch `api.max_batch_body_bytes`; within `server.header_read_timeout_ms`), serves the OpenAPI document, hands the call to
 //! `api`, and renders its answer: `200` JSON, or the failure envelope with its status (`Allow`
 //! on a `405`, `Retry-After` on a `503`).
 
@@ -53,7 +53,7 @@ where
         let s = state.snapshot();
         let client = s.proxies.client_ip(peer, &parts.headers);
         (
-            s.settings.api_max_body_bytes,
+            api::max_body(&s.settings, name),
             s.settings.limits.header_read_timeout,
             api::client_allowed(&s.settings, client),
         )

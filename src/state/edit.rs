@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use super::{EditError, State, retire};
+use crate::audit::Change;
 use crate::catalog::{Catalog, FileStamp, ValidCatalog};
 use crate::files::CommitError;
 use crate::routing::RoutingTable;
@@ -25,10 +26,12 @@ const ATTEMPTS: usize = 8;
 
 impl State {
     /// Applies `edit` to a copy of the current catalog and publishes the result (see the
-    /// module's text). `edit` may run more than once in cluster mode (once per conflicting
-    /// commit), each time on a newer catalog. Nothing is replaced when any step fails.
+    /// module's text), then appends `change` to the audit log. `edit` may run more than once
+    /// in cluster mode (once per conflicting commit), each time on a newer catalog. Nothing
+    /// is replaced (or audited) when any step fails.
     pub fn edit_catalog<T, E>(
         &self,
+        change: &Change,
         edit: impl Fn(&mut Catalog) -> Result<T, E>,
     ) -> Result<T, EditError<E>> {
         let _serial = self.reloading.lock().unwrap_or_else(|e| e.into_inner());
@@ -38,7 +41,11 @@ impl State {
         };
         let path = self.snapshot().settings.catalog_path.clone();
         match &result {
-            Ok(_) => self.metrics.catalog_writes.inc(),
+            Ok(_) => {
+                self.metrics.catalog_writes.inc();
+                // Under the reload lock still: the generation is the one this edit made.
+                self.audit(change);
+            }
             Err(EditError::FileChanged) => {
                 self.metrics.catalog_write_failures.inc();
                 tracing::warn!(path = %path.display(), "catalog file changed on disk since it was loaded; API write refused until a reload (SIGHUP)");

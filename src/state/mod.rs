@@ -15,6 +15,7 @@ use arc_swap::{ArcSwap, Guard};
 
 mod edit;
 
+use crate::audit::Change;
 use crate::catalog::validate::Problem;
 use crate::clicks::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
@@ -243,6 +244,7 @@ impl State {
         };
         match Snapshot::load(&self.config, current.generation + 1, &self.counts, from) {
             Ok(next) => {
+                let catalog_changed = **next.catalog != **current.catalog;
                 for key in next.settings.restart_only_changes(&current.settings) {
                     tracing::warn!(
                         setting = key,
@@ -253,9 +255,17 @@ impl State {
                 // Counted before the swap: whoever sees the new generation sees the count.
                 self.metrics.reloads.inc();
                 self.metrics.reloaded_now();
+                let catalog_path = next.settings.catalog_path.clone();
                 self.snapshot.store(Arc::new(next));
                 retire(current);
                 tracing::info!(generation, "configuration reloaded");
+                if catalog_changed {
+                    self.audit(&Change {
+                        key: None,
+                        call: "SIGHUP".into(),
+                        params: serde_json::json!({"file": catalog_path}),
+                    });
+                }
                 Ok(generation)
             }
             Err(e) => {
@@ -270,6 +280,21 @@ impl State {
                 self.metrics.reload_failures.inc();
                 Err(e)
             }
+        }
+    }
+
+    /// Appends `change` to the audit log with the catalog generation now served; a failure
+    /// is logged and counted, and the change stays (it is served already).
+    fn audit(&self, change: &Change) {
+        let snapshot = self.snapshot.load();
+        let generation = match self.shared {
+            Some(_) => snapshot.catalog_generation,
+            None => snapshot.generation,
+        };
+        let record = change.record(&snapshot.settings.node(), generation);
+        if let Err(e) = crate::audit::append(&snapshot.settings.state_dir, &record) {
+            self.metrics.audit_write_failures.inc();
+            tracing::error!(error = %e, call = %record.call, generation, "cannot append to the audit log; the change is served but not audited");
         }
     }
 

@@ -513,6 +513,18 @@ fn push_publishes_a_valid_catalog_to_every_node_and_refuses_an_invalid_one() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_ne!(generation(), before);
+    // The push is audited where its settings keep state, with the generation it made.
+    let audited = smartlink::audit::read(&nodes[0].config.state_dir()).expect("audit log");
+    let pushed = audited
+        .records
+        .iter()
+        .find(|r| r.call == "push")
+        .expect("push audited");
+    assert_eq!(pushed.key, None);
+    assert_eq!(pushed.generation.to_string(), generation());
+    assert_eq!(pushed.params, serde_json::json!({"file": edited}));
+    let settings = smartlink::settings::Settings::load(&nodes[0].config.settings_path()).unwrap();
+    assert_eq!(pushed.node, settings.cluster.expect("cluster").node_id);
     for n in &nodes {
         assert!(
             wait_for(Duration::from_secs(1), || {

@@ -6,6 +6,7 @@ mod common;
 mod api;
 mod api_durability;
 mod audience;
+mod audit;
 mod campaign_links;
 mod caps;
 mod cli;

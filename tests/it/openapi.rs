@@ -177,6 +177,20 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(int(&schema["minLength"]), 8, "{at}");
             assert_eq!(int(&schema["maxLength"]), 255, "{at}");
         }
+        Type::Calls => {
+            assert_eq!(ty, Some("array"), "{at}");
+            assert_eq!(int(&schema["minItems"]), 1, "{at}");
+            assert_eq!(
+                int(&schema["maxItems"]),
+                smartlink::api::params::MAX_BATCH_CALLS as i64,
+                "{at}"
+            );
+            assert_eq!(
+                resolve(doc, &schema["items"])["required"],
+                json!(["call"]),
+                "{at}"
+            );
+        }
     }
 }
 
@@ -564,6 +578,14 @@ async fn every_call_answers_in_its_documented_shape() {
             false,
         ),
         ("delete_smart_link.json", json!({"smart_link_id": 6}), false),
+        (
+            "batch.json",
+            json!({"calls": [
+                {"call": "update_campaign.json", "params": {"campaign_id": 1, "campaign_status": "active"}},
+                {"call": "affiliate.json", "params": {"affiliate_name": "Aff Four"}},
+            ]}),
+            false,
+        ),
     ];
     let mut called = BTreeSet::new();
     for (name, args, form) in writes {

@@ -8,6 +8,7 @@
 //! names. Helpers are in `common::api`; the tests, by family, in `seeds`, `lists`, `writes`
 //! and `failures`.
 
+mod batch;
 mod failures;
 mod lists;
 mod seeds;
