@@ -11,7 +11,9 @@
 //!   conversions credited to their click's hour.
 //! - `static`: a weighted random link, equal weights.
 //! - `80/20`: the peers' rule: every recompute, 80 % of the traffic to the offer with the
-//!   best EPC of the last 7 days (conversions counted when they arrive), 20 % spread evenly.
+//!   best EPC of the last 7 days (conversions counted when they arrive, not credited to
+//!   their click), 20 % spread evenly over the other offers; and a variant that spreads the
+//!   20 % over every offer, the best included (it gets 84 %).
 //! - `oracle`: every click to the offer that is best at that moment.
 //!
 //! EPC at a checkpoint is what the clicks up to it earned in the end (every conversion that
@@ -91,15 +93,19 @@ impl Scenario {
 pub enum Strategy {
     Optimized,
     Static,
+    /// 80 % to the best 7-day EPC, 20 % spread over the other offers.
     EightyTwenty,
+    /// 80 % to the best, 20 % spread over every offer (the best gets 84 %).
+    EightyTwentyAll,
     Oracle,
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 4] = [
+    pub const ALL: [Strategy; 5] = [
         Strategy::Optimized,
         Strategy::Static,
         Strategy::EightyTwenty,
+        Strategy::EightyTwentyAll,
         Strategy::Oracle,
     ];
 
@@ -107,7 +113,8 @@ impl Strategy {
         match self {
             Strategy::Optimized => "optimized",
             Strategy::Static => "static weights",
-            Strategy::EightyTwenty => "80/20 best 7-day EPC",
+            Strategy::EightyTwenty => "80/20: best 7-day EPC, 20 % to the others",
+            Strategy::EightyTwentyAll => "80/20, the 20 % over all offers",
             Strategy::Oracle => "oracle",
         }
     }
@@ -244,7 +251,7 @@ pub fn run(scenario: &Scenario, strategy: Strategy, seed: u64, options: Options)
                 Strategy::Optimized => {
                     recompute(&table, &hourly, hour_of(now), &mut optimizer);
                 }
-                Strategy::EightyTwenty => {
+                Strategy::EightyTwenty | Strategy::EightyTwentyAll => {
                     let week = now - 7 * 86_400;
                     while recent_clicks.front().is_some_and(|&(t, _)| t < week) {
                         recent_clicks.pop_front();
@@ -253,8 +260,17 @@ pub fn run(scenario: &Scenario, strategy: Strategy, seed: u64, options: Options)
                         recent_conversions.pop_front();
                     }
                     let best = best_recent_epc(n, &recent_clicks, &recent_conversions, scenario);
+                    let others = match strategy {
+                        Strategy::EightyTwenty => n - 1,
+                        _ => n,
+                    };
                     for (i, a) in link.attachments.iter().enumerate() {
-                        let share = 0.2 / n as f64 + if i == best { 0.8 } else { 0.0 };
+                        let explored = if i != best || others == n {
+                            0.2 / others.max(1) as f64
+                        } else {
+                            0.0
+                        };
+                        let share = explored + if i == best { 0.8 } else { 0.0 };
                         let weight = (share * f64::from(WEIGHT_SCALE)) as u32;
                         a.counters.set_weight(weight, Estimate::default());
                     }

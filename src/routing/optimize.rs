@@ -4,10 +4,14 @@
 //! reads the counts, calls [`shares`] every 10 s and publishes the weights, which the click
 //! path only draws over.
 //!
-//! - **Posterior.** An attachment's conversion rate is Beta(α₀ + conversions, β₀ + clicks −
-//!   conversions). The prior is the priority's pooled rate with the weight of one conversion
-//!   (α₀ = 1, β₀ = 1/p − 1), so that an attachment with no clicks yet is neither ignored nor
-//!   assumed perfect. Its value per conversion is its own revenue per conversion, else its
+//! - **Posterior.** An attachment's conversion rate is Beta(α₀ + k·conversions, β₀ +
+//!   k·(clicks − conversions)), tempered by k = [`TEMPER`]. The prior is the priority's pooled
+//!   rate with the weight of one conversion (α₀ = 1, β₀ = 1/p − 1), so that an attachment
+//!   with no clicks yet is neither ignored nor assumed perfect. The tempering sharpens the
+//!   posterior: the floor already pays for exploration (every attachment keeps at least
+//!   `min_share` of the clicks), so the rest goes more decisively to the likely best; in the
+//!   offline evaluation (`smartlink simulate`) k = 4 earned more than k = 1 at every
+//!   checkpoint up to 20k clicks. Its value per conversion is its own revenue per conversion, else its
 //!   offer's payout, else the priority's; its EPC is rate × value. When nothing in the
 //!   priority has any value (no payouts, no amounts), EPC is the conversion rate.
 //! - **Thompson sampling.** The probability that each attachment has the highest EPC, by
@@ -16,7 +20,7 @@
 //! - **Prior allocation.** `offer_weight` is the allocation before any evidence: the share
 //!   is `(PRIOR_CLICKS × weight share + n × Thompson share) / (PRIOR_CLICKS + n)` for `n`
 //!   clicks in the window, so a new link starts as a weighted random link and evidence takes
-//!   over within a few hundred clicks.
+//!   over within a hundred clicks.
 //! - **Floor.** Every attachment keeps at least `min_share` (at most 1/n of n), so none is
 //!   starved and a change in an offer's performance is seen.
 //!
@@ -34,7 +38,9 @@ use crate::vocab::Source;
 /// Joint posterior draws per recompute of a priority.
 pub const DRAWS: usize = 1000;
 /// How many clicks of evidence the `offer_weight` allocation counts as.
-pub const PRIOR_CLICKS: f64 = 100.0;
+pub const PRIOR_CLICKS: f64 = 20.0;
+/// How many observations one click counts as in the posterior (see the module's text).
+pub const TEMPER: f64 = 4.0;
 
 /// What optimized rotation knows of one attachment of a priority.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -94,7 +100,7 @@ pub fn shares<R: Rng + ?Sized>(arms: &[Arm], min_share: f64, rng: &mut R) -> Vec
         .iter()
         .map(|a| {
             let c = a.conversions.min(a.clicks) as f64;
-            (alpha0 + c, beta0 + (a.clicks as f64 - c))
+            (alpha0 + TEMPER * c, beta0 + TEMPER * (a.clicks as f64 - c))
         })
         .collect();
     let thompson = if n == 1 {
