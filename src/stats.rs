@@ -8,7 +8,8 @@
 //! `fill_rate` = routed / clicks; each attached offer's routed clicks and conversions.
 //! For an offer: `clicks` routed to it (every source), `capped_clicks` (clicks it qualified
 //! for but a cap turned away), `conversions`, `fill_rate` = clicks / (clicks + capped_clicks),
-//! the share of the traffic it qualified for that it could take, and the state of each cap.
+//! the share of the traffic it qualified for that it could take, the state of each cap, and
+//! the clicks sent to each of its landing pages.
 //! `/metrics` carries only process totals; per-link detail lives here (label cardinality).
 
 use std::collections::BTreeMap;
@@ -52,6 +53,17 @@ pub struct OfferStats {
     pub capped: Option<CapKind>,
     /// Each configured cap with its count in the current window.
     pub caps: Vec<CapState>,
+    /// Routed clicks sent to each of its landing pages, by landing page id.
+    pub landing_pages: Vec<LandingPageStats>,
+}
+
+/// Clicks of one landing page. Its conversions are not counted: a click id does not name the
+/// landing page, so they are joined offline from the click and conversion logs by `click_id`
+/// (docs/operations.md).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LandingPageStats {
+    pub landing_page_id: u32,
+    pub clicks: u64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -103,6 +115,16 @@ pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<Of
         e.0 += c.routed();
         e.1 += c.conversions();
     }
+    let mut landing_pages: BTreeMap<u32, Vec<LandingPageStats>> = BTreeMap::new();
+    for ((offer_id, landing_page_id), c) in counts.landing_pages() {
+        landing_pages
+            .entry(offer_id)
+            .or_default()
+            .push(LandingPageStats {
+                landing_page_id,
+                clicks: c.clicks(),
+            });
+    }
     table
         .offers()
         .iter()
@@ -127,6 +149,7 @@ pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<Of
                 fill_rate: ratio(clicks, clicks + capped_clicks),
                 capped: caps.as_ref().and_then(|c| c.reached(clock)),
                 caps: cap_states,
+                landing_pages: landing_pages.remove(&o.id).unwrap_or_default(),
             }
         })
         .collect()

@@ -174,6 +174,7 @@ fn schema(p: &Param) -> Value {
         Type::Condition(d) => condition_schema(d),
         Type::Ip => json!({"type": "string"}),
         Type::Token => json!({"type": "string", "minLength": 8, "maxLength": 255}),
+        Type::Bool => json!({"type": "boolean"}),
     };
     if let Some(default) = p.default {
         s["default"] = Value::from(default);

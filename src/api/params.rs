@@ -45,6 +45,8 @@ pub enum Type {
     Ip,
     /// A postback token: 8 to 255 printable ASCII characters.
     Token,
+    /// `true` or `false` (in a form body, `true`/`1` or `false`/`0`).
+    Bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +207,15 @@ impl Read for Value {
     fn read(arg: &Arg) -> Option<Value> {
         match arg {
             Arg::Json(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Read for bool {
+    fn read(arg: &Arg) -> Option<bool> {
+        match arg {
+            Arg::Json(Value::Bool(b)) => Some(*b),
             _ => None,
         }
     }
@@ -433,6 +444,10 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             check_token(&token)?;
             Ok(Arg::Text(token))
         }
+        Type::Bool => match condition_value(Shape::Flag, v)? {
+            flag @ Value::Bool(_) => Ok(Arg::Json(flag)),
+            _ => Err("must be true or false".into()),
+        },
         Type::Ip => match v {
             Value::String(s) if s.parse::<std::net::IpAddr>().is_ok() => Ok(Arg::Text(s)),
             _ => Err("must be an IPv4 or IPv6 address".into()),

@@ -4,7 +4,8 @@
 //! module's narrow interface. Callers say what happened; how it is counted is decided here.
 //!
 //! - `offer`: an offer's windowed counts; lock-free cap check and check-and-reserve.
-//! - `registry`: every counter by key (offer, source, route) and the conversion log position.
+//! - `registry`: every counter by key (offer, source, route, landing page) and the conversion
+//!   log position.
 //! - `rotation`: where exact rotation has got to in each qualifying set of a smart link.
 //! - `store`: the counters file; `saver`: the thread that writes it every second.
 //!
@@ -20,6 +21,8 @@ pub mod saver;
 pub mod store;
 
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
-pub use registry::{Counting, Counts, Fallbacks, LogPosition, RouteCounters, SourceCounters};
+pub use registry::{
+    Counting, Counts, Fallbacks, LandingPageCounters, LogPosition, RouteCounters, SourceCounters,
+};
 pub use rotation::{Run, Runs, SetKey};
 pub use saver::Saver;

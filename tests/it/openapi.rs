@@ -101,6 +101,7 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(schema["enum"], json!(words), "{at}");
         }
+        Type::Bool => assert_eq!(ty, Some("boolean"), "{at}"),
         Type::Condition(Dimension::Country) => {
             assert_eq!(ty, Some("array"), "{at}");
             assert_eq!(resolve(doc, &schema["items"])["type"], "string", "{at}");
