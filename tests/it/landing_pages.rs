@@ -345,3 +345,27 @@ async fn bad_rotation_fields_are_400s_naming_the_field() {
     assert_eq!(catalog_bytes(&s), before, "nothing was written");
     s.stop().await;
 }
+
+#[test]
+fn check_warns_about_rotation_without_an_active_page() {
+    let config = config();
+    let path = config.write();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(["check", "--config", path.to_str().unwrap()])
+        .env_remove(smartlink::settings::ENV_CLICK_SECRET)
+        .output()
+        .expect("run smartlink");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let warnings: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("rotates landing pages"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "warning    offer 24 rotates landing pages but has no active one: its clicks go to its offer_url"
+        ],
+        "{text}"
+    );
+}
