@@ -141,7 +141,7 @@ fn with_conditions_twin(mut network: serde_json::Value) -> serde_json::Value {
 /// Adds offers 3042 and 3043 (2042 and 2043 with landing-page rotation), three active
 /// landing pages for each, and link 307 (link 305 on them).
 fn with_landing_pages_twin(mut network: serde_json::Value) -> serde_json::Value {
-    let twin = |id: u64| id + 2000;
+    let twin = |id: u64| id + 1000;
     let offers = network["offers"].as_array_mut().expect("offers");
     let copies: Vec<_> = offers
         .iter()
@@ -171,7 +171,7 @@ fn with_landing_pages_twin(mut network: serde_json::Value) -> serde_json::Value 
     copy_of_301(&mut network, 307, |a| {
         let id = a["offer_id"].as_u64().unwrap();
         if id == 1042 || id == 1043 {
-            a["offer_id"] = (id + 3000).into();
+            a["offer_id"] = (id + 2000).into();
         }
     });
     network
