@@ -11,7 +11,9 @@
 //! offer 1042, with its `sub_affiliate` as `s1`) goes through the same steps without the
 //! smart link's draw. Link 306, added here, is link 301 with an OS, a schedule and an
 //! excluded address range on every attachment (`routed_us_iphone_with_conditions`; target
-//! ≤ 1.1× `routed_us_iphone`).
+//! ≤ 1.1× `routed_us_iphone`). Link 307, added here, is link 305 on copies of its offers with
+//! landing-page rotation over three pages each (weights 1, 2, 3; no rule: the A/B case), to
+//! compare with `routed_us_iphone_no_caps` (`routed_us_iphone_landing_pages`).
 //! Target (README): ≤ 1 µs median; no click record may be dropped during the run.
 
 use std::hint::black_box;
@@ -32,7 +34,7 @@ fn bench(c: &mut Criterion) {
     let mut network = demo::network();
     // Offer 1043's click cap (50 000) raised so that it never fills during the run.
     demo::set_daily_click_cap(&mut network, 1043, 1_000_000_000);
-    let network = with_conditions_twin(with_uncapped_twin(network));
+    let network = with_landing_pages_twin(with_conditions_twin(with_uncapped_twin(network)));
     let config = demo::write(dir.path(), &network, "");
     let state = State::start(&config).expect("demo configuration");
     let trimmer = LogTrimmer::start(dir.path().join("data"));
@@ -50,6 +52,10 @@ fn bench(c: &mut Criterion) {
         (
             "routed_us_iphone_no_caps",
             request("/sl?id=305&aff_id=67890&s1=email_june&s2=abc", iphone),
+        ),
+        (
+            "routed_us_iphone_landing_pages",
+            request("/sl?id=307&aff_id=67890&s1=email_june&s2=abc", iphone),
         ),
         (
             "campaign_link_us_iphone",
@@ -128,6 +134,45 @@ fn with_conditions_twin(mut network: serde_json::Value) -> serde_json::Value {
         a["os"] = serde_json::json!(["ios", "android", "windows", "macos"]);
         a["schedule"] = serde_json::json!([{"from": "00:00", "to": "24:00"}]);
         a["exclude_ip_ranges"] = serde_json::json!(["10.0.0.0/8", "192.168.0.0/16"]);
+    });
+    network
+}
+
+/// Adds offers 3042 and 3043 (2042 and 2043 with landing-page rotation), three active
+/// landing pages for each, and link 307 (link 305 on them).
+fn with_landing_pages_twin(mut network: serde_json::Value) -> serde_json::Value {
+    let twin = |id: u64| id + 1000;
+    let offers = network["offers"].as_array_mut().expect("offers");
+    let copies: Vec<_> = offers
+        .iter()
+        .filter(|o| o["offer_id"] == 2042 || o["offer_id"] == 2043)
+        .map(|o| {
+            let mut copy = o.clone();
+            copy["offer_id"] = twin(o["offer_id"].as_u64().unwrap()).into();
+            copy["landing_page_rotation"] = true.into();
+            copy
+        })
+        .collect();
+    assert_eq!(copies.len(), 2);
+    offers.extend(copies);
+    let pages = network["landing_pages"]
+        .as_array_mut()
+        .expect("landing pages");
+    for offer in [3042u64, 3043] {
+        for weight in 1..=3u64 {
+            let id = offer * 10 + weight;
+            pages.push(serde_json::json!({
+                "landing_page_id": id, "landing_page_name": format!("LP {id}"),
+                "offer_id": offer, "landing_page_status": "active", "landing_page_weight": weight,
+                "url": format!("https://lp{id}.example.com/?click={{click_id}}&s1={{s1}}"),
+            }));
+        }
+    }
+    copy_of_301(&mut network, 307, |a| {
+        let id = a["offer_id"].as_u64().unwrap();
+        if id == 1042 || id == 1043 {
+            a["offer_id"] = (id + 2000).into();
+        }
     });
     network
 }

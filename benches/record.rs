@@ -29,6 +29,7 @@ fn record() -> ClickRecord {
         source_id: 301,
         affiliate_id: 67890,
         offer_id: Some(1042),
+        landing_page_id: None,
         priority: Some(1),
         fallback: None,
         ip: "8.8.8.8".parse().unwrap(),

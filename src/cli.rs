@@ -440,6 +440,7 @@ fn summary(s: &Snapshot) -> String {
     }
     out += &format!("fallback   {}", s.settings.default_fallback_url);
     let mut warnings = never_qualifying(&s.table, geo);
+    warnings.extend(rotating_without_pages(s));
     if s.settings.anonymous == Screen::Fallback && geo.anonymous.is_none() {
         warnings.push(
             "routing.anonymous = \"fallback\" sends nothing to the fallback: no geoip.anonymous_database is configured".into(),
@@ -535,6 +536,27 @@ fn never_qualifying(table: &RoutingTable, geo: &GeoDbs) -> Vec<String> {
         }
     }
     warnings
+}
+
+/// Offers with `landing_page_rotation` and no active landing page: allowed (their clicks go
+/// to the offer's URL), but likely a page paused by mistake.
+fn rotating_without_pages(s: &Snapshot) -> Vec<String> {
+    s.catalog
+        .offers
+        .iter()
+        .filter(|o| o.landing_page_rotation)
+        .filter(|o| {
+            s.table
+                .offer_by_id(o.offer_id)
+                .is_some_and(|t| t.landing_pages.is_none())
+        })
+        .map(|o| {
+            format!(
+                "offer {} rotates landing pages but has no active one: its clicks go to its offer_url",
+                o.offer_id
+            )
+        })
+        .collect()
 }
 
 /// Arguments of `smartlink route`.

@@ -1,5 +1,5 @@
 //! The click use case, without a socket: a click on a tracking link → client attributes
-//! (lazy) → decision → counts → signed click id → URL → click record.
+//! (lazy) → decision → landing page → counts → signed click id → URL → click record.
 //!
 //! `http::click` parses the request, finds the link and answers what this returns with a
 //! `302`; `smartlink route` and `smart_link_route.json` run the very same steps as a
@@ -14,7 +14,7 @@ use http::HeaderMap;
 use crate::clicks::{Claims, ClickRecord, RecordSink, RecordText, SubIds};
 use crate::client::{ClientAttrs, DeviceClassifier};
 use crate::counts::CapClock;
-use crate::routing::{Attributes, Campaign, Decision, Link, Outcome, Trace};
+use crate::routing::{Attributes, Campaign, Decision, Link, Outcome, Page, Trace};
 use crate::snapshot::Snapshot;
 use crate::template::{Macro, MacroValues, push_encoded, push_number};
 use crate::vocab::{Source, SourceKind};
@@ -78,6 +78,8 @@ pub struct Clicked<'a, 't> {
     /// The redirect's target, every macro value filled in and encoded.
     pub url: String,
     pub outcome: Outcome<'t>,
+    /// The landing page a routed click was sent to (`None`: the offer's URL, or not routed).
+    pub landing_page: Option<u32>,
     /// The client's attributes, those computed so far (an explanation reads them all).
     pub attrs: ClientAttrs<'a>,
 }
@@ -106,24 +108,33 @@ where
     let now = crate::clock::unix_secs(click.time);
     let mut attrs = snapshot.client_attrs(click.peer, click.headers, click.subs, now, devices);
     let ctx = snapshot.context(now, records.is_some());
-    let decision = table.decide(link, &ctx, &mut attrs, &mut rand::rng(), trace);
-    if records.is_some() {
-        count(link, &decision, &ctx.caps);
-    }
-    let Decision { outcome, .. } = decision;
+    let mut rng = rand::rng();
+    let decision = table.decide(link, &ctx, &mut attrs, &mut rng, trace);
     let kind = click.via.kind();
-    let (offer_id, priority, fallback, template) = match outcome {
+    let (offer_id, priority, fallback, landing_page) = match decision.outcome {
         Outcome::Routed { attachment, offer } => {
-            let template = match click.via {
-                Via::SmartLink(_) => &offer.url,
-                Via::Campaign(campaign) => table.destination(campaign, offer),
+            let campaign = match click.via {
+                Via::SmartLink(_) => None,
+                Via::Campaign(campaign) => Some(campaign),
             };
+            let page = table.landing_page(campaign, offer, &mut attrs, &mut rng);
             // Campaign records carry no priority: a campaign has one offer.
             let priority = (kind == SourceKind::SmartLink).then_some(attachment.priority);
-            (Some(offer.id), priority, None, template)
+            (Some(offer), priority, None, page)
         }
-        Outcome::Fallback(reason) => (None, None, Some(reason), table.fallback(link)),
+        Outcome::Fallback(reason) => (None, None, Some(reason), None),
     };
+    if records.is_some() {
+        count(link, &decision, landing_page, &ctx.caps);
+    }
+    let Decision { outcome, .. } = decision;
+    let template = match (landing_page, offer_id) {
+        (Some(page), _) => &page.url,
+        (None, Some(offer)) => &offer.url,
+        (None, None) => table.fallback(link),
+    };
+    let offer_id = offer_id.map(|o| o.id);
+    let landing_page_id = landing_page.map(|p| p.id);
     let issued = records.filter(|_| click.via.records()).map(|records| {
         let id = snapshot.signer.issue(&Claims {
             kind,
@@ -151,6 +162,7 @@ where
             source_id: link.id,
             affiliate_id: link.affiliate_id,
             offer_id,
+            landing_page_id,
             priority,
             fallback,
             ip: attrs.ip,
@@ -163,15 +175,19 @@ where
     Clicked {
         url,
         outcome,
+        landing_page: landing_page_id,
         attrs,
     }
 }
 
-/// Tells the counters what a counted click on `link` did at `clock`.
-fn count(link: &Link, decision: &Decision, clock: &CapClock) {
+/// Tells the counters what a counted click on `link` did at `clock`, and where it landed.
+fn count(link: &Link, decision: &Decision, landing_page: Option<&Page>, clock: &CapClock) {
     match decision.outcome {
         Outcome::Routed { attachment, .. } => attachment.counters.click_routed(),
         Outcome::Fallback(reason) => link.counters.click_fell_back(reason),
+    }
+    if let Some(page) = landing_page {
+        page.counters.click_sent();
     }
     for &i in &decision.turned_away {
         if let Some(caps) = &link.attachments[usize::from(i)].caps {

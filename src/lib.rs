@@ -7,6 +7,7 @@
 //!   ├─▶ /sl, /rd ─▶ http::click ─▶ click (the use case, no socket)
 //!   │        client (lazy: IP, country, device, OS) ─▶ routing::decide on the snapshot's
 //!   │        table (caps read and reserved, exact rotation's places taken, in counts)
+//!   │        ─▶ routing::landing (the offer's landing page, drawn by weight)
 //!   │        ─▶ counts (what the click did)
 //!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
 //!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
@@ -40,14 +41,14 @@
 //! | `clicks`   | signed click ids; click records and their log writer                  |
 //! | `settings` | the TOML settings file: raw → validated                               |
 //! | `counts`   | the counter seam: every count, written by what happened               |
-//! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; explanations |
+//! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; landing pages; explanations |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link and per-offer statistics from the counters                   |
-//! | `click`    | the click use case: decide → count → sign → render → record           |
+//! | `click`    | the click use case: decide → landing page → count → sign → render → record |
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `route_report` | the route explanation of one click (`route`, the API)             |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |

@@ -56,11 +56,19 @@ pub fn report(
     };
     let env = Env { snapshot, devices };
     let mut clicked = crate::click::take(env, &click, &mut trace);
-    let (offer_id, priority, fallback_reason) = match clicked.outcome {
-        Outcome::Routed { attachment, offer } => (Some(offer.id), Some(attachment.priority), None),
-        Outcome::Fallback(r) => (None, None, Some(r)),
+    let (offer_id, priority, fallback_reason, rotation) = match clicked.outcome {
+        Outcome::Routed { attachment, offer } => (
+            Some(offer.id),
+            Some(attachment.priority),
+            None,
+            offer.landing_pages.as_ref(),
+        ),
+        Outcome::Fallback(r) => (None, None, Some(r), None),
     };
     let attrs = &mut clicked.attrs;
+    // The landing pages the chosen offer draws this click among (null: it does not rotate).
+    let landing_pages: Option<Vec<u32>> =
+        rotation.map(|pages| pages.qualifying(attrs).map(|p| p.id).collect());
     let mut report = json!({
         "smart_link_id": link.id,
         "smart_link_status": if link.active { "active" } else { "inactive" },
@@ -85,6 +93,8 @@ pub fn report(
             "fallback_reason": fallback_reason,
             "offer_id": offer_id,
             "priority": priority,
+            "landing_page_id": clicked.landing_page,
+            "landing_pages": landing_pages,
             "url": clicked.url,
         },
         "attachments": trace.report(link, &clicked.outcome),

@@ -8,7 +8,8 @@
 //! `fill_rate` = routed / clicks; each attached offer's routed clicks and conversions.
 //! For an offer: `clicks` routed to it (every source), `capped_clicks` (clicks it qualified
 //! for but a cap turned away), `conversions`, `fill_rate` = clicks / (clicks + capped_clicks),
-//! the share of the traffic it qualified for that it could take, and the state of each cap.
+//! the share of the traffic it qualified for that it could take, the state of each cap, and
+//! the clicks sent to each of its landing pages.
 //! `/metrics` carries only process totals; per-link detail lives here (label cardinality).
 
 use std::collections::BTreeMap;
@@ -80,7 +81,7 @@ pub struct OfferStats {
     pub clicks: u64,
     #[serde(flatten)]
     pub earned: Earned,
-    /// Lifetime statistics only (a range has none of the three).
+    /// Lifetime statistics only (a range has none of these).
     #[serde(flatten)]
     pub caps: Option<OfferCapStats>,
 }
@@ -94,6 +95,17 @@ pub struct OfferCapStats {
     pub capped: Option<CapKind>,
     /// Each configured cap with its count in the current window.
     pub caps: Vec<CapState>,
+    /// Routed clicks sent to each of its landing pages, by landing page id.
+    pub landing_pages: Vec<LandingPageStats>,
+}
+
+/// Clicks of one landing page. Its conversions are not counted: a click id does not name the
+/// landing page, so they are joined offline from the click and conversion logs by `click_id`
+/// (docs/operations.md).
+#[derive(Debug, Serialize, PartialEq)]
+pub struct LandingPageStats {
+    pub landing_page_id: u32,
+    pub clicks: u64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -221,13 +233,32 @@ pub fn offers(table: &RoutingTable, counts: &Counts, clock: &CapClock) -> Vec<Of
 /// `clock` for the lifetime.
 pub fn offers_in(table: &RoutingTable, period: Period, clock: &CapClock) -> Vec<OfferStats> {
     let per_offer = period.per_offer();
+    // Lifetime only: landing-page clicks are not counted by hour.
+    let mut landing_pages: BTreeMap<u32, Vec<LandingPageStats>> = BTreeMap::new();
+    if let Period::Lifetime(counts) = period {
+        for ((offer_id, landing_page_id), c) in counts.landing_pages() {
+            landing_pages
+                .entry(offer_id)
+                .or_default()
+                .push(LandingPageStats {
+                    landing_page_id,
+                    clicks: c.clicks(),
+                });
+        }
+    }
     table
         .offers()
         .iter()
         .map(|o| {
             let t = per_offer.get(&o.id).copied().unwrap_or_default();
             let caps = match period {
-                Period::Lifetime(counts) => Some(cap_stats(o, counts, clock, t.routed)),
+                Period::Lifetime(counts) => Some(cap_stats(
+                    o,
+                    counts,
+                    clock,
+                    t.routed,
+                    landing_pages.remove(&o.id).unwrap_or_default(),
+                )),
                 Period::Hours(..) => None,
             };
             OfferStats {
@@ -245,6 +276,7 @@ fn cap_stats(
     counts: &Counts,
     clock: &CapClock,
     clicks: u64,
+    landing_pages: Vec<LandingPageStats>,
 ) -> OfferCapStats {
     // Only offers with caps can turn clicks away.
     let caps = o.caps.as_ref().map(|c| OfferCaps {
@@ -261,6 +293,7 @@ fn cap_stats(
                 .map(|(cap, limit, count)| CapState { cap, limit, count })
                 .collect()
         }),
+        landing_pages,
     }
 }
 

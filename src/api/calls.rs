@@ -106,19 +106,20 @@ const ATTACH: [Param; 4 + CONDITIONS] = join(&[
     &conditions(Side::Attachment),
 ]);
 
-const CREATE_OFFER: [Param; 5 + CONDITIONS + 5] = join(&[
+const CREATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
     &[
         OFFER_NAME.required(),
         OFFER_URL.required(),
         OFFER_STATUS.optional(),
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
+        LANDING_PAGE_ROTATION.optional(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
 ]);
 
-const UPDATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
+const UPDATE_OFFER: [Param; 7 + CONDITIONS + 5] = join(&[
     &[
         OFFER_ID.required(),
         OFFER_NAME.optional(),
@@ -126,6 +127,7 @@ const UPDATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
         OFFER_STATUS.optional(),
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
+        LANDING_PAGE_ROTATION.optional(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
@@ -360,6 +362,9 @@ pub static CALLS: [Call; 25] = [
             LANDING_PAGE_NAME.required(),
             URL.required(),
             LANDING_PAGE_STATUS.optional(),
+            LANDING_PAGE_WEIGHT.optional(),
+            LANDING_PAGE_CONDITIONS[0].optional(),
+            LANDING_PAGE_CONDITIONS[1].optional(),
         ],
         write::create_landing_page,
     ),
@@ -370,6 +375,9 @@ pub static CALLS: [Call; 25] = [
             LANDING_PAGE_NAME.optional(),
             URL.optional(),
             LANDING_PAGE_STATUS.optional(),
+            LANDING_PAGE_WEIGHT.optional(),
+            LANDING_PAGE_CONDITIONS[0].optional(),
+            LANDING_PAGE_CONDITIONS[1].optional(),
         ],
         write::update_landing_page,
     ),

@@ -10,7 +10,7 @@ use super::params::{Field, Type};
 use crate::catalog::validate::{
     self, CREATIVE_TYPES, DISPLAY_LINK_TYPES, MAX_WEIGHT, PRIORITY_RANGE,
 };
-use crate::catalog::{LinkStatus, Rotation, Status};
+use crate::catalog::{LandingPage, LinkStatus, Rotation, Status};
 use crate::conditions::{Dimension, Side};
 use crate::money::Money;
 use crate::vocab::{CapKind, MAX_CAP};
@@ -119,6 +119,25 @@ pub const LANDING_PAGE_NAME: Field<String> = Field::new(
 );
 pub const LANDING_PAGE_STATUS: Field<Status> =
     Field::new("landing_page_status", STATUS, "active | paused | deleted.");
+pub const LANDING_PAGE_WEIGHT: Field<u32> = Field::new(
+    "landing_page_weight",
+    Type::Int {
+        min: 1,
+        max: MAX_WEIGHT as i64,
+    },
+    "Share of its offer's rotated clicks among the landing pages that qualify for a click (1-100). Default for a new landing page: 1.",
+)
+.default(1);
+/// A landing page's include lists: the attachment's `countries` and `devices`.
+pub const LANDING_PAGE_CONDITIONS: [Field<Value>; 2] = [
+    condition(LandingPage::DIMENSIONS[0], Side::Attachment, false),
+    condition(LandingPage::DIMENSIONS[1], Side::Attachment, false),
+];
+pub const LANDING_PAGE_ROTATION: Field<bool> = Field::new(
+    "landing_page_rotation",
+    Type::Bool,
+    "true: each routed click (of a smart link, or of a campaign without an active landing page of its own) goes to one of the offer's active landing pages whose countries and devices hold for it, drawn by landing_page_weight; to offer_url when none qualifies. Default for a new offer: false.",
+);
 pub const OFFER_ID: Field<u32> = Field::new("offer_id", Type::Id, "The offer.");
 pub const OFFER_NAME: Field<String> = Field::new(
     "offer_name",

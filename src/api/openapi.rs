@@ -188,6 +188,7 @@ fn schema(p: &Param) -> Value {
             "maxItems": MAX_BATCH_CALLS,
             "items": {"$ref": "#/components/schemas/BatchCall"},
         }),
+        Type::Bool => json!({"type": "boolean"}),
     };
     if let Some(default) = p.default {
         s["default"] = Value::from(default);

@@ -53,6 +53,8 @@ pub enum Type {
     /// A batch's calls: a JSON array of 1 to [`MAX_BATCH_CALLS`] objects (in a form body,
     /// its JSON text). Each call is checked against its own parameters by the batch.
     Calls,
+    /// `true` or `false` (in a form body, `true`/`1` or `false`/`0`).
+    Bool,
 }
 
 /// The most calls one `batch.json` holds.
@@ -234,6 +236,15 @@ impl Read for Value {
     fn read(arg: &Arg) -> Option<Value> {
         match arg {
             Arg::Json(v) => Some(v.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl Read for bool {
+    fn read(arg: &Arg) -> Option<bool> {
+        match arg {
+            Arg::Json(Value::Bool(b)) => Some(*b),
             _ => None,
         }
     }
@@ -533,6 +544,10 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             check_token(&token)?;
             Ok(Arg::Text(token))
         }
+        Type::Bool => match condition_value(Shape::Flag, v)? {
+            flag @ Value::Bool(_) => Ok(Arg::Json(flag)),
+            _ => Err("must be true or false".into()),
+        },
         Type::Ip => match v {
             Value::String(s) if s.parse::<std::net::IpAddr>().is_ok() => Ok(Arg::Text(s)),
             _ => Err("must be an IPv4 or IPv6 address".into()),

@@ -178,6 +178,8 @@ pub fn landing_pages(state: &State, args: &Args) -> Result<Value, ApiError> {
     Ok(bare("landing_pages", items))
 }
 
+/// A landing page as the seed sample shows it, with `landing_page_weight`, `countries` and
+/// `devices` when they are set (a page the seeds could show answers exactly as they do).
 pub fn landing_page_item(x: &LandingPage) -> Value {
     json!(x)
 }
@@ -247,6 +249,10 @@ pub fn offer_item(o: &Offer) -> Value {
     item.insert("caps".into(), json!(o.caps));
     item.insert("postback_token".into(), json!(o.postback_token));
     item.insert("payout".into(), json!(o.payout));
+    item.insert(
+        "landing_page_rotation".into(),
+        json!(o.landing_page_rotation),
+    );
     Value::Object(item)
 }
 

@@ -20,7 +20,7 @@ use super::read::{creative_item, landing_page_item, offer_item, with_rotation};
 use crate::audit;
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Conditions, Creative, LandingPage, LinkStatus,
-    Offer, SmartLink, Status,
+    Offer, SmartLink, Status, default_landing_page_weight,
 };
 use crate::conditions::{Dimension, Side};
 use crate::links;
@@ -312,6 +312,10 @@ fn set_offer(o: &mut Offer, args: &Args) {
     set_conditions(&mut o.conditions, Side::Offer, args);
     set(&mut o.postback_token, args.change(POSTBACK_TOKEN));
     set(&mut o.payout, args.get(PAYOUT));
+    set(
+        &mut o.landing_page_rotation,
+        args.get(LANDING_PAGE_ROTATION),
+    );
     set_caps(&mut o.caps, args);
 }
 
@@ -330,6 +334,7 @@ pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value
         caps: Caps::default(),
         postback_token: None,
         payout: Money::ZERO,
+        landing_page_rotation: false,
     };
     set_offer(&mut offer, args);
     let answer = success("offer", offer_item(&offer));
@@ -347,6 +352,17 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
     set(&mut l.landing_page_name, args.get(LANDING_PAGE_NAME));
     set(&mut l.url, args.get(URL));
     set(&mut l.landing_page_status, args.get(LANDING_PAGE_STATUS));
+    set(&mut l.landing_page_weight, args.get(LANDING_PAGE_WEIGHT));
+    for (d, field) in LandingPage::DIMENSIONS
+        .into_iter()
+        .zip(LANDING_PAGE_CONDITIONS)
+    {
+        if let (Some(slot), Some(values)) = (l.condition_mut(d), args.condition(field.name)) {
+            // An empty list is any value, as on offers: the page is stored without it.
+            let any = values.as_array().is_some_and(Vec::is_empty);
+            *slot = (!any).then(|| values.clone());
+        }
+    }
 }
 
 pub fn create_landing_page(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
@@ -361,6 +377,9 @@ pub fn create_landing_page(state: &State, c: &mut Catalog, args: &Args) -> Resul
         offer_id: id(args, OFFER_ID),
         url: String::new(),
         landing_page_status: Status::Active,
+        landing_page_weight: default_landing_page_weight(),
+        countries: None,
+        devices: None,
     };
     set_landing_page(&mut page, args);
     let answer = success("landing_page", landing_page_item(&page));

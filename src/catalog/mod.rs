@@ -13,4 +13,6 @@ pub mod validate;
 pub use load::{CatalogError, load};
 pub use model::*;
 pub use save::FileStamp;
-pub use validate::{ParsedAttachment, ParsedLink, ParsedOffer, ValidCatalog, validate};
+pub use validate::{
+    ParsedAttachment, ParsedLandingPage, ParsedLink, ParsedOffer, ValidCatalog, validate,
+};

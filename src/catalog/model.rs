@@ -136,6 +136,8 @@ pub struct Offer {
     pub postback_token: Option<String>,
     /// The network's revenue per conversion when the postback gives no amount.
     pub payout: Money,
+    /// Routed clicks go to one of its landing pages, drawn by weight (docs/routing.md).
+    pub landing_page_rotation: bool,
 }
 
 /// Per-offer caps; `null` (or absent) means no cap. Enforced through `counts` (docs/routing.md).
@@ -177,6 +179,9 @@ impl Caps {
     }
 }
 
+/// A landing page of an offer. The rotation fields (weight, countries, devices) are left out
+/// when they have their defaults, so that a page written before rotation reads and answers
+/// exactly as it did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LandingPage {
@@ -185,6 +190,48 @@ pub struct LandingPage {
     pub offer_id: u32,
     pub url: String,
     pub landing_page_status: Status,
+    /// Its share of its offer's rotated clicks among the qualifying pages (1..=100).
+    #[serde(
+        default = "default_landing_page_weight",
+        skip_serializing_if = "is_default_landing_page_weight"
+    )]
+    pub landing_page_weight: u32,
+    /// Include lists of `LandingPage::DIMENSIONS`, as written (validation parses them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub countries: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devices: Option<Value>,
+}
+
+impl LandingPage {
+    /// The targeting dimensions a landing page may have, written with the attachment's
+    /// names (`countries`, `devices`).
+    pub const DIMENSIONS: [Dimension; 2] = [Dimension::Country, Dimension::Device];
+
+    /// The list of each of [`LandingPage::DIMENSIONS`], if written.
+    pub fn conditions(&self) -> [(Dimension, Option<&Value>); 2] {
+        [
+            (Dimension::Country, self.countries.as_ref()),
+            (Dimension::Device, self.devices.as_ref()),
+        ]
+    }
+
+    /// The slot of a dimension's list (`None` for a dimension pages do not have).
+    pub fn condition_mut(&mut self, d: Dimension) -> Option<&mut Option<Value>> {
+        match d {
+            Dimension::Country => Some(&mut self.countries),
+            Dimension::Device => Some(&mut self.devices),
+            _ => None,
+        }
+    }
+}
+
+pub const fn default_landing_page_weight() -> u32 {
+    1
+}
+
+fn is_default_landing_page_weight(w: &u32) -> bool {
+    *w == default_landing_page_weight()
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -327,7 +374,7 @@ const fn field_names<const N: usize>(fixed: &[&'static str], side: Side) -> [&'s
 const ATTACHMENT_FIXED: [&str; 3] = ["offer_id", "offer_weight", "priority"];
 const ATTACHMENT_FIELDS: [&str; 3 + 2 * Dimension::ALL.len()] =
     field_names(&ATTACHMENT_FIXED, Side::Attachment);
-const OFFER_FIXED: [&str; 7] = [
+const OFFER_FIXED: [&str; 8] = [
     "offer_id",
     "offer_name",
     "offer_status",
@@ -335,8 +382,9 @@ const OFFER_FIXED: [&str; 7] = [
     "caps",
     "postback_token",
     "payout",
+    "landing_page_rotation",
 ];
-const OFFER_FIELDS: [&str; 7 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
+const OFFER_FIELDS: [&str; 8 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
 
 /// A key of an attachment or an offer: one of its fixed fields (by index into `fixed`) or a
 /// condition list. Read through a seed so that an unknown name is refused while the key is
@@ -459,7 +507,7 @@ impl<'de> Deserialize<'de> for Offer {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Offer, A::Error> {
                 let (mut id, mut name, mut status, mut url) = (None, None, None, None);
-                let (mut caps, mut token, mut payout) = (None, None, None);
+                let (mut caps, mut token, mut payout, mut rotation) = (None, None, None, None);
                 let mut conditions = Conditions::default();
                 let seed = || KeySeed {
                     side: Side::Offer,
@@ -474,7 +522,10 @@ impl<'de> Deserialize<'de> for Offer {
                         Key::Fixed(3) => once(&mut url, "offer_url", map.next_value()?)?,
                         Key::Fixed(4) => once(&mut caps, "caps", map.next_value()?)?,
                         Key::Fixed(5) => once(&mut token, "postback_token", map.next_value()?)?,
-                        Key::Fixed(_) => once(&mut payout, "payout", map.next_value()?)?,
+                        Key::Fixed(6) => once(&mut payout, "payout", map.next_value()?)?,
+                        Key::Fixed(_) => {
+                            once(&mut rotation, "landing_page_rotation", map.next_value()?)?
+                        }
                         Key::Condition(d, exclude) => {
                             condition(&mut map, d.field(Side::Offer, exclude), &mut conditions)?
                         }
@@ -490,6 +541,7 @@ impl<'de> Deserialize<'de> for Offer {
                     caps: caps.unwrap_or_default(),
                     postback_token: token.flatten(),
                     payout: payout.unwrap_or_default(),
+                    landing_page_rotation: rotation.unwrap_or(false),
                 })
             }
         }
@@ -513,6 +565,9 @@ impl Serialize for Offer {
         }
         if self.payout != Money::ZERO {
             m.serialize_entry("payout", &self.payout)?;
+        }
+        if self.landing_page_rotation {
+            m.serialize_entry("landing_page_rotation", &true)?;
         }
         m.end()
     }

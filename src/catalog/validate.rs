@@ -6,7 +6,7 @@
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 
-use super::model::{Catalog, Conditions};
+use super::model::{Catalog, Conditions, LandingPage};
 use crate::conditions::{Dimension, Rule, Rules, Side};
 use crate::template::Template;
 use crate::vocab::{CapKind, MAX_CAP};
@@ -118,7 +118,7 @@ impl std::ops::Deref for ValidCatalog {
 #[derive(Debug, Default)]
 pub struct Parsed {
     pub offers: Vec<ParsedOffer>,
-    pub landing_pages: Vec<Template>,
+    pub landing_pages: Vec<ParsedLandingPage>,
     pub smart_links: Vec<ParsedLink>,
     /// The index (into `offers`) of each campaign's offer.
     pub campaigns: Vec<u32>,
@@ -128,6 +128,13 @@ pub struct Parsed {
 pub struct ParsedOffer {
     pub url: Template,
     /// `allowed_*` and `blocked_*`.
+    pub rules: Rules,
+}
+
+#[derive(Debug)]
+pub struct ParsedLandingPage {
+    pub url: Template,
+    /// Its `countries` and `devices`.
     pub rules: Rules,
 }
 
@@ -187,7 +194,7 @@ pub fn validate_with(catalog: Catalog, broken: &KnownIds) -> Result<ValidCatalog
 #[derive(Default)]
 struct Draft {
     offers: Vec<Option<ParsedOffer>>,
-    landing_pages: Vec<Option<Template>>,
+    landing_pages: Vec<Option<ParsedLandingPage>>,
     smart_links: Vec<Option<ParsedLink>>,
     campaigns: Vec<Option<u32>>,
 }
@@ -290,14 +297,53 @@ impl Validator<'_> {
             let Some((dimension, exclude)) = Dimension::of_field(side, field) else {
                 continue;
             };
-            match dimension.parse(value) {
-                Ok(sets) => rules.extend(sets.into_iter().map(|set| Rule { set, exclude })),
-                Err(errors) => {
-                    parsed = false;
-                    for (place, message) in errors {
-                        self.fail(at, format!("{base}.{field}{place}"), message);
-                    }
+            let path = format!("{base}.{field}");
+            parsed &= self.condition(at, &path, dimension, exclude, value, &mut rules);
+        }
+        parsed.then(|| Rules::new(rules))
+    }
+
+    /// Parses one condition list written at `path` into `rules`; false (and every bad value
+    /// a problem) when it does not parse.
+    fn condition(
+        &mut self,
+        at: At,
+        path: &str,
+        dimension: Dimension,
+        exclude: bool,
+        value: &serde_json::Value,
+        rules: &mut Vec<Rule>,
+    ) -> bool {
+        match dimension.parse(value) {
+            Ok(sets) => {
+                rules.extend(sets.into_iter().map(|set| Rule { set, exclude }));
+                true
+            }
+            Err(errors) => {
+                for (place, message) in errors {
+                    self.fail(at, format!("{path}{place}"), message);
                 }
+                false
+            }
+        }
+    }
+
+    /// A landing page's rotation fields: its weight, and its `countries` and `devices`
+    /// (include lists, parsed as an attachment's are).
+    fn landing_page_rules(&mut self, at: At, l: &LandingPage) -> Option<Rules> {
+        if !(1..=MAX_WEIGHT).contains(&l.landing_page_weight) {
+            self.fail(
+                at,
+                ".landing_page_weight",
+                format!("{} is out of range 1..={MAX_WEIGHT}", l.landing_page_weight),
+            );
+        }
+        let mut rules = Vec::new();
+        let mut parsed = true;
+        for (dimension, value) in l.conditions() {
+            if let Some(value) = value {
+                let path = format!(".{}", dimension.field(Side::Attachment, false));
+                parsed &= self.condition(at, &path, dimension, false, value, &mut rules);
             }
         }
         parsed.then(|| Rules::new(rules))
@@ -359,7 +405,11 @@ impl Validator<'_> {
             self.text(at, "landing_page_name", &l.landing_page_name, true);
             self.reference(at, "offer_id", Kind::Offers, &offers, l.offer_id);
             let url = self.url(at, "url", &l.url);
-            self.draft.landing_pages.push(url);
+            let rules = self.landing_page_rules(at, l);
+            self.draft.landing_pages.push(
+                url.zip(rules)
+                    .map(|(url, rules)| ParsedLandingPage { url, rules }),
+            );
         }
         for (i, x) in c.creatives.iter().enumerate() {
             let at = At(Kind::Creatives, i);
@@ -668,6 +718,40 @@ mod tests {
             .insert(removed.offer_id);
         // Landing pages, creatives and campaigns may still point at offers[0]'s id.
         assert_eq!(validate_with(c, &broken).err(), Some(vec![]));
+    }
+
+    #[test]
+    fn landing_page_rotation_fields_are_checked_with_their_paths() {
+        let mut c = sample();
+        let page = &mut c.landing_pages[0];
+        page.landing_page_weight = 0;
+        page.countries = Some(serde_json::json!(["GB", "uk"]));
+        page.devices = Some(serde_json::json!("mobile"));
+        let mut heavy = c.landing_pages[0].clone();
+        heavy.landing_page_id = 9_999;
+        heavy.landing_page_weight = MAX_WEIGHT + 1;
+        heavy.countries = None;
+        heavy.devices = Some(serde_json::json!(["mobile", "tablet"]));
+        c.landing_pages.push(heavy);
+        let n = c.landing_pages.len() - 1;
+        let paths: Vec<String> = problems(&c).iter().map(Problem::path).collect();
+        assert_eq!(
+            paths,
+            [
+                "landing_pages[0].landing_page_weight".to_string(),
+                "landing_pages[0].countries[1]".into(),
+                "landing_pages[0].devices".into(),
+                format!("landing_pages[{n}].landing_page_weight"),
+            ]
+        );
+        // Rotation on an offer without landing pages is allowed: its clicks use offer_url.
+        let mut c = sample();
+        c.offers[0].landing_page_rotation = true;
+        c.landing_pages.clear();
+        c.campaigns
+            .iter_mut()
+            .for_each(|x| x.landing_page_id = None);
+        assert_eq!(problems(&c), vec![]);
     }
 
     #[test]

@@ -303,6 +303,7 @@ mod tests {
             source_id: 2,
             affiliate_id: 3,
             offer_id: Some(1),
+            landing_page_id: None,
             priority: Some(1),
             fallback: None,
             ip: "192.0.2.1".parse().unwrap(),

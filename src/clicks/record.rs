@@ -80,6 +80,8 @@ pub struct ClickRecord {
     pub source_id: u32,
     pub affiliate_id: u32,
     pub offer_id: Option<u32>,
+    /// The landing page a routed click was sent to; `None`: the offer's URL, or not routed.
+    pub landing_page_id: Option<u32>,
     pub priority: Option<i64>,
     /// Why the click went to the fallback URL; `None` when routed.
     pub fallback: Option<FallbackReason>,
@@ -96,7 +98,7 @@ impl ClickRecord {
     ///
     /// ```text
     /// {"time":"…","click_id":"…","kind":"smart_link","smart_link_id":301,"affiliate_id":67890,
-    ///  "offer_id":1042,"fallback":false,"priority":1,"country":"US","device":"mobile",
+    ///  "offer_id":1042,"landing_page_id":null,"fallback":false,"priority":1,"country":"US","device":"mobile",
     ///  "os":"ios","ip":"…","user_agent":"…","s1":"…","s2":null,"s3":null,"s4":null,"s5":null}
     /// ```
     ///
@@ -119,6 +121,11 @@ impl ClickRecord {
         out.extend_from_slice(num.format(self.affiliate_id).as_bytes());
         out.extend_from_slice(b",\"offer_id\":");
         match self.offer_id {
+            Some(id) => out.extend_from_slice(num.format(id).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"landing_page_id\":");
+        match self.landing_page_id {
             Some(id) => out.extend_from_slice(num.format(id).as_bytes()),
             None => out.extend_from_slice(b"null"),
         }
@@ -275,6 +282,7 @@ mod tests {
             source_id: 98001,
             affiliate_id: 5,
             offer_id: Some(7),
+            landing_page_id: Some(883),
             priority: Some(-3),
             fallback: None,
             ip: "192.0.2.1".parse().unwrap(),
@@ -323,6 +331,7 @@ mod tests {
             proptest::prop_assert_eq!(v["s5"].as_str(), Some(s5.as_str()));
             proptest::prop_assert_eq!(&v["campaign_id"], 98001);
             proptest::prop_assert_eq!(&v["priority"], -3);
+            proptest::prop_assert_eq!(&v["landing_page_id"], 883);
             proptest::prop_assert_eq!(&v["kind"], "campaign");
             proptest::prop_assert!(v.get("smart_link_id").is_none() && v.get("fallback_reason").is_none());
         }
@@ -346,6 +355,7 @@ mod tests {
             source_id: 301,
             affiliate_id: 67890,
             offer_id: None,
+            landing_page_id: None,
             priority: None,
             fallback: Some(FallbackReason::Bot),
             ip: "2001:db8::1".parse().unwrap(),
@@ -368,6 +378,7 @@ mod tests {
         assert_eq!(v["smart_link_id"], 301);
         assert!(v.get("campaign_id").is_none());
         assert_eq!(v["offer_id"], serde_json::Value::Null);
+        assert_eq!(v["landing_page_id"], serde_json::Value::Null);
         assert_eq!(v["fallback"], true);
         assert_eq!(v["fallback_reason"], "bot");
         assert_eq!(v["country"], "DE");

@@ -4,7 +4,8 @@
 //! module's narrow interface. Callers say what happened; how it is counted is decided here.
 //!
 //! - `offer`: an offer's windowed counts; lock-free cap check and check-and-reserve.
-//! - `registry`: every counter by key (offer, source, route) and the conversion log position.
+//! - `registry`: every counter by key (offer, source, route, landing page) and the conversion
+//!   log position.
 //! - `rotation`: where exact rotation has got to in each qualifying set of a smart link.
 //! - `hourly`: the counts by hour (statistics over a range, optimized rotation's window).
 //! - `store`: the counters file and the hour files; `saver`: the thread that sweeps clicks
@@ -25,7 +26,8 @@ pub mod store;
 pub use hourly::{Hour, Hourly, Tally, hour_of};
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
 pub use registry::{
-    Counting, Counts, Estimate, Fallbacks, LogPosition, RouteCounters, SourceCounters, WEIGHT_SCALE,
+    Counting, Counts, Estimate, Fallbacks, LandingPageCounters, LogPosition, RouteCounters,
+    SourceCounters, WEIGHT_SCALE,
 };
 pub use rotation::{Run, Runs, SetKey};
 pub use saver::Saver;

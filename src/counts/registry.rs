@@ -1,6 +1,6 @@
 //! Every counter that outlives a reload, keyed by stable catalog ids: per offer (caps), per
-//! smart link or campaign (fallbacks, exact rotation's runs), and per route, i.e. source × offer (routed clicks and
-//! conversions); and the position in the conversion log up to which conversions are counted.
+//! smart link or campaign (fallbacks, exact rotation's runs), per route, i.e. source × offer (routed clicks and
+//! conversions), and per landing page of an offer (clicks sent to it); and the position in the conversion log up to which conversions are counted.
 //!
 //! The routing table resolves its `Arc`s here once, when it is compiled, so the hot path never
 //! looks anything up; a reload compiles against the same [`Counts`], so counts carry over. An
@@ -195,6 +195,27 @@ impl RouteCounters {
     }
 }
 
+/// Counts of one landing page of one offer: routed clicks sent to it (by the offer's
+/// landing-page rotation or as a campaign's own page). Its conversions are not counted here:
+/// a click id does not name the landing page, so they are joined offline from the click and
+/// conversion logs by `click_id` (docs/operations.md).
+#[derive(Default, Debug)]
+pub struct LandingPageCounters {
+    pub(super) clicks: AtomicU64,
+}
+
+impl LandingPageCounters {
+    /// A counted, routed click went to this landing page.
+    #[inline]
+    pub fn click_sent(&self) {
+        self.clicks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn clicks(&self) -> u64 {
+        self.clicks.load(Ordering::Relaxed)
+    }
+}
+
 /// Where in the conversion log the counted conversions end: the next conversion to count is
 /// at `offset` of `file` (or at the start of a later file).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -213,6 +234,8 @@ pub struct Counts {
     offers: Map<u32, OfferCounters>,
     sources: Map<Source, SourceCounters>,
     routes: Map<(Source, u32), RouteCounters>,
+    /// By (offer id, landing page id).
+    landing_pages: Map<(u32, u32), LandingPageCounters>,
     /// Where the counted conversions end in the conversion log. Held while a batch of
     /// conversions is counted and the position moved ([`Counts::counting`]); the counters
     /// file is rendered under it, so a saved file neither misses a conversion nor counts one
@@ -346,6 +369,11 @@ impl Counts {
         get_or_create(&self.routes, (source, offer_id))
     }
 
+    /// The counters of landing page `landing_page_id` of offer `offer_id`.
+    pub fn landing_page(&self, offer_id: u32, landing_page_id: u32) -> Arc<LandingPageCounters> {
+        get_or_create(&self.landing_pages, (offer_id, landing_page_id))
+    }
+
     /// Starts counting conversions (see [`Counting`]). Never taken on the click path.
     pub fn counting(&self) -> Counting<'_> {
         Counting {
@@ -376,6 +404,11 @@ impl Counts {
     pub fn offer_ids(&self) -> impl Iterator<Item = u32> + '_ {
         let offers = self.offers.iter().map(|e| *e.key());
         offers.chain(self.routes.iter().map(|e| e.key().1))
+    }
+
+    /// Ids of every landing page that has counters (see [`Counts::source_ids`]).
+    pub fn landing_page_ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.landing_pages.iter().map(|e| e.key().1)
     }
 
     /// Clicks turned away by caps, summed over every offer.
@@ -414,6 +447,11 @@ impl Counts {
 
     pub fn routes(&self) -> Vec<((Source, u32), Arc<RouteCounters>)> {
         sorted(&self.routes)
+    }
+
+    /// Every landing page's counters, sorted by (offer id, landing page id).
+    pub fn landing_pages(&self) -> Vec<((u32, u32), Arc<LandingPageCounters>)> {
+        sorted(&self.landing_pages)
     }
 }
 

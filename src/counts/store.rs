@@ -34,6 +34,9 @@ struct CountersFile {
     offers: Vec<OfferRow>,
     sources: Vec<SourceRow>,
     routes: Vec<RouteRow>,
+    /// Absent from counters files written before landing-page rotation.
+    #[serde(default)]
+    landing_pages: Vec<LandingPageRow>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -70,6 +73,14 @@ struct RouteRow {
     conversions: u64,
     #[serde(default)]
     revenue: Money,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LandingPageRow {
+    offer_id: u32,
+    landing_page_id: u32,
+    clicks: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +141,15 @@ pub fn render(counts: &Counts) -> Vec<u8> {
                 revenue: c.revenue(),
             })
             .collect(),
+        landing_pages: counts
+            .landing_pages()
+            .into_iter()
+            .map(|((offer_id, landing_page_id), c)| LandingPageRow {
+                offer_id,
+                landing_page_id,
+                clicks: load(&c.clicks),
+            })
+            .collect(),
     };
     drop(counting);
     let mut out = serde_json::to_vec_pretty(&file).expect("counters serialise");
@@ -181,7 +201,7 @@ pub fn add(bytes: &[u8], counts: &Counts) -> Result<(), String> {
 enum How {
     /// At start: the file's counts become the counts.
     Restore,
-    /// Cluster statistics: clicks, fallbacks, routes and capped clicks are each node's own
+    /// Cluster statistics: clicks, fallbacks, routes, landing pages and capped clicks are each node's own
     /// and are summed; the conversion windows hold the cluster's totals on every node (see
     /// `OfferCounters::set_conversion_totals`), so the largest is kept. A count of an older
     /// window than the one held is left out; a newer window replaces it.
@@ -240,6 +260,12 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
         count(&c.routed, r.routed);
         count(&c.conversions, r.conversions);
         count(&c.revenue, r.revenue.millionths());
+    }
+    for r in file.landing_pages {
+        count(
+            &counts.landing_page(r.offer_id, r.landing_page_id).clicks,
+            r.clicks,
+        );
     }
     if how == How::Restore {
         counts.mark_swept();
@@ -352,6 +378,9 @@ mod tests {
         r.source(s).click_fell_back(FallbackReason::AllCapped);
         r.route(s, 1042).routed.store(99, Ordering::Relaxed);
         r.route(s, 1043).conversions.store(2, Ordering::Relaxed);
+        r.landing_page(1042, 883)
+            .clicks
+            .store(41, Ordering::Relaxed);
         r
     }
 
@@ -388,6 +417,7 @@ mod tests {
             restored.route(s, 1043).conversions.load(Ordering::Relaxed),
             2
         );
+        assert_eq!(restored.landing_page(1042, 883).clicks(), 41);
         assert_eq!(render(&restored), text);
     }
 
@@ -427,7 +457,23 @@ mod tests {
         let s = Source::smart_link(301);
         assert_eq!(total.route(s, 1042).routed.load(Ordering::Relaxed), 3 * 99);
         assert_eq!(total.source(s).fallback_counts().all_capped, 3);
+        assert_eq!(total.landing_page(1042, 883).clicks(), 3 * 41);
         assert!(add(b"{}", &total).is_err());
+    }
+
+    #[test]
+    fn a_file_from_before_landing_page_counts_loads_with_none() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            r#"{"version":1,"conversion_log":null,"offers":[],"sources":[],
+               "routes":[{"kind":"smart_link","id":301,"offer_id":1042,"routed":7,"conversions":0}]}"#,
+        )
+        .unwrap();
+        let restored = Counts::default();
+        assert!(load(dir.path(), &restored).unwrap());
+        assert_eq!(restored.route(Source::smart_link(301), 1042).routed(), 7);
+        assert!(restored.landing_pages().is_empty());
     }
 
     #[test]

@@ -209,7 +209,7 @@ fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A)
 /// candidate owns as many consecutive values of `r` as its weight, so a uniform `r` picks it
 /// with probability `weight / total`. (`r` beyond the total picks the last.)
 #[inline]
-fn pick(candidates: &[(usize, u32)], r: u32) -> usize {
+pub(super) fn pick(candidates: &[(usize, u32)], r: u32) -> usize {
     let mut end = 0;
     for (k, &(_, w)) in candidates.iter().enumerate() {
         end += w;

@@ -1,15 +1,17 @@
 //! Routing: the compiled table and the decision (docs/routing.md).
 //!
 //! `table` compiles a validated catalog into an immutable [`RoutingTable`]; `decide` walks it
-//! for one click; `rotation` orders the clicks of links with exact rotation; `template` renders redirect URLs; `explain` reports why. Nothing here knows
+//! for one click; `landing` draws a routed click's landing page; `rotation` orders the clicks of links with exact rotation; `template` renders redirect URLs; `explain` reports why. Nothing here knows
 //! HTTP, GeoIP or user agents: client attributes arrive through [`Attributes`].
 
 pub mod decide;
 pub mod explain;
+pub mod landing;
 pub mod optimize;
 pub mod rotation;
 pub mod table;
 
 pub use crate::conditions::Attributes;
 pub use decide::{Context, Decision, NoTrace, Outcome, Trace, Verdict};
+pub use landing::{LandingPages, Page};
 pub use table::{Attachment, Campaign, Link, LinkRotation, Offer, Optimize, RoutingTable, Skip};

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
+use super::landing::{LandingPages, Page};
 use super::rotation::{Schedule, set_key};
 use crate::catalog::{
     Caps, LinkStatus, ParsedAttachment, Rotation, SmartLink, Status, ValidCatalog,
@@ -59,6 +60,9 @@ pub struct Offer {
     pub postback_token: Option<Box<str>>,
     /// Its conversions' revenue when the postback gives no amount.
     pub payout: Money,
+    /// With `landing_page_rotation` and an active landing page: the pages its routed clicks
+    /// are drawn among (`landing`).
+    pub landing_pages: Option<LandingPages>,
 }
 
 #[derive(Debug)]
@@ -166,7 +170,7 @@ pub struct Campaign {
     /// recorded.
     pub link: Link,
     /// Index into the table's landing pages, when the campaign has an active one; routed
-    /// clicks go to the offer's URL otherwise.
+    /// clicks go to its offer's landing-page rotation or URL otherwise.
     pub landing_page: Option<u32>,
     /// The default `s1` of the campaign's clicks.
     pub sub_affiliate: Option<Box<str>>,
@@ -181,7 +185,8 @@ pub struct RoutingTable {
     link_index: FxHashMap<u32, u32>,
     campaigns: Box<[Campaign]>,
     campaign_index: FxHashMap<u32, u32>,
-    landing_pages: Box<[Template]>,
+    /// Every active landing page (campaigns' own pages index it).
+    landing_pages: Box<[Page]>,
     default_fallback: Template,
 }
 
@@ -218,6 +223,36 @@ impl RoutingTable {
             .enumerate()
             .map(|(i, o)| (o.offer_id, i as u32))
             .collect();
+        let mut landing_pages = Vec::new();
+        let mut landing_index = FxHashMap::default();
+        for (l, p) in catalog.landing_pages.iter().zip(&parsed.landing_pages) {
+            if l.landing_page_status == Status::Active {
+                landing_index.insert(l.landing_page_id, landing_pages.len() as u32);
+                landing_pages.push(Page {
+                    id: l.landing_page_id,
+                    url: p.url.clone(),
+                    weight: l.landing_page_weight,
+                    rules: p.rules.clone(),
+                    counters: counts.landing_page(l.offer_id, l.landing_page_id),
+                });
+            }
+        }
+        let mut rotated: FxHashMap<u32, Vec<Page>> = catalog
+            .offers
+            .iter()
+            .filter(|o| o.landing_page_rotation)
+            .map(|o| (o.offer_id, Vec::new()))
+            .collect();
+        for (l, page) in catalog
+            .landing_pages
+            .iter()
+            .filter(|l| l.landing_page_status == Status::Active)
+            .zip(&landing_pages)
+        {
+            if let Some(pages) = rotated.get_mut(&l.offer_id) {
+                pages.push(page.clone());
+            }
+        }
         let offers: Vec<Offer> = catalog
             .offers
             .iter()
@@ -233,6 +268,7 @@ impl RoutingTable {
                 }),
                 postback_token: o.postback_token.as_deref().map(Box::from),
                 payout: o.payout,
+                landing_pages: rotated.remove(&o.offer_id).and_then(LandingPages::new),
             })
             .collect();
 
@@ -263,14 +299,6 @@ impl RoutingTable {
             })
             .collect();
 
-        let mut landing_pages = Vec::new();
-        let mut landing_index = FxHashMap::default();
-        for (l, url) in catalog.landing_pages.iter().zip(&parsed.landing_pages) {
-            if l.landing_page_status == Status::Active {
-                landing_index.insert(l.landing_page_id, landing_pages.len() as u32);
-                landing_pages.push(url.clone());
-            }
-        }
         let mut campaign_index = FxHashMap::default();
         let campaigns: Vec<Campaign> = catalog
             .campaigns
@@ -320,13 +348,12 @@ impl RoutingTable {
             .map(|&i| &self.campaigns[i as usize])
     }
 
-    /// Where a campaign's routed clicks go: its active landing page, else its offer's URL.
+    /// A campaign's own landing page, when it has an active one.
     #[inline]
-    pub fn destination<'a>(&'a self, campaign: &'a Campaign, offer: &'a Offer) -> &'a Template {
-        match campaign.landing_page {
-            Some(i) => &self.landing_pages[i as usize],
-            None => &offer.url,
-        }
+    pub fn campaign_landing_page(&self, campaign: &Campaign) -> Option<&Page> {
+        campaign
+            .landing_page
+            .and_then(|i| self.landing_pages.get(i as usize))
     }
 
     /// The smart link with this id.

@@ -275,7 +275,8 @@ impl State {
                 .counts
                 .source_ids(crate::vocab::SourceKind::SmartLink)
                 .max(),
-            Entity::Affiliate | Entity::LandingPage | Entity::Creative => None,
+            Entity::LandingPage => self.counts.landing_page_ids().max(),
+            Entity::Affiliate | Entity::Creative => None,
         };
         let marks = self.id_marks.lock().unwrap_or_else(|e| e.into_inner());
         let shared = Entity::ALL

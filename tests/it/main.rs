@@ -16,6 +16,7 @@ mod connections;
 mod device;
 mod geo;
 mod hostile;
+mod landing_pages;
 mod lifecycle;
 mod metrics;
 mod openapi;

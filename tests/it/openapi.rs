@@ -111,6 +111,7 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(schema["minimum"], 0, "{at}");
             assert_eq!(schema["maximum"], 0.5, "{at}");
         }
+        Type::Bool => assert_eq!(ty, Some("boolean"), "{at}"),
         Type::Condition(Dimension::Country) => {
             assert_eq!(ty, Some("array"), "{at}");
             assert_eq!(resolve(doc, &schema["items"])["type"], "string", "{at}");
