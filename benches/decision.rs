@@ -5,7 +5,9 @@
 //! link with exact rotation: in priorities 1 and 2 the click qualifies for some of the
 //! group (its run is looked up by the set's key), in priority 3 for all of it (the run the
 //! table holds). Group `decision_10_attachments_3_conditions_each`: the same cases with a
-//! country, an OS and a schedule condition on every attachment (target ≤ 60 ns).
+//! country, an OS and a schedule condition on every attachment (target ≤ 60 ns). The
+//! `optimized_` cases are the same link with optimized rotation: a weighted draw over the
+//! weights the optimizer publishes (target: the same ≤ 50 ns as static weights).
 //! Group `conditions`: one `ip_ranges` rule of 10 000 IPv4 networks tested against a client
 //! address (in one, and in none; target ≤ 50 ns), and the `Accept-Language` parse of a
 //! typical browser header (target ≤ 100 ns).
@@ -53,7 +55,8 @@ const WITH_CONDITIONS: [&str; 10] = [
     r#"{"offer_id":10,"priority":3,"offer_weight":10,"countries":["FR"],"os":["other"],"schedule":[{"from":"00:00","to":"24:00"}]}"#,
 ];
 
-/// Link 1 draws among `attachments` at random, link 2 (the same attachments) rotates exactly.
+/// Link 1 draws among `attachments` at random, link 2 (the same attachments) rotates
+/// exactly, link 3 draws over optimized weights.
 fn table(attachments: &[&str]) -> RoutingTable {
     let offers: Vec<String> = (1..=10)
         .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o{i}","offer_status":"active","offer_url":"https://o{i}.example/?c={{click_id}}"}}"#))
@@ -64,7 +67,9 @@ fn table(attachments: &[&str]) -> RoutingTable {
         "smart_links":[{{"smart_link_id":1,"smart_link_name":"l","affiliate_id":1,
         "smart_link_status":"active","offers":[{attachments}]}},
         {{"smart_link_id":2,"smart_link_name":"x","affiliate_id":1,
-        "smart_link_status":"active","rotation":"exact","offers":[{attachments}]}}]}}"#,
+        "smart_link_status":"active","rotation":"exact","offers":[{attachments}]}},
+        {{"smart_link_id":3,"smart_link_name":"o","affiliate_id":1,
+        "smart_link_status":"active","rotation":"optimized","offers":[{attachments}]}}]}}"#,
         offers.join(","),
     );
     let catalog: Catalog = serde_json::from_str(&json).expect("catalog");
@@ -119,7 +124,7 @@ fn decisions(c: &mut Criterion, group: &str, table: &RoutingTable) {
         count: true,
     };
     let mut group = c.benchmark_group(group);
-    for (link, rotation) in [(1, ""), (2, "exact_")] {
+    for (link, rotation) in [(1, ""), (2, "exact_"), (3, "optimized_")] {
         let link = table.link(link).unwrap();
         for (case, country, device, priority) in [
             ("priority_1_decides", "US", DeviceClass::Mobile, Some(1)),

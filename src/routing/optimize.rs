@@ -28,7 +28,7 @@
 //! catalog generation.
 
 use rand::Rng;
-use rand_distr::{Beta, Distribution};
+use rand_distr::{Beta, Distribution, StandardNormal};
 
 use super::table::{LinkRotation, RoutingTable};
 use crate::counts::{Estimate, Hour, Hourly, WEIGHT_SCALE};
@@ -36,7 +36,7 @@ use crate::money::Money;
 use crate::vocab::Source;
 
 /// Joint posterior draws per recompute of a priority.
-pub const DRAWS: usize = 1000;
+pub const DRAWS: usize = 500;
 /// How many clicks of evidence the `offer_weight` allocation counts as.
 pub const PRIOR_CLICKS: f64 = 20.0;
 /// How many observations one click counts as in the posterior (see the module's text).
@@ -55,6 +55,45 @@ pub struct Arm {
     pub revenue: Money,
     /// The offer's payout (the value of a conversion before any is seen).
     pub payout: Money,
+}
+
+/// How a conversion rate is drawn from its Beta(α, β) posterior. With both parameters
+/// large the Beta is indistinguishable from the normal of its mean and variance, which
+/// costs a fifth as much to draw (most attachments with traffic are there); otherwise the
+/// exact Beta.
+enum Posterior {
+    Normal {
+        mean: f64,
+        sd: f64,
+    },
+    Beta(Beta<f64>),
+    /// Parameters the Beta refuses (not finite): its mean.
+    Mean(f64),
+}
+
+/// Both Beta parameters at least this: drawn from the normal approximation.
+const NORMAL_FROM: f64 = 30.0;
+
+impl Posterior {
+    fn new(a: f64, b: f64) -> Posterior {
+        let mean = a / (a + b);
+        if a >= NORMAL_FROM && b >= NORMAL_FROM {
+            let sd = (a * b / ((a + b) * (a + b) * (a + b + 1.0))).sqrt();
+            return Posterior::Normal { mean, sd };
+        }
+        Beta::new(a, b).map_or(Posterior::Mean(mean), Posterior::Beta)
+    }
+
+    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            Posterior::Normal { mean, sd } => {
+                let z: f64 = StandardNormal.sample(rng);
+                (mean + sd * z).clamp(0.0, 1.0)
+            }
+            Posterior::Beta(b) => b.sample(rng),
+            Posterior::Mean(m) => *m,
+        }
+    }
 }
 
 /// One attachment's result: its share of the priority's clicks and the posterior mean EPC.
@@ -106,20 +145,15 @@ pub fn shares<R: Rng + ?Sized>(arms: &[Arm], min_share: f64, rng: &mut R) -> Vec
     let thompson = if n == 1 {
         vec![1.0]
     } else {
-        let betas: Vec<Option<Beta<f64>>> = posteriors
+        let draws: Vec<Posterior> = posteriors
             .iter()
-            .map(|&(a, b)| Beta::new(a, b).ok())
+            .map(|&(a, b)| Posterior::new(a, b))
             .collect();
         let mut wins = vec![0u32; n];
         for _ in 0..DRAWS {
             let mut best = (0, f64::MIN);
-            for (i, beta) in betas.iter().enumerate() {
-                let rate = beta
-                    .as_ref()
-                    .map_or(posteriors[i].0 / (posteriors[i].0 + posteriors[i].1), |b| {
-                        b.sample(rng)
-                    });
-                let epc = rate * values[i];
+            for (i, posterior) in draws.iter().enumerate() {
+                let epc = posterior.sample(rng) * values[i];
                 if epc > best.1 {
                     best = (i, epc);
                 }

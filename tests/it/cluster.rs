@@ -372,6 +372,33 @@ fn statistics_are_the_cluster_totals_with_each_nodes_share() {
         })
         .collect();
     assert_eq!(shares, expected);
+    // The hours are the cluster's too: every node pushes the hours its counts changed in.
+    let hour = utc_hour() as i64;
+    let at = |h: i64| jiff::Timestamp::from_second(h * 3600).unwrap().to_string();
+    let (from, to) = (at(hour - 1), at(hour + 2));
+    let ranged = |addr| {
+        api_get(
+            addr,
+            "smart_link_stats.json",
+            &[("smart_link_id", "42"), ("from", &from), ("to", &to)],
+        )
+    };
+    assert!(
+        wait_for(
+            Duration::from_secs(5),
+            || ranged(nodes[1].addr()).1["response"]["routed"] == 30
+        ),
+        "cluster hours: {}",
+        ranged(nodes[1].addr()).1
+    );
+    let (_, before) = ranged(nodes[1].addr());
+    assert_eq!(before["response"]["from"], from.as_str());
+    let earlier = api_get(
+        nodes[2].addr(),
+        "smart_link_stats.json",
+        &[("smart_link_id", "42"), ("to", &at(hour - 1))],
+    );
+    assert_eq!(earlier.1["response"]["clicks"], 0, "{}", earlier.1);
     // The CLI reads the same totals from Redis.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
         .args(["stats", "--link", "42", "--config"])
@@ -387,6 +414,13 @@ fn statistics_are_the_cluster_totals_with_each_nodes_share() {
     assert_eq!(cli["clicks"], 30);
     assert_eq!(cli["routed"], 30);
     assert_eq!(cli["nodes"].as_array().map(Vec::len), Some(3));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(["stats", "--link", "42", "--from", &from, "--config"])
+        .arg(nodes[0].config.settings_path())
+        .output()
+        .expect("stats runs");
+    let cli: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(cli["routed"], 30, "{cli}");
 }
 
 #[test]
