@@ -104,10 +104,7 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
     let writer = Arc::clone(state);
     match call.action {
         Action::Write(change) => {
-            write_off_thread(state, move || {
-                write::one(&writer, &key, call, change, &args)
-            })
-            .await
+            write_off_thread(state, move || write_one(&writer, &key, call, change, &args)).await
         }
         Action::Batch => write_off_thread(state, move || batch::run(&writer, &key, &args)).await,
         Action::Read(handler) if call.blocks => {
@@ -152,6 +149,23 @@ fn key_is_valid(keys: &[String], given: Option<&str>) -> bool {
     keys.iter().fold(false, |found, key| {
         found | crate::settings::secret_matches(key, given)
     })
+}
+
+/// Runs one write call: its change, alone, in one edit; audited under the key `key` (a
+/// fingerprint).
+fn write_one(
+    state: &State,
+    key: &str,
+    call: &calls::Call,
+    change: calls::Change,
+    args: &params::Args,
+) -> Result<Value, ApiError> {
+    let audited = crate::audit::Change {
+        key: Some(key.to_string()),
+        call: call.name.to_string(),
+        params: write::changed(args),
+    };
+    Ok(state.edit_catalog(&audited, |c| change(state, c, args))?)
 }
 
 #[cfg(test)]

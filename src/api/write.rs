@@ -12,12 +12,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::calls::{Call, Change};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field};
 use super::read::{creative_item, landing_page_item, offer_item, with_rotation};
-use crate::audit;
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Conditions, Creative, LandingPage, LinkStatus,
     Offer, SmartLink, Status, default_landing_page_weight,
@@ -27,23 +25,6 @@ use crate::links;
 use crate::money::Money;
 use crate::state::State;
 use crate::vocab::{CapKind, Entity};
-
-/// Runs one write call: its change, alone, in one edit; audited under the key `key` (a
-/// fingerprint).
-pub fn one(
-    state: &State,
-    key: &str,
-    call: &Call,
-    change: Change,
-    args: &Args,
-) -> Result<Value, ApiError> {
-    let audited = audit::Change {
-        key: Some(key.to_string()),
-        call: call.name.to_string(),
-        params: changed(args),
-    };
-    Ok(state.edit_catalog(&audited, |c| change(state, c, args))?)
-}
 
 /// `{"request_status":"Success", <key>: value}`.
 fn success(key: &str, value: Value) -> Value {

@@ -16,6 +16,7 @@
 use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
+use super::draw::pick;
 use super::rotation;
 use super::table::{Attachment, Link, LinkRotation, Offer, RoutingTable, Skip};
 use crate::conditions::{Attributes, Dimension, Failed, Turned};
@@ -205,21 +206,6 @@ fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A)
     }
 }
 
-/// The position in `candidates` of the one drawn by `r` in `0..sum of weights`: each
-/// candidate owns as many consecutive values of `r` as its weight, so a uniform `r` picks it
-/// with probability `weight / total`. (`r` beyond the total picks the last.)
-#[inline]
-pub(super) fn pick(candidates: &[(usize, u32)], r: u32) -> usize {
-    let mut end = 0;
-    for (k, &(_, w)) in candidates.iter().enumerate() {
-        end += w;
-        if r < end {
-            return k;
-        }
-    }
-    candidates.len() - 1
-}
-
 /// Whether an attachment qualifies for the click: its offer is active, every targeting rule
 /// holds (in dimension order, so the device, known from bot screening, comes before the
 /// country, which costs a GeoIP lookup), and caps come last, so that `Capped` means "matched
@@ -252,7 +238,7 @@ fn qualify<A: Attributes + ?Sized, T: Trace>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::calendar::Calendar;
     use crate::catalog::Catalog;
@@ -298,7 +284,7 @@ mod tests {
         }
     }
 
-    fn fixed(country: Option<&str>, device: DeviceClass) -> Fixed {
+    pub(crate) fn fixed(country: Option<&str>, device: DeviceClass) -> Fixed {
         Fixed {
             country: country.and_then(Country::from_code),
             device,
@@ -454,20 +440,6 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Over every value of the draw, each candidate is picked exactly `weight` times.
-        #[test]
-        fn pick_gives_each_candidate_exactly_its_weight(
-            weights in proptest::collection::vec(1u32..=100, 1..20)
-        ) {
-            let candidates: Vec<(usize, u32)> = weights.iter().copied().enumerate().collect();
-            let total: u32 = weights.iter().sum();
-            let mut hits = vec![0u32; weights.len()];
-            for r in 0..total {
-                hits[pick(&candidates, r)] += 1;
-            }
-            proptest::prop_assert_eq!(hits, weights);
-        }
-
         /// The decision routes to a qualifying attachment of the lowest priority that has one,
         /// and falls back only when no attachment qualifies.
         #[test]

@@ -4,7 +4,7 @@
 //! A campaign with its own active landing page sends its routed clicks there. Otherwise an
 //! offer with `landing_page_rotation` draws one of its active landing pages whose `countries`
 //! and `devices` hold for the click, with probability `weight / sum of qualifying weights`
-//! (the decision's own draw, `decide::pick`), and sends the click to the offer's URL when none
+//! (the decision's own draw, `draw::pick`), and sends the click to the offer's URL when none
 //! qualifies. Everything is compiled with the table: each offer's active pages with their URL
 //! templates, rules and counters, and, for an offer whose pages have no rules (the A/B
 //! test), the draw's candidates and total, so that such a click tests nothing and allocates
@@ -15,8 +15,7 @@ use std::sync::Arc;
 use rand::{Rng, RngExt};
 use smallvec::SmallVec;
 
-use super::decide::pick;
-use super::table::{Campaign, Offer, RoutingTable};
+use super::draw::pick;
 use crate::conditions::{Attributes, Rules};
 use crate::counts::LandingPageCounters;
 use crate::template::Template;
@@ -98,64 +97,16 @@ impl LandingPages {
     }
 }
 
-impl RoutingTable {
-    /// The landing page of a click routed to `offer` (from `campaign`, for a campaign click):
-    /// the campaign's own active page, else the offer's rotation's draw; `None` sends it to
-    /// the offer's URL.
-    #[inline]
-    pub fn landing_page<'t, A, R>(
-        &'t self,
-        campaign: Option<&'t Campaign>,
-        offer: &'t Offer,
-        attrs: &mut A,
-        rng: &mut R,
-    ) -> Option<&'t Page>
-    where
-        A: Attributes + ?Sized,
-        R: Rng + ?Sized,
-    {
-        match campaign.and_then(|c| self.campaign_landing_page(c)) {
-            Some(own) => Some(own),
-            None => offer.landing_pages.as_ref()?.draw(attrs, rng),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::catalog::{Catalog, validate};
     use crate::counts::Counts;
-    use crate::vocab::{Country, DeviceClass, OsFamily};
+    use crate::routing::decide::tests::{Fixed, fixed};
+    use crate::routing::table::RoutingTable;
+    use crate::vocab::DeviceClass;
     use rand::SeedableRng;
     use rand::rngs::SmallRng;
-
-    struct Click {
-        country: Option<Country>,
-        device: DeviceClass,
-        country_lookups: usize,
-    }
-
-    impl Attributes for Click {
-        fn country(&mut self) -> Option<Country> {
-            self.country_lookups += 1;
-            self.country
-        }
-        fn device(&mut self) -> DeviceClass {
-            self.device
-        }
-        fn os(&mut self) -> OsFamily {
-            OsFamily::Other
-        }
-    }
-
-    fn click(country: &str, device: DeviceClass) -> Click {
-        Click {
-            country: Country::from_code(country),
-            device,
-            country_lookups: 0,
-        }
-    }
 
     /// Offer 1 rotates pages `pages` (JSON objects without id and offer); offer 2 does not
     /// rotate and has one page.
@@ -193,7 +144,7 @@ mod tests {
         )
     }
 
-    fn drawn(t: &RoutingTable, offer: u32, attrs: &mut Click, seed: u64) -> Option<u32> {
+    fn drawn(t: &RoutingTable, offer: u32, attrs: &mut Fixed, seed: u64) -> Option<u32> {
         let o = t.offer_by_id(offer).unwrap();
         let mut rng = SmallRng::seed_from_u64(seed);
         t.landing_page(None, o, attrs, &mut rng).map(|p| p.id)
@@ -216,7 +167,7 @@ mod tests {
             let t = table(&pages.iter().map(String::as_str).collect::<Vec<_>>());
             let o = t.offer_by_id(1).unwrap();
             let mut rng = SmallRng::seed_from_u64(seed);
-            let mut attrs = click("US", DeviceClass::Desktop);
+            let mut attrs = fixed(Some("US"), DeviceClass::Desktop);
             const N: usize = 20_000;
             let mut hits = vec![0usize; weights.len()];
             for _ in 0..N {
@@ -246,25 +197,25 @@ mod tests {
         ]);
         for seed in 0..50 {
             assert_eq!(
-                drawn(&t, 1, &mut click("GB", DeviceClass::Mobile), seed),
+                drawn(&t, 1, &mut fixed(Some("GB"), DeviceClass::Mobile), seed),
                 Some(101)
             );
             assert_eq!(
-                drawn(&t, 1, &mut click("US", DeviceClass::Mobile), seed),
+                drawn(&t, 1, &mut fixed(Some("US"), DeviceClass::Mobile), seed),
                 Some(102)
             );
             assert_eq!(
-                drawn(&t, 1, &mut click("US", DeviceClass::Desktop), seed),
+                drawn(&t, 1, &mut fixed(Some("US"), DeviceClass::Desktop), seed),
                 Some(103)
             );
             // Nothing qualifies: the offer's URL.
             assert_eq!(
-                drawn(&t, 1, &mut click("DE", DeviceClass::Tablet), seed),
+                drawn(&t, 1, &mut fixed(Some("DE"), DeviceClass::Tablet), seed),
                 None
             );
         }
         let o = t.offer_by_id(1).unwrap();
-        let mut gb_desktop = click("GB", DeviceClass::Desktop);
+        let mut gb_desktop = fixed(Some("GB"), DeviceClass::Desktop);
         let ids: Vec<u32> = o
             .landing_pages
             .as_ref()
@@ -299,21 +250,21 @@ mod tests {
         );
         for seed in 0..50 {
             assert_eq!(
-                drawn(&t, 1, &mut click("US", DeviceClass::Desktop), seed),
+                drawn(&t, 1, &mut fixed(Some("US"), DeviceClass::Desktop), seed),
                 Some(6)
             );
         }
         // Rotation without an active page: the offer's URL.
         assert!(t.offer_by_id(2).unwrap().landing_pages.is_none());
         assert_eq!(
-            drawn(&t, 2, &mut click("US", DeviceClass::Desktop), 1),
+            drawn(&t, 2, &mut fixed(Some("US"), DeviceClass::Desktop), 1),
             None
         );
         // An offer that does not rotate never draws, though it has an active page.
         let t = table(&[]);
         assert!(t.offer_by_id(2).unwrap().landing_pages.is_none());
         assert_eq!(
-            drawn(&t, 2, &mut click("US", DeviceClass::Desktop), 1),
+            drawn(&t, 2, &mut fixed(Some("US"), DeviceClass::Desktop), 1),
             None
         );
     }

@@ -5,6 +5,7 @@
 //! HTTP, GeoIP or user agents: client attributes arrive through [`Attributes`].
 
 pub mod decide;
+pub mod draw;
 pub mod explain;
 pub mod landing;
 pub mod optimize;

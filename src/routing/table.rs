@@ -10,6 +10,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use rand::Rng;
 use rustc_hash::FxHashMap;
 
 use super::landing::{LandingPages, Page};
@@ -17,7 +18,7 @@ use super::rotation::{Schedule, set_key};
 use crate::catalog::{
     Caps, LinkStatus, ParsedAttachment, Rotation, SmartLink, Status, ValidCatalog,
 };
-use crate::conditions::{Dimension, Failed, Rules};
+use crate::conditions::{Attributes, Dimension, Failed, Rules};
 use crate::counts::{
     CapLimits, Counts, OfferCaps, RouteCounters, Run, SourceCounters, WEIGHT_SCALE,
 };
@@ -485,6 +486,29 @@ impl Compiler<'_> {
             groups: groups.into_boxed_slice(),
             rotation,
             counters,
+        }
+    }
+}
+
+impl RoutingTable {
+    /// The landing page of a click routed to `offer` (from `campaign`, for a campaign click):
+    /// the campaign's own active page, else the offer's rotation's draw; `None` sends it to
+    /// the offer's URL.
+    #[inline]
+    pub fn landing_page<'t, A, R>(
+        &'t self,
+        campaign: Option<&'t Campaign>,
+        offer: &'t Offer,
+        attrs: &mut A,
+        rng: &mut R,
+    ) -> Option<&'t Page>
+    where
+        A: Attributes + ?Sized,
+        R: Rng + ?Sized,
+    {
+        match campaign.and_then(|c| self.campaign_landing_page(c)) {
+            Some(own) => Some(own),
+            None => offer.landing_pages.as_ref()?.draw(attrs, rng),
         }
     }
 }

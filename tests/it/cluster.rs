@@ -414,12 +414,10 @@ fn statistics_are_the_cluster_totals_with_each_nodes_share() {
     assert_eq!(cli["clicks"], 30);
     assert_eq!(cli["routed"], 30);
     assert_eq!(cli["nodes"].as_array().map(Vec::len), Some(3));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
-        .args(["stats", "--link", "42", "--from", &from, "--config"])
-        .arg(nodes[0].config.settings_path())
-        .output()
-        .expect("stats runs");
-    let cli: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let cli = command_json(
+        &nodes[0].config.settings_path(),
+        &["stats", "--link", "42", "--from", &from],
+    );
     assert_eq!(cli["routed"], 30, "{cli}");
 }
 

@@ -231,25 +231,11 @@ fn the_stats_command_takes_from_and_to() {
     let config = TestConfig::new(EARNING);
     let path = config.write();
     let hour = now() / 3600;
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
-        .args([
-            "--config",
-            path.to_str().unwrap(),
-            "stats",
-            "--link",
-            "30",
-            "--from",
-        ])
-        .arg(hour_text(hour - 2))
-        .args(["--to", &hour_text(hour + 1)])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (from, to) = (hour_text(hour - 2), hour_text(hour + 1));
+    let v = command_json(
+        &path,
+        &["stats", "--link", "30", "--from", &from, "--to", &to],
     );
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["from"], hour_text(hour - 2).as_str());
     assert_eq!(v["clicks"], 0);
     let bad = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))

@@ -674,23 +674,11 @@ pub fn metric(addr: std::net::SocketAddr, name: &str) -> Option<f64> {
         })
 }
 
-/// `smartlink route` on `link` for user agent `ua` with more `args`: the decision's offer and
-/// each attachment's result or reason.
-pub fn route(
-    config: &Path,
-    ua: &str,
-    link: &str,
-    args: &[&str],
-) -> (serde_json::Value, Vec<String>) {
+/// The JSON a successful `smartlink --config CONFIG ARGS...` prints.
+pub fn command_json(config: &Path, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
-        .args([
-            "route",
-            "--config",
-            config.to_str().unwrap(),
-            "--link",
-            link,
-        ])
-        .args(["--ua", ua])
+        .arg("--config")
+        .arg(config)
         .args(args)
         .output()
         .unwrap();
@@ -699,7 +687,20 @@ pub fn route(
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// `smartlink route` on `link` for user agent `ua` with more `args`: the decision's offer and
+/// each attachment's result or reason.
+pub fn route(
+    config: &Path,
+    ua: &str,
+    link: &str,
+    args: &[&str],
+) -> (serde_json::Value, Vec<String>) {
+    let mut all = vec!["route", "--link", link, "--ua", ua];
+    all.extend_from_slice(args);
+    let v = command_json(config, &all);
     let reasons = v["attachments"]
         .as_array()
         .unwrap()
