@@ -601,7 +601,10 @@ pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&s
         let now = crate::clock::unix_secs(std::time::SystemTime::now());
         let range = match (from, to) {
             (None, None) => None,
-            _ => Some(crate::stats::hours(from, to, now).map_err(|e| e.to_string())?),
+            _ => Some(crate::stats::hours(from, to, now).map_err(|e| match e {
+                crate::stats::BadRange::NotATime(name, _) => format!("--{name}: {e}"),
+                crate::stats::BadRange::Empty => format!("--{e}"),
+            })?),
         };
         let table = &snapshot.table;
         let link = match link {

@@ -345,7 +345,7 @@ fn hour_text(hour: Hour) -> String {
 /// Why a `from`/`to` range cannot be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BadRange {
-    #[error("{0}: {1:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)")]
+    #[error("{1:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)")]
     NotATime(&'static str, String),
     #[error("from must be before to")]
     Empty,

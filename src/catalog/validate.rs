@@ -525,7 +525,7 @@ impl Validator<'_> {
                     at,
                     ".optimize_window_hours",
                     format!(
-                        "{hours} is out of range {}..={} (statistics keep {} days of hours)",
+                        "{hours} is out of range {}..={} (a window reads at most {} days of hourly statistics)",
                         OPTIMIZE_WINDOW_HOURS.start(),
                         OPTIMIZE_WINDOW_HOURS.end(),
                         OPTIMIZE_WINDOW_HOURS.end() / 24

@@ -249,5 +249,9 @@ fn the_stats_command_takes_from_and_to() {
         .output()
         .unwrap();
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("RFC 3339"));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--from") && stderr.contains("RFC 3339"),
+        "{stderr}"
+    );
 }
