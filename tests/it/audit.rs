@@ -152,6 +152,8 @@ fn a_catalog_changed_at_sighup_is_audited_an_unchanged_one_is_not_and_a_torn_lin
     .unwrap();
     bin.signal(libc::SIGHUP);
     assert!(at_generation(3.0));
+    // The record is appended just after the swap the metric shows.
+    assert!(wait_for(Duration::from_secs(10), || !records(&config).is_empty()));
     let records_now = records(&config);
     assert_eq!(records_now.len(), 1, "{records_now:?}");
     let r = &records_now[0];
