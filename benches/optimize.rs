@@ -1,7 +1,8 @@
 //! Optimized rotation's recompute (docs/performance.md): the weights of 1,000 optimized
 //! smart links with 10 attachments each at one priority, from a week of hourly counts
 //! (every attachment with clicks and conversions in each of 168 hours), as the optimizer
-//! task does every 10 s off the click path. Also one link's share computation alone.
+//! task does every 10 s off the click path. Also one link's share computation alone, and
+//! the saver's sweep of 100,000 routes' clicks into their hour (once a second).
 
 use std::hint::black_box;
 
@@ -76,6 +77,18 @@ fn bench(c: &mut Criterion) {
         .collect();
     group.bench_function("shares_10_attachments", |b| {
         b.iter(|| black_box(shares(black_box(&arms), 0.05, &mut rng)))
+    });
+    let sweep_counts = Counts::default();
+    let routes: Vec<_> = (0..100_000u32)
+        .map(|i| sweep_counts.route(Source::smart_link(i / 10 + 1), i % 10 + 1))
+        .collect();
+    group.bench_function("sweep_100000_routes", |b| {
+        b.iter(|| {
+            for r in routes.iter().step_by(7) {
+                r.click_routed();
+            }
+            sweep_counts.sweep(black_box(now));
+        })
     });
     group.finish();
 }
