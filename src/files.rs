@@ -267,11 +267,24 @@ impl AppendFile {
     }
 }
 
+/// `2026-11-18T12`: the UTC hour `hour` (hours since the epoch) as file names carry it
+/// (they sort in time order).
+pub fn hour_stamp(hour: u64) -> String {
+    let ts = jiff::Timestamp::from_second(hour as i64 * 3600).unwrap_or_default();
+    ts.strftime("%Y-%m-%dT%H").to_string()
+}
+
+/// The hour of a [`hour_stamp`].
+pub fn parse_hour_stamp(stamp: &str) -> Option<u64> {
+    let t = jiff::civil::DateTime::strptime("%Y-%m-%dT%H", stamp).ok()?;
+    let ts = t.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
+    u64::try_from(ts.as_second() / 3600).ok()
+}
+
 /// `clicks-2026-11-18T12.ndjson`: the log file of `prefix` for the UTC hour `hour` (hours
 /// since the epoch). Names sort in time order.
 pub fn hourly_name(prefix: &str, hour: u64) -> String {
-    let ts = jiff::Timestamp::from_second(hour as i64 * 3600).unwrap_or_default();
-    format!("{prefix}-{}.ndjson", ts.strftime("%Y-%m-%dT%H"))
+    format!("{prefix}-{}.ndjson", hour_stamp(hour))
 }
 
 /// Deletes the log files of `prefix` in `dir` of hours before `hour` (whole files; their

@@ -179,126 +179,69 @@ impl Serialize for Country {
     }
 }
 
-/// Device class of a click (docs/routing.md).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[repr(u8)]
-pub enum DeviceClass {
-    Desktop = 0,
-    Mobile = 1,
-    Tablet = 2,
-    Bot = 3,
-    Other = 4,
-}
-
-impl DeviceClass {
-    pub const ALL: [DeviceClass; 5] = [
-        DeviceClass::Desktop,
-        DeviceClass::Mobile,
-        DeviceClass::Tablet,
-        DeviceClass::Bot,
-        DeviceClass::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeviceClass::Desktop => "desktop",
-            DeviceClass::Mobile => "mobile",
-            DeviceClass::Tablet => "tablet",
-            DeviceClass::Bot => "bot",
-            DeviceClass::Other => "other",
+/// A client attribute that takes one of a few words: the enum (its variants numbered from 0
+/// in order, so that `as u8` packs it), `ALL` in that order, its word (`as_str`, and serde),
+/// and the inverse of `as u8` (`from_u8`).
+macro_rules! words {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+        #[repr(u8)]
+        pub enum $name {
+            $(#[serde(rename = $word)] $variant),+
         }
-    }
 
-    /// Inverse of `self as u8`.
-    pub fn from_u8(v: u8) -> Option<DeviceClass> {
-        DeviceClass::ALL.get(usize::from(v)).copied()
-    }
-}
+        impl $name {
+            pub const ALL: [$name; [$($word),+].len()] = [$($name::$variant),+];
 
-/// Operating-system family of a click (docs/routing.md).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[repr(u8)]
-pub enum OsFamily {
-    Android = 0,
-    Ios = 1,
-    Windows = 2,
-    Macos = 3,
-    Linux = 4,
-    Chromeos = 5,
-    Other = 6,
-}
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word),+
+                }
+            }
 
-impl OsFamily {
-    pub const ALL: [OsFamily; 7] = [
-        OsFamily::Android,
-        OsFamily::Ios,
-        OsFamily::Windows,
-        OsFamily::Macos,
-        OsFamily::Linux,
-        OsFamily::Chromeos,
-        OsFamily::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OsFamily::Android => "android",
-            OsFamily::Ios => "ios",
-            OsFamily::Windows => "windows",
-            OsFamily::Macos => "macos",
-            OsFamily::Linux => "linux",
-            OsFamily::Chromeos => "chromeos",
-            OsFamily::Other => "other",
+            /// Inverse of `self as u8`.
+            pub fn from_u8(v: u8) -> Option<$name> {
+                $name::ALL.get(usize::from(v)).copied()
+            }
         }
-    }
+    };
+}
 
-    /// Inverse of `self as u8`.
-    pub fn from_u8(v: u8) -> Option<OsFamily> {
-        OsFamily::ALL.get(usize::from(v)).copied()
+words! {
+    /// Device class of a click (docs/routing.md).
+    DeviceClass {
+        Desktop = "desktop",
+        Mobile = "mobile",
+        Tablet = "tablet",
+        Bot = "bot",
+        Other = "other",
     }
 }
 
-/// Browser family of a click, from its user agent (docs/routing.md).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[repr(u8)]
-pub enum Browser {
-    Chrome = 0,
-    Safari = 1,
-    Firefox = 2,
-    Edge = 3,
-    Samsung = 4,
-    Opera = 5,
-    Other = 6,
+words! {
+    /// Operating-system family of a click (docs/routing.md).
+    OsFamily {
+        Android = "android",
+        Ios = "ios",
+        Windows = "windows",
+        Macos = "macos",
+        Linux = "linux",
+        Chromeos = "chromeos",
+        Other = "other",
+    }
 }
 
-impl Browser {
-    pub const ALL: [Browser; 7] = [
-        Browser::Chrome,
-        Browser::Safari,
-        Browser::Firefox,
-        Browser::Edge,
-        Browser::Samsung,
-        Browser::Opera,
-        Browser::Other,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Browser::Chrome => "chrome",
-            Browser::Safari => "safari",
-            Browser::Firefox => "firefox",
-            Browser::Edge => "edge",
-            Browser::Samsung => "samsung",
-            Browser::Opera => "opera",
-            Browser::Other => "other",
-        }
-    }
-
-    /// Inverse of `self as u8`.
-    pub fn from_u8(v: u8) -> Option<Browser> {
-        Browser::ALL.get(usize::from(v)).copied()
+words! {
+    /// Browser family of a click, from its user agent (docs/routing.md).
+    Browser {
+        Chrome = "chrome",
+        Safari = "safari",
+        Firefox = "firefox",
+        Edge = "edge",
+        Samsung = "samsung",
+        Opera = "opera",
+        Other = "other",
     }
 }
 

@@ -28,7 +28,7 @@ use crate::calendar::Calendar;
 use crate::clock::unix_secs;
 use crate::counts::hourly::RETENTION_HOURS;
 use crate::counts::{Counts, LogPosition, hour_of};
-use crate::files::{AppendFile, FailureLog, hourly_name, log_files};
+use crate::files::{AppendFile, FailureLog, hourly_name, log_files, parse_hour_stamp};
 use crate::metrics::Metrics;
 
 /// Conversion log files are `conversions-<UTC hour>.ndjson`.
@@ -319,9 +319,7 @@ fn saved_hour(name: &str) -> Option<u64> {
         .strip_prefix(PREFIX)?
         .strip_prefix('-')?
         .strip_suffix(".ndjson")?;
-    let t = jiff::civil::DateTime::strptime("%Y-%m-%dT%H", stamp).ok()?;
-    let ts = t.to_zoned(jiff::tz::TimeZone::UTC).ok()?.timestamp();
-    u64::try_from(ts.as_second() / 3600).ok()
+    parse_hour_stamp(stamp)
 }
 
 /// What [`replay`] found.
@@ -363,7 +361,7 @@ pub fn replay(
         let hours_from = hour_of(now).saturating_sub(RETENTION_HOURS - 1);
         if count_from.is_none()
             && !may_hold_window(&name, converted, now)
-            && file_hour(&name).is_some_and(|start| hour_of(start) < hours_from)
+            && saved_hour(&name).is_some_and(|hour| hour < u64::from(hours_from))
         {
             continue;
         }
@@ -415,17 +413,7 @@ pub fn replay(
 /// Whether the log file `name` can hold a conversion of a click still inside the attribution
 /// window: its hour ends after the window's start (a conversion comes after its click).
 fn may_hold_window(name: &str, converted: &Converted, now: i64) -> bool {
-    file_hour(name).is_none_or(|start| converted.in_window(start + 3600, now))
-}
-
-/// The start (Unix seconds) of the hour of the log file `name`.
-fn file_hour(name: &str) -> Option<i64> {
-    name.strip_prefix(PREFIX)
-        .and_then(|r| r.strip_prefix('-'))
-        .and_then(|r| r.strip_suffix(".ndjson"))
-        .and_then(|h| jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", format!("{h}:00")).ok())
-        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map(|z| z.timestamp().as_second())
+    saved_hour(name).is_none_or(|hour| converted.in_window((hour as i64 + 1) * 3600, now))
 }
 
 #[cfg(test)]

@@ -137,16 +137,15 @@ pub struct RouteCounters {
     estimate: Mutex<Option<Estimate>>,
 }
 
-/// What optimized rotation last estimated of one route, over the link's window.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
+/// What optimized rotation last estimated of one route, over the link's window (the share
+/// it gave the route is the route's weight), as explanations show it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
 pub struct Estimate {
     pub clicks: u64,
     pub conversions: u64,
     pub revenue: Money,
     /// The posterior mean of its earnings per click.
     pub epc: f64,
-    /// The share of its priority's clicks it was given.
-    pub share: f64,
 }
 
 /// Optimized weights are millionths of a priority's clicks.

@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use super::hourly::{Hour, HourFile, Hourly, hour_of};
+use super::hourly::{Hour, HourFile, Hourly};
 use super::offer::{Counted, WindowCount};
 use super::registry::{Counts, Fallbacks, LogPosition};
-use crate::files::write_atomically;
+use crate::files::{hour_stamp, parse_hour_stamp, write_atomically};
 use crate::money::Money;
 use crate::vocab::{Source, SourceKind};
 
@@ -277,19 +277,11 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
 pub const HOURS_DIR: &str = "hours";
 
 fn hour_name(hour: Hour) -> String {
-    let ts = jiff::Timestamp::from_second(i64::from(hour) * 3600).unwrap_or_default();
-    format!("{}.json", ts.strftime("%Y-%m-%dT%H"))
+    format!("{}.json", hour_stamp(u64::from(hour)))
 }
 
 fn hour_of_name(name: &str) -> Option<Hour> {
-    let stem = name.strip_suffix(".json")?;
-    let dt = jiff::civil::DateTime::strptime("%Y-%m-%dT%H:%M", format!("{stem}:00")).ok()?;
-    let secs = dt
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()?
-        .timestamp()
-        .as_second();
-    Some(hour_of(secs))
+    parse_hour_stamp(name.strip_suffix(".json")?).and_then(|h| Hour::try_from(h).ok())
 }
 
 /// Writes the file of every hour in `hours` (and removes the files of hours before

@@ -7,8 +7,7 @@ use serde_json::{Map, Value, json};
 use super::decide::{Outcome, Trace, Verdict};
 use super::table::{Attachment, Link, LinkRotation, Skip};
 use crate::conditions::{Dimension, Set, Side};
-use crate::counts::WEIGHT_SCALE;
-use crate::money::Money;
+use crate::counts::{Estimate, WEIGHT_SCALE};
 use crate::vocab::{CapKind, DeviceClass};
 
 /// The conditions in force on `a` besides its countries and devices, under the attachment's
@@ -98,16 +97,7 @@ pub struct OptimizedReport {
     /// millionths, over a million).
     pub share: f64,
     /// The optimizer's last estimate, over the link's window; null before its first pass.
-    pub estimate: Option<EstimateReport>,
-}
-
-#[derive(Debug, Serialize, PartialEq)]
-pub struct EstimateReport {
-    pub clicks: u64,
-    pub conversions: u64,
-    pub revenue: Money,
-    /// The posterior mean of the attachment's earnings per click.
-    pub epc: f64,
+    pub estimate: Option<Estimate>,
 }
 
 fn optimized(link: &Link, a: &Attachment) -> Option<OptimizedReport> {
@@ -116,12 +106,7 @@ fn optimized(link: &Link, a: &Attachment) -> Option<OptimizedReport> {
     };
     Some(OptimizedReport {
         share: f64::from(link.weight(a)) / f64::from(WEIGHT_SCALE),
-        estimate: a.counters.estimate().map(|e| EstimateReport {
-            clicks: e.clicks,
-            conversions: e.conversions,
-            revenue: e.revenue,
-            epc: e.epc,
-        }),
+        estimate: a.counters.estimate(),
     })
 }
 

@@ -224,7 +224,6 @@ pub fn recompute<R: Rng + ?Sized>(
                         conversions: arm.conversions,
                         revenue: arm.revenue,
                         epc: s.epc,
-                        share: s.share,
                     },
                 );
             }
