@@ -346,13 +346,10 @@ fn with_shared<T>(
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     runtime.block_on(async {
         let shared = Shared::open(settings, Arc::new(Metrics::default())).map_err(|e| e.0)?;
-        work(&shared).await.map_err(|e| {
-            format!(
-                "{} (cluster.redis_url {})",
-                e,
-                crate::settings::redacted(&settings.redis_url)
-            )
-        })
+        shared.follow().await;
+        work(&shared)
+            .await
+            .map_err(|e| format!("{e} ({})", settings.redis()))
     })
 }
 
@@ -439,6 +436,13 @@ fn summary(s: &Snapshot) -> String {
         };
     }
     out += &format!("fallback   {}", s.settings.default_fallback_url);
+    if let Some(cluster) = &s.settings.cluster {
+        out += &format!(
+            "\ncluster    node {:?}, {}",
+            cluster.node_id,
+            cluster.redis()
+        );
+    }
     let mut warnings = never_qualifying(&s.table, geo);
     warnings.extend(rotating_without_pages(s));
     if s.settings.anonymous == Screen::Fallback && geo.anonymous.is_none() {

@@ -48,6 +48,8 @@ pub const CLUSTER_LEASE_CLICKS: &str = "smartlink_cluster_lease_clicks_total";
 pub const CLUSTER_CLICKS_WITHOUT_LEASE: &str = "smartlink_cluster_clicks_without_lease_total";
 pub const CLUSTER_CATALOG_GENERATION: &str = "smartlink_cluster_catalog_generation";
 pub const CLUSTER_CATALOG_DELAY: &str = "smartlink_cluster_catalog_propagation_seconds";
+pub const CLUSTER_PRIMARY_SWITCHES: &str = "smartlink_cluster_primary_switches_total";
+pub const CLUSTER_UNREPLICATED_WRITES: &str = "smartlink_cluster_unreplicated_writes_total";
 pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
@@ -283,6 +285,10 @@ pub struct ClusterMetrics {
     /// Clicks received in grants, and given back unspent.
     pub lease_clicks_granted: Counter,
     pub lease_clicks_returned: Counter,
+    /// Sentinel mode: switches to a new primary (failovers followed).
+    pub primary_switches: Counter,
+    /// Lease grants and conversion commits no replica acknowledged in time (tried again).
+    pub unreplicated_writes: Counter,
     /// Generation of the shared catalog this node applied, and how long after its commit.
     pub catalog_generation: AtomicU64,
     pub catalog_delay_ms: AtomicU64,
@@ -571,7 +577,7 @@ impl ClusterMetrics {
             ],
         );
         let delay = self.catalog_delay_ms.load(Ordering::Relaxed) as f64 / 1000.0;
-        let simple: [(&str, &str, &str, f64); 6] = [
+        let simple: [(&str, &str, &str, f64); 8] = [
             (
                 CLUSTER_REDIS_UP,
                 "gauge",
@@ -583,6 +589,18 @@ impl ClusterMetrics {
                 "counter",
                 "Commands and scripts sent to Redis.",
                 self.redis_commands.get() as f64,
+            ),
+            (
+                CLUSTER_PRIMARY_SWITCHES,
+                "counter",
+                "Sentinel mode: switches to a new primary named by the sentinels (failovers followed).",
+                self.primary_switches.get() as f64,
+            ),
+            (
+                CLUSTER_UNREPLICATED_WRITES,
+                "counter",
+                "Lease grants and conversion commits no replica acknowledged in time (tried again).",
+                self.unreplicated_writes.get() as f64,
             ),
             (
                 CLUSTER_CLICKS_WITHOUT_LEASE,

@@ -193,6 +193,8 @@ struct RawLog {
 #[serde(deny_unknown_fields)]
 struct RawCluster {
     redis_url: Option<String>,
+    sentinels: Option<Vec<String>>,
+    sentinel_master: Option<String>,
     node_id: Option<String>,
     key_prefix: Option<String>,
 }
@@ -231,12 +233,39 @@ pub enum Screen {
 /// Cluster mode (docs/cluster.md): the Redis the nodes share, and this node's name in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cluster {
-    /// `redis://[user:password@]host:port/db` (or `rediss://`).
+    /// `redis://[user:password@]host:port/db` (or `rediss://`). With `sentinel`, only its
+    /// user, password and database are used: the primary's address comes from the sentinels.
     pub redis_url: String,
+    /// Sentinel mode: the primary is the one these sentinels name.
+    pub sentinel: Option<Sentinels>,
     /// Unique per instance; its counts and leases are kept under this name.
     pub node_id: String,
     /// Prefix of every key, so that several networks may share one Redis.
     pub key_prefix: String,
+}
+
+impl Cluster {
+    /// Where this node finds Redis, for messages (the password replaced by `***`).
+    pub fn redis(&self) -> String {
+        match &self.sentinel {
+            None => format!("cluster.redis_url {}", redacted(&self.redis_url)),
+            Some(s) => format!(
+                "cluster.sentinels {} (master {:?})",
+                s.addresses.join(", "),
+                s.master
+            ),
+        }
+    }
+}
+
+/// Redis Sentinel (docs/cluster.md): where the sentinels listen, and the name under which
+/// they watch the cluster's primary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sentinels {
+    /// `host:port` of each sentinel.
+    pub addresses: Vec<String>,
+    /// The master name of the sentinels' configuration (`sentinel monitor NAME ...`).
+    pub master: String,
 }
 
 /// Connection handling: limits (docs/operations.md) and the PROXY protocol. Fixed at start.
@@ -922,11 +951,68 @@ impl Validator<'_> {
                 "must be at most 64 bytes, without white space",
             );
         }
+        let sentinel = self.sentinels(raw.sentinels, raw.sentinel_master);
         Cluster {
             redis_url,
+            sentinel,
             node_id,
             key_prefix,
         }
+    }
+
+    /// `cluster.sentinels` and `cluster.sentinel_master`: both or neither.
+    fn sentinels(
+        &mut self,
+        addresses: Option<Vec<String>>,
+        master: Option<String>,
+    ) -> Option<Sentinels> {
+        let (addresses, master) = match (addresses, master) {
+            (None, None) => return None,
+            (Some(a), Some(m)) => (a, m),
+            (Some(_), None) => {
+                self.fail(
+                    "cluster.sentinel_master",
+                    "required with cluster.sentinels: the master name the sentinels watch",
+                );
+                return None;
+            }
+            (None, Some(_)) => {
+                self.fail(
+                    "cluster.sentinels",
+                    "required with cluster.sentinel_master: the sentinels' host:port",
+                );
+                return None;
+            }
+        };
+        if addresses.is_empty() {
+            self.fail(
+                "cluster.sentinels",
+                "at least one sentinel's host:port (three or more in production)",
+            );
+        }
+        for (i, address) in addresses.iter().enumerate() {
+            let valid = address.rsplit_once(':').is_some_and(|(host, port)| {
+                !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+            }) && redis::Client::open(format!("redis://{address}")).is_ok();
+            if !valid {
+                self.fail(
+                    format!("cluster.sentinels[{i}]"),
+                    format!("{address:?} is not host:port (e.g. 10.0.0.5:26379)"),
+                );
+            }
+        }
+        if master.is_empty()
+            || master.len() > 64
+            || master
+                .bytes()
+                .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+        {
+            self.fail(
+                "cluster.sentinel_master",
+                format!("{master:?} must be 1 to 64 bytes, without white space"),
+            );
+        }
+        Some(Sentinels { addresses, master })
     }
 
     fn base_url(&mut self, key: &str, url: String) -> String {
@@ -1119,6 +1205,58 @@ mod tests {
         ] {
             assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
         }
+    }
+
+    #[test]
+    fn sentinels_come_with_their_master_name_and_take_only_credentials_from_the_url() {
+        let s = parse(&format!(
+            "{MINIMAL}\n[cluster]\nsentinels = [\"10.0.0.5:26379\", \"[::1]:26380\", \"redis-s3:26381\"]\nsentinel_master = \"smartlink\"\nredis_url = \"redis://:pw@primary/2\"\n"
+        ))
+        .unwrap();
+        let c = s.cluster.unwrap();
+        let sentinel = c.sentinel.as_ref().expect("Sentinel mode");
+        assert_eq!(sentinel.addresses.len(), 3);
+        assert_eq!(sentinel.master, "smartlink");
+        assert_eq!(
+            c.redis(),
+            "cluster.sentinels 10.0.0.5:26379, [::1]:26380, redis-s3:26381 (master \"smartlink\")"
+        );
+        let invalid = |cluster: &str| -> Vec<String> {
+            parse(&format!("{MINIMAL}\n[cluster]\n{cluster}\n"))
+                .unwrap_err()
+                .iter()
+                .map(|e| match e {
+                    SettingsError::Invalid { key, .. } => key.clone(),
+                    other => other.to_string(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            invalid("sentinels = [\"a:1\"]"),
+            ["cluster.sentinel_master"]
+        );
+        assert_eq!(invalid("sentinel_master = \"m\""), ["cluster.sentinels"]);
+        assert_eq!(
+            invalid("sentinels = []\nsentinel_master = \"m\""),
+            ["cluster.sentinels"]
+        );
+        assert_eq!(
+            invalid(
+                "sentinels = [\"a:1\", \"nohost\", \":5\", \"b:0\", \"c:99999\"]\nsentinel_master = \"a b\""
+            ),
+            [
+                "cluster.sentinels[1]",
+                "cluster.sentinels[2]",
+                "cluster.sentinels[3]",
+                "cluster.sentinels[4]",
+                "cluster.sentinel_master"
+            ]
+        );
+        let keys = invalid("sentinels = \"a:1\"\nsentinel_master = \"m\"");
+        assert!(
+            !keys.is_empty() && keys.iter().all(|k| k == "cluster.sentinels"),
+            "a list: {keys:?}"
+        );
     }
 
     #[test]

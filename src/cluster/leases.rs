@@ -13,9 +13,14 @@
 //!   lowered under what is granted, or when the offer left the table or lost its cap;
 //! - at shutdown, gives every lease back.
 //!
-//! A lease or give-back that gets no answer is never retried in a way that could count a
-//! click twice: clicks of a grant whose answer was lost, and of a give-back that failed, are
-//! simply not spent. The cap then fills a little late, never over.
+//! A request or give-back that gets no answer is sent again, unchanged, at the next tick,
+//! before anything else is asked for that offer, until Redis answers it (`shared::leases`:
+//! Redis applies each change once however often it is sent, and answers once a replica
+//! holds it). So a grant Redis made while the node had stopped waiting (a frozen Redis that
+//! woke up) is received and spent, never lost to the cap; and clicks are spent only from an
+//! answer, never counted twice. A change still unanswered when the offer leaves the table or
+//! at shutdown is tried once more, then abandoned: the cap then fills late by its clicks,
+//! never over. One of a window that ended is dropped: its clicks can no longer be spent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +30,7 @@ use super::{Args, Ticker};
 use crate::calendar::Period;
 use crate::counts::{CapClock, OfferCounters};
 use crate::shared::Shared;
+use crate::shared::leases::Change;
 use crate::state::State;
 use crate::vocab::CapKind;
 
@@ -48,6 +54,8 @@ pub const RETRY_REFUSED: Duration = Duration::from_millis(250);
 #[derive(Default)]
 pub struct Keeper {
     leases: HashMap<u32, Lease>,
+    /// The number of the last change sent (`shared::leases`).
+    seq: u64,
 }
 
 /// What the keeper knows of one offer's lease.
@@ -55,6 +63,10 @@ struct Lease {
     counters: Arc<OfferCounters>,
     /// The day window the lease is of.
     window: i64,
+    /// The daily click cap at the last tick.
+    cap: u64,
+    /// A change sent without an answer yet: sent again until answered.
+    unanswered: Option<Change>,
     /// The offer's clicks in the window and its capped clicks, at the last tick.
     spent: u64,
     missed: u64,
@@ -67,12 +79,14 @@ struct Lease {
 }
 
 impl Lease {
-    fn new(counters: Arc<OfferCounters>, window: i64, now: Instant) -> Lease {
+    fn new(counters: Arc<OfferCounters>, window: i64, cap: u64, now: Instant) -> Lease {
         Lease {
             spent: counters.daily_clicks(window),
             missed: counters.capped_clicks(),
             counters,
             window,
+            cap,
+            unanswered: None,
             rate: 0.0,
             last_spend: now,
             left: None,
@@ -111,12 +125,13 @@ impl Keeper {
             let lease = self
                 .leases
                 .entry(offer.id)
-                .or_insert_with(|| Lease::new(Arc::clone(&caps.counters), day, now));
+                .or_insert_with(|| Lease::new(Arc::clone(&caps.counters), day, cap, now));
             if lease.window != day {
                 // A new window: the old lease cannot be spent in it.
-                *lease = Lease::new(Arc::clone(&caps.counters), day, now);
+                *lease = Lease::new(Arc::clone(&caps.counters), day, cap, now);
             }
-            keep_one(shared, offer.id, cap, lease, elapsed, now).await;
+            lease.cap = cap;
+            keep_one(shared, offer.id, lease, &mut self.seq, elapsed, now).await;
         }
         let gone: Vec<u32> = self
             .leases
@@ -126,25 +141,26 @@ impl Keeper {
             .collect();
         for id in gone {
             if let Some(lease) = self.leases.remove(&id) {
-                give_back(shared, id, &lease).await;
+                give_back(shared, id, lease, &mut self.seq).await;
             }
         }
     }
 
     /// Gives back every lease held (at shutdown, after the last request).
-    pub async fn give_back_all(self, shared: &Shared) {
-        for (id, lease) in &self.leases {
-            give_back(shared, *id, lease).await;
+    pub async fn give_back_all(mut self, shared: &Shared) {
+        for (id, lease) in std::mem::take(&mut self.leases) {
+            give_back(shared, id, lease, &mut self.seq).await;
         }
     }
 }
 
-/// One offer's tick: measure demand, then renew or give back.
+/// One offer's tick: measure demand; then send again a change left unanswered, or renew,
+/// or give back.
 async fn keep_one(
     shared: &Shared,
     offer: u32,
-    cap: u64,
     lease: &mut Lease,
+    seq: &mut u64,
     elapsed: f64,
     now: Instant,
 ) {
@@ -157,11 +173,16 @@ async fn keep_one(
     }
     (lease.spent, lease.missed) = (spent, missed);
     lease.rate = 0.8 * lease.rate + 0.2 * (demand as f64 / elapsed);
+    if let Some(change) = lease.unanswered {
+        send(shared, lease, change, now).await;
+        return;
+    }
     let held = c.lease_left(day);
     let lowered = lease.left.is_some_and(|left| left < 0);
     if held > 0 && (now - lease.last_spend >= IDLE || lowered) {
         let clicks = c.take_lease(day);
-        returned(shared, offer, day, clicks).await;
+        let change = next(seq, offer, day, -i64::from(clicks));
+        send(shared, lease, change, now).await;
         return;
     }
     let wanted = demand > 0 || lease.rate >= 1.0;
@@ -171,51 +192,75 @@ async fn keep_one(
     if lease.refused_at.is_some_and(|at| now - at < RETRY_REFUSED) {
         return;
     }
-    let left = lease.left.unwrap_or(cap as i64).max(4) / 4;
+    let left = lease.left.unwrap_or(lease.cap as i64).max(4) / 4;
     let want = (lease.rate * SPAN)
         .ceil()
         .clamp(1.0, f64::from(MAX_LEASE))
-        .min(left as f64) as u32;
+        .min(left as f64) as i64;
+    let change = next(seq, offer, day, want.max(1));
+    send(shared, lease, change, now).await;
+}
+
+/// The next change of `offer`'s lease in `window`.
+fn next(seq: &mut u64, offer: u32, window: i64, clicks: i64) -> Change {
+    *seq += 1;
+    Change {
+        offer,
+        window,
+        seq: *seq,
+        clicks,
+    }
+}
+
+/// Sends `change` and applies its answer to `lease`: clicks granted are added to it;
+/// without an answer the change is kept to be sent again.
+async fn send(shared: &Shared, lease: &mut Lease, change: Change, now: Instant) {
     let metrics = &shared.metrics().cluster;
-    match shared.lease(offer, day, cap, want.max(1)).await {
-        Ok(grant) => {
-            lease.left = Some(grant.left);
-            if grant.clicks > 0 {
-                c.add_lease(day, grant.clicks);
-                c.set_cluster_full(day, false);
-                lease.refused_at = None;
-                metrics.lease_granted.inc();
-                metrics.lease_clicks_granted.add(u64::from(grant.clicks));
-            } else {
-                c.set_cluster_full(day, true);
-                lease.refused_at = Some(now);
-                metrics.lease_refused.inc();
-            }
+    let c = &lease.counters;
+    let grant = match shared.change_lease(&change, lease.cap).await {
+        Ok(grant) => grant,
+        Err(_) => {
+            lease.unanswered = Some(change);
+            metrics.lease_failed.inc();
+            return;
         }
-        Err(_) => metrics.lease_failed.inc(),
-    }
-}
-
-/// Empties `lease` and gives its clicks back.
-async fn give_back(shared: &Shared, offer: u32, lease: &Lease) {
-    let clicks = lease.counters.take_lease(lease.window);
-    returned(shared, offer, lease.window, clicks).await;
-}
-
-/// Gives `clicks` of `offer`'s lease in `window` back to Redis. Not put back in the lease
-/// when Redis does not answer: the give-back may still have happened.
-async fn returned(shared: &Shared, offer: u32, window: i64, clicks: u32) {
-    if clicks == 0 {
-        return;
-    }
-    match shared.give_back(offer, window, clicks).await {
-        Ok(()) => shared
-            .metrics()
-            .cluster
+    };
+    lease.unanswered = None;
+    lease.left = Some(grant.left);
+    if change.clicks < 0 {
+        metrics
             .lease_clicks_returned
-            .add(u64::from(clicks)),
-        Err(e) => {
-            tracing::warn!(offer, clicks, error = %e.0, "lease not given back; those clicks of the cap stay unspent today")
-        }
+            .add(grant.clicks.unsigned_abs());
+    } else if grant.clicks > 0 {
+        c.add_lease(change.window, grant.clicks as u32);
+        c.set_cluster_full(change.window, false);
+        lease.refused_at = None;
+        metrics.lease_granted.inc();
+        metrics.lease_clicks_granted.add(grant.clicks as u64);
+    } else {
+        c.set_cluster_full(change.window, true);
+        lease.refused_at = Some(now);
+        metrics.lease_refused.inc();
+    }
+}
+
+/// Empties `lease` and gives its clicks back, with those of a grant left unanswered: one
+/// try each (the offer left the table, or the node stops).
+async fn give_back(shared: &Shared, offer: u32, mut lease: Lease, seq: &mut u64) {
+    let now = Instant::now();
+    if let Some(change) = lease.unanswered {
+        send(shared, &mut lease, change, now).await;
+    }
+    let clicks = lease.counters.take_lease(lease.window);
+    if clicks > 0 {
+        let change = next(seq, offer, lease.window, -i64::from(clicks));
+        send(shared, &mut lease, change, now).await;
+    }
+    if let Some(change) = lease.unanswered {
+        tracing::warn!(
+            offer,
+            clicks = change.clicks,
+            "lease change not answered; those clicks of the cap may stay unspent today"
+        );
     }
 }

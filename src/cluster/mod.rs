@@ -9,8 +9,9 @@
 //!   offer with a conversion cap, so a cap reached through any node stops routing here.
 //! - counters: this node's counters file, and each hour its counts changed in, pushed every
 //!   second, for cluster statistics and optimized rotation.
-//! - Redis health and the postback queue: a PING every 250 ms while Redis is down; the
-//!   queued postbacks applied once it is back.
+//! - Redis health and the postback queue: a PING every 250 ms while Redis is down (in
+//!   Sentinel mode after asking the sentinels where the primary is, and every second
+//!   otherwise); the queued postbacks applied once it is back.
 
 pub mod catalog;
 pub mod leases;
@@ -33,6 +34,8 @@ use crate::vocab::CapKind;
 const POLL: Duration = Duration::from_millis(250);
 /// How often this node's counters are pushed.
 const PUSH: Duration = Duration::from_secs(1);
+/// How often, in Sentinel mode, the sentinels are asked where the primary is while it answers.
+const FOLLOW: Duration = Duration::from_secs(1);
 
 /// The running tasks of a node in cluster mode.
 pub struct Node {
@@ -197,10 +200,17 @@ async fn push_hours(state: &State, shared: &Shared) {
     }
 }
 
-/// Every [`POLL`]: while Redis is down, a PING; once it answers, the queued postbacks.
+/// Every [`POLL`]: while Redis is down, a PING (in Sentinel mode, after asking the sentinels
+/// where the primary is); once it answers, the queued postbacks. In Sentinel mode, also
+/// every [`FOLLOW`] while Redis answers: a primary demoted by a failover may still answer.
 async fn health_and_queue((state, shared, stopped): Args) {
     let mut ticker = Ticker::new(POLL, stopped);
+    let mut followed = tokio::time::Instant::now();
     while ticker.tick().await {
+        if shared.is_up() && followed.elapsed() >= FOLLOW {
+            shared.follow().await;
+            followed = tokio::time::Instant::now();
+        }
         if !shared.is_up() && !shared.ping().await {
             continue;
         }

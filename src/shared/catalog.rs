@@ -158,8 +158,9 @@ impl Shared {
     pub async fn watch_catalog(
         &self,
     ) -> Result<impl futures_util::Stream<Item = u64> + use<>, Unavailable> {
+        let client = self.client()?;
         let connect = async {
-            let mut pubsub = self.client.get_async_pubsub().await?;
+            let mut pubsub = client.get_async_pubsub().await?;
             pubsub.subscribe(self.catalog_channel()).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };

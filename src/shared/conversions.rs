@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-use super::{Shared, Unavailable};
+use super::{Shared, Unavailable, evalsha};
 use crate::clicks::DedupKey;
 
 /// Seconds a pending claim holds a click id.
@@ -125,22 +125,23 @@ impl Shared {
     /// Marks the claimed id recorded, kept `keep_secs` (the attribution window), and counts
     /// it in the totals of `offer` (`None`: the click went to the fallback, no offer's caps).
     /// `false` when another node took the id over meanwhile (this node's claim expired).
+    /// Answered once a replica holds it (or the primary has none): a failover then keeps it.
     pub async fn commit(
         &self,
         key: DedupKey,
         keep_secs: u64,
         offer: Option<(u32, Windows)>,
     ) -> Result<bool, Unavailable> {
-        let mut call = COMMIT.prepare_invoke();
-        call.key(self.claim_key(key))
-            .arg(&self.token)
-            .arg(keep_secs);
-        if let Some((offer, windows)) = offer {
-            for (key, keep) in self.total_keys(offer, &windows) {
-                call.key(key).arg(keep);
-            }
+        let claim = self.claim_key(key);
+        let totals = offer.map(|(offer, windows)| self.total_keys(offer, &windows));
+        let mut keys = vec![claim.as_str()];
+        keys.extend(totals.iter().flatten().map(|(key, _)| key.as_str()));
+        let mut call = evalsha(&COMMIT, &keys);
+        call.arg(&self.token).arg(keep_secs);
+        for (_, keep) in totals.iter().flatten() {
+            call.arg(keep);
         }
-        let committed: u8 = self.invoke(&call).await?;
+        let committed: u8 = self.invoke_replicated(&COMMIT, &call).await?;
         Ok(committed == 1)
     }
 

@@ -32,7 +32,7 @@ impl Shared {
             .ignore()
             .hset(self.key(format_args!("nodes")), &self.node, now_ms)
             .ignore();
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let answer = tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
         self.settle(answer)
     }
@@ -54,7 +54,7 @@ impl Shared {
         if !expired.is_empty() {
             pipe.hdel(&key, expired).ignore();
         }
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn()?;
         let answer = tokio::time::timeout(super::TIMEOUT, pipe.query_async::<()>(&mut conn)).await;
         self.settle(answer)
     }
