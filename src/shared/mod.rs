@@ -309,15 +309,16 @@ impl Shared {
         answer: Result<redis::RedisResult<T>, tokio::time::error::Elapsed>,
     ) -> Result<T, Unavailable> {
         self.metrics.cluster.redis_commands.inc();
-        // An error reply (a script's) is an answer: Redis is up, unless it says it is a
-        // replica now (a failover demoted it: the sentinels are asked again).
+        // An error reply (a script's) is an answer: Redis is up, unless, in Sentinel mode,
+        // it says it is a replica now (a failover demoted it: the sentinels are asked again).
+        let demoted = |e: &redis::RedisError| {
+            self.sentinel.is_some()
+                && e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly)
+        };
         let up = match &answer {
             Ok(Ok(_)) => true,
             Ok(Err(e)) => {
-                !(e.is_io_error()
-                    || e.is_timeout()
-                    || e.is_connection_dropped()
-                    || e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::ReadOnly))
+                !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || demoted(e))
             }
             Err(_) => false,
         };

@@ -228,15 +228,53 @@ fn load_until_capped(addrs: &[SocketAddr], cap: usize, limit: Duration) -> (u64,
     std::thread::scope(|scope| {
         scope.spawn(|| load(addrs, 6, &stop, &capped, &errors));
         let _stop = StopOnDrop(&stop);
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline && capped.load(Ordering::Relaxed) < cap as u64 {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // Demand goes on a while after the cap is met: nothing more may get through.
-        std::thread::sleep(Duration::from_millis(1500));
-        stop.store(true, Ordering::Relaxed);
+        stop_after_cap(&stop, &capped, cap, Instant::now(), limit);
     });
     (capped.into_inner(), errors.into_inner())
+}
+
+/// Waits until the capped offer got `cap` clicks or `limit` passed since `since`, keeps the
+/// demand on 1.5 s more (nothing more may get through), then stops the load. Returns when
+/// the cap was reached, counted from `since`.
+fn stop_after_cap(
+    stop: &AtomicBool,
+    capped: &AtomicU64,
+    cap: usize,
+    since: Instant,
+    limit: Duration,
+) -> Option<Duration> {
+    let mut reached = None;
+    while since.elapsed() < limit {
+        if capped.load(Ordering::Relaxed) >= cap as u64 {
+            reached = Some(since.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, Ordering::Relaxed);
+    reached
+}
+
+/// Waits until the capped offer got `clicks` clicks (the load runs).
+fn wait_for_routed(capped: &AtomicU64, clicks: u64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while capped.load(Ordering::Relaxed) < clicks {
+        assert!(Instant::now() < deadline, "the capped offer is routed");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Clicks of the capped offer (31) in a stopped node's click log.
+fn routed_to_capped(config: &TestConfig) -> usize {
+    let records = config.click_records();
+    records.iter().filter(|r| r["offer_id"] == 31).count()
+}
+
+/// Clicks of the capped offer granted in `redis`, over every window.
+fn granted(redis: &Redis) -> usize {
+    let keys: Vec<String> = redis.cmd(&["KEYS", "test:lease:31:*"]);
+    keys.iter().map(|k| redis.cmd::<usize>(&["GET", k])).sum()
 }
 
 #[test]
@@ -253,9 +291,7 @@ fn a_click_cap_over_three_nodes_admits_exactly_the_cap() {
     // Every node took part; their click logs add up to the cap.
     let mut per_node = Vec::new();
     for n in nodes {
-        let config = n.stop();
-        let records = config.click_records();
-        per_node.push(records.iter().filter(|r| r["offer_id"] == 31).count());
+        per_node.push(routed_to_capped(&n.stop()));
     }
     assert_eq!(per_node.iter().sum::<usize>(), CLICK_CAP, "{per_node:?}");
     assert!(
@@ -263,9 +299,7 @@ fn a_click_cap_over_three_nodes_admits_exactly_the_cap() {
         "each node routed some: {per_node:?}"
     );
     // Every lease was given back or spent: nothing granted beyond the cap.
-    let keys: Vec<String> = redis.cmd(&["KEYS", "test:lease:31:*"]);
-    let granted: u64 = keys.iter().map(|k| redis.cmd::<u64>(&["GET", k])).sum();
-    assert_eq!(granted as usize, CLICK_CAP);
+    assert_eq!(granted(&redis), CLICK_CAP);
 }
 
 #[test]
@@ -495,28 +529,16 @@ fn lease_grants_made_by_a_frozen_redis_after_it_wakes_return_to_the_cap() {
     std::thread::scope(|scope| {
         scope.spawn(|| load(&addrs, 4, &stop, &capped, &errors));
         let _stop = StopOnDrop(&stop);
-        // Frozen mid-load, well before the cap: the keepers' renewals time out.
-        assert!(
-            wait_for(Duration::from_secs(10), || capped.load(Ordering::Relaxed)
-                >= 20),
-            "the capped offer is routed"
-        );
+        // Frozen mid-load, as the first leases are spent, well before the cap: the keepers'
+        // renewals time out.
+        wait_for_routed(&capped, 1);
         redis.signal(libc::SIGSTOP);
         std::thread::sleep(Duration::from_secs(3));
         let frozen = capped.load(Ordering::Relaxed);
         redis.signal(libc::SIGCONT);
         let woke = Instant::now();
         assert!(frozen < CLICK_CAP as u64, "frozen before the cap: {frozen}");
-        while woke.elapsed() < Duration::from_secs(10) {
-            if capped.load(Ordering::Relaxed) >= CLICK_CAP as u64 {
-                reached = Some(woke.elapsed());
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // Demand goes on: nothing more may get through.
-        std::thread::sleep(Duration::from_millis(1500));
-        stop.store(true, Ordering::Relaxed);
+        reached = stop_after_cap(&stop, &capped, CLICK_CAP, woke, Duration::from_secs(10));
     });
     let capped = capped.into_inner();
     assert_eq!(errors.into_inner(), 0, "every click was answered 302");
@@ -525,19 +547,11 @@ fn lease_grants_made_by_a_frozen_redis_after_it_wakes_return_to_the_cap() {
     eprintln!("cap of {CLICK_CAP} reached {reached:?} after Redis woke");
     assert!(reached < Duration::from_secs(3), "{reached:?}");
     assert_eq!(capped as usize, CLICK_CAP, "exactly the cap");
-    let routed: usize = nodes
-        .into_iter()
-        .map(|n| {
-            let config = n.stop();
-            let records = config.click_records();
-            records.iter().filter(|r| r["offer_id"] == 31).count()
-        })
-        .sum();
+    let routed: usize = nodes.into_iter().map(|n| routed_to_capped(&n.stop())).sum();
     assert_eq!(routed, CLICK_CAP, "the click logs hold exactly the cap");
-    let keys: Vec<String> = redis.cmd(&["KEYS", "test:lease:31:*"]);
-    let granted: u64 = keys.iter().map(|k| redis.cmd::<u64>(&["GET", k])).sum();
     assert_eq!(
-        granted as usize, CLICK_CAP,
+        granted(&redis),
+        CLICK_CAP,
         "granted in Redis: the clicks routed"
     );
 }
@@ -550,7 +564,7 @@ fn lease_grants_made_by_a_frozen_redis_after_it_wakes_return_to_the_cap() {
 #[test]
 fn a_primary_killed_under_load_is_followed_through_sentinel_without_losing_a_click_a_conversion_or_the_cap()
  {
-    const CAP: usize = 4000;
+    const CAP: usize = 6000;
     let network = NETWORK.replace("\"daily_clicks\": 300", &format!("\"daily_clicks\": {CAP}"));
     let mut ha = Sentinels::start();
     let nodes: Vec<Node> = (0..2)
@@ -575,11 +589,7 @@ fn a_primary_killed_under_load_is_followed_through_sentinel_without_losing_a_cli
     std::thread::scope(|scope| {
         scope.spawn(|| load(&addrs, 4, &stop, &capped, &errors));
         let _stop = StopOnDrop(&stop);
-        assert!(
-            wait_for(Duration::from_secs(10), || capped.load(Ordering::Relaxed)
-                >= 200),
-            "the capped offer is routed"
-        );
+        wait_for_routed(&capped, 1500);
         ha.primary.kill();
         let killed = Instant::now();
         // The longest time the capped offer got no click, from the kill to the cap.
@@ -612,16 +622,7 @@ fn a_primary_killed_under_load_is_followed_through_sentinel_without_losing_a_cli
             );
             followed.push(killed.elapsed());
         }
-        while killed.elapsed() < Duration::from_secs(60) {
-            if capped.load(Ordering::Relaxed) >= CAP as u64 {
-                reached = Some(killed.elapsed());
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // Demand goes on: nothing more may get through.
-        std::thread::sleep(Duration::from_millis(1500));
-        stop.store(true, Ordering::Relaxed);
+        reached = stop_after_cap(&stop, &capped, CAP, killed, Duration::from_secs(60));
         without_leases = stalls.join().expect("sampler");
     });
     eprintln!(
@@ -653,25 +654,25 @@ fn a_primary_killed_under_load_is_followed_through_sentinel_without_losing_a_cli
             "{id}"
         );
     }
-    let granted: u64 = ha
-        .replica
-        .cmd::<Vec<String>>(&["KEYS", "test:lease:31:*"])
-        .iter()
-        .map(|k| ha.replica.cmd::<u64>(&["GET", k]))
-        .sum();
     assert_eq!(
-        granted as usize, CAP,
+        granted(&ha.replica),
+        CAP,
         "granted on the new primary: the clicks routed"
+    );
+    // The command line asks the sentinels too: the cluster's totals, from the new primary.
+    assert!(
+        wait_for(Duration::from_secs(5), || command_json(
+            &nodes[0].config.settings_path(),
+            &["stats", "--link", "42"]
+        )["conversions"]
+            == 21),
+        "smartlink stats reads the new primary"
     );
     let mut routed = 0;
     let mut logged: Vec<String> = Vec::new();
     for n in nodes {
         let config = n.stop();
-        routed += config
-            .click_records()
-            .iter()
-            .filter(|r| r["offer_id"] == 31)
-            .count();
+        routed += routed_to_capped(&config);
         logged.extend(
             config
                 .conversion_records()
