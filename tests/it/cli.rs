@@ -40,6 +40,31 @@ fn check_accepts_a_valid_configuration_with_a_summary() {
 }
 
 #[test]
+fn check_names_the_sentinels_a_node_follows_and_refuses_them_without_a_master_name() {
+    let sentinels =
+        "[cluster]\nsentinels = [\"10.0.0.5:26379\", \"10.0.0.6:26379\"]\nnode_id = \"edge-1\"";
+    let config =
+        TestConfig::new(NETWORK).section(&format!("{sentinels}\nsentinel_master = \"smartlink\""));
+    let path = config.write();
+    let out = run(&["check", "--config", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains(r#"cluster    node "edge-1", cluster.sentinels 10.0.0.5:26379, 10.0.0.6:26379 (master "smartlink")"#),
+        "{t}"
+    );
+    let config = TestConfig::new(NETWORK).section(sentinels);
+    let path = config.write();
+    let out = run(&["check", "--config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("cluster.sentinel_master"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn check_lists_every_problem_with_its_location_and_exits_1() {
     let network = NETWORK
         .replace(
