@@ -181,8 +181,10 @@ async fn keep_one(
     let lowered = lease.left.is_some_and(|left| left < 0);
     if held > 0 && (now - lease.last_spend >= IDLE || lowered) {
         let clicks = c.take_lease(day);
-        let change = next(seq, offer, day, -i64::from(clicks));
-        send(shared, lease, change, now).await;
+        if clicks > 0 {
+            let change = next(seq, offer, day, -i64::from(clicks));
+            send(shared, lease, change, now).await;
+        }
         return;
     }
     let wanted = demand > 0 || lease.rate >= 1.0;
