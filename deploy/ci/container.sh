@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CI stage "container": builds the image from Containerfile with podman, on a base image
-# bootstrapped from Debian's packages (no image registry is reachable: mmdebstrap
-# --variant=minbase bookworm, then podman import; kept between runs) and the release binary
-# of the "release build" stage, then runs it with a config volume and a state volume:
+# bootstrapped from Debian's packages (no image registry is reachable: deploy/ci/base-image.sh,
+# mmdebstrap --variant=minbase bookworm, then podman import; kept between runs) and the release
+# binary of the "release build" stage, then runs it with a config volume and a state volume:
 # /healthz, the health check, a click, `podman stop` drains and exits 0, a restart keeps the
 # counters. Needs root, podman, runc, mmdebstrap, curl and python3.
 set -euo pipefail
@@ -16,7 +16,6 @@ for tool in podman runc mmdebstrap strip curl python3; do
 done
 export CONTAINERS_CONF=$PWD/deploy/ci/containers.conf
 
-base=localhost/smartlink-base:bookworm
 image=localhost/smartlink:ci
 name=smartlink-ci
 state=smartlink-ci-state
@@ -34,12 +33,8 @@ work=$(mktemp -d -t smartlink-container.XXXXXX)
 # health check itself.
 quiet() { grep -v 'unable to get systemd connection' || true; }
 
-if ! podman image exists "$base"; then
-  echo "-- base image: mmdebstrap --variant=minbase bookworm | podman import"
-  mmdebstrap --variant=minbase --quiet bookworm "$work/base.tar"
-  podman import --quiet "$work/base.tar" "$base" >/dev/null
-  rm -f "$work/base.tar"
-fi
+echo "-- base image (deploy/ci/base-image.sh)"
+base=$(bash deploy/ci/base-image.sh)
 
 echo "-- podman build (BINARY=prebuilt: the release build's binary, stripped)"
 ctx=$work/context
