@@ -20,12 +20,16 @@ image=localhost/smartlink:ci
 name=smartlink-ci
 state=smartlink-ci-state
 work=""
+dangling() { podman images -q --filter dangling=true | sort; }
 cleanup() {
   podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
   podman volume rm -f "$state" >/dev/null 2>&1 || true
   podman rmi -f "$image" >/dev/null 2>&1 || true
+  # The build's stage images, untagged once the image is gone (and only those).
+  comm -13 <(echo "$before") <(dangling) | xargs -r podman rmi -f >/dev/null 2>&1 || true
   [ -z "$work" ] || rm -rf "$work"
 }
+before=$(dangling)
 cleanup # what an interrupted run left
 trap cleanup EXIT
 work=$(mktemp -d -t smartlink-container.XXXXXX)
