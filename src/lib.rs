@@ -35,6 +35,7 @@
 //! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
 //! | `audit`    | the audit log: one record per catalog change, key fingerprints        |
 //! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
+//! | `notify`   | tells systemd (`Type=notify`) when the process is ready, reloading, stopping |
 //! | `conditions` | targeting dimensions, declared once: parsing, compiled rules       |
 //! | `metrics`  | metric names, counters, Prometheus text                               |
 //! | `catalog`  | the network JSON: model, load with locations, validation, save        |
@@ -86,6 +87,7 @@ pub mod http;
 pub mod links;
 pub mod metrics;
 pub mod money;
+pub mod notify;
 pub mod optimizer;
 pub mod rebuilder;
 pub mod route_report;

@@ -26,6 +26,13 @@ enum Command {
     Serve,
     /// Validate settings, catalog and GeoIP database; print a summary or every problem.
     Check,
+    /// Ask the running server for /readyz on server.listen; exit 0 when it answers 200
+    /// (a health check that needs no curl).
+    Ready {
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
     /// Print, as JSON, where a click would go and why; records nothing.
     Route {
         /// Smart link id.
@@ -108,6 +115,9 @@ fn main() -> ExitCode {
     match command.unwrap_or(Command::Serve) {
         Command::Serve => smartlink::cli::serve(&config),
         Command::Check => smartlink::cli::check(&config),
+        Command::Ready { timeout_ms } => {
+            smartlink::cli::ready(&config, std::time::Duration::from_millis(timeout_ms))
+        }
         Command::Route {
             link,
             ip,

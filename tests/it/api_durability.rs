@@ -120,6 +120,9 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
     for (round, delay_ms) in [120u64, 260, 410].into_iter().enumerate() {
         let mut bin = Binary::start(&path);
         let addr = bin.addr;
+        // The kill comes `delay_ms` after the first answered write, however slow the
+        // machine is to start the server (a loaded CI host took longer than 120 ms).
+        let (first_answered, first) = std::sync::mpsc::channel();
         let writer = std::thread::spawn(move || {
             // Names answered 200, in order: each was on disk before its answer.
             let mut answered = Vec::new();
@@ -130,7 +133,12 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
                     "/api/2/affiliate.json",
                     &format!("api_key={API_KEY}&affiliate_name={name}"),
                 ) {
-                    Some((200, _)) => answered.push(name),
+                    Some((200, _)) => {
+                        answered.push(name);
+                        if answered.len() == 1 {
+                            let _ = first_answered.send(());
+                        }
+                    }
                     Some((status, body)) => panic!("write answered {status}: {body}"),
                     None => break,
                 }
@@ -147,6 +155,8 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
             }
             answered
         });
+        // A writer that never gets an answer fails the assertions below.
+        let _ = first.recv_timeout(Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(delay_ms));
         bin.signal(libc::SIGKILL);
         let answered = writer.join().expect("writer");

@@ -25,5 +25,6 @@ mod postbacks;
 mod proxies;
 mod revenue;
 mod rotation;
+mod service;
 mod smart_link;
 mod weights;

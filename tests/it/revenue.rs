@@ -108,6 +108,16 @@ async fn revenue_is_the_amount_or_else_the_offers_payout_exactly() {
     .await);
     convert(&s, &ids[3], None).await;
     assert_eq!(stats(&s, 30, &[]).await["revenue"], "13.85");
+    // The dashboard's conversions and revenue: the same totals in /metrics.
+    let metrics = s.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("\nsmartlink_conversions_total 4\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsmartlink_revenue_total 13.85\n"),
+        "{metrics}"
+    );
     let offers = ok(&api_get(&s, "offers.json", &[("offer_id", "31")]).await);
     assert_eq!(items(&offers, "offers")[0]["payout"], "1.25");
     // A payout that is not an exact decimal is refused.

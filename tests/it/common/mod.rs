@@ -458,11 +458,17 @@ pub struct Binary {
 impl Binary {
     /// Starts `smartlink serve --config PATH` and waits for its "listening on" line.
     pub fn start(config: &Path) -> Binary {
+        Binary::start_with_env(config, &[])
+    }
+
+    /// [`Binary::start`] with more environment variables.
+    pub fn start_with_env(config: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Binary {
         let mut child = Command::new(env!("CARGO_BIN_EXE_smartlink"))
             .args(["serve", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
             .env_remove(smartlink::settings::ENV_CLICK_SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
