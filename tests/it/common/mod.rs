@@ -458,9 +458,21 @@ pub struct Binary {
 impl Binary {
     /// Starts `smartlink serve --config PATH` and waits for its "listening on" line.
     pub fn start(config: &Path) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_smartlink"))
-            .args(["serve", "--config"])
-            .arg(config)
+        let mut command = Command::new(env!("CARGO_BIN_EXE_smartlink"));
+        command.args(["serve", "--config"]).arg(config);
+        Binary::spawn(command)
+    }
+
+    /// Starts `smartlink` with `args` in the directory `dir` (relative paths of the default
+    /// settings resolve there) and waits for its "listening on" line.
+    pub fn start_in(dir: &Path, args: &[&str]) -> Binary {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_smartlink"));
+        command.args(args).current_dir(dir);
+        Binary::spawn(command)
+    }
+
+    fn spawn(mut command: Command) -> Binary {
+        let mut child = command
             .env("RUST_LOG", "info")
             .env_remove(smartlink::settings::ENV_CLICK_SECRET)
             .stdout(Stdio::null())
