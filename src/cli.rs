@@ -1,5 +1,5 @@
-//! The commands: `serve`, `check`, `ready`, `route` (README: Command line), `stats`, `push`
-//! and `audit`. `main.rs` only parses arguments.
+//! The commands (README: Command line): `serve`, `check`, `ready`, `route`, `stats`,
+//! `simulate`, `push` and `audit`. `main.rs` only parses arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
 //! 64 `serve` refused an invalid configuration; 2 bad command-line arguments (clap).
@@ -195,7 +195,7 @@ pub fn push(config: &Path, file: Option<&Path>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let path = file.unwrap_or(&settings.catalog_path);
+    let path = file.unwrap_or(settings.catalog_source());
     let catalog = match crate::catalog::load(path) {
         Ok((catalog, _)) => catalog,
         Err(errors) => {
@@ -487,7 +487,7 @@ fn summary(s: &Snapshot) -> String {
     );
     out += &format!(
         "catalog    {}: {} affiliates; {} offers ({}); {} smart links ({}) with {} attachments; {} campaigns; {} creatives; {} landing pages\n",
-        s.settings.catalog_path.display(),
+        s.settings.catalog_source().display(),
         c.affiliates.len(),
         c.offers.len(),
         tally(c.offers.iter().map(|o| o.offer_status.as_str())),

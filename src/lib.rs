@@ -22,8 +22,9 @@
 //!
 //! # Module map
 //!
-//! From the ground up; a module imports only modules above it in this table
-//! (`docs/architecture.md` has the same map with the reasons).
+//! From the ground up; a module imports only modules above it in this table (`shared` sits
+//! above `conversions`, whose recorder claims a conversion in Redis in cluster mode;
+//! `docs/architecture.md` has the same map by floors, with the reasons).
 //!
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
@@ -44,9 +45,9 @@
 //! | `counts`   | the counter seam: every count, written by what happened               |
 //! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; landing pages; explanations |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
+//! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
-//! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link and per-offer statistics from the counters                   |
 //! | `click`    | the click use case: decide → landing page → count → sign → render → record |
@@ -58,7 +59,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`, `audit`       |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.

@@ -206,7 +206,7 @@ pub enum Postback {
     Duplicate,
     /// The click is older than the attribution window.
     Expired,
-    /// Malformed or forged click id, or a bad amount (`400`).
+    /// Malformed click id or a bad amount (`400`); a forged click id (`422`).
     Invalid,
     /// Not recorded for a server-side reason (`503`).
     Unavailable,

@@ -363,12 +363,14 @@ fn stats_range(args: &Args, now: i64) -> Result<Option<std::ops::Range<u32>>, Ap
     }
     crate::stats::hours(from.as_deref(), to.as_deref(), now)
         .map(Some)
-        .map_err(|e| {
-            let field = match e {
-                crate::stats::BadRange::NotATime(name, _) => name,
-                crate::stats::BadRange::Empty => FROM.name,
-            };
-            ApiError::bad_request(Some(field), e.to_string())
+        .map_err(|e| match e {
+            crate::stats::BadRange::NotATime(name, _) => {
+                ApiError::bad_request(Some(name), e.to_string())
+            }
+            // Two date-times, each as documented, that name no hour.
+            crate::stats::BadRange::Empty => {
+                ApiError::unprocessable(Some(FROM.name), e.to_string())
+            }
         })
 }
 

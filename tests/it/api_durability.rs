@@ -280,3 +280,61 @@ async fn a_body_that_comes_too_slowly_is_408_and_changes_nothing() {
     );
     server.stop().await;
 }
+
+/// `catalog.initial` (the demo's way to keep its shipped network as it is): read while
+/// `catalog.path` does not exist; the first write creates `catalog.path` and leaves the
+/// initial file as it was; a restart reads what was written.
+#[tokio::test]
+async fn the_first_write_creates_the_catalog_and_leaves_the_initial_file_as_it_is() {
+    let config = TestConfig::new(NETWORK);
+    let settings = config.write();
+    let initial = config.catalog_path();
+    let written = config.dir.path().join("data").join("network.json");
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    let path_line = format!("path = {initial:?}");
+    assert!(text.contains(&path_line));
+    std::fs::write(
+        &settings,
+        text.replace(
+            &path_line,
+            &format!("path = {written:?}\ninitial = {initial:?}"),
+        ),
+    )
+    .expect("settings");
+    let server = TestServer::start_written(config).await;
+    assert!(
+        !written.exists(),
+        "nothing is written before the first write"
+    );
+    let r = crate::common::api_post(
+        &server,
+        "affiliate.json",
+        serde_json::json!({"affiliate_name": "First Write"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        std::fs::read_to_string(&initial).expect("initial"),
+        NETWORK,
+        "the initial file is as it was"
+    );
+    let saved = std::fs::read_to_string(&written).expect("the write created catalog.path");
+    assert!(saved.contains("First Write"), "{saved}");
+    // A second write goes on from the written file (its stamp, not the initial one's).
+    let r = crate::common::api_post(
+        &server,
+        "affiliate.json",
+        serde_json::json!({"affiliate_name": "Second Write"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let config = server.stop().await;
+    let server = TestServer::start_written(config).await;
+    let r = crate::common::api_get(&server, "affiliates.json", &[]).await;
+    assert!(
+        r.body.contains("First Write") && r.body.contains("Second Write"),
+        "a restart reads catalog.path: {}",
+        r.body
+    );
+    server.stop().await;
+}

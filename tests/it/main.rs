@@ -23,6 +23,7 @@ mod openapi;
 mod optimized;
 mod postbacks;
 mod proxies;
+mod quick_start;
 mod revenue;
 mod rotation;
 mod service;
