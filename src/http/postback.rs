@@ -16,7 +16,7 @@
 //! | recorded | 200 | `{"status":"recorded"}` |
 //! | same click id again | 200 | `{"status":"duplicate"}` (nothing counted) |
 //! | click older than the attribution window | 200 | `{"status":"expired"}` (nothing counted) |
-//! | missing, malformed or forged id; bad amount | 400 | `{"status":"invalid","error":…}` |
+//! | missing, malformed or forged id, or one whose time is more than `MAX_CLOCK_SKEW_SECS` ahead; bad amount | 400 | `{"status":"invalid","error":…}` |
 //! | token missing or wrong (when one is required) | 401 | `{"status":"unauthorized",…}` |
 //! | source outside `postbacks.allowed_networks` | 403 | `{"status":"forbidden",…}` |
 //! | not written (disk, full id set, shutdown) | 503 | `{"status":"unavailable"}`, `Retry-After: 1` |
@@ -169,8 +169,12 @@ where
     let Some(click_id) = params.click_id else {
         return Ok(invalid(state, Invalid::Missing));
     };
-    let Ok(claims) = snapshot.signer.verify(&click_id) else {
-        return Ok(invalid(state, Invalid::ClickId));
+    let now_ms = crate::clock::wall(started)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let claims = match snapshot.signer.verify(&click_id) {
+        Ok(claims) if !claims.is_from_the_future(now_ms / 1000) => claims,
+        _ => return Ok(invalid(state, Invalid::ClickId)),
     };
     // The click's offer's own token, else the network's; none: postbacks are open.
     let required = claims
@@ -195,9 +199,6 @@ where
         Ok(a) => a,
         Err(_) => return Ok(invalid(state, Invalid::Amount)),
     };
-    let now_ms = crate::clock::wall(started)
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
     let window = snapshot.settings.attribution_window.as_secs() as i64;
     if i64::from(claims.time) < now_ms / 1000 - window {
         state.metrics.postback(Postback::Expired);
