@@ -81,7 +81,7 @@ impl Invalid {
                 "{\"status\":\"invalid\",\"error\":\"click_id is not a valid click id\"}\n"
             }
             Invalid::Amount => {
-                "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number such as 12.50\"}\n"
+                "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number from 0 to 999999999999.999999 with at most 6 decimals, such as 12.50\"}\n"
             }
         }
     }

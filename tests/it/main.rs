@@ -26,4 +26,5 @@ mod proxies;
 mod revenue;
 mod rotation;
 mod smart_link;
+mod state_files;
 mod weights;
