@@ -210,6 +210,18 @@ impl OfferCounters {
         self.daily_clicks.count(start)
     }
 
+    /// Makes the click cap's count of the window starting at `start` at least `n` (the
+    /// clicks the click log shows, counted at start when no reservation says more).
+    pub fn daily_clicks_at_least(&self, start: i64, n: u64) {
+        self.daily_clicks.merge(
+            Counted {
+                window_start: start,
+                count: n,
+            },
+            u64::max,
+        );
+    }
+
     /// The clicks of the lease left to spend in the window starting at `start`.
     pub fn lease_left(&self, start: i64) -> u64 {
         self.lease.count(start)

@@ -100,8 +100,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub const COUNTERS_RECOVERY: &str = "To start without it, move it aside (mv counters.json counters.json.bad): conversions and their caps are then counted again from the conversion log, today's click caps from reservations.json, and lifetime click statistics restart from zero (docs/operations.md#when-a-state-file-cannot-be-read)";
-    pub const RESERVATIONS_RECOVERY: &str = "To start without it, move it aside (mv reservations.json reservations.json.bad): today's click caps then count from counters.json and, for the last second before an unclean stop, from the click log (docs/operations.md#when-a-state-file-cannot-be-read)";
+    pub const COUNTERS_RECOVERY: &str = "To start without it, move it aside (mv counters.json counters.json.bad): conversions and their caps are then counted again from the conversion log, today's click caps from reservations.json, and lifetime click statistics restart from zero while the hourly ones keep their 31 days (docs/operations.md#when-a-state-file-cannot-be-read)";
+    pub const RESERVATIONS_RECOVERY: &str = "To start without it, move it aside (mv reservations.json reservations.json.bad): today's click caps are then counted again from the click log (docs/operations.md#when-a-state-file-cannot-be-read)";
 }
 
 /// Serialises every counter and the conversion log position (pretty: people read it). The

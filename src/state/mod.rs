@@ -87,7 +87,7 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("counters: {0}")]
+    #[error("state file {0}")]
     Counters(#[from] StoreError),
     #[error("cluster: {0}")]
     Cluster(String),
@@ -405,6 +405,51 @@ fn retire(old: Arc<Snapshot>) {
     }
 }
 
+/// Counts the current window of every daily click cap of the table from the click log, when
+/// there is a counters file but no reservations file (it was moved aside, or the state was
+/// written by a build without it): the counters file may miss the last second of clicks
+/// before an unclean stop, the log does not (except the records still queued then).
+fn recount_click_caps(snapshot: &Snapshot, counts: &Counts) -> Result<(), StartError> {
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let day = snapshot
+        .calendar
+        .window(crate::calendar::Period::Day, now)
+        .start;
+    let capped: std::collections::HashSet<u32> = snapshot
+        .table
+        .offers()
+        .iter()
+        .filter(|o| {
+            o.caps
+                .as_ref()
+                .is_some_and(|c| c.limits.get(crate::vocab::CapKind::DailyClicks).is_some())
+        })
+        .map(|o| o.id)
+        .collect();
+    if capped.is_empty() {
+        return Ok(());
+    }
+    let dir = &snapshot.settings.state_dir;
+    let started = std::time::Instant::now();
+    let logged = crate::clicks::log::routed_since(dir, day, &capped).map_err(|source| {
+        StartError::StateDir {
+            path: dir.clone(),
+            source,
+        }
+    })?;
+    for (&offer, &n) in &logged {
+        counts.offer(offer).daily_clicks_at_least(day, n);
+    }
+    tracing::warn!(
+        offers = capped.len(),
+        clicks = logged.values().sum::<u64>(),
+        ms = started.elapsed().as_millis() as u64,
+        "no {}: today's click caps counted from the click log",
+        crate::counts::reserve::FILE_NAME
+    );
+    Ok(())
+}
+
 /// Loads the saved counters and hours' clicks into `counts`, then replays the conversion
 /// log: the converted click ids inside the attribution window, the conversions the counters
 /// file missed, and the conversions of the hours kept. Also used read-only by
@@ -412,8 +457,11 @@ fn retire(old: Arc<Snapshot>) {
 pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartError> {
     let settings = &snapshot.settings;
     let dir = &settings.state_dir;
-    crate::counts::store::load(dir, counts)?;
-    crate::counts::reserve::load(dir, counts)?;
+    let had_counters = crate::counts::store::load(dir, counts)?;
+    // (In cluster mode the click caps' counts are in Redis.)
+    if !crate::counts::reserve::load(dir, counts)? && had_counters && settings.cluster.is_none() {
+        recount_click_caps(snapshot, counts)?;
+    }
     let mut converted = Converted::new(
         settings.attribution_window.as_secs() as i64,
         settings.max_tracked_conversions,
