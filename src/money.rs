@@ -131,18 +131,6 @@ impl Total {
         self.0
     }
 
-    /// This total and one more amount.
-    #[must_use]
-    pub fn add(self, amount: Money) -> Total {
-        Total(self.0.saturating_add(u128::from(amount.0)))
-    }
-
-    /// The sum of two totals.
-    #[must_use]
-    pub fn plus(self, other: Total) -> Total {
-        Total(self.0.saturating_add(other.0))
-    }
-
     /// `self / n`, rounded half up to a millionth; `None` when `n` is 0 (EPC before any
     /// click).
     pub fn per(self, n: u64) -> Option<Total> {
@@ -156,6 +144,23 @@ impl Total {
     /// As a float, for the optimizer's estimates only (never stored, never summed).
     pub fn as_f64(self) -> f64 {
         self.0 as f64 / SCALE as f64
+    }
+}
+
+/// This total and one more amount (saturating: see the module's text for why it never has
+/// to).
+impl std::ops::Add<Money> for Total {
+    type Output = Total;
+    fn add(self, amount: Money) -> Total {
+        Total(self.0.saturating_add(u128::from(amount.0)))
+    }
+}
+
+/// The sum of two totals (saturating).
+impl std::ops::Add for Total {
+    type Output = Total;
+    fn add(self, other: Total) -> Total {
+        Total(self.0.saturating_add(other.0))
     }
 }
 
@@ -297,7 +302,7 @@ mod tests {
     /// counters file could not read back (the total was read with the amount's grammar).
     #[test]
     fn a_total_of_the_largest_amounts_reads_back_whatever_its_size() {
-        let two = Total::ZERO.add(Money::MAX).add(Money::MAX);
+        let two = Total::ZERO + Money::MAX + Money::MAX;
         assert_eq!(two.to_string(), "1999999999999.999998");
         let json = serde_json::to_string(&two).unwrap();
         assert_eq!(serde_json::from_str::<Total>(&json).unwrap(), two);
@@ -307,7 +312,7 @@ mod tests {
         assert_eq!(Total::parse(&most.to_string()), Ok(most));
         let largest = Total::from_millionths(u128::MAX);
         assert_eq!(Total::parse(&largest.to_string()), Ok(largest));
-        assert_eq!(largest.add(Money::MAX), largest, "saturates, never wraps");
+        assert_eq!(largest + Money::MAX, largest, "saturates, never wraps");
         assert!(Total::parse("340282366920938463463374607431768.211456").is_err());
         assert!(
             serde_json::from_str::<Total>("12.5").is_err(),
@@ -321,7 +326,7 @@ mod tests {
         #[test]
         fn sums_are_exact(cents in proptest::collection::vec(0u64..10_000_000, 1..50)) {
             let total = cents.iter().fold(Total::ZERO, |s, &c| {
-                s.add(Money::parse(&format!("{}.{:02}", c / 100, c % 100)).unwrap())
+                s + Money::parse(&format!("{}.{:02}", c / 100, c % 100)).unwrap()
             });
             proptest::prop_assert_eq!(total.millionths(), u128::from(cents.iter().sum::<u64>()) * 10_000);
             proptest::prop_assert_eq!(Total::parse(&total.to_string()).unwrap(), total);
@@ -348,7 +353,7 @@ mod tests {
         let largest = Total::from_millionths(u128::MAX);
         assert_eq!(largest.per(1), Some(largest));
         let dime = Money::parse("0.10").unwrap();
-        let sum = (0..1000).fold(Total::ZERO, |s, _| s.add(dime));
+        let sum = (0..1000).fold(Total::ZERO, |s, _| s + dime);
         assert_eq!(sum.to_string(), "100.00");
     }
 }

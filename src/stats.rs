@@ -208,7 +208,7 @@ pub fn link_in(link: &Link, period: Period) -> LinkStats {
     let conversions = offers.iter().map(|o| o.earned.conversions).sum::<u64>() + own.conversions;
     let revenue = offers
         .iter()
-        .fold(own.revenue, |sum, o| sum.plus(o.earned.revenue));
+        .fold(own.revenue, |sum, o| sum + o.earned.revenue);
     let earned = Earned::of(routed, conversions, revenue);
     LinkStats {
         smart_link_id: link.id,

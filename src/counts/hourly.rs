@@ -47,7 +47,7 @@ impl Tally {
     pub fn add(&mut self, other: &Tally) {
         self.routed += other.routed;
         self.conversions += other.conversions;
-        self.revenue = self.revenue.plus(other.revenue);
+        self.revenue = self.revenue + other.revenue;
     }
 }
 
@@ -66,7 +66,7 @@ impl FallbackTally {
             *a += b;
         }
         self.conversions += other.conversions;
-        self.revenue = self.revenue.plus(other.revenue);
+        self.revenue = self.revenue + other.revenue;
     }
 }
 
@@ -143,7 +143,7 @@ impl Hourly {
         let mut inner = self.lock();
         let add = |conversions: &mut u64, sum: &mut Total| {
             *conversions += 1;
-            *sum = sum.add(revenue);
+            *sum = *sum + revenue;
         };
         match offer_id {
             Some(offer) => {
@@ -447,7 +447,7 @@ mod tests {
             proptest::prop_assert_eq!(a.routed + b.routed, whole.routed);
             proptest::prop_assert_eq!(a.routed, by_hour[..cut as usize].iter().sum::<u64>());
             proptest::prop_assert_eq!(a.conversions, conversions[..cut as usize].iter().sum::<u64>());
-            proptest::prop_assert_eq!(a.revenue.plus(b.revenue), whole.revenue);
+            proptest::prop_assert_eq!(a.revenue + b.revenue, whole.revenue);
         }
     }
 }

@@ -142,7 +142,7 @@ impl Revenue {
 
     pub(super) fn add(&self, total: Total) {
         let mut sum = self.lock();
-        *sum = sum.plus(total);
+        *sum = *sum + total;
     }
 }
 

@@ -475,16 +475,14 @@ mod tests {
         let most =
             crate::money::Total::from_millionths(u128::from(u64::MAX) * 999_999_999_999_999_999);
         node.route(s, 1042).revenue.set(most);
-        node.source(s).fallback_revenue.set(
-            crate::money::Total::ZERO
-                .add(crate::money::Money::MAX)
-                .add(crate::money::Money::MAX),
-        );
+        node.source(s)
+            .fallback_revenue
+            .set(crate::money::Total::ZERO + crate::money::Money::MAX + crate::money::Money::MAX);
         let bytes = render(&node);
         let total = Counts::default();
         add(&bytes, &total).unwrap();
         add(&bytes, &total).unwrap();
-        assert_eq!(total.route(s, 1042).revenue(), most.plus(most));
+        assert_eq!(total.route(s, 1042).revenue(), most + most);
         assert_eq!(
             total.source(s).fallback_revenue().to_string(),
             "3999999999999.999996"

@@ -114,7 +114,7 @@ pub fn shares<R: Rng + ?Sized>(arms: &[Arm], min_share: f64, rng: &mut R) -> Vec
     // The pooled rate, kept off 0 and 1 so that the prior is proper.
     let pooled = ((conversions as f64 + 0.5) / (clicks as f64 + 1.0)).clamp(1e-6, 0.5);
     let (alpha0, beta0) = (1.0, 1.0 / pooled - 1.0);
-    let revenue = arms.iter().fold(Total::ZERO, |sum, a| sum.plus(a.revenue));
+    let revenue = arms.iter().fold(Total::ZERO, |sum, a| sum + a.revenue);
     let pooled_value = if conversions > 0 {
         revenue.millionths() as f64 / conversions as f64
     } else {

@@ -211,8 +211,8 @@ async fn run(case: &Case) {
         };
         let p = server.get(&format!("/p?{query}"), &[]).await;
         match (amount.map(|a| Money::parse(a)), p.status.as_u16()) {
-            (Some(Ok(m)), 200) => accepted.revenue = accepted.revenue.add(m),
-            (None, 200) => accepted.revenue = accepted.revenue.add(payout),
+            (Some(Ok(m)), 200) => accepted.revenue = accepted.revenue + m,
+            (None, 200) => accepted.revenue = accepted.revenue + payout,
             (Some(Err(_)), 400) => {
                 assert!(p.body.contains("999999999999.999999"), "{}", p.body);
                 continue;
