@@ -192,7 +192,7 @@ impl Reservations {
                 .offers
                 .entry(offer.offer_id)
                 .or_insert_with(|| Held::new(Arc::clone(&offer.counters), day, now));
-            if held.window != day || !Arc::ptr_eq(&held.counters, &offer.counters) {
+            if held.window != day {
                 *held = Held::new(Arc::clone(&offer.counters), day, now);
                 changed = true;
             }
@@ -205,8 +205,6 @@ impl Reservations {
                     grant,
                 });
             }
-            held.counters
-                .set_cluster_full(day, held.reserved + u64::from(grant) >= offer.cap);
         }
         // Offers that left the table or lost their cap: their leases are given back.
         let before = self.offers.len();
