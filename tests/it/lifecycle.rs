@@ -468,17 +468,25 @@ fn open_postbacks_are_warned_about_at_start() {
     );
 }
 
-/// `smartlink serve` on `config`, expected to refuse to start: its exit code and stderr.
+/// `smartlink serve` on `config`, expected to refuse to start: its exit code and stderr
+/// (`None` and what it said, killed, if it was still running after 20 s).
 fn refused_start(config: &std::path::Path) -> (Option<i32>, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
         .args(["serve", "--config"])
         .arg(config)
-        .output()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run smartlink serve");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let exited = wait_for(Duration::from_secs(20), || {
+        child.try_wait().ok().flatten().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("its output");
+    let code = if exited { out.status.code() } else { None };
+    (code, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// A state file that cannot be read stops the start, and the error names the file and the
