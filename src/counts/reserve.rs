@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use super::offer::{Counted, OfferCounters};
 use super::registry::Counts;
-use super::store::StoreError;
+use super::store::{StoreError, check_version, read_state};
 use crate::files::{FailureLog, write_atomically};
 
 pub const FILE_NAME: &str = "reservations.json";
@@ -77,23 +77,19 @@ struct Reservation {
 /// window becomes at least what was reserved (a newer window than the counters file's
 /// replaces its count). No file: nothing changes. Returns whether there was one.
 pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
-    let path = dir.join(FILE_NAME);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(source) => return Err(StoreError::Read { path, source }),
+    let parse = |bytes: &[u8]| {
+        let file: ReservationsFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        check_version(file.version, VERSION)?;
+        Ok(file)
     };
-    let file = serde_json::from_slice::<ReservationsFile>(&bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|f| match f.version {
-            VERSION => Ok(f),
-            v => Err(format!("version {v} (this build reads version {VERSION})")),
-        })
-        .map_err(|message| StoreError::Invalid {
-            path: path.clone(),
-            message,
-            recovery: StoreError::RESERVATIONS_RECOVERY,
-        })?;
+    let Some(file) = read_state(
+        dir.join(FILE_NAME),
+        parse,
+        StoreError::RESERVATIONS_RECOVERY,
+    )?
+    else {
+        return Ok(false);
+    };
     for r in file.offers {
         counts.offer(r.offer_id).daily_clicks.merge(
             Counted {

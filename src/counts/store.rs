@@ -168,17 +168,10 @@ pub fn render(counts: &Counts) -> Vec<u8> {
 /// Reads `dir/counters.json` into `counts` (which should be empty), conversion log position
 /// included. No file: nothing is loaded. Returns whether there was a file.
 pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
-    let path = dir.join(FILE_NAME);
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(source) => return Err(StoreError::Read { path, source }),
+    let Some(mut file) = read_state(dir.join(FILE_NAME), parse, StoreError::COUNTERS_RECOVERY)?
+    else {
+        return Ok(false);
     };
-    let mut file = parse(&text).map_err(|message| StoreError::Invalid {
-        path: path.clone(),
-        message,
-        recovery: StoreError::COUNTERS_RECOVERY,
-    })?;
     let position = file.conversion_log.take();
     apply(file, counts, How::Restore);
     if let Some(position) = position {
@@ -187,14 +180,41 @@ pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
     Ok(true)
 }
 
+/// Reads the state file `path` and parses it with `parse`; `None`: there is no file. An
+/// error names the file and, for one that cannot be read back, the way forward (`recovery`).
+pub(super) fn read_state<T>(
+    path: PathBuf,
+    parse: impl Fn(&[u8]) -> Result<T, String>,
+    recovery: &'static str,
+) -> Result<Option<T>, StoreError> {
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StoreError::Read { path, source }),
+    };
+    parse(&bytes)
+        .map(Some)
+        .map_err(|message| StoreError::Invalid {
+            path,
+            message,
+            recovery,
+        })
+}
+
+/// Whether a state file of `version` is one this build reads (`reads`).
+pub(super) fn check_version(version: u32, reads: u32) -> Result<(), String> {
+    if version == reads {
+        Ok(())
+    } else {
+        Err(format!(
+            "version {version} (this build reads version {reads})"
+        ))
+    }
+}
+
 fn parse(bytes: &[u8]) -> Result<CountersFile, String> {
     let file: CountersFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if file.version != VERSION {
-        return Err(format!(
-            "version {} (this build reads version {VERSION})",
-            file.version
-        ));
-    }
+    check_version(file.version, VERSION)?;
     Ok(file)
 }
 
