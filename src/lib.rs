@@ -16,6 +16,7 @@
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
+//! counts::reserve (standalone) ─▶ reservations.json: click caps' leases, on disk before spent
 //! cluster (background tasks, never on a click's path) ◀─▶ shared (Redis): the catalog,
 //!   click-cap leases into counts, conversion totals, counter pushes, the postback queue
 //! ```

@@ -28,4 +28,5 @@ mod revenue;
 mod rotation;
 mod service;
 mod smart_link;
+mod state_files;
 mod weights;
