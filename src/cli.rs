@@ -131,6 +131,7 @@ pub fn serve(config: &Path) -> ExitCode {
         crate::cluster::catalog::sync_at_start(&state).await;
         let node = crate::cluster::Node::start(&state);
         let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
+        let partner = state.start_partner_postbacks(stopped.clone());
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(
             generation = state.snapshot().generation,
@@ -167,6 +168,9 @@ pub fn serve(config: &Path) -> ExitCode {
             node.stop().await;
         }
         let _ = optimizer.await;
+        if let Some(partner) = partner {
+            let _ = partner.await;
+        }
         let flushed = state.clone();
         let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
         crate::cluster::Node::push_final_counters(&state).await;

@@ -50,6 +50,7 @@
 //! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
+//! | `partner`  | partner postbacks: delivery URLs, the delivery log, the sender task  |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link and per-offer statistics from the counters                   |
 //! | `click`    | the click use case: decide → landing page → count → sign → render → record |
@@ -93,6 +94,7 @@ pub mod money;
 pub mod notify;
 pub mod optimizer;
 pub mod outbound;
+pub mod partner;
 pub mod rebuilder;
 pub mod route_report;
 pub mod routing;

@@ -54,6 +54,12 @@ pub const CLUSTER_CATALOG_DELAY: &str = "smartlink_cluster_catalog_propagation_s
 pub const CLUSTER_PRIMARY_SWITCHES: &str = "smartlink_cluster_primary_switches_total";
 pub const CLUSTER_UNREPLICATED_WRITES: &str = "smartlink_cluster_unreplicated_writes_total";
 pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
+pub const PARTNER_POSTBACK_ATTEMPTS: &str = "smartlink_partner_postback_attempts_total";
+pub const PARTNER_POSTBACKS_PENDING: &str = "smartlink_partner_postbacks_pending";
+pub const PARTNER_POSTBACKS_FAILED: &str = "smartlink_partner_postbacks_failed";
+pub const PARTNER_POSTBACKS_IN_FLIGHT: &str = "smartlink_partner_postbacks_in_flight";
+pub const PARTNER_POSTBACKS_OLDEST_PENDING: &str =
+    "smartlink_partner_postbacks_oldest_pending_age_seconds";
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
 pub const PROCESS_VIRTUAL: &str = "process_virtual_memory_bytes";
@@ -270,6 +276,11 @@ pub struct Metrics {
     /// difference is the queue's depth.
     pub records_queued: Counter,
     pub records_dequeued: Counter,
+    /// Partner postback attempts by result: delivered, retry, failed.
+    pub partner_postbacks_delivered: Counter,
+    pub partner_postbacks_retried: Counter,
+    pub partner_postbacks_failed: Counter,
+    pub partner_postbacks_in_flight: Gauge,
     /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
     last_reload: AtomicU64,
     /// Cluster mode's metrics (rendered only in cluster mode).
@@ -330,6 +341,12 @@ pub struct External {
     pub capped_clicks: u64,
     /// `None`: standalone.
     pub cluster: Option<ClusterValues>,
+    /// Partner postbacks waiting to be delivered (in flight included), and failed ones kept
+    /// for a retry.
+    pub partner_postbacks_pending: u64,
+    pub partner_postbacks_failed: u64,
+    /// Age of the oldest pending partner postback (0: none).
+    pub partner_postbacks_oldest_pending_secs: u64,
 }
 
 impl Metrics {
@@ -430,9 +447,20 @@ impl Metrics {
             env!("CARGO_PKG_VERSION"),
             label_value(&ext.node)
         );
+        counter_family(
+            &mut o,
+            PARTNER_POSTBACK_ATTEMPTS,
+            "Partner postback attempts, by result (delivered; retry: another attempt follows; failed: given up).",
+            "result",
+            [
+                ("delivered", self.partner_postbacks_delivered.get()),
+                ("retry", self.partner_postbacks_retried.get()),
+                ("failed", self.partner_postbacks_failed.get()),
+            ],
+        );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 23] = [
+        let simple: [(&str, &str, &str, u64); 27] = [
             (
                 RELOADS,
                 "counter",
@@ -570,6 +598,30 @@ impl Metrics {
                 "gauge",
                 "Click records waiting in the queue for the log writer.",
                 depth,
+            ),
+            (
+                PARTNER_POSTBACKS_PENDING,
+                "gauge",
+                "Partner postbacks not yet delivered and not failed (in flight included).",
+                ext.partner_postbacks_pending,
+            ),
+            (
+                PARTNER_POSTBACKS_FAILED,
+                "gauge",
+                "Partner postbacks that failed and are kept for a retry (retry_partner_postback.json).",
+                ext.partner_postbacks_failed,
+            ),
+            (
+                PARTNER_POSTBACKS_IN_FLIGHT,
+                "gauge",
+                "Partner postback attempts in flight.",
+                self.partner_postbacks_in_flight.get().max(0) as u64,
+            ),
+            (
+                PARTNER_POSTBACKS_OLDEST_PENDING,
+                "gauge",
+                "Age in seconds of the oldest pending partner postback (0 when none is pending).",
+                ext.partner_postbacks_oldest_pending_secs,
             ),
         ];
         for (name, kind, text, value) in simple {

@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 use crate::template::Template;
 
+mod partner_postbacks;
+pub use partner_postbacks::PartnerPostbacks;
+
 /// Environment variable that overrides `tracking.click_secret`.
 pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";
 /// Environment variable that overrides `api.keys` (comma-separated).
@@ -92,6 +95,8 @@ struct RawSettings {
     records: RawRecords,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    partner_postbacks: partner_postbacks::RawPartnerPostbacks,
     /// `None` when the file has no `[cluster]` section: standalone.
     cluster: Option<RawCluster>,
 }
@@ -355,6 +360,7 @@ pub struct Settings {
     pub log_level: String,
     /// `None`: standalone.
     pub cluster: Option<Cluster>,
+    pub partner_postbacks: PartnerPostbacks,
 }
 
 impl Settings {
@@ -436,6 +442,9 @@ impl Settings {
         }
         if self.cluster != other.cluster {
             changed.push("cluster");
+        }
+        if self.partner_postbacks != other.partner_postbacks {
+            changed.push("partner_postbacks");
         }
         changed
     }
@@ -523,6 +532,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "records" => raw.records = section.read(),
             "log" => raw.log = section.read(),
             "cluster" => raw.cluster = Some(section.read()),
+            "partner_postbacks" => raw.partner_postbacks = section.read(),
             _ => section.errors.push((
                 name.span().start,
                 String::new(),
@@ -547,7 +557,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 12] = [
     "server",
     "catalog",
     "geoip",
@@ -559,6 +569,7 @@ const SECTIONS: [&str; 11] = [
     "records",
     "log",
     "cluster",
+    "partner_postbacks",
 ];
 
 /// One section of the file being read key by key.
@@ -926,6 +937,7 @@ impl Validator<'_> {
             ),
             log_level,
             cluster,
+            partner_postbacks: self.partner_postbacks(raw.partner_postbacks),
         }
     }
 

@@ -296,6 +296,7 @@ pub static CALLS: [Call; 25] = [
             LANDING_PAGE_ID.optional(),
             SUB_AFFILIATE.optional(),
             COUPON_CODE.optional(),
+            POSTBACK_URL.optional(),
         ],
         write::create_campaign,
     ),
@@ -310,6 +311,9 @@ pub static CALLS: [Call; 25] = [
             LANDING_PAGE_ID
                 .nullable()
                 .doc("The landing page to assign; null (JSON) or empty (form) removes it."),
+            POSTBACK_URL
+                .nullable()
+                .doc("The campaign's own partner postback URL; null (JSON) or empty (form) removes it."),
         ],
         write::update_campaign,
     ),
@@ -324,6 +328,7 @@ pub static CALLS: [Call; 25] = [
             ROTATION.optional(),
             OPTIMIZE_WINDOW_HOURS.optional(),
             OPTIMIZE_MIN_SHARE.optional(),
+            POSTBACK_URL.optional(),
         ],
         write::create_smart_link,
     ),
@@ -337,6 +342,9 @@ pub static CALLS: [Call; 25] = [
             ROTATION.optional(),
             OPTIMIZE_WINDOW_HOURS.nullable(),
             OPTIMIZE_MIN_SHARE.nullable(),
+            POSTBACK_URL
+                .nullable()
+                .doc("The smart link's own partner postback URL; null (JSON) or empty (form) removes it."),
         ],
         write::update_smart_link,
     ),
@@ -413,12 +421,18 @@ pub static CALLS: [Call; 25] = [
     // Affiliates.
     post(
         "affiliate.json",
-        &[AFFILIATE_NAME.required()],
+        &[AFFILIATE_NAME.required(), POSTBACK_URL.optional()],
         write::create_affiliate,
     ),
     post(
         "update_affiliate.json",
-        &[AFFILIATE_ID.required(), AFFILIATE_NAME.optional()],
+        &[
+            AFFILIATE_ID.required(),
+            AFFILIATE_NAME.optional(),
+            POSTBACK_URL
+                .nullable()
+                .doc("The partner postback URL; null (JSON) or empty (form) removes it."),
+        ],
         write::update_affiliate,
     ),
     // Many writes as one.

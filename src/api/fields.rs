@@ -267,6 +267,11 @@ pub const SMART_LINK_STATUS: Field<LinkStatus> = Field::new(
     LINK_STATUS,
     "active | inactive. An inactive smart link sends every click to its fallback URL.",
 );
+pub const POSTBACK_URL: Field<String> = Field::new(
+    "postback_url",
+    Type::PostbackUrl,
+    "Partner postback URL: called server to server for each conversion of the clicks it covers (an affiliate's, or a campaign's or smart link's in place of its affiliate's). Absolute http(s) URL whose origin no macro can change; it may contain the macros of offer URLs and {conversion_id}, {transaction_id}, {payout}, {amount}, {offer_name}, {conversion_time} (docs/api.md#partner-postbacks).",
+);
 pub const SUB_AFFILIATE: Field<String> = Field::new(
     "sub_affiliate",
     Type::Text,

@@ -105,7 +105,7 @@ impl<'a> Names<'a> {
 
 /// A campaign as `campaigns.json` lists it (the seed sample's fields).
 fn campaign_item(settings: &Settings, names: &Names, x: &Campaign) -> Value {
-    json!({
+    let mut item = json!({
         "campaign_id": x.campaign_id,
         "offer_id": x.offer_id,
         "offer_name": names.offers.get(&x.offer_id),
@@ -116,7 +116,16 @@ fn campaign_item(settings: &Settings, names: &Names, x: &Campaign) -> Value {
         "creative_id": x.creative_id,
         "sub_affiliate": x.sub_affiliate,
         "date_created": x.date_created.as_deref().map(rfc3339),
-    })
+    });
+    with_postback_url(&mut item, x.postback_url.as_deref());
+    item
+}
+
+/// Adds a partner postback URL to an answer shaped as a seed sample when one is set.
+pub fn with_postback_url(item: &mut Value, url: Option<&str>) {
+    if let Some(url) = url {
+        item["postback_url"] = json!(url);
+    }
 }
 
 /// A catalog date as RFC 3339 UTC (`2026-01-15T09:00:00Z`), the form lists use.
@@ -205,6 +214,7 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
                 "offer_count": x.offers.len(),
             });
             with_rotation(&mut item, x);
+            with_postback_url(&mut item, x.postback_url.as_deref());
             item
         })
         .collect();

@@ -232,13 +232,18 @@ where
         .offer_id
         .and_then(|id| snapshot.table.offer_by_id(id))
         .map_or(Money::ZERO, |o| o.payout);
-    let conversion = Conversion {
+    let mut conversion = Conversion {
         time_ms: now_ms,
         click_id: click_id.into(),
         claims,
         revenue: amount.as_ref().map_or(payout, Amount::money),
         amount,
+        partner_postback: None,
     };
+    if settings.partner_postbacks.enabled {
+        conversion.partner_postback =
+            crate::partner::url::render(&snapshot.catalog, &conversion).map(Into::into);
+    }
     let answer = state
         .conversions
         .record(conversion, Arc::clone(&snapshot.calendar))

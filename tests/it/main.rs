@@ -21,6 +21,7 @@ mod lifecycle;
 mod metrics;
 mod openapi;
 mod optimized;
+mod partner_postbacks;
 mod postbacks;
 mod proxies;
 mod quick_start;

@@ -87,7 +87,7 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(int(&schema["maxLength"]), 2048, "{at}");
         }
-        Type::Url => {
+        Type::Url | Type::PostbackUrl => {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(schema["format"], "uri", "{at}");
         }

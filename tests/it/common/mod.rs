@@ -240,7 +240,8 @@ impl TestServer {
         } else {
             (listen(Role::All).await, None)
         };
-        // The serve command's optimizer task, as in production.
+        // The serve command's optimizer and partner postback tasks, as in production.
+        tasks.extend(state.start_partner_postbacks(stopped.clone()));
         tasks.push(tokio::spawn(smartlink::optimizer::run(
             Arc::clone(&state),
             stopped,
