@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Param};
-use super::{read, write};
+use super::{partner, read, write};
 use crate::catalog::Catalog;
 use crate::conditions::{Dimension, Side};
 use crate::state::State;
@@ -28,6 +28,9 @@ pub enum Action {
     Write(Change),
     /// `batch.json`: the changes of many write calls, as one.
     Batch,
+    /// A `POST` that changes no catalog but the server's work (a partner postback's retry):
+    /// run on a blocking thread and audited.
+    Operate(Handler),
 }
 
 pub struct Call {
@@ -163,7 +166,7 @@ const fn post(name: &'static str, params: &'static [Param], change: Change) -> C
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 25] = [
+pub static CALLS: [Call; 27] = [
     // Reads.
     get(
         "campaigns.json",
@@ -435,6 +438,31 @@ pub static CALLS: [Call; 25] = [
         ],
         write::update_affiliate,
     ),
+    // Partner postbacks.
+    get_blocking(
+        "partner_postbacks.json",
+        &[
+            AFFILIATE_ID.optional().doc("Only this affiliate's deliveries."),
+            DELIVERY_STATUS.optional(),
+            DELIVERIES_FROM.optional(),
+            DELIVERIES_TO.optional(),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_500.optional(),
+        ],
+        partner::partner_postbacks,
+    ),
+    Call {
+        name: "retry_partner_postback.json",
+        method: Method::POST,
+        params: &[
+            CONVERSION_ID.optional().doc("The failed delivery to send again."),
+            AFFILIATE_ID
+                .optional()
+                .doc("Send every failed delivery of this affiliate again."),
+        ],
+        action: Action::Operate(partner::retry_partner_postback),
+        blocks: true,
+    },
     // Many writes as one.
     Call {
         name: BATCH,

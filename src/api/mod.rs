@@ -19,6 +19,7 @@ pub mod error;
 pub mod fields;
 pub mod openapi;
 pub mod params;
+mod partner;
 mod read;
 mod write;
 
@@ -113,7 +114,36 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
                 .map_err(|_| ApiError::internal())?
         }
         Action::Read(handler) => handler(state, &args),
+        Action::Operate(handler) => {
+            tokio::task::spawn_blocking(move || operate(&writer, &key, call, handler, &args))
+                .await
+                .map_err(|_| ApiError::internal())?
+        }
     }
+}
+
+/// Runs an operation and, when it succeeds, appends it to the audit log (its generation the
+/// catalog's now: it changed none).
+fn operate(
+    state: &State,
+    key: &str,
+    call: &calls::Call,
+    handler: calls::Handler,
+    args: &params::Args,
+) -> Result<Value, ApiError> {
+    let answer = handler(state, args)?;
+    let snapshot = state.snapshot();
+    let record = crate::audit::Change {
+        key: Some(key.to_string()),
+        call: call.name.to_string(),
+        params: write::changed(args),
+    }
+    .record(&snapshot.settings.node(), snapshot.generation);
+    if let Err(e) = crate::audit::append(&snapshot.settings.state_dir, &record) {
+        state.metrics.audit_write_failures.inc();
+        tracing::error!(error = %e, call = call.name, "cannot append to the audit log");
+    }
+    Ok(answer)
 }
 
 /// Runs a write on the rebuilder thread, after the writes queued before it.

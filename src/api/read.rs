@@ -23,7 +23,7 @@ use crate::settings::Settings;
 use crate::state::State;
 
 /// `{"request_status":"Success","response":{<key>: items, "total_rows": n}}`.
-fn wrapped(key: &str, items: Vec<Value>, total_rows: usize) -> Value {
+pub(super) fn wrapped(key: &str, items: Vec<Value>, total_rows: usize) -> Value {
     json!({"request_status": "Success", "response": {key: items, "total_rows": total_rows}})
 }
 
@@ -35,12 +35,16 @@ fn bare(key: &str, items: Vec<Value>) -> Value {
 /// Where `start_at_row` counts from: 1 in the campaigns document's lists (offers and
 /// affiliates follow them), 0 in `smart_links.json`. The ranges and defaults of
 /// `start_at_row` and `row_limit` are their fields' (`fields`).
-const FROM_ONE: Field<i64> = START_AT_ROW_1;
+pub(super) const FROM_ONE: Field<i64> = START_AT_ROW_1;
 const FROM_ZERO: Field<i64> = START_AT_ROW_0;
 
 /// The rows of `items` on the requested page, and the number of rows in all pages. `start`
 /// is the call's `start_at_row`, whose default is the first row's number.
-fn page<T>(args: &Args, start: Field<i64>, items: impl Iterator<Item = T>) -> (Vec<T>, usize) {
+pub(super) fn page<T>(
+    args: &Args,
+    start: Field<i64>,
+    items: impl Iterator<Item = T>,
+) -> (Vec<T>, usize) {
     let first = start.default.unwrap_or(0);
     let skip = usize::try_from(args.get(start).unwrap_or(first) - first).unwrap_or(0);
     let row_limit = args.get(ROW_LIMIT_5000).or(args.get(ROW_LIMIT_500));

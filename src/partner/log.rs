@@ -315,3 +315,77 @@ mod tests {
         assert_eq!(shown("https://t.example/p", false), "https://t.example/p");
     }
 }
+
+/// Where a delivery stands, as the API and `smartlink deliveries` show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub conversion_id: String,
+    pub affiliate_id: u32,
+    /// As logs show it (`shown`).
+    pub url: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: &'static str,
+    pub attempts: u32,
+    /// The time of its last line in the delivery log, or of its conversion.
+    pub time: String,
+    /// The last answer's HTTP status, and the last error.
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+}
+
+/// Every delivery of the conversions and delivery lines of `[from_ms, to_ms)` in `dir`,
+/// newest first: the delivery log's last word on each, and the deliveries not attempted yet.
+pub fn statuses(
+    dir: &Path,
+    from_ms: i64,
+    to_ms: i64,
+    query_strings: bool,
+) -> io::Result<Vec<Status>> {
+    let mut by_id: HashMap<String, (i64, Status)> = HashMap::new();
+    for (id, r) in restore(dir, from_ms)? {
+        if r.since_ms >= to_ms {
+            continue;
+        }
+        let status = Status {
+            conversion_id: id.clone(),
+            affiliate_id: r.affiliate_id,
+            url: shown(&r.url, query_strings),
+            status: if r.failed { "failed" } else { "pending" },
+            attempts: r.attempts,
+            time: rfc3339_ms(r.since_ms),
+            last_status: None,
+            last_error: None,
+        };
+        by_id.insert(id, (r.since_ms, status));
+    }
+    for e in read(dir, from_ms, |e| e.time_ms() < to_ms)? {
+        let ms = e.time_ms();
+        let status = match e.result {
+            Result::Delivered => "delivered",
+            Result::Failed => "failed",
+            Result::Retry | Result::Requeued => "pending",
+        };
+        by_id.insert(
+            e.conversion_id.clone(),
+            (
+                ms,
+                Status {
+                    conversion_id: e.conversion_id,
+                    affiliate_id: e.affiliate_id,
+                    url: e.url,
+                    status,
+                    attempts: e.attempt,
+                    time: e.time,
+                    last_status: e.status,
+                    last_error: e.error,
+                },
+            ),
+        );
+    }
+    let mut all: Vec<(i64, Status)> = by_id.into_values().collect();
+    all.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(a.1.conversion_id.cmp(&b.1.conversion_id))
+    });
+    Ok(all.into_iter().map(|(_, s)| s).collect())
+}

@@ -629,6 +629,16 @@ async fn every_call_answers_in_its_documented_shape() {
         call(s, d, name, args, form).await;
         called.insert(name);
     }
+    crate::partner_postbacks::failed_deliveries(s, 200, 1).await;
+    call(
+        s,
+        d,
+        "retry_partner_postback.json",
+        json!({"affiliate_id": 200}),
+        true,
+    )
+    .await;
+    called.insert("retry_partner_postback.json");
 
     // Reads, after a click so that the statistics are not all zero.
     let click = s.get("/sl?id=1", &[("user-agent", CHROME_WINDOWS)]).await;
@@ -641,6 +651,7 @@ async fn every_call_answers_in_its_documented_shape() {
         ("smart_links.json", json!({})),
         ("offers.json", json!({})),
         ("affiliates.json", json!({})),
+        ("partner_postbacks.json", json!({"affiliate_id": 200})),
         ("smart_link_offers.json", json!({"smart_link_id": 1})),
         ("smart_link_stats.json", json!({"smart_link_id": 1})),
         (
@@ -687,6 +698,7 @@ async fn documented_row_bounds_are_the_enforced_ones() {
         {"campaign_id": 2, "offer_id": 12, "affiliate_id": 200, "campaign_status": "active"}
     ]);
     let server = TestServer::start(TestConfig::new(&network.to_string())).await;
+    crate::partner_postbacks::failed_deliveries(&server, 100, 2).await;
     let doc = doc();
     for call in CALLS
         .iter()

@@ -398,10 +398,16 @@ async fn fifty_conversions_to_a_dead_receiver_do_not_delay_another_affiliate() {
         "{} attempts at the dead host",
         dead.count()
     );
-    let metrics = server.get("/metrics", &[]).await.body;
+    // The 20 delivered are forgotten; the 50 stay pending.
     assert!(
-        metrics.contains("smartlink_partner_postbacks_pending 50\n"),
-        "{metrics}"
+        eventually(Duration::from_secs(5), async || server
+            .get("/metrics", &[])
+            .await
+            .body
+            .contains("smartlink_partner_postbacks_pending 50\n"))
+        .await,
+        "{}",
+        server.get("/metrics", &[]).await.body
     );
     server.stop().await;
 }
@@ -481,4 +487,176 @@ async fn kill_9_with_1000_pending_loses_none_and_a_200_receiver_gets_each_once()
         binary.log()
     );
     drop(binary);
+}
+
+#[tokio::test]
+async fn a_failed_delivery_is_listed_retried_by_the_api_and_audited() {
+    let receiver = Receiver::start(|n| Answer::Status(if n == 0 { 410 } else { 200 })).await;
+    let server = server_for(&receiver, NOWHERE, 60_000).await;
+    convert(&server, 11, 1).await;
+    ended(&server, "failed").await;
+    assert!(
+        eventually(Duration::from_secs(5), async || server
+            .get("/metrics", &[])
+            .await
+            .body
+            .contains("smartlink_partner_postbacks_failed 1\n"))
+        .await
+    );
+    let list = |query: &'static str| {
+        let server = &server;
+        async move {
+            let r = server
+                .get(
+                    &format!("/api/2/partner_postbacks.json?api_key={API_KEY}{query}"),
+                    &[],
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["response"].clone()
+        }
+    };
+    let failed = list("&status=failed&affiliate_id=1").await;
+    assert_eq!(failed["total_rows"], 1, "{failed}");
+    let row = &failed["partner_postbacks"][0];
+    assert_eq!(
+        (row["attempts"].clone(), row["last_status"].clone()),
+        (1.into(), 410.into())
+    );
+    let cid = row["conversion_id"].as_str().unwrap().to_string();
+    assert_eq!(list("&status=failed&affiliate_id=2").await["total_rows"], 0);
+    // Neither an id nor an affiliate: 422; an id that did not fail: 404.
+    let retry = async |body: serde_json::Value| {
+        server
+            .post_json("/api/2/retry_partner_postback.json", &body)
+            .await
+    };
+    assert_eq!(
+        retry(serde_json::json!({"api_key": API_KEY})).await.status,
+        422
+    );
+    assert_eq!(
+        retry(serde_json::json!({"api_key": API_KEY, "conversion_id": "0123"}))
+            .await
+            .status,
+        404
+    );
+    let r = retry(serde_json::json!({"api_key": API_KEY, "conversion_id": cid})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("\"requeued\":1"), "{}", r.body);
+    hits(&receiver, 2, 10).await;
+    assert!(
+        eventually(Duration::from_secs(5), async || list("&status=delivered")
+            .await["total_rows"]
+            == 1)
+        .await
+    );
+    let audit = std::fs::read_to_string(server.config.state_dir().join("audit.log")).unwrap();
+    assert!(
+        audit.contains("retry_partner_postback.json") && audit.contains(&cid),
+        "{audit}"
+    );
+    let config = server.stop().await;
+    // The command line reads the same logs.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .args(["deliveries", "--config"])
+        .arg(config.settings_path())
+        .args(["--status", "delivered", "--affiliate", "1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.contains(&cid) && text.contains("\"attempts\":1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn postback_urls_are_set_through_the_api_refused_when_their_origin_can_move_and_shown_by_route()
+ {
+    let receiver = Receiver::start(|_| Answer::Status(200)).await;
+    let server = server_for(&receiver, NOWHERE, 60_000).await;
+    let update = async |body: serde_json::Value| {
+        server
+            .post_json("/api/2/update_affiliate.json", &body)
+            .await
+    };
+    for bad in [
+        "https://{s1}.example/",
+        "https://t.example{conversion_id}/",
+        "https://t.example/?x={nope}",
+    ] {
+        let r =
+            update(serde_json::json!({"api_key": API_KEY, "affiliate_id": 2, "postback_url": bad}))
+                .await;
+        assert!(matches!(r.status.as_u16(), 400 | 422), "{bad}: {}", r.body);
+    }
+    let url = "https://t2.example/pb?c={conversion_id}&o={offer_id}";
+    let r = update(serde_json::json!({"api_key": API_KEY, "affiliate_id": 2, "postback_url": url}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let affiliates = server
+        .get(
+            &format!("/api/2/affiliates.json?api_key={API_KEY}&affiliate_id=2"),
+            &[],
+        )
+        .await;
+    assert!(
+        affiliates.body.contains("t2.example/pb?c={conversion_id}"),
+        "{}",
+        affiliates.body
+    );
+    let r = server
+        .post_json(
+            "/api/2/update_smart_link.json",
+            &serde_json::json!({"api_key": API_KEY, "smart_link_id": 11, "postback_url": "https://own.example/?l={smart_link_id}&c={click_id}"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let config = server.stop().await;
+    let shown = command_json(&config.settings_path(), &["route", "--link", "11"]);
+    assert_eq!(
+        shown["decision"]["partner_postback"], "https://own.example/?l=11&c={click_id}",
+        "{shown}"
+    );
+    let shown = command_json(
+        &config.settings_path(),
+        &["route", "--link", "12", "--ua", CHROME_WINDOWS],
+    );
+    assert_eq!(
+        shown["decision"]["partner_postback"], "https://t2.example/pb?c={conversion_id}&o=7",
+        "{shown}"
+    );
+}
+
+/// Gives affiliate `affiliate` a postback URL on a loopback address (refused: no allowed
+/// network) and records `n` conversions of its clicks: `n` failed deliveries, for the tests
+/// of the API's lists and retries.
+pub async fn failed_deliveries(server: &TestServer, affiliate: u32, n: usize) {
+    let r = server
+        .post_json(
+            "/api/2/update_affiliate.json",
+            &serde_json::json!({"api_key": API_KEY, "affiliate_id": affiliate, "postback_url": "http://127.0.0.1:9/pb?c={conversion_id}"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for _ in 0..n {
+        convert(server, 1, affiliate).await;
+    }
+    // The sender has booked them (what a retry reads) once the gauge counts them.
+    let booked = format!("smartlink_partner_postbacks_failed {n}\n");
+    assert!(
+        eventually(Duration::from_secs(10), async || server
+            .get("/metrics", &[])
+            .await
+            .body
+            .contains(&booked))
+        .await
+    );
 }
