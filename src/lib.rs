@@ -47,7 +47,8 @@
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `snapshot` | one generation of configuration, built whole                          |
-//! | `stats`    | per-link and per-offer statistics from the counters                   |
+//! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
+//! | `console`  | the operator console's files (compiled in) and sessions               |
 //! | `click`    | the click use case: decide → landing page → count → sign → render → record |
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `route_report` | the route explanation of one click (`route`, the API)             |
@@ -79,6 +80,7 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod conditions;
+pub mod console;
 pub mod conversions;
 pub mod counts;
 pub mod files;

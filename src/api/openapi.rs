@@ -33,7 +33,7 @@ pub fn document(written: &str) -> Value {
         let path = format!("{}{}", super::PREFIX, call.name);
         let method = call.method.as_str().to_ascii_lowercase();
         let op = &mut doc["paths"][path.as_str()][method.as_str()];
-        if call.writes() {
+        if call.takes_body() {
             request_body(op, call);
         } else {
             op["parameters"] = query_parameters(op, call);
@@ -66,7 +66,10 @@ fn query_parameters(op: &Value, call: &Call) -> Value {
             })
         })
         .collect();
-    params.push(json!({"$ref": "#/components/parameters/ApiKey"}));
+    // The console's own session calls take its cookie, not a key.
+    if !call.needs_session() {
+        params.push(json!({"$ref": "#/components/parameters/ApiKey"}));
+    }
     Value::from(params)
 }
 
@@ -86,16 +89,19 @@ fn request_body(op: &mut Value, call: &Call) {
         s["description"] = Value::from(description(p));
         properties.insert(p.name.to_string(), s);
     }
-    properties.insert(
-        "api_key".into(),
-        json!({"description": "One of the configured API keys (`api.keys`).", "type": "string"}),
-    );
+    let key = !call.needs_session();
+    if key {
+        properties.insert(
+            "api_key".into(),
+            json!({"description": "One of the configured API keys (`api.keys`; `api.read_keys` for reads and sign-in). A browser signed in to the console sends its session cookie and `X-CSRF-Token` instead.", "type": "string"}),
+        );
+    }
     let required: Vec<&str> = call
         .params
         .iter()
         .filter(|p| p.presence == Presence::Required)
         .map(|p| p.name)
-        .chain(["api_key"])
+        .chain(key.then_some("api_key"))
         .collect();
     let object = json!({
         "type": "object",

@@ -186,10 +186,12 @@ pub fn landing_page_item(x: &LandingPage) -> Value {
 
 pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
+    let search = args.get(SEARCH).map(|s| s.to_lowercase());
     let matching = snapshot.catalog.smart_links.iter().filter(|x| {
         admits(args, SMART_LINK_ID, x.smart_link_id)
             && admits(args, AFFILIATE_ID, x.affiliate_id)
             && admits(args, SMART_LINK_STATUS, x.smart_link_status)
+            && search.as_deref().is_none_or(|s| found(s, x))
     });
     let (rows, total) = page(args, FROM_ZERO, matching);
     let items = rows
@@ -209,6 +211,13 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
         })
         .collect();
     Ok(wrapped("smart_links", items, total))
+}
+
+/// Whether `search` (lower case) is in the link's name, letters compared without case, or
+/// is its id.
+fn found(search: &str, link: &SmartLink) -> bool {
+    link.smart_link_name.to_lowercase().contains(search)
+        || search.trim().parse::<u32>() == Ok(link.smart_link_id)
 }
 
 /// Adds a smart link's `rotation` to an answer shaped as a seed sample, which has no such
@@ -300,6 +309,8 @@ fn link_of<'c>(catalog: &'c Catalog, args: &Args) -> Result<&'c SmartLink, ApiEr
 pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let link = link_of(&snapshot.catalog, args)?;
+    // Optimized rotation: the weight each attachment is drawn with now, from the table.
+    let compiled = snapshot.table.link(link.smart_link_id);
     let offers: Vec<Value> = link
         .offers
         .iter()
@@ -309,6 +320,11 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
             item.insert("offer_weight".into(), json!(a.offer_weight));
             item.insert("priority".into(), json!(a.priority));
             with_conditions(&mut item, Side::Attachment, &a.conditions);
+            if let Some(optimized) =
+                compiled.and_then(|l| crate::routing::explain::optimized_weight(l, a.offer_id))
+            {
+                item.insert("optimized".into(), json!(optimized));
+            }
             Value::Object(item)
         })
         .collect();
@@ -366,7 +382,7 @@ fn stats_range(args: &Args, now: i64) -> Result<Option<std::ops::Range<u32>>, Ap
         .map_err(|e| {
             let field = match e {
                 crate::stats::BadRange::NotATime(name, _) => name,
-                crate::stats::BadRange::Empty => FROM.name,
+                crate::stats::BadRange::Empty | crate::stats::BadRange::TooLong => FROM.name,
             };
             ApiError::bad_request(Some(field), e.to_string())
         })
