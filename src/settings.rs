@@ -1235,6 +1235,17 @@ mod tests {
         Settings::parse(Path::new("t.toml"), text, &|_| None).map_err(|e| e.errors)
     }
 
+    /// The key of each error (the message of one that names none).
+    fn keys(errors: &[SettingsError]) -> Vec<String> {
+        errors
+            .iter()
+            .map(|e| match e {
+                SettingsError::Invalid { key, .. } => key.clone(),
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
     #[test]
     fn minimal_file_gets_documented_defaults() {
         let s = parse(MINIMAL).unwrap();
@@ -1286,17 +1297,10 @@ mod tests {
         let env = |name: &str| (name == ENV_API_READ_KEYS).then(|| "r1, r2".to_string());
         let s = Settings::parse(Path::new("t.toml"), MINIMAL, &env).unwrap();
         assert_eq!(s.api_read_keys, ["r1", "r2"]);
-        let errors = parse(&format!(
+        let keys = keys(&parse(&format!(
             "{MINIMAL}\n[api]\nkeys = [\"k\"]\nread_keys = [\"k\", \"\"]\n[console]\nsession_ttl_minutes = 1\nsign_in_attempts_per_minute = 0\nenable = true\n"
         ))
-        .unwrap_err();
-        let keys: Vec<String> = errors
-            .iter()
-            .map(|e| match e {
-                SettingsError::Invalid { key, .. } => key.clone(),
-                other => other.to_string(),
-            })
-            .collect();
+        .unwrap_err());
         for key in [
             "console.enable",
             "api.read_keys",
@@ -1352,17 +1356,10 @@ mod tests {
         );
         assert_eq!(c.node_id, "edge-1");
         assert_eq!(redacted(&c.redis_url), "redis://:***@10.0.0.5:6380/2");
-        let errors = parse(&format!(
+        let keys = keys(&parse(&format!(
             "{MINIMAL}\n[cluster]\nredis_url = \"http://x\"\nnode_id = \"a b\"\nkey_prefix = \"p q\"\nlease = 3\n"
         ))
-        .unwrap_err();
-        let keys: Vec<String> = errors
-            .iter()
-            .map(|e| match e {
-                SettingsError::Invalid { key, .. } => key.clone(),
-                other => other.to_string(),
-            })
-            .collect();
+        .unwrap_err());
         for key in [
             "cluster.lease",
             "cluster.redis_url",
@@ -1388,14 +1385,7 @@ mod tests {
             "cluster.sentinels 10.0.0.5:26379, [::1]:26380, redis-s3:26381 (master \"smartlink\")"
         );
         let invalid = |cluster: &str| -> Vec<String> {
-            parse(&format!("{MINIMAL}\n[cluster]\n{cluster}\n"))
-                .unwrap_err()
-                .iter()
-                .map(|e| match e {
-                    SettingsError::Invalid { key, .. } => key.clone(),
-                    other => other.to_string(),
-                })
-                .collect()
+            keys(&parse(&format!("{MINIMAL}\n[cluster]\n{cluster}\n")).unwrap_err())
         };
         assert_eq!(
             invalid("sentinels = [\"a:1\"]"),

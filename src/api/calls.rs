@@ -288,7 +288,7 @@ pub static CALLS: [Call; 33] = [
     get_blocking(
         "smart_link_stats.json",
         &[SMART_LINK_ID.required(), FROM.optional(), TO.optional()],
-        read::smart_link_stats,
+        stats::smart_link_stats,
     ),
     get(
         "smart_link_route.json",

@@ -1,5 +1,5 @@
-//! The read calls: lists with filters and pagination, per-link statistics, route
-//! explanation. They read the snapshot the request took and never wait for a write.
+//! The read calls: lists with filters and pagination, route explanation (statistics are
+//! `stats`'s). They read the snapshot the request took and never wait for a write.
 //!
 //! List items of the seed calls carry exactly the seed samples' fields (and a smart link's
 //! `rotation` when it is not the default); the calls beyond the seeds (offers, affiliates, a
@@ -336,56 +336,6 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
             "offers": offers,
         },
     }))
-}
-
-pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let snapshot = state.snapshot();
-    let id = args.get(SMART_LINK_ID).unwrap_or(0);
-    let link = snapshot
-        .table
-        .link(id)
-        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
-    let clock = crate::counts::CapClock::now(&snapshot.calendar);
-    let range = stats_range(args, clock.now)?;
-    // Cluster mode: the cluster's totals (this handler runs on a blocking thread).
-    let cluster = match &state.shared {
-        Some(shared) => Some(
-            shared
-                .block_on(crate::stats::cluster(
-                    shared,
-                    range.as_ref().map(|r| r.start),
-                ))
-                .map_err(|_| ApiError::shared_unavailable())?,
-        ),
-        None => None,
-    };
-    let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
-    let report = crate::stats::report(
-        &snapshot.table,
-        counts,
-        &clock,
-        Some(link),
-        cluster.as_ref(),
-        range,
-    );
-    Ok(json!({"request_status": "Success", "response": report}))
-}
-
-/// The hours of `from`/`to`; `None` (lifetime) when neither is given.
-fn stats_range(args: &Args, now: i64) -> Result<Option<std::ops::Range<u32>>, ApiError> {
-    let (from, to) = (args.get(FROM), args.get(TO));
-    if from.is_none() && to.is_none() {
-        return Ok(None);
-    }
-    crate::stats::hours(from.as_deref(), to.as_deref(), now)
-        .map(Some)
-        .map_err(|e| {
-            let field = match e {
-                crate::stats::BadRange::NotATime(name, _) => name,
-                crate::stats::BadRange::Empty | crate::stats::BadRange::TooLong => FROM.name,
-            };
-            ApiError::bad_request(Some(field), e.to_string())
-        })
 }
 
 /// The decision for a click from `ip` (default 127.0.0.1) with the given user agent and

@@ -1,8 +1,9 @@
-//! The read calls the console's pages need beyond a link's statistics: a link and the
-//! network hour by hour (`smart_link_hourly.json`, `network_stats.json`), every offer's
-//! statistics and cap state (`offer_stats.json`), the audit log (`audit.json`) and the
-//! cluster's nodes (`cluster_nodes.json`). Each runs on a blocking thread: in cluster mode
-//! it reads the cluster's counts from Redis, and the audit log is a file.
+//! The statistics calls: a link's (`smart_link_stats.json`), a link and the network hour by
+//! hour (`smart_link_hourly.json`, `network_stats.json`), every offer's with its cap state
+//! (`offer_stats.json`); and what else the console's pages read: the audit log
+//! (`audit.json`) and the cluster's nodes (`cluster_nodes.json`). Each runs on a blocking
+//! thread: in cluster mode it reads the cluster's counts from Redis, and the audit log is a
+//! file.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -109,6 +110,54 @@ fn name_items(list: &mut Value, id_key: &str, name_key: &str, names: &HashMap<u3
     }
 }
 
+/// The hours of `from`/`to` of a lifetime-or-range call; `None` (lifetime) when neither is
+/// given.
+fn range(args: &Args, now: i64) -> Result<Option<Range<Hour>>, ApiError> {
+    match (args.get(FROM), args.get(TO)) {
+        (None, None) => Ok(None),
+        (from, to) => crate::stats::hours(from.as_deref(), to.as_deref(), now)
+            .map(Some)
+            .map_err(bad_range),
+    }
+}
+
+/// Cluster mode: every node's counters summed (with their hours from `hours_from` on);
+/// standalone `None`, the node's own counts are read.
+fn cluster(
+    state: &State,
+    hours_from: Option<Hour>,
+) -> Result<Option<crate::stats::Cluster>, ApiError> {
+    let Some(shared) = &state.shared else {
+        return Ok(None);
+    };
+    shared
+        .block_on(crate::stats::cluster(shared, hours_from))
+        .map(Some)
+        .map_err(|_| ApiError::shared_unavailable())
+}
+
+pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let id = args.get(SMART_LINK_ID).unwrap_or(0);
+    let link = snapshot
+        .table
+        .link(id)
+        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
+    let clock = CapClock::now(&snapshot.calendar);
+    let range = range(args, clock.now)?;
+    let cluster = cluster(state, range.as_ref().map(|r| r.start))?;
+    let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
+    let report = crate::stats::report(
+        &snapshot.table,
+        counts,
+        &clock,
+        Some(link),
+        cluster.as_ref(),
+        range,
+    );
+    Ok(success(report))
+}
+
 /// `offer_stats.json`: every offer's (or one's) clicks, conversions, revenue, EPC; over the
 /// lifetime with its caps' state now, or over a range.
 pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
@@ -120,23 +169,8 @@ pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
         return Err(ApiError::missing(OFFER_ID.name, id));
     }
     let clock = CapClock::now(&snapshot.calendar);
-    let range = match (args.get(FROM), args.get(TO)) {
-        (None, None) => None,
-        (from, to) => Some(
-            crate::stats::hours(from.as_deref(), to.as_deref(), clock.now).map_err(bad_range)?,
-        ),
-    };
-    let cluster = match &state.shared {
-        Some(shared) => Some(
-            shared
-                .block_on(crate::stats::cluster(
-                    shared,
-                    range.as_ref().map(|r| r.start),
-                ))
-                .map_err(|_| ApiError::shared_unavailable())?,
-        ),
-        None => None,
-    };
+    let range = range(args, clock.now)?;
+    let cluster = cluster(state, range.as_ref().map(|r| r.start))?;
     let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
     let hourly = cluster.as_ref().map_or(counts.hourly(), |c| &c.hourly);
     let period = match &range {

@@ -46,7 +46,7 @@
         SL.clear(results).append(count, SL.table('Audit records', [
           { label: 'Time', value: (x) => f.time(x.time, true) },
           { label: 'Call', value: (x) => h('code', { text: x.call }) },
-          { label: 'Key', value: (x) => x.key || '—' },
+          { label: 'Key', value: (x) => (x.key ? x.key + (x.key === SL.session.key ? ' (you)' : '') : '—') },
           { label: 'Node', value: (x) => x.node },
           { label: 'Generation', class: 'num', value: (x) => f.int(x.generation) },
           { label: 'Outcome', value: (x) => (x.refused ? SL.badge('refused') : SL.badge('applied')) },

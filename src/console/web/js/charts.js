@@ -41,7 +41,9 @@
           scale: s.scale || 'y',
           stroke: SL.PALETTE[i % SL.PALETTE.length],
           width: 2,
-          points: { show: false },
+          // A rate has no value in an hour without clicks: its points are drawn, so that an
+          // hour between two empty ones still shows.
+          points: s.rate ? { show: true, size: 6 } : { show: false },
           value: (u, v) => (v === null || v === undefined ? '—' : (s.format ? s.format(v) : SL.fmt.int(v))),
         }))),
         axes: [
@@ -106,7 +108,7 @@
     for (const item of items) {
       const id = SL.id('bar');
       list.append(h('li', {},
-        h('label', { for: id, text: item.label }),
+        h('label', { for: id, text: item.label, title: item.label }),
         h('progress', { id, max, value: item.value || 0 }),
         h('span', { class: 'bar-value', text: item.text })));
     }

@@ -64,7 +64,7 @@
     pct: (r, digits) => (r === null || r === undefined ? '—' : (r * 100).toFixed(digits === undefined ? 1 : digits) + ' %'),
     money: (m) => (m === null || m === undefined ? '—' : SL.fmt.decimal(m)),
     // EPC: earnings per routed click (the unit is in the column's or tile's label).
-    epc: (m) => (m === null || m === undefined ? '—' : SL.fmt.decimal(m, 4)),
+    epc: (m) => (m === null || m === undefined ? '—' : SL.fmt.decimal(Number(m).toFixed(4), 4)),
     // An exact decimal string ("1234.5", "0.000001") with thousands separators.
     decimal: function (text, minFraction) {
       const [whole, frac] = String(text).split('.');
@@ -202,9 +202,6 @@
   };
 
   SL.render = async function () {
-    const hash = location.hash;
-    // In-page anchors (the skip link) are not routes.
-    if (hash && !hash.startsWith('#/')) return;
     if (current && current.dispose) current.dispose();
     current = null;
     const mine = ++renders;
@@ -239,6 +236,11 @@
 
   SL.start = async function () {
     window.addEventListener('hashchange', () => SL.render());
+    // The skip link moves focus without touching the hash (the hash is the route).
+    document.querySelector('.skip').addEventListener('click', (ev) => {
+      ev.preventDefault();
+      document.getElementById('main').focus();
+    });
     document.getElementById('sign-out').addEventListener('click', signOut);
     const menu = document.getElementById('menu-button');
     menu.hidden = false;
@@ -451,7 +453,7 @@
     const first = (page - 1) * size;
     const pages = Math.max(1, Math.ceil(total / size));
     return [
-      SL.h('p', { class: 'muted', text: total ? 'Showing ' + SL.fmt.int(first + 1) + '–' + SL.fmt.int(first + shown) + ' of ' + SL.fmt.int(total) + ' ' + noun : '' }),
+      SL.h('p', { class: 'muted', text: total ? 'Showing ' + SL.fmt.int(first + 1) + '–' + SL.fmt.int(first + shown) + ' of ' + SL.fmt.int(total) + ' ' + (total === 1 ? noun.replace(/s$/, '') : noun) : '' }),
       total > size ? SL.h('nav', { class: 'pager', attrs: { 'aria-label': 'Pages' } },
         SL.h('button', { type: 'button', text: '← Previous', disabled: page <= 1, on: { click: () => go(page - 1) } }),
         SL.h('span', { text: 'Page ' + page + ' of ' + SL.fmt.int(pages) }),

@@ -171,7 +171,7 @@
     el.append(SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
       ['Clicks (lifetime)', f.int(stats.clicks)], ['Conversions', f.int(stats.conversions)], ['Revenue', f.money(stats.revenue)],
       ['EPC per click', f.epc(stats.epc)], ['Capped clicks', f.int(stats.capped_clicks)], ['Now', stats.capped ? 'capped (' + stats.capped.replace(/_/g, ' ') + ')' : 'open'],
-    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, form);
+    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form));
   };
 
   // ---------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@
       return Object.keys(p).length > 1 ? p : null;
     }, () => '#/campaigns/' + id));
     el.append(SL.header('Campaign ' + id, (cp.offer_name || '') + ' · ' + (cp.affiliate_name || '') + ' · created ' + f.time(cp.date_created) + ' (' + SL.tz() + ')'),
-      SL.copyable('Tracking link', cp.tracking_link), form);
+      SL.copyable('Tracking link', cp.tracking_link), SL.lockIfReadOnly(form));
     return null;
   };
 
@@ -251,7 +251,7 @@
       for (const [k, input] of Object.entries(c)) if (input.value.trim() !== '') p[k] = input.value.trim();
       return p;
     }, (r) => '#/campaigns/' + r.campaign.campaign_id));
-    el.append(SL.header('New campaign'), form);
+    el.append(SL.header('New campaign'), SL.lockIfReadOnly(form));
   }
 
   // ---------------------------------------------------------------------------------------
@@ -283,7 +283,7 @@
     form.addEventListener('submit', submitter(form, isNew ? 'affiliate.json' : 'update_affiliate.json', () => (isNew
       ? { affiliate_name: name.value.trim() }
       : changes({ affiliate_id: id }, { affiliate_name: name.value.trim() }, a)), (r) => '#/affiliates/' + (isNew ? r.affiliate.affiliate_id : id)));
-    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id), form);
+    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id), SL.lockIfReadOnly(form));
     if (isNew) return;
     const [links, campaigns] = await Promise.all([
       SL.api.get('smart_links.json', { affiliate_id: id, row_limit: 100 }),

@@ -95,7 +95,7 @@
           { label: 'Reason', value: (a) => (a.reason ? a.reason.replace(/_/g, ' ') + (a.cap ? ' (' + a.cap.replace(/_/g, ' ') + ')' : '') : (a.would_qualify === true ? 'would qualify' : '')) },
           { label: 'Chance', class: 'num', value: (a) => (a.probability === undefined ? '' : f.pct(a.probability)) },
           { label: 'Countries', value: (a) => (a.countries.length ? a.countries.join(', ') : 'any') },
-          { label: 'Devices', value: (a) => a.devices.join(', ') },
+          { label: 'Devices', value: (a) => (a.devices.length >= 5 ? 'any' : a.devices.join(', ')) },
         ], r.attachments, 'This link has no attachments: every click goes to its fallback.'));
       out.querySelector('h2').setAttribute('tabindex', '-1');
       out.querySelector('h2').focus();

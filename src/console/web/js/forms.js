@@ -70,12 +70,15 @@
         rest.push((e.field ? e.field + ': ' : '') + e.message);
       }
     }
-    if (box && rest.length) {
+    if (box) {
       box.hidden = false;
-      box.append(h('p', { text: error.status === 403 ? 'Not allowed:' : 'The server refused the change; nothing was saved:' }),
-        h('ul', {}, rest.map((t) => h('li', { text: t }))));
-      box.focus();
-    } else if (first) {
+      const what = error.status === 403 ? 'Not allowed; nothing was saved.' : 'The server refused the change; nothing was saved.';
+      box.append(h('p', { text: what + (placed ? ' ' + (placed === 1 ? 'The problem is shown beside its field.' : 'The problems are shown beside their fields.') : '') }),
+        rest.length ? h('ul', {}, rest.map((t) => h('li', { text: t }))) : null);
+    }
+    if (rest.length || !first) {
+      if (box) box.focus();
+    } else {
       // A field inside closed details is opened to be seen.
       let d = first.closest('details');
       while (d) {
@@ -90,12 +93,21 @@
   // The box for errors that name no field, at the top of a form.
   SL.formErrors = () => h('div', { class: 'form-errors error-box', hidden: true, attrs: { role: 'alert', tabindex: '-1' } });
 
+  // A form for a read-only key: every control disabled, and why (the API would refuse the
+  // save anyway: this only says so before anyone types).
+  SL.lockIfReadOnly = function (form) {
+    if (SL.canWrite()) return form;
+    for (const c of form.querySelectorAll('input, select, textarea, button')) c.disabled = true;
+    form.prepend(h('p', { class: 'notice', text: 'Your key is read-only: this is what is saved now; you can look, not change.' }));
+    return form;
+  };
+
   // A form's buttons; read-only keys see them disabled, with the reason.
   SL.formActions = function (saveLabel, cancelHref) {
     const save = h('button', { type: 'submit', class: 'primary', text: saveLabel, disabled: !SL.canWrite() });
     return h('div', { class: 'form-actions' }, save,
       cancelHref ? SL.linkButton('Cancel', cancelHref) : null,
-      SL.canWrite() ? null : h('p', { class: 'muted', text: 'Your key is read-only: you can look, not change.' }));
+      SL.canWrite() ? null : h('p', { class: 'muted', text: 'Read-only key: nothing to save.' }));
   };
 
   // ---------------------------------------------------------------------------------------

@@ -170,10 +170,10 @@
       const routed = new Map(stats.offers.map((o) => [o.offer_id, o]));
       const groups = new Map();
       for (const a of attachments) groups.set(a.priority, (groups.get(a.priority) || 0) + a.offer_weight);
-      SL.clear(table).append(SL.table('Attachments, by priority (lower first)', [
+      SL.clear(table).append(SL.table('Attachments by priority (lower first); each weight with its share of its priority', [
         { label: 'Priority', class: 'num', value: (a) => String(a.priority) },
         { label: 'Offer', value: (a) => h('span', {}, h('a', { href: '#/offers/' + a.offer_id, text: name(a.offer_id) }), ' ', offers.get(a.offer_id) ? SL.badge(offers.get(a.offer_id).offer_status) : null) },
-        { label: 'Weight', class: 'num', value: (a) => a.offer_weight + ' (' + f.pct(a.offer_weight / groups.get(a.priority), 0) + ' of its priority)' },
+        { label: 'Weight', class: 'num', value: (a) => a.offer_weight + ' (' + f.pct(a.offer_weight / groups.get(a.priority), 0) + ')' },
         optimized ? { label: 'Weight in force', class: 'num', value: (a) => (a.optimized ? f.pct(a.optimized.share) : '—') } : null,
         { label: 'Conditions', value: (a) => conditionsText(a) },
         { label: 'Caps', value: (a) => capsOf(offers.get(a.offer_id)) },
@@ -244,7 +244,7 @@
         SL.showErrors(form, err);
       }
     });
-    el.append(SL.header('New smart link'), form);
+    el.append(SL.header('New smart link'), SL.lockIfReadOnly(form));
   };
 
   // ---------------------------------------------------------------------------------------
@@ -406,9 +406,12 @@
         scope.push(linkBox);
       }
       const kept = rows.filter((r) => r.original).map((r) => r.offer_id);
-      const before = original.map((a) => a.offer_id).filter((oid) => kept.includes(oid));
-      // A new order of the attachments kept: detach them all and attach again in order.
-      const reordered = !SL.same(kept, before);
+      // The order a save without a reorder gives: the attachments kept, as they were, then
+      // the new ones (attaching appends). Any other order: detach the kept ones and attach
+      // every row again, in the form's order.
+      const natural = original.map((a) => a.offer_id).filter((oid) => kept.includes(oid))
+        .concat(rows.filter((r) => !r.original).map((r) => r.offer_id));
+      const reordered = !SL.same(rows.map((r) => r.offer_id), natural);
       for (const a of original) {
         if (reordered || !kept.includes(a.offer_id)) {
           calls.push({ call: 'remove_smart_link_offer.json', params: { smart_link_id: id, offer_id: a.offer_id } });
@@ -443,7 +446,7 @@
 
     SL.clear(el).append(
       SL.header('Edit ' + link.smart_link_name, 'Every change is saved together as one batch: all of it or nothing, audited as one record.'),
-      form);
+      SL.lockIfReadOnly(form));
     return null;
   };
 })();

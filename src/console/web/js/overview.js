@@ -54,7 +54,7 @@
     const caps = h('section', { class: 'section', attrs: { 'aria-labelledby': 'caps-title' } },
       h('h2', { id: 'caps-title', text: 'Offers near or at a cap' }), SL.loading());
     const nodes = h('section', { class: 'section', hidden: !SL.session.cluster, attrs: { 'aria-labelledby': 'nodes-title' } },
-      h('h2', { id: 'nodes-title', text: 'Cluster nodes' }), SL.loading());
+      h('h2', { id: 'nodes-title', text: 'Cluster nodes' }), SL.session.cluster ? SL.loading() : null);
     const problem = h('div');
 
     el.append(
