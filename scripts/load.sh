@@ -16,6 +16,7 @@ cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 sed -e "s|^listen = .*|listen = \"127.0.0.1:$port\"|" \
+    -e "s|^path = .*|path = \"config/network.json\"|" \
     -e "s|^dir = .*|dir = \"$tmp/data\"|" \
     config/smartlink.toml > "$tmp/smartlink.toml"
 RUST_LOG=warn target/release/smartlink serve --config "$tmp/smartlink.toml" &

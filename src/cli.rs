@@ -1,6 +1,5 @@
-//! The commands: `serve`, `check`, `route` (README: Command line), `stats`, `push` and
-//! `audit`. `main.rs` only parses
-//! arguments.
+//! The commands (README: Command line): `serve`, `check`, `ready`, `route`, `stats`,
+//! `simulate`, `push` and `audit`. `main.rs` only parses arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
 //! 64 `serve` refused an invalid configuration; 2 bad command-line arguments (clap).
@@ -22,7 +21,7 @@ use crate::http::Role;
 use crate::metrics::Metrics;
 use crate::route_report::Probe;
 use crate::routing::{RoutingTable, Skip};
-use crate::settings::{Runtime, Screen, Settings};
+use crate::settings::{Invalid, Runtime, Screen, Settings};
 use crate::shared::catalog::Published;
 use crate::shared::{Shared, Unavailable};
 use crate::signals::Signals;
@@ -139,6 +138,10 @@ pub fn serve(config: &Path) -> ExitCode {
             threads,
             "listening on {addr}"
         );
+        crate::notify::ready(&format!(
+            "listening on {addr}, serving generation {}",
+            state.snapshot().generation
+        ));
         let mut code = ExitCode::SUCCESS;
         match runtime {
             Runtime::Shared => {
@@ -192,7 +195,7 @@ pub fn push(config: &Path, file: Option<&Path>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let path = file.unwrap_or(&settings.catalog_path);
+    let path = file.unwrap_or(settings.catalog_source());
     let catalog = match crate::catalog::load(path) {
         Ok((catalog, _)) => catalog,
         Err(errors) => {
@@ -371,6 +374,82 @@ pub fn check(config: &Path) -> ExitCode {
     }
 }
 
+/// `smartlink ready`: asks the server of these settings for `/readyz` on `server.listen`
+/// (on loopback when it listens on every address) and exits 0 on `200`; 1 on any other
+/// answer, on none within `timeout`, or when the settings name no address. Container health
+/// checks run it, so the image needs neither curl nor a shell. Settings that are invalid only
+/// elsewhere (secrets kept in the server's environment) still name the address.
+pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
+    let listen = match Settings::load(config) {
+        Ok(s) => s.listen,
+        Err(Invalid {
+            errors,
+            partial: Some(s),
+        }) if !errors.iter().any(|e| {
+            matches!(e, crate::settings::SettingsError::Invalid { key, .. } if key == "server.listen")
+        }) =>
+        {
+            s.listen
+        }
+        Err(invalid) => {
+            for e in &invalid.errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            (std::net::Ipv4Addr::LOCALHOST, listen.port()).into()
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, listen.port()).into()
+        }
+        _ => listen,
+    };
+    match readyz(addr, timeout) {
+        Ok(200) => print(format_args!("ready ({addr})"), ExitCode::SUCCESS),
+        Ok(status) => {
+            eprintln!("not ready: http://{addr}/readyz answered {status}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("not ready: http://{addr}/readyz: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The status of `GET /readyz` at `addr`, all of it within `timeout`.
+fn readyz(addr: std::net::SocketAddr, timeout: std::time::Duration) -> std::io::Result<u16> {
+    use std::io::{Error, ErrorKind, Read, Write};
+    let deadline = std::time::Instant::now() + timeout;
+    let left = || {
+        deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| Error::new(ErrorKind::TimedOut, format!("no answer within {timeout:?}")))
+    };
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, left()?)?;
+    stream.set_write_timeout(Some(left()?))?;
+    stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    // Only the status line is read: `HTTP/1.1 200 ...`.
+    let mut head = Vec::with_capacity(64);
+    let mut buf = [0u8; 64];
+    while !head.contains(&b'\n') && head.len() < 1024 {
+        stream.set_read_timeout(Some(left()?))?;
+        match stream.read(&mut buf)? {
+            0 => break,
+            n => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    let line = String::from_utf8_lossy(&head);
+    line.split(' ')
+        .nth(1)
+        .and_then(|status| status.trim().parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "not an HTTP answer"))
+}
+
 /// Writes `text` and a newline to stdout and returns `status`. A reader that stopped reading
 /// (`smartlink stats | head -1`) is not a failure of the command: the rest is not written,
 /// quietly. (`println!` would panic on the closed pipe.)
@@ -411,7 +490,7 @@ fn summary(s: &Snapshot) -> String {
     );
     out += &format!(
         "catalog    {}: {} affiliates; {} offers ({}); {} smart links ({}) with {} attachments; {} campaigns; {} creatives; {} landing pages\n",
-        s.settings.catalog_path.display(),
+        s.settings.catalog_source().display(),
         c.affiliates.len(),
         c.offers.len(),
         tally(c.offers.iter().map(|o| o.offer_status.as_str())),

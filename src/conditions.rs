@@ -293,12 +293,21 @@ impl Dimension {
         }
     }
 
-    /// Its values' pattern when they are open-ended strings (a regular expression).
+    /// The form of its values when they are open-ended strings (a regular expression, in
+    /// the OpenAPI document too). A value of that form may still be refused for what it
+    /// means (a network with host bits set, an ASN past 32 bits): the API answers such a
+    /// value `422`, one of another form `400`.
     pub const fn pattern(self) -> Option<&'static str> {
         match self {
-            Dimension::Country => Some("^[A-Z]{2}$"),
+            // Countries are listed instead (`vocab::iso_country_codes`).
             Dimension::Region => Some("^[A-Z]{2}-[A-Z0-9]{1,3}$"),
             Dimension::Language => Some("^[a-z]{2}$"),
+            Dimension::Asn => Some("^(AS|as)?[0-9]{1,10}$"),
+            // IPv4 exactly; IPv6 by its characters (one colon at least).
+            Dimension::IpRange => Some(
+                "^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}(/(3[0-2]|[12]?[0-9]))?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(/(12[0-8]|1[01][0-9]|[1-9]?[0-9]))?)$",
+            ),
+            Dimension::Referrer => Some("^[A-Za-z0-9.-]{1,253}$"),
             _ => None,
         }
     }

@@ -23,8 +23,9 @@
 //!
 //! # Module map
 //!
-//! From the ground up; a module imports only modules above it in this table
-//! (`docs/architecture.md` has the same map with the reasons).
+//! From the ground up; a module imports only modules above it in this table (`shared` sits
+//! above `conversions`, whose recorder claims a conversion in Redis in cluster mode;
+//! `docs/architecture.md` has the same map by floors, with the reasons).
 //!
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
@@ -36,6 +37,7 @@
 //! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
 //! | `audit`    | the audit log: one record per catalog change, key fingerprints        |
 //! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
+//! | `notify`   | tells systemd (`Type=notify`) when the process is ready, reloading, stopping |
 //! | `conditions` | targeting dimensions, declared once: parsing, compiled rules       |
 //! | `metrics`  | metric names, counters, Prometheus text                               |
 //! | `catalog`  | the network JSON: model, load with locations, validation, save        |
@@ -44,10 +46,10 @@
 //! | `counts`   | the counter seam: every count, written by what happened               |
 //! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; landing pages; explanations |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
-//! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
-//! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
 //! | `console`  | the operator console: its files (compiled in) and its sessions        |
+//! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
+//! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
 //! | `click`    | the click use case: decide → landing page → count → sign → render → record |
@@ -59,7 +61,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `push`, `audit`       |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
@@ -89,6 +91,7 @@ pub mod http;
 pub mod links;
 pub mod metrics;
 pub mod money;
+pub mod notify;
 pub mod optimizer;
 pub mod rebuilder;
 pub mod route_report;

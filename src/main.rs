@@ -23,10 +23,33 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve in the foreground (the default command).
+    ///
+    /// Environment: SMARTLINK_CLICK_SECRET, SMARTLINK_API_KEYS (a comma list),
+    /// SMARTLINK_POSTBACK_TOKEN and, when the settings have a [cluster] section,
+    /// SMARTLINK_REDIS_URL replace their settings; RUST_LOG replaces log.level.
+    ///
+    /// Signals: SIGHUP re-reads settings, catalog and GeoIP database and swaps them in (a bad
+    /// one keeps the old); SIGTERM and SIGINT drain (requests in flight get
+    /// server.shutdown_grace_ms), flush the logs and counters, and exit.
+    ///
+    /// Exit status: 0 after a clean shutdown; 64 invalid configuration; 1 runtime failure
+    /// (port in use, state directory unwritable or owned by another process).
     Serve,
     /// Validate settings, catalog and GeoIP database; print a summary or every problem.
     Check,
+    /// Ask the running server for /readyz on server.listen; exit 0 when it answers 200
+    /// (a health check that needs no curl).
+    Ready {
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+    },
     /// Print, as JSON, where a click would go and why; records nothing.
+    ///
+    /// The click has only what the options give it: without --ua its user agent is empty,
+    /// which classifies as a bot (sent to the fallback unless routing.bots = "route");
+    /// without --ip it comes from 127.0.0.1, a trusted proxy in the demo settings, so
+    /// --header 'X-Forwarded-For: ...' sets its address.
     Route {
         /// Smart link id.
         #[arg(long)]
@@ -34,7 +57,7 @@ enum Command {
         /// Client address, as the TCP peer (default 127.0.0.1).
         #[arg(long)]
         ip: Option<IpAddr>,
-        /// User-Agent header.
+        /// User-Agent header (default empty: a bot).
         #[arg(long)]
         ua: Option<String>,
         /// Extra request header, 'Name: value' (repeatable).
@@ -75,7 +98,8 @@ enum Command {
     /// Print, as JSON, the statistics saved in the state directory (per smart link and
     /// offer); in cluster mode the cluster's, with each node's share.
     Stats {
-        /// Only this smart link (and no offers).
+        /// Only this smart link, with its attached offers' figures (not the network's
+        /// offer list).
         #[arg(long)]
         link: Option<u32>,
         /// Only the hours from this RFC 3339 date-time on (taken to its hour, inclusive).
@@ -108,6 +132,9 @@ fn main() -> ExitCode {
     match command.unwrap_or(Command::Serve) {
         Command::Serve => smartlink::cli::serve(&config),
         Command::Check => smartlink::cli::check(&config),
+        Command::Ready { timeout_ms } => {
+            smartlink::cli::ready(&config, std::time::Duration::from_millis(timeout_ms))
+        }
         Command::Route {
             link,
             ip,

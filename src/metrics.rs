@@ -13,6 +13,8 @@ use std::time::Duration;
 use crate::vocab::{FallbackReason, Rejection};
 
 pub const CLICKS: &str = "smartlink_clicks_total";
+pub const CONVERSIONS: &str = "smartlink_conversions_total";
+pub const REVENUE: &str = "smartlink_revenue_total";
 pub const API_READ_ONLY_REFUSALS: &str = "smartlink_api_read_only_refusals_total";
 pub const CONSOLE_SIGN_INS: &str = "smartlink_console_sign_ins_total";
 pub const CONSOLE_SESSION_REFUSALS: &str = "smartlink_console_session_refusals_total";
@@ -36,6 +38,7 @@ pub const POSTBACKS: &str = "smartlink_postbacks_total";
 pub const CONVERSION_WRITE_ERRORS: &str = "smartlink_conversion_write_errors_total";
 pub const CONVERTED_CLICKS_TRACKED: &str = "smartlink_converted_clicks_tracked";
 pub const OFFERS_CAPPED: &str = "smartlink_offers_capped";
+pub const OFFERS_NEAR_CAP: &str = "smartlink_offers_near_cap";
 pub const CAPPED_CLICKS: &str = "smartlink_capped_clicks_total";
 /// Writes of `counters.json`. (Renamed from `smartlink_counter_saves_total`: a metric name
 /// must not contain a type name, and promtool refused it.)
@@ -206,7 +209,7 @@ pub enum Postback {
     Duplicate,
     /// The click is older than the attribution window.
     Expired,
-    /// Malformed or forged click id, or a bad amount (`400`).
+    /// Malformed click id or a bad amount (`400`); a forged click id (`422`).
     Invalid,
     /// Not recorded for a server-side reason (`503`).
     Unavailable,
@@ -369,12 +372,19 @@ pub struct External {
     /// (indexed by `FallbackReason as usize`).
     pub clicks_routed: u64,
     pub clicks_fell_back: [u64; FallbackReason::ALL.len()],
+    /// Counted conversions and their revenue (lifetime totals of the counters, as clicks).
+    pub conversions: u64,
+    pub revenue: f64,
+    /// This process's node name (`cluster.node_id`, standalone the host name).
+    pub node: String,
     pub table_generation: u64,
     pub device_cache_hits: u64,
     pub device_cache_misses: u64,
     pub converted_clicks_tracked: u64,
     /// Offers of the current table that have reached a cap now.
     pub offers_capped: u64,
+    /// Offers of the current table at 90 % of a cap or more that have not reached one.
+    pub offers_near_cap: u64,
     /// Clicks turned away by caps, summed over offers.
     pub capped_clicks: u64,
     /// `None`: standalone.
@@ -428,6 +438,20 @@ impl Metrics {
                 reason.as_str()
             );
         }
+        help(
+            &mut o,
+            CONVERSIONS,
+            "counter",
+            "Conversions counted (recorded postbacks), of routed clicks and of fallbacks.",
+        );
+        let _ = writeln!(o, "{CONVERSIONS} {}", ext.conversions);
+        help(
+            &mut o,
+            REVENUE,
+            "counter",
+            "Revenue of the counted conversions, in the catalog's currency.",
+        );
+        let _ = writeln!(o, "{REVENUE} {}", ext.revenue);
         counter_family(
             &mut o,
             POSTBACKS,
@@ -485,16 +509,17 @@ impl Metrics {
             &mut o,
             BUILD_INFO,
             "gauge",
-            "Always 1; the labels say which build is running.",
+            "Always 1; the labels say which build is running, and as which node.",
         );
         let _ = writeln!(
             o,
-            "{BUILD_INFO}{{version=\"{}\"}} 1",
-            env!("CARGO_PKG_VERSION")
+            "{BUILD_INFO}{{version=\"{}\",node=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION"),
+            label_value(&ext.node)
         );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 23] = [
+        let simple: [(&str, &str, &str, u64); 24] = [
             (
                 RELOADS,
                 "counter",
@@ -596,6 +621,12 @@ impl Metrics {
                 "gauge",
                 "Offers in the routing table that have reached a cap.",
                 ext.offers_capped,
+            ),
+            (
+                OFFERS_NEAR_CAP,
+                "gauge",
+                "Offers in the routing table at 90 % or more of a cap they have not reached.",
+                ext.offers_near_cap,
             ),
             (
                 CAPPED_CLICKS,
@@ -813,6 +844,14 @@ fn render_process(o: &mut String) {
     }
 }
 
+/// `value` escaped for a label value of the text format (backslash, quote, line feed).
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
 fn help(o: &mut String, name: &str, kind: &str, text: &str) {
     let _ = writeln!(o, "# HELP {name} {text}\n# TYPE {name} {kind}");
 }
@@ -879,5 +918,18 @@ mod tests {
         assert!(text.contains("smartlink_clicks_total{outcome=\"routed\"} 1\n"));
         assert!(text.contains("smartlink_clicks_total{outcome=\"fallback\",reason=\"bot\"} 2\n"));
         assert!(text.contains("smartlink_table_generation 4\n"));
+    }
+
+    #[test]
+    fn build_info_names_the_node_escaped() {
+        let text = Metrics::default().render(&External {
+            node: "edge-\"1\"\\".into(),
+            ..External::default()
+        });
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("smartlink_build_info{"))
+            .unwrap();
+        assert!(line.ends_with(r#",node="edge-\"1\"\\"} 1"#), "{line}");
     }
 }

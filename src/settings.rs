@@ -128,6 +128,7 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawCatalog {
     path: Option<String>,
+    initial: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -352,7 +353,11 @@ pub struct Settings {
     pub runtime: Runtime,
     /// Threads serving the public listener (default: the CPUs this process may run on).
     pub threads: usize,
+    /// The catalog: read, and written by the API.
     pub catalog_path: PathBuf,
+    /// `catalog.initial`: the catalog read while `catalog_path` does not exist; the first
+    /// API write creates `catalog_path` and leaves this file as it is.
+    pub catalog_initial: Option<PathBuf>,
     /// Country (and region) database.
     pub geoip_database: Option<PathBuf>,
     pub asn_database: Option<PathBuf>,
@@ -401,6 +406,15 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The file the catalog is read from: `catalog.path`, or `catalog.initial` while
+    /// `catalog.path` does not exist (API writes go to `catalog.path` either way).
+    pub fn catalog_source(&self) -> &Path {
+        match &self.catalog_initial {
+            Some(initial) if !self.catalog_path.exists() => initial,
+            _ => &self.catalog_path,
+        }
+    }
+
     /// Reads and validates the settings file; the environment overrides the secret and keys.
     pub fn load(path: &Path) -> Result<Settings, Invalid> {
         let text = std::fs::read_to_string(path).map_err(|source| Invalid {
@@ -799,6 +813,7 @@ impl Validator<'_> {
                 .path
                 .unwrap_or_else(|| "config/network.json".into()),
         );
+        let catalog_initial = raw.catalog.initial.map(PathBuf::from);
         let geoip_database = raw.geoip.database.map(PathBuf::from);
         let asn_database = raw.geoip.asn_database.map(PathBuf::from);
         let anonymous_database = raw.geoip.anonymous_database.map(PathBuf::from);
@@ -951,6 +966,7 @@ impl Validator<'_> {
             runtime,
             threads,
             catalog_path,
+            catalog_initial,
             geoip_database,
             asn_database,
             anonymous_database,
@@ -1514,6 +1530,23 @@ mod tests {
                 "{t}"
             );
         }
+    }
+
+    #[test]
+    fn the_catalog_is_read_from_initial_until_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, initial) = (
+            dir.path().join("network.json"),
+            dir.path().join("demo.json"),
+        );
+        let text = format!("{MINIMAL}\n[catalog]\npath = {path:?}\ninitial = {initial:?}\n");
+        let s = parse(&text).unwrap();
+        assert_eq!(s.catalog_source(), initial);
+        std::fs::write(&path, "{}").unwrap();
+        assert_eq!(s.catalog_source(), path);
+        let without = parse(&format!("{MINIMAL}\n[catalog]\npath = {path:?}\n")).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(without.catalog_source(), path);
     }
 
     #[test]

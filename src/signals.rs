@@ -2,14 +2,17 @@
 //!
 //! - `SIGHUP`: reload settings (what can change without a restart), catalog and GeoIP
 //!   database. Requests in flight finish on the old snapshot; a failed reload keeps the old
-//!   one, logs every problem and counts `smartlink_reload_failures_total`.
-//! - `SIGTERM`, `SIGINT`: `/readyz` turns 503, the listener closes, requests in flight get
-//!   up to `server.shutdown_grace_ms`, the click log is flushed and fsynced, exit 0.
+//!   one, logs every problem and counts `smartlink_reload_failures_total`. systemd is told
+//!   `RELOADING=1` when it begins and `READY=1` when it ends (`notify`).
+//! - `SIGTERM`, `SIGINT`: systemd is told `STOPPING=1`, `/readyz` turns 503, the listener
+//!   closes, requests in flight get up to `server.shutdown_grace_ms`, the click log is
+//!   flushed and fsynced, exit 0.
 
 use std::sync::Arc;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
+use crate::notify;
 use crate::state::State;
 
 pub struct Signals {
@@ -35,16 +38,25 @@ impl Signals {
             tokio::select! {
                 _ = self.hangup.recv() => {
                     tracing::info!("SIGHUP: reloading");
+                    notify::reloading();
                     let reloading = Arc::clone(&state);
                     // File reads, the GeoIP index build and the compile are blocking work.
-                    if state.rebuilder.submit(move || { let _ = reloading.reload(); }).is_err() {
+                    let submitted = state.rebuilder.submit(move || {
+                        notify::ready(&match reloading.reload() {
+                            Ok(generation) => format!("serving generation {generation}"),
+                            Err(_) => "reload refused; serving the previous configuration".into(),
+                        });
+                    });
+                    if submitted.is_err() {
                         tracing::warn!("SIGHUP ignored: too many reloads and API writes are waiting; send it again");
+                        notify::ready("reload ignored: too many waiting; send SIGHUP again");
                     }
                 }
                 _ = self.terminate.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
                 _ = self.interrupt.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             }
         }
+        notify::stopping();
         state.start_draining();
     }
 }

@@ -87,7 +87,7 @@ impl Snapshot {
             return Err(LoadError { problems });
         };
         let catalog = match from {
-            CatalogFrom::File => catalog::load(&settings.catalog_path)
+            CatalogFrom::File => catalog::load(settings.catalog_source())
                 .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
                 .ok()
                 .map(|(catalog, stamp)| (Arc::new(catalog), stamp, 0)),

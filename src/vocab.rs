@@ -503,6 +503,11 @@ const ASSIGNED: [u64; 11] = {
     bits
 };
 
+/// The codes ISO 3166-1 assigns, in order (the OpenAPI document lists them).
+pub fn iso_country_codes() -> impl Iterator<Item = &'static str> {
+    ISO_CODES.split(' ')
+}
+
 /// Parses a catalog country code: two upper-case letters assigned by ISO 3166-1.
 pub fn parse_country(code: &str) -> Result<Country, String> {
     let hint = match code {

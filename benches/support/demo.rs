@@ -22,6 +22,11 @@ pub fn write(dir: &Path, network: &serde_json::Value, extra: &str) -> PathBuf {
     std::fs::write(dir.join("network.json"), network.to_string()).expect("write network");
     let settings = std::fs::read_to_string(root.join("config/smartlink.toml"))
         .expect("demo settings")
+        // Both the catalog and the file read before the first write.
+        .replace(
+            "data/network.json",
+            &dir.join("network.json").display().to_string(),
+        )
         .replace(
             "config/network.json",
             &dir.join("network.json").display().to_string(),

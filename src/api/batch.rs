@@ -20,6 +20,7 @@ use crate::audit;
 use crate::catalog::Catalog;
 use crate::catalog::validate::Problem;
 use crate::state::{EditError, State};
+use crate::vocab::Rejection;
 
 /// One checked call of a batch.
 struct Checked {
@@ -60,7 +61,7 @@ fn apply(state: &State, catalog: &mut Catalog, calls: &[Checked]) -> Result<Vec<
 }
 
 /// Each item of `calls` as a write call with checked parameters, or every problem of every
-/// item (`400`).
+/// item (`400`; `422` when every refused value has its documented form, as for one call).
 fn check(items: Value) -> Result<Vec<Checked>, ApiError> {
     let Value::Array(items) = items else {
         return Err(ApiError::bad_request(
@@ -71,15 +72,20 @@ fn check(items: Value) -> Result<Vec<Checked>, ApiError> {
     debug_assert!(items.len() <= MAX_BATCH_CALLS, "checked with the parameter");
     let mut checked = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
+    let mut only_meaning = true;
     for (i, item) in items.into_iter().enumerate() {
         match check_one(item) {
             Ok(c) => checked.push(c),
-            Err(e) => errors.extend(at(i, e).errors),
+            Err(e) => {
+                only_meaning &= e.rejection == Rejection::Unprocessable;
+                errors.extend(at(i, e).errors)
+            }
         }
     }
-    match errors.is_empty() {
-        true => Ok(checked),
-        false => Err(ApiError::bad_request_all(errors)),
+    match (errors.is_empty(), only_meaning) {
+        (true, _) => Ok(checked),
+        (false, true) => Err(ApiError::unprocessable_all(errors)),
+        (false, false) => Err(ApiError::bad_request_all(errors)),
     }
 }
 

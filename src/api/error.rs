@@ -71,6 +71,15 @@ impl ApiError {
         }
     }
 
+    /// A `422`: every value has the documented form, and these cannot be used.
+    pub fn unprocessable_all(errors: Vec<FieldError>) -> ApiError {
+        ApiError {
+            rejection: Rejection::Unprocessable,
+            errors,
+            allow: None,
+        }
+    }
+
     pub fn unauthorized() -> ApiError {
         ApiError::one(
             Rejection::Unauthorized,

@@ -92,27 +92,27 @@ pub const ACCEPT_LANGUAGE: Field<String> = Field::new(
 );
 pub const AT: Field<String> = Field::new(
     "at",
-    Type::Text,
+    Type::Time,
     "The click's time, RFC 3339 (e.g. `2026-12-01T18:30:00Z`); default now. For schedules and cap windows.",
 );
 pub const FROM: Field<String> = Field::new(
     "from",
-    Type::Text,
+    Type::Time,
     "Statistics of the hours from this RFC 3339 date-time on (taken to its hour, inclusive), e.g. `2026-12-01T00:00:00Z`; with neither `from` nor `to`, the lifetime totals. Default with `to`: the oldest hour kept (31 days back).",
 );
 pub const TO: Field<String> = Field::new(
     "to",
-    Type::Text,
+    Type::Time,
     "Statistics of the hours before this RFC 3339 date-time (taken to its hour, exclusive). Default with `from`: the end of the current hour.",
 );
 pub const SINCE: Field<String> = Field::new(
     "since",
-    Type::Text,
+    Type::Time,
     "Only records at or after this RFC 3339 date-time, e.g. `2026-12-01T00:00:00Z`.",
 );
 pub const UNTIL: Field<String> = Field::new(
     "until",
-    Type::Text,
+    Type::Time,
     "Only records before this RFC 3339 date-time.",
 );
 pub const CALL: Field<String> = Field::new(

@@ -1,7 +1,10 @@
 //! The API's OpenAPI 3 document. `docs/openapi.json` is written by hand except for what this
 //! module makes from the code, so that it cannot drift from it: each call's query parameters
-//! (GET) or request body (POST), from its declaration in `calls`, and the targeting-condition
-//! fields of the entities that carry them (`Offer`, `Attachment`), from `conditions`. The
+//! (GET) or request body (POST), from its declaration in `calls`; the calls a batch may hold
+//! (`BatchCall`, one shape per write call); the country codes (`CountryCode`, from `vocab`);
+//! and the targeting-condition fields of the entities that carry them (`Offer`,
+//! `Attachment`), from `conditions`. Each schema is the form `params` checks: a value
+//! without it is a `400`, one with it that cannot be used a `422` (docs/api.md). The
 //! document served at `/api/2/openapi.json` is [`document`]; a test keeps the file equal to
 //! it, and `cargo run --example openapi` rewrites the file after a change.
 
@@ -10,7 +13,10 @@ use std::sync::LazyLock;
 use serde_json::{Map, Value, json};
 
 use super::calls::{CALLS, Call};
-use super::params::{MAX_BATCH_CALLS, Param, Presence, Type};
+use super::params::{
+    JSON_TEXT_PATTERN, MAX_BATCH_CALLS, MAX_FREE_TEXT, Param, Presence, Type, URL_PATTERN,
+};
+use crate::catalog::validate::MAX_TEXT;
 use crate::conditions::{Dimension, SUB_IDS, Shape, Side};
 
 /// The document as written in the repository.
@@ -40,6 +46,8 @@ pub fn document(written: &str) -> Value {
         }
     }
     let schemas = &mut doc["components"]["schemas"];
+    schemas["CountryCode"]["enum"] = crate::vocab::iso_country_codes().collect();
+    schemas["BatchCall"] = batch_call(&CALLS);
     condition_properties(&mut schemas["Offer"], Side::Offer, "offer_url");
     condition_properties(&mut schemas["Attachment"], Side::Attachment, "priority");
     doc
@@ -80,50 +88,81 @@ fn written_parameter<'a>(op: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|p| p["name"] == name)
 }
 
-/// The request body of a POST call: the same object as JSON or as a form, with `api_key`;
-/// the description and examples written by hand are kept.
-fn request_body(op: &mut Value, call: &Call) {
+/// A call's parameters as one object (a form's, or JSON's: `form`); with `api_key` for a
+/// request body, without it for a call of `batch.json`.
+fn params_object(call: &Call, form: bool, api_key: bool) -> Value {
     let mut properties = Map::new();
     for p in call.params {
-        let mut s = schema(p);
+        let mut s = body_schema(p, form);
         s["description"] = Value::from(description(p));
         properties.insert(p.name.to_string(), s);
     }
-    let key = !call.needs_session();
-    if key {
-        properties.insert(
-            "api_key".into(),
-            json!({"description": "One of the configured API keys (`api.keys`; `api.read_keys` for reads and sign-in). A browser signed in to the console sends its session cookie and `X-CSRF-Token` instead.", "type": "string"}),
-        );
-    }
-    let required: Vec<&str> = call
+    let mut required: Vec<&str> = call
         .params
         .iter()
         .filter(|p| p.presence == Presence::Required)
         .map(|p| p.name)
-        .chain(key.then_some("api_key"))
         .collect();
-    let object = json!({
+    if api_key {
+        properties.insert(
+            "api_key".into(),
+            json!({"description": "One of the configured API keys (`api.keys`; `api.read_keys` for reads and sign-in). A browser signed in to the console sends its session cookie and `X-CSRF-Token` instead.", "type": "string"}),
+        );
+        required.push("api_key");
+    }
+    json!({
         "type": "object",
         "required": required,
         "properties": properties,
         "additionalProperties": false,
-    });
-    // Lists of words are comma-separated in a form body; objects and lists of objects are
-    // their JSON text.
+    })
+}
+
+/// One call of a batch: one shape per write call, its name and its parameters as its own
+/// JSON body would give them, without `api_key`.
+fn batch_call(calls: &[Call]) -> Value {
+    let shapes: Vec<Value> = calls
+        .iter()
+        .filter(|c| c.writes() && c.name != super::calls::BATCH)
+        .map(|c| {
+            let mut params = params_object(c, false, false);
+            params["description"] = Value::from(format!(
+                "The parameters of {}, as its own JSON body would give them, without api_key (the batch's covers every call).",
+                c.name
+            ));
+            let mut required = vec!["call"];
+            if c.params.iter().any(|p| p.presence == Presence::Required) {
+                required.push("params");
+            }
+            json!({
+                "type": "object",
+                "title": c.name,
+                "required": required,
+                "properties": {
+                    "call": {"type": "string", "enum": [c.name]},
+                    "params": params,
+                },
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    json!({
+        "description": "One write call: its name, as in its path, and its parameters (absent: none). Reads and batch.json are refused.",
+        "oneOf": shapes,
+    })
+}
+
+/// The request body of a POST call: the same object as JSON or as a form, with `api_key`
+/// (but for the console's session calls); the description and examples written by hand are
+/// kept.
+fn request_body(op: &mut Value, call: &Call) {
+    // Lists of words are comma-separated in a form body (objects and lists of objects are
+    // their JSON text, a string: `body_schema`).
     let lists: Map<String, Value> = call
         .params
         .iter()
         .filter_map(|p| match p.ty {
-            Type::Condition(d) if json_text(d) => Some((
-                p.name.to_string(),
-                json!({"contentType": "application/json"}),
-            )),
-            Type::Calls => Some((
-                p.name.to_string(),
-                json!({"contentType": "application/json"}),
-            )),
-            Type::Condition(d) if d.shape() == Shape::List => Some((
+            Type::Condition(d) if d.shape() == Shape::List && !json_text(d) => Some((
                 p.name.to_string(),
                 json!({"style": "form", "explode": false}),
             )),
@@ -133,9 +172,11 @@ fn request_body(op: &mut Value, call: &Call) {
     let body = &mut op["requestBody"];
     body["required"] = Value::from(true);
     let json_body = &mut body["content"]["application/json"];
-    json_body["schema"] = object.clone();
+    // The console's own session calls take its cookie, not a key.
+    let key = !call.needs_session();
+    json_body["schema"] = params_object(call, false, key);
     let form = &mut body["content"]["application/x-www-form-urlencoded"];
-    form["schema"] = object;
+    form["schema"] = params_object(call, true, key);
     match lists.is_empty() {
         true => _ = form.as_object_mut().map(|f| f.remove("encoding")),
         false => form["encoding"] = Value::Object(lists),
@@ -169,21 +210,39 @@ fn description(p: &Param) -> String {
     }
 }
 
-/// The JSON schema of a parameter's values.
+/// Text without control characters (Unicode category Cc), which the server refuses in every
+/// text parameter.
+const NO_CONTROL: &str = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$";
+
+/// The JSON schema of a parameter's values. `maxLength` counts characters where the server
+/// counts bytes of UTF-8: the two agree for ASCII text, and each description says bytes.
 fn schema(p: &Param) -> Value {
+    let text = |max: usize| {
+        let mut s = json!({"type": "string", "maxLength": max, "pattern": NO_CONTROL});
+        // An empty value clears a field that may be cleared; elsewhere it is refused.
+        if p.presence != Presence::Nullable {
+            s["minLength"] = Value::from(1);
+        }
+        s
+    };
     let mut s = match p.ty {
         Type::Id => {
             json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": u32::MAX})
         }
-        Type::Int { min, max: i64::MAX } => json!({"type": "integer", "minimum": min}),
-        Type::Int { min, max } => json!({"type": "integer", "minimum": min, "maximum": max}),
-        Type::Text => json!({"type": "string", "maxLength": 255}),
-        Type::FreeText => json!({"type": "string", "maxLength": 2048}),
-        Type::Url => json!({"type": "string", "format": "uri", "maxLength": 2048}),
+        Type::Int { min, max } => {
+            json!({"type": "integer", "format": "int64", "minimum": min, "maximum": max})
+        }
+        Type::Text => text(MAX_TEXT),
+        Type::FreeText => text(MAX_FREE_TEXT),
+        Type::Url => json!({
+            "type": "string", "format": "uri", "maxLength": MAX_FREE_TEXT, "pattern": URL_PATTERN,
+        }),
         Type::OneOf(words) => json!({"type": "string", "enum": words}),
         Type::Condition(d) => condition_schema(d),
-        Type::Ip => json!({"type": "string"}),
-        Type::Token => json!({"type": "string", "minLength": 8, "maxLength": 255}),
+        Type::Ip => json!({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+        Type::Token => json!({
+            "type": "string", "minLength": 8, "maxLength": MAX_TEXT, "pattern": "^[!-~]*$",
+        }),
         Type::Money => json!({"type": "string", "pattern": "^[0-9]{1,12}(\\.[0-9]{1,6})?$"}),
         Type::Share => {
             json!({"type": "number", "minimum": 0, "maximum": crate::catalog::validate::MAX_MIN_SHARE})
@@ -195,6 +254,7 @@ fn schema(p: &Param) -> Value {
             "items": {"$ref": "#/components/schemas/BatchCall"},
         }),
         Type::Bool => json!({"type": "boolean"}),
+        Type::Time => json!({"type": "string", "format": "date-time"}),
     };
     if let Some(default) = p.default {
         s["default"] = Value::from(default);
@@ -203,6 +263,46 @@ fn schema(p: &Param) -> Value {
         s["nullable"] = Value::from(true);
     }
     s
+}
+
+/// A parameter's schema in a request body: an empty value clears a field that may be
+/// cleared, and so does `null` in JSON (a form has no null).
+fn body_schema(p: &Param, form: bool) -> Value {
+    let json_text = match p.ty {
+        Type::Condition(d) => json_text(d),
+        Type::Calls => true,
+        _ => false,
+    };
+    if form && json_text {
+        // Text holding the JSON value; text of this form that is not the value the field
+        // takes is refused with `422` (JSON Schema cannot look inside it).
+        let mut text = json!({"type": "string", "pattern": JSON_TEXT_PATTERN});
+        if p.presence == Presence::Required {
+            text["minLength"] = Value::from(1);
+        }
+        return text;
+    }
+    let mut s = schema(p);
+    if p.presence != Presence::Nullable {
+        return s;
+    }
+    if form && let Some(fields) = s.as_object_mut() {
+        fields.remove("nullable");
+    }
+    if s["type"] == "string" {
+        return s;
+    }
+    let mut either = json!({"anyOf": [s, {"type": "string", "maxLength": 0}]});
+    if let Some(fields) = either["anyOf"][0].as_object_mut() {
+        fields.remove("nullable");
+        if let Some(default) = fields.remove("default") {
+            either["default"] = default;
+        }
+    }
+    if !form {
+        either["nullable"] = Value::from(true);
+    }
+    either
 }
 
 /// Whether a condition's value is written as JSON text in a form body (objects, lists of
@@ -232,9 +332,9 @@ fn values(d: Dimension) -> Value {
     match (d, d.words(), d.pattern()) {
         (Dimension::Country, ..) => json!({"$ref": "#/components/schemas/CountryCode"}),
         (Dimension::Device, ..) => json!({"$ref": "#/components/schemas/DeviceClass"}),
-        (Dimension::Asn, ..) => json!({"oneOf": [
+        (Dimension::Asn, _, pattern) => json!({"oneOf": [
             {"type": "integer", "minimum": 1, "maximum": u32::MAX},
-            {"type": "string", "pattern": "^(AS)?[0-9]{1,10}$"},
+            {"type": "string", "pattern": pattern},
         ]}),
         (Dimension::Schedule, ..) => json!({
             "type": "object",

@@ -4,7 +4,11 @@
 //! Every problem is reported at once, each naming its field. Unknown parameters are refused
 //! (a misspelt `ofer_weight` must not be silently ignored); so is a parameter given twice.
 //! A value is checked for what it is on its own (type, range, URL syntax, country code);
-//! whether it fits the network (the offer exists, is active) is the catalog's check.
+//! whether it fits the network (the offer exists, is active) is the catalog's check. The
+//! OpenAPI document gives each parameter's form (`api::openapi`): a value without that form
+//! is refused with `400`; with it, but unusable (a network with host bits set, an unknown
+//! macro), with `422` (`Refused`), so that whatever the document calls valid is never a
+//! `400`.
 //!
 //! JSON bodies carry numbers as numbers or digit strings, lists as arrays or comma-separated
 //! strings. Form bodies and query strings carry everything as text; lists are
@@ -24,7 +28,7 @@ use crate::money::{BadMoney, Money};
 use crate::template::Template;
 
 /// Longest accepted text of a parameter that is not stored in the catalog (a user agent).
-const MAX_FREE_TEXT: usize = 2048;
+pub const MAX_FREE_TEXT: usize = 2048;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
@@ -55,6 +59,8 @@ pub enum Type {
     Calls,
     /// `true` or `false` (in a form body, `true`/`1` or `false`/`0`).
     Bool,
+    /// An RFC 3339 date-time (`2026-12-01T18:30:00Z`).
+    Time,
 }
 
 /// The most calls one `batch.json` holds.
@@ -474,16 +480,22 @@ impl Raw {
             .map(|k| FieldError::new(Some(k), "is given more than once"))
             .collect();
         let mut args = Vec::new();
+        // Whether every problem is a value of the documented form refused for its meaning.
+        let mut only_meaning = errors.is_empty();
         for p in params {
             match given.remove(p.name) {
                 _ if repeated.contains(p.name) => {}
                 None if p.presence == Presence::Required => {
+                    only_meaning = false;
                     errors.push(FieldError::new(Some(p.name), "is required"))
                 }
                 None => {}
                 Some(v) => match check_value(p, v) {
                     Ok(a) => args.push((p.name, a)),
-                    Err(message) => errors.push(FieldError::new(Some(p.name), message)),
+                    Err(refused) => {
+                        only_meaning &= refused.form_ok;
+                        errors.push(FieldError::new(Some(p.name), refused.message))
+                    }
                 },
             }
         }
@@ -492,20 +504,91 @@ impl Raw {
             .filter(|k| !repeated.contains(k))
             .collect();
         unknown.sort();
+        only_meaning &= unknown.is_empty();
         errors.extend(
             unknown
                 .iter()
                 .map(|k| FieldError::new(Some(k), "is not a parameter of this call")),
         );
-        if errors.is_empty() {
-            Ok(Args { args })
-        } else {
-            Err(ApiError::bad_request_all(errors))
+        match (errors.is_empty(), only_meaning) {
+            (true, _) => Ok(Args { args }),
+            (false, true) => Err(ApiError::unprocessable_all(errors)),
+            (false, false) => Err(ApiError::bad_request_all(errors)),
         }
     }
 }
 
-fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
+/// Why a value is refused: it is not of the form the OpenAPI document gives its parameter
+/// (`400`), or it is, and what it says cannot be used (`form_ok`, `422`): a network with
+/// host bits set, a URL template with an unknown macro. JSON Schema cannot say those.
+struct Refused {
+    message: String,
+    form_ok: bool,
+}
+
+impl From<String> for Refused {
+    fn from(message: String) -> Refused {
+        Refused {
+            message,
+            form_ok: false,
+        }
+    }
+}
+
+impl From<&str> for Refused {
+    fn from(message: &str) -> Refused {
+        Refused::from(message.to_string())
+    }
+}
+
+/// The form of a URL template in the OpenAPI document: http or https, a host of letters,
+/// digits, dots and dashes (and a port), then printable ASCII. What it says is checked after:
+/// braces must hold a known macro, the URL parser must take it (a port past 65535 it does
+/// not): such a template of this form is refused with `422`.
+pub const URL_PATTERN: &str = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][!-~]*)?$";
+
+/// Whether `text` matches `pattern`, a regular expression of the OpenAPI document.
+fn matches(pattern: &str, text: &str) -> bool {
+    regex::Regex::new(pattern).is_ok_and(|r| r.is_match(text))
+}
+
+/// Whether every value of a condition's list has the form the document gives it.
+fn documented_form(d: Dimension, values: &Value) -> bool {
+    let Some(pattern) = d.pattern() else {
+        return false;
+    };
+    let Value::Array(items) = values else {
+        return false;
+    };
+    // Compiled once per refused list, on this error path only.
+    let Ok(form) = regex::Regex::new(pattern) else {
+        return false;
+    };
+    items.iter().all(|item| match item {
+        Value::String(s) => form.is_match(s),
+        Value::Number(n) => {
+            d == Dimension::Asn
+                && n.as_u64()
+                    .is_some_and(|n| (1..=u64::from(u32::MAX)).contains(&n))
+        }
+        _ => false,
+    })
+}
+
+/// The form of a value given as its JSON text (a condition object or list of objects, a
+/// batch's calls, in a form body): empty, or text that starts like a JSON list or object.
+pub const JSON_TEXT_PATTERN: &str = "^(\\s*[\\[{][\\s\\S]*)?$";
+
+fn check_value(p: &Param, v: Value) -> Result<Arg, Refused> {
+    let json_text = matches!(p.ty, Type::Condition(_) | Type::Calls)
+        && matches!(&v, Value::String(t) if t.trim_start().starts_with(['[', '{']));
+    check_typed(p, v).map_err(|refused| Refused {
+        form_ok: refused.form_ok || json_text,
+        ..refused
+    })
+}
+
+fn check_typed(p: &Param, v: Value) -> Result<Arg, Refused> {
     let empty_text = matches!(&v, Value::String(s) if s.is_empty());
     if v.is_null() || (empty_text && !matches!(p.ty, Type::Condition(_))) {
         return match p.presence {
@@ -514,29 +597,45 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             Presence::Optional => Err("must not be empty".into()),
         };
     }
+    let meaning = |message: String| Refused {
+        message,
+        form_ok: true,
+    };
     match p.ty {
-        Type::Id => int(&v, 1, i64::from(u32::MAX), "a positive integer"),
-        Type::Int { min, max } => int(&v, min, max, "an integer"),
-        Type::Text => text(v, MAX_TEXT).map(Arg::Text),
-        Type::FreeText => text(v, MAX_FREE_TEXT).map(Arg::Text),
+        Type::Id => Ok(int(&v, 1, i64::from(u32::MAX), "a positive integer")?),
+        Type::Int { min, max } => Ok(int(&v, min, max, "an integer")?),
+        Type::Text => Ok(Arg::Text(text(v, MAX_TEXT)?)),
+        Type::FreeText => Ok(Arg::Text(text(v, MAX_FREE_TEXT)?)),
         Type::Url => {
             let url = text(v, MAX_FREE_TEXT)?;
-            Template::parse(&url).map_err(|e| format!("{url:?} {e}"))?;
+            if let Err(e) = Template::parse(&url) {
+                let message = format!("{url:?} {e}");
+                return Err(match matches(URL_PATTERN, &url) {
+                    true => meaning(message),
+                    false => message.into(),
+                });
+            }
             Ok(Arg::Text(url))
         }
         Type::OneOf(words) => match v {
             Value::String(s) if words.contains(&s.as_str()) => Ok(Arg::Text(s)),
-            _ => Err(format!("must be one of: {}", words.join(", "))),
+            _ => Err(format!("must be one of: {}", words.join(", ")).into()),
         },
         Type::Condition(dimension) => {
             let values = condition_value(dimension.shape(), v)?;
             match dimension.parse(&values) {
                 Ok(_) => Ok(Arg::Json(values)),
-                Err(errors) => Err(errors
-                    .into_iter()
-                    .map(|(_, message)| message)
-                    .collect::<Vec<_>>()
-                    .join("; ")),
+                Err(errors) => {
+                    let message = errors
+                        .into_iter()
+                        .map(|(_, message)| message)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    Err(match documented_form(dimension, &values) {
+                        true => meaning(message),
+                        false => message.into(),
+                    })
+                }
             }
         }
         Type::Token => {
@@ -548,6 +647,16 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             flag @ Value::Bool(_) => Ok(Arg::Json(flag)),
             _ => Err("must be true or false".into()),
         },
+        Type::Time => {
+            let time = text(v, MAX_TEXT)?;
+            match time.parse::<jiff::Timestamp>() {
+                Ok(_) => Ok(Arg::Text(time)),
+                Err(_) => Err(format!(
+                    "{time:?} is not an RFC 3339 date-time (e.g. 2026-12-01T00:00:00Z)"
+                )
+                .into()),
+            }
+        }
         Type::Ip => match v {
             Value::String(s) if s.parse::<std::net::IpAddr>().is_ok() => Ok(Arg::Text(s)),
             _ => Err("must be an IPv4 or IPv6 address".into()),
@@ -565,7 +674,7 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
             };
             match share {
                 Some(x) if (0.0..=max).contains(&x) => Ok(Arg::Json(Value::from(x))),
-                _ => Err(format!("must be a number from 0 to {max}")),
+                _ => Err(format!("must be a number from 0 to {max}").into()),
             }
         }
         Type::Calls => {
@@ -582,7 +691,8 @@ fn check_value(p: &Param, v: Value) -> Result<Arg, String> {
                 Value::Array(items) if items.len() > MAX_BATCH_CALLS => Err(format!(
                     "holds {} calls; a batch holds at most {MAX_BATCH_CALLS}",
                     items.len()
-                )),
+                )
+                .into()),
                 Value::Array(items) => Ok(Arg::Json(Value::Array(items))),
                 _ => Err("must be a JSON array of calls".into()),
             }

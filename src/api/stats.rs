@@ -20,13 +20,16 @@ use crate::stats::series;
 use crate::stats::{BadRange, Period};
 use crate::vocab::FallbackReason;
 
-/// The `400` of a range that cannot be read, naming the parameter at fault.
+/// The failure of a range that cannot be read, naming the parameter at fault: `400` for a
+/// value that is not a date-time, `422` for two date-times, each as documented, that name no
+/// range (`from` not before `to`, or too long a one).
 fn bad_range(e: BadRange) -> ApiError {
-    let field = match e {
-        BadRange::NotATime(name, _) => name,
-        BadRange::Empty | BadRange::TooLong => FROM.name,
-    };
-    ApiError::bad_request(Some(field), e.to_string())
+    match e {
+        BadRange::NotATime(name, _) => ApiError::bad_request(Some(name), e.to_string()),
+        BadRange::Empty | BadRange::TooLong => {
+            ApiError::unprocessable(Some(FROM.name), e.to_string())
+        }
+    }
 }
 
 /// The hours of an hourly series (`from`, `to`; the last 24 hours by default).

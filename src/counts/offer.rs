@@ -369,6 +369,14 @@ impl OfferCaps {
             .map(|(kind, ..)| kind)
     }
 
+    /// Whether a cap is at 90 % of its limit or more at `clock`, by the counts this process
+    /// holds (for `smartlink_offers_near_cap`). In cluster mode conversion counts are the
+    /// cluster's, and a daily click cap's count is this node's own clicks.
+    pub fn near(&self, clock: &CapClock) -> bool {
+        self.counts(clock)
+            .any(|(_, limit, count)| count.saturating_mul(10) >= limit.saturating_mul(9))
+    }
+
     /// Reserves one routed click under the daily click cap; false when other clicks took the
     /// last place first. Without a click cap it always succeeds and counts nothing.
     #[inline]

@@ -429,6 +429,25 @@ impl Counts {
         (routed, fell_back)
     }
 
+    /// Counted conversions in all (of routed clicks and of fallbacks), and their revenue.
+    pub fn conversion_totals(&self) -> (u64, Money) {
+        let routed = self
+            .routes
+            .iter()
+            .map(|e| (e.value().conversions(), e.value().revenue()));
+        let fell_back = self.sources.iter().map(|e| {
+            (
+                e.value().fallback_conversions(),
+                e.value().fallback_revenue(),
+            )
+        });
+        routed
+            .chain(fell_back)
+            .fold((0, Money::ZERO), |(n, sum), (conversions, revenue)| {
+                (n + conversions, sum.saturating_add(revenue))
+            })
+    }
+
     /// Counted clicks in all.
     pub fn clicks(&self) -> u64 {
         let (routed, fell_back) = self.click_totals();

@@ -16,7 +16,8 @@
 //! | recorded | 200 | `{"status":"recorded"}` |
 //! | same click id again | 200 | `{"status":"duplicate"}` (nothing counted) |
 //! | click older than the attribution window | 200 | `{"status":"expired"}` (nothing counted) |
-//! | missing, malformed or forged id; bad amount | 400 | `{"status":"invalid","error":…}` |
+//! | missing or malformed id (not 40 URL-safe base64 characters); bad amount | 400 | `{"status":"invalid","error":…}` |
+//! | an id of that form that this network did not sign (forged, or an old secret no longer in `previous_click_secrets`) | 422 | `{"status":"invalid","error":…}` |
 //! | token missing or wrong (when one is required) | 401 | `{"status":"unauthorized",…}` |
 //! | source outside `postbacks.allowed_networks` | 403 | `{"status":"forbidden",…}` |
 //! | not written (disk, full id set, shutdown) | 503 | `{"status":"unavailable"}`, `Retry-After: 1` |
@@ -34,6 +35,7 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 use super::body::{self, BodyError};
 use super::response::{Body, Reject, json};
 use super::service::Endpoint;
+use crate::clicks::ClickIdError;
 use crate::conversions::{Amount, Answer, Conversion};
 use crate::metrics::Postback;
 use crate::money::Money;
@@ -169,8 +171,19 @@ where
     let Some(click_id) = params.click_id else {
         return Ok(invalid(state, Invalid::Missing));
     };
-    let Ok(claims) = snapshot.signer.verify(&click_id) else {
-        return Ok(invalid(state, Invalid::ClickId));
+    let claims = match snapshot.signer.verify(&click_id) {
+        Ok(claims) => claims,
+        Err(ClickIdError::Malformed) => return Ok(invalid(state, Invalid::ClickId)),
+        // A click id's form, but no click of this network: forged, or signed with a secret
+        // no longer configured.
+        Err(ClickIdError::BadSignature) => {
+            return Ok(refused(
+                state,
+                Postback::Invalid,
+                Rejection::Unprocessable,
+                "{\"status\":\"invalid\",\"error\":\"click_id is not a click id of this network\"}\n",
+            ));
+        }
     };
     // The click's offer's own token, else the network's; none: postbacks are open.
     let required = claims

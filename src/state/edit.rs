@@ -80,7 +80,9 @@ impl State {
     ) -> Result<T, EditError<E>> {
         let current = self.snapshot.load_full();
         let path = &current.settings.catalog_path;
-        let unchanged_on_disk = || FileStamp::of(path).ok() == Some(current.catalog_stamp);
+        // The file the table came from: `catalog.initial` until the first write.
+        let unchanged_on_disk =
+            || FileStamp::of(current.settings.catalog_source()).ok() == Some(current.catalog_stamp);
         if !unchanged_on_disk() {
             return Err(EditError::FileChanged);
         }

@@ -346,22 +346,34 @@ impl State {
     /// The Prometheus text, with the values of `snapshot` (the request's).
     pub fn render_metrics(&self, snapshot: &Snapshot) -> String {
         let clock = CapClock::now(&snapshot.calendar);
-        let offers_capped = snapshot
+        let (mut offers_capped, mut offers_near_cap) = (0, 0);
+        for caps in snapshot
             .table
             .offers()
             .iter()
-            .filter(|o| o.caps.as_ref().is_some_and(|c| c.reached(&clock).is_some()))
-            .count() as u64;
+            .filter_map(|o| o.caps.as_ref())
+        {
+            if caps.reached(&clock).is_some() {
+                offers_capped += 1;
+            } else if caps.near(&clock) {
+                offers_near_cap += 1;
+            }
+        }
         let capped_clicks = self.counts.capped_clicks();
         let (clicks_routed, clicks_fell_back) = self.counts.click_totals();
+        let (conversions, revenue) = self.counts.conversion_totals();
         self.metrics.render(&External {
             clicks_routed,
             clicks_fell_back,
+            conversions,
+            revenue: revenue.as_f64(),
+            node: snapshot.settings.node(),
             table_generation: snapshot.generation,
             device_cache_hits: self.devices.cache_hits.get(),
             device_cache_misses: self.devices.cache_misses.get(),
             converted_clicks_tracked: self.conversions.tracked() as u64,
             offers_capped,
+            offers_near_cap,
             capped_clicks,
             cluster: self.shared.as_ref().map(|shared| ClusterValues {
                 redis_up: shared.is_up(),

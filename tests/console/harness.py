@@ -212,7 +212,7 @@ def send_traffic(server):
     amount. Returns what was sent, by link."""
     sent = {"clicks": 0, "conversions": 0, "links": {}}
     c = Clicker(server)
-    plan = [("/sl?id=301", US, DESKTOP, 110), ("/sl?id=301", GB, DESKTOP, 40),
+    plan = [("/sl?id=301", US, DESKTOP, 110), ("/sl?id=301", GB, DESKTOP, 50),
             ("/sl?id=301", US, BOT, 20), ("/sl?id=302", US, DESKTOP, 60),
             ("/sl?id=303", US, IPHONE, 45), ("/sl?id=303", GB, DESKTOP, 15),
             ("/sl?id=304", US, DESKTOP, 12), ("/rd/r.php?sid=98001", US, DESKTOP, 25)]

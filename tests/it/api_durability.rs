@@ -120,6 +120,9 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
     for (round, delay_ms) in [120u64, 260, 410].into_iter().enumerate() {
         let mut bin = Binary::start(&path);
         let addr = bin.addr;
+        // The kill comes `delay_ms` after the first answered write, however slow the
+        // machine is to start the server (a loaded CI host took longer than 120 ms).
+        let (first_answered, first) = std::sync::mpsc::channel();
         let writer = std::thread::spawn(move || {
             // Names answered 200, in order: each was on disk before its answer.
             let mut answered = Vec::new();
@@ -130,7 +133,12 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
                     "/api/2/affiliate.json",
                     &format!("api_key={API_KEY}&affiliate_name={name}"),
                 ) {
-                    Some((200, _)) => answered.push(name),
+                    Some((200, _)) => {
+                        answered.push(name);
+                        if answered.len() == 1 {
+                            let _ = first_answered.send(());
+                        }
+                    }
                     Some((status, body)) => panic!("write answered {status}: {body}"),
                     None => break,
                 }
@@ -147,6 +155,8 @@ fn kill_9_during_a_loop_of_writes_always_leaves_a_catalog_that_loads() {
             }
             answered
         });
+        // A writer that never gets an answer fails the assertions below.
+        let _ = first.recv_timeout(Duration::from_secs(30));
         std::thread::sleep(Duration::from_millis(delay_ms));
         bin.signal(libc::SIGKILL);
         let answered = writer.join().expect("writer");
@@ -267,6 +277,64 @@ async fn a_body_that_comes_too_slowly_is_408_and_changes_nothing() {
     assert_eq!(
         std::fs::read(server.config.catalog_path()).expect("catalog"),
         before
+    );
+    server.stop().await;
+}
+
+/// `catalog.initial` (the demo's way to keep its shipped network as it is): read while
+/// `catalog.path` does not exist; the first write creates `catalog.path` and leaves the
+/// initial file as it was; a restart reads what was written.
+#[tokio::test]
+async fn the_first_write_creates_the_catalog_and_leaves_the_initial_file_as_it_is() {
+    let config = TestConfig::new(NETWORK);
+    let settings = config.write();
+    let initial = config.catalog_path();
+    let written = config.dir.path().join("data").join("network.json");
+    let text = std::fs::read_to_string(&settings).expect("settings");
+    let path_line = format!("path = {initial:?}");
+    assert!(text.contains(&path_line));
+    std::fs::write(
+        &settings,
+        text.replace(
+            &path_line,
+            &format!("path = {written:?}\ninitial = {initial:?}"),
+        ),
+    )
+    .expect("settings");
+    let server = TestServer::start_written(config).await;
+    assert!(
+        !written.exists(),
+        "nothing is written before the first write"
+    );
+    let r = crate::common::api_post(
+        &server,
+        "affiliate.json",
+        serde_json::json!({"affiliate_name": "First Write"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        std::fs::read_to_string(&initial).expect("initial"),
+        NETWORK,
+        "the initial file is as it was"
+    );
+    let saved = std::fs::read_to_string(&written).expect("the write created catalog.path");
+    assert!(saved.contains("First Write"), "{saved}");
+    // A second write goes on from the written file (its stamp, not the initial one's).
+    let r = crate::common::api_post(
+        &server,
+        "affiliate.json",
+        serde_json::json!({"affiliate_name": "Second Write"}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let config = server.stop().await;
+    let server = TestServer::start_written(config).await;
+    let r = crate::common::api_get(&server, "affiliates.json", &[]).await;
+    assert!(
+        r.body.contains("First Write") && r.body.contains("Second Write"),
+        "a restart reads catalog.path: {}",
+        r.body
     );
     server.stop().await;
 }

@@ -436,8 +436,17 @@ async fn the_api_sets_and_lists_the_new_conditions() {
     assert_eq!(a["params"], json!({"s3": ["news*"]}), "{a}");
     assert_eq!(a["exclude_anonymous"], true, "{a}");
     assert_eq!(a["schedule"][0]["to"], "17:30", "{a}");
+    // A region code of the documented form that ISO 3166-2 does not assign: 422.
+    let bad = json!({"api_key": API_KEY, "offer_id": 49, "allowed_regions": ["US-XX"]});
+    let r = s.post_json("/api/2/update_offer.json", &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("\"field\":\"allowed_regions\""),
+        "{}",
+        r.body
+    );
     for (field, value) in [
-        ("allowed_regions", json!(["US-XX"])),
+        ("allowed_regions", json!(["US-X_"])),
         ("allowed_params", json!({"s6": ["x"]})),
         (
             "allowed_schedule",

@@ -122,6 +122,42 @@ async fn a_click_cap_admits_exactly_n_under_parallel_clicks_and_losers_stay_in_t
 }
 
 #[tokio::test]
+async fn an_offer_at_90_percent_of_a_cap_is_near_until_it_reaches_the_cap() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    let gauges = async || {
+        let text = server.get("/metrics", &[]).await.body;
+        let value = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+                .to_string()
+        };
+        (
+            value("smartlink_offers_near_cap"),
+            value("smartlink_offers_capped"),
+        )
+    };
+    // Link 12 routes to offer 21 alone, daily click cap 25: 90 % is 22.5 clicks.
+    let routed = clicks(server.addr, "/sl?id=12", 22, 1).await;
+    assert_eq!(count(&routed, "o21.example"), 22);
+    assert_eq!(
+        gauges().await,
+        ("0".into(), "0".into()),
+        "22 of 25 is not near"
+    );
+    clicks(server.addr, "/sl?id=12", 1, 1).await;
+    assert_eq!(gauges().await, ("1".into(), "0".into()), "23 of 25 is near");
+    let last = clicks(server.addr, "/sl?id=12", 2, 1).await;
+    assert_eq!(count(&last, "o21.example"), 2);
+    assert_eq!(
+        gauges().await,
+        ("0".into(), "1".into()),
+        "a reached cap is capped, no longer near"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn bots_and_fallbacks_take_no_place_under_a_click_cap() {
     let config = TestConfig::new(&CAPPED.replace("\"daily_clicks\": 25", "\"daily_clicks\": 2"))
         .section("[routing]\nbots = \"route\"");

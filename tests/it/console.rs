@@ -556,31 +556,22 @@ async fn network_stats_add_up_to_each_links_statistics_for_the_same_hours() {
         one["response"]["top_smart_links"].as_array().unwrap().len(),
         1
     );
-    // Ranges that cannot be read name the parameter.
-    for (args, field) in [
-        (vec![("from", "yesterday")], "from"),
-        (vec![("to", "soon")], "to"),
-        (
-            vec![
-                ("from", "2026-01-02T00:00:00Z"),
-                ("to", "2026-01-01T00:00:00Z"),
-            ],
-            "from",
-        ),
-        (
-            vec![
-                ("from", "2026-01-01T00:00:00Z"),
-                ("to", "2026-03-01T00:00:00Z"),
-            ],
-            "from",
-        ),
-        (vec![("top", "0")], "top"),
+    // Ranges that cannot be read name the parameter: 400 for a value that is not a
+    // date-time, 422 for two that name no range (from after to, more than 31 days).
+    let (day_1, day_2, month_3) = (
+        "2026-01-01T00:00:00Z",
+        "2026-01-02T00:00:00Z",
+        "2026-03-01T00:00:00Z",
+    );
+    for (args, status, field) in [
+        (vec![("from", "yesterday")], 400, "from"),
+        (vec![("to", "soon")], 400, "to"),
+        (vec![("from", day_2), ("to", day_1)], 422, "from"),
+        (vec![("from", day_1), ("to", month_3)], 422, "from"),
+        (vec![("top", "0")], 400, "top"),
     ] {
-        failure(
-            &api_get(&s, "network_stats.json", &args).await,
-            400,
-            Some(field),
-        );
+        let r = api_get(&s, "network_stats.json", &args).await;
+        failure(&r, status, Some(field));
     }
     s.stop().await;
 }

@@ -76,12 +76,6 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(int(&schema["minimum"]), 1, "{at}");
             assert_eq!(int(&schema["maximum"]), i64::from(u32::MAX), "{at}");
         }
-        // `start_at_row` has no upper bound: the document gives none.
-        Type::Int { min, max: i64::MAX } => {
-            assert_eq!(ty, Some("integer"), "{at}");
-            assert_eq!(int(&schema["minimum"]), min, "{at}");
-            assert!(schema.get("maximum").is_none(), "{at}");
-        }
         Type::Int { min, max } => {
             assert_eq!(ty, Some("integer"), "{at}");
             assert_eq!(int(&schema["minimum"]), min, "{at}");
@@ -188,11 +182,29 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
                 smartlink::api::params::MAX_BATCH_CALLS as i64,
                 "{at}"
             );
-            assert_eq!(
-                resolve(doc, &schema["items"])["required"],
-                json!(["call"]),
-                "{at}"
-            );
+            // One shape per write call: its name, and its parameters as its own body.
+            let shapes = resolve(doc, &schema["items"])["oneOf"]
+                .as_array()
+                .expect("one shape per call")
+                .clone();
+            let writes: BTreeSet<&str> = CALLS
+                .iter()
+                .filter(|c| c.writes() && c.name != "batch.json")
+                .map(|c| c.name)
+                .collect();
+            let named: BTreeSet<&str> = shapes
+                .iter()
+                .map(|s| s["properties"]["call"]["enum"][0].as_str().expect("a name"))
+                .collect();
+            assert_eq!(named, writes, "{at}");
+            for shape in &shapes {
+                let required = shape["required"].as_array().expect("required");
+                assert_eq!(required[0], "call", "{at}");
+            }
+        }
+        Type::Time => {
+            assert_eq!(ty, Some("string"), "{at}");
+            assert_eq!(schema["format"], "date-time", "{at}");
         }
     }
 }
@@ -276,12 +288,36 @@ fn every_api_call_is_documented_with_its_method_and_parameters() {
                     .map(|p| p.name)
                     .chain(key);
                 assert_eq!(names(required), names(expected), "{at}: required");
+                let form = media == "application/x-www-form-urlencoded";
                 for p in call.params {
                     let s = resolve(&doc, &props[p.name]);
                     let at = format!("{at} {}", p.name);
+                    let clears = p.presence == Presence::Nullable;
+                    // A form has no null: there, as in JSON, an empty value clears.
                     let nullable = s["nullable"].as_bool().unwrap_or(false);
-                    assert_eq!(nullable, p.presence == Presence::Nullable, "{at}: nullable");
-                    assert_type(&doc, &at, p, s);
+                    assert_eq!(nullable, clears && !form, "{at}: nullable");
+                    let typed = match s.get("anyOf") {
+                        Some(either) => {
+                            assert!(clears, "{at}: only a field that clears takes \"\"");
+                            assert_eq!(either[1], json!({"type": "string", "maxLength": 0}));
+                            &either[0]
+                        }
+                        None => s,
+                    };
+                    let json_text = matches!(
+                        p.ty,
+                        Type::Calls | Type::Condition(Dimension::Param | Dimension::Schedule)
+                    );
+                    if form && json_text {
+                        assert_eq!(typed["type"], "string", "{at}: the value's JSON text");
+                        assert_eq!(
+                            typed["pattern"],
+                            smartlink::api::params::JSON_TEXT_PATTERN,
+                            "{at}"
+                        );
+                    } else {
+                        assert_type(&doc, &at, p, typed);
+                    }
                 }
             }
         }

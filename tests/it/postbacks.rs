@@ -93,8 +93,10 @@ async fn parallel_postbacks_of_one_click_record_it_exactly_once() {
     server.stop().await;
 }
 
+/// A forged id, or one another network signed, has a click id's form: `422`, as the
+/// OpenAPI document says (it was `400` with the malformed ones).
 #[tokio::test]
-async fn forged_malformed_and_missing_ids_and_bad_amounts_are_400() {
+async fn forged_ids_are_422_malformed_and_missing_ids_and_bad_amounts_400() {
     let server = TestServer::start(TestConfig::new(CAPPED)).await;
     let id = click(&server).await;
     let mut forged = id.clone().into_bytes();
@@ -112,6 +114,13 @@ async fn forged_malformed_and_missing_ids_and_bad_amounts_are_400() {
     for target in [
         format!("/p?click_id={forged}"),
         format!("/p?click_id={other_secret}"),
+    ] {
+        let r = server.get(&target, &[]).await;
+        assert_eq!(r.status, 422, "{target}: {}", r.body);
+        assert!(r.body.starts_with("{\"status\":\"invalid\""), "{}", r.body);
+        assert!(!r.body.contains(&id[..10]), "never an echo of the input");
+    }
+    for target in [
         "/p?click_id=abc".to_string(),
         format!("/p?click_id={id}x"),
         format!("/p?click_id=%00{}", &id[1..]),

@@ -108,6 +108,16 @@ async fn revenue_is_the_amount_or_else_the_offers_payout_exactly() {
     .await);
     convert(&s, &ids[3], None).await;
     assert_eq!(stats(&s, 30, &[]).await["revenue"], "13.85");
+    // The dashboard's conversions and revenue: the same totals in /metrics.
+    let metrics = s.get("/metrics", &[]).await.body;
+    assert!(
+        metrics.contains("\nsmartlink_conversions_total 4\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsmartlink_revenue_total 13.85\n"),
+        "{metrics}"
+    );
     let offers = ok(&api_get(&s, "offers.json", &[("offer_id", "31")]).await);
     assert_eq!(items(&offers, "offers")[0]["payout"], "1.25");
     // A payout that is not an exact decimal is refused.
@@ -160,7 +170,8 @@ async fn statistics_cover_the_hours_from_from_up_to_to() {
         &[("smart_link_id", "30"), ("from", &after), ("to", &this)],
     )
     .await;
-    failure(&r, 400, Some("from"));
+    // Two date-times as documented, naming no hour between them: 422.
+    failure(&r, 422, Some("from"));
     s.stop().await;
 }
 

@@ -458,11 +458,29 @@ pub struct Binary {
 impl Binary {
     /// Starts `smartlink serve --config PATH` and waits for its "listening on" line.
     pub fn start(config: &Path) -> Binary {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_smartlink"))
-            .args(["serve", "--config"])
-            .arg(config)
+        Binary::start_with_env(config, &[])
+    }
+
+    /// [`Binary::start`] with more environment variables.
+    pub fn start_with_env(config: &Path, env: &[(&str, &std::ffi::OsStr)]) -> Binary {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_smartlink"));
+        command.args(["serve", "--config"]).arg(config);
+        Binary::spawn(command, env)
+    }
+
+    /// Starts `smartlink` with `args` in the directory `dir` (relative paths of the default
+    /// settings resolve there) and waits for its "listening on" line.
+    pub fn start_in(dir: &Path, args: &[&str]) -> Binary {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_smartlink"));
+        command.args(args).current_dir(dir);
+        Binary::spawn(command, &[])
+    }
+
+    fn spawn(mut command: Command, env: &[(&str, &std::ffi::OsStr)]) -> Binary {
+        let mut child = command
             .env("RUST_LOG", "info")
             .env_remove(smartlink::settings::ENV_CLICK_SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -9,8 +9,8 @@
   const f = SL.fmt;
 
   const REASONS = [['no_match', 'No match'], ['all_capped', 'All capped'], ['bot', 'Bot'], ['inactive', 'Inactive link'], ['anonymous', 'Anonymous network']];
-  // A cap at or above this share of its limit is "near".
-  const NEAR = 0.8;
+  // A cap at or above this share of its limit is "near" (as smartlink_offers_near_cap).
+  const NEAR = 0.9;
   const REFRESH = [['1', 'every second'], ['5', 'every 5 s'], ['15', 'every 15 s'], ['60', 'every minute'], ['0', 'off']];
 
   SL.pages.overview = function (el, route) {
