@@ -1,4 +1,4 @@
-//! Who makes a call, and what they may do (docs/console.md#roles).
+//! Who makes a call, and what they may do (docs/console.md#sign-in-and-roles).
 //!
 //! A call is made with an `api_key`, or, from the console, with the session cookie its
 //! sign-in set (`console::session`). `api.keys` are administrators; `api.read_keys` may make

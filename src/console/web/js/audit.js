@@ -1,6 +1,6 @@
 // The audit log (audit.json): every change of the catalog and every write refused to a
 // read-only key, newest first, filtered by call, key and time, paged by the server. The
-// log is the answering node's (docs/console.md#audit-log).
+// log is the answering node's (docs/console.md#pages).
 (function () {
   'use strict';
   const SL = window.SL;
