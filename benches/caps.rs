@@ -1,7 +1,9 @@
 //! The cap path of one click: checking an offer that has all five caps (read only), and the
 //! check-and-reserve of a daily click cap on one thread and with a second thread reserving
 //! on the same offer at the same time (the counter's cache line then moves between cores).
-//! The whole click with caps is measured in `click.rs`.
+//! The counters are a standalone server's: a place is taken from the lease the reservation
+//! file granted and counted under the cap (two compare-and-swaps on the offer's line; before
+//! reservations, one). The whole click with caps is measured in `click.rs`.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -9,14 +11,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::calendar::Calendar;
+use smartlink::calendar::{Calendar, Period};
 use smartlink::catalog::Caps;
-use smartlink::counts::{CapClock, CapLimits, OfferCaps};
+use smartlink::counts::{CapClock, CapLimits, Counts, OfferCaps};
 
 /// A cap high enough that no run fills it (reservations keep succeeding).
 const CAP: u64 = 1_000_000_000;
+/// 2026-11-28T12:00:00Z.
+const NOW: i64 = 1_795_867_200;
 
+/// An offer with all five caps, as a standalone server holds it, its lease full.
 fn caps() -> OfferCaps {
+    let counters = Counts::reserved().offer(1);
+    let day = Calendar::named("Europe/Berlin")
+        .unwrap()
+        .window(Period::Day, NOW)
+        .start;
+    counters.add_lease(day, CAP as u32);
     OfferCaps {
         limits: CapLimits::of(&Caps {
             daily_clicks: Some(CAP),
@@ -25,7 +36,7 @@ fn caps() -> OfferCaps {
             monthly_conversions: Some(CAP),
             total_conversions: Some(CAP),
         }),
-        counters: Arc::default(),
+        counters,
     }
 }
 
@@ -33,7 +44,7 @@ fn bench(c: &mut Criterion) {
     let calendar = Calendar::named("Europe/Berlin").unwrap();
     let clock = CapClock {
         calendar: &calendar,
-        now: 1_795_867_200,
+        now: NOW,
     };
     let mut group = c.benchmark_group("caps");
     let offer = caps();
@@ -62,7 +73,7 @@ fn bench(c: &mut Criterion) {
                     let calendar = Calendar::named("Europe/Berlin").unwrap();
                     let clock = CapClock {
                         calendar: &calendar,
-                        now: 1_795_867_200,
+                        now: NOW,
                     };
                     while !stop.load(Ordering::Relaxed) {
                         black_box(shared.reserve_click(&clock));

@@ -5,7 +5,8 @@
 //! bot sent to the fallback and a 404. Both offers the routed click on link 301 can reach
 //! have caps (1042 a daily conversion cap, 1043 a daily click cap, raised here to 10^9 so
 //! that it never fills during the run): every routed click checks caps, and those drawn for
-//! 1043 (40% by weight) reserve a place with a compare-and-swap. Link 305, added here, has
+//! 1043 (40% by weight) take a place from the lease the reservation thread keeps filled on
+//! disk and count it under the cap (two compare-and-swaps). Link 305, added here, has
 //! the same attachments on copies of those offers without caps (2042, 2043), so the two
 //! routed cases differ only by the caps. A campaign click (`/rd/r.php`, campaign 98001 on
 //! offer 1042, with its `sub_affiliate` as `s1`) goes through the same steps without the

@@ -11,7 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use smartlink::catalog::Catalog;
 use smartlink::counts::{Counts, hour_of};
-use smartlink::money::Money;
+use smartlink::money::{Money, Total};
 use smartlink::routing::RoutingTable;
 use smartlink::routing::optimize::{Arm, recompute, shares};
 use smartlink::template::Template;
@@ -71,7 +71,7 @@ fn bench(c: &mut Criterion) {
             weight: o * 10,
             clicks: 168 * (20 + u64::from(o)),
             conversions: 56,
-            revenue: Money::parse("84").unwrap(),
+            revenue: Total::parse("84").unwrap(),
             payout: Money::parse("1.50").unwrap(),
         })
         .collect();

@@ -17,6 +17,7 @@
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
+//! counts::reserve (standalone) ─▶ reservations.json: click caps' leases, on disk before spent
 //! cluster (background tasks, never on a click's path) ◀─▶ shared (Redis): the catalog,
 //!   click-cap leases into counts, conversion totals, counter pushes, the postback queue
 //! ```
@@ -35,6 +36,7 @@
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
 //! | `template` | URL templates and their macros                                        |
 //! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
+//! | `outbound` | the one client that calls other servers: address policy (no SSRF), timeouts, bounded bodies, TLS |
 //! | `audit`    | the audit log: one record per catalog change, key fingerprints        |
 //! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
 //! | `notify`   | tells systemd (`Type=notify`) when the process is ready, reloading, stopping |
@@ -93,6 +95,7 @@ pub mod metrics;
 pub mod money;
 pub mod notify;
 pub mod optimizer;
+pub mod outbound;
 pub mod rebuilder;
 pub mod route_report;
 pub mod routing;

@@ -24,7 +24,7 @@ use serde::Serialize;
 use crate::counts::hourly::{FallbackTally, Hour, HourFile, RETENTION_HOURS, Tally, hour_of};
 use crate::counts::registry::Fallbacks;
 use crate::counts::{CapClock, Counts, Hourly, OfferCaps};
-use crate::money::Money;
+use crate::money::Total;
 use crate::routing::{Link, RoutingTable};
 use crate::shared::{Shared, Unavailable};
 use crate::vocab::{CapKind, FallbackReason, Source};
@@ -38,13 +38,13 @@ pub struct LinkStats {
     /// Of routed and fallback clicks.
     pub conversions: u64,
     /// Of routed and fallback clicks, exact (a string).
-    pub revenue: Money,
+    pub revenue: Total,
     /// routed / clicks; null before the first click.
     pub fill_rate: Option<f64>,
     /// conversions / routed; null before the first routed click.
     pub conversion_rate: Option<f64>,
     /// revenue / routed, to a millionth; null before the first routed click.
-    pub epc: Option<Money>,
+    pub epc: Option<Total>,
     pub offers: Vec<RouteStats>,
 }
 
@@ -52,15 +52,15 @@ pub struct LinkStats {
 #[derive(Debug, Serialize, PartialEq)]
 pub struct Earned {
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
     /// conversions / routed clicks; null before the first click.
     pub conversion_rate: Option<f64>,
     /// revenue / routed clicks; null before the first click.
-    pub epc: Option<Money>,
+    pub epc: Option<Total>,
 }
 
 impl Earned {
-    fn of(routed: u64, conversions: u64, revenue: Money) -> Earned {
+    fn of(routed: u64, conversions: u64, revenue: Total) -> Earned {
         Earned {
             conversions,
             revenue,
@@ -212,7 +212,7 @@ pub fn link_in(link: &Link, period: Period) -> LinkStats {
     let conversions = offers.iter().map(|o| o.earned.conversions).sum::<u64>() + own.conversions;
     let revenue = offers
         .iter()
-        .fold(own.revenue, |sum, o| sum.saturating_add(o.earned.revenue));
+        .fold(own.revenue, |sum, o| sum + o.earned.revenue);
     let earned = Earned::of(routed, conversions, revenue);
     LinkStats {
         smart_link_id: link.id,

@@ -275,7 +275,7 @@ pub const OPTIMIZE_MIN_SHARE: Field<f64> = Field::new(
 pub const PAYOUT: Field<Money> = Field::new(
     "payout",
     Type::Money,
-    "The network's revenue per conversion of this offer, a decimal such as \"2.50\" (at most 6 decimals), counted when a postback gives no amount. Default 0.",
+    "The network's revenue per conversion of this offer, a decimal such as \"2.50\" from 0 to 999999999999.999999 (at most 6 decimals), counted when a postback gives no amount. Default 0.",
 );
 pub const SEC_CH_UA_MOBILE: Field<String> = Field::new(
     "sec_ch_ua_mobile",

@@ -41,6 +41,12 @@ const SIGNED_LEN: usize = 23;
 const VERSION: u8 = 1;
 const NONCE_MASK: u64 = (1 << 48) - 1;
 
+/// How far in the future a click id's time may lie, in seconds: the most the clock of the
+/// node that issued it may be ahead of the clock of the node that reads it. An id further
+/// ahead was not issued by any node of the network (it can only be forged with the secret) and
+/// is refused as invalid, so that a leaked secret cannot fill the caps of windows to come.
+pub const MAX_CLOCK_SKEW_SECS: i64 = 60;
+
 /// What a click id states about its click.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Claims {
@@ -52,6 +58,14 @@ pub struct Claims {
     /// Smart link id or campaign id, per `kind`.
     pub source_id: u32,
     pub affiliate_id: u32,
+}
+
+impl Claims {
+    /// Whether the click's time lies more than [`MAX_CLOCK_SKEW_SECS`] after `now` (Unix
+    /// seconds): no node issued such an id.
+    pub fn is_from_the_future(&self, now: i64) -> bool {
+        i64::from(self.time) > now + MAX_CLOCK_SKEW_SECS
+    }
 }
 
 /// An issued click id (ASCII, URL-safe).
@@ -229,6 +243,24 @@ mod tests {
                     affiliate_id,
                 },
             )
+    }
+
+    #[test]
+    fn an_id_more_than_the_skew_ahead_is_from_the_future() {
+        let claims = |time| Claims {
+            kind: SourceKind::SmartLink,
+            time,
+            offer_id: None,
+            source_id: 1,
+            affiliate_id: 1,
+        };
+        let now = 1_800_000_000;
+        let at = |ahead: i64| claims((now + ahead) as u32).is_from_the_future(now);
+        assert!(!at(-86_400));
+        assert!(!at(0));
+        assert!(!at(MAX_CLOCK_SKEW_SECS));
+        assert!(at(MAX_CLOCK_SKEW_SECS + 1));
+        assert!(claims(u32::MAX).is_from_the_future(now));
     }
 
     proptest! {

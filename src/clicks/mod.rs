@@ -5,6 +5,6 @@ pub mod id;
 pub mod log;
 pub mod record;
 
-pub use id::{Claims, ClickId, ClickIdError, ClickSigner, DedupKey};
+pub use id::{Claims, ClickId, ClickIdError, ClickSigner, DedupKey, MAX_CLOCK_SKEW_SECS};
 pub use log::{RecordLog, RecordSink};
 pub use record::{ClickRecord, RecordText, SubIds};

@@ -22,14 +22,14 @@ use crate::money::Money;
 use crate::vocab::{Source, SourceKind};
 
 /// A conversion amount as the postback gave it: a non-negative decimal with at most 12
-/// integer and 6 fraction digits (`12`, `12.5`, `0.000001`). Recorded as the digits given;
+/// integer and 6 fraction digits (`12`, `12.5`, `0.000001`), so at most [`Money::MAX`]. Recorded as the digits given;
 /// counted as their exact [`Money`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Amount(Box<str>, Money);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "amount must be a decimal number such as 12.50 (at most 12 digits before the point and 6 after)"
+    "amount must be a decimal number from 0 to 999999999999.999999 with at most 6 decimals, such as 12.50"
 )]
 pub struct BadAmount;
 

@@ -21,7 +21,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
 
-use crate::money::Money;
+use crate::money::{Money, Total};
 use crate::vocab::{FallbackReason, Source, SourceKind};
 
 /// Hours since the Unix epoch (UTC).
@@ -40,14 +40,14 @@ pub fn hour_of(unix_secs: i64) -> Hour {
 pub struct Tally {
     pub routed: u64,
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
 }
 
 impl Tally {
     pub fn add(&mut self, other: &Tally) {
         self.routed += other.routed;
         self.conversions += other.conversions;
-        self.revenue = self.revenue.saturating_add(other.revenue);
+        self.revenue = self.revenue + other.revenue;
     }
 }
 
@@ -57,7 +57,7 @@ pub struct FallbackTally {
     /// Indexed by `FallbackReason as usize`.
     pub clicks: [u64; FallbackReason::ALL.len()],
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
 }
 
 impl FallbackTally {
@@ -66,7 +66,7 @@ impl FallbackTally {
             *a += b;
         }
         self.conversions += other.conversions;
-        self.revenue = self.revenue.saturating_add(other.revenue);
+        self.revenue = self.revenue + other.revenue;
     }
 }
 
@@ -149,9 +149,9 @@ impl Hourly {
         revenue: Money,
     ) {
         let mut inner = self.lock();
-        let add = |conversions: &mut u64, sum: &mut Money| {
+        let add = |conversions: &mut u64, sum: &mut Total| {
             *conversions += 1;
-            *sum = sum.saturating_add(revenue);
+            *sum = *sum + revenue;
         };
         match offer_id {
             Some(offer) => {
@@ -332,7 +332,7 @@ impl Hourly {
     pub fn add_file(&self, file: &HourFile, clicks_only: bool) {
         let mut inner = self.lock();
         let keep = |n: u64| if clicks_only { 0 } else { n };
-        let keep_money = |m: Money| if clicks_only { Money::ZERO } else { m };
+        let keep_money = |m: Total| if clicks_only { Total::ZERO } else { m };
         for r in &file.routes {
             inner
                 .routes
@@ -389,7 +389,7 @@ pub struct RouteHour {
     pub offer_id: u32,
     pub routed: u64,
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -400,7 +400,7 @@ pub struct FallbackHour {
     /// Indexed by `FallbackReason as usize`.
     pub clicks: [u64; FallbackReason::ALL.len()],
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
 }
 
 #[cfg(test)]
@@ -493,7 +493,7 @@ mod tests {
             proptest::prop_assert_eq!(a.routed + b.routed, whole.routed);
             proptest::prop_assert_eq!(a.routed, by_hour[..cut as usize].iter().sum::<u64>());
             proptest::prop_assert_eq!(a.conversions, conversions[..cut as usize].iter().sum::<u64>());
-            proptest::prop_assert_eq!(a.revenue.saturating_add(b.revenue), whole.revenue);
+            proptest::prop_assert_eq!(a.revenue + b.revenue, whole.revenue);
             // Hour by hour, the series add up to the range's sum, and a walk sees the same.
             let series = h.route_hours(s, 9, 0..48);
             proptest::prop_assert_eq!(series.iter().map(|t| t.routed).sum::<u64>(), whole.routed);

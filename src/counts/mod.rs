@@ -10,6 +10,8 @@
 //! - `hourly`: the counts by hour (statistics over a range, optimized rotation's window).
 //! - `store`: the counters file and the hour files; `saver`: the thread that sweeps clicks
 //!   into their hours and writes both every second.
+//! - `reserve`: standalone, the click-cap leases granted from a file reserved ahead, so that
+//!   a crash never reopens a cap.
 //!
 //! The decision (`routing`) asks an offer's caps whether it is capped, reserves a click's
 //! place under a click cap and, on a link with exact rotation, takes its place in the run of
@@ -19,6 +21,7 @@
 pub mod hourly;
 pub mod offer;
 pub mod registry;
+pub mod reserve;
 pub mod rotation;
 pub mod saver;
 pub mod store;

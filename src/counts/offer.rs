@@ -10,11 +10,15 @@
 //! Cost: a check is one relaxed load per configured cap; a reservation is one CAS on the
 //! offer's cache line (uncontended ~5 ns; contended it bounces between cores).
 //!
-//! In cluster mode (docs/cluster.md) a daily click cap is shared by every node: the node
-//! holds a *lease*, a number of the cap's clicks granted to it by Redis for the window, kept
-//! in the same packed form. A click takes one from the lease with the same kind of CAS (and
-//! is counted in `daily_clicks` for statistics); an empty lease means capped for this node.
-//! The lease keeper (`cluster`) fills and empties leases off the click path.
+//! When the process serves clicks, a daily click cap is spent from a *lease*: a number of
+//! the cap's clicks granted for the window, kept in the same packed form. A click takes one
+//! from the lease with the same kind of CAS; an empty lease means capped here. In cluster mode
+//! (docs/cluster.md) the cap is shared by every node and Redis grants the leases (the lease
+//! keeper, `cluster`, fills and empties them off the click path); the click is counted in
+//! `daily_clicks` for statistics. Standalone, the reservation file grants them
+//! (`reserve`: granted on disk before they are spendable, so that a crash never reopens a
+//! cap), and the click is also counted against the cap with the CAS above, so that a cap
+//! lowered under what is reserved holds at once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,23 +79,23 @@ impl WindowCount {
         self.update(start, |c| c.checked_sub(1))
     }
 
-    /// Empties the count of the window starting at `start` and returns it; 0, and nothing
-    /// changed, when the count held is of another window.
-    pub(super) fn take_all(&self, start: i64) -> u32 {
+    /// Lowers the count of the window starting at `start` to `keep` and returns by how much;
+    /// 0, and nothing changed, when it is at most `keep` or of another window.
+    pub(super) fn take_over(&self, start: i64, keep: u32) -> u32 {
         let mine = window_key(start);
         let mut word = self.0.load(Ordering::Relaxed);
         loop {
             let (w, c) = unpack(word);
-            if w != mine || c == 0 {
+            if w != mine || c <= keep {
                 return 0;
             }
             match self.0.compare_exchange_weak(
                 word,
-                pack(w, 0),
+                pack(w, keep),
                 Ordering::Relaxed,
                 Ordering::Relaxed,
             ) {
-                Ok(_) => return c,
+                Ok(_) => return c - keep,
                 Err(actual) => word = actual,
             }
         }
@@ -161,9 +165,12 @@ pub struct OfferCounters {
     pub(super) total_conversions: AtomicU64,
     /// Clicks that qualified for the offer but were turned away by one of its caps.
     pub(super) capped_clicks: AtomicU64,
-    /// Cluster mode: the daily click cap is spent from `lease` (see the module's text).
+    /// The daily click cap is spent from `lease` (see the module's text).
     pub(super) leased: bool,
-    /// Cluster mode: the clicks of the current lease left to spend, in its window.
+    /// Standalone serving: the lease is granted by the reservation file, and a click is also
+    /// counted against the cap.
+    pub(super) reserved: bool,
+    /// The clicks of the current lease left to spend, in its window.
     pub(super) lease: WindowCount,
     /// Cluster mode: a window in which Redis refused a lease (the cap is reached across the
     /// cluster), counted as 1 in it.
@@ -174,15 +181,17 @@ pub struct OfferCounters {
 }
 
 impl OfferCounters {
-    /// Counters whose daily click cap is spent from leases (cluster mode) or not.
-    pub(super) fn new(leased: bool) -> OfferCounters {
+    /// Counters whose daily click cap is spent from leases (`leased`: cluster mode; with
+    /// `reserved` too: standalone serving) or counted against the cap only.
+    pub(super) fn new(leased: bool, reserved: bool) -> OfferCounters {
         OfferCounters {
             leased,
+            reserved,
             ..OfferCounters::default()
         }
     }
 
-    /// Whether the daily click cap is spent from leases (cluster mode).
+    /// Whether the daily click cap is spent from leases.
     pub fn leased(&self) -> bool {
         self.leased
     }
@@ -201,6 +210,18 @@ impl OfferCounters {
         self.daily_clicks.count(start)
     }
 
+    /// Makes the click cap's count of the window starting at `start` at least `n` (the
+    /// clicks the click log shows, counted at start when no reservation says more).
+    pub fn daily_clicks_at_least(&self, start: i64, n: u64) {
+        self.daily_clicks.merge(
+            Counted {
+                window_start: start,
+                count: n,
+            },
+            u64::max,
+        );
+    }
+
     /// The clicks of the lease left to spend in the window starting at `start`.
     pub fn lease_left(&self, start: i64) -> u64 {
         self.lease.count(start)
@@ -215,7 +236,13 @@ impl OfferCounters {
     /// Empties the lease of the window starting at `start` and returns what it held (0 for
     /// a lease of another window), to give back.
     pub fn take_lease(&self, start: i64) -> u32 {
-        self.lease.take_all(start)
+        self.lease.take_over(start, 0)
+    }
+
+    /// Takes what the lease of the window starting at `start` holds beyond `keep` and returns
+    /// it, to give back (0 when it holds no more, or is of another window).
+    pub fn trim_lease(&self, start: i64, keep: u32) -> u32 {
+        self.lease.take_over(start, keep)
     }
 
     /// Notes whether Redis said the cap is reached across the cluster in the window
@@ -384,12 +411,19 @@ impl OfferCaps {
         let start = clock.start(Period::Day);
         match self.limits.get(CapKind::DailyClicks) {
             None => true,
-            Some(_) if self.counters.leased => {
-                let taken = self.counters.lease.try_take(start);
-                if taken {
-                    self.counters.daily_clicks.add(start, 1);
+            Some(cap) if self.counters.leased => {
+                let c = &*self.counters;
+                if !c.lease.try_take(start) {
+                    return false;
                 }
-                taken
+                if !c.reserved {
+                    c.daily_clicks.add(start, 1);
+                } else if !c.daily_clicks.try_reserve(start, cap) {
+                    // The cap was lowered under what is reserved: the place goes back.
+                    c.lease.add(start, 1);
+                    return false;
+                }
+                true
             }
             Some(cap) => self.counters.daily_clicks.try_reserve(start, cap),
         }
@@ -540,7 +574,7 @@ mod tests {
                 daily_clicks: Some(cap),
                 ..Caps::default()
             }),
-            counters: Arc::new(OfferCounters::new(true)),
+            counters: Arc::new(OfferCounters::new(true, false)),
         }
     }
 

@@ -23,7 +23,7 @@ use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
 use super::rotation::Runs;
 use crate::calendar::Calendar;
-use crate::money::Money;
+use crate::money::{Money, Total};
 use crate::vocab::{FallbackReason, Source, SourceKind};
 
 /// Counts of one smart link or campaign that belong to no offer, and where its exact
@@ -34,8 +34,8 @@ pub struct SourceCounters {
     pub(super) fallbacks: [AtomicU64; FallbackReason::ALL.len()],
     /// Conversions reported for clicks that went to the fallback URL.
     pub(super) fallback_conversions: AtomicU64,
-    /// Their revenue, in millionths.
-    pub(super) fallback_revenue: AtomicU64,
+    /// Their revenue.
+    pub(super) fallback_revenue: Revenue,
     /// `fallbacks` as the last sweep into the hourly statistics saw them.
     swept: [AtomicU64; FallbackReason::ALL.len()],
     /// Empty (one null pointer) unless the link rotates exactly.
@@ -63,8 +63,8 @@ impl SourceCounters {
         self.fallback_conversions.load(Ordering::Relaxed)
     }
 
-    pub fn fallback_revenue(&self) -> Money {
-        Money::from_millionths(self.fallback_revenue.load(Ordering::Relaxed))
+    pub fn fallback_revenue(&self) -> Total {
+        self.fallback_revenue.get()
     }
 
     pub(super) fn add_fallback_counts(&self, counts: &Fallbacks) {
@@ -121,6 +121,31 @@ impl Fallbacks {
     }
 }
 
+/// A sum of revenue (docs/operations.md#money-range: a `u128`, which no lifetime fills).
+/// Written by the ledger under the conversion log's lock and read by statistics, never by a
+/// click: a mutex, since `AtomicU128` is not stable Rust.
+#[derive(Default, Debug)]
+pub(super) struct Revenue(Mutex<Total>);
+
+impl Revenue {
+    fn lock(&self) -> MutexGuard<'_, Total> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn get(&self) -> Total {
+        *self.lock()
+    }
+
+    pub(super) fn set(&self, total: Total) {
+        *self.lock() = total;
+    }
+
+    pub(super) fn add(&self, total: Total) {
+        let mut sum = self.lock();
+        *sum = *sum + total;
+    }
+}
+
 /// Counts of one route: clicks of one source sent to one offer.
 #[derive(Default, Debug)]
 pub struct RouteCounters {
@@ -129,8 +154,8 @@ pub struct RouteCounters {
     /// priority's clicks (0: not computed yet). Beside `routed`, which the same click writes.
     weight: AtomicU32,
     pub(super) conversions: AtomicU64,
-    /// Their revenue, in millionths.
-    pub(super) revenue: AtomicU64,
+    /// Their revenue.
+    pub(super) revenue: Revenue,
     /// `routed` as the last sweep into the hourly statistics saw it.
     swept: AtomicU64,
     /// Optimized rotation: what the last recompute estimated (explanations show it).
@@ -143,7 +168,7 @@ pub struct RouteCounters {
 pub struct Estimate {
     pub clicks: u64,
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
     /// The posterior mean of its earnings per click.
     pub epc: f64,
 }
@@ -181,8 +206,8 @@ impl RouteCounters {
         *self.estimate.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn revenue(&self) -> Money {
-        Money::from_millionths(self.revenue.load(Ordering::Relaxed))
+    pub fn revenue(&self) -> Total {
+        self.revenue.get()
     }
 
     pub fn routed(&self) -> u64 {
@@ -240,8 +265,10 @@ pub struct Counts {
     /// file is rendered under it, so a saved file neither misses a conversion nor counts one
     /// twice.
     conversion_log: Mutex<Option<LogPosition>>,
-    /// Cluster mode: offers' daily click caps are spent from leases.
+    /// Offers' daily click caps are spent from leases (cluster mode, standalone serving).
     leased: bool,
+    /// Standalone serving: the leases come from the reservation file (`reserve`).
+    reserved: bool,
     /// Counts by hour, filled by [`Counts::sweep`] and the ledger.
     hourly: Hourly,
 }
@@ -265,11 +292,9 @@ impl Counting<'_> {
         now: i64,
         calendar: &Calendar,
     ) {
-        let add = |n: &AtomicU64, sum: &AtomicU64| {
+        let add = |n: &AtomicU64, sum: &Revenue| {
             n.fetch_add(1, Ordering::Relaxed);
-            let _ = sum.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |m| {
-                Some(m.saturating_add(revenue.millionths()))
-            });
+            sum.add(revenue.into());
         };
         match offer_id {
             Some(offer) => {
@@ -303,6 +328,16 @@ impl Counts {
     pub fn leased() -> Counts {
         Counts {
             leased: true,
+            ..Counts::default()
+        }
+    }
+
+    /// The counters of a standalone server: daily click caps are spent from leases the
+    /// reservation file grants, and counted against the cap (`reserve`).
+    pub fn reserved() -> Counts {
+        Counts {
+            leased: true,
+            reserved: true,
             ..Counts::default()
         }
     }
@@ -355,7 +390,7 @@ impl Counts {
         let entry = self.offers.entry(offer_id);
         Arc::clone(
             entry
-                .or_insert_with(|| Arc::new(OfferCounters::new(self.leased)))
+                .or_insert_with(|| Arc::new(OfferCounters::new(self.leased, self.reserved)))
                 .value(),
         )
     }
@@ -430,7 +465,7 @@ impl Counts {
     }
 
     /// Counted conversions in all (of routed clicks and of fallbacks), and their revenue.
-    pub fn conversion_totals(&self) -> (u64, Money) {
+    pub fn conversion_totals(&self) -> (u64, Total) {
         let routed = self
             .routes
             .iter()
@@ -443,8 +478,8 @@ impl Counts {
         });
         routed
             .chain(fell_back)
-            .fold((0, Money::ZERO), |(n, sum), (conversions, revenue)| {
-                (n + conversions, sum.saturating_add(revenue))
+            .fold((0, Total::ZERO), |(n, sum), (conversions, revenue)| {
+                (n + conversions, sum + revenue)
             })
     }
 

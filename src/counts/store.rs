@@ -17,9 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use super::hourly::{Hour, HourFile, Hourly};
 use super::offer::{Counted, WindowCount};
-use super::registry::{Counts, Fallbacks, LogPosition};
+use super::registry::{Counts, Fallbacks, LogPosition, Revenue};
 use crate::files::{hour_stamp, parse_hour_stamp, write_atomically};
-use crate::money::Money;
+use crate::money::Total;
 use crate::vocab::{Source, SourceKind};
 
 pub const FILE_NAME: &str = "counters.json";
@@ -60,7 +60,7 @@ struct SourceRow {
     fallback_conversions: u64,
     /// Absent from files written before revenue was counted.
     #[serde(default)]
-    fallback_revenue: Money,
+    fallback_revenue: Total,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -72,7 +72,7 @@ struct RouteRow {
     routed: u64,
     conversions: u64,
     #[serde(default)]
-    revenue: Money,
+    revenue: Total,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,10 +90,18 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error(
-        "{path}: not a valid counters file ({message}); move it aside to start with zero counts"
-    )]
-    Invalid { path: PathBuf, message: String },
+    #[error("{path}: cannot be read back ({message}); nothing was changed. {recovery}")]
+    Invalid {
+        path: PathBuf,
+        message: String,
+        /// The way forward, for the operator.
+        recovery: &'static str,
+    },
+}
+
+impl StoreError {
+    pub const COUNTERS_RECOVERY: &str = "To start without it, move it aside (mv counters.json counters.json.bad): conversions and their caps are then counted again from the conversion log, today's click caps from reservations.json, and lifetime click statistics restart from zero while the hourly ones keep their 31 days (docs/operations.md#when-a-state-file-cannot-be-read)";
+    pub const RESERVATIONS_RECOVERY: &str = "To start without it, move it aside (mv reservations.json reservations.json.bad): today's click caps are then counted again from the click log (docs/operations.md#when-a-state-file-cannot-be-read)";
 }
 
 /// Serialises every counter and the conversion log position (pretty: people read it). The
@@ -160,16 +168,10 @@ pub fn render(counts: &Counts) -> Vec<u8> {
 /// Reads `dir/counters.json` into `counts` (which should be empty), conversion log position
 /// included. No file: nothing is loaded. Returns whether there was a file.
 pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
-    let path = dir.join(FILE_NAME);
-    let text = match std::fs::read(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(source) => return Err(StoreError::Read { path, source }),
+    let Some(mut file) = read_state(dir.join(FILE_NAME), parse, StoreError::COUNTERS_RECOVERY)?
+    else {
+        return Ok(false);
     };
-    let mut file = parse(&text).map_err(|message| StoreError::Invalid {
-        path: path.clone(),
-        message,
-    })?;
     let position = file.conversion_log.take();
     apply(file, counts, How::Restore);
     if let Some(position) = position {
@@ -178,14 +180,41 @@ pub fn load(dir: &Path, counts: &Counts) -> Result<bool, StoreError> {
     Ok(true)
 }
 
+/// Reads the state file `path` and parses it with `parse`; `None`: there is no file. An
+/// error names the file and, for one that cannot be read back, the way forward (`recovery`).
+pub(super) fn read_state<T>(
+    path: PathBuf,
+    parse: impl Fn(&[u8]) -> Result<T, String>,
+    recovery: &'static str,
+) -> Result<Option<T>, StoreError> {
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StoreError::Read { path, source }),
+    };
+    parse(&bytes)
+        .map(Some)
+        .map_err(|message| StoreError::Invalid {
+            path,
+            message,
+            recovery,
+        })
+}
+
+/// Whether a state file of `version` is one this build reads (`reads`).
+pub(super) fn check_version(version: u32, reads: u32) -> Result<(), String> {
+    if version == reads {
+        Ok(())
+    } else {
+        Err(format!(
+            "version {version} (this build reads version {reads})"
+        ))
+    }
+}
+
 fn parse(bytes: &[u8]) -> Result<CountersFile, String> {
     let file: CountersFile = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-    if file.version != VERSION {
-        return Err(format!(
-            "version {} (this build reads version {VERSION})",
-            file.version
-        ));
-    }
+    check_version(file.version, VERSION)?;
     Ok(file)
 }
 
@@ -215,6 +244,10 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
         How::Sum => {
             a.fetch_add(v, Ordering::Relaxed);
         }
+    };
+    let revenue = |r: &Revenue, v: Total| match how {
+        How::Restore => r.set(v),
+        How::Sum => r.add(v),
     };
     let window = |w: &WindowCount, v: Counted, sum: fn(u64, u64) -> u64| match how {
         How::Restore => w.set(v),
@@ -247,7 +280,7 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
             How::Sum => c.add_fallback_counts(&r.fallback),
         }
         count(&c.fallback_conversions, r.fallback_conversions);
-        count(&c.fallback_revenue, r.fallback_revenue.millionths());
+        revenue(&c.fallback_revenue, r.fallback_revenue);
     }
     for r in file.routes {
         let c = counts.route(
@@ -259,7 +292,7 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
         );
         count(&c.routed, r.routed);
         count(&c.conversions, r.conversions);
-        count(&c.revenue, r.revenue.millionths());
+        revenue(&c.revenue, r.revenue);
     }
     for r in file.landing_pages {
         count(
@@ -451,6 +484,34 @@ mod tests {
         assert_eq!(total.source(s).fallback_counts().all_capped, 3);
         assert_eq!(total.landing_page(1042, 883).clicks(), 3 * 41);
         assert!(add(b"{}", &total).is_err());
+    }
+
+    /// Regression: a node whose revenue total passed 12 digits was silently left out of
+    /// cluster statistics (its pushed counters file did not parse).
+    #[test]
+    fn totals_beyond_twelve_digits_read_back_and_add_up_across_nodes() {
+        let node = Counts::default();
+        let s = Source::smart_link(301);
+        let most =
+            crate::money::Total::from_millionths(u128::from(u64::MAX) * 999_999_999_999_999_999);
+        node.route(s, 1042).revenue.set(most);
+        node.source(s)
+            .fallback_revenue
+            .set(crate::money::Total::ZERO + crate::money::Money::MAX + crate::money::Money::MAX);
+        let bytes = render(&node);
+        let total = Counts::default();
+        add(&bytes, &total).unwrap();
+        add(&bytes, &total).unwrap();
+        assert_eq!(total.route(s, 1042).revenue(), most + most);
+        assert_eq!(
+            total.source(s).fallback_revenue().to_string(),
+            "3999999999999.999996"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(FILE_NAME), &bytes).unwrap();
+        let restored = Counts::default();
+        assert!(load(dir.path(), &restored).unwrap());
+        assert_eq!(restored.route(s, 1042).revenue(), most);
     }
 
     #[test]

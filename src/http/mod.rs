@@ -6,14 +6,16 @@
 //! knowledge are served on the same port. Limits (settings `[server]`): connection count
 //! (excess connections wait in the kernel backlog), header bytes and count (`431`), request
 //! target length (`414`), and a header-read timeout: a client that connects and says nothing
-//! is closed after it, and an HTTP/1 connection with no request answered or in progress (a
-//! head that never completes, an idle keep-alive) is closed by the idle check of `run`.
+//! is closed after it, and an HTTP/1 connection with no request answered or in progress for
+//! that long (a head that never completes, an idle keep-alive) is closed by the idle check of
+//! `run`.
 //! With `server.proxy_protocol`, each connection first carries a PROXY header
 //! (`proxy_protocol`). `server.runtime = "per_core"` serves one listener on several
 //! single-threaded runtimes ([`serve_per_core`]; docs/performance.md).
 //!
 //! Every connection's lifetime is bounded (`Lifetime`): an HTTP/2 connection with no open
-//! stream is closed after `server.idle_timeout_ms` (PINGs do not keep it open); every
+//! stream is sent GOAWAY `server.idle_timeout_ms` after its last stream ended (or after it
+//! was accepted, if it never had one; PINGs do not keep it open); every
 //! connection is asked to close after `server.max_connection_age_ms` (HTTP/2 GOAWAY, HTTP/1
 //! after its current response) and closed outright `header_read_timeout_ms` later. At
 //! shutdown every connection is asked to close; one with no request in progress (idle, or a
@@ -230,11 +232,41 @@ async fn serve_with(
     }
 }
 
-/// Requests of one connection: in progress now, and answered so far.
-#[derive(Default)]
+/// Requests of one connection: in progress now, and when the last one was answered.
 struct Activity {
+    /// When the connection began to be served: the origin of `answered_ns`.
+    born: crate::clock::Instant,
     in_flight: AtomicU32,
-    answered: AtomicU64,
+    /// When the last request was answered, in ns after `born` (0: none yet).
+    answered_ns: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            born: crate::clock::now(),
+            in_flight: AtomicU32::new(0),
+            answered_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// A request was answered at `at` (one uncontended atomic on the connection's own line:
+    /// the clock was read already, for the latency histogram).
+    #[inline]
+    fn answered(&self, at: crate::clock::Instant) {
+        let ns = at.saturating_duration_since(self.born).as_nanos() as u64;
+        self.answered_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    /// How long the connection has had no request in progress and none answered; `None`
+    /// while one is in progress.
+    fn quiet_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let last = self.born + Duration::from_nanos(self.answered_ns.load(Ordering::Relaxed));
+        Some(crate::clock::now().saturating_duration_since(last))
+    }
 }
 
 /// Marks a request in progress for as long as it lives.
@@ -249,7 +281,7 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.answered.fetch_add(1, Ordering::Relaxed);
+        self.0.answered(crate::clock::now());
         self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -257,8 +289,7 @@ impl Drop for InFlight {
 /// The bounds of one connection's life.
 #[derive(Clone, Copy)]
 struct Lifetime {
-    /// Closed after this long (up to half as long again) with no request answered and none
-    /// in progress: HTTP/2 `server.idle_timeout_ms`; HTTP/1 the header-read timeout, so that
+    /// Asked to close after this long with no request answered and none in progress: HTTP/2 `server.idle_timeout_ms`; HTTP/1 the header-read timeout, so that
     /// an idle keep-alive connection and a request head that never completes are both closed.
     idle: Duration,
     max_age: Duration,
@@ -288,7 +319,7 @@ impl Protocols {
             .half_close(true)
             // The header-read timeout is the connection's idle check in `run`, not hyper's:
             // hyper arms, resets and drops a timer for every request head (2.7 % of a
-            // keep-alive click's CPU in a profile), where `run` looks every half timeout.
+            // keep-alive click's CPU in a profile), where `run` looks once per timeout.
             .header_read_timeout(None)
             .max_buf_size(limits.max_header_bytes);
         if limits.max_headers != HYPER_DEFAULT_MAX_HEADERS {
@@ -336,7 +367,7 @@ impl Protocols {
         let Some(is_h2) = detect_h2(&stream, deadline).await else {
             return;
         };
-        let activity = Arc::new(Activity::default());
+        let activity = Arc::new(Activity::new());
         let service = Protocols::service(
             self.role,
             self.max_uri_bytes,
@@ -430,7 +461,7 @@ impl Protocols {
                 }
                 Target::Endpoint(_) | Target::Console | Target::Unknown => {
                     let response = service::respond(&state, &req, client, target, started);
-                    activity.answered.fetch_add(1, Ordering::Relaxed);
+                    activity.answered(started);
                     Either::Right(std::future::ready(Ok(response)))
                 }
             }
@@ -461,15 +492,13 @@ where
     let born = Instant::now();
     let old_at = born + lifetime.max_age;
     let mut closing: Option<Closing> = None;
-    // Idle detection: two ticks of half the idle timeout with no request answered and none
-    // in progress.
-    let tick = lifetime.idle / 2;
-    let mut next_tick = born + tick;
-    let (mut quiet_ticks, mut seen_answered) = (0, 0);
+    // Idle detection: the connection is looked at when it would have been quiet for the idle
+    // timeout if nothing happened since the last look, and asked to close once it has.
+    let mut next_look = born + lifetime.idle;
     loop {
         let wake = match closing {
             Some(c) => c.check_at,
-            None => next_tick.min(old_at),
+            None => next_look.min(old_at),
         };
         tokio::select! {
             result = conn.as_mut() => return result,
@@ -493,15 +522,14 @@ where
                 } else if now >= old_at {
                     closing = Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
                 } else {
-                    let answered = activity.answered.load(Ordering::Relaxed);
-                    let quiet = answered == seen_answered
-                        && activity.in_flight.load(Ordering::Relaxed) == 0;
-                    seen_answered = answered;
-                    quiet_ticks = if quiet { quiet_ticks + 1 } else { 0 };
-                    if quiet_ticks >= 2 {
-                        closing = Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
+                    match activity.quiet_for() {
+                        Some(quiet) if quiet >= lifetime.idle => {
+                            closing =
+                                Some(ask_to_close(conn.as_mut(), Some(now + lifetime.finish)));
+                        }
+                        Some(quiet) => next_look = now + (lifetime.idle - quiet),
+                        None => next_look = now + lifetime.idle,
                     }
-                    next_tick = now + tick;
                 }
             }
         }

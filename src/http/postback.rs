@@ -17,7 +17,7 @@
 //! | same click id again | 200 | `{"status":"duplicate"}` (nothing counted) |
 //! | click older than the attribution window | 200 | `{"status":"expired"}` (nothing counted) |
 //! | missing or malformed id (not 40 URL-safe base64 characters); bad amount | 400 | `{"status":"invalid","error":…}` |
-//! | an id of that form that this network did not sign (forged, or an old secret no longer in `previous_click_secrets`) | 422 | `{"status":"invalid","error":…}` |
+//! | an id of that form that this network did not sign (forged, or an old secret no longer in `previous_click_secrets`), or one whose time is more than `MAX_CLOCK_SKEW_SECS` ahead | 422 | `{"status":"invalid","error":…}` |
 //! | token missing or wrong (when one is required) | 401 | `{"status":"unauthorized",…}` |
 //! | source outside `postbacks.allowed_networks` | 403 | `{"status":"forbidden",…}` |
 //! | not written (disk, full id set, shutdown) | 503 | `{"status":"unavailable"}`, `Retry-After: 1` |
@@ -83,7 +83,7 @@ impl Invalid {
                 "{\"status\":\"invalid\",\"error\":\"click_id is not a valid click id\"}\n"
             }
             Invalid::Amount => {
-                "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number such as 12.50\"}\n"
+                "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number from 0 to 999999999999.999999 with at most 6 decimals, such as 12.50\"}\n"
             }
         }
     }
@@ -171,8 +171,21 @@ where
     let Some(click_id) = params.click_id else {
         return Ok(invalid(state, Invalid::Missing));
     };
+    let now_ms = crate::clock::wall(started)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     let claims = match snapshot.signer.verify(&click_id) {
-        Ok(claims) => claims,
+        Ok(claims) if !claims.is_from_the_future(now_ms / 1000) => claims,
+        // Signed by this network but dated ahead of the skew: only a holder of the secret
+        // could make it (a leaked secret must not fill next month's caps today).
+        Ok(_) => {
+            return Ok(refused(
+                state,
+                Postback::Invalid,
+                Rejection::Unprocessable,
+                "{\"status\":\"invalid\",\"error\":\"click_id is dated in the future\"}\n",
+            ));
+        }
         Err(ClickIdError::Malformed) => return Ok(invalid(state, Invalid::ClickId)),
         // A click id's form, but no click of this network: forged, or signed with a secret
         // no longer configured.
@@ -208,9 +221,6 @@ where
         Ok(a) => a,
         Err(_) => return Ok(invalid(state, Invalid::Amount)),
     };
-    let now_ms = crate::clock::wall(started)
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
     let window = snapshot.settings.attribution_window.as_secs() as i64;
     if i64::from(claims.time) < now_ms / 1000 - window {
         state.metrics.postback(Postback::Expired);

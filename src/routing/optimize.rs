@@ -32,7 +32,7 @@ use rand_distr::{Beta, Distribution, StandardNormal};
 
 use super::table::{LinkRotation, RoutingTable};
 use crate::counts::{Estimate, Hour, Hourly, WEIGHT_SCALE};
-use crate::money::Money;
+use crate::money::{Money, Total};
 use crate::vocab::Source;
 
 /// Joint posterior draws per recompute of a priority.
@@ -52,7 +52,7 @@ pub struct Arm {
     /// Their conversions (credited to the click's hour, so late ones count).
     pub conversions: u64,
     /// Their revenue.
-    pub revenue: Money,
+    pub revenue: Total,
     /// The offer's payout (the value of a conversion before any is seen).
     pub payout: Money,
 }
@@ -114,16 +114,16 @@ pub fn shares<R: Rng + ?Sized>(arms: &[Arm], min_share: f64, rng: &mut R) -> Vec
     // The pooled rate, kept off 0 and 1 so that the prior is proper.
     let pooled = ((conversions as f64 + 0.5) / (clicks as f64 + 1.0)).clamp(1e-6, 0.5);
     let (alpha0, beta0) = (1.0, 1.0 / pooled - 1.0);
-    let revenue: u64 = arms.iter().map(|a| a.revenue.millionths()).sum();
+    let revenue = arms.iter().fold(Total::ZERO, |sum, a| sum + a.revenue);
     let pooled_value = if conversions > 0 {
-        revenue as f64 / conversions as f64
+        revenue.millionths() as f64 / conversions as f64
     } else {
         0.0
     };
     let mut values: Vec<f64> = arms
         .iter()
         .map(|a| {
-            if a.conversions > 0 && a.revenue > Money::ZERO {
+            if a.conversions > 0 && a.revenue > Total::ZERO {
                 a.revenue.millionths() as f64 / a.conversions as f64
             } else if a.payout > Money::ZERO {
                 a.payout.millionths() as f64
@@ -242,7 +242,7 @@ mod tests {
             weight,
             clicks,
             conversions,
-            revenue: Money::from_millionths(conversions * 1_000_000),
+            revenue: Total::from_millionths(u128::from(conversions) * 1_000_000),
             payout: Money::parse("1").unwrap(),
         }
     }
@@ -279,8 +279,8 @@ mod tests {
         // Offer 0 converts twice as often, offer 1 pays five times as much.
         let mut a = arm(1, 10_000, 400);
         let mut b = arm(1, 10_000, 200);
-        a.revenue = Money::parse("400").unwrap();
-        b.revenue = Money::parse("1000").unwrap();
+        a.revenue = Total::parse("400").unwrap();
+        b.revenue = Total::parse("1000").unwrap();
         let s = run(&[a, b], 0.05);
         assert!(s[1] > 0.9, "{s:?}");
     }
@@ -299,7 +299,7 @@ mod tests {
                     weight,
                     clicks,
                     conversions: conversions.min(clicks),
-                    revenue: Money::from_millionths(conversions.min(clicks) * payout),
+                    revenue: Total::from_millionths(u128::from(conversions.min(clicks) * payout)),
                     payout: Money::from_millionths(payout),
                 })
                 .collect();

@@ -339,6 +339,7 @@ impl State {
 
     /// Publishes `next` in place of `current`.
     fn swap(&self, current: &Arc<Snapshot>, next: Snapshot) {
+        self.reserve_for(&next);
         self.snapshot.store(Arc::new(next));
         retire(Arc::clone(current));
     }

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, Guard};
 
 mod edit;
+mod reserve;
 
+use self::reserve::Reserver;
 use crate::audit::Change;
 use crate::catalog::validate::Problem;
 use crate::clicks::{RecordLog, RecordSink};
@@ -39,6 +41,8 @@ pub struct State {
     log: Mutex<Option<RecordLog>>,
     pub counts: Arc<Counts>,
     saver: Mutex<Option<Saver>>,
+    /// Standalone: click-cap leases reserved on disk ahead of the clicks.
+    reserver: Mutex<Option<Reserver>>,
     pub conversions: Recorder,
     ledger: Mutex<Option<Ledger>>,
     /// Cluster mode: the state the nodes share in Redis.
@@ -85,7 +89,7 @@ pub enum StartError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("counters: {0}")]
+    #[error("state file {0}")]
     Counters(#[from] StoreError),
     #[error("cluster: {0}")]
     Cluster(String),
@@ -102,13 +106,14 @@ impl State {
     pub fn start(config: &Path) -> Result<Arc<State>, StartError> {
         // Calibrate the hot-path clock now rather than on the first click.
         crate::clock::wall(crate::clock::now());
-        // Cluster mode spends click caps from leases; known before the table is compiled.
-        // (Invalid settings are reported by the load that follows.)
+        // Click caps are spent from leases, granted by Redis in cluster mode and by the
+        // reservation file standalone; known before the table is compiled. (Invalid
+        // settings are reported by the load that follows.)
         let clustered = Settings::load(config).is_ok_and(|s| s.cluster.is_some());
         let counts = Arc::new(if clustered {
             Counts::leased()
         } else {
-            Counts::default()
+            Counts::reserved()
         });
         let snapshot = Snapshot::load(config, 1, &counts, CatalogFrom::File)?;
         let metrics = Arc::new(Metrics::default());
@@ -176,6 +181,13 @@ impl State {
             snapshot.settings.click_log_retention_hours,
         );
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
+        let reserver = match &shared {
+            Some(_) => None,
+            None => Some(
+                Reserver::start(&state_dir, Arc::clone(&snapshot), Arc::clone(&metrics))
+                    .map_err(state_error)?,
+            ),
+        };
         let enrich = {
             let snapshot = Arc::clone(&snapshot);
             Box::new(move |r: &mut crate::clicks::ClickRecord| {
@@ -208,6 +220,7 @@ impl State {
             log: Mutex::new(Some(log)),
             counts,
             saver: Mutex::new(Some(saver)),
+            reserver: Mutex::new(reserver),
             conversions,
             ledger: Mutex::new(Some(ledger)),
             shared,
@@ -259,6 +272,7 @@ impl State {
                 self.metrics.reloads.inc();
                 self.metrics.reloaded_now();
                 let catalog_path = next.settings.catalog_path.clone();
+                self.reserve_for(&next);
                 self.snapshot.store(Arc::new(next));
                 retire(current);
                 tracing::info!(generation, "configuration reloaded");
@@ -315,6 +329,15 @@ impl State {
         }
     }
 
+    /// Standalone: reserves click-cap leases for the capped offers of `next`, before it is
+    /// served (so that the next click on an offer just capped, or whose cap was raised,
+    /// finds its lease).
+    fn reserve_for(&self, next: &Snapshot) {
+        if let Some(r) = &*self.reserver.lock().unwrap_or_else(|e| e.into_inner()) {
+            r.prepare(next);
+        }
+    }
+
     /// Marks the process as draining: `/readyz` answers 503 from now on.
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::Relaxed);
@@ -332,6 +355,9 @@ impl State {
         }
         if let Some(ledger) = take(&self.ledger) {
             ledger.stop();
+        }
+        if let Some(reserver) = take(&self.reserver) {
+            reserver.stop();
         }
         if let Some(saver) = take(&self.saver) {
             saver.stop();
@@ -408,6 +434,51 @@ fn retire(old: Arc<Snapshot>) {
     }
 }
 
+/// Counts the current window of every daily click cap of the table from the click log, when
+/// there is a counters file but no reservations file (it was moved aside, or the state was
+/// written by a build without it): the counters file may miss the last second of clicks
+/// before an unclean stop, the log does not (except the records still queued then).
+fn recount_click_caps(snapshot: &Snapshot, counts: &Counts) -> Result<(), StartError> {
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let day = snapshot
+        .calendar
+        .window(crate::calendar::Period::Day, now)
+        .start;
+    let capped: std::collections::HashSet<u32> = snapshot
+        .table
+        .offers()
+        .iter()
+        .filter(|o| {
+            o.caps
+                .as_ref()
+                .is_some_and(|c| c.limits.get(crate::vocab::CapKind::DailyClicks).is_some())
+        })
+        .map(|o| o.id)
+        .collect();
+    if capped.is_empty() {
+        return Ok(());
+    }
+    let dir = &snapshot.settings.state_dir;
+    let started = std::time::Instant::now();
+    let logged = crate::clicks::log::routed_since(dir, day, &capped).map_err(|source| {
+        StartError::StateDir {
+            path: dir.clone(),
+            source,
+        }
+    })?;
+    for (&offer, &n) in &logged {
+        counts.offer(offer).daily_clicks_at_least(day, n);
+    }
+    tracing::warn!(
+        offers = capped.len(),
+        clicks = logged.values().sum::<u64>(),
+        ms = started.elapsed().as_millis() as u64,
+        "no {}: today's click caps counted from the click log",
+        crate::counts::reserve::FILE_NAME
+    );
+    Ok(())
+}
+
 /// Loads the saved counters and hours' clicks into `counts`, then replays the conversion
 /// log: the converted click ids inside the attribution window, the conversions the counters
 /// file missed, and the conversions of the hours kept. Also used read-only by
@@ -415,7 +486,11 @@ fn retire(old: Arc<Snapshot>) {
 pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartError> {
     let settings = &snapshot.settings;
     let dir = &settings.state_dir;
-    crate::counts::store::load(dir, counts)?;
+    let had_counters = crate::counts::store::load(dir, counts)?;
+    // (In cluster mode the click caps' counts are in Redis.)
+    if !crate::counts::reserve::load(dir, counts)? && had_counters && settings.cluster.is_none() {
+        recount_click_caps(snapshot, counts)?;
+    }
     let mut converted = Converted::new(
         settings.attribution_window.as_secs() as i64,
         settings.max_tracked_conversions,

@@ -16,7 +16,7 @@ use super::{BadRange, hour_at, hour_text, ratio};
 use crate::counts::Hourly;
 use crate::counts::hourly::{Counted, FallbackTally, Hour, RETENTION_HOURS, Tally, hour_of};
 use crate::counts::registry::Fallbacks;
-use crate::money::Money;
+use crate::money::Total;
 use crate::routing::{Link, RoutingTable};
 use crate::vocab::{FallbackReason, Source, SourceKind};
 
@@ -49,14 +49,14 @@ struct Sums {
     routed: u64,
     fallback: [u64; FallbackReason::ALL.len()],
     conversions: u64,
-    revenue: Money,
+    revenue: Total,
 }
 
 impl Sums {
     fn add_route(&mut self, t: &Tally) {
         self.routed += t.routed;
         self.conversions += t.conversions;
-        self.revenue = self.revenue.saturating_add(t.revenue);
+        self.revenue = self.revenue + t.revenue;
     }
 
     fn add_fallback(&mut self, f: &FallbackTally) {
@@ -64,7 +64,7 @@ impl Sums {
             *a += b;
         }
         self.conversions += f.conversions;
-        self.revenue = self.revenue.saturating_add(f.revenue);
+        self.revenue = self.revenue + f.revenue;
     }
 
     fn add(&mut self, other: &Sums) {
@@ -73,7 +73,7 @@ impl Sums {
             *a += b;
         }
         self.conversions += other.conversions;
-        self.revenue = self.revenue.saturating_add(other.revenue);
+        self.revenue = self.revenue + other.revenue;
     }
 
     fn clicks(&self) -> u64 {
@@ -91,9 +91,9 @@ pub struct Columns {
     /// routed / clicks; null in an hour without clicks.
     pub fill_rate: Vec<Option<f64>>,
     pub conversions: Vec<u64>,
-    pub revenue: Vec<Money>,
+    pub revenue: Vec<Total>,
     /// revenue / routed; null in an hour without routed clicks.
-    pub epc: Vec<Option<Money>>,
+    pub epc: Vec<Option<Total>>,
 }
 
 /// Fallback clicks by reason, each reason's a list of hours.
@@ -132,10 +132,10 @@ pub struct Totals {
     pub routed: u64,
     pub fallback: Fallbacks,
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
     pub fill_rate: Option<f64>,
     pub conversion_rate: Option<f64>,
-    pub epc: Option<Money>,
+    pub epc: Option<Total>,
 }
 
 impl Totals {
@@ -178,8 +178,8 @@ pub struct RouteSeries {
     pub offer_id: u32,
     pub routed: Vec<u64>,
     pub conversions: Vec<u64>,
-    pub revenue: Vec<Money>,
-    pub epc: Vec<Option<Money>>,
+    pub revenue: Vec<Total>,
+    pub epc: Vec<Option<Total>>,
 }
 
 /// `link` over `range`, from `hourly`.
@@ -250,9 +250,9 @@ pub struct TopOffer {
     /// Clicks routed to it.
     pub clicks: u64,
     pub conversions: u64,
-    pub revenue: Money,
+    pub revenue: Total,
     pub conversion_rate: Option<f64>,
-    pub epc: Option<Money>,
+    pub epc: Option<Total>,
 }
 
 /// The network over `range`, from `hourly`, with the `top` smart links and offers of `table`.
@@ -372,7 +372,7 @@ mod tests {
         a.add_route(&Tally {
             routed: 3,
             conversions: 1,
-            revenue: Money::parse("1.50").unwrap(),
+            revenue: Total::parse("1.50").unwrap(),
         });
         let mut f = FallbackTally::default();
         f.clicks[FallbackReason::Bot as usize] = 1;
@@ -381,7 +381,7 @@ mod tests {
         assert_eq!(c.clicks, [4, 0]);
         assert_eq!(c.routed, [3, 0]);
         assert_eq!(c.fill_rate, [Some(0.75), None]);
-        assert_eq!(c.epc, [Some(Money::parse("0.50").unwrap()), None]);
+        assert_eq!(c.epc, [Some(Total::parse("0.50").unwrap()), None]);
         let json = serde_json::to_value(&c).unwrap();
         assert_eq!(json["fallback"]["bot"], serde_json::json!([1, 0]));
         assert_eq!(json["fallback"]["no_match"], serde_json::json!([0, 0]));

@@ -66,6 +66,43 @@ async fn idle_http2_connections_are_closed_and_free_their_place() {
     s.stop().await;
 }
 
+/// Regression: an HTTP/2 connection whose one stream had finished got its GOAWAY 1.5 times
+/// `idle_timeout_ms` after it (the idle check looked every half timeout and wanted two quiet
+/// looks), where the documentation says `idle_timeout_ms`. An idle HTTP/1 keep-alive
+/// connection is closed by the same check, `header_read_timeout_ms` after its last answer.
+#[tokio::test]
+async fn an_http2_connection_gets_goaway_idle_timeout_after_its_last_stream_not_half_again() {
+    let idle = Duration::from_millis(600);
+    let config = TestConfig::new(NETWORK)
+        .server("idle_timeout_ms = 600")
+        .server("header_read_timeout_ms = 600");
+    let s = TestServer::start(config).await;
+    for (h2, pause) in [
+        (true, Duration::ZERO),
+        (true, Duration::from_millis(170)),
+        (false, Duration::ZERO),
+    ] {
+        let mut client = if h2 {
+            Client::connect_h2(s.addr).await
+        } else {
+            Client::connect(s.addr).await
+        };
+        tokio::time::sleep(pause).await;
+        assert_eq!(
+            client.send("GET", "/sl?id=4", &[DESKTOP]).await.status,
+            StatusCode::FOUND
+        );
+        let took = closed_within(&client, Duration::from_secs(3))
+            .await
+            .expect("the idle connection is closed");
+        assert!(
+            took >= idle - Duration::from_millis(20) && took < idle + Duration::from_millis(150),
+            "h2={h2}: closed {took:?} after the last stream (timeout {idle:?}, pause {pause:?})"
+        );
+    }
+    s.stop().await;
+}
+
 /// Every connection is asked to close at its maximum age: HTTP/2 with GOAWAY, HTTP/1 after
 /// its current response. No request is lost on the way.
 #[tokio::test]

@@ -29,4 +29,5 @@ mod revenue;
 mod rotation;
 mod service;
 mod smart_link;
+mod state_files;
 mod weights;

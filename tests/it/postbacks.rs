@@ -173,6 +173,54 @@ async fn post_takes_the_query_or_a_form_body_and_limits_the_body() {
     server.stop().await;
 }
 
+/// Regression: a click id whose time lay in the future was recorded (a leaked secret could
+/// fill next month's conversion caps today). Beyond the skew it is refused as a forged id is
+/// (422, counted as invalid), with a message that names the clock; within it (another node's
+/// clock a little ahead) it converts.
+#[tokio::test]
+async fn a_click_id_from_the_future_is_refused_like_a_forged_click_id() {
+    let server = TestServer::start(TestConfig::new(CAPPED)).await;
+    let signer = ClickSigner::new(SECRET.as_bytes());
+    let ahead = |secs: u32| {
+        signer.issue(&Claims {
+            kind: SourceKind::SmartLink,
+            time: now() + secs,
+            offer_id: Some(23),
+            source_id: 11,
+            affiliate_id: 100,
+        })
+    };
+    let forged = ClickSigner::new(b"somebody-elses-secret-0123").issue(&Claims {
+        kind: SourceKind::SmartLink,
+        time: now(),
+        offer_id: Some(23),
+        source_id: 11,
+        affiliate_id: 100,
+    });
+    let refused = server.get(&format!("/p?click_id={forged}"), &[]).await;
+    assert_eq!(refused.status, 422);
+    let skew = smartlink::clicks::MAX_CLOCK_SKEW_SECS as u32;
+    for secs in [skew + 5, 3_600, 30 * 86_400] {
+        let r = server
+            .get(&format!("/p?click_id={}&amount=5", ahead(secs)), &[])
+            .await;
+        assert_eq!(
+            (r.status, r.body.as_str()),
+            (
+                refused.status,
+                "{\"status\":\"invalid\",\"error\":\"click_id is dated in the future\"}\n"
+            ),
+            "{secs} s ahead"
+        );
+    }
+    assert!(server.config.conversion_records().is_empty());
+    let r = server
+        .get(&format!("/p?click_id={}", ahead(skew - 10)), &[])
+        .await;
+    assert_eq!(r.body, RECORDED, "within the skew");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn a_click_older_than_the_attribution_window_is_expired_and_not_counted() {
     // The helper writes the [tracking] table itself; add the key to it.

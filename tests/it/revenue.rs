@@ -266,3 +266,78 @@ fn the_stats_command_takes_from_and_to() {
         "{stderr}"
     );
 }
+
+/// Regression: a postback's `amount` was accepted up to 999999999999.999999, but a revenue
+/// total of 13 digits made `counters.json` unreadable: two such postbacks, and `smartlink
+/// stats` exited 1 and `smartlink serve` refused to start. Now every total of accepted amounts
+/// is written as text that reads back whatever its size, and an amount beyond the bound is a
+/// `400` that names it.
+#[test]
+fn two_postbacks_of_the_largest_amount_leave_state_that_serve_and_stats_read_back() {
+    const LARGEST: &str = "999999999999.999999";
+    let config = TestConfig::new(crate::caps::CAPPED);
+    let path = config.write();
+    let mut bin = Binary::start(&path);
+    for _ in 0..2 {
+        let (_, location) = get(bin.addr, "/sl?id=11").expect("click");
+        let id = query_param(&location, "c").expect("click id");
+        let (status, answer) =
+            blocking_post_form(bin.addr, "/p", &format!("click_id={id}&amount={LARGEST}"))
+                .expect("postback");
+        assert_eq!((status, answer["status"].as_str()), (200, Some("recorded")));
+    }
+    // (Offer 23 is capped after two conversions: the next click goes to offer 21.)
+    let (_, location) = get(bin.addr, "/sl?id=12").expect("click");
+    let id = query_param(&location, "c").expect("click id");
+    let (status, answer) = blocking_post_form(
+        bin.addr,
+        "/p",
+        &format!("click_id={id}&amount=1000000000000"),
+    )
+    .expect("postback");
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"].as_str().unwrap().contains(LARGEST),
+        "the answer names the bound: {answer}"
+    );
+    // Once saved (every second), the running server's files read back.
+    let counters = config.state_dir().join("counters.json");
+    assert!(wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&counters).is_ok_and(|t| t.contains("1999999999999.999998"))
+    }));
+    let total = |v: &Value| with_offer(v, 23)["revenue"].clone();
+    assert_eq!(
+        total(&command_json(&path, &["stats"])),
+        "1999999999999.999998"
+    );
+    bin.signal(libc::SIGTERM);
+    assert_eq!(bin.exit_code(Duration::from_secs(20)), Some(0));
+    // And a restart serves, with the same total, from the file and from the hours.
+    let mut again = Binary::start(&path);
+    let (_, body) = get(
+        again.addr,
+        &format!("/api/2/smart_link_stats.json?api_key={API_KEY}&smart_link_id=11"),
+    )
+    .expect("stats");
+    let stats: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        stats["response"]["revenue"], "1999999999999.999998",
+        "{stats}"
+    );
+    again.signal(libc::SIGTERM);
+    assert_eq!(again.exit_code(Duration::from_secs(20)), Some(0));
+    let hour = now() / 3600;
+    let (from, to) = (hour_text(hour - 1), hour_text(hour + 1));
+    let v = command_json(
+        &path,
+        &["stats", "--link", "11", "--from", &from, "--to", &to],
+    );
+    assert_eq!(v["revenue"], "1999999999999.999998");
+}
+
+fn with_offer(stats: &Value, id: u64) -> &Value {
+    stats["offers"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["offer_id"] == id))
+        .unwrap_or_else(|| panic!("no offer {id} in {stats}"))
+}
