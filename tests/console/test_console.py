@@ -327,6 +327,9 @@ class Console(unittest.TestCase):
         self.assertEqual(error["field"], "calls[0].fallback_url")
         self.assertEqual(shown, error["message"])
         self.assertIn(error_id, field.get_attribute("aria-describedby"))
+        self.assertEqual(
+            page.text_content("form .form-errors").strip(),
+            "The server refused the change; nothing was saved. The problem is shown beside its field.")
         self.assertEqual(page.evaluate("document.activeElement.dataset.field"), "fallback_url")
         self.assertEqual(S.catalog(), before, "nothing changed")
         self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited)

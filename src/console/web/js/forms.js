@@ -73,8 +73,9 @@
     if (box) {
       box.hidden = false;
       const what = error.status === 403 ? 'Not allowed; nothing was saved.' : 'The server refused the change; nothing was saved.';
-      box.append(h('p', { text: what + (placed ? ' ' + (placed === 1 ? 'The problem is shown beside its field.' : 'The problems are shown beside their fields.') : '') }),
-        rest.length ? h('ul', {}, rest.map((t) => h('li', { text: t }))) : null);
+      box.append(h('p', { text: what + (placed ? ' ' + (placed === 1 ? 'The problem is shown beside its field.' : 'The problems are shown beside their fields.') : '') }));
+      // (append(null) would show the word "null")
+      if (rest.length) box.append(h('ul', {}, rest.map((t) => h('li', { text: t }))));
     }
     if (rest.length || !first) {
       if (box) box.focus();
