@@ -474,6 +474,15 @@ async fn kill_9_with_1000_pending_loses_none_and_a_200_receiver_gets_each_once()
     tokio::time::sleep(Duration::from_millis(500)).await;
     let all = receiver.hits();
     let arrived = by_click(&all);
+    let after_restart = &all[before_restart..];
+    if let (Some(first), Some(last)) = (after_restart.first(), after_restart.last()) {
+        let secs = (last.1 - first.1).as_secs_f64();
+        eprintln!(
+            "partner postbacks: {} delivered after the restart in {secs:.2} s ({:.0}/s, per_host 4)",
+            after_restart.len(),
+            after_restart.len() as f64 / secs.max(0.001)
+        );
+    }
     for id in &ids {
         assert!(arrived.contains_key(id), "{id} never arrived");
     }
