@@ -10,8 +10,9 @@
 //!   │        ─▶ routing::landing (the offer's landing page, drawn by weight)
 //!   │        ─▶ counts (what the click did)
 //!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
-//!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
-//!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
+//!   ├─▶ /p ─▶ http::postback (partner::url: the delivery URL) ─▶ conversions::recorder
+//!   │        (cluster: claim in Redis) ─▶ conversions::ledger (dedup, fsync; the delivery
+//!   │        in the conversion's line) ─▶ counts, partner::sender (a task: outbound calls)
 //!   ├─▶ /console/ ─▶ http::console ─▶ console (files; the page calls /api/2/)
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
@@ -64,7 +65,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit` |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit`, `deliveries` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
