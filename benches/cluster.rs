@@ -85,7 +85,7 @@ fn bench(c: &mut Criterion) {
         &cluster_settings,
     ))
     .expect("demo configuration, cluster mode");
-    runtime.block_on(smartlink::cluster::catalog::sync_at_start(&clustered));
+    runtime.block_on(smartlink::cluster::catalog_watch::sync_at_start(&clustered));
     let node = smartlink::cluster::Node::start(&clustered).expect("cluster mode");
     let trimmers = [
         LogTrimmer::start(standalone_dir.path().join("data")),

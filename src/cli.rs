@@ -13,17 +13,17 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::net::TcpListener;
 
-use crate::clicks::SubIds;
+use crate::app::route::Probe;
+use crate::click_log::SubIds;
 use crate::client::{DeviceClassifier, GeoDbs, GeoInfo};
 use crate::conditions::{Dimension, SUB_IDS, Side};
 use crate::counts::{CapClock, Counts};
 use crate::http::Role;
 use crate::metrics::Metrics;
-use crate::route_report::Probe;
+use crate::redis::catalog::Published;
+use crate::redis::{Shared, Unavailable};
 use crate::routing::{RoutingTable, Skip};
 use crate::settings::{Invalid, Runtime, Screen, Settings};
-use crate::shared::catalog::Published;
-use crate::shared::{Shared, Unavailable};
 use crate::signals::Signals;
 use crate::snapshot::{CatalogFrom, Snapshot};
 use crate::state::{StartError, State, restore};
@@ -128,7 +128,7 @@ pub fn serve(config: &Path) -> ExitCode {
             }
             None => Role::All,
         };
-        crate::cluster::catalog::sync_at_start(&state).await;
+        crate::cluster::catalog_watch::sync_at_start(&state).await;
         let node = crate::cluster::Node::start(&state);
         let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
         let addr = listener.local_addr().map_or(listen, |a| a);
@@ -779,9 +779,9 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
         peer: args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         headers: &headers,
         subs,
-        time: crate::route_report::time(args.at).map_err(|e| format!("--at {e}"))?,
+        time: crate::app::route::time(args.at).map_err(|e| format!("--at {e}"))?,
     };
-    Ok(crate::route_report::report(
+    Ok(crate::app::route::report(
         &snapshot,
         link,
         &probe,

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::counts::{Hourly, hour_of};
 use crate::routing::LinkRotation;
-use crate::routing::optimize::recompute;
+use crate::routing::thompson::recompute;
 use crate::state::State;
 
 /// Runs until `stopped` turns true.

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use crate::calendar::Calendar;
 use crate::catalog::{self, FileStamp, ValidCatalog};
-use crate::clicks::{ClickSigner, SubIds};
+use crate::click_id::ClickSigner;
+use crate::click_log::SubIds;
 use crate::client::{ClickFacts, ClientAttrs, DeviceClassifier, GeoDbs, TrustedProxies};
 use crate::counts::{CapClock, Counts};
 use crate::routing::{Context, RoutingTable};

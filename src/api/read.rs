@@ -15,10 +15,10 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field, Read};
+use crate::app::route::Probe;
 use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
 use crate::conditions::{Dimension, Side};
 use crate::links;
-use crate::route_report::Probe;
 use crate::settings::Settings;
 use crate::state::State;
 
@@ -408,7 +408,7 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
             headers.insert(header, value);
         }
     }
-    let time = crate::route_report::time(args.get(AT).as_deref())
+    let time = crate::app::route::time(args.get(AT).as_deref())
         .map_err(|e| ApiError::bad_request(Some(AT.name), e))?;
     // Without proxy headers the client IP is the peer, so the given address is used as is.
     let probe = Probe {
@@ -417,6 +417,6 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
         subs: SUBS.map(|s| args.get(s).map(Cow::Owned)),
         time,
     };
-    let report = crate::route_report::report(&snapshot, link, &probe, &state.devices);
+    let report = crate::app::route::report(&snapshot, link, &probe, &state.devices);
     Ok(json!({"request_status": "Success", "response": report}))
 }

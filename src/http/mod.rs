@@ -29,10 +29,10 @@
 
 pub mod api;
 pub mod body;
-pub mod click;
 pub mod postback;
 pub mod proxy_protocol;
 pub mod query;
+pub mod redirect;
 pub mod response;
 pub mod service;
 
@@ -53,7 +53,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
-use self::response::Reject;
+use self::response::PlainError;
 use self::service::{Endpoint, Target};
 use crate::settings::Limits;
 use crate::state::State;
@@ -430,7 +430,7 @@ impl Protocols {
                 _ if too_long => {
                     let response = match target {
                         Target::Api => api::failure(&Rejection::UriTooLong.into(), &state.metrics),
-                        _ => Reject::URI_TOO_LONG.response(&state.metrics),
+                        _ => PlainError::URI_TOO_LONG.response(&state.metrics),
                     };
                     state.metrics.observe(target.kind(), started.elapsed());
                     Either::Right(std::future::ready(Ok(response)))

@@ -33,9 +33,9 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::{self, BodyError};
-use super::response::{Body, Reject, json};
+use super::response::{Body, PlainError, json};
 use super::service::Endpoint;
-use crate::clicks::ClickIdError;
+use crate::click_id::ClickIdError;
 use crate::conversions::{Amount, Answer, Conversion};
 use crate::metrics::Postback;
 use crate::money::Money;
@@ -59,7 +59,7 @@ where
 {
     match handle(&state, req, peer, started).await {
         Ok(r) => r,
-        Err(reject) => reject.response(&state.metrics),
+        Err(error) => error.response(&state.metrics),
     }
 }
 
@@ -122,7 +122,7 @@ async fn handle<B>(
     req: Request<B>,
     peer: IpAddr,
     started: crate::clock::Instant,
-) -> Result<Response<Body>, Reject>
+) -> Result<Response<Body>, PlainError>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
@@ -130,7 +130,7 @@ where
     let snapshot = state.snapshot_full();
     let limits = &snapshot.settings.limits;
     if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(Reject::method_not_allowed(Endpoint::Postback.allow()));
+        return Err(PlainError::method_not_allowed(Endpoint::Postback.allow()));
     }
     let settings = &snapshot.settings;
     let source = snapshot.proxies.client_ip(peer, req.headers());
@@ -160,9 +160,9 @@ where
         let body = body::read(req.into_body(), MAX_BODY, limits.header_read_timeout)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge => Reject::PAYLOAD_TOO_LARGE,
-                BodyError::Timeout => Reject::TIMEOUT,
-                BodyError::Unreadable => Reject::bad_request("unreadable request body\n"),
+                BodyError::TooLarge => PlainError::PAYLOAD_TOO_LARGE,
+                BodyError::Timeout => PlainError::TIMEOUT,
+                BodyError::Unreadable => PlainError::bad_request("unreadable request body\n"),
             })?;
         if is_form && let Err(e) = params.read(&body) {
             return Ok(invalid(state, e));

@@ -15,9 +15,9 @@ use super::{EditError, State, retire};
 use crate::audit::Change;
 use crate::catalog::{Catalog, FileStamp, ValidCatalog};
 use crate::files::CommitError;
+use crate::redis::catalog::{Fetched, IdMarks, Published};
+use crate::redis::{Shared, Unavailable};
 use crate::routing::RoutingTable;
-use crate::shared::catalog::{Fetched, IdMarks, Published};
-use crate::shared::{Shared, Unavailable};
 use crate::snapshot::Snapshot;
 use crate::vocab::Entity;
 

@@ -1,7 +1,7 @@
 //! Process state shared by every request: the published [`Snapshot`] and what outlives a
 //! reload (the device cache, metrics, the click log, the cap counters and their saver, the
 //! conversion ledger; in cluster mode the handle on Redis). Changes of the catalog are in
-//! `edit`.
+//! `edit`; standalone, the thread that reserves click caps' leases on disk is `reserver`.
 //!
 //! The hot path takes one `load()` of the snapshot per request and keeps it to the end of
 //! that request; a reload builds a complete new snapshot off to the side and `store`s it, so
@@ -14,12 +14,12 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, Guard};
 
 mod edit;
-mod reserve;
+mod reserver;
 
-use self::reserve::Reserver;
+use self::reserver::Reserver;
 use crate::audit::Change;
 use crate::catalog::validate::Problem;
-use crate::clicks::{RecordLog, RecordSink};
+use crate::click_log::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, Queue, Recorder};
 use crate::counts::store::StoreError;
@@ -27,9 +27,9 @@ use crate::counts::{CapClock, Counts, Saver};
 use crate::files::DirLock;
 use crate::metrics::{ClusterValues, External, Metrics};
 use crate::rebuilder::Rebuilder;
+use crate::redis::Shared;
+use crate::redis::catalog::IdMarks;
 use crate::settings::Settings;
-use crate::shared::Shared;
-use crate::shared::catalog::IdMarks;
 use crate::snapshot::{CatalogFrom, LoadError, Snapshot};
 
 pub struct State {
@@ -188,7 +188,7 @@ impl State {
         };
         let enrich = {
             let snapshot = Arc::clone(&snapshot);
-            Box::new(move |r: &mut crate::clicks::ClickRecord| {
+            Box::new(move |r: &mut crate::click_log::ClickRecord| {
                 if r.country.is_none() {
                     let geo = &snapshot.load().geo;
                     r.country = Some(
@@ -443,7 +443,7 @@ fn recount_click_caps(snapshot: &Snapshot, counts: &Counts) -> Result<(), StartE
     }
     let dir = &snapshot.settings.state_dir;
     let started = std::time::Instant::now();
-    let logged = crate::clicks::log::routed_since(dir, day, &capped).map_err(|source| {
+    let logged = crate::click_log::writer::routed_since(dir, day, &capped).map_err(|source| {
         StartError::StateDir {
             path: dir.clone(),
             source,

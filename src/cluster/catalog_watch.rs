@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::{Stream, StreamExt};
 
 use super::{Args, POLL, Ticker};
-use crate::shared::Shared;
+use crate::redis::Shared;
 use crate::state::State;
 
 /// Announcements of new generations.

@@ -331,7 +331,8 @@ pub fn routed_since(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::{Claims, ClickSigner, RecordText};
+    use crate::click_id::{Claims, ClickSigner};
+    use crate::click_log::RecordText;
     use crate::vocab::SourceKind;
     use crate::vocab::{DeviceClass, OsFamily};
     use std::time::UNIX_EPOCH;
