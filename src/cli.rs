@@ -23,10 +23,11 @@ use crate::metrics::Metrics;
 use crate::redis::catalog::Published;
 use crate::redis::{Shared, Unavailable};
 use crate::routing::{RoutingTable, Skip};
-use crate::settings::{Invalid, Runtime, Screen, Settings};
+use crate::settings::{Invalid, Runtime, Settings};
 use crate::signals::Signals;
 use crate::snapshot::{CatalogFrom, Snapshot};
 use crate::state::{StartError, State, restore};
+use crate::vocab::Screen;
 
 /// Exit status of `serve` on an invalid configuration.
 pub const EXIT_CONFIG: u8 = 64;
@@ -47,7 +48,7 @@ pub fn init_logging(level: &str) {
 pub fn serve(config: &Path) -> ExitCode {
     let (level, runtime, threads) = Settings::load(config).map_or_else(
         |_| ("info".into(), Runtime::PerCore, 1),
-        |s| (s.log_level, s.runtime, s.threads),
+        |s| (s.log_level, s.server.runtime, s.server.threads),
     );
     init_logging(&level);
     // Per core: this runtime only runs the control work (signals, the admin listener,
@@ -81,7 +82,7 @@ pub fn serve(config: &Path) -> ExitCode {
         };
         let (listen, admin_listen) = {
             let s = state.snapshot();
-            (s.settings.listen, s.settings.admin_listen)
+            (s.settings.server.listen, s.settings.server.admin_listen)
         };
         let bind = async |addr| {
             TcpListener::bind(addr)
@@ -378,7 +379,7 @@ pub fn check(config: &Path) -> ExitCode {
 /// elsewhere (secrets kept in the server's environment) still name the address.
 pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
     let listen = match Settings::load(config) {
-        Ok(s) => s.listen,
+        Ok(s) => s.server.listen,
         Err(Invalid {
             errors,
             partial: Some(s),
@@ -386,7 +387,7 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
             matches!(e, crate::settings::SettingsError::Invalid { key, .. } if key == "server.listen")
         }) =>
         {
-            s.listen
+            s.server.listen
         }
         Err(invalid) => {
             for e in &invalid.errors {
@@ -481,9 +482,9 @@ fn summary(s: &Snapshot) -> String {
     let mut out = format!(
         "settings   {} (listen {}, state {}, timezone {})\n",
         s.settings.path.display(),
-        s.settings.listen,
+        s.settings.server.listen,
         s.settings.state_dir.display(),
-        s.settings.timezone
+        s.settings.tracking.timezone
     );
     out += &format!(
         "catalog    {}: {} affiliates; {} offers ({}); {} smart links ({}) with {} attachments; {} campaigns; {} creatives; {} landing pages\n",
@@ -514,7 +515,7 @@ fn summary(s: &Snapshot) -> String {
             None => continue,
         };
     }
-    out += &format!("fallback   {}", s.settings.default_fallback_url);
+    out += &format!("fallback   {}", s.settings.server.default_fallback_url);
     if let Some(cluster) = &s.settings.cluster {
         out += &format!(
             "\ncluster    node {:?}, {}",
@@ -524,7 +525,7 @@ fn summary(s: &Snapshot) -> String {
     }
     let mut warnings = never_qualifying(&s.table, geo);
     warnings.extend(rotating_without_pages(s));
-    if s.settings.anonymous == Screen::Fallback && geo.anonymous.is_none() {
+    if s.settings.routing.anonymous == Screen::Fallback && geo.anonymous.is_none() {
         warnings.push(
             "routing.anonymous = \"fallback\" sends nothing to the fallback: no geoip.anonymous_database is configured".into(),
         );

@@ -29,7 +29,7 @@
 //!
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
-//! | `vocab`    | the shared words: client attributes, sources, reasons, caps, rejections |
+//! | `vocab`    | the shared words: client attributes, sources, reasons, caps, rejections, screens |
 //! | `money`    | exact decimal money: payouts, revenue, EPC                            |
 //! | `clock`    | a request's wall-clock time from its monotonic start                  |
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
@@ -44,7 +44,7 @@
 //! | `catalog`  | the network JSON: model, load with locations, validation, save        |
 //! | `click_id` | signed click ids: issued for a click, verified for its postback       |
 //! | `click_log` | click records and the writer of their hourly log files              |
-//! | `settings` | the TOML settings file: raw → validated                               |
+//! | `settings` | the TOML settings file: raw → validated, a file a section             |
 //! | `counts`   | the counter seam: every count, written by what happened               |
 //! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; landing pages; explanations |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |

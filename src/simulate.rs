@@ -34,9 +34,8 @@ use crate::counts::{CapClock, Counts, Estimate, Hourly, WEIGHT_SCALE, hour_of};
 use crate::money::Money;
 use crate::routing::thompson::recompute;
 use crate::routing::{Context, NoTrace, Outcome, RoutingTable};
-use crate::settings::Screen;
 use crate::template::Template;
-use crate::vocab::{DeviceClass, OsFamily, Source};
+use crate::vocab::{DeviceClass, OsFamily, Screen, Source};
 
 /// One synthetic traffic pattern.
 #[derive(Clone, Debug)]

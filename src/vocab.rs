@@ -1,7 +1,8 @@
 //! The shared vocabulary: the words every layer uses and none owns. Client attributes
 //! ([`Country`], [`DeviceClass`], [`OsFamily`]), what a click came through ([`SourceKind`],
 //! [`Source`]), why it went to the fallback ([`FallbackReason`]), which cap stopped an offer
-//! ([`CapKind`]) and why a request is refused ([`Rejection`], the one mapping to a status).
+//! ([`CapKind`]), why a request is refused ([`Rejection`], the one mapping to a status), and
+//! the settings' words that routing and client read ([`Screen`], [`ClientIpHeader`]).
 //!
 //! They are plain `Copy` values so that matching a click against a rule is a compare or a
 //! bit test, never a string comparison. This module imports nothing of the crate.
@@ -322,6 +323,24 @@ impl Serialize for Region {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
     }
+}
+
+/// What happens to clicks of a screened kind: bots (`routing.bots`) and clicks from
+/// anonymizing networks (`routing.anonymous`), docs/routing.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// Send to the fallback URL; count toward no cap.
+    Fallback,
+    /// Route like any other click.
+    Route,
+}
+
+/// Which forwarding header a trusted proxy sets (`server.client_ip_header`). Only one is
+/// read: reading both would let a client forge the one its proxy passes through untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    XForwardedFor,
+    Forwarded,
 }
 
 /// Why a click went to the fallback URL.

@@ -51,7 +51,7 @@ pub async fn sync_at_start(state: &Arc<State>) {
     };
     if !shared.ping().await {
         tracing::warn!(
-            catalog = %state.snapshot().settings.catalog_path.display(),
+            catalog = %state.snapshot().settings.catalog.path.display(),
             "Redis is unreachable at start: serving the catalog file, the last catalog this node applied"
         );
         return;

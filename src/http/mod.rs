@@ -110,7 +110,7 @@ pub async fn serve(
     state: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let max_connections = state.snapshot().settings.limits.max_connections;
+    let max_connections = state.snapshot().settings.server.limits.max_connections;
     let permits = Arc::new(Semaphore::new(max_connections));
     serve_with(listener, role, state, permits, shutdown).await;
 }
@@ -129,7 +129,7 @@ pub async fn serve_per_core(
     stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = listener.into_std()?;
-    let max_connections = state.snapshot().settings.limits.max_connections;
+    let max_connections = state.snapshot().settings.server.limits.max_connections;
     let permits = Arc::new(Semaphore::new(max_connections));
     let mut done = Vec::with_capacity(threads);
     for i in 0..threads {
@@ -177,7 +177,10 @@ async fn serve_with(
 ) {
     let (limits, grace) = {
         let s = state.snapshot();
-        (s.settings.limits.clone(), s.settings.shutdown_grace)
+        (
+            s.settings.server.limits.clone(),
+            s.settings.server.shutdown_grace,
+        )
     };
     let protocols = Arc::new(Protocols::new(&limits, role));
     let (phase, watch_phase) = watch::channel(Phase::Serving);

@@ -128,15 +128,16 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let snapshot = state.snapshot_full();
-    let limits = &snapshot.settings.limits;
+    let limits = &snapshot.settings.server.limits;
     if !matches!(*req.method(), Method::GET | Method::POST) {
         return Err(PlainError::method_not_allowed(Endpoint::Postback.allow()));
     }
     let settings = &snapshot.settings;
     let source = snapshot.proxies.client_ip(peer, req.headers());
-    if !settings.postback_networks.is_empty()
+    if !settings.postbacks.allowed_networks.is_empty()
         && !settings
-            .postback_networks
+            .postbacks
+            .allowed_networks
             .iter()
             .any(|n| n.contains(&source))
     {
@@ -203,7 +204,7 @@ where
         .offer_id
         .and_then(|id| snapshot.table.offer_by_id(id))
         .and_then(|o| o.postback_token.as_deref())
-        .or(settings.postback_token.as_deref());
+        .or(settings.postbacks.token.as_deref());
     if let Some(required) = required
         && !params
             .token
@@ -221,7 +222,7 @@ where
         Ok(a) => a,
         Err(_) => return Ok(invalid(state, Invalid::Amount)),
     };
-    let window = snapshot.settings.attribution_window.as_secs() as i64;
+    let window = snapshot.settings.tracking.attribution_window.as_secs() as i64;
     if i64::from(claims.time) < now_ms / 1000 - window {
         state.metrics.postback(Postback::Expired);
         return Ok(json(StatusCode::OK, "{\"status\":\"expired\"}\n"));

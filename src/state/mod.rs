@@ -117,7 +117,7 @@ impl State {
         let metrics = Arc::new(Metrics::default());
         metrics.reloaded_now();
         let settings = &snapshot.settings;
-        if settings.postback_token.is_none() && settings.postback_networks.is_empty() {
+        if settings.postbacks.token.is_none() && settings.postbacks.allowed_networks.is_empty() {
             tracing::warn!(
                 offers_with_a_token = snapshot
                     .table
@@ -144,7 +144,7 @@ impl State {
         let ledger = Ledger::start(
             &state_dir,
             converted,
-            snapshot.settings.conversion_log_retention,
+            snapshot.settings.records.conversion_log_retention,
             Arc::clone(&counts),
             Arc::clone(&metrics),
         )
@@ -169,14 +169,14 @@ impl State {
                 ledger.handle(),
                 Arc::clone(shared),
                 Arc::new(Queue::open(&state_dir).map_err(state_error)?),
-                snapshot.settings.attribution_window,
+                snapshot.settings.tracking.attribution_window,
             ),
             None => Recorder::standalone(ledger.handle()),
         };
         let (capacity, flush, click_retention) = (
-            snapshot.settings.record_queue_capacity,
-            snapshot.settings.record_flush_interval,
-            snapshot.settings.click_log_retention_hours,
+            snapshot.settings.records.queue_capacity,
+            snapshot.settings.records.flush_interval,
+            snapshot.settings.records.click_log_retention_hours,
         );
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
         let reserver = match &shared {
@@ -268,7 +268,7 @@ impl State {
                 // Counted before the swap: whoever sees the new generation sees the count.
                 self.metrics.reloads.inc();
                 self.metrics.reloaded_now();
-                let catalog_path = next.settings.catalog_path.clone();
+                let catalog_path = next.settings.catalog.path.clone();
                 self.reserve_for(&next);
                 self.snapshot.store(Arc::new(next));
                 retire(current);
@@ -475,8 +475,8 @@ pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartE
         recount_click_caps(snapshot, counts)?;
     }
     let mut converted = Converted::new(
-        settings.attribution_window.as_secs() as i64,
-        settings.max_tracked_conversions,
+        settings.tracking.attribution_window.as_secs() as i64,
+        settings.tracking.max_tracked_conversions,
     );
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let oldest =

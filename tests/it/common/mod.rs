@@ -234,7 +234,7 @@ impl TestServer {
             )));
             addr
         };
-        let with_admin = state.snapshot().settings.admin_listen.is_some();
+        let with_admin = state.snapshot().settings.server.admin_listen.is_some();
         let (addr, admin) = if with_admin {
             (listen(Role::Public).await, Some(listen(Role::Admin).await))
         } else {
