@@ -10,7 +10,8 @@
 //!   │        ─▶ routing::landing (the offer's landing page, drawn by weight)
 //!   │        ─▶ counts (what the click did)
 //!   │        ─▶ click_id (signed id) ─▶ template (URL) ─▶ 302; click_log (record ─▶ queue)
-//!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
+//!   ├─▶ /p ─▶ http::postback ─▶ app::postback (the use case, no socket: source, click id,
+//!   │        token, window, payout) ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
@@ -53,7 +54,7 @@
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link and per-offer statistics from the counters                   |
-//! | `app`      | the use cases without a socket: the click, the route explanation      |
+//! | `app`      | the use cases without a socket: the click, the postback, the route explanation |
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
 //! | `simulate` | the offline evaluation of rotation strategies (`smartlink simulate`) |

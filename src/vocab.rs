@@ -343,6 +343,51 @@ pub enum ClientIpHeader {
     Forwarded,
 }
 
+/// How a postback was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostbackAnswer {
+    Recorded,
+    Duplicate,
+    /// The click is older than the attribution window.
+    Expired,
+    /// Malformed click id or a bad amount (`400`); a forged click id (`422`).
+    Invalid,
+    /// Not recorded for a server-side reason (`503`).
+    Unavailable,
+    /// Cluster mode: queued on the node while Redis is unreachable (`202`).
+    Queued,
+    /// The postback token is missing or wrong (`401`).
+    Unauthorized,
+    /// The source address is not in `postbacks.allowed_networks` (`403`).
+    Forbidden,
+}
+
+impl PostbackAnswer {
+    pub const ALL: [PostbackAnswer; 8] = [
+        PostbackAnswer::Recorded,
+        PostbackAnswer::Duplicate,
+        PostbackAnswer::Expired,
+        PostbackAnswer::Invalid,
+        PostbackAnswer::Unavailable,
+        PostbackAnswer::Queued,
+        PostbackAnswer::Unauthorized,
+        PostbackAnswer::Forbidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostbackAnswer::Recorded => "recorded",
+            PostbackAnswer::Duplicate => "duplicate",
+            PostbackAnswer::Expired => "expired",
+            PostbackAnswer::Invalid => "invalid",
+            PostbackAnswer::Unavailable => "unavailable",
+            PostbackAnswer::Queued => "queued",
+            PostbackAnswer::Unauthorized => "unauthorized",
+            PostbackAnswer::Forbidden => "forbidden",
+        }
+    }
+}
+
 /// Why a click went to the fallback URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
