@@ -18,11 +18,11 @@ use crate::click_log::SubIds;
 use crate::client::{DeviceClassifier, GeoDbs, GeoInfo};
 use crate::conditions::{Dimension, SUB_IDS, Side};
 use crate::counts::{CapClock, Counts};
-use crate::http::Role;
 use crate::metrics::Metrics;
 use crate::redis::catalog::Published;
 use crate::redis::{Shared, Unavailable};
 use crate::routing::{RoutingTable, Skip};
+use crate::server::Listeners;
 use crate::settings::{Invalid, Runtime, Settings};
 use crate::signals::Signals;
 use crate::snapshot::{CatalogFrom, Snapshot};
@@ -44,7 +44,8 @@ pub fn init_logging(level: &str) {
         .try_init();
 }
 
-/// `smartlink serve`: runs until SIGTERM or SIGINT.
+/// `smartlink serve`: runs until SIGTERM or SIGINT. Builds the runtime, binds the listeners,
+/// installs the signals and runs the node (`server::run`).
 pub fn serve(config: &Path) -> ExitCode {
     let (level, runtime, threads) = Settings::load(config).map_or_else(
         |_| ("info".into(), Runtime::PerCore, 1),
@@ -52,7 +53,7 @@ pub fn serve(config: &Path) -> ExitCode {
     );
     init_logging(&level);
     // Per core: this runtime only runs the control work (signals, the admin listener,
-    // cluster tasks); the public listener has threads of its own (`http::serve_per_core`).
+    // cluster tasks); the public listener has threads of its own (`server::run`).
     let workers = match runtime {
         Runtime::PerCore => 1,
         Runtime::Shared => threads,
@@ -106,73 +107,15 @@ pub fn serve(config: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        // Both listeners stop on the same signal.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let signalled = signals.until_shutdown(state.clone());
-        tokio::spawn(async move {
-            signalled.await;
-            let _ = stop.send(true);
-        });
-        let until_stopped = || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
+        let shutdown = signals.until_shutdown(state.clone());
+        let listeners = Listeners {
+            public: listener,
+            admin,
         };
-        let public_role = match admin {
-            Some(admin) => {
-                let addr = admin.local_addr().map_or(listen, |a| a);
-                tracing::info!("admin listener (API, metrics, health) on {addr}");
-                let (state, until) = (state.clone(), until_stopped());
-                tokio::spawn(crate::http::serve(admin, Role::Admin, state, until));
-                Role::Public
-            }
-            None => Role::All,
-        };
-        crate::cluster::catalog_watch::sync_at_start(&state).await;
-        let node = crate::cluster::Node::start(&state);
-        let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
-        let addr = listener.local_addr().map_or(listen, |a| a);
-        tracing::info!(
-            generation = state.snapshot().generation,
-            ?runtime,
-            threads,
-            "listening on {addr}"
-        );
-        crate::notify::ready(&format!(
-            "listening on {addr}, serving generation {}",
-            state.snapshot().generation
-        ));
-        let mut code = ExitCode::SUCCESS;
-        match runtime {
-            Runtime::Shared => {
-                crate::http::serve(listener, public_role, state.clone(), until_stopped()).await
-            }
-            Runtime::PerCore => {
-                let served = crate::http::serve_per_core(
-                    listener,
-                    threads,
-                    public_role,
-                    state.clone(),
-                    stopped.clone(),
-                )
-                .await;
-                if let Err(e) = served {
-                    // Threads that did start drain as usual; then the state is flushed.
-                    tracing::error!(error = %e, "cannot start the serving threads");
-                    code = ExitCode::FAILURE;
-                }
-            }
+        match crate::server::run(state, listeners, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
         }
-        if let Some(node) = node {
-            node.stop().await;
-        }
-        let _ = optimizer.await;
-        let flushed = state.clone();
-        let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
-        crate::cluster::Node::push_final_counters(&state).await;
-        tracing::info!(clicks = state.counts.clicks(), "stopped");
-        code
     })
 }
 

@@ -62,6 +62,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
+//! | `server`   | a node, run: listeners and roles, cluster tasks, the optimizer, per-core or shared serving, the final flush |
 //! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
@@ -98,6 +99,7 @@ pub mod outbound;
 pub mod rebuilder;
 pub mod redis;
 pub mod routing;
+pub mod server;
 pub mod settings;
 pub mod signals;
 pub mod simulate;
