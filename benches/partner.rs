@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
-use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::click_id::{Claims, ClickSigner};
 use smartlink::state::State;
 use smartlink::vocab::SourceKind;
 

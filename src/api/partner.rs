@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::Args;
-use super::read::{FROM_ONE, page, wrapped};
+use super::read::{FROM_ONE, list};
 use crate::partner::Requeue;
 use crate::state::State;
 
@@ -45,12 +45,9 @@ pub fn partner_postbacks(state: &State, args: &Args) -> Result<Value, ApiError> 
                 .get(DELIVERY_STATUS)
                 .is_none_or(|want| want == s.status)
     });
-    let (rows, total) = page(args, FROM_ONE, matching);
-    Ok(wrapped(
-        "partner_postbacks",
-        rows.into_iter().map(|s| json!(s)).collect(),
-        total,
-    ))
+    Ok(list(args, "partner_postbacks", FROM_ONE, matching, |s| {
+        json!(s)
+    }))
 }
 
 pub fn retry_partner_postback(state: &State, args: &Args) -> Result<Value, ApiError> {

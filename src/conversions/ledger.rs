@@ -21,8 +21,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
@@ -33,7 +32,7 @@ use crate::calendar::Calendar;
 use crate::clock::unix_secs;
 use crate::counts::hourly::RETENTION_HOURS;
 use crate::counts::{Counts, LogPosition, hour_of};
-use crate::files::{AppendFile, FailureLog, hourly_name, log_files, parse_hour_stamp};
+use crate::files::{AppendFile, FailureLog, LogThread, hourly_name, log_files, parse_hour_stamp};
 use crate::metrics::Metrics;
 
 /// Conversion log files are `conversions-<UTC hour>.ndjson`.
@@ -42,17 +41,6 @@ pub const PREFIX: &str = "conversions";
 const QUEUE: usize = 4096;
 /// How often ids of clicks that left the attribution window are dropped.
 const EXPIRE_EVERY: Duration = Duration::from_secs(600);
-
-impl From<Answer> for crate::metrics::Postback {
-    fn from(a: Answer) -> Self {
-        match a {
-            Answer::Recorded => crate::metrics::Postback::Recorded,
-            Answer::Duplicate => crate::metrics::Postback::Duplicate,
-            Answer::Unavailable => crate::metrics::Postback::Unavailable,
-            Answer::Queued => crate::metrics::Postback::Queued,
-        }
-    }
-}
 
 /// The answer to one postback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +98,7 @@ impl LedgerHandle {
 
 pub struct Ledger {
     handle: LedgerHandle,
-    thread: Option<JoinHandle<()>>,
+    thread: LogThread<Msg>,
 }
 
 impl Ledger {
@@ -125,7 +113,6 @@ impl Ledger {
         metrics: Arc<Metrics>,
         deliveries: Option<Deliveries>,
     ) -> io::Result<Ledger> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let tracked = Arc::new(AtomicUsize::new(converted.len()));
         let mut writer = Writer {
             dir: dir.to_path_buf(),
@@ -138,12 +125,13 @@ impl Ledger {
             retention,
             deliveries,
         };
-        let thread = std::thread::Builder::new()
-            .name("conversions".into())
-            .spawn(move || writer.run(rx))?;
+        let thread = LogThread::start("conversions", QUEUE, move |rx| writer.run(rx))?;
         Ok(Ledger {
-            handle: LedgerHandle { tx, tracked },
-            thread: Some(thread),
+            handle: LedgerHandle {
+                tx: thread.sender(),
+                tracked,
+            },
+            thread,
         })
     }
 
@@ -152,11 +140,8 @@ impl Ledger {
     }
 
     /// Answers everything queued, then stops the thread.
-    pub fn stop(mut self) {
-        let _ = self.handle.tx.send(Msg::Stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        self.thread.stop(Msg::Stop);
     }
 }
 

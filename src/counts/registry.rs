@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
-use super::rotation::Runs;
+use super::runs::Runs;
 use crate::calendar::Calendar;
 use crate::money::{Money, Total};
 use crate::vocab::{FallbackReason, Source, SourceKind};

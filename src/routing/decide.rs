@@ -21,8 +21,7 @@ use super::rotation;
 use super::table::{Attachment, Link, LinkRotation, Offer, RoutingTable, Skip};
 use crate::conditions::{Attributes, Dimension, Failed, Turned};
 use crate::counts::CapClock;
-use crate::settings::Screen;
-use crate::vocab::{CapKind, DeviceClass, FallbackReason};
+use crate::vocab::{CapKind, DeviceClass, FallbackReason, Screen};
 
 /// What a decision needs besides the link and the client.
 #[derive(Clone, Copy, Debug)]

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::click_id::{Claims, ClickSigner};
 use smartlink::vocab::SourceKind;
 
 use crate::common::*;
