@@ -134,6 +134,7 @@ pub struct Settings {
     pub console: Console,
     /// `None`: standalone.
     pub cluster: Option<Cluster>,
+    /// `[partner_postbacks]`.
     pub partner_postbacks: PartnerPostbacks,
 }
 
@@ -426,6 +427,7 @@ impl Validator<'_> {
         let cluster = raw
             .cluster
             .map(|c| self.cluster(c, env, server.listen.port()));
+        let partner_postbacks = self.partner_postbacks(raw.partner_postbacks);
         Settings {
             path: self.path.to_path_buf(),
             server,
@@ -440,7 +442,7 @@ impl Validator<'_> {
             log_level,
             console,
             cluster,
-            partner_postbacks: self.partner_postbacks(raw.partner_postbacks),
+            partner_postbacks,
         }
     }
 
