@@ -117,6 +117,7 @@ fn decisions(c: &mut Criterion, group: &str, table: &RoutingTable) {
     let ctx = Context {
         bots: Screen::Fallback,
         anonymous: Screen::Route,
+        all_down: smartlink::settings::AllDown::Ignore,
         caps: CapClock {
             calendar: &calendar,
             now: 1_795_867_200,

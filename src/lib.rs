@@ -91,6 +91,7 @@ pub mod metrics;
 pub mod money;
 pub mod notify;
 pub mod optimizer;
+pub mod outbound;
 pub mod rebuilder;
 pub mod route_report;
 pub mod routing;

@@ -14,6 +14,12 @@ use serde::Deserialize;
 
 use crate::template::Template;
 
+mod health;
+mod preview;
+
+pub use health::{AllDown, Health};
+pub use preview::Preview;
+
 /// Environment variable that overrides `tracking.click_secret`.
 pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";
 /// Environment variable that overrides `api.keys` (comma-separated).
@@ -94,6 +100,10 @@ struct RawSettings {
     log: RawLog,
     /// `None` when the file has no `[cluster]` section: standalone.
     cluster: Option<RawCluster>,
+    #[serde(default)]
+    health: health::RawHealth,
+    #[serde(default)]
+    preview: preview::RawPreview,
 }
 
 #[derive(Deserialize, Default)]
@@ -355,6 +365,10 @@ pub struct Settings {
     pub log_level: String,
     /// `None`: standalone.
     pub cluster: Option<Cluster>,
+    /// Destination health checks.
+    pub health: Health,
+    /// Change previews.
+    pub preview: Preview,
 }
 
 impl Settings {
@@ -523,6 +537,8 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "records" => raw.records = section.read(),
             "log" => raw.log = section.read(),
             "cluster" => raw.cluster = Some(section.read()),
+            "health" => raw.health = section.read(),
+            "preview" => raw.preview = section.read(),
             _ => section.errors.push((
                 name.span().start,
                 String::new(),
@@ -547,7 +563,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 11] = [
+const SECTIONS: [&str; 13] = [
     "server",
     "catalog",
     "geoip",
@@ -559,6 +575,8 @@ const SECTIONS: [&str; 11] = [
     "records",
     "log",
     "cluster",
+    "health",
+    "preview",
 ];
 
 /// One section of the file being read key by key.
@@ -883,6 +901,8 @@ impl Validator<'_> {
         }
 
         let cluster = raw.cluster.map(|c| self.cluster(c, env, listen.port()));
+        let health = self.health(raw.health);
+        let preview = self.preview(raw.preview);
 
         Settings {
             path: self.path.to_path_buf(),
@@ -926,6 +946,8 @@ impl Validator<'_> {
             ),
             log_level,
             cluster,
+            health,
+            preview,
         }
     }
 

@@ -13,6 +13,6 @@ pub mod rotation;
 pub mod table;
 
 pub use crate::conditions::Attributes;
-pub use decide::{Context, Decision, NoTrace, Outcome, Trace, Verdict};
+pub use decide::{Context, Decision, Gate, Live, NoTrace, Outcome, Trace, Verdict};
 pub use landing::{LandingPages, Page};
 pub use table::{Attachment, Campaign, Link, LinkRotation, Offer, Optimize, RoutingTable, Skip};
