@@ -35,6 +35,7 @@
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
 //! | `template` | URL templates and their macros                                        |
 //! | `files`    | atomic files, append-only logs, the directory lock, failure logging   |
+//! | `outbound` | the one client that calls other servers: address policy (no SSRF), timeouts, bounded bodies, TLS |
 //! | `audit`    | the audit log: one record per catalog change, key fingerprints        |
 //! | `rebuilder` | the low-priority thread that runs API writes and reloads             |
 //! | `notify`   | tells systemd (`Type=notify`) when the process is ready, reloading, stopping |

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI stage "container": builds the image from Containerfile with podman, on a base image
 # bootstrapped from Debian's packages (no image registry is reachable: deploy/ci/base-image.sh,
-# mmdebstrap --variant=minbase bookworm, then podman import; kept between runs) and the release
-# binary of the "release build" stage, then runs it with a config volume and a state volume:
+# mmdebstrap --variant=minbase bookworm, then podman import; kept between runs) and the binary
+# cargo built in the profile SMARTLINK_CI_PROFILE names (default `release`; `.ci/run` passes
+# `dev`, the tests' build), then runs it with a config volume and a state volume:
 # /healthz, the health check, a click, `podman stop` drains and exits 0, a restart keeps the
 # counters. Needs root, podman, runc, mmdebstrap, curl and python3.
 set -euo pipefail
@@ -10,7 +11,9 @@ cd "$(dirname "$0")/../.."
 
 fail() { echo "container: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "needs root (rootful podman)"
-[ -x target/release/smartlink ] || fail "target/release/smartlink is missing: run cargo build --release --locked first"
+profile=${SMARTLINK_CI_PROFILE:-release}
+bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")/smartlink
+[ -x "$bin" ] || fail "$bin is missing: run cargo build --locked --profile $profile first"
 for tool in podman runc mmdebstrap strip curl python3; do
   command -v "$tool" >/dev/null || fail "$tool is missing"
 done
@@ -40,10 +43,10 @@ quiet() { grep -v 'unable to get systemd connection' || true; }
 echo "-- base image (deploy/ci/base-image.sh)"
 base=$(bash deploy/ci/base-image.sh)
 
-echo "-- podman build (BINARY=prebuilt: the release build's binary, stripped)"
+echo "-- podman build (BINARY=prebuilt: $bin, stripped)"
 ctx=$work/context
 mkdir -p "$ctx/target/release" "$ctx/deploy/container" "$ctx/deploy/debian"
-strip -o "$ctx/target/release/smartlink" target/release/smartlink
+strip -o "$ctx/target/release/smartlink" "$bin"
 cp deploy/container/smartlink.toml "$ctx/deploy/container/"
 cp deploy/debian/network.json "$ctx/deploy/debian/"
 podman build --quiet --format docker --build-arg BINARY=prebuilt --build-arg BASE="$base" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """CI stage "dashboard": every query of deploy/grafana/smartlink.json returns data.
 
-Starts a real redis-server, a real smartlink node in cluster mode on it (the release binary,
+Starts a real redis-server, a real smartlink node in cluster mode on it (the binary of SMARTLINK_CI_PROFILE,
 the demo catalog and GeoIP database) and a real Prometheus (Debian's `prometheus`) scraping the
 node every second with deploy/prometheus/smartlink-rules.yml loaded; puts a short bounded
 load on the node (routed and bot clicks, unknown links, campaign clicks, postbacks, API reads
@@ -15,6 +15,7 @@ stage, and so does a rule group Prometheus could not load. Stops everything it s
 
 import http.client
 import json
+import os
 import re
 import shutil
 import signal
@@ -29,7 +30,10 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BINARY = ROOT / "target/release/smartlink"
+# The binary cargo built in the profile SMARTLINK_CI_PROFILE names (default release; .ci/run
+# passes dev, the tests' build).
+PROFILE = os.environ.get("SMARTLINK_CI_PROFILE", "release")
+BINARY = ROOT / "target" / ("debug" if PROFILE == "dev" else PROFILE) / "smartlink"
 DASHBOARD = ROOT / "deploy/grafana/smartlink.json"
 RULES = ROOT / "deploy/prometheus/smartlink-rules.yml"
 # Grafana's "All" for a variable with allValue ".+", and its $__rate_interval for a 1 s
@@ -222,7 +226,7 @@ def main():
         if shutil.which(tool) is None:
             sys.exit(f"dashboard: {tool} is missing")
     if not BINARY.exists():
-        sys.exit("dashboard: target/release/smartlink is missing: run cargo build --release --locked first")
+        sys.exit(f"dashboard: {BINARY} is missing: run cargo build --locked --profile {PROFILE} first")
     dashboard = json.loads(DASHBOARD.read_text())
     work = Path(tempfile.mkdtemp(prefix="smartlink-dashboard."))
     processes = []

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CI stage "package": builds the Debian package from the release binary (target/release, built
-# by the "release build" stage) into target/debian, installs it, runs
+# CI stage "package": builds the Debian package from the binary cargo built in the profile
+# SMARTLINK_CI_PROFILE names (default `release`; `.ci/run` passes `dev`, the tests' build) into
+# target/debian, installs it, runs
 # `smartlink check` on the installed files and the server as the unit runs it (user smartlink,
 # the environment file, the state directory; no systemd runs as PID 1 here), makes a link
 # through the API and clicks it, reinstalls it over itself (the settings, secrets and catalog
@@ -12,7 +13,9 @@ cd "$(dirname "$0")/../.."
 
 fail() { echo "package: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || fail "needs root (dpkg -i)"
-[ -x target/release/smartlink ] || fail "target/release/smartlink is missing: run cargo build --release --locked first"
+profile=${SMARTLINK_CI_PROFILE:-release}
+bin=target/$([ "$profile" = dev ] && echo debug || echo "$profile")/smartlink
+[ -x "$bin" ] || fail "$bin is missing: run cargo build --locked --profile $profile first"
 for tool in cargo-deb curl python3 setpriv; do
   command -v "$tool" >/dev/null || fail "$tool is missing"
 done
@@ -29,7 +32,7 @@ trap cleanup EXIT
 echo "-- cargo deb"
 # --fast: lighter compression (the CI stage's minute, not the package's content).
 rm -rf target/debian
-cargo deb --no-build --fast >/dev/null
+cargo deb --no-build --profile "$profile" --fast >/dev/null 2>&1
 deb=$(ls target/debian/smartlink_*.deb)
 echo "$(basename "$deb"): $(stat -c %s "$deb") bytes"
 
@@ -104,7 +107,7 @@ for _ in $(seq 100); do
   curl -s http://127.0.0.1:8081/metrics | grep -q '^smartlink_reloads_total 1$' && break
   sleep 0.1
 done
-curl -s http://127.0.0.1:8081/metrics | grep -q '^smartlink_reloads_total 1$' || fail "the reload was not applied"
+curl -s http://127.0.0.1:8081/metrics | grep -q '^smartlink_reloads_total 1$' || { curl -s http://127.0.0.1:8081/metrics | grep reload; tail -5 "$work/serve.log"; fail "the reload was not applied"; }
 
 echo "-- stop (SIGTERM): drains and exits 0"
 kill -TERM "$pid"

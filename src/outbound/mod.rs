@@ -18,7 +18,6 @@ mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -158,7 +157,12 @@ impl Client {
         }
     }
 
-    async fn attempt(&self, method: Method, url: &Url, started: Instant) -> Result<Answer, Failure> {
+    async fn attempt(
+        &self,
+        method: Method,
+        url: &Url,
+        started: Instant,
+    ) -> Result<Answer, Failure> {
         let target = Target::of(url)?;
         let addrs = self.resolve(&target).await?;
         let (stream, peer) = self.connect(&addrs).await?;
@@ -374,7 +378,10 @@ mod tests {
                 .send(Method::GET, &Url::parse(url).unwrap())
                 .await
                 .unwrap_err();
-            assert!(matches!(failure, Failure::Refused { .. }), "{url}: {failure}");
+            assert!(
+                matches!(failure, Failure::Refused { .. }),
+                "{url}: {failure}"
+            );
         }
     }
 
@@ -392,7 +399,10 @@ mod tests {
         let client = Client::new(o).unwrap();
         let started = Instant::now();
         let failure = client
-            .send(Method::HEAD, &Url::parse(&format!("http://{addr}/")).unwrap())
+            .send(
+                Method::HEAD,
+                &Url::parse(&format!("http://{addr}/")).unwrap(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(failure, Failure::Timeout(_)), "{failure}");
@@ -408,7 +418,10 @@ mod tests {
         };
         let client = Client::new(options()).unwrap();
         let failure = client
-            .send(Method::GET, &Url::parse(&format!("http://{addr}/")).unwrap())
+            .send(
+                Method::GET,
+                &Url::parse(&format!("http://{addr}/")).unwrap(),
+            )
             .await
             .unwrap_err();
         assert!(matches!(failure, Failure::Connect { .. }), "{failure}");
@@ -416,7 +429,7 @@ mod tests {
 
     /// A CA and a certificate for `localhost` and 127.0.0.1 signed by it: (CA PEM, server
     /// TLS configuration).
-    fn certificates() -> (String, Arc<rustls::ServerConfig>) {
+    fn certificates() -> (String, std::sync::Arc<rustls::ServerConfig>) {
         use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -429,7 +442,8 @@ mod tests {
             .signed_by(&key, &issuer)
             .unwrap();
         let key_der = rustls::pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        #[allow(deprecated)] // as in tls.rs
+        let server = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
         .with_safe_default_protocol_versions()
@@ -437,7 +451,7 @@ mod tests {
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], key_der)
         .unwrap();
-        (ca.pem(), Arc::new(server))
+        (ca.pem(), std::sync::Arc::new(server))
     }
 
     #[tokio::test]

@@ -105,7 +105,13 @@ mod tests {
         for (ip, why) in refused {
             assert_eq!(policy.check(ip.parse().unwrap()), Err(why), "{ip}");
         }
-        for ip in ["8.8.8.8", "100.128.0.1", "172.32.0.1", "2001:4860::8888", "::ffff:8.8.8.8"] {
+        for ip in [
+            "8.8.8.8",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2001:4860::8888",
+            "::ffff:8.8.8.8",
+        ] {
             assert_eq!(policy.check(ip.parse().unwrap()), Ok(()), "{ip}");
         }
     }

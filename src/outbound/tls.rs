@@ -27,6 +27,11 @@ pub fn config(extra_ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
                 .map_err(|e| format!("{shown}: a certificate is not usable as a root: {e}"))?;
         }
     }
+    // ring, not aws-lc-rs: aws-lc-rs needs cmake and a C build on every machine that builds
+    // smartlink. rustls 0.23.48 deprecated ring's provider for its lack of post-quantum key
+    // exchange; what goes out here (health probes, partner postbacks) is not secret for
+    // decades, so the classical key exchange is enough.
+    #[allow(deprecated)]
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
