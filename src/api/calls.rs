@@ -163,7 +163,7 @@ const fn post(name: &'static str, params: &'static [Param], change: Change) -> C
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 25] = [
+pub static CALLS: [Call; 26] = [
     // Reads.
     get(
         "campaigns.json",
@@ -285,6 +285,8 @@ pub static CALLS: [Call; 25] = [
         ],
         read::smart_link_route,
     ),
+    // Destination health.
+    get("destination_health.json", &[], read::destination_health),
     // Campaigns.
     post(
         "campaign.json",

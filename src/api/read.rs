@@ -420,3 +420,14 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
     let report = crate::route_report::report(&snapshot, link, &probe, &state.devices);
     Ok(json!({"request_status": "Success", "response": report}))
 }
+
+/// What health checks found of every offer and landing page (`health::list`).
+pub fn destination_health(state: &State, _: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let mut answer = Map::new();
+    answer.insert("request_status".into(), json!("Success"));
+    if let Value::Object(list) = crate::health::list(&snapshot, state.counts.health()) {
+        answer.extend(list);
+    }
+    Ok(Value::Object(answer))
+}

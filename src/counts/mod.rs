@@ -28,7 +28,7 @@ pub mod rotation;
 pub mod saver;
 pub mod store;
 
-pub use down::DownFlag;
+pub use down::{Board, DownFlag, Status};
 pub use hourly::{Hour, Hourly, Tally, hour_of};
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
 pub use registry::{

@@ -21,6 +21,7 @@
 pub mod catalog;
 pub mod conversions;
 pub mod counters;
+pub mod health;
 pub mod leases;
 
 use std::future::Future;

@@ -15,6 +15,7 @@ mod conditions;
 mod connections;
 mod device;
 mod geo;
+mod health;
 mod hostile;
 mod landing_pages;
 mod lifecycle;

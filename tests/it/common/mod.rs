@@ -240,8 +240,12 @@ impl TestServer {
         } else {
             (listen(Role::All).await, None)
         };
-        // The serve command's optimizer task, as in production.
+        // The serve command's optimizer and health-check tasks, as in production.
         tasks.push(tokio::spawn(smartlink::optimizer::run(
+            Arc::clone(&state),
+            stopped.clone(),
+        )));
+        tasks.push(tokio::spawn(smartlink::health::run(
             Arc::clone(&state),
             stopped,
         )));
