@@ -106,7 +106,7 @@ const ATTACH: [Param; 4 + CONDITIONS] = join(&[
     &conditions(Side::Attachment),
 ]);
 
-const CREATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
+const CREATE_OFFER: [Param; 8 + CONDITIONS + 5] = join(&[
     &[
         OFFER_NAME.required(),
         OFFER_URL.required(),
@@ -114,12 +114,14 @@ const CREATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
         LANDING_PAGE_ROTATION.optional(),
+        HEALTH_CHECK.optional(),
+        HEALTH_CHECK_URL.nullable(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
 ]);
 
-const UPDATE_OFFER: [Param; 7 + CONDITIONS + 5] = join(&[
+const UPDATE_OFFER: [Param; 9 + CONDITIONS + 5] = join(&[
     &[
         OFFER_ID.required(),
         OFFER_NAME.optional(),
@@ -128,6 +130,8 @@ const UPDATE_OFFER: [Param; 7 + CONDITIONS + 5] = join(&[
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
         LANDING_PAGE_ROTATION.optional(),
+        HEALTH_CHECK.optional(),
+        HEALTH_CHECK_URL.nullable(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
@@ -367,6 +371,8 @@ pub static CALLS: [Call; 26] = [
             LANDING_PAGE_WEIGHT.optional(),
             LANDING_PAGE_CONDITIONS[0].optional(),
             LANDING_PAGE_CONDITIONS[1].optional(),
+            HEALTH_CHECK.optional(),
+            HEALTH_CHECK_URL.nullable(),
         ],
         write::create_landing_page,
     ),
@@ -380,6 +386,8 @@ pub static CALLS: [Call; 26] = [
             LANDING_PAGE_WEIGHT.optional(),
             LANDING_PAGE_CONDITIONS[0].optional(),
             LANDING_PAGE_CONDITIONS[1].optional(),
+            HEALTH_CHECK.optional(),
+            HEALTH_CHECK_URL.nullable(),
         ],
         write::update_landing_page,
     ),

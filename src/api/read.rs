@@ -253,6 +253,8 @@ pub fn offer_item(o: &Offer) -> Value {
         "landing_page_rotation".into(),
         json!(o.landing_page_rotation),
     );
+    item.insert("health_check".into(), json!(o.health_check));
+    item.insert("health_check_url".into(), json!(o.health_check_url));
     Value::Object(item)
 }
 

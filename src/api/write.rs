@@ -297,6 +297,8 @@ fn set_offer(o: &mut Offer, args: &Args) {
         &mut o.landing_page_rotation,
         args.get(LANDING_PAGE_ROTATION),
     );
+    set(&mut o.health_check, args.get(HEALTH_CHECK));
+    set(&mut o.health_check_url, args.change(HEALTH_CHECK_URL));
     set_caps(&mut o.caps, args);
 }
 
@@ -336,6 +338,8 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
     set(&mut l.url, args.get(URL));
     set(&mut l.landing_page_status, args.get(LANDING_PAGE_STATUS));
     set(&mut l.landing_page_weight, args.get(LANDING_PAGE_WEIGHT));
+    set(&mut l.health_check, args.get(HEALTH_CHECK));
+    set(&mut l.health_check_url, args.change(HEALTH_CHECK_URL));
     for (d, field) in LandingPage::DIMENSIONS
         .into_iter()
         .zip(LANDING_PAGE_CONDITIONS)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::cluster::{Haproxy, Node, Redis};
+use crate::common::cluster::{Haproxy, Node, Redis, free_port};
 use crate::common::*;
 
 /// How a [`Destination`] answers.
@@ -327,32 +327,41 @@ async fn routing_moves_away_from_a_destination_that_stops_fails_or_hangs_and_com
     a.set(Mode::Ok);
     moves_to(&s, 1, &at_a, within(UP_AFTER)).await;
 
-    // Each change was counted and audited.
-    let metrics = s.get("/metrics", &[]).await.body;
-    let changes = |state: &str| -> u64 {
+    // Each change was counted and audited: offer 1 and page 31 (the same server) went down
+    // three times and came back three times (page 31 may follow offer 1 by a probe, and the
+    // audit log is appended off the runtime's threads, a moment after the change).
+    let changes = async |state: &str| -> u64 {
+        let metrics = s.get("/metrics", &[]).await.body;
         let series = format!("smartlink_destination_state_changes_total{{state=\"{state}\"}} ");
         metrics
             .lines()
             .find_map(|l| l.strip_prefix(series.as_str())?.parse().ok())
             .unwrap_or(0)
     };
-    // Offer 1 and page 31 (the same server) went down three times and came back three times.
-    assert_eq!((changes("down"), changes("up")), (6, 6), "{metrics}");
-    let audit = std::fs::read_to_string(s.config.state_dir().join("audit.log")).unwrap();
-    let health: Vec<Value> = audit
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|r| r["call"] == "health" && r["params"]["destination"] == "offer:1")
-        .collect();
-    let states: Vec<&str> = health
-        .iter()
-        .map(|r| r["params"]["state"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        states,
-        ["down", "up", "down", "up", "down", "up"],
-        "{audit}"
+    assert!(
+        eventually(within(UP_AFTER), async || changes("down").await == 6
+            && changes("up").await == 6)
+        .await,
+        "{} {}",
+        changes("down").await,
+        changes("up").await
     );
+    let audit_states = || {
+        let audit =
+            std::fs::read_to_string(s.config.state_dir().join("audit.log")).unwrap_or_default();
+        audit
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|r| r["call"] == "health" && r["params"]["destination"] == "offer:1")
+            .map(|r| r["params"]["state"].as_str().unwrap_or("").to_string())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        eventually(Duration::from_secs(2), async || audit_states().len() >= 6).await,
+        "{:?}",
+        audit_states()
+    );
+    assert_eq!(audit_states(), ["down", "up", "down", "up", "down", "up"]);
     drop(a);
     s.stop().await;
 }
@@ -499,6 +508,49 @@ async fn health_checks_off_probe_nothing_and_list_every_destination_unchecked() 
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_turns_a_destinations_checks_off_and_sets_the_url_they_probe() {
+    let a = Destination::start();
+    let b = Destination::start();
+    let s = TestServer::start(TestConfig::new(&network(&a, &b)).section(&health_section("ignore")))
+        .await;
+    ok(&api_post(
+        &s,
+        "update_offer.json",
+        json!({"offer_id": 1, "health_check": false}),
+    )
+    .await);
+    let probe = b.url("/probe?o={offer_id}");
+    ok(&api_post(
+        &s,
+        "update_landing_page.json",
+        json!({"landing_page_id": 31, "health_check_url": probe}),
+    )
+    .await);
+    let v = parse(&api_get(&s, "destination_health.json", &[]).await);
+    assert_eq!(row(&v, "offer", 1)["state"], "unchecked", "{v}");
+    assert_eq!(
+        row(&v, "landing_page", 31)["url"],
+        b.url("/probe?o=3"),
+        "{v}"
+    );
+    let offers = ok(&api_get(&s, "offers.json", &[("offer_id", "1")]).await);
+    assert_eq!(items(&offers, "offers")[0]["health_check"], false);
+    ok(&api_post(
+        &s,
+        "update_landing_page.json",
+        json!({"landing_page_id": 31, "health_check_url": null}),
+    )
+    .await);
+    let v = parse(&api_get(&s, "destination_health.json", &[]).await);
+    assert_eq!(
+        row(&v, "landing_page", 31)["url"],
+        a.url("/pa?c=health_check"),
+        "{v}"
+    );
+    s.stop().await;
+}
+
 /// The time a cluster node's `destination_health.json` lists offer 1 as `state`.
 fn node_state(addr: SocketAddr) -> String {
     let r = blocking_get(
@@ -528,8 +580,15 @@ fn three_nodes_behind_haproxy_probe_each_destination_once_per_interval_and_share
         "[health]\nenabled = true\ninterval_ms = {INTERVAL}\ntimeout_ms = 200\ndown_after = 2\nup_after = 2\nallowed_networks = [\"127.0.0.0/8\"]"
     );
     let net = network(&a, &b);
+    // Node 0 on a known port, for `smartlink health`, which asks the server of its settings.
     let nodes: Vec<Node> = (0..3)
-        .map(|i| Node::start(Node::config(&net, &redis, &format!("node-{i}")).section(&section)))
+        .map(|i| {
+            let mut config = Node::config(&net, &redis, &format!("node-{i}")).section(&section);
+            if i == 0 {
+                config = config.server(&format!("listen = \"127.0.0.1:{}\"", free_port()));
+            }
+            Node::start(config)
+        })
         .collect();
     let addrs: Vec<SocketAddr> = nodes.iter().map(Node::addr).collect();
     let proxy = Haproxy::start(&addrs);
@@ -563,6 +622,24 @@ fn three_nodes_behind_haproxy_probe_each_destination_once_per_interval_and_share
         first.elapsed() <= Duration::from_millis(1200),
         "the state took {:?} to reach every node",
         first.elapsed()
+    );
+    // `smartlink health` prints what the server found.
+    let listed = command_json(&nodes[0].config.settings_path(), &["health", "--json"]);
+    assert_eq!(row(&listed, "offer", 1)["state"], "down", "{listed}");
+    assert_eq!(row(&listed, "offer", 2)["state"], "up", "{listed}");
+    let text = std::process::Command::new(env!("CARGO_BIN_EXE_smartlink"))
+        .arg("--config")
+        .arg(nodes[0].config.settings_path())
+        .arg("health")
+        .output()
+        .unwrap();
+    assert!(text.status.success());
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(
+        text.lines().any(|l| l.starts_with("offer")
+            && l.contains(" 1  down ")
+            && l.contains("cannot connect")),
+        "{text}"
     );
     // Through HAProxy, every node routes link 1 to offer 2.
     for _ in 0..6 {
