@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Param};
-use super::{read, write};
+use super::{read, stats, write};
 use crate::catalog::Catalog;
 use crate::conditions::{Dimension, Side};
 use crate::state::State;
@@ -28,6 +28,12 @@ pub enum Action {
     Write(Change),
     /// `batch.json`: the changes of many write calls, as one.
     Batch,
+    /// `sign_in.json`: an API key exchanged for a console session (`api::session`).
+    SignIn,
+    /// `session.json`: the caller's console session.
+    Session,
+    /// `sign_out.json`: the caller's console session ended.
+    SignOut,
 }
 
 pub struct Call {
@@ -41,9 +47,21 @@ pub struct Call {
 }
 
 impl Call {
-    /// Writes change the catalog: they run off the async threads, one at a time.
+    /// Writes change the catalog: they run off the async threads, one at a time, and a
+    /// read-only key may not make them.
     pub fn writes(&self) -> bool {
+        matches!(self.action, Action::Write(_) | Action::Batch)
+    }
+
+    /// POST calls take their parameters in a body.
+    pub fn takes_body(&self) -> bool {
         self.method == Method::POST
+    }
+
+    /// Whether the caller may be a console session instead of an `api_key` (every call but
+    /// the sign-in), and must be for the session's own calls.
+    pub fn needs_session(&self) -> bool {
+        matches!(self.action, Action::Session | Action::SignOut)
     }
 }
 
@@ -164,10 +182,15 @@ const fn post(name: &'static str, params: &'static [Param], change: Change) -> C
     }
 }
 
+/// `from` of the hourly series: their first hour.
+const HOURS_FROM: &str = "The first hour of the series: this RFC 3339 date-time's hour, e.g. `2026-12-01T00:00:00Z`. Default: 24 hours before `to`.";
+/// `to` of the hourly series: the end of their last hour.
+const HOURS_TO: &str = "The end of the series (exclusive): the hour of this RFC 3339 date-time. Default: the end of the current hour. At most 744 hours (31 days) after `from`.";
+
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 26] = [
+pub static CALLS: [Call; 34] = [
     // Reads.
     get(
         "campaigns.json",
@@ -234,6 +257,7 @@ pub static CALLS: [Call; 26] = [
             SMART_LINK_STATUS
                 .optional()
                 .doc("Only smart links with this status."),
+            SEARCH.optional(),
             START_AT_ROW_0.optional(),
             ROW_LIMIT_500.optional(),
         ],
@@ -268,7 +292,7 @@ pub static CALLS: [Call; 26] = [
     get_blocking(
         "smart_link_stats.json",
         &[SMART_LINK_ID.required(), FROM.optional(), TO.optional()],
-        read::smart_link_stats,
+        stats::smart_link_stats,
     ),
     get(
         "smart_link_route.json",
@@ -291,6 +315,68 @@ pub static CALLS: [Call; 26] = [
     ),
     // Destination health.
     get("destination_health.json", &[], read::destination_health),
+    get_blocking(
+        "smart_link_hourly.json",
+        &[
+            SMART_LINK_ID.required(),
+            FROM.optional().doc(HOURS_FROM),
+            TO.optional().doc(HOURS_TO),
+        ],
+        stats::smart_link_hourly,
+    ),
+    get_blocking(
+        "network_stats.json",
+        &[
+            FROM.optional().doc(HOURS_FROM),
+            TO.optional().doc(HOURS_TO),
+            TOP.optional(),
+        ],
+        stats::network,
+    ),
+    get_blocking(
+        "offer_stats.json",
+        &[
+            OFFER_ID.optional().doc("Only the offer with this id."),
+            FROM.optional(),
+            TO.optional(),
+        ],
+        stats::offers,
+    ),
+    get_blocking(
+        "audit.json",
+        &[
+            SINCE.optional(),
+            UNTIL.optional(),
+            CALL.optional(),
+            KEY.optional(),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_500.optional(),
+        ],
+        stats::audit,
+    ),
+    get_blocking("cluster_nodes.json", &[], stats::cluster_nodes),
+    // Console sessions.
+    Call {
+        name: "sign_in.json",
+        method: Method::POST,
+        params: &[],
+        action: Action::SignIn,
+        blocks: false,
+    },
+    Call {
+        name: "session.json",
+        method: Method::GET,
+        params: &[],
+        action: Action::Session,
+        blocks: false,
+    },
+    Call {
+        name: "sign_out.json",
+        method: Method::POST,
+        params: &[],
+        action: Action::SignOut,
+        blocks: false,
+    },
     // Campaigns.
     post(
         "campaign.json",
