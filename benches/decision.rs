@@ -25,8 +25,8 @@ use smartlink::calendar::Calendar;
 use smartlink::catalog::Catalog;
 use smartlink::counts::{CapClock, Counts};
 use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable};
-use smartlink::settings::Screen;
 use smartlink::template::Template;
+use smartlink::vocab::Screen;
 use smartlink::vocab::{Country, DeviceClass, OsFamily};
 
 /// Priority 1: four country-targeted offers; priority 2: three device-targeted offers;

@@ -8,8 +8,9 @@ use std::io::Write;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::clicks::record::TimeFormat;
-use smartlink::clicks::{Claims, ClickRecord, ClickSigner, RecordText};
+use smartlink::click_id::{Claims, ClickSigner};
+use smartlink::click_log::record::TimeFormat;
+use smartlink::click_log::{ClickRecord, RecordText};
 use smartlink::vocab::SourceKind;
 use smartlink::vocab::{Country, DeviceClass, OsFamily};
 

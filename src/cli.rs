@@ -13,20 +13,21 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::net::TcpListener;
 
-use crate::clicks::SubIds;
+use crate::app::route::Probe;
+use crate::click_log::SubIds;
 use crate::client::{DeviceClassifier, GeoDbs, GeoInfo};
 use crate::conditions::{Dimension, SUB_IDS, Side};
 use crate::counts::{CapClock, Counts};
-use crate::http::Role;
 use crate::metrics::Metrics;
-use crate::route_report::Probe;
+use crate::redis::catalog::Published;
+use crate::redis::{Shared, Unavailable};
 use crate::routing::{RoutingTable, Skip};
-use crate::settings::{Invalid, Runtime, Screen, Settings};
-use crate::shared::catalog::Published;
-use crate::shared::{Shared, Unavailable};
+use crate::server::Listeners;
+use crate::settings::{Invalid, Runtime, Settings};
 use crate::signals::Signals;
 use crate::snapshot::{CatalogFrom, Snapshot};
 use crate::state::{StartError, State, restore};
+use crate::vocab::Screen;
 
 /// Exit status of `serve` on an invalid configuration.
 pub const EXIT_CONFIG: u8 = 64;
@@ -43,15 +44,16 @@ pub fn init_logging(level: &str) {
         .try_init();
 }
 
-/// `smartlink serve`: runs until SIGTERM or SIGINT.
+/// `smartlink serve`: runs until SIGTERM or SIGINT. Builds the runtime, binds the listeners,
+/// installs the signals and runs the node (`server::run`).
 pub fn serve(config: &Path) -> ExitCode {
     let (level, runtime, threads) = Settings::load(config).map_or_else(
         |_| ("info".into(), Runtime::PerCore, 1),
-        |s| (s.log_level, s.runtime, s.threads),
+        |s| (s.log_level, s.server.runtime, s.server.threads),
     );
     init_logging(&level);
     // Per core: this runtime only runs the control work (signals, the admin listener,
-    // cluster tasks); the public listener has threads of its own (`http::serve_per_core`).
+    // cluster tasks); the public listener has threads of its own (`server::run`).
     let workers = match runtime {
         Runtime::PerCore => 1,
         Runtime::Shared => threads,
@@ -81,7 +83,7 @@ pub fn serve(config: &Path) -> ExitCode {
         };
         let (listen, admin_listen) = {
             let s = state.snapshot();
-            (s.settings.listen, s.settings.admin_listen)
+            (s.settings.server.listen, s.settings.server.admin_listen)
         };
         let bind = async |addr| {
             TcpListener::bind(addr)
@@ -105,75 +107,15 @@ pub fn serve(config: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        // Both listeners stop on the same signal.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let signalled = signals.until_shutdown(state.clone());
-        tokio::spawn(async move {
-            signalled.await;
-            let _ = stop.send(true);
-        });
-        let until_stopped = || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
+        let shutdown = signals.until_shutdown(state.clone());
+        let listeners = Listeners {
+            public: listener,
+            admin,
         };
-        let public_role = match admin {
-            Some(admin) => {
-                let addr = admin.local_addr().map_or(listen, |a| a);
-                tracing::info!("admin listener (API, metrics, health) on {addr}");
-                let (state, until) = (state.clone(), until_stopped());
-                tokio::spawn(crate::http::serve(admin, Role::Admin, state, until));
-                Role::Public
-            }
-            None => Role::All,
-        };
-        crate::cluster::catalog::sync_at_start(&state).await;
-        let node = crate::cluster::Node::start(&state);
-        let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
-        let health = tokio::spawn(crate::health::run(state.clone(), stopped.clone()));
-        let addr = listener.local_addr().map_or(listen, |a| a);
-        tracing::info!(
-            generation = state.snapshot().generation,
-            ?runtime,
-            threads,
-            "listening on {addr}"
-        );
-        crate::notify::ready(&format!(
-            "listening on {addr}, serving generation {}",
-            state.snapshot().generation
-        ));
-        let mut code = ExitCode::SUCCESS;
-        match runtime {
-            Runtime::Shared => {
-                crate::http::serve(listener, public_role, state.clone(), until_stopped()).await
-            }
-            Runtime::PerCore => {
-                let served = crate::http::serve_per_core(
-                    listener,
-                    threads,
-                    public_role,
-                    state.clone(),
-                    stopped.clone(),
-                )
-                .await;
-                if let Err(e) = served {
-                    // Threads that did start drain as usual; then the state is flushed.
-                    tracing::error!(error = %e, "cannot start the serving threads");
-                    code = ExitCode::FAILURE;
-                }
-            }
+        match crate::server::run(state, listeners, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
         }
-        if let Some(node) = node {
-            node.stop().await;
-        }
-        let _ = optimizer.await;
-        let _ = health.await;
-        let flushed = state.clone();
-        let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
-        crate::cluster::Node::push_final_counters(&state).await;
-        tracing::info!(clicks = state.counts.clicks(), "stopped");
-        code
     })
 }
 
@@ -383,7 +325,7 @@ pub fn check(config: &Path) -> ExitCode {
 /// elsewhere (secrets kept in the server's environment) still name the address.
 pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
     let listen = match Settings::load(config) {
-        Ok(s) => s.listen,
+        Ok(s) => s.server.listen,
         Err(Invalid {
             errors,
             partial: Some(s),
@@ -391,7 +333,7 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
             matches!(e, crate::settings::SettingsError::Invalid { key, .. } if key == "server.listen")
         }) =>
         {
-            s.listen
+            s.server.listen
         }
         Err(invalid) => {
             for e in &invalid.errors {
@@ -488,14 +430,25 @@ pub fn health(config: &Path, json: bool, timeout: std::time::Duration) -> ExitCo
             return ExitCode::FAILURE;
         }
     };
-    let Some(key) = settings.api_keys.first() else {
+    let Some(key) = settings
+        .api
+        .keys
+        .iter()
+        .chain(&settings.api.read_keys)
+        .next()
+    else {
         eprintln!(
             "{}: no API key in [api] keys; health asks the server's API",
             config.display()
         );
         return ExitCode::FAILURE;
     };
-    let addr = on_loopback(settings.admin_listen.unwrap_or(settings.listen));
+    let addr = on_loopback(
+        settings
+            .server
+            .admin_listen
+            .unwrap_or(settings.server.listen),
+    );
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("api_key", key)
         .finish();
@@ -594,9 +547,9 @@ fn summary(s: &Snapshot) -> String {
     let mut out = format!(
         "settings   {} (listen {}, state {}, timezone {})\n",
         s.settings.path.display(),
-        s.settings.listen,
+        s.settings.server.listen,
         s.settings.state_dir.display(),
-        s.settings.timezone
+        s.settings.tracking.timezone
     );
     out += &format!(
         "catalog    {}: {} affiliates; {} offers ({}); {} smart links ({}) with {} attachments; {} campaigns; {} creatives; {} landing pages\n",
@@ -627,7 +580,7 @@ fn summary(s: &Snapshot) -> String {
             None => continue,
         };
     }
-    out += &format!("fallback   {}", s.settings.default_fallback_url);
+    out += &format!("fallback   {}", s.settings.server.default_fallback_url);
     if let Some(cluster) = &s.settings.cluster {
         out += &format!(
             "\ncluster    node {:?}, {}",
@@ -637,7 +590,7 @@ fn summary(s: &Snapshot) -> String {
     }
     let mut warnings = never_qualifying(&s.table, geo);
     warnings.extend(rotating_without_pages(s));
-    if s.settings.anonymous == Screen::Fallback && geo.anonymous.is_none() {
+    if s.settings.routing.anonymous == Screen::Fallback && geo.anonymous.is_none() {
         warnings.push(
             "routing.anonymous = \"fallback\" sends nothing to the fallback: no geoip.anonymous_database is configured".into(),
         );
@@ -894,9 +847,9 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
         peer: args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         headers: &headers,
         subs,
-        time: crate::route_report::time(args.at).map_err(|e| format!("--at {e}"))?,
+        time: crate::app::route::time(args.at).map_err(|e| format!("--at {e}"))?,
     };
-    Ok(crate::route_report::report(
+    Ok(crate::app::route::report(
         &snapshot,
         link,
         &probe,

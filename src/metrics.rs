@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::vocab::{FallbackReason, Rejection};
+use crate::vocab::{FallbackReason, PostbackAnswer, Rejection};
 
 pub const CLICKS: &str = "smartlink_clicks_total";
 pub const CONVERSIONS: &str = "smartlink_conversions_total";
@@ -205,51 +205,6 @@ impl EndpointKind {
     }
 }
 
-/// How a postback was answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Postback {
-    Recorded,
-    Duplicate,
-    /// The click is older than the attribution window.
-    Expired,
-    /// Malformed click id or a bad amount (`400`); a forged click id (`422`).
-    Invalid,
-    /// Not recorded for a server-side reason (`503`).
-    Unavailable,
-    /// Cluster mode: queued on the node while Redis is unreachable (`202`).
-    Queued,
-    /// The postback token is missing or wrong (`401`).
-    Unauthorized,
-    /// The source address is not in `postbacks.allowed_networks` (`403`).
-    Forbidden,
-}
-
-impl Postback {
-    const ALL: [Postback; 8] = [
-        Postback::Recorded,
-        Postback::Duplicate,
-        Postback::Expired,
-        Postback::Invalid,
-        Postback::Unavailable,
-        Postback::Queued,
-        Postback::Unauthorized,
-        Postback::Forbidden,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Postback::Recorded => "recorded",
-            Postback::Duplicate => "duplicate",
-            Postback::Expired => "expired",
-            Postback::Invalid => "invalid",
-            Postback::Unavailable => "unavailable",
-            Postback::Queued => "queued",
-            Postback::Unauthorized => "unauthorized",
-            Postback::Forbidden => "forbidden",
-        }
-    }
-}
-
 /// How a console sign-in was answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignIn {
@@ -306,7 +261,7 @@ impl SessionRefusal {
 /// generation) are passed to [`Metrics::render`].
 #[derive(Default)]
 pub struct Metrics {
-    postbacks: [Counter; Postback::ALL.len()],
+    postbacks: [Counter; PostbackAnswer::ALL.len()],
     rejected: [Counter; Rejection::ALL.len()],
     sign_ins: [Counter; SignIn::ALL.len()],
     session_refusals: [Counter; SessionRefusal::ALL.len()],
@@ -415,7 +370,7 @@ impl Metrics {
         self.last_reload.store(now.max(0) as u64, Ordering::Relaxed);
     }
 
-    pub fn postback(&self, p: Postback) {
+    pub fn postback(&self, p: PostbackAnswer) {
         self.postbacks[p as usize].inc();
     }
 
@@ -468,7 +423,7 @@ impl Metrics {
             POSTBACKS,
             "Postbacks by answer.",
             "result",
-            Postback::ALL
+            PostbackAnswer::ALL
                 .iter()
                 .zip(&self.postbacks)
                 .map(|(p, c)| (p.as_str(), c.get())),

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use super::down::{Board, DownFlag};
 use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
-use super::rotation::Runs;
+use super::runs::Runs;
 use crate::calendar::Calendar;
 use crate::money::{Money, Total};
 use crate::vocab::{Destination, FallbackReason, Source, SourceKind};
