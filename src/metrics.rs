@@ -56,6 +56,9 @@ pub const CLUSTER_CATALOG_GENERATION: &str = "smartlink_cluster_catalog_generati
 pub const CLUSTER_CATALOG_DELAY: &str = "smartlink_cluster_catalog_propagation_seconds";
 pub const CLUSTER_PRIMARY_SWITCHES: &str = "smartlink_cluster_primary_switches_total";
 pub const CLUSTER_UNREPLICATED_WRITES: &str = "smartlink_cluster_unreplicated_writes_total";
+pub const HEALTH_PROBES: &str = "smartlink_health_probes_total";
+pub const DESTINATION_CHANGES: &str = "smartlink_destination_state_changes_total";
+pub const DESTINATIONS_DOWN: &str = "smartlink_destinations_down";
 pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
@@ -286,6 +289,12 @@ pub struct Metrics {
     pub records_dequeued: Counter,
     /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
     last_reload: AtomicU64,
+    /// Destination health probes this node made, by result.
+    pub health_probes_succeeded: Counter,
+    pub health_probes_failed: Counter,
+    /// Destinations this node's probes found going down, and coming back up.
+    pub destinations_went_down: Counter,
+    pub destinations_came_up: Counter,
     /// Cluster mode's metrics (rendered only in cluster mode).
     pub cluster: ClusterMetrics,
 }
@@ -342,6 +351,8 @@ pub struct External {
     pub offers_near_cap: u64,
     /// Clicks turned away by caps, summed over offers.
     pub capped_clicks: u64,
+    /// Destinations of the current table that health checks found down (0 with them off).
+    pub destinations_down: u64,
     /// `None`: standalone.
     pub cluster: Option<ClusterValues>,
 }
@@ -472,9 +483,29 @@ impl Metrics {
             env!("CARGO_PKG_VERSION"),
             label_value(&ext.node)
         );
+        counter_family(
+            &mut o,
+            HEALTH_PROBES,
+            "Destination health probes this node made, by result (failure: no answer in time, or a 5xx).",
+            "result",
+            [
+                ("success", self.health_probes_succeeded.get()),
+                ("failure", self.health_probes_failed.get()),
+            ],
+        );
+        counter_family(
+            &mut o,
+            DESTINATION_CHANGES,
+            "Destinations this node's health probes found going down or coming back up.",
+            "state",
+            [
+                ("down", self.destinations_went_down.get()),
+                ("up", self.destinations_came_up.get()),
+            ],
+        );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 24] = [
+        let simple: [(&str, &str, &str, u64); 25] = [
             (
                 RELOADS,
                 "counter",
@@ -582,6 +613,12 @@ impl Metrics {
                 "gauge",
                 "Offers in the routing table at 90 % or more of a cap they have not reached.",
                 ext.offers_near_cap,
+            ),
+            (
+                DESTINATIONS_DOWN,
+                "gauge",
+                "Offers and landing pages in the routing table that health checks found down.",
+                ext.destinations_down,
             ),
             (
                 CAPPED_CLICKS,

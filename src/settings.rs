@@ -19,6 +19,8 @@ mod access;
 mod cluster;
 mod console;
 mod files;
+mod health;
+mod preview;
 mod records;
 mod routing;
 mod server;
@@ -28,6 +30,8 @@ pub use access::{Access, Api, Postbacks, secret_matches};
 pub use cluster::{Cluster, Sentinels};
 pub use console::Console;
 pub use files::{CatalogFiles, Geoip};
+pub use health::{AllDown, Health};
+pub use preview::Preview;
 pub use records::Records;
 pub use routing::Routing;
 pub use server::{Limits, Runtime, Server};
@@ -106,6 +110,10 @@ struct RawSettings {
     console: console::RawConsole,
     /// `None` when the file has no `[cluster]` section: standalone.
     cluster: Option<cluster::RawCluster>,
+    #[serde(default)]
+    health: health::RawHealth,
+    #[serde(default)]
+    preview: preview::RawPreview,
 }
 
 /// The validated settings, a field a section (or, for the one-key sections `[state]` and
@@ -130,6 +138,10 @@ pub struct Settings {
     pub console: Console,
     /// `None`: standalone.
     pub cluster: Option<Cluster>,
+    /// `[health]`: destination health checks.
+    pub health: Health,
+    /// `[preview]`: change previews.
+    pub preview: Preview,
 }
 
 impl Settings {
@@ -292,6 +304,8 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "log" => raw.log = section.read(),
             "console" => raw.console = section.read(),
             "cluster" => raw.cluster = Some(section.read()),
+            "health" => raw.health = section.read(),
+            "preview" => raw.preview = section.read(),
             _ => section.errors.push((
                 name.span().start,
                 String::new(),
@@ -316,7 +330,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 14] = [
     "server",
     "catalog",
     "geoip",
@@ -329,6 +343,8 @@ const SECTIONS: [&str; 12] = [
     "log",
     "console",
     "cluster",
+    "health",
+    "preview",
 ];
 
 /// One section of the file being read key by key.
@@ -416,6 +432,8 @@ impl Validator<'_> {
         let cluster = raw
             .cluster
             .map(|c| self.cluster(c, env, server.listen.port()));
+        let health = self.health(raw.health);
+        let preview = self.preview(raw.preview);
         Settings {
             path: self.path.to_path_buf(),
             server,
@@ -430,6 +448,8 @@ impl Validator<'_> {
             log_level,
             console,
             cluster,
+            health,
+            preview,
         }
     }
 

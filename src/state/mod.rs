@@ -402,6 +402,7 @@ impl State {
             offers_capped,
             offers_near_cap,
             capped_clicks,
+            destinations_down: snapshot.table.destinations_down(),
             cluster: self.shared.as_ref().map(|shared| ClusterValues {
                 redis_up: shared.is_up(),
                 clicks_without_lease: snapshot
