@@ -1,4 +1,4 @@
-//! The commands (README: Command line): `serve`, `check`, `ready`, `route`, `stats`,
+//! The commands (README: Command line): `serve`, `check`, `ready`, `health`, `route`, `stats`,
 //! `simulate`, `push` and `audit`. `main.rs` only parses arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
@@ -345,16 +345,8 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            (std::net::Ipv4Addr::LOCALHOST, listen.port()).into()
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            (std::net::Ipv6Addr::LOCALHOST, listen.port()).into()
-        }
-        _ => listen,
-    };
-    match readyz(addr, timeout) {
+    let addr = on_loopback(listen);
+    match local_get(addr, "/readyz", timeout).map(|(status, _)| status) {
         Ok(200) => print(format_args!("ready ({addr})"), ExitCode::SUCCESS),
         Ok(status) => {
             eprintln!("not ready: http://{addr}/readyz answered {status}");
@@ -367,8 +359,30 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
     }
 }
 
-/// The status of `GET /readyz` at `addr`, all of it within `timeout`.
-fn readyz(addr: std::net::SocketAddr, timeout: std::time::Duration) -> std::io::Result<u16> {
+/// `addr`, on loopback when it is every address.
+fn on_loopback(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            (std::net::Ipv4Addr::LOCALHOST, addr.port()).into()
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, addr.port()).into()
+        }
+        _ => addr,
+    }
+}
+
+/// Longest answer [`local_get`] reads.
+const MAX_LOCAL_ANSWER: usize = 64 << 20;
+
+/// The status and body of `GET target` at `addr` (this machine's server), all of it within
+/// `timeout`. The body is what follows the head up to the end of the connection (the server
+/// answers with a length and closes on `Connection: close`).
+fn local_get(
+    addr: std::net::SocketAddr,
+    target: &str,
+    timeout: std::time::Duration,
+) -> std::io::Result<(u16, Vec<u8>)> {
     use std::io::{Error, ErrorKind, Read, Write};
     let deadline = std::time::Instant::now() + timeout;
     let left = || {
@@ -379,22 +393,127 @@ fn readyz(addr: std::net::SocketAddr, timeout: std::time::Duration) -> std::io::
     };
     let mut stream = std::net::TcpStream::connect_timeout(&addr, left()?)?;
     stream.set_write_timeout(Some(left()?))?;
-    stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-    // Only the status line is read: `HTTP/1.1 200 ...`.
-    let mut head = Vec::with_capacity(64);
-    let mut buf = [0u8; 64];
-    while !head.contains(&b'\n') && head.len() < 1024 {
+    stream.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut answer = Vec::with_capacity(1024);
+    let mut buf = [0u8; 8192];
+    while answer.len() < MAX_LOCAL_ANSWER {
         stream.set_read_timeout(Some(left()?))?;
         match stream.read(&mut buf)? {
             0 => break,
-            n => head.extend_from_slice(&buf[..n]),
+            n => answer.extend_from_slice(&buf[..n]),
         }
     }
-    let line = String::from_utf8_lossy(&head);
-    line.split(' ')
+    // `HTTP/1.1 200 ...`, the headers, an empty line, the body.
+    let status = answer
+        .split(|&b| b == b' ')
         .nth(1)
-        .and_then(|status| status.trim().parse().ok())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "not an HTTP answer"))
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "not an HTTP answer"))?;
+    let body = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or_else(Vec::new, |at| answer[at + 4..].to_vec());
+    Ok((status, body))
+}
+
+/// `smartlink health`: asks the running server of these settings (its API, on the admin
+/// listener when there is one, with the first API key) what health checks found of every
+/// offer and landing page, and prints one line each, or (`json`) the API's answer. Exit 1
+/// when the server cannot be asked, 0 otherwise (whatever the destinations' states).
+pub fn health(config: &Path, json: bool, timeout: std::time::Duration) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(invalid) => {
+            for e in &invalid.errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(key) = settings
+        .api
+        .keys
+        .iter()
+        .chain(&settings.api.read_keys)
+        .next()
+    else {
+        eprintln!(
+            "{}: no API key in [api] keys; health asks the server's API",
+            config.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    let addr = on_loopback(
+        settings
+            .server
+            .admin_listen
+            .unwrap_or(settings.server.listen),
+    );
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("api_key", key)
+        .finish();
+    let target = format!("/api/2/destination_health.json?{query}");
+    let answer = match local_get(addr, &target, timeout) {
+        Ok((200, body)) => body,
+        Ok((status, body)) => {
+            eprintln!(
+                "http://{addr}/api/2/destination_health.json answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("cannot ask http://{addr}/api/2/destination_health.json: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer) else {
+        eprintln!("http://{addr}/api/2/destination_health.json answered no JSON");
+        return ExitCode::FAILURE;
+    };
+    if json {
+        return print(v, ExitCode::SUCCESS);
+    }
+    print(health_text(&v), ExitCode::SUCCESS)
+}
+
+/// One line per destination of a `destination_health.json` answer.
+fn health_text(v: &serde_json::Value) -> String {
+    let word = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut text = format!(
+        "health checks {}, all_down = {}\n{:<13} {:>10}  {:<9} {:<24} {:>7}  {}",
+        if v["enabled"] == true { "on" } else { "off" },
+        word(&v["all_down"]),
+        "kind",
+        "id",
+        "state",
+        "last check",
+        "latency",
+        "last error",
+    );
+    for d in v["destinations"].as_array().into_iter().flatten() {
+        let latency = match d["latency_ms"].as_u64() {
+            Some(ms) => format!("{ms} ms"),
+            None => "-".into(),
+        };
+        text += &format!(
+            "\n{:<13} {:>10}  {:<9} {:<24} {:>7}  {}",
+            word(&d["kind"]),
+            word(&d["id"]),
+            word(&d["state"]),
+            word(&d["last_check"]),
+            latency,
+            word(&d["last_error"]),
+        );
+    }
+    text
 }
 
 /// Writes `text` and a newline to stdout and returns `status`. A reader that stopped reading

@@ -19,6 +19,7 @@
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
+//! health (a task, off the click path) ─▶ outbound probes ─▶ counts::down (the bit a click reads)
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
 //! counts::reserve (standalone) ─▶ reservations.json: click caps' leases, on disk before spent
 //! cluster (background tasks, never on a click's path) ◀─▶ redis (the shared state): the catalog,
@@ -64,6 +65,7 @@
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
 //! | `simulate` | the offline evaluation of rotation strategies (`smartlink simulate`) |
 //! | `optimizer` | optimized rotation's weights, recomputed every 10 s off the click path |
+//! | `health`   | destination health checks: probes off the click path, down flags, cluster leases |
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | connections, the router (one table of endpoints), handlers, responses |
@@ -95,6 +97,7 @@ pub mod console;
 pub mod conversions;
 pub mod counts;
 pub mod files;
+pub mod health;
 pub mod http;
 pub mod links;
 pub mod metrics;

@@ -56,6 +56,9 @@ pub const CLUSTER_CATALOG_GENERATION: &str = "smartlink_cluster_catalog_generati
 pub const CLUSTER_CATALOG_DELAY: &str = "smartlink_cluster_catalog_propagation_seconds";
 pub const CLUSTER_PRIMARY_SWITCHES: &str = "smartlink_cluster_primary_switches_total";
 pub const CLUSTER_UNREPLICATED_WRITES: &str = "smartlink_cluster_unreplicated_writes_total";
+pub const HEALTH_PROBES: &str = "smartlink_health_probes_total";
+pub const DESTINATION_CHANGES: &str = "smartlink_destination_state_changes_total";
+pub const DESTINATIONS_DOWN: &str = "smartlink_destinations_down";
 pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
 pub const PARTNER_POSTBACK_ATTEMPTS: &str = "smartlink_partner_postback_attempts_total";
 pub const PARTNER_POSTBACKS_PENDING: &str = "smartlink_partner_postbacks_pending";
@@ -297,6 +300,12 @@ pub struct Metrics {
     pub partner_postbacks_in_flight: Gauge,
     /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
     last_reload: AtomicU64,
+    /// Destination health probes this node made, by result.
+    pub health_probes_succeeded: Counter,
+    pub health_probes_failed: Counter,
+    /// Destinations this node's probes found going down, and coming back up.
+    pub destinations_went_down: Counter,
+    pub destinations_came_up: Counter,
     /// Cluster mode's metrics (rendered only in cluster mode).
     pub cluster: ClusterMetrics,
 }
@@ -353,6 +362,8 @@ pub struct External {
     pub offers_near_cap: u64,
     /// Clicks turned away by caps, summed over offers.
     pub capped_clicks: u64,
+    /// Destinations of the current table that health checks found down (0 with them off).
+    pub destinations_down: u64,
     /// `None`: standalone.
     pub cluster: Option<ClusterValues>,
     /// Partner postbacks waiting to be delivered (in flight included), and failed ones kept
@@ -500,9 +511,29 @@ impl Metrics {
                 ("failed", self.partner_postbacks_failed.get()),
             ],
         );
+        counter_family(
+            &mut o,
+            HEALTH_PROBES,
+            "Destination health probes this node made, by result (failure: no answer in time, or a 5xx).",
+            "result",
+            [
+                ("success", self.health_probes_succeeded.get()),
+                ("failure", self.health_probes_failed.get()),
+            ],
+        );
+        counter_family(
+            &mut o,
+            DESTINATION_CHANGES,
+            "Destinations this node's health probes found going down or coming back up.",
+            "state",
+            [
+                ("down", self.destinations_went_down.get()),
+                ("up", self.destinations_came_up.get()),
+            ],
+        );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 28] = [
+        let simple: [(&str, &str, &str, u64); 29] = [
             (
                 RELOADS,
                 "counter",
@@ -610,6 +641,12 @@ impl Metrics {
                 "gauge",
                 "Offers in the routing table at 90 % or more of a cap they have not reached.",
                 ext.offers_near_cap,
+            ),
+            (
+                DESTINATIONS_DOWN,
+                "gauge",
+                "Offers and landing pages in the routing table that health checks found down.",
+                ext.destinations_down,
             ),
             (
                 CAPPED_CLICKS,

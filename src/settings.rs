@@ -19,7 +19,9 @@ mod access;
 mod cluster;
 mod console;
 mod files;
+mod health;
 mod partner_postbacks;
+mod preview;
 mod records;
 mod routing;
 mod server;
@@ -29,7 +31,9 @@ pub use access::{Access, Api, Postbacks, secret_matches};
 pub use cluster::{Cluster, Sentinels};
 pub use console::Console;
 pub use files::{CatalogFiles, Geoip};
+pub use health::{AllDown, Health};
 pub use partner_postbacks::PartnerPostbacks;
+pub use preview::Preview;
 pub use records::Records;
 pub use routing::Routing;
 pub use server::{Limits, Runtime, Server};
@@ -110,6 +114,10 @@ struct RawSettings {
     partner_postbacks: partner_postbacks::RawPartnerPostbacks,
     /// `None` when the file has no `[cluster]` section: standalone.
     cluster: Option<cluster::RawCluster>,
+    #[serde(default)]
+    health: health::RawHealth,
+    #[serde(default)]
+    preview: preview::RawPreview,
 }
 
 /// The validated settings, a field a section (or, for the one-key sections `[state]` and
@@ -136,6 +144,10 @@ pub struct Settings {
     pub cluster: Option<Cluster>,
     /// `[partner_postbacks]`.
     pub partner_postbacks: PartnerPostbacks,
+    /// `[health]`: destination health checks.
+    pub health: Health,
+    /// `[preview]`: change previews.
+    pub preview: Preview,
 }
 
 impl Settings {
@@ -302,6 +314,8 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "console" => raw.console = section.read(),
             "cluster" => raw.cluster = Some(section.read()),
             "partner_postbacks" => raw.partner_postbacks = section.read(),
+            "health" => raw.health = section.read(),
+            "preview" => raw.preview = section.read(),
             _ => section.errors.push((
                 name.span().start,
                 String::new(),
@@ -326,7 +340,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 15] = [
     "server",
     "catalog",
     "geoip",
@@ -340,6 +354,8 @@ const SECTIONS: [&str; 13] = [
     "console",
     "cluster",
     "partner_postbacks",
+    "health",
+    "preview",
 ];
 
 /// One section of the file being read key by key.
@@ -428,6 +444,8 @@ impl Validator<'_> {
             .cluster
             .map(|c| self.cluster(c, env, server.listen.port()));
         let partner_postbacks = self.partner_postbacks(raw.partner_postbacks);
+        let health = self.health(raw.health);
+        let preview = self.preview(raw.preview);
         Settings {
             path: self.path.to_path_buf(),
             server,
@@ -443,6 +461,8 @@ impl Validator<'_> {
             console,
             cluster,
             partner_postbacks,
+            health,
+            preview,
         }
     }
 

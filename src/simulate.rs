@@ -283,6 +283,7 @@ pub fn run(scenario: &Scenario, strategy: Strategy, seed: u64, options: Options)
                 let ctx = Context {
                     bots: Screen::Fallback,
                     anonymous: Screen::Route,
+                    all_down: crate::settings::AllDown::Ignore,
                     caps: CapClock {
                         calendar: &calendar,
                         now,

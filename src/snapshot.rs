@@ -107,11 +107,7 @@ impl Snapshot {
         .unwrap_or_default();
         match (problems.is_empty(), catalog) {
             (true, Some((catalog, catalog_stamp, catalog_generation))) => {
-                let table = RoutingTable::compile(
-                    &catalog,
-                    settings.server.default_fallback_url.clone(),
-                    counts,
-                );
+                let table = compile(&settings, &catalog, counts, None);
                 let calendar = Calendar::new(settings.tracking.time_zone.clone());
                 Ok(Snapshot::assemble(
                     generation,
@@ -175,6 +171,7 @@ impl Snapshot {
         Context {
             bots: self.settings.routing.bots,
             anonymous: self.settings.routing.anonymous,
+            all_down: self.settings.health.all_down,
             caps: CapClock {
                 calendar: &self.calendar,
                 now,
@@ -210,6 +207,26 @@ impl Snapshot {
             geo,
         }
     }
+}
+
+/// The routing table of `catalog` under `settings`, its counters from `counts` (or, for those
+/// it has, from `previous`: an edit of the table served), each destination health checks
+/// watch given its down flag.
+pub fn compile(
+    settings: &Settings,
+    catalog: &ValidCatalog,
+    counts: &Counts,
+    previous: Option<&RoutingTable>,
+) -> RoutingTable {
+    let fallback = settings.server.default_fallback_url.clone();
+    let mut table = match previous {
+        Some(previous) => RoutingTable::compile_after(catalog, fallback, counts, previous),
+        None => RoutingTable::compile(catalog, fallback, counts),
+    };
+    if settings.health.enabled {
+        table.watch_destinations(catalog, counts);
+    }
+    table
 }
 
 #[cfg(test)]

@@ -402,15 +402,19 @@ pub enum FallbackReason {
     AllCapped,
     /// The click came from an anonymizing network and those are not routed.
     Anonymous,
+    /// No attachment qualified, and at least one matched the click but its destination was
+    /// down (`health.all_down = "fallback"`).
+    DestinationDown,
 }
 
 impl FallbackReason {
-    pub const ALL: [FallbackReason; 5] = [
+    pub const ALL: [FallbackReason; 6] = [
         FallbackReason::Inactive,
         FallbackReason::Bot,
         FallbackReason::NoMatch,
         FallbackReason::AllCapped,
         FallbackReason::Anonymous,
+        FallbackReason::DestinationDown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -420,6 +424,80 @@ impl FallbackReason {
             FallbackReason::NoMatch => "no_match",
             FallbackReason::AllCapped => "all_capped",
             FallbackReason::Anonymous => "anonymous",
+            FallbackReason::DestinationDown => "destination_down",
+        }
+    }
+
+    /// The reason named `word` (as [`FallbackReason::as_str`] writes it).
+    pub fn of_str(word: &str) -> Option<FallbackReason> {
+        FallbackReason::ALL.into_iter().find(|r| r.as_str() == word)
+    }
+}
+
+/// What a destination is: an offer's URL or a landing page's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationKind {
+    Offer,
+    LandingPage,
+}
+
+/// A destination clicks are sent to, by the stable id of its offer or landing page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Destination {
+    pub kind: DestinationKind,
+    pub id: u32,
+}
+
+impl Destination {
+    pub fn offer(id: u32) -> Destination {
+        Destination {
+            kind: DestinationKind::Offer,
+            id,
+        }
+    }
+
+    pub fn landing_page(id: u32) -> Destination {
+        Destination {
+            kind: DestinationKind::LandingPage,
+            id,
+        }
+    }
+
+    /// `offer:1042`, `landing_page:7`: its name in keys and files.
+    pub fn key(self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.id)
+    }
+
+    /// The inverse of [`Destination::key`].
+    pub fn of_key(key: &str) -> Option<Destination> {
+        let (kind, id) = key.split_once(':')?;
+        let kind = match kind {
+            "offer" => DestinationKind::Offer,
+            "landing_page" => DestinationKind::LandingPage,
+            _ => return None,
+        };
+        Some(Destination {
+            kind,
+            id: id.parse().ok()?,
+        })
+    }
+}
+
+impl DestinationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DestinationKind::Offer => "offer",
+            DestinationKind::LandingPage => "landing_page",
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            DestinationKind::Offer => write!(f, "offer {}", self.id),
+            DestinationKind::LandingPage => write!(f, "landing page {}", self.id),
         }
     }
 }

@@ -280,6 +280,8 @@ pub fn offer_item(o: &Offer) -> Value {
         "landing_page_rotation".into(),
         json!(o.landing_page_rotation),
     );
+    item.insert("health_check".into(), json!(o.health_check));
+    item.insert("health_check_url".into(), json!(o.health_check_url));
     Value::Object(item)
 }
 
@@ -396,4 +398,15 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
     };
     let report = crate::app::route::report(&snapshot, link, &probe, &state.devices);
     Ok(json!({"request_status": "Success", "response": report}))
+}
+
+/// What health checks found of every offer and landing page (`health::list`).
+pub fn destination_health(state: &State, _: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let mut answer = Map::new();
+    answer.insert("request_status".into(), json!("Success"));
+    if let Value::Object(list) = crate::health::list(&snapshot, state.counts.health()) {
+        answer.extend(list);
+    }
+    Ok(Value::Object(answer))
 }

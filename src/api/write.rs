@@ -293,6 +293,8 @@ fn set_offer(o: &mut Offer, args: &Args) {
         &mut o.landing_page_rotation,
         args.get(LANDING_PAGE_ROTATION),
     );
+    set(&mut o.health_check, args.get(HEALTH_CHECK));
+    set(&mut o.health_check_url, args.change(HEALTH_CHECK_URL));
     set_caps(&mut o.caps, args);
 }
 
@@ -307,6 +309,8 @@ pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value
         postback_token: None,
         payout: Money::ZERO,
         landing_page_rotation: false,
+        health_check: crate::catalog::model::checked(),
+        health_check_url: None,
     };
     set_offer(&mut offer, args);
     let answer = success("offer", offer_item(&offer));
@@ -325,6 +329,8 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
     set(&mut l.url, args.get(URL));
     set(&mut l.landing_page_status, args.get(LANDING_PAGE_STATUS));
     set(&mut l.landing_page_weight, args.get(LANDING_PAGE_WEIGHT));
+    set(&mut l.health_check, args.get(HEALTH_CHECK));
+    set(&mut l.health_check_url, args.change(HEALTH_CHECK_URL));
     for (d, field) in LandingPage::DIMENSIONS
         .into_iter()
         .zip(LANDING_PAGE_CONDITIONS)
@@ -347,6 +353,8 @@ pub fn create_landing_page(state: &State, c: &mut Catalog, args: &Args) -> Resul
         landing_page_weight: default_landing_page_weight(),
         countries: None,
         devices: None,
+        health_check: crate::catalog::model::checked(),
+        health_check_url: None,
     };
     set_landing_page(&mut page, args);
     let answer = success("landing_page", landing_page_item(&page));

@@ -142,6 +142,11 @@ pub struct Offer {
     pub payout: Money,
     /// Routed clicks go to one of its landing pages, drawn by weight (docs/routing.md).
     pub landing_page_rotation: bool,
+    /// Health checks probe its destination (when `[health]` is enabled); false turns them
+    /// off for this offer.
+    pub health_check: bool,
+    /// The URL health checks probe, in place of `offer_url` (a template, as `offer_url`).
+    pub health_check_url: Option<String>,
 }
 
 /// Per-offer caps; `null` (or absent) means no cap. Enforced through `counts` (docs/routing.md).
@@ -205,6 +210,21 @@ pub struct LandingPage {
     pub countries: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub devices: Option<Value>,
+    /// Health checks probe its URL (when `[health]` is enabled); false turns them off.
+    #[serde(default = "checked", skip_serializing_if = "is_checked")]
+    pub health_check: bool,
+    /// The URL health checks probe, in place of `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_url: Option<String>,
+}
+
+/// `health_check` when not written: checked.
+pub const fn checked() -> bool {
+    true
+}
+
+fn is_checked(on: &bool) -> bool {
+    *on
 }
 
 impl LandingPage {
@@ -386,7 +406,7 @@ const fn field_names<const N: usize>(fixed: &[&'static str], side: Side) -> [&'s
 const ATTACHMENT_FIXED: [&str; 3] = ["offer_id", "offer_weight", "priority"];
 const ATTACHMENT_FIELDS: [&str; 3 + 2 * Dimension::ALL.len()] =
     field_names(&ATTACHMENT_FIXED, Side::Attachment);
-const OFFER_FIXED: [&str; 8] = [
+const OFFER_FIXED: [&str; 10] = [
     "offer_id",
     "offer_name",
     "offer_status",
@@ -395,8 +415,10 @@ const OFFER_FIXED: [&str; 8] = [
     "postback_token",
     "payout",
     "landing_page_rotation",
+    "health_check",
+    "health_check_url",
 ];
-const OFFER_FIELDS: [&str; 8 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
+const OFFER_FIELDS: [&str; 10 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
 
 /// A key of an attachment or an offer: one of its fixed fields (by index into `fixed`) or a
 /// condition list. Read through a seed so that an unknown name is refused while the key is
@@ -520,6 +542,7 @@ impl<'de> Deserialize<'de> for Offer {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Offer, A::Error> {
                 let (mut id, mut name, mut status, mut url) = (None, None, None, None);
                 let (mut caps, mut token, mut payout, mut rotation) = (None, None, None, None);
+                let (mut health_check, mut health_check_url) = (None, None);
                 let mut conditions = Conditions::default();
                 let seed = || KeySeed {
                     side: Side::Offer,
@@ -535,8 +558,14 @@ impl<'de> Deserialize<'de> for Offer {
                         Key::Fixed(4) => once(&mut caps, "caps", map.next_value()?)?,
                         Key::Fixed(5) => once(&mut token, "postback_token", map.next_value()?)?,
                         Key::Fixed(6) => once(&mut payout, "payout", map.next_value()?)?,
-                        Key::Fixed(_) => {
+                        Key::Fixed(7) => {
                             once(&mut rotation, "landing_page_rotation", map.next_value()?)?
+                        }
+                        Key::Fixed(8) => {
+                            once(&mut health_check, "health_check", map.next_value()?)?
+                        }
+                        Key::Fixed(_) => {
+                            once(&mut health_check_url, "health_check_url", map.next_value()?)?
                         }
                         Key::Condition(d, exclude) => {
                             condition(&mut map, d.field(Side::Offer, exclude), &mut conditions)?
@@ -554,6 +583,8 @@ impl<'de> Deserialize<'de> for Offer {
                     postback_token: token.flatten(),
                     payout: payout.unwrap_or_default(),
                     landing_page_rotation: rotation.unwrap_or(false),
+                    health_check: health_check.unwrap_or(checked()),
+                    health_check_url: health_check_url.flatten(),
                 })
             }
         }
@@ -580,6 +611,12 @@ impl Serialize for Offer {
         }
         if self.landing_page_rotation {
             m.serialize_entry("landing_page_rotation", &true)?;
+        }
+        if !self.health_check {
+            m.serialize_entry("health_check", &false)?;
+        }
+        if let Some(url) = &self.health_check_url {
+            m.serialize_entry("health_check_url", url)?;
         }
         m.end()
     }

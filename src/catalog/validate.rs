@@ -151,6 +151,8 @@ pub struct ParsedOffer {
     pub url: Template,
     /// `allowed_*` and `blocked_*`.
     pub rules: Rules,
+    /// `health_check_url`, when given.
+    pub health_check_url: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -158,6 +160,8 @@ pub struct ParsedLandingPage {
     pub url: Template,
     /// Its `countries` and `devices`.
     pub rules: Rules,
+    /// `health_check_url`, when given.
+    pub health_check_url: Option<Template>,
 }
 
 #[derive(Debug)]
@@ -324,6 +328,15 @@ impl Validator<'_> {
             .ok()
     }
 
+    /// A `health_check_url` (a URL template, as the destination's own): `Some(None)` when
+    /// absent, `None` when it does not parse.
+    fn health_check_url(&mut self, at: At, url: Option<&str>) -> Option<Option<Template>> {
+        match url {
+            None => Some(None),
+            Some(url) => self.url(at, "health_check_url", url).map(Some),
+        }
+    }
+
     /// The targeting rules written on `side` at `base` (`""` for an offer itself,
     /// `.offers[j]` for an attachment); every bad value is a problem.
     fn conditions(
@@ -426,10 +439,14 @@ impl Validator<'_> {
             self.text(at, "offer_name", &o.offer_name, true);
             let url = self.url(at, "offer_url", &o.offer_url);
             let rules = self.conditions(at, "", Side::Offer, &o.conditions);
-            self.draft.offers.push(
-                url.zip(rules)
-                    .map(|(url, rules)| ParsedOffer { url, rules }),
-            );
+            let health = self.health_check_url(at, o.health_check_url.as_deref());
+            self.draft.offers.push(url.zip(rules).zip(health).map(
+                |((url, rules), health_check_url)| ParsedOffer {
+                    url,
+                    rules,
+                    health_check_url,
+                },
+            ));
             if let Some(token) = &o.postback_token
                 && let Err(message) = check_token(token)
             {
@@ -453,10 +470,18 @@ impl Validator<'_> {
             self.reference(at, "offer_id", Kind::Offers, &offers, l.offer_id);
             let url = self.url(at, "url", &l.url);
             let rules = self.landing_page_rules(at, l);
-            self.draft.landing_pages.push(
-                url.zip(rules)
-                    .map(|(url, rules)| ParsedLandingPage { url, rules }),
-            );
+            let health = self.health_check_url(at, l.health_check_url.as_deref());
+            self.draft
+                .landing_pages
+                .push(
+                    url.zip(rules)
+                        .zip(health)
+                        .map(|((url, rules), health_check_url)| ParsedLandingPage {
+                            url,
+                            rules,
+                            health_check_url,
+                        }),
+                );
         }
         for (i, x) in c.creatives.iter().enumerate() {
             let at = At(Kind::Creatives, i);

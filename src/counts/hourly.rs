@@ -397,15 +397,44 @@ pub struct RouteHour {
 pub struct FallbackHour {
     pub kind: SourceKind,
     pub id: u32,
-    /// Indexed by `FallbackReason as usize`.
+    /// Indexed by `FallbackReason as usize`. Files written before a reason was added hold
+    /// fewer entries: the reasons after them count 0.
+    #[serde(deserialize_with = "by_reason")]
     pub clicks: [u64; FallbackReason::ALL.len()],
     pub conversions: u64,
     pub revenue: Total,
 }
 
+/// Counts by fallback reason, from a list of at most one per reason.
+fn by_reason<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<[u64; FallbackReason::ALL.len()], D::Error> {
+    let list = Vec::<u64>::deserialize(d)?;
+    let mut clicks = [0; FallbackReason::ALL.len()];
+    if list.len() > clicks.len() {
+        return Err(serde::de::Error::invalid_length(
+            list.len(),
+            &"at most one count per fallback reason",
+        ));
+    }
+    clicks[..list.len()].copy_from_slice(&list);
+    Ok(clicks)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hour_files_written_before_a_fallback_reason_was_added_still_read() {
+        let file: HourFile = serde_json::from_str(
+            r#"{"hour":1,"routes":[],"fallbacks":[{"kind":"smart_link","id":3,"clicks":[1,2,3,4,5],"conversions":0,"revenue":"0"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(file.fallbacks[0].clicks, [1, 2, 3, 4, 5, 0]);
+        let too_long = r#"{"hour":1,"routes":[],"fallbacks":[{"kind":"smart_link","id":3,"clicks":[1,2,3,4,5,6,7],"conversions":0,"revenue":"0"}]}"#;
+        assert!(serde_json::from_str::<HourFile>(too_long).is_err());
+    }
 
     #[test]
     fn conversions_land_in_their_clicks_hour_and_ranges_are_half_open() {

@@ -12,12 +12,14 @@
 //!   into their hours and writes both every second.
 //! - `reserve`: standalone, the click-cap leases granted from a file reserved ahead, so that
 //!   a crash never reopens a cap.
+//! - `down`: whether each destination health checks watch is down (set by `health`).
 //!
 //! The decision (`routing`) asks an offer's caps whether it is capped, reserves a click's
 //! place under a click cap and, on a link with exact rotation, takes its place in the run of
 //! its qualifying set; it counts nothing itself. The click use case (`app::click`) tells the
 //! counters what a counted click did; the ledger (`conversions`) counts what it wrote.
 
+pub mod down;
 pub mod hourly;
 pub mod offer;
 pub mod registry;
@@ -26,6 +28,7 @@ pub mod runs;
 pub mod saver;
 pub mod store;
 
+pub use down::{Board, DownFlag, Status};
 pub use hourly::{Hour, Hourly, Tally, hour_of};
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
 pub use registry::{

@@ -19,12 +19,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+use super::down::{Board, DownFlag};
 use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
 use super::runs::Runs;
 use crate::calendar::Calendar;
 use crate::money::{Money, Total};
-use crate::vocab::{FallbackReason, Source, SourceKind};
+use crate::vocab::{Destination, FallbackReason, Source, SourceKind};
 
 /// Counts of one smart link or campaign that belong to no offer, and where its exact
 /// rotation has got to.
@@ -91,6 +92,9 @@ pub struct Fallbacks {
     /// Absent from counters files written before anonymous traffic was screened.
     #[serde(default)]
     pub anonymous: u64,
+    /// Absent from counters files written before destination health checks.
+    #[serde(default)]
+    pub destination_down: u64,
 }
 
 impl Fallbacks {
@@ -103,6 +107,7 @@ impl Fallbacks {
             inactive: f(FallbackReason::Inactive),
             bot: f(FallbackReason::Bot),
             anonymous: f(FallbackReason::Anonymous),
+            destination_down: f(FallbackReason::DestinationDown),
         }
     }
 
@@ -113,6 +118,7 @@ impl Fallbacks {
             (FallbackReason::Inactive, self.inactive),
             (FallbackReason::Bot, self.bot),
             (FallbackReason::Anonymous, self.anonymous),
+            (FallbackReason::DestinationDown, self.destination_down),
         ]
     }
 
@@ -271,6 +277,10 @@ pub struct Counts {
     reserved: bool,
     /// Counts by hour, filled by [`Counts::sweep`] and the ledger.
     hourly: Hourly,
+    /// The down flag of each destination health checks watch (`down`).
+    destinations: Map<Destination, DownFlag>,
+    /// What the checks found of each destination (`down`).
+    health: Board,
 }
 
 /// Conversions being counted: holds the conversion log position until dropped.
@@ -406,6 +416,16 @@ impl Counts {
     /// The counters of landing page `landing_page_id` of offer `offer_id`.
     pub fn landing_page(&self, offer_id: u32, landing_page_id: u32) -> Arc<LandingPageCounters> {
         get_or_create(&self.landing_pages, (offer_id, landing_page_id))
+    }
+
+    /// The down flag of `destination`.
+    pub fn down_flag(&self, destination: Destination) -> Arc<DownFlag> {
+        get_or_create(&self.destinations, destination)
+    }
+
+    /// What the health checks found of each destination.
+    pub fn health(&self) -> &Board {
+        &self.health
     }
 
     /// Starts counting conversions (see [`Counting`]). Never taken on the click path.

@@ -20,7 +20,8 @@ use super::draw::pick;
 use super::rotation;
 use super::table::{Attachment, Link, LinkRotation, Offer, RoutingTable, Skip};
 use crate::conditions::{Attributes, Dimension, Failed, Turned};
-use crate::counts::CapClock;
+use crate::counts::{CapClock, OfferCaps};
+use crate::settings::AllDown;
 use crate::vocab::{CapKind, DeviceClass, FallbackReason, Screen};
 
 /// What a decision needs besides the link and the client.
@@ -29,6 +30,8 @@ pub struct Context<'a> {
     pub bots: Screen,
     /// Clicks from anonymizing networks (the anonymous-IP database).
     pub anonymous: Screen,
+    /// What happens while every candidate of a link is down (`health.all_down`).
+    pub all_down: AllDown,
     /// The click's time, for the cap windows.
     pub caps: CapClock<'a>,
     /// A real click (a `GET`): a routed click takes its place under a click cap and in its
@@ -57,6 +60,11 @@ pub struct Decision<'t> {
     /// whose offer a cap turned it away, those that lost the race for a click cap's last
     /// place included.
     pub turned_away: SmallVec<[u16; 4]>,
+    /// Indexes of the attachments that matched the click but whose destination was down.
+    pub down: SmallVec<[u16; 4]>,
+    /// Every candidate was down and `health.all_down` is `"ignore"`: the click was decided
+    /// as if health checks were off.
+    pub health_ignored: bool,
 }
 
 /// What the decision made of one attachment (index into `Link::attachments`).
@@ -84,8 +92,43 @@ impl Trace for NoTrace {
     fn verdict(&mut self, _: usize, _: Verdict) {}
 }
 
+/// What the decision asks of an attachment's offer besides the click's attributes: whether a
+/// cap or a down destination turns the click away, and whether the click gets its place
+/// under a click cap. [`Live`] reads the counters and flags the clicks share; a replay of
+/// the click log (`preview`) answers with what they were when each click was taken.
+pub trait Gate {
+    /// The cap of `a`'s offer reached at `clock`, if any.
+    fn capped(&self, a: &Attachment, clock: &CapClock) -> Option<CapKind>;
+    /// Whether health checks found `a`'s destination down.
+    fn down(&self, a: &Attachment) -> bool;
+    /// Takes a counted click's place under the click cap of `caps` (`a`'s); false when the
+    /// cap filled up first.
+    fn reserve(&self, a: &Attachment, caps: &OfferCaps, clock: &CapClock) -> bool;
+}
+
+/// The state every click shares: caps from the counters, health from the down flags.
+pub struct Live;
+
+impl Gate for Live {
+    #[inline]
+    fn capped(&self, a: &Attachment, clock: &CapClock) -> Option<CapKind> {
+        a.caps.as_ref()?.reached(clock)
+    }
+
+    #[inline]
+    fn down(&self, a: &Attachment) -> bool {
+        a.down.as_ref().is_some_and(|d| d.is_down())
+    }
+
+    #[inline]
+    fn reserve(&self, _: &Attachment, caps: &OfferCaps, clock: &CapClock) -> bool {
+        caps.reserve_click(clock)
+    }
+}
+
 impl RoutingTable {
     /// Decides where one click on `link` goes.
+    #[inline]
     pub fn decide<'t, A, R, T>(
         &'t self,
         link: &'t Link,
@@ -99,12 +142,33 @@ impl RoutingTable {
         R: Rng + ?Sized,
         T: Trace,
     {
-        let mut turned_away = SmallVec::new();
+        self.decide_with(link, ctx, attrs, rng, trace, &Live)
+    }
+
+    /// [`RoutingTable::decide`] with caps and health read through `gate`.
+    pub fn decide_with<'t, A, R, T, G>(
+        &'t self,
+        link: &'t Link,
+        ctx: &Context,
+        attrs: &mut A,
+        rng: &mut R,
+        trace: &mut T,
+        gate: &G,
+    ) -> Decision<'t>
+    where
+        A: Attributes + ?Sized,
+        R: Rng + ?Sized,
+        T: Trace,
+        G: Gate,
+    {
+        let mut d = Decision {
+            outcome: Outcome::Fallback(FallbackReason::Inactive),
+            turned_away: SmallVec::new(),
+            down: SmallVec::new(),
+            health_ignored: false,
+        };
         if !link.active {
-            return Decision {
-                outcome: Outcome::Fallback(FallbackReason::Inactive),
-                turned_away,
-            };
+            return d;
         }
         let screened = if ctx.bots == Screen::Fallback && attrs.device() == DeviceClass::Bot {
             Some(FallbackReason::Bot)
@@ -114,11 +178,69 @@ impl RoutingTable {
             None
         };
         if let Some(reason) = screened {
-            return Decision {
-                outcome: Outcome::Fallback(reason),
-                turned_away,
-            };
+            d.outcome = Outcome::Fallback(reason);
+            return d;
         }
+        let walk = Walk {
+            link,
+            ctx,
+            gate,
+            health: true,
+        };
+        let mut chosen = walk.run(attrs, rng, trace, &mut d);
+        if chosen.is_none() && !d.down.is_empty() && ctx.all_down == AllDown::Ignore {
+            // Every candidate that qualified but for its destination is down: route as if
+            // health checks were off (the caps it met are met again).
+            d.turned_away.clear();
+            d.health_ignored = true;
+            chosen = Walk {
+                health: false,
+                ..walk
+            }
+            .run(attrs, rng, trace, &mut d);
+        }
+        d.outcome = match chosen {
+            Some(attachment) => Outcome::Routed {
+                attachment,
+                offer: self.offer(attachment),
+            },
+            None if !d.down.is_empty() && !d.health_ignored => {
+                Outcome::Fallback(FallbackReason::DestinationDown)
+            }
+            None if !d.turned_away.is_empty() => Outcome::Fallback(FallbackReason::AllCapped),
+            None => Outcome::Fallback(FallbackReason::NoMatch),
+        };
+        d
+    }
+}
+
+/// One walk of a link's priority groups.
+#[derive(Clone, Copy)]
+struct Walk<'t, 'c, G> {
+    link: &'t Link,
+    ctx: &'c Context<'c>,
+    gate: &'c G,
+    /// Whether a down destination turns a click away.
+    health: bool,
+}
+
+impl<'t, G: Gate> Walk<'t, '_, G> {
+    /// The attachment the click goes to, if any; what turned attachments away is added to
+    /// `d`.
+    #[inline]
+    fn run<A, R, T>(
+        &self,
+        attrs: &mut A,
+        rng: &mut R,
+        trace: &mut T,
+        d: &mut Decision<'t>,
+    ) -> Option<&'t Attachment>
+    where
+        A: Attributes + ?Sized,
+        R: Rng + ?Sized,
+        T: Trace,
+    {
+        let (link, ctx) = (self.link, self.ctx);
         let mut chosen: Option<&Attachment> = None;
         for (g, group) in link.groups.iter().enumerate() {
             if chosen.is_some() {
@@ -126,11 +248,7 @@ impl RoutingTable {
                     break;
                 }
                 for i in group.clone() {
-                    let v = Verdict::NotReached(qualify::<A, T>(
-                        &link.attachments[i],
-                        attrs,
-                        &ctx.caps,
-                    ));
+                    let v = Verdict::NotReached(self.qualify::<A, T>(&link.attachments[i], attrs));
                     trace.verdict(i, v);
                 }
                 continue;
@@ -139,14 +257,16 @@ impl RoutingTable {
             let mut candidates: SmallVec<[(usize, u32); 16]> = SmallVec::new();
             for i in group.clone() {
                 let a = &link.attachments[i];
-                match qualify::<A, T>(a, attrs, &ctx.caps) {
+                match self.qualify::<A, T>(a, attrs) {
                     Ok(()) => {
                         candidates.push((i, link.weight(a)));
                         trace.verdict(i, Verdict::Qualified);
                     }
                     Err(skip) => {
-                        if let Skip::Capped(_) = skip {
-                            turned_away.push(i as u16);
+                        match skip {
+                            Skip::Capped(_) => d.turned_away.push(i as u16),
+                            Skip::DestinationDown => d.down.push(i as u16),
+                            _ => {}
                         }
                         trace.verdict(i, Verdict::Skipped(skip));
                     }
@@ -167,73 +287,64 @@ impl RoutingTable {
                 };
                 let (i, _) = candidates[k];
                 let a = &link.attachments[i];
-                if reserve(a, ctx, attrs) {
+                if self.reserve(a, attrs) {
                     chosen = Some(a);
                     break;
                 }
                 // Other clicks took the offer's last places since it qualified.
-                turned_away.push(i as u16);
+                d.turned_away.push(i as u16);
                 trace.verdict(i, Verdict::Skipped(Skip::Capped(CapKind::DailyClicks)));
                 candidates.remove(k);
             }
         }
-        let outcome = match chosen {
-            Some(attachment) => Outcome::Routed {
-                attachment,
-                offer: self.offer(attachment),
-            },
-            None if !turned_away.is_empty() => Outcome::Fallback(FallbackReason::AllCapped),
-            None => Outcome::Fallback(FallbackReason::NoMatch),
-        };
-        Decision {
-            outcome,
-            turned_away,
+        chosen
+    }
+
+    /// Takes a place under the drawn offer's click cap when the click counts; false when the
+    /// cap filled up first. Routed bots take no place (they count toward no cap).
+    #[inline]
+    fn reserve<A: Attributes + ?Sized>(&self, a: &Attachment, attrs: &mut A) -> bool {
+        let ctx = self.ctx;
+        match &a.caps {
+            Some(caps) if ctx.count && caps.limits.get(CapKind::DailyClicks).is_some() => {
+                (ctx.bots == Screen::Route && attrs.device() == DeviceClass::Bot)
+                    || self.gate.reserve(a, caps, &ctx.caps)
+            }
+            _ => true,
         }
     }
-}
 
-/// Takes a place under the drawn offer's click cap when the click counts; false when the cap
-/// filled up first. Routed bots take no place (they count toward no cap).
-#[inline]
-fn reserve<A: Attributes + ?Sized>(a: &Attachment, ctx: &Context, attrs: &mut A) -> bool {
-    match &a.caps {
-        Some(caps) if ctx.count && caps.limits.get(CapKind::DailyClicks).is_some() => {
-            (ctx.bots == Screen::Route && attrs.device() == DeviceClass::Bot)
-                || caps.reserve_click(&ctx.caps)
+    /// Whether an attachment qualifies for the click: its offer is active, every targeting
+    /// rule holds (in dimension order, so the device, known from bot screening, comes before
+    /// the country, which costs a GeoIP lookup), and caps and health come last, so that
+    /// `Capped` and `DestinationDown` mean "matched the click, but ...".
+    #[inline]
+    fn qualify<A: Attributes + ?Sized, T: Trace>(
+        &self,
+        a: &Attachment,
+        attrs: &mut A,
+    ) -> Result<(), Skip> {
+        if let Some(skip) = a.blocked {
+            return Err(skip);
         }
-        _ => true,
+        if let Err(turned) = a.rules.passes(attrs) {
+            // A real click's decision (`NoTrace`) never reads the reason: only an explanation
+            // pays to work out which word rule it was.
+            let (dimension, failed) = match turned {
+                Turned::By(d, f) => (d, f),
+                Turned::ByWords if T::EXHAUSTIVE => a.rules.why_not(attrs),
+                Turned::ByWords => (Dimension::Device, Failed::Mismatch),
+            };
+            return Err(Skip::Condition(dimension, failed));
+        }
+        if let Some(kind) = self.gate.capped(a, &self.ctx.caps) {
+            return Err(Skip::Capped(kind));
+        }
+        if self.health && self.gate.down(a) {
+            return Err(Skip::DestinationDown);
+        }
+        Ok(())
     }
-}
-
-/// Whether an attachment qualifies for the click: its offer is active, every targeting rule
-/// holds (in dimension order, so the device, known from bot screening, comes before the
-/// country, which costs a GeoIP lookup), and caps come last, so that `Capped` means "matched
-/// the click, but capped".
-#[inline]
-fn qualify<A: Attributes + ?Sized, T: Trace>(
-    a: &Attachment,
-    attrs: &mut A,
-    clock: &CapClock,
-) -> Result<(), Skip> {
-    if let Some(skip) = a.blocked {
-        return Err(skip);
-    }
-    if let Err(turned) = a.rules.passes(attrs) {
-        // A real click's decision (`NoTrace`) never reads the reason: only an explanation
-        // pays to work out which word rule it was.
-        let (dimension, failed) = match turned {
-            Turned::By(d, f) => (d, f),
-            Turned::ByWords if T::EXHAUSTIVE => a.rules.why_not(attrs),
-            Turned::ByWords => (Dimension::Device, Failed::Mismatch),
-        };
-        return Err(Skip::Condition(dimension, failed));
-    }
-    if let Some(caps) = &a.caps
-        && let Some(kind) = caps.reached(clock)
-    {
-        return Err(Skip::Capped(kind));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -255,6 +366,7 @@ pub(crate) mod tests {
         Context {
             bots,
             anonymous: Screen::Route,
+            all_down: AllDown::Ignore,
             caps: CapClock {
                 calendar: &UTC,
                 now: 1_795_867_200,

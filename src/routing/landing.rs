@@ -17,7 +17,7 @@ use smallvec::SmallVec;
 
 use super::draw::pick;
 use crate::conditions::{Attributes, Rules};
-use crate::counts::LandingPageCounters;
+use crate::counts::{DownFlag, LandingPageCounters};
 use crate::template::Template;
 
 /// One active landing page, compiled.
@@ -30,6 +30,15 @@ pub struct Page {
     pub rules: Rules,
     /// Clicks sent to it (outlive reloads, like every count).
     pub counters: Arc<LandingPageCounters>,
+    /// Its down flag when health checks watch it: a down page leaves the rotation.
+    pub down: Option<Arc<DownFlag>>,
+}
+
+impl Page {
+    #[inline]
+    pub fn is_down(&self) -> bool {
+        self.down.as_ref().is_some_and(|d| d.is_down())
+    }
 }
 
 /// The landing pages an offer with `landing_page_rotation` draws from: its active ones, in
@@ -41,7 +50,8 @@ pub struct LandingPages {
     /// draw of a click when no page has a rule.
     all: Box<[(usize, u32)]>,
     total: u32,
-    /// Some page has a rule: each click draws among the pages that pass theirs.
+    /// Some page has a rule, or a down flag (health checks): each click draws among the
+    /// pages that pass theirs and are not down.
     conditional: bool,
 }
 
@@ -72,12 +82,7 @@ impl LandingPages {
             let k = pick(&self.all, rng.random_range(0..self.total));
             return self.pages.get(self.all[k].0);
         }
-        let candidates: SmallVec<[(usize, u32); 8]> = self
-            .all
-            .iter()
-            .copied()
-            .filter(|&(i, _)| self.pages[i].rules.passes(attrs).is_ok())
-            .collect();
+        let candidates = self.candidates(attrs);
         let total: u32 = candidates.iter().map(|&(_, w)| w).sum();
         if total == 0 {
             return None;
@@ -86,14 +91,41 @@ impl LandingPages {
         self.pages.get(candidates[k].0)
     }
 
+    /// Gives each page the down flag `flag` has for its id (health checks on).
+    pub fn watch(&mut self, flag: impl Fn(u32) -> Option<Arc<DownFlag>>) {
+        for page in self.pages.iter_mut() {
+            page.down = flag(page.id);
+        }
+        self.conditional |= self.pages.iter().any(|p| p.down.is_some());
+    }
+
     /// The pages that qualify for the click, in catalog order (explanations).
     pub fn qualifying<'p, A: Attributes + ?Sized>(
         &'p self,
-        attrs: &'p mut A,
+        attrs: &mut A,
     ) -> impl Iterator<Item = &'p Page> + 'p {
-        self.pages
+        self.candidates(attrs)
+            .into_iter()
+            .map(|(i, _)| &self.pages[i])
+    }
+
+    /// The pages (index, weight) whose rules the click passes and that are not down; when
+    /// every one of those is down, all of them (the rotation is left as if health checks
+    /// were off: whether the offer itself is down is its own check's to say).
+    fn candidates<A: Attributes + ?Sized>(&self, attrs: &mut A) -> SmallVec<[(usize, u32); 8]> {
+        let passing: SmallVec<[(usize, u32); 8]> = self
+            .all
             .iter()
-            .filter(move |p| p.rules.passes(attrs).is_ok())
+            .copied()
+            .filter(|&(i, _)| self.pages[i].rules.passes(attrs).is_ok())
+            .collect();
+        if passing.iter().all(|&(i, _)| self.pages[i].is_down()) {
+            return passing;
+        }
+        passing
+            .into_iter()
+            .filter(|&(i, _)| !self.pages[i].is_down())
+            .collect()
     }
 }
 

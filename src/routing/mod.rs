@@ -16,6 +16,6 @@ pub mod table;
 pub mod thompson;
 
 pub use crate::conditions::Attributes;
-pub use decide::{Context, Decision, NoTrace, Outcome, Trace, Verdict};
+pub use decide::{Context, Decision, Gate, Live, NoTrace, Outcome, Trace, Verdict};
 pub use landing::{LandingPages, Page};
 pub use table::{Attachment, Campaign, Link, LinkRotation, Offer, Optimize, RoutingTable, Skip};

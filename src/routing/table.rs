@@ -20,11 +20,11 @@ use crate::catalog::{
 };
 use crate::conditions::{Attributes, Dimension, Failed, Rules};
 use crate::counts::{
-    CapLimits, Counts, OfferCaps, RouteCounters, Run, SourceCounters, WEIGHT_SCALE,
+    CapLimits, Counts, DownFlag, OfferCaps, RouteCounters, Run, SourceCounters, WEIGHT_SCALE,
 };
 use crate::money::Money;
 use crate::template::Template;
-use crate::vocab::{CapKind, Source, SourceKind};
+use crate::vocab::{CapKind, Destination, Source, SourceKind};
 
 /// Why an attachment cannot take a click.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub enum Skip {
     Condition(Dimension, Failed),
     /// The offer has reached this cap (or the click lost the race for its last place).
     Capped(CapKind),
+    /// Health checks found the offer's destination down.
+    DestinationDown,
 }
 
 impl Skip {
@@ -44,6 +46,7 @@ impl Skip {
             Skip::OfferDeleted => "offer_deleted",
             Skip::Condition(dimension, failed) => dimension.reason(failed),
             Skip::Capped(_) => "capped",
+            Skip::DestinationDown => "destination_down",
         }
     }
 }
@@ -64,6 +67,8 @@ pub struct Offer {
     /// With `landing_page_rotation` and an active landing page: the pages its routed clicks
     /// are drawn among (`landing`).
     pub landing_pages: Option<LandingPages>,
+    /// Its down flag when health checks watch it.
+    pub down: Option<Arc<DownFlag>>,
 }
 
 #[derive(Debug)]
@@ -79,6 +84,8 @@ pub struct Attachment {
     pub blocked: Option<Skip>,
     /// The offer's caps; `None` when it has none (nothing to check).
     pub caps: Option<OfferCaps>,
+    /// The offer's down flag when health checks watch it (`None`: nothing to check).
+    pub down: Option<Arc<DownFlag>>,
     /// Clicks of this link routed to this offer, and their conversions.
     pub counters: Arc<RouteCounters>,
 }
@@ -235,6 +242,7 @@ impl RoutingTable {
                     weight: l.landing_page_weight,
                     rules: p.rules.clone(),
                     counters: counts.landing_page(l.offer_id, l.landing_page_id),
+                    down: None,
                 });
             }
         }
@@ -270,6 +278,7 @@ impl RoutingTable {
                 postback_token: o.postback_token.as_deref().map(Box::from),
                 payout: o.payout,
                 landing_pages: rotated.remove(&o.offer_id).and_then(LandingPages::new),
+                down: None,
             })
             .collect();
 
@@ -389,6 +398,56 @@ impl RoutingTable {
     pub fn links(&self) -> &[Link] {
         &self.links
     }
+
+    /// Offers and landing pages health checks found down (0 with health checks off).
+    pub fn destinations_down(&self) -> u64 {
+        let offers = self
+            .offers
+            .iter()
+            .filter(|o| o.down.as_ref().is_some_and(|d| d.is_down()));
+        let pages = self.landing_pages.iter().filter(|p| p.is_down());
+        (offers.count() + pages.count()) as u64
+    }
+
+    /// Health checks on: gives every offer and landing page they watch (`health_check` not
+    /// false) its destination's down flag from `counts`, and each attachment its offer's, so
+    /// that a click reads one flag beside the caps. Without this (health checks off) nothing
+    /// has a flag and a click checks nothing.
+    pub fn watch_destinations(&mut self, catalog: &ValidCatalog, counts: &Counts) {
+        let unchecked: rustc_hash::FxHashSet<Destination> = catalog
+            .offers
+            .iter()
+            .filter(|o| !o.health_check)
+            .map(|o| Destination::offer(o.offer_id))
+            .chain(
+                catalog
+                    .landing_pages
+                    .iter()
+                    .filter(|l| !l.health_check)
+                    .map(|l| Destination::landing_page(l.landing_page_id)),
+            )
+            .collect();
+        let flag = |d: Destination| (!unchecked.contains(&d)).then(|| counts.down_flag(d));
+        for offer in self.offers.iter_mut() {
+            offer.down = flag(Destination::offer(offer.id));
+            if let Some(pages) = &mut offer.landing_pages {
+                pages.watch(|id| flag(Destination::landing_page(id)));
+            }
+        }
+        for page in self.landing_pages.iter_mut() {
+            page.down = flag(Destination::landing_page(page.id));
+        }
+        let offers = &self.offers;
+        let links = self
+            .links
+            .iter_mut()
+            .chain(self.campaigns.iter_mut().map(|c| &mut c.link));
+        for link in links {
+            for a in link.attachments.iter_mut() {
+                a.down = offers[a.offer as usize].down.clone();
+            }
+        }
+    }
 }
 
 /// What compiling a link needs from the rest of the table.
@@ -436,6 +495,7 @@ impl Compiler<'_> {
                         Status::Deleted => Some(Skip::OfferDeleted),
                     },
                     caps: o.caps.clone(),
+                    down: o.down.clone(),
                     counters: route_counters(o.id),
                 }
             })
@@ -506,7 +566,11 @@ impl RoutingTable {
         A: Attributes + ?Sized,
         R: Rng + ?Sized,
     {
-        match campaign.and_then(|c| self.campaign_landing_page(c)) {
+        // A campaign's own page that is down sends its clicks where the offer's go.
+        match campaign
+            .and_then(|c| self.campaign_landing_page(c))
+            .filter(|p| !p.is_down())
+        {
             Some(own) => Some(own),
             None => offer.landing_pages.as_ref()?.draw(attrs, rng),
         }

@@ -294,11 +294,11 @@ impl State {
     }
 
     fn compile(&self, catalog: &ValidCatalog, current: &Snapshot) -> RoutingTable {
-        RoutingTable::compile_after(
+        crate::snapshot::compile(
+            &current.settings,
             catalog,
-            current.settings.server.default_fallback_url.clone(),
             &self.counts,
-            &current.table,
+            Some(&current.table),
         )
     }
 

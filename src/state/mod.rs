@@ -450,6 +450,7 @@ impl State {
             partner_postbacks_pending: partner_pending as u64,
             partner_postbacks_failed: partner_failed as u64,
             partner_postbacks_oldest_pending_secs: partner_oldest,
+            destinations_down: snapshot.table.destinations_down(),
             cluster: self.shared.as_ref().map(|shared| ClusterValues {
                 redis_up: shared.is_up(),
                 clicks_without_lease: snapshot
