@@ -53,6 +53,7 @@
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link and per-offer statistics from the counters                   |
 //! | `click`    | the click use case: decide → landing page → count → sign → render → record |
+//! | `preview`  | a catalog change replayed on the click log, both tables on scratch counters |
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `route_report` | the route explanation of one click (`route`, the API)             |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
@@ -93,6 +94,7 @@ pub mod money;
 pub mod notify;
 pub mod optimizer;
 pub mod outbound;
+pub mod preview;
 pub mod rebuilder;
 pub mod route_report;
 pub mod routing;

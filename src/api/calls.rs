@@ -28,6 +28,8 @@ pub enum Action {
     Write(Change),
     /// `batch.json`: the changes of many write calls, as one.
     Batch,
+    /// `preview.json`: a batch's changes replayed on the click log, not made.
+    Preview,
 }
 
 pub struct Call {
@@ -41,7 +43,8 @@ pub struct Call {
 }
 
 impl Call {
-    /// Writes change the catalog: they run off the async threads, one at a time.
+    /// Calls that take a body (`POST`): the writes, which change the catalog (off the async
+    /// threads, one at a time), and the preview of a change.
     pub fn writes(&self) -> bool {
         self.method == Method::POST
     }
@@ -163,7 +166,7 @@ const fn post(name: &'static str, params: &'static [Param], change: Change) -> C
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 25] = [
+pub static CALLS: [Call; 26] = [
     // Reads.
     get(
         "campaigns.json",
@@ -428,5 +431,19 @@ pub static CALLS: [Call; 25] = [
         params: &[CALLS_LIST.required()],
         action: Action::Batch,
         blocks: false,
+    },
+    // What many writes would do, not done.
+    Call {
+        name: "preview.json",
+        method: Method::POST,
+        params: &[
+            CALLS_LIST.required().doc("The write calls of the change to preview, as for batch.json: 1 to 1000 objects {\"call\": the call's name, \"params\": its parameters without api_key}. Nothing is applied. In a form body, its JSON text."),
+            HOURS.optional(),
+            SMART_LINK_ID
+                .optional()
+                .doc("Only this smart link, touched by the change or not."),
+        ],
+        action: Action::Preview,
+        blocks: true,
     },
 ];

@@ -19,6 +19,7 @@ pub mod error;
 pub mod fields;
 pub mod openapi;
 pub mod params;
+mod preview;
 mod read;
 mod write;
 
@@ -107,6 +108,10 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
             write_off_thread(state, move || write_one(&writer, &key, call, change, &args)).await
         }
         Action::Batch => write_off_thread(state, move || batch::run(&writer, &key, &args)).await,
+        // A preview reads the click log: a blocking thread, never a click's.
+        Action::Preview => tokio::task::spawn_blocking(move || preview::run(&writer, &args))
+            .await
+            .map_err(|_| ApiError::internal())?,
         Action::Read(handler) if call.blocks => {
             tokio::task::spawn_blocking(move || handler(&writer, &args))
                 .await
@@ -136,7 +141,7 @@ pub fn takes_body(name: &str) -> bool {
 /// `api.max_body_bytes` for any other.
 pub fn max_body(settings: &Settings, name: &str) -> usize {
     match calls::find(name).map(|c| c.action) {
-        Some(Action::Batch) => settings.api_max_batch_body_bytes,
+        Some(Action::Batch | Action::Preview) => settings.api_max_batch_body_bytes,
         _ => settings.api_max_body_bytes,
     }
 }

@@ -313,6 +313,8 @@ pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value
         offer_url: String::new(),
         conditions: Conditions::default(),
         caps: Caps::default(),
+        health_check: crate::catalog::model::checked(),
+        health_check_url: None,
         postback_token: None,
         payout: Money::ZERO,
         landing_page_rotation: false,
@@ -361,6 +363,8 @@ pub fn create_landing_page(state: &State, c: &mut Catalog, args: &Args) -> Resul
         landing_page_weight: default_landing_page_weight(),
         countries: None,
         devices: None,
+        health_check: crate::catalog::model::checked(),
+        health_check_url: None,
     };
     set_landing_page(&mut page, args);
     let answer = success("landing_page", landing_page_item(&page));

@@ -19,12 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
+use super::down::DownFlag;
 use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
 use super::rotation::Runs;
 use crate::calendar::Calendar;
 use crate::money::{Money, Total};
-use super::down::DownFlag;
 use crate::vocab::{Destination, FallbackReason, Source, SourceKind};
 
 /// Counts of one smart link or campaign that belong to no offer, and where its exact
@@ -391,6 +391,11 @@ impl Counts {
     }
 
     /// The counters of an offer, created empty on first use.
+    /// The counters of an offer, when it has any (nothing is created).
+    pub fn existing_offer(&self, offer_id: u32) -> Option<Arc<OfferCounters>> {
+        self.offers.get(&offer_id).map(|v| Arc::clone(v.value()))
+    }
+
     pub fn offer(&self, offer_id: u32) -> Arc<OfferCounters> {
         if let Some(v) = self.offers.get(&offer_id) {
             return Arc::clone(v.value());

@@ -189,15 +189,7 @@ impl State {
         let enrich = {
             let snapshot = Arc::clone(&snapshot);
             Box::new(move |r: &mut crate::clicks::ClickRecord| {
-                if r.country.is_none() {
-                    let geo = &snapshot.load().geo;
-                    r.country = Some(
-                        geo.location
-                            .as_ref()
-                            .and_then(|g| g.get(r.ip))
-                            .map(|p| p.country),
-                    );
-                }
+                crate::client::complete(r, &snapshot.load().geo)
             })
         };
         let log = RecordLog::start(

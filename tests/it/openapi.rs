@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::{Value, json};
-use smartlink::api::calls::{CALLS, Call};
+use smartlink::api::calls::{Action, CALLS, Call};
 use smartlink::api::params::{Param, Presence, Type};
 use smartlink::conditions::Dimension;
 use smartlink::http::service::Endpoint;
@@ -187,7 +187,7 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
                 .clone();
             let writes: BTreeSet<&str> = CALLS
                 .iter()
-                .filter(|c| call_method(c) == "post" && c.name != "batch.json")
+                .filter(|c| matches!(c.action, Action::Write(_)))
                 .map(|c| c.name)
                 .collect();
             let named: BTreeSet<&str> = shapes
@@ -654,6 +654,18 @@ async fn every_call_answers_in_its_documented_shape() {
         }
         called.insert(name);
     }
+    // A preview, with the click in the log.
+    s.state.records.sync();
+    let body = call(
+        s,
+        d,
+        "preview.json",
+        json!({"calls": [{"call": "update_offer.json", "params": {"offer_id": 12, "offer_status": "paused"}}], "hours": 2}),
+        false,
+    )
+    .await;
+    assert_eq!(body["records"]["replayed"], 1, "{body:#}");
+    called.insert("preview.json");
     assert_eq!(
         called,
         names(CALLS.iter().map(|c| c.name)),

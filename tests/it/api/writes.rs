@@ -811,7 +811,7 @@ async fn smart_link_stats_counts_real_clicks() {
     assert_eq!(
         fresh,
         json!({"smart_link_id": 301, "clicks": 0, "routed": 0,
-               "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 0, "anonymous": 0},
+               "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 0, "anonymous": 0, "destination_down": 0},
                "conversions": 0, "revenue": "0.00", "fill_rate": null, "conversion_rate": null,
                "epc": null, "offers": [none(12345), none(1042), none(1043)]})
     );
@@ -840,7 +840,7 @@ async fn smart_link_stats_counts_real_clicks() {
                "conversion_rate": 0.0, "epc": "0.00"})
     };
     let want = json!({"smart_link_id": 301, "clicks": 6, "routed": 5,
-        "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 1, "anonymous": 0},
+        "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 1, "anonymous": 0, "destination_down": 0},
         "conversions": 0, "revenue": "0.00", "fill_rate": 5.0 / 6.0, "conversion_rate": 0.0,
         "epc": "0.00", "offers": [none(12345), routed(1042, 3), routed(1043, 2)]});
     assert_eq!(stats(&s, "301").await, want);
