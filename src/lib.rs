@@ -13,6 +13,8 @@
 //!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
+//!                                  ├─▶ preview.json: a blocking thread ─▶ preview (the click
+//!                                  │   log through the table in force and the changed one)
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
@@ -62,7 +64,7 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit` |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `preview`, `simulate`, `push`, `audit` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.

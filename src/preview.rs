@@ -526,48 +526,52 @@ fn seed_files(dir: &Path, day: i64, files: &[PathBuf], first: usize) -> Vec<Path
 
 /// Lines in a file (a torn last line counts as one).
 fn count_lines(path: &Path) -> io::Result<u64> {
-    let bytes = read_log(path)?;
-    let newlines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
-    Ok(newlines + u64::from(bytes.last().is_some_and(|&b| b != b'\n')))
+    let mut n = 0;
+    each_line(path, |_, _| n += 1)?;
+    Ok(n)
 }
 
 /// The time of the first readable line at or after `start` (file, line).
 fn first_time(files: &[PathBuf], start: (usize, u64), times: &mut TimeParser) -> Option<i64> {
+    let mut found = None;
     for (i, path) in files.iter().enumerate().skip(start.0) {
-        let bytes = read_log(path).ok()?;
         let skip = if i == start.0 { start.1 } else { 0 };
-        for line in lines(&bytes).skip(skip as usize) {
-            if let Ok(r) = serde_json::from_slice::<Routed>(line)
-                && let Some(t) = times.parse(r.time)
+        each_line(path, |n, line| {
+            if n >= skip
+                && found.is_none()
+                && let Ok(r) = serde_json::from_slice::<Routed>(line)
             {
-                return Some(t);
+                found = times.parse(r.time);
             }
+        })
+        .ok()?;
+        if found.is_some() {
+            break;
         }
     }
-    None
+    found
 }
 
-/// Calls `f` with the index and bytes of each line of the log file at `path`.
+/// Calls `f` with the index and bytes (without the newline) of each line of the log file at
+/// `path`, read in blocks: memory stays at one line however large the file. A file deleted
+/// by retention meanwhile has no lines.
 fn each_line(path: &Path, mut f: impl FnMut(u64, &[u8])) -> io::Result<()> {
-    let bytes = read_log(path)?;
-    for (i, line) in lines(&bytes).enumerate() {
-        f(i as u64, line);
+    use std::io::BufRead;
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let mut reader = io::BufReader::with_capacity(1 << 20, file);
+    let mut line = Vec::with_capacity(1024);
+    for n in 0.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        f(n, line.strip_suffix(b"\n").unwrap_or(&line));
     }
     Ok(())
-}
-
-fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    body.split(|&b| b == b'\n').filter(|_| !bytes.is_empty())
-}
-
-/// A log file's bytes; one deleted by retention meanwhile is empty.
-fn read_log(path: &Path) -> io::Result<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(b) => Ok(b),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e),
-    }
 }
 
 /// Parses record times (`2026-11-22T13:04:05.678Z`) to Unix seconds, the date and hour once
@@ -726,5 +730,137 @@ impl Attributes for Recorded<'_> {
 
     fn week_minute(&mut self) -> Option<u16> {
         Some(self.calendar.week_minute(self.now))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clicks::record::TimeFormat;
+    use crate::clicks::{Claims, ClickRecord, ClickSigner, RecordText};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    #[test]
+    fn record_times_parse_to_unix_seconds() {
+        let mut p = TimeParser::default();
+        assert_eq!(p.parse("2026-11-18T11:06:40.123Z"), Some(1_795_000_000));
+        assert_eq!(p.parse("2026-11-18T11:59:59.999Z"), Some(1_795_003_199));
+        assert_eq!(p.parse("2026-11-18T12:00:00.000Z"), Some(1_795_003_200));
+        for bad in [
+            "",
+            "2026-11-18T11",
+            "2026-11-18T11:6:40.1Z",
+            "2026-11-18Txx:06:40Z",
+        ] {
+            assert_eq!(p.parse(bad), None, "{bad}");
+        }
+    }
+
+    /// A line the writer writes reads back with every attribute a condition asks for.
+    #[test]
+    fn a_written_record_replays_with_its_attributes() {
+        let signer = ClickSigner::new(b"0123456789abcdef");
+        let r = ClickRecord {
+            time: UNIX_EPOCH + Duration::from_secs(1_795_000_000),
+            click_id: signer.issue(&Claims {
+                kind: SourceKind::SmartLink,
+                time: 1_795_000_000,
+                offer_id: None,
+                source_id: 4,
+                affiliate_id: 1,
+            }),
+            kind: SourceKind::SmartLink,
+            source_id: 4,
+            affiliate_id: 1,
+            offer_id: None,
+            landing_page_id: None,
+            priority: None,
+            fallback: Some(FallbackReason::AllCapped),
+            ip: "81.2.69.142".parse().unwrap(),
+            country: Some(Country::from_code("GB")),
+            region: Region::from_code("GB-ENG"),
+            asn: Some(Some(20712)),
+            anonymous: Some(Some(true)),
+            device: DeviceClass::Tablet,
+            os: OsFamily::Android,
+            browser: Browser::Samsung,
+            language: Language::from_code("de"),
+            text: RecordText::new(
+                Some(b"ua"),
+                &[None, Some("".into()), Some("x\"y".into()), None, None],
+                Some("news.example"),
+            ),
+        };
+        let mut line = Vec::new();
+        r.write_line(&mut line, &mut TimeFormat::default());
+        let logged: Logged = serde_json::from_slice(line.trim_ascii_end()).unwrap();
+        assert_eq!(
+            logged.went(),
+            Some(Went::Fallback(FallbackReason::AllCapped as u8))
+        );
+        let calendar = Calendar::named("UTC").unwrap();
+        let mut a = Recorded::new(&logged, &calendar, 1_795_000_000);
+        assert_eq!(a.country(), Country::from_code("GB"));
+        assert_eq!(a.region(), Region::from_code("GB-ENG"));
+        assert_eq!((a.asn(), a.anonymous()), (Some(20712), Some(true)));
+        assert_eq!(
+            (a.device(), a.os(), a.browser()),
+            (DeviceClass::Tablet, OsFamily::Android, Browser::Samsung)
+        );
+        assert_eq!(a.language(), Language::from_code("de"));
+        assert_eq!(a.referrer_host(), Some("news.example"));
+        assert_eq!(a.ip(), "81.2.69.142".parse().ok());
+        assert_eq!(a.sub(0), None);
+        assert_eq!(a.sub(1), None, "empty reads as absent");
+        assert_eq!(a.sub(2), Some("x\"y"));
+        // Wednesday 2026-11-18 11:06 UTC.
+        assert_eq!(a.week_minute(), Some(2 * 1440 + 11 * 60 + 6));
+    }
+
+    /// A line of a log written before records carried region, ASN, anonymous, browser,
+    /// language and referrer still replays; those read as absent.
+    #[test]
+    fn an_old_record_without_the_newer_fields_still_replays() {
+        let old = br#"{"time":"2026-11-22T12:51:21.589Z","click_id":"EGsC5UkAAAQSAAABLQABCTLcVlA9Sit57--VfKR1","kind":"smart_link","smart_link_id":301,"affiliate_id":67890,"offer_id":1042,"landing_page_id":null,"fallback":false,"priority":1,"country":"US","device":"mobile","os":"ios","ip":"8.8.8.8","user_agent":"Mozilla/5.0","s1":"hello world","s2":null,"s3":null,"s4":null,"s5":null}"#;
+        let logged: Logged = serde_json::from_slice(old).unwrap();
+        assert_eq!(logged.went(), Some(Went::Offer(1042)));
+        let calendar = Calendar::named("UTC").unwrap();
+        let mut a = Recorded::new(&logged, &calendar, 0);
+        assert_eq!(a.country(), Country::from_code("US"));
+        assert_eq!((a.region(), a.asn(), a.anonymous()), (None, None, None));
+        assert_eq!((a.browser(), a.language()), (Browser::Other, None));
+        assert_eq!(a.referrer_host(), None);
+        assert_eq!(a.sub(0), Some("hello world"));
+    }
+
+    #[test]
+    fn a_link_is_touched_by_its_own_change_or_one_of_its_offers() {
+        let before: Catalog = serde_json::from_str(
+            r#"{"affiliates": [{"affiliate_id": 1, "affiliate_name": "a"}],
+                "offers": [
+                  {"offer_id": 1, "offer_name": "1", "offer_status": "active", "offer_url": "https://1.example/"},
+                  {"offer_id": 2, "offer_name": "2", "offer_status": "active", "offer_url": "https://2.example/"}],
+                "smart_links": [
+                  {"smart_link_id": 7, "smart_link_name": "a", "affiliate_id": 1, "smart_link_status": "active",
+                   "offers": [{"offer_id": 1}]},
+                  {"smart_link_id": 8, "smart_link_name": "b", "affiliate_id": 1, "smart_link_status": "active",
+                   "offers": [{"offer_id": 1}, {"offer_id": 2}]},
+                  {"smart_link_id": 9, "smart_link_name": "c", "affiliate_id": 1, "smart_link_status": "active",
+                   "offers": [{"offer_id": 2}]}]}"#,
+        )
+        .unwrap();
+        let mut after = before.clone();
+        assert!(touched(&before, &after).is_empty());
+        after
+            .offers
+            .iter_mut()
+            .find(|o| o.offer_id == 2)
+            .unwrap()
+            .offer_name = "x".into();
+        assert_eq!(touched(&before, &after), BTreeSet::from([8, 9]));
+        let mut changed = before.clone();
+        changed.smart_links.remove(0);
+        changed.smart_links[0].offers[1].offer_weight = 5;
+        assert_eq!(touched(&before, &changed), BTreeSet::from([7, 8]));
     }
 }

@@ -274,17 +274,7 @@ async fn caps_are_replayed_as_they_stood_and_the_before_is_what_the_log_recorded
     clicks(&s, 2, "/sl?id=8", &[BOT]).await;
     // A torn line at the end of the log is counted, never replayed.
     s.state.records.sync();
-    let log = std::fs::read_dir(s.config.state_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("clicks-")
-        })
-        .max()
-        .unwrap();
+    let log = s.config.log_files("clicks-").pop().unwrap();
     let whole = std::fs::read(&log).unwrap();
     let mut torn = whole.clone();
     torn.extend_from_slice(b"{\"time\":\"2026-");
