@@ -255,7 +255,7 @@ impl<'s> Replay<'s> {
         }
         let mut times = TimeParser::default();
         // The day window of the first replayed click, and the clicks the log shows for each
-        // offer in it before that click.
+        // offer in it before that click (the lines before it, at its second too).
         let start_time =
             first_time(&files, start, &mut times).map_or(scope.from, |t| t.max(scope.from));
         let day = calendar.window(Period::Day, start_time).start;
@@ -265,7 +265,7 @@ impl<'s> Replay<'s> {
             each_line(&path, |_, line| {
                 if let Ok(r) = serde_json::from_slice::<Routed>(line)
                     && let (Some(offer), Some(t)) = (r.offer_id, times.parse(r.time))
-                    && (day..start_time).contains(&t)
+                    && t >= day
                 {
                     *seeds.entry(offer).or_default() += 1;
                 }
@@ -277,7 +277,7 @@ impl<'s> Replay<'s> {
                 if n < skip {
                     if let Ok(r) = serde_json::from_slice::<Routed>(line)
                         && let (Some(offer), Some(t)) = (r.offer_id, times.parse(r.time))
-                        && (day..start_time).contains(&t)
+                        && t >= day
                     {
                         *seeds.entry(offer).or_default() += 1;
                     }
@@ -293,6 +293,13 @@ impl<'s> Replay<'s> {
                     return;
                 };
                 if !(scope.from..scope.to).contains(&t) {
+                    // Before the period, in the day window of its first click: a seed.
+                    if let Some(offer) = record.offer_id
+                        && !seeded
+                        && (day..scope.from).contains(&t)
+                    {
+                        *seeds.entry(offer).or_default() += 1;
+                    }
                     return;
                 }
                 read.first.get_or_insert(t);

@@ -362,3 +362,29 @@ async fn the_command_previews_a_catalog_file() {
     assert_eq!(after.values().sum::<u64>(), 30);
     assert_eq!(answer["smart_links"].as_array().unwrap().len(), 1);
 }
+
+/// `[preview] max_records` keeps the newest records; the clicks of the day before them still
+/// count toward the click cap the replay starts from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_records_keeps_the_newest_and_the_day_s_earlier_clicks_fill_the_cap() {
+    let s = TestServer::start(TestConfig::new(CAPPED).section("[preview]\nmax_records = 3")).await;
+    // Five clicks fill offer 21's cap, the next three go to 22.
+    let hosts = clicks(&s, 8, "/sl?id=8&s1=tw", &[DESKTOP]).await;
+    assert_eq!(
+        hosts[4..],
+        ["o21.example", "o22.example", "o22.example", "o22.example"]
+    );
+    let answer = preview(
+        &s,
+        json!([{"call": "update_offer.json", "params": {"offer_id": 21, "daily_clicks": 7}}]),
+        json!({}),
+    )
+    .await;
+    assert_eq!(answer["records"]["read"], 3, "{answer:#}");
+    assert_eq!(answer["records"]["capped"], true);
+    let l = link(&answer, 8);
+    assert_eq!(l["replayed"], 3, "{l:#}");
+    assert_eq!(l["before_as_logged"], 3, "the cap starts full: {l:#}");
+    // Raised to 7: two of the three find a place.
+    assert_eq!(moved(l), BTreeMap::from([("o22>o21".to_string(), 2)]));
+}
