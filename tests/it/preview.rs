@@ -2,6 +2,7 @@
 //! first, then a change is previewed against them, and nothing changes.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -387,4 +388,45 @@ async fn max_records_keeps_the_newest_and_the_day_s_earlier_clicks_fill_the_cap(
     assert_eq!(l["before_as_logged"], 3, "the cap starts full: {l:#}");
     // Raised to 7: two of the three find a place.
     assert_eq!(moved(l), BTreeMap::from([("o22>o21".to_string(), 2)]));
+}
+
+/// Cluster mode: each node previews its own log and says which share of the cluster's clicks
+/// that is (every node's pushed hours).
+#[test]
+fn in_cluster_mode_a_preview_covers_this_node_s_log_with_its_share() {
+    use crate::common::cluster::{Redis, nodes};
+    let redis = Redis::start();
+    let nodes = nodes(include_str!("../fixtures/networks/cluster.json"), &redis, 2);
+    for (node, n) in [(&nodes[0], 5), (&nodes[1], 15)] {
+        for _ in 0..n {
+            assert_eq!(get(node.addr(), "/sl?id=42").unwrap().0, 302);
+        }
+    }
+    let calls = json!([{"call": "update_offer.json",
+                        "params": {"offer_id": 33, "offer_status": "paused"}}])
+    .to_string();
+    let preview = || {
+        let form = query(Some(API_KEY), &[("calls", &calls)]);
+        let (status, v) =
+            blocking_post_form(nodes[0].addr(), "/api/2/preview.json", &form).expect("answered");
+        assert_eq!(status, 200, "{v}");
+        v
+    };
+    // Nodes push their hours every second; the log is flushed within one.
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            let v = preview();
+            v["cluster"]["cluster_clicks"] == 20 && link(&v, 42)["replayed"] == 5
+        }),
+        "{:#}",
+        preview()
+    );
+    let v = preview();
+    assert_eq!(
+        v["cluster"],
+        json!({"covers": "this node's click log only", "node": "node-0",
+               "node_clicks": 5, "cluster_clicks": 20, "node_share": 0.25})
+    );
+    let l = link(&v, 42);
+    assert_eq!(moved(l), BTreeMap::from([("o33>no_match".to_string(), 5)]));
 }
