@@ -4,7 +4,10 @@
 //! The calls are checked and applied to a copy of the catalog served exactly as `batch.json`
 //! would (the same checks, the same `422` naming the call that breaks the catalog), then the
 //! copy is validated and compiled, never saved or swapped; `preview` replays the log through
-//! both tables. Runs on a blocking thread: it reads up to `[preview] max_records` records.
+//! both tables. Runs on a blocking thread, one preview at a time (another gets `503`): it
+//! reads up to `[preview] max_records` records.
+
+use std::sync::{Mutex, TryLockError};
 
 use serde_json::Value;
 
@@ -19,8 +22,18 @@ use crate::state::State;
 /// The period previewed when `hours` is not given.
 pub const DEFAULT_HOURS: u32 = 24;
 
+/// Held while a preview runs: one at a time, so that a key holder cannot keep every core
+/// replaying logs.
+static RUNNING: Mutex<()> = Mutex::new(());
+
 pub fn run(state: &State, args: &Args) -> Result<Value, ApiError> {
     let calls = batch::check(args.get(CALLS_LIST).unwrap_or_default())?;
+    let _running = match RUNNING.try_lock() {
+        Ok(guard) => guard,
+        // A preview that panicked left nothing half-done behind.
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return Err(ApiError::preview_running()),
+    };
     let snapshot = state.snapshot_full();
     let mut catalog = Catalog::clone(&snapshot.catalog);
     batch::apply(state, &mut catalog, &calls)?;
