@@ -1,6 +1,7 @@
 //! The audit log (docs/operations.md): one record per change of the catalog being served
-//! (an API write, a batch, `smartlink push`, a changed catalog file found at `SIGHUP`),
-//! appended to `audit.log` in the state directory as one JSON object a line.
+//! (an API write, a batch, `smartlink push`, a changed catalog file found at `SIGHUP`), and
+//! one per write refused to a read-only key, appended to `audit.log` in the state directory
+//! as one JSON object a line.
 //!
 //! A record names the API key by its [`fingerprint`], never the key itself. Each append
 //! opens the file anew (so `smartlink push`, another process, can append beside the server
@@ -42,6 +43,10 @@ pub struct Record {
     /// The catalog generation the change resulted in: in cluster mode the shared catalog's
     /// (the same on every node), standalone the node's (`smartlink_table_generation`).
     pub generation: u64,
+    /// Set on a write that was refused, so nothing changed (the generation is the one in
+    /// force): `read_only`, a write call by a read-only key (`api.read_keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// What a change says about itself; the time, the node and the generation are added where
@@ -68,6 +73,15 @@ impl Change {
             call: self.call.clone(),
             params,
             generation,
+            refused: None,
+        }
+    }
+
+    /// The record of this change refused for `why` (nothing changed).
+    pub fn refusal(&self, node: &str, generation: u64, why: &str) -> Record {
+        Record {
+            refused: Some(why.to_string()),
+            ..self.record(node, generation)
         }
     }
 }

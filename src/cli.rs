@@ -332,6 +332,9 @@ fn audit_text(args: &AuditArgs) -> Result<String, String> {
                 r.call,
                 r.params
             );
+            if let Some(why) = &r.refused {
+                text += &format!("  refused: {why}");
+            }
         }
         text.push('\n');
     }
@@ -686,7 +689,9 @@ pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&s
             (None, None) => None,
             _ => Some(crate::stats::hours(from, to, now).map_err(|e| match e {
                 crate::stats::BadRange::NotATime(name, _) => format!("--{name}: {e}"),
-                crate::stats::BadRange::Empty => format!("--{e}"),
+                crate::stats::BadRange::Empty | crate::stats::BadRange::TooLong => {
+                    format!("--{e}")
+                }
             })?),
         };
         let table = &snapshot.table;

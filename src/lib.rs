@@ -12,6 +12,7 @@
 //!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
 //!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
+//!   ├─▶ /console/ ─▶ http::console ─▶ console (files; the page calls /api/2/)
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
 //!                                  ├─▶ preview.json: a blocking thread ─▶ preview (the click
 //!                                  │   log through the table in force and the changed one)
@@ -50,10 +51,11 @@
 //! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; landing pages; explanations |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
 //! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
+//! | `console`  | the operator console: its files (compiled in) and its sessions        |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `snapshot` | one generation of configuration, built whole                          |
-//! | `stats`    | per-link and per-offer statistics from the counters                   |
+//! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
 //! | `click`    | the click use case: decide → landing page → count → sign → render → record |
 //! | `preview`  | a catalog change replayed on the click log, both tables on scratch counters |
 //! | `state`    | the published snapshot and what outlives reloads                      |
@@ -86,6 +88,7 @@ pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod conditions;
+pub mod console;
 pub mod conversions;
 pub mod counts;
 pub mod files;

@@ -15,6 +15,9 @@ use crate::vocab::{FallbackReason, Rejection};
 pub const CLICKS: &str = "smartlink_clicks_total";
 pub const CONVERSIONS: &str = "smartlink_conversions_total";
 pub const REVENUE: &str = "smartlink_revenue_total";
+pub const API_READ_ONLY_REFUSALS: &str = "smartlink_api_read_only_refusals_total";
+pub const CONSOLE_SIGN_INS: &str = "smartlink_console_sign_ins_total";
+pub const CONSOLE_SESSION_REFUSALS: &str = "smartlink_console_session_refusals_total";
 pub const ERROR_RESPONSES: &str = "smartlink_error_responses_total";
 pub const REQUEST_DURATION: &str = "smartlink_request_duration_seconds";
 pub const RELOADS: &str = "smartlink_reloads_total";
@@ -244,12 +247,68 @@ impl Postback {
     }
 }
 
+/// How a console sign-in was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignIn {
+    SignedIn,
+    /// Not a configured key (`401`).
+    BadKey,
+    /// Over `console.sign_in_attempts_per_minute` (`429`).
+    Limited,
+}
+
+impl SignIn {
+    const ALL: [SignIn; 3] = [SignIn::SignedIn, SignIn::BadKey, SignIn::Limited];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SignIn::SignedIn => "signed_in",
+            SignIn::BadKey => "bad_key",
+            SignIn::Limited => "limited",
+        }
+    }
+}
+
+/// Why an API call with a session cookie was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionRefusal {
+    /// Not a token this server signed (or its key is gone).
+    Invalid,
+    Expired,
+    /// Signed out.
+    Revoked,
+    /// A write without the anti-CSRF token, or from another origin.
+    Csrf,
+}
+
+impl SessionRefusal {
+    const ALL: [SessionRefusal; 4] = [
+        SessionRefusal::Invalid,
+        SessionRefusal::Expired,
+        SessionRefusal::Revoked,
+        SessionRefusal::Csrf,
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            SessionRefusal::Invalid => "invalid",
+            SessionRefusal::Expired => "expired",
+            SessionRefusal::Revoked => "revoked",
+            SessionRefusal::Csrf => "csrf",
+        }
+    }
+}
+
 /// The process's metrics. Values owned by other parts (the device cache, the snapshot
 /// generation) are passed to [`Metrics::render`].
 #[derive(Default)]
 pub struct Metrics {
     postbacks: [Counter; Postback::ALL.len()],
     rejected: [Counter; Rejection::ALL.len()],
+    sign_ins: [Counter; SignIn::ALL.len()],
+    session_refusals: [Counter; SessionRefusal::ALL.len()],
+    /// Write calls refused to read-only keys (`api.read_keys`).
+    pub read_only_refusals: Counter,
     request_duration: [Histogram; EndpointKind::ALL.len()],
     pub reloads: Counter,
     pub reload_failures: Counter,
@@ -354,6 +413,14 @@ impl Metrics {
         self.rejected[r as usize].inc();
     }
 
+    pub fn sign_in(&self, s: SignIn) {
+        self.sign_ins[s as usize].inc();
+    }
+
+    pub fn session_refused(&self, r: SessionRefusal) {
+        self.session_refusals[r as usize].inc();
+    }
+
     /// Prometheus text exposition format, version 0.0.4.
     pub fn render(&self, ext: &External) -> String {
         let mut o = String::with_capacity(4096);
@@ -405,6 +472,26 @@ impl Metrics {
                 .zip(&self.rejected)
                 .map(|(r, c)| (r.status().as_u16(), c.get())),
         );
+        counter_family(
+            &mut o,
+            CONSOLE_SIGN_INS,
+            "Console sign-ins by answer: signed_in, bad_key (401), limited (429, console.sign_in_attempts_per_minute).",
+            "result",
+            SignIn::ALL
+                .iter()
+                .zip(&self.sign_ins)
+                .map(|(s, c)| (s.as_str(), c.get())),
+        );
+        counter_family(
+            &mut o,
+            CONSOLE_SESSION_REFUSALS,
+            "API calls with a session cookie refused, by reason: invalid, expired, revoked (signed out), csrf (a write without the anti-CSRF token or from another origin).",
+            "reason",
+            SessionRefusal::ALL
+                .iter()
+                .zip(&self.session_refusals)
+                .map(|(r, c)| (r.as_str(), c.get())),
+        );
         help(
             &mut o,
             REQUEST_DURATION,
@@ -432,7 +519,7 @@ impl Metrics {
         );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 23] = [
+        let simple: [(&str, &str, &str, u64); 24] = [
             (
                 RELOADS,
                 "counter",
@@ -564,6 +651,12 @@ impl Metrics {
                 "gauge",
                 "Unix time of the last successful load of the configuration (start or SIGHUP).",
                 self.last_reload.load(Ordering::Relaxed),
+            ),
+            (
+                API_READ_ONLY_REFUSALS,
+                "counter",
+                "Write calls refused (403) because the key or session is read-only (api.read_keys).",
+                self.read_only_refusals.get(),
             ),
             (
                 CLICK_LOG_QUEUE,

@@ -24,6 +24,8 @@ pub use preview::Preview;
 pub const ENV_CLICK_SECRET: &str = "SMARTLINK_CLICK_SECRET";
 /// Environment variable that overrides `api.keys` (comma-separated).
 pub const ENV_API_KEYS: &str = "SMARTLINK_API_KEYS";
+/// Environment variable that overrides `api.read_keys` (comma-separated).
+pub const ENV_API_READ_KEYS: &str = "SMARTLINK_API_READ_KEYS";
 /// Environment variable that overrides `postbacks.token`.
 pub const ENV_POSTBACK_TOKEN: &str = "SMARTLINK_POSTBACK_TOKEN";
 /// Environment variable that overrides `cluster.redis_url` (when there is a `[cluster]`).
@@ -98,6 +100,8 @@ struct RawSettings {
     records: RawRecords,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    console: RawConsole,
     /// `None` when the file has no `[cluster]` section: standalone.
     cluster: Option<RawCluster>,
     #[serde(default)]
@@ -165,6 +169,7 @@ struct RawState {
 #[serde(deny_unknown_fields)]
 struct RawApi {
     keys: Option<Vec<String>>,
+    read_keys: Option<Vec<String>>,
     allowed_networks: Option<Vec<String>>,
     max_body_bytes: Option<usize>,
     max_batch_body_bytes: Option<usize>,
@@ -198,6 +203,16 @@ struct RawRecords {
 #[serde(deny_unknown_fields)]
 struct RawLog {
     level: Option<String>,
+}
+
+/// The operator console (docs/console.md).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawConsole {
+    enabled: Option<bool>,
+    secure_cookie: Option<bool>,
+    session_ttl_minutes: Option<u64>,
+    sign_in_attempts_per_minute: Option<u32>,
 }
 
 #[derive(Deserialize, Default)]
@@ -279,6 +294,35 @@ pub struct Sentinels {
     pub master: String,
 }
 
+/// What an API key may do: `api.keys` are administrators, `api.read_keys` read only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Admin,
+    ReadOnly,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Admin => "admin",
+            Access::ReadOnly => "read_only",
+        }
+    }
+}
+
+/// The operator console (`[console]`, docs/console.md).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Console {
+    /// Serve `/console/` (on the admin listener when there is one).
+    pub enabled: bool,
+    /// Mark the session cookie `Secure` even when the request did not come over https.
+    pub secure_cookie: bool,
+    /// How long a session lasts after its sign-in.
+    pub session_ttl: Duration,
+    /// Sign-in attempts one client may make per minute; beyond them `429`.
+    pub sign_in_attempts_per_minute: u32,
+}
+
 /// Connection handling: limits (docs/operations.md) and the PROXY protocol. Fixed at start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -339,7 +383,10 @@ pub struct Settings {
     /// Bound of the converted click id set (about 32 bytes each).
     pub max_tracked_conversions: usize,
     pub state_dir: PathBuf,
+    /// Administrators' keys: every call.
     pub api_keys: Vec<String>,
+    /// Read-only keys: every read; every write is refused (`403`).
+    pub api_read_keys: Vec<String>,
     /// Clients that may call the API; empty: any (that has a key).
     pub api_networks: Vec<IpNet>,
     /// The token every postback must carry (`token=`), unless its click's offer has its own.
@@ -363,6 +410,7 @@ pub struct Settings {
     /// How long conversion logs are kept: at least the attribution window.
     pub conversion_log_retention: Duration,
     pub log_level: String,
+    pub console: Console,
     /// `None`: standalone.
     pub cluster: Option<Cluster>,
     /// Destination health checks.
@@ -454,6 +502,22 @@ impl Settings {
         changed
     }
 
+    /// What `key` may do: `None` when it is no configured key. Each key is compared in time
+    /// independent of where they differ.
+    pub fn access(&self, key: &str) -> Option<Access> {
+        let holds = |keys: &[String]| {
+            keys.iter()
+                .fold(false, |found, k| found | secret_matches(k, key))
+        };
+        if holds(&self.api_keys) {
+            Some(Access::Admin)
+        } else if holds(&self.api_read_keys) {
+            Some(Access::ReadOnly)
+        } else {
+            None
+        }
+    }
+
     /// This node's name in the audit log: `cluster.node_id`, standalone the host name.
     pub fn node(&self) -> String {
         match &self.cluster {
@@ -536,6 +600,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "postbacks" => raw.postbacks = section.read(),
             "records" => raw.records = section.read(),
             "log" => raw.log = section.read(),
+            "console" => raw.console = section.read(),
             "cluster" => raw.cluster = Some(section.read()),
             "health" => raw.health = section.read(),
             "preview" => raw.preview = section.read(),
@@ -563,7 +628,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 13] = [
+const SECTIONS: [&str; 14] = [
     "server",
     "catalog",
     "geoip",
@@ -574,6 +639,7 @@ const SECTIONS: [&str; 13] = [
     "postbacks",
     "records",
     "log",
+    "console",
     "cluster",
     "health",
     "preview",
@@ -831,6 +897,7 @@ impl Validator<'_> {
         if api_keys.iter().any(|k| k.is_empty()) {
             self.fail("api.keys", "an api key must not be empty");
         }
+        let api_read_keys = self.read_keys(raw.api.read_keys, env, &api_keys);
         let api_networks = self.networks(
             "api.allowed_networks",
             raw.api.allowed_networks.unwrap_or_default(),
@@ -900,6 +967,7 @@ impl Validator<'_> {
             );
         }
 
+        let console = self.console(raw.console);
         let cluster = raw.cluster.map(|c| self.cluster(c, env, listen.port()));
         let health = self.health(raw.health);
         let preview = self.preview(raw.preview);
@@ -930,6 +998,7 @@ impl Validator<'_> {
             max_tracked_conversions,
             state_dir,
             api_keys,
+            api_read_keys,
             api_networks,
             postback_token,
             postback_networks,
@@ -945,9 +1014,58 @@ impl Validator<'_> {
                 conversion_days.max(window_days) * 86_400,
             ),
             log_level,
+            console,
             cluster,
             health,
             preview,
+        }
+    }
+
+    /// `api.read_keys` (the environment's list first): none empty, none also an admin key.
+    fn read_keys(
+        &mut self,
+        listed: Option<Vec<String>>,
+        env: &dyn Fn(&str) -> Option<String>,
+        admin: &[String],
+    ) -> Vec<String> {
+        let keys: Vec<String> = match env(ENV_API_READ_KEYS).filter(|s| !s.trim().is_empty()) {
+            Some(list) => list
+                .split(',')
+                .map(|k| k.trim().to_string())
+                .filter(|k| !k.is_empty())
+                .collect(),
+            None => listed.unwrap_or_default(),
+        };
+        if keys.iter().any(|k| k.is_empty()) {
+            self.fail("api.read_keys", "an api key must not be empty");
+        }
+        if keys.iter().any(|k| admin.contains(k)) {
+            self.fail(
+                "api.read_keys",
+                "a key is also in api.keys; a key has one role",
+            );
+        }
+        keys
+    }
+
+    /// The `[console]` section.
+    fn console(&mut self, raw: RawConsole) -> Console {
+        let minutes = raw.session_ttl_minutes.unwrap_or(480);
+        if !(5..=43_200).contains(&minutes) {
+            self.fail(
+                "console.session_ttl_minutes",
+                "must be between 5 and 43200 (30 days)",
+            );
+        }
+        Console {
+            enabled: raw.enabled.unwrap_or(true),
+            secure_cookie: raw.secure_cookie.unwrap_or(false),
+            session_ttl: Duration::from_secs(minutes.clamp(5, 43_200) * 60),
+            sign_in_attempts_per_minute: self.positive(
+                "console.sign_in_attempts_per_minute",
+                raw.sign_in_attempts_per_minute,
+                10,
+            ),
         }
     }
 
@@ -1155,6 +1273,17 @@ mod tests {
         Settings::parse(Path::new("t.toml"), text, &|_| None).map_err(|e| e.errors)
     }
 
+    /// The key of each error (the message of one that names none).
+    fn keys(errors: &[SettingsError]) -> Vec<String> {
+        errors
+            .iter()
+            .map(|e| match e {
+                SettingsError::Invalid { key, .. } => key.clone(),
+                other => other.to_string(),
+            })
+            .collect()
+    }
+
     #[test]
     fn minimal_file_gets_documented_defaults() {
         let s = parse(MINIMAL).unwrap();
@@ -1182,6 +1311,47 @@ mod tests {
         assert_eq!(s.click_log_retention_hours, 168);
         assert_eq!(s.conversion_log_retention, Duration::from_secs(90 * 86_400));
         assert!(s.previous_click_secrets.is_empty());
+    }
+
+    #[test]
+    fn keys_have_roles_and_the_console_its_defaults() {
+        let s = parse(&format!(
+            "{MINIMAL}\n[api]\nkeys = [\"admin\"]\nread_keys = [\"reader\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(s.access("admin"), Some(Access::Admin));
+        assert_eq!(s.access("reader"), Some(Access::ReadOnly));
+        assert_eq!(s.access("admi"), None);
+        assert_eq!(s.access(""), None);
+        assert_eq!(
+            s.console,
+            Console {
+                enabled: true,
+                secure_cookie: false,
+                session_ttl: Duration::from_secs(8 * 3600),
+                sign_in_attempts_per_minute: 10,
+            }
+        );
+        let env = |name: &str| (name == ENV_API_READ_KEYS).then(|| "r1, r2".to_string());
+        let s = Settings::parse(Path::new("t.toml"), MINIMAL, &env).unwrap();
+        assert_eq!(s.api_read_keys, ["r1", "r2"]);
+        let keys = keys(&parse(&format!(
+            "{MINIMAL}\n[api]\nkeys = [\"k\"]\nread_keys = [\"k\", \"\"]\n[console]\nsession_ttl_minutes = 1\nsign_in_attempts_per_minute = 0\nenable = true\n"
+        ))
+        .unwrap_err());
+        for key in [
+            "console.enable",
+            "api.read_keys",
+            "console.session_ttl_minutes",
+            "console.sign_in_attempts_per_minute",
+        ] {
+            assert!(keys.iter().any(|k| k == key), "{key} in {keys:?}");
+        }
+        assert_eq!(
+            keys.iter().filter(|k| *k == "api.read_keys").count(),
+            2,
+            "an empty key and a key with two roles: {keys:?}"
+        );
     }
 
     #[test]
@@ -1224,17 +1394,10 @@ mod tests {
         );
         assert_eq!(c.node_id, "edge-1");
         assert_eq!(redacted(&c.redis_url), "redis://:***@10.0.0.5:6380/2");
-        let errors = parse(&format!(
+        let keys = keys(&parse(&format!(
             "{MINIMAL}\n[cluster]\nredis_url = \"http://x\"\nnode_id = \"a b\"\nkey_prefix = \"p q\"\nlease = 3\n"
         ))
-        .unwrap_err();
-        let keys: Vec<String> = errors
-            .iter()
-            .map(|e| match e {
-                SettingsError::Invalid { key, .. } => key.clone(),
-                other => other.to_string(),
-            })
-            .collect();
+        .unwrap_err());
         for key in [
             "cluster.lease",
             "cluster.redis_url",
@@ -1260,14 +1423,7 @@ mod tests {
             "cluster.sentinels 10.0.0.5:26379, [::1]:26380, redis-s3:26381 (master \"smartlink\")"
         );
         let invalid = |cluster: &str| -> Vec<String> {
-            parse(&format!("{MINIMAL}\n[cluster]\n{cluster}\n"))
-                .unwrap_err()
-                .iter()
-                .map(|e| match e {
-                    SettingsError::Invalid { key, .. } => key.clone(),
-                    other => other.to_string(),
-                })
-                .collect()
+            keys(&parse(&format!("{MINIMAL}\n[cluster]\n{cluster}\n")).unwrap_err())
         };
         assert_eq!(
             invalid("sentinels = [\"a:1\"]"),

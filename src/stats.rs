@@ -11,6 +11,10 @@
 //! the share of the traffic it qualified for that it could take, the state of each cap, and
 //! the clicks sent to each of its landing pages.
 //! `/metrics` carries only process totals; per-link detail lives here (label cardinality).
+//! Hour by hour, for charts: `series` (a link's, and the network's with its top links and
+//! offers).
+
+pub mod series;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -336,7 +340,7 @@ pub fn report(
 }
 
 /// `2026-12-01T18:00:00Z`.
-fn hour_text(hour: Hour) -> String {
+pub fn hour_text(hour: Hour) -> String {
     jiff::Timestamp::from_second(i64::from(hour) * 3600)
         .map(|t| t.to_string())
         .unwrap_or_default()
@@ -349,23 +353,27 @@ pub enum BadRange {
     NotATime(&'static str, String),
     #[error("from must be before to")]
     Empty,
+    #[error("at most {} hours (31 days) from from to to", RETENTION_HOURS)]
+    TooLong,
+}
+
+/// The hour of `text`, an RFC 3339 date-time given as the parameter `name`.
+pub fn hour_at(name: &'static str, text: &str) -> Result<Hour, BadRange> {
+    text.parse::<jiff::Timestamp>()
+        .map(|t| hour_of(t.as_second()))
+        .map_err(|_| BadRange::NotATime(name, text.to_string()))
 }
 
 /// The hours from `from` (inclusive) to `to` (exclusive), RFC 3339 date-times taken to the
 /// hour (an hour is in the range when it starts at or after `from`'s hour and before `to`);
 /// `to` defaults to the end of the current hour, `from` to the oldest hour kept.
 pub fn hours(from: Option<&str>, to: Option<&str>, now: i64) -> Result<Range<Hour>, BadRange> {
-    let read = |name: &'static str, text: &str| {
-        text.parse::<jiff::Timestamp>()
-            .map(|t| hour_of(t.as_second()))
-            .map_err(|_| BadRange::NotATime(name, text.to_string()))
-    };
     let end = match to {
-        Some(t) => read("to", t)?,
+        Some(t) => hour_at("to", t)?,
         None => hour_of(now) + 1,
     };
     let start = match from {
-        Some(f) => read("from", f)?,
+        Some(f) => hour_at("from", f)?,
         None => (hour_of(now) + 1).saturating_sub(RETENTION_HOURS),
     };
     if start >= end {

@@ -625,10 +625,12 @@ pub enum Rejection {
     Unprocessable,
     /// Management API: the catalog could not be written (disk).
     Unavailable,
+    /// Console sign-in: too many attempts from this client.
+    TooManyRequests,
 }
 
 impl Rejection {
-    pub const ALL: [Rejection; 12] = [
+    pub const ALL: [Rejection; 13] = [
         Rejection::BadRequest,
         Rejection::NotFound,
         Rejection::MethodNotAllowed,
@@ -641,6 +643,7 @@ impl Rejection {
         Rejection::Conflict,
         Rejection::Unprocessable,
         Rejection::Unavailable,
+        Rejection::TooManyRequests,
     ];
 
     /// The status of the responses this counts: the one mapping from rejection to status,
@@ -659,6 +662,7 @@ impl Rejection {
             Rejection::Conflict => StatusCode::CONFLICT,
             Rejection::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             Rejection::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Rejection::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 }

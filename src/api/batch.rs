@@ -126,10 +126,16 @@ fn check_one(item: Value) -> Result<Checked, ApiError> {
         .ok_or_else(|| ApiError::bad_request(Some("call"), format!("{name:?} is no API call")))?;
     let change = match call.action {
         Action::Write(change) => change,
-        Action::Read(_) => {
+        Action::Read(_) | Action::Session => {
             return Err(ApiError::bad_request(
                 Some("call"),
                 format!("{name} is a read; a batch holds write calls only"),
+            ));
+        }
+        Action::SignIn | Action::SignOut => {
+            return Err(ApiError::bad_request(
+                Some("call"),
+                format!("{name} signs a console in or out; a batch holds write calls only"),
             ));
         }
         Action::Batch | Action::Preview => {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Param};
-use super::{read, write};
+use super::{read, stats, write};
 use crate::catalog::Catalog;
 use crate::conditions::{Dimension, Side};
 use crate::state::State;
@@ -30,6 +30,12 @@ pub enum Action {
     Batch,
     /// `preview.json`: a batch's changes replayed on the click log, not made.
     Preview,
+    /// `sign_in.json`: an API key exchanged for a console session (`api::session`).
+    SignIn,
+    /// `session.json`: the caller's console session.
+    Session,
+    /// `sign_out.json`: the caller's console session ended.
+    SignOut,
 }
 
 pub struct Call {
@@ -43,10 +49,21 @@ pub struct Call {
 }
 
 impl Call {
-    /// Calls that take a body (`POST`): the writes, which change the catalog (off the async
-    /// threads, one at a time), and the preview of a change.
+    /// Writes change the catalog: they run off the async threads, one at a time, and a
+    /// read-only key may not make them.
     pub fn writes(&self) -> bool {
+        matches!(self.action, Action::Write(_) | Action::Batch)
+    }
+
+    /// POST calls take their parameters in a body.
+    pub fn takes_body(&self) -> bool {
         self.method == Method::POST
+    }
+
+    /// Whether the caller may be a console session instead of an `api_key` (every call but
+    /// the sign-in), and must be for the session's own calls.
+    pub fn needs_session(&self) -> bool {
+        matches!(self.action, Action::Session | Action::SignOut)
     }
 }
 
@@ -163,10 +180,15 @@ const fn post(name: &'static str, params: &'static [Param], change: Change) -> C
     }
 }
 
+/// `from` of the hourly series: their first hour.
+const HOURS_FROM: &str = "The first hour of the series: this RFC 3339 date-time's hour, e.g. `2026-12-01T00:00:00Z`. Default: 24 hours before `to`.";
+/// `to` of the hourly series: the end of their last hour.
+const HOURS_TO: &str = "The end of the series (exclusive): the hour of this RFC 3339 date-time. Default: the end of the current hour. At most 744 hours (31 days) after `from`.";
+
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 26] = [
+pub static CALLS: [Call; 34] = [
     // Reads.
     get(
         "campaigns.json",
@@ -233,6 +255,7 @@ pub static CALLS: [Call; 26] = [
             SMART_LINK_STATUS
                 .optional()
                 .doc("Only smart links with this status."),
+            SEARCH.optional(),
             START_AT_ROW_0.optional(),
             ROW_LIMIT_500.optional(),
         ],
@@ -267,7 +290,7 @@ pub static CALLS: [Call; 26] = [
     get_blocking(
         "smart_link_stats.json",
         &[SMART_LINK_ID.required(), FROM.optional(), TO.optional()],
-        read::smart_link_stats,
+        stats::smart_link_stats,
     ),
     get(
         "smart_link_route.json",
@@ -288,6 +311,68 @@ pub static CALLS: [Call; 26] = [
         ],
         read::smart_link_route,
     ),
+    get_blocking(
+        "smart_link_hourly.json",
+        &[
+            SMART_LINK_ID.required(),
+            FROM.optional().doc(HOURS_FROM),
+            TO.optional().doc(HOURS_TO),
+        ],
+        stats::smart_link_hourly,
+    ),
+    get_blocking(
+        "network_stats.json",
+        &[
+            FROM.optional().doc(HOURS_FROM),
+            TO.optional().doc(HOURS_TO),
+            TOP.optional(),
+        ],
+        stats::network,
+    ),
+    get_blocking(
+        "offer_stats.json",
+        &[
+            OFFER_ID.optional().doc("Only the offer with this id."),
+            FROM.optional(),
+            TO.optional(),
+        ],
+        stats::offers,
+    ),
+    get_blocking(
+        "audit.json",
+        &[
+            SINCE.optional(),
+            UNTIL.optional(),
+            CALL.optional(),
+            KEY.optional(),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_500.optional(),
+        ],
+        stats::audit,
+    ),
+    get_blocking("cluster_nodes.json", &[], stats::cluster_nodes),
+    // Console sessions.
+    Call {
+        name: "sign_in.json",
+        method: Method::POST,
+        params: &[],
+        action: Action::SignIn,
+        blocks: false,
+    },
+    Call {
+        name: "session.json",
+        method: Method::GET,
+        params: &[],
+        action: Action::Session,
+        blocks: false,
+    },
+    Call {
+        name: "sign_out.json",
+        method: Method::POST,
+        params: &[],
+        action: Action::SignOut,
+        blocks: false,
+    },
     // Campaigns.
     post(
         "campaign.json",

@@ -4,13 +4,14 @@
 //! | status | when |
 //! |---|---|
 //! | 400 | a parameter is missing, unknown, repeated, of the wrong type or out of range; bad body |
-//! | 401 | `api_key` missing or not one of `api.keys` |
-//! | 403 | the client's address is outside `api.allowed_networks` |
+//! | 401 | `api_key` missing or not one of `api.keys` or `api.read_keys`, or a console session that is not (or no longer) valid |
+//! | 403 | the client's address is outside `api.allowed_networks`; a write by a read-only key; a write with the console's cookie but without its anti-CSRF token or from another origin |
 //! | 404 | unknown call, or the id the call is about does not exist |
 //! | 405 | the call exists with another method (`Allow` says which) |
 //! | 408 / 413 | the body came too slowly / is over `api.max_body_bytes` |
 //! | 409 | the catalog file changed on disk since it was loaded (reload first); cluster mode: other nodes kept committing first |
 //! | 422 | well-formed, but refused by the catalog's rules (a reference to a missing offer, a paused offer, ...) |
+//! | 429 | too many console sign-ins from one client (`console.sign_in_attempts_per_minute`) |
 //! | 503 | the catalog could not be written (disk), too many writes are waiting, or (cluster mode) Redis is unreachable; nothing changed |
 //!
 //! Messages name what to fix; they never carry internal details (paths, OS errors).
@@ -46,7 +47,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn one(rejection: Rejection, field: Option<&str>, message: impl Into<String>) -> ApiError {
+    pub(super) fn one(
+        rejection: Rejection,
+        field: Option<&str>,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             rejection,
             errors: vec![FieldError::new(field, message)],
@@ -80,6 +85,28 @@ impl ApiError {
             Rejection::Unauthorized,
             Some("api_key"),
             "missing or not a valid API key",
+        )
+    }
+
+    /// A console session cookie that is not accepted (`401`).
+    pub fn session(why: crate::console::session::Refused) -> ApiError {
+        use crate::console::session::Refused;
+        let message = match why {
+            Refused::Invalid => {
+                "the console session is not valid here (the server restarted, or its key was removed); sign in again"
+            }
+            Refused::Expired => "the console session has expired; sign in again",
+            Refused::Revoked => "the console session was signed out; sign in again",
+        };
+        ApiError::one(Rejection::Unauthorized, None, message)
+    }
+
+    /// Too many sign-in attempts from this client; retry after the limit's window.
+    pub fn too_many_sign_ins() -> ApiError {
+        ApiError::one(
+            Rejection::TooManyRequests,
+            Some("api_key"),
+            "too many sign-in attempts from this address; wait a minute and try again",
         )
     }
 

@@ -105,6 +105,37 @@ pub const TO: Field<String> = Field::new(
     Type::Time,
     "Statistics of the hours before this RFC 3339 date-time (taken to its hour, exclusive). Default with `from`: the end of the current hour.",
 );
+pub const SINCE: Field<String> = Field::new(
+    "since",
+    Type::Time,
+    "Only records at or after this RFC 3339 date-time, e.g. `2026-12-01T00:00:00Z`.",
+);
+pub const UNTIL: Field<String> = Field::new(
+    "until",
+    Type::Time,
+    "Only records before this RFC 3339 date-time.",
+);
+pub const CALL: Field<String> = Field::new(
+    "call",
+    Type::Text,
+    "Only records of this change: an API call (`update_offer.json`, `batch.json`, ...), `push` or `SIGHUP`.",
+);
+pub const KEY: Field<String> = Field::new(
+    "key",
+    Type::Text,
+    "Only records of the API key with this fingerprint (the first 12 hex digits of its SHA-256, as records show it).",
+);
+pub const SEARCH: Field<String> = Field::new(
+    "search",
+    Type::Text,
+    "Only smart links whose name contains this text (letters compared without case), or whose id it is.",
+);
+pub const TOP: Field<i64> = Field::new(
+    "top",
+    Type::Int { min: 1, max: 100 },
+    "How many smart links and offers the top lists hold, 1 to 100 (default 10).",
+)
+.default(10);
 pub const IP: Field<String> = Field::new(
     "ip",
     Type::Ip,

@@ -1,7 +1,8 @@
 //! The management API (docs/api.md): CAKE API v2 paths and JSON shapes under `/api/2/`.
 //!
 //! request → call (`calls::CALLS`: path, method, parameters, handler) → raw parameters
-//! (query string for GET; JSON or form body for POST) → `api_key` → checked
+//! (query string for GET; JSON or form body for POST) → the caller (`access`: `api_key`, or
+//! a console session cookie; its role: a read-only key's writes are refused) → checked
 //! [`params::Args`] → handler → the success body, or an [`ApiError`]. Nothing here knows
 //! HTTP connections: `http::api` reads the body (at most `api.max_body_bytes`, for a batch
 //! `api.max_batch_body_bytes`) and renders the answer (`200` JSON, or the failure envelope
@@ -11,8 +12,11 @@
 //! low-priority rebuilder thread (`rebuilder`) through `State::edit_catalog`, one at a time;
 //! a batch (`batch`) is one such write, and each write is one record of the audit log. The OpenAPI
 //! document of every call is `docs/openapi.json`, served at `/api/2/openapi.json` without a
-//! key (it holds nothing about the network).
+//! key (it holds nothing about the network). `session` signs the console in and out;
+//! `stats` holds the statistics calls beyond a link's (the network by hour, offers, the
+//! audit log, the cluster's nodes).
 
+mod access;
 mod batch;
 pub mod calls;
 pub mod error;
@@ -21,6 +25,8 @@ pub mod openapi;
 pub mod params;
 mod preview;
 mod read;
+mod session;
+mod stats;
 mod write;
 
 use std::net::IpAddr;
@@ -33,7 +39,7 @@ use self::calls::Action;
 use self::error::ApiError;
 use self::params::Raw;
 use crate::rebuilder::NotRun;
-use crate::settings::Settings;
+use crate::settings::{Access, Settings};
 use crate::state::State;
 
 /// Every API path starts with this.
@@ -43,13 +49,46 @@ pub const OPENAPI_PATH: &str = "/api/2/openapi.json";
 
 /// One API request as the HTTP side hands it over: the call's name (the path after
 /// [`PREFIX`]), the method, the query string and, for a `POST`, the body read whole (at most
-/// `api.max_body_bytes`) with its content type.
+/// `api.max_body_bytes`) with its content type; who sent it, and the console session it
+/// carries, if any.
 pub struct ApiRequest<'a> {
     pub name: &'a str,
     pub method: &'a Method,
     pub query: &'a str,
     pub content_type: Option<&'a [u8]>,
     pub body: &'a [u8],
+    /// The client, behind trusted proxies (the sign-in limit counts per client).
+    pub client: IpAddr,
+    /// Whether the request came over https (through a trusted proxy that says so): a
+    /// session cookie is then `Secure`.
+    pub https: bool,
+    /// The console session cookie, when the request carries one.
+    pub session: Option<SessionProof<'a>>,
+}
+
+/// What a request offers as a console session: the cookie's token, and what guards a write
+/// made with it against cross-site requests.
+pub struct SessionProof<'a> {
+    pub token: &'a str,
+    /// The `X-CSRF-Token` header.
+    pub csrf: Option<&'a str>,
+    /// Whether the `Origin` header names this server (`http::api` compares it with `Host`).
+    pub same_origin: bool,
+}
+
+/// A call's success: its body, and for sign-in and sign-out the session cookie to set.
+pub struct Answer {
+    pub body: Value,
+    pub set_cookie: Option<String>,
+}
+
+impl From<Value> for Answer {
+    fn from(body: Value) -> Answer {
+        Answer {
+            body,
+            set_cookie: None,
+        }
+    }
 }
 
 /// Whether `client` (behind trusted proxies, as for clicks) may call the API:
@@ -58,8 +97,8 @@ pub fn client_allowed(settings: &Settings, client: IpAddr) -> bool {
     settings.api_networks.is_empty() || settings.api_networks.iter().any(|n| n.contains(&client))
 }
 
-/// Answers one API call: its success body, or the failure to render.
-pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, ApiError> {
+/// Answers one API call: its success, or the failure to render.
+pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Answer, ApiError> {
     let snapshot = state.snapshot_full();
     let settings = &snapshot.settings;
     let call = calls::find(req.name)
@@ -96,14 +135,23 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
         }
     };
     let key = raw.take_api_key()?;
-    if !key_is_valid(&settings.api_keys, key.as_deref()) {
-        return Err(ApiError::unauthorized());
+    if let Action::SignIn = call.action {
+        raw.check(call.params)?;
+        return session::sign_in(state, settings, key.as_deref(), &req);
+    }
+    let caller = access::caller(state, settings, key.as_deref(), &req, call).await;
+    if let Action::Session = call.action {
+        raw.check(call.params)?;
+        return session::current(state, settings, caller).map(Answer::from);
+    }
+    let caller = caller?;
+    if call.writes() && caller.access == Access::ReadOnly {
+        return Err(access::refuse_read_only(state, &caller, call, raw).await);
     }
     let args = raw.check(call.params)?;
-    // The audit log names the key by its fingerprint only.
-    let key = crate::audit::fingerprint(key.as_deref().unwrap_or_default());
+    let key = caller.key.clone();
     let writer = Arc::clone(state);
-    match call.action {
+    let body = match call.action {
         Action::Write(change) => {
             write_off_thread(state, move || write_one(&writer, &key, call, change, &args)).await
         }
@@ -118,7 +166,10 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Value, Ap
                 .map_err(|_| ApiError::internal())?
         }
         Action::Read(handler) => handler(state, &args),
-    }
+        Action::SignOut => return session::sign_out(state, &caller, req.https).await,
+        Action::SignIn | Action::Session => Err(ApiError::internal()),
+    };
+    body.map(Answer::from)
 }
 
 /// Runs a write on the rebuilder thread, after the writes queued before it.
@@ -134,7 +185,7 @@ async fn write_off_thread(
 
 /// Whether a call by this name takes a body (a `POST` call); unknown names take none.
 pub fn takes_body(name: &str) -> bool {
-    calls::find(name).is_some_and(calls::Call::writes)
+    calls::find(name).is_some_and(calls::Call::takes_body)
 }
 
 /// The largest body the call by this name accepts: `api.max_batch_body_bytes` for a batch,
@@ -144,16 +195,6 @@ pub fn max_body(settings: &Settings, name: &str) -> usize {
         Some(Action::Batch | Action::Preview) => settings.api_max_batch_body_bytes,
         _ => settings.api_max_body_bytes,
     }
-}
-
-/// Whether `given` is one of `keys`, each compared in time independent of where they differ.
-fn key_is_valid(keys: &[String], given: Option<&str>) -> bool {
-    let Some(given) = given else {
-        return false;
-    };
-    keys.iter().fold(false, |found, key| {
-        found | crate::settings::secret_matches(key, given)
-    })
 }
 
 /// Runs one write call: its change, alone, in one edit; audited under the key `key` (a
@@ -176,18 +217,6 @@ fn write_one(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_must_match_exactly() {
-        let keys = ["k1".to_string(), "secret-2".to_string()];
-        assert!(key_is_valid(&keys, Some("k1")));
-        assert!(key_is_valid(&keys, Some("secret-2")));
-        assert!(!key_is_valid(&keys, Some("k")));
-        assert!(!key_is_valid(&keys, Some("k1 ")));
-        assert!(!key_is_valid(&keys, Some("")));
-        assert!(!key_is_valid(&keys, None));
-        assert!(!key_is_valid(&[], Some("k1")));
-    }
 
     #[test]
     fn call_names_are_unique() {

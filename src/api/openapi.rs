@@ -39,7 +39,7 @@ pub fn document(written: &str) -> Value {
         let path = format!("{}{}", super::PREFIX, call.name);
         let method = call.method.as_str().to_ascii_lowercase();
         let op = &mut doc["paths"][path.as_str()][method.as_str()];
-        if call.writes() {
+        if call.takes_body() {
             request_body(op, call);
         } else {
             op["parameters"] = query_parameters(op, call);
@@ -74,7 +74,10 @@ fn query_parameters(op: &Value, call: &Call) -> Value {
             })
         })
         .collect();
-    params.push(json!({"$ref": "#/components/parameters/ApiKey"}));
+    // The console's own session calls take its cookie, not a key.
+    if !call.needs_session() {
+        params.push(json!({"$ref": "#/components/parameters/ApiKey"}));
+    }
     Value::from(params)
 }
 
@@ -103,7 +106,7 @@ fn params_object(call: &Call, form: bool, api_key: bool) -> Value {
     if api_key {
         properties.insert(
             "api_key".into(),
-            json!({"description": "One of the configured API keys (`api.keys`).", "type": "string"}),
+            json!({"description": "One of the configured API keys (`api.keys`; `api.read_keys` for reads and sign-in). A browser signed in to the console sends its session cookie and `X-CSRF-Token` instead.", "type": "string"}),
         );
         required.push("api_key");
     }
@@ -149,8 +152,9 @@ fn batch_call(calls: &[Call]) -> Value {
     })
 }
 
-/// The request body of a POST call: the same object as JSON or as a form, with `api_key`;
-/// the description and examples written by hand are kept.
+/// The request body of a POST call: the same object as JSON or as a form, with `api_key`
+/// (but for the console's session calls); the description and examples written by hand are
+/// kept.
 fn request_body(op: &mut Value, call: &Call) {
     // Lists of words are comma-separated in a form body (objects and lists of objects are
     // their JSON text, a string: `body_schema`).
@@ -168,9 +172,11 @@ fn request_body(op: &mut Value, call: &Call) {
     let body = &mut op["requestBody"];
     body["required"] = Value::from(true);
     let json_body = &mut body["content"]["application/json"];
-    json_body["schema"] = params_object(call, false, true);
+    // The console's own session calls take its cookie, not a key.
+    let key = !call.needs_session();
+    json_body["schema"] = params_object(call, false, key);
     let form = &mut body["content"]["application/x-www-form-urlencoded"];
-    form["schema"] = params_object(call, true, true);
+    form["schema"] = params_object(call, true, key);
     match lists.is_empty() {
         true => _ = form.as_object_mut().map(|f| f.remove("encoding")),
         false => form["encoding"] = Value::Object(lists),

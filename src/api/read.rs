@@ -1,5 +1,5 @@
-//! The read calls: lists with filters and pagination, per-link statistics, route
-//! explanation. They read the snapshot the request took and never wait for a write.
+//! The read calls: lists with filters and pagination, route explanation (statistics are
+//! `stats`'s). They read the snapshot the request took and never wait for a write.
 //!
 //! List items of the seed calls carry exactly the seed samples' fields (and a smart link's
 //! `rotation` when it is not the default); the calls beyond the seeds (offers, affiliates, a
@@ -186,10 +186,12 @@ pub fn landing_page_item(x: &LandingPage) -> Value {
 
 pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
+    let search = args.get(SEARCH).map(|s| s.to_lowercase());
     let matching = snapshot.catalog.smart_links.iter().filter(|x| {
         admits(args, SMART_LINK_ID, x.smart_link_id)
             && admits(args, AFFILIATE_ID, x.affiliate_id)
             && admits(args, SMART_LINK_STATUS, x.smart_link_status)
+            && search.as_deref().is_none_or(|s| found(s, x))
     });
     let (rows, total) = page(args, FROM_ZERO, matching);
     let items = rows
@@ -209,6 +211,13 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
         })
         .collect();
     Ok(wrapped("smart_links", items, total))
+}
+
+/// Whether `search` (lower case) is in the link's name, letters compared without case, or
+/// is its id.
+fn found(search: &str, link: &SmartLink) -> bool {
+    link.smart_link_name.to_lowercase().contains(search)
+        || search.trim().parse::<u32>() == Ok(link.smart_link_id)
 }
 
 /// Adds a smart link's `rotation` to an answer shaped as a seed sample, which has no such
@@ -300,6 +309,8 @@ fn link_of<'c>(catalog: &'c Catalog, args: &Args) -> Result<&'c SmartLink, ApiEr
 pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let link = link_of(&snapshot.catalog, args)?;
+    // Optimized rotation: the weight each attachment is drawn with now, from the table.
+    let compiled = snapshot.table.link(link.smart_link_id);
     let offers: Vec<Value> = link
         .offers
         .iter()
@@ -309,6 +320,11 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
             item.insert("offer_weight".into(), json!(a.offer_weight));
             item.insert("priority".into(), json!(a.priority));
             with_conditions(&mut item, Side::Attachment, &a.conditions);
+            if let Some(optimized) =
+                compiled.and_then(|l| crate::routing::explain::optimized_weight(l, a.offer_id))
+            {
+                item.insert("optimized".into(), json!(optimized));
+            }
             Value::Object(item)
         })
         .collect();
@@ -320,58 +336,6 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
             "offers": offers,
         },
     }))
-}
-
-pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
-    let snapshot = state.snapshot();
-    let id = args.get(SMART_LINK_ID).unwrap_or(0);
-    let link = snapshot
-        .table
-        .link(id)
-        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
-    let clock = crate::counts::CapClock::now(&snapshot.calendar);
-    let range = stats_range(args, clock.now)?;
-    // Cluster mode: the cluster's totals (this handler runs on a blocking thread).
-    let cluster = match &state.shared {
-        Some(shared) => Some(
-            shared
-                .block_on(crate::stats::cluster(
-                    shared,
-                    range.as_ref().map(|r| r.start),
-                ))
-                .map_err(|_| ApiError::shared_unavailable())?,
-        ),
-        None => None,
-    };
-    let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
-    let report = crate::stats::report(
-        &snapshot.table,
-        counts,
-        &clock,
-        Some(link),
-        cluster.as_ref(),
-        range,
-    );
-    Ok(json!({"request_status": "Success", "response": report}))
-}
-
-/// The hours of `from`/`to`; `None` (lifetime) when neither is given.
-fn stats_range(args: &Args, now: i64) -> Result<Option<std::ops::Range<u32>>, ApiError> {
-    let (from, to) = (args.get(FROM), args.get(TO));
-    if from.is_none() && to.is_none() {
-        return Ok(None);
-    }
-    crate::stats::hours(from.as_deref(), to.as_deref(), now)
-        .map(Some)
-        .map_err(|e| match e {
-            crate::stats::BadRange::NotATime(name, _) => {
-                ApiError::bad_request(Some(name), e.to_string())
-            }
-            // Two date-times, each as documented, that name no hour.
-            crate::stats::BadRange::Empty => {
-                ApiError::unprocessable(Some(FROM.name), e.to_string())
-            }
-        })
 }
 
 /// The decision for a click from `ip` (default 127.0.0.1) with the given user agent and

@@ -16,6 +16,7 @@ use ipnet::IpNet;
 use crate::settings::ClientIpHeader;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 
 /// The proxies allowed to tell us the client address.
 #[derive(Clone, Debug)]
@@ -64,6 +65,39 @@ impl TrustedProxies {
             }
         }
         client
+    }
+}
+
+impl TrustedProxies {
+    /// Whether a request from `peer` came to the proxy over https, as the proxy says: the
+    /// last `X-Forwarded-Proto` (or, with `Forwarded`, the last element's `proto=`) is
+    /// `https`. Always false when `peer` is not a trusted proxy.
+    pub fn forwarded_https(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        if !self.contains(peer) {
+            return false;
+        }
+        let last = |name: &HeaderName| {
+            headers
+                .get_all(name)
+                .iter()
+                .next_back()
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(str::trim)
+        };
+        match self.header {
+            ClientIpHeader::XForwardedFor => {
+                last(&X_FORWARDED_PROTO).is_some_and(|p| p.eq_ignore_ascii_case("https"))
+            }
+            ClientIpHeader::Forwarded => last(&FORWARDED).is_some_and(|element| {
+                element.split(';').any(|pair| {
+                    pair.split_once('=').is_some_and(|(k, v)| {
+                        k.trim().eq_ignore_ascii_case("proto")
+                            && v.trim().trim_matches('"').eq_ignore_ascii_case("https")
+                    })
+                })
+            }),
+        }
     }
 }
 
@@ -120,6 +154,46 @@ mod tests {
 
     const XFF: ClientIpHeader = ClientIpHeader::XForwardedFor;
     const FWD: ClientIpHeader = ClientIpHeader::Forwarded;
+
+    #[test]
+    fn https_is_what_a_trusted_proxy_says() {
+        let https = |header, peer: &str, lines: &[(&str, &str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in lines {
+                headers.append(
+                    HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    value.parse().unwrap(),
+                );
+            }
+            proxies(header).forwarded_https(peer.parse().unwrap(), &headers)
+        };
+        assert!(https(XFF, "10.0.0.2", &[("x-forwarded-proto", "https")]));
+        assert!(https(
+            XFF,
+            "10.0.0.2",
+            &[("x-forwarded-proto", "http, HTTPS")]
+        ));
+        assert!(!https(XFF, "10.0.0.2", &[("x-forwarded-proto", "http")]));
+        assert!(!https(XFF, "10.0.0.2", &[]));
+        assert!(
+            !https(XFF, "203.0.113.9", &[("x-forwarded-proto", "https")]),
+            "an untrusted peer"
+        );
+        assert!(
+            !https(XFF, "10.0.0.2", &[("forwarded", "proto=https")]),
+            "the other header"
+        );
+        assert!(https(
+            FWD,
+            "10.0.0.2",
+            &[("forwarded", "for=1.2.3.4;proto=\"https\"")]
+        ));
+        assert!(!https(
+            FWD,
+            "10.0.0.2",
+            &[("forwarded", "proto=https, for=1.2.3.4")]
+        ));
+    }
 
     #[test]
     fn untrusted_peer_headers_are_ignored() {

@@ -8,7 +8,8 @@
 //! - conversion totals: every 250 ms, the cluster's conversions per cap window of every
 //!   offer with a conversion cap, so a cap reached through any node stops routing here.
 //! - counters: this node's counters file, and each hour its counts changed in, pushed every
-//!   second, for cluster statistics and optimized rotation.
+//!   second, for cluster statistics and optimized rotation; and its beacon (the time, the
+//!   catalog generation it serves, its queued postbacks) for the console's view of the nodes.
 //! - Redis health and the postback queue: a PING every 250 ms while Redis is down (in
 //!   Sentinel mode after asking the sentinels where the primary is, and every second
 //!   otherwise); the queued postbacks applied once it is back.
@@ -174,6 +175,15 @@ async fn push_counters((state, shared, stopped): Args) {
             pushed = json;
         }
         push_hours(&state, &shared).await;
+        let beacon = crate::shared::console::Beacon {
+            seen_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            generation: state.snapshot().catalog_generation,
+            postbacks_queued: state.conversions.queued(),
+        };
+        // Best effort: a beacon missed is written again in a second.
+        let _ = shared.write_beacon(&beacon).await;
     }
 }
 

@@ -61,13 +61,21 @@ pub struct FallbackTally {
 }
 
 impl FallbackTally {
-    fn add(&mut self, other: &FallbackTally) {
+    pub fn add(&mut self, other: &FallbackTally) {
         for (a, b) in self.clicks.iter_mut().zip(other.clicks) {
             *a += b;
         }
         self.conversions += other.conversions;
         self.revenue = self.revenue + other.revenue;
     }
+}
+
+/// One count [`Hourly::walk`] visits.
+pub enum Counted<'a> {
+    /// A route's hour: the offer, and its counts.
+    Routed(u32, &'a Tally),
+    /// A source's fallbacks in an hour.
+    FellBack(&'a FallbackTally),
 }
 
 /// Who writes changed hours somewhere: each has its own set of changed hours.
@@ -213,6 +221,44 @@ impl Hourly {
             h.range(hours).for_each(|(_, t)| sum.add(t));
         }
         sum
+    }
+
+    /// Every count within `hours`, under one lock, in no particular order: each route's
+    /// hours, then each source's fallback hours.
+    pub fn walk(&self, hours: Range<Hour>, mut visit: impl FnMut(Source, Hour, Counted<'_>)) {
+        let inner = self.lock();
+        for (&(source, offer), h) in &inner.routes {
+            for (&hour, t) in h.range(hours.clone()) {
+                visit(source, hour, Counted::Routed(offer, t));
+            }
+        }
+        for (&source, h) in &inner.fallbacks {
+            for (&hour, t) in h.range(hours.clone()) {
+                visit(source, hour, Counted::FellBack(t));
+            }
+        }
+    }
+
+    /// The route's counts in each hour of `hours` (the first item is `hours.start`'s).
+    pub fn route_hours(&self, source: Source, offer_id: u32, hours: Range<Hour>) -> Vec<Tally> {
+        let mut out = vec![Tally::default(); hours.len()];
+        if let Some(h) = self.lock().routes.get(&(source, offer_id)) {
+            for (&hour, t) in h.range(hours.clone()) {
+                out[(hour - hours.start) as usize] = *t;
+            }
+        }
+        out
+    }
+
+    /// The source's fallback counts in each hour of `hours`.
+    pub fn fallback_hours(&self, source: Source, hours: Range<Hour>) -> Vec<FallbackTally> {
+        let mut out = vec![FallbackTally::default(); hours.len()];
+        if let Some(h) = self.lock().fallbacks.get(&source) {
+            for (&hour, t) in h.range(hours.clone()) {
+                out[(hour - hours.start) as usize] = *t;
+            }
+        }
+        out
     }
 
     /// Drops every hour before `oldest`.
@@ -477,6 +523,16 @@ mod tests {
             proptest::prop_assert_eq!(a.routed, by_hour[..cut as usize].iter().sum::<u64>());
             proptest::prop_assert_eq!(a.conversions, conversions[..cut as usize].iter().sum::<u64>());
             proptest::prop_assert_eq!(a.revenue + b.revenue, whole.revenue);
+            // Hour by hour, the series add up to the range's sum, and a walk sees the same.
+            let series = h.route_hours(s, 9, 0..48);
+            proptest::prop_assert_eq!(series.iter().map(|t| t.routed).sum::<u64>(), whole.routed);
+            for (i, t) in series.iter().enumerate() {
+                proptest::prop_assert_eq!(t.routed, by_hour[i]);
+                proptest::prop_assert_eq!(t.conversions, conversions[i]);
+            }
+            let mut walked = 0;
+            h.walk(cut..48, |_, _, c| if let Counted::Routed(_, t) = c { walked += t.routed });
+            proptest::prop_assert_eq!(walked, b.routed);
         }
     }
 }

@@ -24,12 +24,13 @@
 //! still answered.
 //!
 //! A listener has a [`Role`]: with `server.admin_listen`, the public listener serves
-//! tracking links, postbacks and health, and the admin listener the API, `/metrics` and
-//! health.
+//! tracking links, postbacks and health, and the admin listener the API, the operator
+//! console (`console`), `/metrics` and health.
 
 pub mod api;
 pub mod body;
 pub mod click;
+pub mod console;
 pub mod postback;
 pub mod proxy_protocol;
 pub mod query;
@@ -73,16 +74,19 @@ const LINGER: Duration = Duration::from_millis(100);
 pub enum Role {
     /// Everything (no admin listener is configured).
     All,
-    /// Tracking links, postbacks and health; `404` for the API and `/metrics`.
+    /// Tracking links, postbacks and health; `404` for the API, the console and `/metrics`.
     Public,
-    /// The API, `/metrics` and health; `404` for everything else.
+    /// The API, the console, `/metrics` and health; `404` for everything else.
     Admin,
 }
 
 impl Role {
     /// Whether this listener serves `target`.
     fn serves(self, target: Target) -> bool {
-        let admin_only = matches!(target, Target::Api | Target::Endpoint(Endpoint::Metrics));
+        let admin_only = matches!(
+            target,
+            Target::Api | Target::Console | Target::Endpoint(Endpoint::Metrics)
+        );
         let anywhere = matches!(target, Target::Endpoint(Endpoint::Health | Endpoint::Ready));
         match self {
             Role::All => true,
@@ -455,7 +459,7 @@ impl Protocols {
                         }),
                     ))
                 }
-                Target::Endpoint(_) | Target::Unknown => {
+                Target::Endpoint(_) | Target::Console | Target::Unknown => {
                     let response = service::respond(&state, &req, client, target, started);
                     activity.answered(started);
                     Either::Right(std::future::ready(Ok(response)))

@@ -27,6 +27,7 @@ pub struct Reject {
 
 impl Reject {
     pub const NOT_FOUND: Reject = Reject::new(Rejection::NotFound, "not found\n");
+    pub const FORBIDDEN: Reject = Reject::new(Rejection::Forbidden, "forbidden\n");
     pub const URI_TOO_LONG: Reject =
         Reject::new(Rejection::UriTooLong, "request target too long\n");
     pub const PAYLOAD_TOO_LARGE: Reject =

@@ -69,11 +69,13 @@ impl Endpoint {
     }
 }
 
-/// Where a request goes: a plain endpoint, the management API, or nowhere (`404`).
+/// Where a request goes: a plain endpoint, the management API, the operator console, or
+/// nowhere (`404`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
     Endpoint(Endpoint),
     Api,
+    Console,
     Unknown,
 }
 
@@ -84,6 +86,7 @@ impl Target {
         match Endpoint::of(path) {
             Some(e) => Target::Endpoint(e),
             None if path.starts_with(crate::api::PREFIX) => Target::Api,
+            None if super::console::is_console(path) => Target::Console,
             None => Target::Unknown,
         }
     }
@@ -114,6 +117,11 @@ pub fn respond<B>(
 ) -> Response<Body> {
     let endpoint = match target {
         Target::Endpoint(e) => Some(e),
+        Target::Console => {
+            let response = super::console::respond(state, req, peer);
+            state.metrics.observe(target.kind(), started.elapsed());
+            return response;
+        }
         Target::Api | Target::Unknown => None,
     };
     // One snapshot for the whole request, even if a reload lands meanwhile.

@@ -100,6 +100,13 @@ pub struct OptimizedReport {
     pub estimate: Option<Estimate>,
 }
 
+/// What optimized rotation holds of `link`'s attachment of `offer_id`; `None` when the link
+/// does not optimize or has no such attachment.
+pub fn optimized_weight(link: &Link, offer_id: u32) -> Option<OptimizedReport> {
+    let a = link.attachments.iter().find(|a| a.offer_id == offer_id)?;
+    optimized(link, a)
+}
+
 fn optimized(link: &Link, a: &Attachment) -> Option<OptimizedReport> {
     let LinkRotation::Optimized(_) = link.rotation else {
         return None;

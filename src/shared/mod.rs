@@ -1,6 +1,6 @@
 //! What the nodes of a cluster share, kept in Redis (docs/cluster.md): the catalog and its
 //! generation, the id high-water marks, click-cap leases, conversion claims and cap-window
-//! totals, and each node's counters.
+//! totals, each node's counters, and the console's sign-outs and node beacons.
 //!
 //! This module is the only one that speaks Redis. Each operation is one round trip (a
 //! command, or a Lua script where several keys must change atomically), bounded by
@@ -19,6 +19,7 @@
 //! commit) is followed by `WAIT` for a replica ([`Shared::invoke_replicated`]).
 
 pub mod catalog;
+pub mod console;
 pub mod conversions;
 pub mod counters;
 pub mod leases;

@@ -1,6 +1,6 @@
 //! Process state shared by every request: the published [`Snapshot`] and what outlives a
 //! reload (the device cache, metrics, the click log, the cap counters and their saver, the
-//! conversion ledger; in cluster mode the handle on Redis). Changes of the catalog are in
+//! conversion ledger, the console's sessions; in cluster mode the handle on Redis). Changes of the catalog are in
 //! `edit`.
 //!
 //! The hot path takes one `load()` of the snapshot per request and keeps it to the end of
@@ -56,6 +56,8 @@ pub struct State {
     pub rebuilder: Rebuilder,
     /// Serialises reloads (never taken by requests).
     reloading: Mutex<()>,
+    /// Console sessions: how they are signed, the sign-outs seen here, the sign-in limit.
+    pub sessions: crate::console::session::Sessions,
 }
 
 /// Why an edit of the catalog was not applied (nothing was written or swapped).
@@ -219,6 +221,7 @@ impl State {
             state_lock: Mutex::new(Some(lock)),
             rebuilder: Rebuilder::start().map_err(state_error)?,
             reloading: Mutex::new(()),
+            sessions: crate::console::session::Sessions::new(clustered),
         }))
     }
 
@@ -292,12 +295,26 @@ impl State {
     /// Appends `change` to the audit log with the catalog generation now served; a failure
     /// is logged and counted, and the change stays (it is served already).
     fn audit(&self, change: &Change) {
+        self.append_audit(change, None);
+    }
+
+    /// Appends a write refused for `why` (nothing changed) to the audit log: a read-only
+    /// key's write (`api::access`). Blocks for the append's fsync.
+    pub fn audit_refusal(&self, change: &Change, why: &str) {
+        self.append_audit(change, Some(why));
+    }
+
+    fn append_audit(&self, change: &Change, refused: Option<&str>) {
         let snapshot = self.snapshot.load();
         let generation = match self.shared {
             Some(_) => snapshot.catalog_generation,
             None => snapshot.generation,
         };
-        let record = change.record(&snapshot.settings.node(), generation);
+        let node = snapshot.settings.node();
+        let record = match refused {
+            None => change.record(&node, generation),
+            Some(why) => change.refusal(&node, generation, why),
+        };
         if let Err(e) = crate::audit::append(&snapshot.settings.state_dir, &record) {
             self.metrics.audit_write_failures.inc();
             tracing::error!(error = %e, call = %record.call, generation, "cannot append to the audit log; the change is served but not audited");

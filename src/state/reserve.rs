@@ -24,16 +24,27 @@ pub(super) struct Reserver {
 }
 
 struct Book {
-    reservations: Mutex<Reservations>,
+    reservations: Mutex<Ledger>,
     metrics: Arc<Metrics>,
 }
 
+/// The reservations, and the newest generation they were made for.
+struct Ledger {
+    reservations: Reservations,
+    /// The generation of the newest snapshot reserved for: a table prepared but not yet
+    /// served is newer than the one a timed tick loads, and such a tick would give back the
+    /// leases just reserved for it (an offer capped by an API write would turn its next
+    /// clicks away as capped).
+    generation: u64,
+}
+
 impl Book {
-    fn lock(&self) -> MutexGuard<'_, Reservations> {
+    fn lock(&self) -> MutexGuard<'_, Ledger> {
         self.reservations.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One tick over `snapshot`'s capped offers (`elapsed` 0: not a timed tick).
+    /// One tick over `snapshot`'s capped offers (`elapsed` 0: not a timed tick), unless a
+    /// newer snapshot was reserved for already.
     fn tick(&self, snapshot: &Snapshot, elapsed: f64) {
         let now = crate::clock::unix_secs(std::time::SystemTime::now());
         let day = snapshot.calendar.window(Period::Day, now).start;
@@ -50,8 +61,15 @@ impl Book {
                 })
             })
             .collect();
-        let mut reservations = self.lock();
-        match reservations.tick(&offers, day, elapsed, Instant::now()) {
+        let mut ledger = self.lock();
+        if snapshot.generation < ledger.generation {
+            return;
+        }
+        ledger.generation = snapshot.generation;
+        match ledger
+            .reservations
+            .tick(&offers, day, elapsed, Instant::now())
+        {
             Ok(true) => self.metrics.state_saves.inc(),
             Ok(false) => {}
             Err(_) => self.metrics.state_save_failures.inc(),
@@ -67,7 +85,10 @@ impl Reserver {
         metrics: Arc<Metrics>,
     ) -> std::io::Result<Reserver> {
         let book = Arc::new(Book {
-            reservations: Mutex::new(Reservations::new(dir)),
+            reservations: Mutex::new(Ledger {
+                reservations: Reservations::new(dir),
+                generation: 0,
+            }),
             metrics,
         });
         book.tick(&snapshot.load(), 0.0);
@@ -104,7 +125,7 @@ impl Reserver {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let Err(e) = self.book.lock().give_back_all() {
+        if let Err(e) = self.book.lock().reservations.give_back_all() {
             self.book.metrics.state_save_failures.inc();
             tracing::error!(error = %e, "click reservations not given back at shutdown; the next start counts them as spent");
         }

@@ -972,3 +972,73 @@ fn logged_click_ids(nodes: Vec<Node>) -> Vec<String> {
     logged.sort();
     logged
 }
+
+/// The console in cluster mode (docs/console.md#cluster-mode): each node lists every node
+/// from its beacon, a session opened on one node holds on the others (they share the
+/// secrets it is signed with), and a sign-out on one ends it on every node (Redis keeps it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_sessions_hold_on_every_node_and_a_sign_out_ends_them_everywhere() {
+    let redis = Redis::start();
+    let nodes = nodes(NETWORK, &redis, 2);
+    let (a, b) = (nodes[0].addr(), nodes[1].addr());
+    let listed = eventually(Duration::from_secs(10), async || {
+        let r = request(
+            a,
+            "GET",
+            &format!("/api/2/cluster_nodes.json?api_key={API_KEY}"),
+            &[],
+        )
+        .await;
+        let v = ok(&r);
+        let up: Vec<&str> = v["response"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["state"] == "up")
+            .map(|n| n["node"].as_str().unwrap())
+            .collect();
+        up == ["node-0", "node-1"]
+    })
+    .await;
+    assert!(listed, "both nodes write their beacons");
+    let v = ok(&request(
+        a,
+        "GET",
+        &format!("/api/2/cluster_nodes.json?api_key={API_KEY}"),
+        &[],
+    )
+    .await);
+    assert_eq!(v["response"]["cluster"], true);
+    assert_eq!(v["response"]["this_node"], "node-0");
+    assert_eq!(v["response"]["redis_up"], true);
+    assert_eq!(
+        v["response"]["nodes"][1]["catalog_generation"],
+        v["response"]["catalog_generation"]
+    );
+
+    let session = sign_in(a, API_KEY).await;
+    let on_b = ok(&session.get(b, "session.json", "").await);
+    assert_eq!(
+        on_b["response"]["signed_in"], true,
+        "node B accepts node A's session"
+    );
+    assert_eq!(on_b["response"]["node"], "node-1");
+    assert_eq!(on_b["response"]["cluster"], true);
+    // Its anti-CSRF token holds there too.
+    ok(&session
+        .write(
+            b,
+            "update_affiliate.json",
+            &serde_json::json!({"affiliate_id": 100, "affiliate_name": "Renamed on B"}),
+        )
+        .await);
+    ok(&session
+        .write(b, "sign_out.json", &serde_json::json!({}))
+        .await);
+    let on_a = ok(&session.get(a, "session.json", "").await);
+    assert_eq!(
+        on_a["response"]["signed_in"], false,
+        "signed out on B ends it on A"
+    );
+    failure(&session.get(a, "offers.json", "").await, 401, None);
+}

@@ -13,6 +13,7 @@ mod cli;
 mod cluster;
 mod conditions;
 mod connections;
+mod console;
 mod device;
 mod geo;
 mod hostile;

@@ -5,6 +5,8 @@
 
 use std::collections::BTreeSet;
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
 use smartlink::api::calls::{Action, CALLS, Call};
 use smartlink::api::params::{Param, Presence, Type};
@@ -187,7 +189,7 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
                 .clone();
             let writes: BTreeSet<&str> = CALLS
                 .iter()
-                .filter(|c| matches!(c.action, Action::Write(_)))
+                .filter(|c| c.writes() && c.name != "batch.json")
                 .map(|c| c.name)
                 .collect();
             let named: BTreeSet<&str> = shapes
@@ -223,10 +225,17 @@ fn every_api_call_is_documented_with_its_method_and_parameters() {
         assert!(op["operationId"].is_string(), "{path}: operationId");
         assert!(op["summary"].is_string(), "{path}: summary");
         assert!(op["responses"]["200"].is_object(), "{path}: 200");
-        for code in ["400", "401", "405"] {
+        // `session.json` answers "signed_in": false rather than 401.
+        let codes: &[&str] = match call.action {
+            Action::Session => &["400", "405"],
+            _ => &["400", "401", "403", "405"],
+        };
+        for code in codes {
             assert!(op["responses"][code].is_object(), "{path}: {code}");
         }
-        let declared = names(call.params.iter().map(|p| p.name).chain(["api_key"]));
+        // The console's session calls take its cookie, not a key.
+        let key = (!call.needs_session()).then_some("api_key");
+        let declared = names(call.params.iter().map(|p| p.name).chain(key));
         if method == "get" {
             let params: Vec<&Value> = op["parameters"]
                 .as_array()
@@ -241,7 +250,9 @@ fn every_api_call_is_documented_with_its_method_and_parameters() {
             assert_eq!(documented.len(), params.len(), "{path}: a parameter twice");
             assert_eq!(documented, declared, "{path}: parameters");
             let get = |name: &str| params.iter().find(|p| p["name"] == name).copied();
-            assert_eq!(get("api_key").map(|p| &p["required"]), Some(&json!(true)));
+            if key.is_some() {
+                assert_eq!(get("api_key").map(|p| &p["required"]), Some(&json!(true)));
+            }
             for p in call.params {
                 let d = get(p.name).expect("documented");
                 let at = format!("{path} {}", p.name);
@@ -275,7 +286,7 @@ fn every_api_call_is_documented_with_its_method_and_parameters() {
                     .iter()
                     .filter(|p| p.presence == Presence::Required)
                     .map(|p| p.name)
-                    .chain(["api_key"]);
+                    .chain(key);
                 assert_eq!(names(required), names(expected), "{at}: required");
                 let form = media == "application/x-www-form-urlencoded";
                 for p in call.params {
@@ -654,6 +665,63 @@ async fn every_call_answers_in_its_documented_shape() {
         }
         called.insert(name);
     }
+    // The console's calls: statistics by hour (once the saver swept the click into its
+    // hour), offers, the audit log, the nodes.
+    let swept = eventually(Duration::from_secs(5), async || {
+        let r = api_get(s, "network_stats.json", &[]).await;
+        ok(&r)["response"]["totals"]["clicks"] == 1
+    })
+    .await;
+    assert!(swept, "the click reaches its hour");
+    for (name, args) in [
+        ("smart_link_hourly.json", json!({"smart_link_id": 1})),
+        ("network_stats.json", json!({"top": 3})),
+        ("offer_stats.json", json!({})),
+        (
+            "offer_stats.json",
+            json!({"offer_id": 11, "from": "2026-01-01T00:00:00Z"}),
+        ),
+        ("audit.json", json!({"row_limit": 5})),
+        ("cluster_nodes.json", json!({})),
+    ] {
+        let body = call(s, d, name, args, false).await;
+        if name == "network_stats.json" {
+            assert_eq!(body["response"]["totals"]["clicks"], 1);
+        }
+        called.insert(name);
+    }
+    // Its session: signed in with the key, read with the cookie, signed out with the cookie
+    // and its token.
+    let signed_out = Client::connect(s.addr)
+        .await
+        .send("GET", "/api/2/session.json", &[])
+        .await;
+    let body = ok(&signed_out);
+    conforms(
+        d,
+        answer_schema(d, "/api/2/session.json", "get", 200),
+        &body,
+        "session.json",
+    );
+    assert_eq!(body["response"], json!({"signed_in": false}));
+    call(s, d, "sign_in.json", json!({}), false).await;
+    let session = sign_in(s.addr, API_KEY).await;
+    let body = ok(&session.get(s.addr, "session.json", "").await);
+    conforms(
+        d,
+        answer_schema(d, "/api/2/session.json", "get", 200),
+        &body,
+        "session.json",
+    );
+    assert_eq!(body["response"]["role"], "admin");
+    let body = ok(&session.write(s.addr, "sign_out.json", &json!({})).await);
+    conforms(
+        d,
+        answer_schema(d, "/api/2/sign_out.json", "post", 200),
+        &body,
+        "sign_out.json",
+    );
+    called.extend(["session.json", "sign_in.json", "sign_out.json"]);
     // A preview, with the click in the log.
     s.state.records.sync();
     let body = call(
@@ -699,6 +767,16 @@ async fn documented_row_bounds_are_the_enforced_ones() {
         {"campaign_id": 2, "offer_id": 12, "affiliate_id": 200, "campaign_status": "active"}
     ]);
     let server = TestServer::start(TestConfig::new(&network.to_string())).await;
+    // Two records in the audit log.
+    for name in ["A", "B"] {
+        let r = api_post(
+            &server,
+            "update_affiliate.json",
+            json!({"affiliate_id": 100, "affiliate_name": name}),
+        )
+        .await;
+        ok(&r);
+    }
     let doc = doc();
     for call in CALLS
         .iter()

@@ -57,17 +57,22 @@ async fn a_missing_or_wrong_api_key_is_401_naming_api_key() {
 async fn every_call_demands_a_key_and_its_own_method() {
     let s = server().await;
     let before = catalog_bytes(&s);
-    assert_eq!(CALLS.len(), 26);
+    assert_eq!(CALLS.len(), 34);
     for call in &CALLS {
         let target = format!("/api/2/{}", call.name);
         let right = call.method.as_str();
-        // The right method without a key: 401.
+        // The right method without a key: 401 (the console's `session.json` says who is
+        // signed in: nobody).
         let r = if right == "GET" {
             s.get(&target, &[]).await
         } else {
             s.post_json(&target, &json!({})).await
         };
-        failure(&r, 401, Some("api_key"));
+        if call.name == "session.json" {
+            assert_eq!(ok(&r)["response"], json!({"signed_in": false}));
+        } else {
+            failure(&r, 401, Some("api_key"));
+        }
         // Any other method, even with a key: 405 with Allow.
         for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
             if method == right {

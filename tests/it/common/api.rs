@@ -159,3 +159,88 @@ pub async fn click(s: &TestServer, target: &str, headers: &[(&str, &str)]) -> St
     assert_eq!(r.status, StatusCode::FOUND, "{target}: {}", r.body);
     r.location().to_string()
 }
+
+/// A console session opened with `sign_in.json`: its cookie (`name=value`) and anti-CSRF
+/// token.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+/// Signs in to the console at `addr` with `key`; the answer must be a success.
+pub async fn sign_in(addr: SocketAddr, key: &str) -> Session {
+    let r = Client::connect(addr)
+        .await
+        .send_body(
+            "POST",
+            "/api/2/sign_in.json",
+            &[("content-type", "application/json")],
+            serde_json::json!({"api_key": key}).to_string().as_bytes(),
+        )
+        .await;
+    let body = ok(&r);
+    let cookie = r
+        .header("set-cookie")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    assert!(cookie.starts_with("smartlink_session="), "{r:?}");
+    Session {
+        cookie,
+        csrf: body["response"]["csrf_token"]
+            .as_str()
+            .expect("a token")
+            .to_string(),
+    }
+}
+
+impl Session {
+    /// `GET /api/2/{call}?{query}` with the session's cookie (and no key).
+    pub async fn get(&self, addr: SocketAddr, call: &str, query: &str) -> Reply {
+        request(
+            addr,
+            "GET",
+            &format!("/api/2/{call}?{query}"),
+            &[("cookie", &self.cookie)],
+        )
+        .await
+    }
+
+    /// `POST /api/2/{call}` with a JSON body, the cookie, and `headers` (the anti-CSRF token
+    /// and `Origin` are the caller's to give or leave out).
+    pub async fn post(
+        &self,
+        addr: SocketAddr,
+        call: &str,
+        body: &Value,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut all = vec![
+            ("content-type", "application/json"),
+            ("cookie", self.cookie.as_str()),
+        ];
+        all.extend_from_slice(headers);
+        Client::connect(addr)
+            .await
+            .send_body(
+                "POST",
+                &format!("/api/2/{call}"),
+                &all,
+                body.to_string().as_bytes(),
+            )
+            .await
+    }
+
+    /// A write as the console makes it: the cookie, `X-CSRF-Token` and the console's own
+    /// `Origin` (the test client sends `Host: localhost`).
+    pub async fn write(&self, addr: SocketAddr, call: &str, body: &Value) -> Reply {
+        self.post(
+            addr,
+            call,
+            body,
+            &[("x-csrf-token", &self.csrf), ("origin", "http://localhost")],
+        )
+        .await
+    }
+}

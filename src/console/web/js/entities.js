@@ -1,0 +1,306 @@
+// Offers, campaigns and affiliates: lists paged by the server, and their forms (status,
+// URLs, caps, payouts; campaign tracking links ready to copy). A form sends only what was
+// changed, as the entity's own update call, and shows the server's errors beside the fields.
+(function () {
+  'use strict';
+  const SL = window.SL;
+  const h = SL.h;
+  const f = SL.fmt;
+
+  const PAGE = 50;
+  const STATUSES = [['active', 'Active'], ['paused', 'Paused'], ['deleted', 'Deleted']];
+  const CAPS = [['daily_clicks', 'Daily clicks'], ['daily_conversions', 'Daily conversions'], ['weekly_conversions', 'Weekly conversions'], ['monthly_conversions', 'Monthly conversions'], ['total_conversions', 'Total conversions']];
+
+  // A paged list page: `call` answers `response[key]` and `total_rows`; rows from 1.
+  function listPage(el, route, o) {
+    const state = { page: Math.max(1, Number(route.query.get('page')) || 1), status: route.query.get('status') || '' };
+    let disposed = false;
+    const results = h('div', { attrs: { 'aria-live': 'polite' } }, SL.loading());
+    const filter = o.statusField ? SL.select(o.statusField, [['', 'Any status']].concat(STATUSES), state.status) : null;
+    if (filter) {
+      filter.id = SL.id('status');
+      filter.addEventListener('change', () => { state.page = 1; load(); });
+    }
+    el.append(
+      SL.header(o.title, o.sub, SL.canWrite() ? [SL.linkButton(o.newLabel, o.newHref, 'primary')] : []),
+      filter ? h('div', { class: 'controls' }, h('div', { class: 'inline-field' }, h('label', { for: filter.id, text: 'Status' }), filter)) : null,
+      results);
+    async function load() {
+      if (filter) state.status = filter.value;
+      SL.setQuery({ page: state.page > 1 ? state.page : null, status: state.status });
+      try {
+        const params = { start_at_row: (state.page - 1) * PAGE + 1, row_limit: PAGE };
+        if (filter && state.status) params[o.statusField] = state.status;
+        const [r, extra] = await Promise.all([SL.api.get(o.call, params), o.extra ? o.extra() : null]);
+        if (disposed) return;
+        const items = r.response[o.key];
+        const [count, pager] = SL.pager(state.page, PAGE, items.length, r.response.total_rows, o.noun, (p) => { state.page = p; load(); });
+        SL.clear(results).append(count, SL.table(o.title, o.columns(extra), items, state.status ? 'None with this status.' : o.empty), pager || '');
+      } catch (e) {
+        if (!disposed) SL.failed(results, e, load);
+      }
+    }
+    load();
+    return { dispose() { disposed = true; } };
+  }
+
+  // Saves a form: `call` with `params`; on success goes to `next(answer)`.
+  function submitter(form, call, params, next, scope) {
+    return async function (e) {
+      e.preventDefault();
+      SL.clearErrors(form);
+      let p;
+      try {
+        p = params();
+      } catch (err) {
+        SL.showErrors(form, err);
+        return;
+      }
+      if (p === null) {
+        SL.notify('Nothing changed.');
+        location.hash = next(null);
+        return;
+      }
+      const save = form.querySelector('button[type=submit]');
+      save.disabled = true;
+      try {
+        const r = await SL.api.post(call, p);
+        SL.notify('Saved.');
+        location.hash = next(r);
+      } catch (err) {
+        save.disabled = false;
+        SL.showErrors(form, err, scope);
+      }
+    };
+  }
+
+  // The changed members of `now` against `was` (text compared), or null when none; `id`
+  // names the entity.
+  function changes(id, now, was) {
+    const out = {};
+    for (const [k, v] of Object.entries(now)) if (!SL.same(v, was[k])) out[k] = v;
+    return Object.keys(out).length ? Object.assign(id, out) : null;
+  }
+
+  const blankToNull = (t) => (t.trim() === '' ? null : t.trim());
+
+  // ---------------------------------------------------------------------------------------
+  // Offers.
+
+  SL.pages.offers = (el, route) => listPage(el, route, {
+    title: 'Offers', sub: 'Lifetime clicks and earnings; caps in their current window (' + SL.tz() + ').',
+    call: 'offers.json', key: 'offers', noun: 'offers', statusField: 'offer_status',
+    newLabel: 'New offer', newHref: '#/offers/new',
+    empty: 'No offers yet.' + (SL.canWrite() ? ' Create one with “New offer”.' : ''),
+    extra: async () => new Map((await SL.api.get('offer_stats.json')).response.offers.map((o) => [o.offer_id, o])),
+    columns: (stats) => [
+      { label: 'Id', class: 'num', value: (o) => String(o.offer_id) },
+      { label: 'Name', value: (o) => h('a', { href: '#/offers/' + o.offer_id, text: o.offer_name }) },
+      { label: 'Status', value: (o) => SL.badge(o.offer_status) },
+      { label: 'Payout', class: 'num', value: (o) => f.money(o.payout) },
+      { label: 'Clicks', class: 'num', value: (o) => f.int(stats.get(o.offer_id) ? stats.get(o.offer_id).clicks : 0) },
+      { label: 'EPC per click', class: 'num', value: (o) => f.epc(stats.get(o.offer_id) ? stats.get(o.offer_id).epc : null) },
+      { label: 'Caps', value: (o) => capsCell(stats.get(o.offer_id)) },
+      { label: 'URL', value: (o) => h('code', { class: 'url', text: o.offer_url }) },
+    ],
+  });
+
+  function capsCell(stats) {
+    if (!stats || !stats.caps || !stats.caps.length) return 'none';
+    return h('span', { class: 'caps' }, stats.caps.map((c) => h('span', { class: 'cap-line' }, c.cap.replace(/_/g, ' ') + ' ', SL.capBar(c))));
+  }
+
+  SL.pages.offer = async function (el, route) {
+    const isNew = route.args[0] === 'new';
+    const id = isNew ? null : Number(route.args[0]);
+    let o = { offer_name: '', offer_status: 'active', offer_url: '', payout: '0', postback_token: null, landing_page_rotation: false, caps: {} };
+    let stats = null;
+    if (!isNew) {
+      const [r, s] = await Promise.all([SL.api.get('offers.json', { offer_id: id }), SL.api.get('offer_stats.json', { offer_id: id })]);
+      o = r.response.offers[0];
+      if (!o) throw new SL.ApiError(404, [{ field: null, message: 'offer ' + id + ' does not exist' }]);
+      stats = s.response.offers[0];
+    }
+    const c = {
+      offer_name: SL.input('offer_name', o.offer_name),
+      offer_status: SL.select('offer_status', STATUSES, o.offer_status),
+      offer_url: SL.input('offer_url', o.offer_url, { type: 'url' }),
+      payout: SL.input('payout', o.payout, { attrs: { inputmode: 'decimal' } }),
+      postback_token: SL.input('postback_token', o.postback_token || '', { attrs: { autocomplete: 'off' } }),
+      landing_page_rotation: h('input', { type: 'checkbox', name: 'landing_page_rotation', checked: o.landing_page_rotation }),
+    };
+    const caps = CAPS.map(([k]) => [k, SL.input(k, o.caps && o.caps[k] !== null && o.caps[k] !== undefined ? o.caps[k] : '', { type: 'number', attrs: { min: 0, placeholder: 'no cap' } })]);
+    const skip = ['offer_id', 'offer_name', 'offer_url', 'offer_status', 'postback_token', 'payout', 'landing_page_rotation'].concat(CAPS.map(([k]) => k));
+    const conditions = await SL.conditionFields(isNew ? 'offer.json' : 'update_offer.json', o, skip);
+    const form = h('form', { class: 'form', novalidate: true },
+      SL.formErrors(),
+      h('fieldset', { class: 'card' }, h('legend', { text: 'Offer' }),
+        SL.field('Name', c.offer_name, { name: 'offer_name' }),
+        SL.field('Status', c.offer_status, { name: 'offer_status', hint: 'Only active offers receive traffic.' }),
+        SL.field('Offer URL', c.offer_url, { name: 'offer_url', wide: true, hint: 'Absolute http(s) URL; macros such as {click_id}, {affiliate_id}, {s1} may follow the host.' }),
+        SL.field('Payout (revenue per conversion)', c.payout, { name: 'payout', hint: 'An exact decimal such as 2.50, counted when a postback gives no amount.' }),
+        SL.field('Postback token', c.postback_token, { name: 'postback_token', hint: '8 to 255 characters that this offer\'s postbacks must carry; empty: the network-wide token.' }),
+        SL.field('Landing page rotation', c.landing_page_rotation, { name: 'landing_page_rotation', hint: 'Send routed clicks to the offer\'s landing pages, drawn by weight.' })),
+      h('fieldset', { class: 'card' }, h('legend', { text: 'Caps (windows in ' + SL.tz() + ')' }),
+        h('div', { class: 'row-fields' }, caps.map(([k, input]) => SL.field(CAPS.find(([n]) => n === k)[1], input, { name: k })))),
+      h('details', { class: 'card' }, h('summary', { text: 'Targeting conditions' }), conditions.el),
+      SL.formActions(isNew ? 'Create offer' : 'Save', '#/offers'));
+    form.addEventListener('submit', submitter(form, isNew ? 'offer.json' : 'update_offer.json', () => {
+      const now = {
+        offer_name: c.offer_name.value.trim(),
+        offer_status: c.offer_status.value,
+        offer_url: c.offer_url.value.trim(),
+        payout: c.payout.value.trim(),
+        postback_token: blankToNull(c.postback_token.value),
+        landing_page_rotation: c.landing_page_rotation.checked,
+      };
+      for (const [k, input] of caps) now[k] = input.value.trim() === '' ? null : Number(input.value);
+      const values = conditions.read();
+      for (const fld of conditions.fields) now[fld.name] = values[fld.name] === null ? fld.empty : values[fld.name];
+      if (isNew) {
+        for (const [k, v] of Object.entries(now)) if (v === null || v === '' || (Array.isArray(v) && !v.length) || v === false) delete now[k];
+        return now;
+      }
+      const was = Object.assign({}, o, o.caps, { postback_token: o.postback_token || null });
+      for (const fld of conditions.fields) {
+        const v = SL.conditionValue(fld.kind, o[fld.name]);
+        was[fld.name] = v === null ? fld.empty : v;
+      }
+      return changes({ offer_id: id }, now, was);
+    }, (r) => '#/offers/' + (isNew ? r.offer.offer_id : id)));
+    el.append(SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
+      ['Clicks (lifetime)', f.int(stats.clicks)], ['Conversions', f.int(stats.conversions)], ['Revenue', f.money(stats.revenue)],
+      ['EPC per click', f.epc(stats.epc)], ['Capped clicks', f.int(stats.capped_clicks)], ['Now', stats.capped ? 'capped (' + stats.capped.replace(/_/g, ' ') + ')' : 'open'],
+    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form));
+  };
+
+  // ---------------------------------------------------------------------------------------
+  // Campaigns.
+
+  SL.pages.campaigns = (el, route) => listPage(el, route, {
+    title: 'Campaigns', sub: 'One affiliate\'s link to one offer; copy a tracking link to hand it out.',
+    call: 'campaigns.json', key: 'campaigns', noun: 'campaigns', statusField: 'campaign_status',
+    newLabel: 'New campaign', newHref: '#/campaigns/new',
+    empty: 'No campaigns yet.' + (SL.canWrite() ? ' Create one with “New campaign”.' : ''),
+    columns: () => [
+      { label: 'Id', class: 'num', value: (c) => h('a', { href: '#/campaigns/' + c.campaign_id, text: String(c.campaign_id) }) },
+      { label: 'Offer', value: (c) => h('a', { href: '#/offers/' + c.offer_id, text: (c.offer_name || 'Offer') + ' (' + c.offer_id + ')' }) },
+      { label: 'Affiliate', value: (c) => (c.affiliate_name || 'Affiliate') + ' (' + c.affiliate_id + ')' },
+      { label: 'Status', value: (c) => SL.badge(c.campaign_status) },
+      { label: 'Tracking link', value: (c) => SL.copyable('Tracking link of campaign ' + c.campaign_id, c.tracking_link) },
+    ],
+  });
+
+  async function options(call, key, id, name, params) {
+    const r = await SL.api.get(call, params);
+    const items = r.response ? r.response[key] : r[key];
+    return items.map((x) => [x[id], x[name] + ' (' + x[id] + ')']);
+  }
+
+  SL.pages.campaign = async function (el, route) {
+    if (route.args[0] === 'new') return newCampaign(el);
+    const id = Number(route.args[0]);
+    const r = await SL.api.get('campaigns.json', { campaign_id: id });
+    const cp = r.response.campaigns[0];
+    if (!cp) throw new SL.ApiError(404, [{ field: null, message: 'campaign ' + id + ' does not exist' }]);
+    const [creatives, pages] = await Promise.all([
+      options('creatives.json', 'creatives', 'creative_id', 'creative_name', { offer_id: cp.offer_id }),
+      options('landing_pages.json', 'landing_pages', 'landing_page_id', 'landing_page_name', { offer_id: cp.offer_id }),
+    ]);
+    const status = SL.select('campaign_status', STATUSES, cp.campaign_status);
+    const creative = SL.select('creative_id', [['', 'None']].concat(creatives), cp.creative_id || '');
+    // The list answer does not name the landing page: "keep" leaves it as it is.
+    const page = SL.select('landing_page_id', [['keep', 'Keep as it is'], ['', 'None (the offer\'s URL or rotation)']].concat(pages), 'keep');
+    const form = h('form', { class: 'form card', novalidate: true }, SL.formErrors(),
+      SL.field('Status', status, { name: 'campaign_status', hint: 'Only active campaigns record clicks.' }),
+      SL.field('Creative', creative, { name: 'creative_id' }),
+      SL.field('Landing page', page, { name: 'landing_page_id' }),
+      SL.formActions('Save', '#/campaigns'));
+    form.addEventListener('submit', submitter(form, 'update_campaign.json', () => {
+      const now = { campaign_status: status.value, creative_id: creative.value === '' ? null : Number(creative.value) };
+      const p = changes({ campaign_id: id }, now, { campaign_status: cp.campaign_status, creative_id: cp.creative_id || null }) || { campaign_id: id };
+      if (page.value !== 'keep') p.landing_page_id = page.value === '' ? null : Number(page.value);
+      return Object.keys(p).length > 1 ? p : null;
+    }, () => '#/campaigns/' + id));
+    el.append(SL.header('Campaign ' + id, (cp.offer_name || '') + ' · ' + (cp.affiliate_name || '') + ' · created ' + f.time(cp.date_created) + ' (' + SL.tz() + ')'),
+      SL.copyable('Tracking link', cp.tracking_link), SL.lockIfReadOnly(form));
+    return null;
+  };
+
+  async function newCampaign(el) {
+    const [offers, affiliates] = await Promise.all([
+      options('offers.json', 'offers', 'offer_id', 'offer_name', { offer_status: 'active', row_limit: 5000 }),
+      options('affiliates.json', 'affiliates', 'affiliate_id', 'affiliate_name', { row_limit: 5000 }),
+    ]);
+    const c = {
+      offer_id: SL.select('offer_id', [['', 'Choose…']].concat(offers), ''),
+      affiliate_id: SL.select('affiliate_id', [['', 'Choose…']].concat(affiliates), ''),
+      display_link_type_id: SL.select('display_link_type_id', [['1', 'Standard (/rd/r.php?sid=…)'], ['2', 'Encoded (/rd/token)'], ['3', 'Vanity domain']], '1'),
+      sub_affiliate: SL.input('sub_affiliate', ''),
+      coupon_code: SL.input('coupon_code', ''),
+    };
+    const form = h('form', { class: 'form card', novalidate: true }, SL.formErrors(),
+      SL.field('Offer (active)', c.offer_id, { name: 'offer_id' }),
+      SL.field('Affiliate', c.affiliate_id, { name: 'affiliate_id' }),
+      SL.field('Tracking link type', c.display_link_type_id, { name: 'display_link_type_id' }),
+      SL.field('Sub affiliate', c.sub_affiliate, { name: 'sub_affiliate', hint: 'The s1 of clicks whose link carries none.' }),
+      SL.field('Coupon code', c.coupon_code, { name: 'coupon_code' }),
+      SL.formActions('Create campaign', '#/campaigns'));
+    form.addEventListener('submit', submitter(form, 'campaign.json', () => {
+      const p = {};
+      for (const [k, input] of Object.entries(c)) if (input.value.trim() !== '') p[k] = input.value.trim();
+      return p;
+    }, (r) => '#/campaigns/' + r.campaign.campaign_id));
+    el.append(SL.header('New campaign'), SL.lockIfReadOnly(form));
+  }
+
+  // ---------------------------------------------------------------------------------------
+  // Affiliates.
+
+  SL.pages.affiliates = (el, route) => listPage(el, route, {
+    title: 'Affiliates', sub: 'The partners who send traffic.',
+    call: 'affiliates.json', key: 'affiliates', noun: 'affiliates',
+    newLabel: 'New affiliate', newHref: '#/affiliates/new',
+    empty: 'No affiliates yet.' + (SL.canWrite() ? ' Create one with “New affiliate”.' : ''),
+    columns: () => [
+      { label: 'Id', class: 'num', value: (a) => String(a.affiliate_id) },
+      { label: 'Name', value: (a) => h('a', { href: '#/affiliates/' + a.affiliate_id, text: a.affiliate_name }) },
+    ],
+  });
+
+  SL.pages.affiliate = async function (el, route) {
+    const isNew = route.args[0] === 'new';
+    const id = isNew ? null : Number(route.args[0]);
+    let a = { affiliate_name: '' };
+    if (!isNew) {
+      a = (await SL.api.get('affiliates.json', { affiliate_id: id })).response.affiliates[0];
+      if (!a) throw new SL.ApiError(404, [{ field: null, message: 'affiliate ' + id + ' does not exist' }]);
+    }
+    const name = SL.input('affiliate_name', a.affiliate_name);
+    const form = h('form', { class: 'form card', novalidate: true }, SL.formErrors(),
+      SL.field('Name', name, { name: 'affiliate_name' }),
+      SL.formActions(isNew ? 'Create affiliate' : 'Save', '#/affiliates'));
+    form.addEventListener('submit', submitter(form, isNew ? 'affiliate.json' : 'update_affiliate.json', () => (isNew
+      ? { affiliate_name: name.value.trim() }
+      : changes({ affiliate_id: id }, { affiliate_name: name.value.trim() }, a)), (r) => '#/affiliates/' + (isNew ? r.affiliate.affiliate_id : id)));
+    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id), SL.lockIfReadOnly(form));
+    if (isNew) return;
+    const [links, campaigns] = await Promise.all([
+      SL.api.get('smart_links.json', { affiliate_id: id, row_limit: 100 }),
+      SL.api.get('campaigns.json', { affiliate_id: id, row_limit: 100 }),
+    ]);
+    el.append(
+      SL.table('Smart links of this affiliate (first 100)', [
+        { label: 'Id', class: 'num', value: (l) => String(l.smart_link_id) },
+        { label: 'Name', value: (l) => h('a', { href: '#/links/' + l.smart_link_id, text: l.smart_link_name }) },
+        { label: 'Status', value: (l) => SL.badge(l.smart_link_status) },
+        { label: 'Tracking URL', value: (l) => SL.copyable('Tracking URL of smart link ' + l.smart_link_id, l.tracking_url) },
+      ], links.response.smart_links, 'This affiliate has no smart link.'),
+      SL.table('Campaigns of this affiliate (first 100)', [
+        { label: 'Id', class: 'num', value: (c) => h('a', { href: '#/campaigns/' + c.campaign_id, text: String(c.campaign_id) }) },
+        { label: 'Offer', value: (c) => (c.offer_name || 'Offer') + ' (' + c.offer_id + ')' },
+        { label: 'Status', value: (c) => SL.badge(c.campaign_status) },
+        { label: 'Tracking link', value: (c) => SL.copyable('Tracking link of campaign ' + c.campaign_id, c.tracking_link) },
+      ], campaigns.response.campaigns, 'This affiliate has no campaign.'));
+  };
+})();

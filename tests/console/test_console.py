@@ -1,0 +1,535 @@
+"""The operator console in a real browser (headless Chromium through Playwright) against a
+real `smartlink serve` that received real traffic first. Run with `tests/console/run.py`
+(README: Tests); numbered so that they run in the order of a session: the edits come after
+the read-only checks of the figures they would change.
+"""
+
+import json
+import math
+import os
+import threading
+import time
+import unittest
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from playwright.sync_api import sync_playwright
+
+import harness as H
+
+PAGES = [
+    "#/", "#/?period=7d", "#/links", "#/links?q=rotator", "#/links/301", "#/links/303",
+    "#/links/301/edit", "#/links/new", "#/explain?link=301", "#/offers", "#/offers/12",
+    "#/offers/new", "#/campaigns", "#/campaigns/98001", "#/campaigns/new", "#/affiliates",
+    "#/affiliates/100", "#/affiliates/new", "#/audit",
+]
+
+# Set up once for the module: the server, its traffic, the browser.
+S = None
+SENT = None
+PW = None
+BROWSER = None
+URLS = []
+REPORT = {}
+
+
+def setUpModule():
+    global S, SENT, PW, BROWSER
+    S = H.Server(H.test_network())
+    SENT = H.send_traffic(S)
+    PW = sync_playwright().start()
+    BROWSER = H.launch(PW)
+
+
+def tearDownModule():
+    if BROWSER:
+        BROWSER.close()
+    if PW:
+        PW.stop()
+    if S:
+        S.stop()
+    if REPORT:
+        print("\nconsole measurements:\n" + json.dumps(REPORT, indent=2))
+
+
+class Console(unittest.TestCase):
+    """One browser context per test; signed in with the admin key unless it says otherwise."""
+
+    def open(self, key=H.ADMIN_KEY, width=1280, height=900, server=None):
+        server = server or S
+        self.context = BROWSER.new_context(viewport={"width": width, "height": height})
+        self.page = self.context.new_page()
+        self.watch = H.Watch(self.page)
+        if key:
+            H.sign_in(self.page, server, key)
+        return self.page
+
+    def tearDown(self):
+        if getattr(self, "watch", None):
+            URLS.extend(self.watch.urls)
+        if getattr(self, "context", None):
+            self.context.close()
+
+    def visit(self, hash_, server=None):
+        server = server or S
+        self.page.goto(server.console + hash_)
+        H.wait_idle(self.page, "#main h1")
+
+    def clean(self, where):
+        problems = self.watch.take()
+        self.assertEqual(problems, [], where)
+
+    def chart(self, name):
+        self.page.wait_for_function("n => window.SL && SL.charts[n]", arg=name)
+        return self.page.evaluate("n => SL.charts[n]", name)
+
+    # -------------------------------------------------------------------------------------
+
+    def test_01_sign_in_and_sign_out_with_the_cookie_flags(self):
+        page = self.open(key=None)
+        page.goto(S.console)
+        page.wait_for_selector("#api-key")
+        self.clean("the sign-in page")
+        self.assertEqual(page.get_attribute("#api-key", "type"), "password")
+        self.watch.expect(401)
+        page.fill("#api-key", "not-a-key")
+        page.click("form.sign-in button[type=submit]")
+        page.wait_for_function("() => document.querySelector('#api-key-error').textContent")
+        self.assertIn("not an API key", page.text_content("#api-key-error"))
+        self.assertEqual(page.get_attribute("#api-key", "aria-invalid"), "true")
+        self.watch.take()
+        page.fill("#api-key", H.ADMIN_KEY)
+        page.click("form.sign-in button[type=submit]")
+        page.wait_for_selector(".topbar .role")
+        self.assertEqual(page.text_content(".topbar .role"), "Administrator")
+        cookies = [c for c in self.context.cookies() if c["name"] == "smartlink_session"]
+        self.assertEqual(len(cookies), 1)
+        cookie = cookies[0]
+        self.assertTrue(cookie["httpOnly"])
+        self.assertEqual(cookie["sameSite"], "Strict")
+        self.assertEqual(cookie["path"], "/api/2/")
+        self.assertFalse(cookie["secure"], "plain http, no proxy saying https")
+        self.assertGreater(cookie["expires"], time.time() + 7 * 3600)
+        self.assertNotIn("smartlink_session", page.evaluate("document.cookie"), "HttpOnly")
+        self.assertEqual(page.evaluate("localStorage.length + sessionStorage.length"), 0)
+        H.wait_idle(page, "#main h1")
+        self.clean("signed in")
+        page.click("#sign-out")
+        page.wait_for_selector("#api-key")
+        self.assertIn("signed out", page.text_content("form.sign-in"))
+        self.assertEqual([c for c in self.context.cookies() if c["name"] == "smartlink_session"], [])
+        self.clean("signed out")
+        # The signed-out token is refused by the server, not just forgotten by the browser.
+        status, _, body = S.request(S.admin, "GET", "/api/2/session.json",
+                                    headers={"Cookie": f"smartlink_session={cookie['value']}"})
+        self.assertEqual(json.loads(body)["response"], {"signed_in": False})
+        status, _, _ = S.request(S.admin, "GET", "/api/2/offers.json",
+                                 headers={"Cookie": f"smartlink_session={cookie['value']}"})
+        self.assertEqual(status, 401)
+
+    def test_02_every_page_renders_without_errors_at_desktop_and_phone_width(self):
+        for width, height in ((1280, 900), (390, 844)):
+            self.open(width=width, height=height)
+            for hash_ in PAGES:
+                self.visit(hash_)
+                where = f"{hash_} at {width}px"
+                self.assertTrue(self.page.text_content("#main h1").strip(), where)
+                self.assertEqual(self.page.locator(".error-box:visible").count(), 0, where)
+                overflow = self.page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+                self.assertLessEqual(overflow, 0, f"{where}: the page scrolls sideways")
+                self.clean(where)
+            self.context.close()
+            URLS.extend(self.watch.urls)
+            self.context = None
+        self.watch = None
+
+    def compare_network(self, period):
+        self.visit("#/" + ("" if period == "24h" else "?period=" + period))
+        clicks = self.chart("overview.clicks")
+        x = clicks["x"]
+        self.assertEqual(len(x), 24 if period == "24h" else 168)
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        api = S.api("network_stats.json", **{"from": iso(x[0]), "to": iso(x[-1] + 3600)})["response"]
+        self.assertEqual([iso(t) for t in x], api["hours"])
+        self.assertEqual(clicks["series"]["Clicks"], api["clicks"])
+        self.assertEqual(clicks["series"]["Routed"], api["routed"])
+        self.assertEqual(clicks["series"]["Fallbacks"],
+                         [c - r for c, r in zip(api["clicks"], api["routed"])])
+        fallbacks = self.chart("overview.fallbacks")["series"]
+        for label, reason in (("No match", "no_match"), ("All capped", "all_capped"), ("Bot", "bot"),
+                              ("Inactive link", "inactive"), ("Anonymous network", "anonymous")):
+            self.assertEqual(fallbacks[label], api["fallback"][reason], label)
+        self.assertEqual(self.chart("overview.fill_rate")["series"]["Fill rate"], api["fill_rate"])
+        earnings = self.chart("overview.conversions")["series"]
+        self.assertEqual(earnings["Conversions"], api["conversions"])
+        self.assertEqual(earnings["Revenue"], [float(v) for v in api["revenue"]])
+        self.assertEqual(self.chart("overview.epc")["series"]["EPC"],
+                         [None if v is None else float(v) for v in api["epc"]])
+        # And both equal what was sent.
+        self.assertEqual(sum(clicks["series"]["Clicks"]), SENT["clicks"])
+        self.assertEqual(sum(earnings["Conversions"]), SENT["conversions"])
+        self.assertEqual(sum(fallbacks["Bot"]), 20)
+        self.assertEqual(sum(fallbacks["Inactive link"]), 12)
+        tiles = self.page.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('.tile')].map(t => "
+            "[t.querySelector('dt').textContent, t.querySelector('dd').textContent]))")
+        self.assertEqual(tiles["Clicks"], f"{SENT['clicks']:,}")
+        self.clean(f"overview {period}")
+
+    def test_03_the_overviews_charts_draw_the_apis_numbers(self):
+        self.open()
+        self.compare_network("24h")
+        self.compare_network("7d")
+
+    def test_04_a_links_charts_draw_the_apis_numbers(self):
+        self.open()
+        self.visit("#/links/301")
+        clicks = self.chart("link.clicks")
+        x = clicks["x"]
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        rng = {"from": iso(x[0]), "to": iso(x[-1] + 3600)}
+        hourly = S.api("smart_link_hourly.json", smart_link_id=301, **rng)["response"]
+        stats = S.api("smart_link_stats.json", smart_link_id=301, **rng)["response"]
+        names = {o["offer_id"]: o["offer_name"] for o in S.api("offers.json")["response"]["offers"]}
+        for o in hourly["offers"]:
+            label = f"{names[o['offer_id']]} ({o['offer_id']})"
+            self.assertEqual(clicks["series"][label], o["routed"], label)
+        self.assertEqual(clicks["series"]["Fallback"],
+                         [c - r for c, r in zip(hourly["clicks"], hourly["routed"])])
+        fill = self.chart("link.fill_rate")["series"]
+        self.assertEqual(fill["Fill rate"], hourly["fill_rate"])
+        self.assertEqual(fill["Bot"], hourly["fallback"]["bot"])
+        epc = self.chart("link.epc")
+        self.assertEqual(epc["values"], [0 if o["epc"] is None else float(o["epc"]) for o in stats["offers"]])
+        # The two calls agree, and with what was sent.
+        for o, s in zip(hourly["offers"], stats["offers"]):
+            self.assertEqual(sum(o["routed"]), s["routed"])
+        self.assertEqual(sum(sum(s) for s in clicks["series"].values()), SENT["links"]["/sl?id=301"])
+        self.assertEqual(sum(fill["Bot"]), 20)
+        self.clean("link 301")
+
+    def test_05_a_read_only_key_sees_everything_and_changes_nothing(self):
+        before = S.catalog()
+        refused = S.metric("smartlink_api_read_only_refusals_total")
+        page = self.open(key=H.READ_KEY)
+        self.assertEqual(page.text_content(".topbar .role"), "Read only")
+        for hash_ in PAGES:
+            self.visit(hash_)
+            self.clean(f"read-only {hash_}")
+        self.visit("#/links")
+        self.assertEqual(page.locator("text=New smart link").count(), 0)
+        self.visit("#/links/301")
+        self.assertEqual(page.locator(".page-header a", has_text="Edit").count(), 0)
+        self.visit("#/links/301/edit")
+        self.assertTrue(page.is_disabled("form button[type=submit]"))
+        self.assertIn("read-only", page.text_content("form .form-actions").lower())
+        self.assertTrue(page.is_disabled("input[data-field=smart_link_name]"))
+        # The page's own session cannot write either, token and all.
+        self.watch.expect(403)
+        status = page.evaluate("""async () => (await fetch('/api/2/update_affiliate.json', {
+            method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': SL.session.csrf_token},
+            body: JSON.stringify({affiliate_id: 100, affiliate_name: 'Read only was here'})})).status""")
+        self.assertEqual(status, 403)
+        self.watch.take()
+        # Every write call of the API, by the key itself.
+        doc = json.loads(S.request(S.admin, "GET", "/api/2/openapi.json")[2])
+        writes = [p for p, item in doc["paths"].items()
+                  if p.startswith("/api/2/") and "post" in item
+                  and p not in ("/api/2/sign_in.json", "/api/2/sign_out.json")]
+        self.assertGreaterEqual(len(writes), 15)
+        for path in writes:
+            status, answer = S.post(path.rsplit("/", 1)[1], {"smart_link_id": 301}, key=H.READ_KEY)
+            self.assertEqual(status, 403, f"{path}: {answer}")
+        self.assertEqual(S.catalog(), before, "nothing changed")
+        self.assertEqual(S.metric("smartlink_api_read_only_refusals_total"), refused + len(writes) + 1)
+        audit = S.api("audit.json", row_limit=500)["response"]["records"]
+        self.assertEqual(sum(1 for r in audit if r.get("refused") == "read_only"), len(writes) + 1)
+
+    def test_06_a_cross_site_form_post_and_a_write_without_the_token_are_refused(self):
+        page = self.open()
+        before = S.catalog()
+        affiliates = S.api("affiliates.json")["response"]["affiliates"]
+        csrf = S.metric('smartlink_console_session_refusals_total{reason="csrf"}')
+        target = f"http://{S.admin}/api/2/update_affiliate.json"
+
+        class Evil(BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = (f'<!doctype html><form method="post" action="{target}">'
+                        '<input name="affiliate_id" value="100">'
+                        '<input name="affiliate_name" value="Hacked"></form>'
+                        '<script>document.forms[0].submit()</script>').encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        evil = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+        threading.Thread(target=evil.serve_forever, daemon=True).start()
+        try:
+            self.watch.expect(401, 403)
+            with page.expect_navigation(url=target):
+                page.goto(f"http://localhost:{evil.server_address[1]}/")
+            answer = json.loads(page.inner_text("body"))
+            self.assertEqual(answer["request_status"], "Failure", answer)
+        finally:
+            evil.shutdown()
+        # A write from the console's own origin with its cookie but without the token.
+        self.visit("#/")
+        answer = page.evaluate("""async () => {
+            const r = await fetch('/api/2/update_affiliate.json', {
+                method: 'POST', credentials: 'same-origin',
+                headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({affiliate_id: 100, affiliate_name: 'No token'})});
+            return [r.status, await r.json()];
+        }""")
+        self.assertEqual(answer[0], 403, answer)
+        self.assertIn("X-CSRF-Token", answer[1]["errors"][0]["message"])
+        # With the token but from another origin.
+        cookie = next(c for c in self.context.cookies() if c["name"] == "smartlink_session")
+        token = page.evaluate("SL.session.csrf_token")
+        status, answer = S.post("update_affiliate.json", {"affiliate_id": 100, "affiliate_name": "Other origin"},
+                                key=None, headers={"Cookie": f"smartlink_session={cookie['value']}",
+                                                   "X-CSRF-Token": token, "Origin": "http://evil.example"})
+        self.assertEqual(status, 403, answer)
+        self.assertEqual(S.api("affiliates.json")["response"]["affiliates"], affiliates)
+        self.assertEqual(S.catalog(), before)
+        self.assertGreaterEqual(S.metric('smartlink_console_session_refusals_total{reason="csrf"}'), csrf + 2)
+        self.watch.take()
+
+    def test_07_a_bad_url_template_shows_the_servers_message_beside_the_field_and_changes_nothing(self):
+        page = self.open()
+        before = S.catalog()
+        audited = S.api("audit.json")["response"]["total_rows"]
+        self.visit("#/links/301/edit")
+        bad = "https://{s1}.example.com/landing"
+        page.fill("input[data-field=fallback_url]", bad)
+        page.fill("li[data-offer-id='12'] input[data-field=offer_weight]", "55")
+        self.watch.expect(400)
+        page.click("form button[type=submit]")
+        page.wait_for_function(
+            "() => document.querySelector('input[data-field=fallback_url]').getAttribute('aria-invalid') === 'true'")
+        field = page.locator("input[data-field=fallback_url]")
+        error_id = field.get_attribute("id") + "-error"
+        shown = page.text_content(f"#{error_id}")
+        # The same batch straight to the API: its message is the one shown.
+        status, answer = S.post("batch.json", {"calls": [
+            {"call": "update_smart_link.json", "params": {"smart_link_id": 301, "fallback_url": bad}},
+            {"call": "smart_link_offer.json", "params": {"smart_link_id": 301, "offer_id": 12, "offer_weight": 55}},
+        ]})
+        self.assertEqual(status, 400, answer)
+        error = answer["errors"][0]
+        self.assertEqual(error["field"], "calls[0].fallback_url")
+        self.assertEqual(shown, error["message"])
+        self.assertIn(error_id, field.get_attribute("aria-describedby"))
+        self.assertEqual(
+            page.text_content("form .form-errors").strip(),
+            "The server refused the change; nothing was saved. The problem is shown beside its field.")
+        self.assertEqual(page.evaluate("document.activeElement.dataset.field"), "fallback_url")
+        self.assertEqual(S.catalog(), before, "nothing changed")
+        self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited)
+        self.watch.take()
+
+    def test_08_an_edit_of_weights_saves_is_audited_and_the_next_1000_clicks_follow_it(self):
+        page = self.open()
+        self.visit("#/links/302/edit")
+        page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "90")
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "10")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertIn("Saved: 2 changes in one batch", page.text_content("p.notice"))
+        self.assertEqual(page.evaluate("location.hash"), "#/links/302")
+        H.wait_idle(page, "#main h1")
+        self.clean("saved")
+        attached = S.api("smart_link_offers.json", smart_link_id=302)["response"]["offers"]
+        self.assertEqual({a["offer_id"]: a["offer_weight"] for a in attached}, {11: 90, 13: 10})
+        # The audit log shows it: one batch record, by this key.
+        self.visit("#/audit")
+        first = page.locator("tbody tr").first
+        self.assertIn("batch.json", first.text_content())
+        record = S.api("audit.json", row_limit=1)["response"]["records"][0]
+        self.assertEqual(record["call"], "batch.json")
+        weights = {c["params"]["offer_id"]: c["params"]["offer_weight"] for c in record["params"]["calls"]}
+        self.assertEqual(weights, {11: 90, 13: 10})
+        self.assertIn(record["key"], first.text_content())
+        self.clean("audit")
+        # The next 1,000 clicks: 90 % to offer 11, within 4.5 standard deviations.
+        c = H.Clicker(S)
+        counts = {11: 0, 13: 0}
+        for _ in range(1000):
+            status, to = c.click("/sl?id=302")
+            self.assertEqual(status, 302)
+            counts[H.offer_of(to)] += 1
+        c.close()
+        sd = math.sqrt(1000 * 0.9 * 0.1)
+        REPORT["weights 90/10, next 1000 clicks"] = {"offer 11": counts[11], "offer 13": counts[13],
+                                                    "expected offer 11": 900, "sd": round(sd, 1)}
+        self.assertLess(abs(counts[11] - 900), 4.5 * sd, counts)
+
+    def test_08b_attachments_are_added_moved_removed_and_given_conditions_in_one_batch(self):
+        page = self.open()
+        audited = S.api("audit.json")["response"]["total_rows"]
+        self.visit("#/links/301/edit")
+        page.select_option("#new-offer", "15")
+        page.get_by_role("button", name="Attach", exact=True).click()
+        row = "li[data-offer-id='15']"
+        page.wait_for_selector(row)
+        page.fill(f"{row} input[data-field=offer_weight]", "30")
+        page.click(f"{row} details summary")
+        page.fill(f"{row} input[data-field=countries]", "US, CA")
+        page.fill(f"{row} textarea[data-field=schedule]",
+                  '[{"days": ["mon", "tue", "wed", "thu", "fri"], "from": "08:00", "to": "20:00"}]')
+        page.click(f"{row} >> text=Move up")
+        page.click(f"{row} >> text=Move up")
+        page.click("li[data-offer-id='13'] >> text=Remove")
+        order = page.eval_on_selector_all("li.attachment", "els => els.map(e => Number(e.dataset.offerId))")
+        self.assertEqual(order, [11, 15, 12])
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertIn("in one batch", page.text_content("p.notice"))
+        attached = S.api("smart_link_offers.json", smart_link_id=301)["response"]["offers"]
+        self.assertEqual([a["offer_id"] for a in attached], [11, 15, 12], "the new order")
+        new = attached[1]
+        self.assertEqual((new["offer_weight"], new["priority"]), (30, 1))
+        self.assertEqual(sorted(new["countries"]), ["CA", "US"])
+        self.assertEqual(new["schedule"][0]["from"], "08:00")
+        self.assertEqual(attached[0]["countries"], ["US"], "kept through the move")
+        self.assertEqual((attached[0]["offer_weight"], attached[2]["offer_weight"]), (60, 40))
+        self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited + 1, "one record")
+        H.wait_idle(page, "#main h1")
+        self.clean("attachments saved")
+
+    def test_09_the_overview_refreshes_without_a_reload_and_without_leaking(self):
+        page = self.open()
+        self.visit("#/?refresh=1")
+        self.chart("overview.clicks")
+        cdp = self.context.new_cdp_session(page)
+
+        def measure():
+            cdp.send("HeapProfiler.collectGarbage")
+            heap = cdp.send("Runtime.getHeapUsage")["usedSize"]
+            dom = cdp.send("Memory.getDOMCounters")
+            return heap, dom["nodes"], dom["jsEventListeners"]
+
+        def refreshes(n):
+            start = page.evaluate("SL.charts['overview.clicks'].x.length && performance.now()")
+            marker = page.text_content(".controls .muted")
+            for _ in range(n):
+                page.wait_for_function("m => document.querySelector('.controls .muted').textContent !== m",
+                                       arg=marker, timeout=10000)
+                marker = page.text_content(".controls .muted")
+            return page.evaluate("performance.now()") - start
+
+        refreshes(3)
+        heap0, nodes0, listeners0 = measure()
+        # New traffic shows without a reload.
+        c = H.Clicker(S)
+        for _ in range(7):
+            c.click("/sl?id=301")
+        c.close()
+        total = S.api("smartlink_clicks_total" and "network_stats.json")["response"]["totals"]["clicks"]
+        page.wait_for_function(
+            "n => document.querySelector('.tile dd').textContent === n",
+            arg=f"{total:,}", timeout=10000)
+        took = refreshes(20)
+        heap1, nodes1, listeners1 = measure()
+        REPORT["overview refresh, 20 times"] = {
+            "seconds": round(took / 1000, 1), "heap before (KB)": heap0 // 1024,
+            "heap after (KB)": heap1 // 1024, "DOM nodes": [nodes0, nodes1],
+            "event listeners": [listeners0, listeners1]}
+        self.assertLess(heap1 - heap0, 1024 * 1024, "the JS heap grows by less than 1 MB")
+        self.assertLessEqual(abs(nodes1 - nodes0), 50, "the DOM does not grow")
+        self.assertLessEqual(listeners1, listeners0 + 5, "no listener accumulates")
+        self.assertEqual(page.locator(".uplot").count(), 5, "the charts are drawn once")
+        self.clean("refreshing overview")
+
+    def test_10_the_first_page_weighs_under_300_kb(self):
+        """A browser that never saw the console: the sign-in page with every file, then the
+        overview with its API answers; bytes on the wire (headers and gzipped bodies)."""
+        page = self.open(key=None)
+        responses = []
+        page.on("response", lambda r: responses.append(r))
+        H.sign_in(page, S)
+        self.chart("overview.clicks")
+        page.wait_for_load_state("networkidle")
+        total = 0
+        rows = {}
+        for r in responses:
+            sizes = r.request.sizes()
+            n = sizes["responseBodySize"] + sizes["responseHeadersSize"]
+            total += n
+            rows[urllib.parse.urlparse(r.url).path.rsplit("/", 1)[-1] or "/console/"] = n
+        uplot = next(n for name, n in rows.items() if name.startswith("uPlot.iife"))
+        self.assertGreater(uplot, 10_000, "the files came over the wire, not from a cache")
+        REPORT["first page, bytes on the wire (gzip)"] = {"total": total, "by file": rows}
+        self.assertLessEqual(total, 300 * 1024)
+        self.clean("first page")
+
+    def test_99_no_url_ever_carried_a_key(self):
+        self.assertGreater(len(URLS), 100)
+        for url in URLS:
+            self.assertNotIn(H.ADMIN_KEY, url)
+            self.assertNotIn(H.READ_KEY, url)
+            self.assertNotIn("api_key", url)
+
+
+class TenThousandLinks(unittest.TestCase):
+    """Pages with 10,000 smart links, timed in the browser (reported; asserted generously:
+    a shared CI machine is noisy)."""
+
+    def test_pages_load_in_under_a_second_with_10000_links(self):
+        server = H.Server(H.big_network(10_000))
+        try:
+            context = BROWSER.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            watch = H.Watch(page)
+            H.sign_in(page, server)
+            times = {}
+
+            def timed(name, action, ready, full=False):
+                """ms from `action` until `ready` holds, by the page's clock: for a full load
+                from the navigation's start (performance.now() of the new document), else
+                from just before `action`."""
+                page.evaluate("window.__t0 = performance.now()")
+                action()
+                since = "0" if full else "window.__t0"
+                handle = page.wait_for_function(
+                    f"() => ({ready}) && (performance.now() - {since})", timeout=30000)
+                times[name] = round(handle.json_value())
+
+            rows = "document.querySelectorAll('.results tbody tr').length === 50 && !document.querySelector('#main .loading')"
+            def load(hash_):
+                """A new document (not a hash change of the page already open). Leaving the
+                page cancels its refresh in flight: that cancellation is no problem."""
+                page.goto("about:blank")
+                watch.problems = [p for p in watch.problems if "ERR_ABORTED" not in p]
+                page.goto(server.console + hash_)
+
+            timed("smart links, first page (full load)", lambda: load("#/links"), rows, True)
+            timed("smart links, search (typing pause of 250 ms included)", lambda: page.fill("#link-search", "Bulk link 0999"),
+                  "document.querySelector('.results tbody tr td:nth-child(2)') && "
+                  "document.querySelector('.results tbody tr td:nth-child(2)').textContent.startsWith('Bulk link 0999')")
+            timed("smart links, page 150", lambda: page.evaluate("location.hash = '#/links?page=150'"),
+                  rows + " && document.querySelector('.pager span').textContent.startsWith('Page 150 ')")
+            timed("one link", lambda: page.evaluate("location.hash = '#/links/5000'"),
+                  "window.SL && SL.charts['link.clicks'] && document.querySelector('#main h1').textContent.startsWith('Bulk link 04000')")
+            timed("overview", lambda: page.evaluate("location.hash = '#/'"),
+                  "window.SL && SL.charts['overview.clicks'] && document.querySelector('.tile')")
+            timed("overview (full load)", lambda: load("#/"),
+                  "window.SL && SL.charts['overview.clicks'] && document.querySelector('.tile')", True)
+            REPORT["load times with 10,000 smart links (ms)"] = times
+            self.assertEqual(watch.take(), [])
+            for name, ms in times.items():
+                self.assertLess(ms, 5000, f"{name}: {ms} ms")
+            context.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
