@@ -24,10 +24,10 @@ const RECORDS: u64 = 1_000_000;
 const LINKS: u32 = 20;
 const COUNTRIES: [&str; 6] = ["US", "GB", "DE", "FR", "BR", "IN"];
 
-/// 40 offers (offer 7 capped at 50,000 clicks a day); link `l` routes to offers `2l-1`,
-/// `2l`, `2l+1` (US and GB only at priority 1, by weight) and `l % 5 + 30` for mobile at 2.
+/// 60 offers (offer 7 capped at 50,000 clicks a day); link `l` routes to offers `2l-1`,
+/// `2l`, `2l+1` (US and GB only at priority 1, by weight) and `l % 5 + 50` for mobile at 2.
 fn network(changed: bool) -> Value {
-    let offers: Vec<Value> = (1..=40)
+    let offers: Vec<Value> = (1..=60)
         .map(|id| {
             let mut o = json!({
                 "offer_id": id, "offer_name": format!("o{id}"),
@@ -55,7 +55,7 @@ fn network(changed: bool) -> Value {
                      "offer_weight": if changed { 20 } else { 60 }},
                     {"offer_id": 2 * l, "priority": 1, "countries": countries, "offer_weight": 30},
                     {"offer_id": 2 * l + 1, "priority": 1, "exclude_countries": ["IN"], "offer_weight": 10},
-                    {"offer_id": l % 5 + 30, "priority": 2, "devices": ["mobile", "tablet"]},
+                    {"offer_id": l % 5 + 50, "priority": 2, "devices": ["mobile", "tablet"]},
                 ],
             })
         })
