@@ -183,6 +183,7 @@ fn bench(c: &mut Criterion) {
     std::fs::write(&catalog, network().to_string()).expect("write network");
     let settings = format!(
         "[server]\nlisten = \"127.0.0.1:0\"\ndefault_fallback_url = \"https://default.example/\"\n\
+         runtime = \"shared\"\n\
          [catalog]\npath = {catalog:?}\n[geoip]\ndatabase = {:?}\n\
          [tracking]\nclick_secret = \"bench-secret-0123456789abcdef\"\n\
          [state]\ndir = {:?}\n[api]\nkeys = [\"{KEY}\"]\n[records]\nqueue_capacity = 262144\n",
@@ -204,10 +205,14 @@ fn bench(c: &mut Criterion) {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(smartlink::http::serve(
-        listener,
-        smartlink::http::Role::All,
+    // The server on this runtime's one worker (`runtime = "shared"`), as `serve` runs it.
+    let listeners = smartlink::server::Listeners {
+        public: listener,
+        admin: None,
+    };
+    let server = runtime.spawn(smartlink::server::run(
         Arc::clone(&state),
+        listeners,
         async {
             let _ = stopped.await;
         },
@@ -292,8 +297,8 @@ fn bench(c: &mut Criterion) {
     );
 
     let _ = stop.send(());
+    // The server drains and flushes the click log before it returns.
     let _ = runtime.block_on(server);
-    state.stop_writers();
     trimmer.stop();
     assert_eq!(
         state.metrics.records_dropped.get(),

@@ -3,9 +3,10 @@
 //! (1042 keeps its daily conversion cap too), so that every routed click spends a click
 //! cap: standalone by a compare-and-swap on the node's count, in cluster mode from the
 //! node's lease (a second compare-and-swap), which the real lease keeper keeps filled from
-//! a real `redis-server` (started here on a free loopback port). The node's other cluster
-//! tasks (catalog watch, conversion totals, counter pushes, Redis health) run as in `serve`,
-//! on a runtime of their own, none of it on the click path.
+//! a real `redis-server` (started here on a free loopback port). Both nodes run as `serve`
+//! runs them (`server::run`: the other cluster tasks, catalog watch, conversion totals,
+//! counter pushes, Redis health, and the optimizer), on a runtime of their own, none of it on
+//! the click path; the clicks are taken in-process.
 //! Target (README): cluster ≤ 1.05× standalone; no click record dropped.
 
 use std::hint::black_box;
@@ -85,8 +86,25 @@ fn bench(c: &mut Criterion) {
         &cluster_settings,
     ))
     .expect("demo configuration, cluster mode");
-    runtime.block_on(smartlink::cluster::catalog::sync_at_start(&clustered));
-    let node = smartlink::cluster::Node::start(&clustered).expect("cluster mode");
+    let run = |state: &std::sync::Arc<State>| {
+        let public = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let listeners = smartlink::server::Listeners {
+            public,
+            admin: None,
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let node = runtime.spawn(smartlink::server::run(
+            std::sync::Arc::clone(state),
+            listeners,
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        (stop, node)
+    };
+    let nodes = [run(&standalone), run(&clustered)];
     let trimmers = [
         LogTrimmer::start(standalone_dir.path().join("data")),
         LogTrimmer::start(cluster_dir.path().join("data")),
@@ -110,9 +128,10 @@ fn bench(c: &mut Criterion) {
     }
     group.finish();
 
-    runtime.block_on(node.stop());
-    for state in [&standalone, &clustered] {
-        state.stop_writers();
+    // Each node drains, stops its tasks and flushes its click log before it returns.
+    for (stop, node) in nodes {
+        let _ = stop.send(());
+        let _ = runtime.block_on(node);
     }
     for trimmer in trimmers {
         trimmer.stop();

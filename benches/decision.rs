@@ -8,6 +8,10 @@
 //! country, an OS and a schedule condition on every attachment (target ≤ 60 ns). The
 //! `optimized_` cases are the same link with optimized rotation: a weighted draw over the
 //! weights the optimizer publishes (target: the same ≤ 50 ns as static weights).
+//! Group `decision_10_attachments_3_priorities_health_on`: the first group's cases with
+//! destination health checks on (every offer watched, none down): the decision reads one
+//! down flag per matched attachment beside its caps; without health checks no attachment has
+//! a flag (the first group), which must cost nothing.
 //! Group `conditions`: one `ip_ranges` rule of 10 000 IPv4 networks tested against a client
 //! address (in one, and in none; target ≤ 50 ns), and the `Accept-Language` parse of a
 //! typical browser header (target ≤ 100 ns).
@@ -21,8 +25,8 @@ use smartlink::calendar::Calendar;
 use smartlink::catalog::Catalog;
 use smartlink::counts::{CapClock, Counts};
 use smartlink::routing::{Attributes, Context, NoTrace, Outcome, RoutingTable};
-use smartlink::settings::Screen;
 use smartlink::template::Template;
+use smartlink::vocab::Screen;
 use smartlink::vocab::{Country, DeviceClass, OsFamily};
 
 /// Priority 1: four country-targeted offers; priority 2: three device-targeted offers;
@@ -57,7 +61,7 @@ const WITH_CONDITIONS: [&str; 10] = [
 
 /// Link 1 draws among `attachments` at random, link 2 (the same attachments) rotates
 /// exactly, link 3 draws over optimized weights.
-fn table(attachments: &[&str]) -> RoutingTable {
+fn table(attachments: &[&str], health: bool) -> RoutingTable {
     let offers: Vec<String> = (1..=10)
         .map(|i| format!(r#"{{"offer_id":{i},"offer_name":"o{i}","offer_status":"active","offer_url":"https://o{i}.example/?c={{click_id}}"}}"#))
         .collect();
@@ -73,11 +77,17 @@ fn table(attachments: &[&str]) -> RoutingTable {
         offers.join(","),
     );
     let catalog: Catalog = serde_json::from_str(&json).expect("catalog");
-    RoutingTable::compile(
-        &smartlink::catalog::validate(catalog).expect("valid"),
+    let catalog = smartlink::catalog::validate(catalog).expect("valid");
+    let counts = Counts::default();
+    let mut table = RoutingTable::compile(
+        &catalog,
         Template::parse("https://fallback.example/").unwrap(),
-        &Counts::default(),
-    )
+        &counts,
+    );
+    if health {
+        table.watch_destinations(&catalog, &counts);
+    }
+    table
 }
 
 /// A click's attributes, known in advance; its time is a Tuesday, 12:00.
@@ -99,14 +109,20 @@ impl Attributes for Known {
 }
 
 fn bench(c: &mut Criterion) {
-    for (group, attachments) in [
-        ("decision_10_attachments_3_priorities", &ATTACHMENTS),
+    for (group, attachments, health) in [
+        ("decision_10_attachments_3_priorities", &ATTACHMENTS, false),
         (
             "decision_10_attachments_3_conditions_each",
             &WITH_CONDITIONS,
+            false,
+        ),
+        (
+            "decision_10_attachments_3_priorities_health_on",
+            &ATTACHMENTS,
+            true,
         ),
     ] {
-        decisions(c, group, &table(attachments));
+        decisions(c, group, &table(attachments, health));
     }
 }
 

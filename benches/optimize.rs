@@ -13,7 +13,7 @@ use smartlink::catalog::Catalog;
 use smartlink::counts::{Counts, hour_of};
 use smartlink::money::{Money, Total};
 use smartlink::routing::RoutingTable;
-use smartlink::routing::optimize::{Arm, recompute, shares};
+use smartlink::routing::thompson::{Arm, recompute, shares};
 use smartlink::template::Template;
 use smartlink::vocab::Source;
 

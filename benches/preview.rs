@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
-use smartlink::clicks::record::TimeFormat;
-use smartlink::clicks::{Claims, ClickRecord, ClickSigner, RecordText};
+use smartlink::click_id::{Claims, ClickSigner};
+use smartlink::click_log::record::TimeFormat;
+use smartlink::click_log::{ClickRecord, RecordText};
 use smartlink::counts::Counts;
 use smartlink::preview::Scope;
 use smartlink::snapshot::{CatalogFrom, Snapshot};

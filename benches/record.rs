@@ -12,8 +12,9 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::clicks::record::TimeFormat;
-use smartlink::clicks::{Claims, ClickRecord, ClickSigner, RecordText};
+use smartlink::click_id::{Claims, ClickSigner};
+use smartlink::click_log::record::TimeFormat;
+use smartlink::click_log::{ClickRecord, RecordText};
 use smartlink::client::GeoDbs;
 use smartlink::vocab::SourceKind;
 use smartlink::vocab::{Browser, Country, DeviceClass, Language, OsFamily, Region};

@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::click_id::{Claims, ClickSigner};
 use smartlink::template::{Macro, MacroValues, Template};
 use smartlink::template::{push_encoded, push_number};
 use smartlink::vocab::SourceKind;

@@ -1,4 +1,4 @@
-//! The commands (README: Command line): `serve`, `check`, `ready`, `route`, `stats`,
+//! The commands (README: Command line): `serve`, `check`, `ready`, `health`, `route`, `stats`,
 //! `preview`, `simulate`, `push` and `audit`. `main.rs` only parses arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
@@ -13,20 +13,21 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::net::TcpListener;
 
-use crate::clicks::SubIds;
+use crate::app::route::Probe;
+use crate::click_log::SubIds;
 use crate::client::{DeviceClassifier, GeoDbs, GeoInfo};
 use crate::conditions::{Dimension, SUB_IDS, Side};
 use crate::counts::{CapClock, Counts};
-use crate::http::Role;
 use crate::metrics::Metrics;
-use crate::route_report::Probe;
+use crate::redis::catalog::Published;
+use crate::redis::{Shared, Unavailable};
 use crate::routing::{RoutingTable, Skip};
-use crate::settings::{Invalid, Runtime, Screen, Settings};
-use crate::shared::catalog::Published;
-use crate::shared::{Shared, Unavailable};
+use crate::server::Listeners;
+use crate::settings::{Invalid, Runtime, Settings};
 use crate::signals::Signals;
 use crate::snapshot::{CatalogFrom, Snapshot};
 use crate::state::{StartError, State, restore};
+use crate::vocab::Screen;
 
 /// Exit status of `serve` on an invalid configuration.
 pub const EXIT_CONFIG: u8 = 64;
@@ -43,15 +44,16 @@ pub fn init_logging(level: &str) {
         .try_init();
 }
 
-/// `smartlink serve`: runs until SIGTERM or SIGINT.
+/// `smartlink serve`: runs until SIGTERM or SIGINT. Builds the runtime, binds the listeners,
+/// installs the signals and runs the node (`server::run`).
 pub fn serve(config: &Path) -> ExitCode {
     let (level, runtime, threads) = Settings::load(config).map_or_else(
         |_| ("info".into(), Runtime::PerCore, 1),
-        |s| (s.log_level, s.runtime, s.threads),
+        |s| (s.log_level, s.server.runtime, s.server.threads),
     );
     init_logging(&level);
     // Per core: this runtime only runs the control work (signals, the admin listener,
-    // cluster tasks); the public listener has threads of its own (`http::serve_per_core`).
+    // cluster tasks); the public listener has threads of its own (`server::run`).
     let workers = match runtime {
         Runtime::PerCore => 1,
         Runtime::Shared => threads,
@@ -81,7 +83,7 @@ pub fn serve(config: &Path) -> ExitCode {
         };
         let (listen, admin_listen) = {
             let s = state.snapshot();
-            (s.settings.listen, s.settings.admin_listen)
+            (s.settings.server.listen, s.settings.server.admin_listen)
         };
         let bind = async |addr| {
             TcpListener::bind(addr)
@@ -105,73 +107,15 @@ pub fn serve(config: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        // Both listeners stop on the same signal.
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let signalled = signals.until_shutdown(state.clone());
-        tokio::spawn(async move {
-            signalled.await;
-            let _ = stop.send(true);
-        });
-        let until_stopped = || {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
+        let shutdown = signals.until_shutdown(state.clone());
+        let listeners = Listeners {
+            public: listener,
+            admin,
         };
-        let public_role = match admin {
-            Some(admin) => {
-                let addr = admin.local_addr().map_or(listen, |a| a);
-                tracing::info!("admin listener (API, metrics, health) on {addr}");
-                let (state, until) = (state.clone(), until_stopped());
-                tokio::spawn(crate::http::serve(admin, Role::Admin, state, until));
-                Role::Public
-            }
-            None => Role::All,
-        };
-        crate::cluster::catalog::sync_at_start(&state).await;
-        let node = crate::cluster::Node::start(&state);
-        let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
-        let addr = listener.local_addr().map_or(listen, |a| a);
-        tracing::info!(
-            generation = state.snapshot().generation,
-            ?runtime,
-            threads,
-            "listening on {addr}"
-        );
-        crate::notify::ready(&format!(
-            "listening on {addr}, serving generation {}",
-            state.snapshot().generation
-        ));
-        let mut code = ExitCode::SUCCESS;
-        match runtime {
-            Runtime::Shared => {
-                crate::http::serve(listener, public_role, state.clone(), until_stopped()).await
-            }
-            Runtime::PerCore => {
-                let served = crate::http::serve_per_core(
-                    listener,
-                    threads,
-                    public_role,
-                    state.clone(),
-                    stopped.clone(),
-                )
-                .await;
-                if let Err(e) = served {
-                    // Threads that did start drain as usual; then the state is flushed.
-                    tracing::error!(error = %e, "cannot start the serving threads");
-                    code = ExitCode::FAILURE;
-                }
-            }
+        match crate::server::run(state, listeners, shutdown).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
         }
-        if let Some(node) = node {
-            node.stop().await;
-        }
-        let _ = optimizer.await;
-        let flushed = state.clone();
-        let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;
-        crate::cluster::Node::push_final_counters(&state).await;
-        tracing::info!(clicks = state.counts.clicks(), "stopped");
-        code
     })
 }
 
@@ -381,7 +325,7 @@ pub fn check(config: &Path) -> ExitCode {
 /// elsewhere (secrets kept in the server's environment) still name the address.
 pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
     let listen = match Settings::load(config) {
-        Ok(s) => s.listen,
+        Ok(s) => s.server.listen,
         Err(Invalid {
             errors,
             partial: Some(s),
@@ -389,7 +333,7 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
             matches!(e, crate::settings::SettingsError::Invalid { key, .. } if key == "server.listen")
         }) =>
         {
-            s.listen
+            s.server.listen
         }
         Err(invalid) => {
             for e in &invalid.errors {
@@ -398,16 +342,8 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let addr = match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => {
-            (std::net::Ipv4Addr::LOCALHOST, listen.port()).into()
-        }
-        IpAddr::V6(ip) if ip.is_unspecified() => {
-            (std::net::Ipv6Addr::LOCALHOST, listen.port()).into()
-        }
-        _ => listen,
-    };
-    match readyz(addr, timeout) {
+    let addr = on_loopback(listen);
+    match local_get(addr, "/readyz", timeout).map(|(status, _)| status) {
         Ok(200) => print(format_args!("ready ({addr})"), ExitCode::SUCCESS),
         Ok(status) => {
             eprintln!("not ready: http://{addr}/readyz answered {status}");
@@ -420,8 +356,30 @@ pub fn ready(config: &Path, timeout: std::time::Duration) -> ExitCode {
     }
 }
 
-/// The status of `GET /readyz` at `addr`, all of it within `timeout`.
-fn readyz(addr: std::net::SocketAddr, timeout: std::time::Duration) -> std::io::Result<u16> {
+/// `addr`, on loopback when it is every address.
+fn on_loopback(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            (std::net::Ipv4Addr::LOCALHOST, addr.port()).into()
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            (std::net::Ipv6Addr::LOCALHOST, addr.port()).into()
+        }
+        _ => addr,
+    }
+}
+
+/// Longest answer [`local_get`] reads.
+const MAX_LOCAL_ANSWER: usize = 64 << 20;
+
+/// The status and body of `GET target` at `addr` (this machine's server), all of it within
+/// `timeout`. The body is what follows the head up to the end of the connection (the server
+/// answers with a length and closes on `Connection: close`).
+fn local_get(
+    addr: std::net::SocketAddr,
+    target: &str,
+    timeout: std::time::Duration,
+) -> std::io::Result<(u16, Vec<u8>)> {
     use std::io::{Error, ErrorKind, Read, Write};
     let deadline = std::time::Instant::now() + timeout;
     let left = || {
@@ -432,22 +390,127 @@ fn readyz(addr: std::net::SocketAddr, timeout: std::time::Duration) -> std::io::
     };
     let mut stream = std::net::TcpStream::connect_timeout(&addr, left()?)?;
     stream.set_write_timeout(Some(left()?))?;
-    stream.write_all(b"GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-    // Only the status line is read: `HTTP/1.1 200 ...`.
-    let mut head = Vec::with_capacity(64);
-    let mut buf = [0u8; 64];
-    while !head.contains(&b'\n') && head.len() < 1024 {
+    stream.write_all(
+        format!("GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )?;
+    let mut answer = Vec::with_capacity(1024);
+    let mut buf = [0u8; 8192];
+    while answer.len() < MAX_LOCAL_ANSWER {
         stream.set_read_timeout(Some(left()?))?;
         match stream.read(&mut buf)? {
             0 => break,
-            n => head.extend_from_slice(&buf[..n]),
+            n => answer.extend_from_slice(&buf[..n]),
         }
     }
-    let line = String::from_utf8_lossy(&head);
-    line.split(' ')
+    // `HTTP/1.1 200 ...`, the headers, an empty line, the body.
+    let status = answer
+        .split(|&b| b == b' ')
         .nth(1)
-        .and_then(|status| status.trim().parse().ok())
-        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "not an HTTP answer"))
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(|| Error::new(ErrorKind::InvalidData, "not an HTTP answer"))?;
+    let body = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or_else(Vec::new, |at| answer[at + 4..].to_vec());
+    Ok((status, body))
+}
+
+/// `smartlink health`: asks the running server of these settings (its API, on the admin
+/// listener when there is one, with the first API key) what health checks found of every
+/// offer and landing page, and prints one line each, or (`json`) the API's answer. Exit 1
+/// when the server cannot be asked, 0 otherwise (whatever the destinations' states).
+pub fn health(config: &Path, json: bool, timeout: std::time::Duration) -> ExitCode {
+    let settings = match Settings::load(config) {
+        Ok(s) => s,
+        Err(invalid) => {
+            for e in &invalid.errors {
+                eprintln!("{e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let Some(key) = settings
+        .api
+        .keys
+        .iter()
+        .chain(&settings.api.read_keys)
+        .next()
+    else {
+        eprintln!(
+            "{}: no API key in [api] keys; health asks the server's API",
+            config.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    let addr = on_loopback(
+        settings
+            .server
+            .admin_listen
+            .unwrap_or(settings.server.listen),
+    );
+    let query: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("api_key", key)
+        .finish();
+    let target = format!("/api/2/destination_health.json?{query}");
+    let answer = match local_get(addr, &target, timeout) {
+        Ok((200, body)) => body,
+        Ok((status, body)) => {
+            eprintln!(
+                "http://{addr}/api/2/destination_health.json answered {status}: {}",
+                String::from_utf8_lossy(&body)
+            );
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("cannot ask http://{addr}/api/2/destination_health.json: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(&answer) else {
+        eprintln!("http://{addr}/api/2/destination_health.json answered no JSON");
+        return ExitCode::FAILURE;
+    };
+    if json {
+        return print(v, ExitCode::SUCCESS);
+    }
+    print(health_text(&v), ExitCode::SUCCESS)
+}
+
+/// One line per destination of a `destination_health.json` answer.
+fn health_text(v: &serde_json::Value) -> String {
+    let word = |v: &serde_json::Value| match v {
+        serde_json::Value::Null => "-".to_string(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut text = format!(
+        "health checks {}, all_down = {}\n{:<13} {:>10}  {:<9} {:<24} {:>7}  {}",
+        if v["enabled"] == true { "on" } else { "off" },
+        word(&v["all_down"]),
+        "kind",
+        "id",
+        "state",
+        "last check",
+        "latency",
+        "last error",
+    );
+    for d in v["destinations"].as_array().into_iter().flatten() {
+        let latency = match d["latency_ms"].as_u64() {
+            Some(ms) => format!("{ms} ms"),
+            None => "-".into(),
+        };
+        text += &format!(
+            "\n{:<13} {:>10}  {:<9} {:<24} {:>7}  {}",
+            word(&d["kind"]),
+            word(&d["id"]),
+            word(&d["state"]),
+            word(&d["last_check"]),
+            latency,
+            word(&d["last_error"]),
+        );
+    }
+    text
 }
 
 /// Writes `text` and a newline to stdout and returns `status`. A reader that stopped reading
@@ -484,9 +547,9 @@ fn summary(s: &Snapshot) -> String {
     let mut out = format!(
         "settings   {} (listen {}, state {}, timezone {})\n",
         s.settings.path.display(),
-        s.settings.listen,
+        s.settings.server.listen,
         s.settings.state_dir.display(),
-        s.settings.timezone
+        s.settings.tracking.timezone
     );
     out += &format!(
         "catalog    {}: {} affiliates; {} offers ({}); {} smart links ({}) with {} attachments; {} campaigns; {} creatives; {} landing pages\n",
@@ -517,7 +580,7 @@ fn summary(s: &Snapshot) -> String {
             None => continue,
         };
     }
-    out += &format!("fallback   {}", s.settings.default_fallback_url);
+    out += &format!("fallback   {}", s.settings.server.default_fallback_url);
     if let Some(cluster) = &s.settings.cluster {
         out += &format!(
             "\ncluster    node {:?}, {}",
@@ -527,7 +590,7 @@ fn summary(s: &Snapshot) -> String {
     }
     let mut warnings = never_qualifying(&s.table, geo);
     warnings.extend(rotating_without_pages(s));
-    if s.settings.anonymous == Screen::Fallback && geo.anonymous.is_none() {
+    if s.settings.routing.anonymous == Screen::Fallback && geo.anonymous.is_none() {
         warnings.push(
             "routing.anonymous = \"fallback\" sends nothing to the fallback: no geoip.anonymous_database is configured".into(),
         );
@@ -836,9 +899,9 @@ fn explain(args: &RouteArgs) -> Result<serde_json::Value, String> {
         peer: args.ip.unwrap_or(IpAddr::from([127, 0, 0, 1])),
         headers: &headers,
         subs,
-        time: crate::route_report::time(args.at).map_err(|e| format!("--at {e}"))?,
+        time: crate::app::route::time(args.at).map_err(|e| format!("--at {e}"))?,
     };
-    Ok(crate::route_report::report(
+    Ok(crate::app::route::report(
         &snapshot,
         link,
         &probe,

@@ -1,10 +1,45 @@
 //! Files that must never be left half-written: whole-file replacement ([`write_atomically`])
 //! and append-only logs that a killed process may have left with a torn last line
-//! ([`open_repaired`]).
+//! ([`open_repaired`]); the thread that owns such a log behind a bounded queue
+//! ([`LogThread`]).
 
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+/// The one thread that writes a log (clicks, conversions), fed through a bounded queue of
+/// `M`: started with its loop, stopped by a last message that makes the loop write what is
+/// queued and return, then joined.
+pub struct LogThread<M> {
+    tx: std::sync::mpsc::SyncSender<M>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl<M: Send + 'static> LogThread<M> {
+    /// Starts the thread `name`, running `run` on the receiving end of a queue of `capacity`.
+    pub fn start(
+        name: &str,
+        capacity: usize,
+        run: impl FnOnce(std::sync::mpsc::Receiver<M>) + Send + 'static,
+    ) -> io::Result<LogThread<M>> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || run(rx))?;
+        Ok(LogThread { tx, thread })
+    }
+
+    /// The sending end of the queue.
+    pub fn sender(&self) -> std::sync::mpsc::SyncSender<M> {
+        self.tx.clone()
+    }
+
+    /// Sends `last` (the loop's stop message) and waits for the thread to end.
+    pub fn stop(self, last: M) {
+        let _ = self.tx.send(last);
+        let _ = self.thread.join();
+    }
+}
 
 /// A path as messages show it: a relative path with the directory it was resolved against
 /// (the working directory), so that "no such file" says where it looked.

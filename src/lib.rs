@@ -4,13 +4,14 @@
 //!
 //! ```text
 //! request ─▶ http (limits, lifetimes; the dispatcher times every request)
-//!   ├─▶ /sl, /rd ─▶ http::click ─▶ click (the use case, no socket)
+//!   ├─▶ /sl, /rd ─▶ http::redirect ─▶ app::click (the use case, no socket)
 //!   │        client (lazy: IP, country, device, OS) ─▶ routing::decide on the snapshot's
 //!   │        table (caps read and reserved, exact rotation's places taken, in counts)
 //!   │        ─▶ routing::landing (the offer's landing page, drawn by weight)
 //!   │        ─▶ counts (what the click did)
-//!   │        ─▶ clicks (signed id, record ─▶ log queue) ─▶ template (URL) ─▶ 302
-//!   ├─▶ /p ─▶ http::postback ─▶ conversions::recorder (cluster: claim in Redis)
+//!   │        ─▶ click_id (signed id) ─▶ template (URL) ─▶ 302; click_log (record ─▶ queue)
+//!   ├─▶ /p ─▶ http::postback ─▶ app::postback (the use case, no socket: source, click id,
+//!   │        token, window, payout) ─▶ conversions::recorder (cluster: claim in Redis)
 //!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
 //!   ├─▶ /console/ ─▶ http::console ─▶ console (files; the page calls /api/2/)
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
@@ -18,21 +19,22 @@
 //!                                  │   log through the table in force and the changed one)
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
+//! health (a task, off the click path) ─▶ outbound probes ─▶ counts::down (the bit a click reads)
 //! counts::saver ─▶ counters.json every second; replayed with the conversion log at start
 //! counts::reserve (standalone) ─▶ reservations.json: click caps' leases, on disk before spent
-//! cluster (background tasks, never on a click's path) ◀─▶ shared (Redis): the catalog,
+//! cluster (background tasks, never on a click's path) ◀─▶ redis (the shared state): the catalog,
 //!   click-cap leases into counts, conversion totals, counter pushes, the postback queue
 //! ```
 //!
 //! # Module map
 //!
-//! From the ground up; a module imports only modules above it in this table (`shared` sits
+//! From the ground up; a module imports only modules above it in this table (`redis` sits
 //! above `conversions`, whose recorder claims a conversion in Redis in cluster mode;
 //! `docs/architecture.md` has the same map by floors, with the reasons).
 //!
 //! | module     | owns                                                                  |
 //! |------------|-----------------------------------------------------------------------|
-//! | `vocab`    | the shared words: client attributes, sources, reasons, caps, rejections |
+//! | `vocab`    | the shared words: client attributes, sources, reasons, caps, rejections, screens |
 //! | `money`    | exact decimal money: payouts, revenue, EPC                            |
 //! | `clock`    | a request's wall-clock time from its monotonic start                  |
 //! | `calendar` | cap windows (day, week, month) in `tracking.timezone`                  |
@@ -45,27 +47,29 @@
 //! | `conditions` | targeting dimensions, declared once: parsing, compiled rules       |
 //! | `metrics`  | metric names, counters, Prometheus text                               |
 //! | `catalog`  | the network JSON: model, load with locations, validation, save        |
-//! | `clicks`   | signed click ids; click records and their log writer                  |
-//! | `settings` | the TOML settings file: raw → validated                               |
+//! | `click_id` | signed click ids: issued for a click, verified for its postback       |
+//! | `click_log` | click records and the writer of their hourly log files              |
+//! | `settings` | the TOML settings file: raw → validated, a file a section             |
 //! | `counts`   | the counter seam: every count, written by what happened               |
 //! | `routing`  | `ValidCatalog` → immutable `RoutingTable`; the decision; landing pages; explanations |
 //! | `client`   | request → client attributes; the only users of maxminddb and woothee  |
-//! | `shared`   | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of redis |
+//! | `redis`    | cluster mode's state in Redis: catalog, leases, claims, node counters; the only user of the redis crate |
 //! | `console`  | the operator console: its files (compiled in) and its sessions        |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
-//! | `click`    | the click use case: decide → landing page → count → sign → render → record |
+//! | `app`      | the use cases without a socket: the click, the postback, the route explanation |
 //! | `preview`  | a catalog change replayed on the click log, both tables on scratch counters |
 //! | `state`    | the published snapshot and what outlives reloads                      |
-//! | `route_report` | the route explanation of one click (`route`, the API)             |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
 //! | `simulate` | the offline evaluation of rotation strategies (`smartlink simulate`) |
 //! | `optimizer` | optimized rotation's weights, recomputed every 10 s off the click path |
+//! | `health`   | destination health checks: probes off the click path, down flags, cluster leases |
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
+//! | `server`   | a node, run: listeners and roles, cluster tasks, the optimizer, per-core or shared serving, the final flush |
 //! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `preview`, `simulate`, `push`, `audit` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
@@ -78,12 +82,13 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod api;
+pub mod app;
 pub mod audit;
 pub mod calendar;
 pub mod catalog;
 pub mod cli;
-pub mod click;
-pub mod clicks;
+pub mod click_id;
+pub mod click_log;
 pub mod client;
 pub mod clock;
 pub mod cluster;
@@ -92,6 +97,7 @@ pub mod console;
 pub mod conversions;
 pub mod counts;
 pub mod files;
+pub mod health;
 pub mod http;
 pub mod links;
 pub mod metrics;
@@ -101,10 +107,10 @@ pub mod optimizer;
 pub mod outbound;
 pub mod preview;
 pub mod rebuilder;
-pub mod route_report;
+pub mod redis;
 pub mod routing;
+pub mod server;
 pub mod settings;
-pub mod shared;
 pub mod signals;
 pub mod simulate;
 pub mod snapshot;

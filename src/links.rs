@@ -26,7 +26,7 @@ pub const TOKEN_LEN: usize = 16;
 pub fn smart_link_url(settings: &Settings, link: &SmartLink) -> String {
     format!(
         "{}/sl?id={}&aff_id={}",
-        settings.public_base_url, link.smart_link_id, link.affiliate_id
+        settings.server.public_base_url, link.smart_link_id, link.affiliate_id
     )
 }
 
@@ -35,11 +35,11 @@ pub fn campaign_url(settings: &Settings, c: &Campaign) -> String {
     match c.display_link_type_id {
         2 => format!(
             "{}/rd/{}",
-            settings.public_base_url,
+            settings.server.public_base_url,
             encode_token(c.campaign_id, c.affiliate_id)
         ),
-        3 => standard(&settings.vanity_base_url, c),
-        _ => standard(&settings.public_base_url, c),
+        3 => standard(&settings.server.vanity_base_url, c),
+        _ => standard(&settings.server.public_base_url, c),
     }
 }
 

@@ -44,6 +44,16 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         timeout_ms: u64,
     },
+    /// Ask the running server what destination health checks found: every offer and landing
+    /// page with its state (up, down, pending, unchecked), last check, latency and last error.
+    Health {
+        /// Print the API's JSON answer.
+        #[arg(long)]
+        json: bool,
+        /// Give up after this many milliseconds.
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+    },
     /// Print, as JSON, where a click would go and why; records nothing.
     ///
     /// The click has only what the options give it: without --ua its user agent is empty,
@@ -148,6 +158,9 @@ fn main() -> ExitCode {
         Command::Check => smartlink::cli::check(&config),
         Command::Ready { timeout_ms } => {
             smartlink::cli::ready(&config, std::time::Duration::from_millis(timeout_ms))
+        }
+        Command::Health { json, timeout_ms } => {
+            smartlink::cli::health(&config, json, std::time::Duration::from_millis(timeout_ms))
         }
         Command::Route {
             link,

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::vocab::{FallbackReason, Rejection};
+use crate::vocab::{FallbackReason, PostbackAnswer, Rejection};
 
 pub const CLICKS: &str = "smartlink_clicks_total";
 pub const CONVERSIONS: &str = "smartlink_conversions_total";
@@ -56,6 +56,9 @@ pub const CLUSTER_CATALOG_GENERATION: &str = "smartlink_cluster_catalog_generati
 pub const CLUSTER_CATALOG_DELAY: &str = "smartlink_cluster_catalog_propagation_seconds";
 pub const CLUSTER_PRIMARY_SWITCHES: &str = "smartlink_cluster_primary_switches_total";
 pub const CLUSTER_UNREPLICATED_WRITES: &str = "smartlink_cluster_unreplicated_writes_total";
+pub const HEALTH_PROBES: &str = "smartlink_health_probes_total";
+pub const DESTINATION_CHANGES: &str = "smartlink_destination_state_changes_total";
+pub const DESTINATIONS_DOWN: &str = "smartlink_destinations_down";
 pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
@@ -202,51 +205,6 @@ impl EndpointKind {
     }
 }
 
-/// How a postback was answered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Postback {
-    Recorded,
-    Duplicate,
-    /// The click is older than the attribution window.
-    Expired,
-    /// Malformed click id or a bad amount (`400`); a forged click id (`422`).
-    Invalid,
-    /// Not recorded for a server-side reason (`503`).
-    Unavailable,
-    /// Cluster mode: queued on the node while Redis is unreachable (`202`).
-    Queued,
-    /// The postback token is missing or wrong (`401`).
-    Unauthorized,
-    /// The source address is not in `postbacks.allowed_networks` (`403`).
-    Forbidden,
-}
-
-impl Postback {
-    const ALL: [Postback; 8] = [
-        Postback::Recorded,
-        Postback::Duplicate,
-        Postback::Expired,
-        Postback::Invalid,
-        Postback::Unavailable,
-        Postback::Queued,
-        Postback::Unauthorized,
-        Postback::Forbidden,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Postback::Recorded => "recorded",
-            Postback::Duplicate => "duplicate",
-            Postback::Expired => "expired",
-            Postback::Invalid => "invalid",
-            Postback::Unavailable => "unavailable",
-            Postback::Queued => "queued",
-            Postback::Unauthorized => "unauthorized",
-            Postback::Forbidden => "forbidden",
-        }
-    }
-}
-
 /// How a console sign-in was answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SignIn {
@@ -303,7 +261,7 @@ impl SessionRefusal {
 /// generation) are passed to [`Metrics::render`].
 #[derive(Default)]
 pub struct Metrics {
-    postbacks: [Counter; Postback::ALL.len()],
+    postbacks: [Counter; PostbackAnswer::ALL.len()],
     rejected: [Counter; Rejection::ALL.len()],
     sign_ins: [Counter; SignIn::ALL.len()],
     session_refusals: [Counter; SessionRefusal::ALL.len()],
@@ -331,6 +289,12 @@ pub struct Metrics {
     pub records_dequeued: Counter,
     /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
     last_reload: AtomicU64,
+    /// Destination health probes this node made, by result.
+    pub health_probes_succeeded: Counter,
+    pub health_probes_failed: Counter,
+    /// Destinations this node's probes found going down, and coming back up.
+    pub destinations_went_down: Counter,
+    pub destinations_came_up: Counter,
     /// Cluster mode's metrics (rendered only in cluster mode).
     pub cluster: ClusterMetrics,
 }
@@ -387,6 +351,8 @@ pub struct External {
     pub offers_near_cap: u64,
     /// Clicks turned away by caps, summed over offers.
     pub capped_clicks: u64,
+    /// Destinations of the current table that health checks found down (0 with them off).
+    pub destinations_down: u64,
     /// `None`: standalone.
     pub cluster: Option<ClusterValues>,
 }
@@ -404,7 +370,7 @@ impl Metrics {
         self.last_reload.store(now.max(0) as u64, Ordering::Relaxed);
     }
 
-    pub fn postback(&self, p: Postback) {
+    pub fn postback(&self, p: PostbackAnswer) {
         self.postbacks[p as usize].inc();
     }
 
@@ -457,7 +423,7 @@ impl Metrics {
             POSTBACKS,
             "Postbacks by answer.",
             "result",
-            Postback::ALL
+            PostbackAnswer::ALL
                 .iter()
                 .zip(&self.postbacks)
                 .map(|(p, c)| (p.as_str(), c.get())),
@@ -517,9 +483,29 @@ impl Metrics {
             env!("CARGO_PKG_VERSION"),
             label_value(&ext.node)
         );
+        counter_family(
+            &mut o,
+            HEALTH_PROBES,
+            "Destination health probes this node made, by result (failure: no answer in time, or a 5xx).",
+            "result",
+            [
+                ("success", self.health_probes_succeeded.get()),
+                ("failure", self.health_probes_failed.get()),
+            ],
+        );
+        counter_family(
+            &mut o,
+            DESTINATION_CHANGES,
+            "Destinations this node's health probes found going down or coming back up.",
+            "state",
+            [
+                ("down", self.destinations_went_down.get()),
+                ("up", self.destinations_came_up.get()),
+            ],
+        );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 24] = [
+        let simple: [(&str, &str, &str, u64); 25] = [
             (
                 RELOADS,
                 "counter",
@@ -627,6 +613,12 @@ impl Metrics {
                 "gauge",
                 "Offers in the routing table at 90 % or more of a cap they have not reached.",
                 ext.offers_near_cap,
+            ),
+            (
+                DESTINATIONS_DOWN,
+                "gauge",
+                "Offers and landing pages in the routing table that health checks found down.",
+                ext.destinations_down,
             ),
             (
                 CAPPED_CLICKS,

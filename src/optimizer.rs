@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use crate::counts::{Hourly, hour_of};
 use crate::routing::LinkRotation;
-use crate::routing::optimize::recompute;
+use crate::routing::thompson::recompute;
 use crate::state::State;
 
 /// Runs until `stopped` turns true.
@@ -59,7 +59,7 @@ pub async fn run(state: Arc<State>, mut stopped: watch::Receiver<bool>) {
                 Err(_) => StdRng::from_rng(&mut rand::rng()),
             };
         }
-        let interval = snapshot.settings.optimize_interval;
+        let interval = snapshot.settings.routing.optimize_interval;
         drop(snapshot);
         tokio::select! {
             _ = stopped.wait_for(|s| *s) => return,

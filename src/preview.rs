@@ -46,8 +46,8 @@ use crate::catalog::{Catalog, Offer, SmartLink, ValidCatalog};
 use crate::conditions::Attributes;
 use crate::counts::Counts;
 use crate::counts::hourly::{HourFile, hour_of};
+use crate::redis::Shared;
 use crate::routing::{NoTrace, Outcome, RoutingTable};
-use crate::shared::Shared;
 use crate::snapshot::Snapshot;
 use crate::vocab::{
     Browser, Country, DeviceClass, FallbackReason, Language, OsFamily, Region, SourceKind,
@@ -743,8 +743,9 @@ impl Attributes for Recorded<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::record::TimeFormat;
-    use crate::clicks::{Claims, ClickRecord, ClickSigner, RecordText};
+    use crate::click_id::{Claims, ClickSigner};
+    use crate::click_log::record::TimeFormat;
+    use crate::click_log::{ClickRecord, RecordText};
     use std::time::{Duration, UNIX_EPOCH};
 
     #[test]

@@ -7,7 +7,7 @@
 //! with its offer's rate, after an exponential delay (cut: a conversion later than the cut
 //! never arrives); a conversion is known to a strategy only once it has arrived. Strategies:
 //!
-//! - `optimized`: the product: `routing::optimize::recompute` over the real hourly counts,
+//! - `optimized`: the product: `routing::thompson::recompute` over the real hourly counts,
 //!   conversions credited to their click's hour.
 //! - `static`: a weighted random link, equal weights.
 //! - `80/20`: the peers' rule: every recompute, 80 % of the traffic to the offer with the
@@ -32,11 +32,10 @@ use crate::catalog::Catalog;
 use crate::conditions::Attributes;
 use crate::counts::{CapClock, Counts, Estimate, Hourly, WEIGHT_SCALE, hour_of};
 use crate::money::Money;
-use crate::routing::optimize::recompute;
+use crate::routing::thompson::recompute;
 use crate::routing::{Context, NoTrace, Outcome, RoutingTable};
-use crate::settings::Screen;
 use crate::template::Template;
-use crate::vocab::{DeviceClass, OsFamily, Source};
+use crate::vocab::{DeviceClass, OsFamily, Screen, Source};
 
 /// One synthetic traffic pattern.
 #[derive(Clone, Debug)]

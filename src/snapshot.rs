@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use crate::calendar::Calendar;
 use crate::catalog::{self, FileStamp, ValidCatalog};
-use crate::clicks::{ClickSigner, SubIds};
+use crate::click_id::ClickSigner;
+use crate::click_log::SubIds;
 use crate::client::{ClickFacts, ClientAttrs, DeviceClassifier, GeoDbs, TrustedProxies};
 use crate::counts::{CapClock, Counts};
 use crate::routing::{Context, RoutingTable};
@@ -98,16 +99,16 @@ impl Snapshot {
             )),
         };
         let geo = GeoDbs::open(
-            settings.geoip_database.as_deref(),
-            settings.asn_database.as_deref(),
-            settings.anonymous_database.as_deref(),
+            settings.geoip.database.as_deref(),
+            settings.geoip.asn_database.as_deref(),
+            settings.geoip.anonymous_database.as_deref(),
         )
         .map_err(|errors| problems.extend(errors.iter().map(ToString::to_string)))
         .unwrap_or_default();
         match (problems.is_empty(), catalog) {
             (true, Some((catalog, catalog_stamp, catalog_generation))) => {
                 let table = compile(&settings, &catalog, counts, None);
-                let calendar = Calendar::new(settings.time_zone.clone());
+                let calendar = Calendar::new(settings.tracking.time_zone.clone());
                 Ok(Snapshot::assemble(
                     generation,
                     settings,
@@ -168,8 +169,8 @@ impl Snapshot {
     /// The decision context of a click at `now` (Unix seconds); `count`: a real click.
     pub fn context(&self, now: i64, count: bool) -> Context<'_> {
         Context {
-            bots: self.settings.bots,
-            anonymous: self.settings.anonymous,
+            bots: self.settings.routing.bots,
+            anonymous: self.settings.routing.anonymous,
             all_down: self.settings.health.all_down,
             caps: CapClock {
                 calendar: &self.calendar,
@@ -190,10 +191,13 @@ impl Snapshot {
         Snapshot {
             generation,
             calendar,
-            signer: ClickSigner::rotated(&settings.click_secret, &settings.previous_click_secrets),
+            signer: ClickSigner::rotated(
+                &settings.tracking.click_secret,
+                &settings.tracking.previous_click_secrets,
+            ),
             proxies: TrustedProxies::new(
-                settings.trusted_proxies.clone(),
-                settings.client_ip_header,
+                settings.server.trusted_proxies.clone(),
+                settings.server.client_ip_header,
             ),
             settings,
             catalog,
@@ -214,7 +218,7 @@ pub fn compile(
     counts: &Counts,
     previous: Option<&RoutingTable>,
 ) -> RoutingTable {
-    let fallback = settings.default_fallback_url.clone();
+    let fallback = settings.server.default_fallback_url.clone();
     let mut table = match previous {
         Some(previous) => RoutingTable::compile_after(catalog, fallback, counts, previous),
         None => RoutingTable::compile(catalog, fallback, counts),

@@ -25,8 +25,8 @@ use crate::counts::hourly::{FallbackTally, Hour, HourFile, RETENTION_HOURS, Tall
 use crate::counts::registry::Fallbacks;
 use crate::counts::{CapClock, Counts, Hourly, OfferCaps};
 use crate::money::Total;
+use crate::redis::{Shared, Unavailable};
 use crate::routing::{Link, RoutingTable};
-use crate::shared::{Shared, Unavailable};
 use crate::vocab::{CapKind, FallbackReason, Source};
 
 #[derive(Debug, Serialize, PartialEq)]

@@ -1,7 +1,8 @@
 //! The shared vocabulary: the words every layer uses and none owns. Client attributes
 //! ([`Country`], [`DeviceClass`], [`OsFamily`]), what a click came through ([`SourceKind`],
 //! [`Source`]), why it went to the fallback ([`FallbackReason`]), which cap stopped an offer
-//! ([`CapKind`]) and why a request is refused ([`Rejection`], the one mapping to a status).
+//! ([`CapKind`]), why a request is refused ([`Rejection`], the one mapping to a status), and
+//! the settings' words that routing and client read ([`Screen`], [`ClientIpHeader`]).
 //!
 //! They are plain `Copy` values so that matching a click against a rule is a compare or a
 //! bit test, never a string comparison. This module imports nothing of the crate.
@@ -321,6 +322,69 @@ impl fmt::Debug for Region {
 impl Serialize for Region {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+/// What happens to clicks of a screened kind: bots (`routing.bots`) and clicks from
+/// anonymizing networks (`routing.anonymous`), docs/routing.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    /// Send to the fallback URL; count toward no cap.
+    Fallback,
+    /// Route like any other click.
+    Route,
+}
+
+/// Which forwarding header a trusted proxy sets (`server.client_ip_header`). Only one is
+/// read: reading both would let a client forge the one its proxy passes through untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientIpHeader {
+    XForwardedFor,
+    Forwarded,
+}
+
+/// How a postback was answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostbackAnswer {
+    Recorded,
+    Duplicate,
+    /// The click is older than the attribution window.
+    Expired,
+    /// Malformed click id or a bad amount (`400`); a forged click id (`422`).
+    Invalid,
+    /// Not recorded for a server-side reason (`503`).
+    Unavailable,
+    /// Cluster mode: queued on the node while Redis is unreachable (`202`).
+    Queued,
+    /// The postback token is missing or wrong (`401`).
+    Unauthorized,
+    /// The source address is not in `postbacks.allowed_networks` (`403`).
+    Forbidden,
+}
+
+impl PostbackAnswer {
+    pub const ALL: [PostbackAnswer; 8] = [
+        PostbackAnswer::Recorded,
+        PostbackAnswer::Duplicate,
+        PostbackAnswer::Expired,
+        PostbackAnswer::Invalid,
+        PostbackAnswer::Unavailable,
+        PostbackAnswer::Queued,
+        PostbackAnswer::Unauthorized,
+        PostbackAnswer::Forbidden,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostbackAnswer::Recorded => "recorded",
+            PostbackAnswer::Duplicate => "duplicate",
+            PostbackAnswer::Expired => "expired",
+            PostbackAnswer::Invalid => "invalid",
+            PostbackAnswer::Unavailable => "unavailable",
+            PostbackAnswer::Queued => "queued",
+            PostbackAnswer::Unauthorized => "unauthorized",
+            PostbackAnswer::Forbidden => "forbidden",
+        }
     }
 }
 

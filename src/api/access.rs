@@ -47,7 +47,10 @@ pub async fn caller(
                 "this call is about a console session: it takes the session cookie, not an api_key",
             ));
         }
-        let access = settings.access(key).ok_or_else(ApiError::unauthorized)?;
+        let access = settings
+            .api
+            .access(key)
+            .ok_or_else(ApiError::unauthorized)?;
         return Ok(Caller {
             key: crate::audit::fingerprint(key),
             access,

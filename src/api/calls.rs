@@ -126,7 +126,7 @@ const ATTACH: [Param; 4 + CONDITIONS] = join(&[
     &conditions(Side::Attachment),
 ]);
 
-const CREATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
+const CREATE_OFFER: [Param; 8 + CONDITIONS + 5] = join(&[
     &[
         OFFER_NAME.required(),
         OFFER_URL.required(),
@@ -134,12 +134,14 @@ const CREATE_OFFER: [Param; 6 + CONDITIONS + 5] = join(&[
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
         LANDING_PAGE_ROTATION.optional(),
+        HEALTH_CHECK.optional(),
+        HEALTH_CHECK_URL.nullable(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
 ]);
 
-const UPDATE_OFFER: [Param; 7 + CONDITIONS + 5] = join(&[
+const UPDATE_OFFER: [Param; 9 + CONDITIONS + 5] = join(&[
     &[
         OFFER_ID.required(),
         OFFER_NAME.optional(),
@@ -148,6 +150,8 @@ const UPDATE_OFFER: [Param; 7 + CONDITIONS + 5] = join(&[
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
         LANDING_PAGE_ROTATION.optional(),
+        HEALTH_CHECK.optional(),
+        HEALTH_CHECK_URL.nullable(),
     ],
     &conditions(Side::Offer),
     &CAP_PARAMS,
@@ -188,7 +192,7 @@ const HOURS_TO: &str = "The end of the series (exclusive): the hour of this RFC 
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 34] = [
+pub static CALLS: [Call; 35] = [
     // Reads.
     get(
         "campaigns.json",
@@ -311,6 +315,8 @@ pub static CALLS: [Call; 34] = [
         ],
         read::smart_link_route,
     ),
+    // Destination health.
+    get("destination_health.json", &[], read::destination_health),
     get_blocking(
         "smart_link_hourly.json",
         &[
@@ -453,6 +459,8 @@ pub static CALLS: [Call; 34] = [
             LANDING_PAGE_WEIGHT.optional(),
             LANDING_PAGE_CONDITIONS[0].optional(),
             LANDING_PAGE_CONDITIONS[1].optional(),
+            HEALTH_CHECK.optional(),
+            HEALTH_CHECK_URL.nullable(),
         ],
         write::create_landing_page,
     ),
@@ -466,6 +474,8 @@ pub static CALLS: [Call; 34] = [
             LANDING_PAGE_WEIGHT.optional(),
             LANDING_PAGE_CONDITIONS[0].optional(),
             LANDING_PAGE_CONDITIONS[1].optional(),
+            HEALTH_CHECK.optional(),
+            HEALTH_CHECK_URL.nullable(),
         ],
         write::update_landing_page,
     ),

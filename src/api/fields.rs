@@ -164,6 +164,16 @@ pub const LANDING_PAGE_CONDITIONS: [Field<Value>; 2] = [
     condition(LandingPage::DIMENSIONS[0], Side::Attachment, false),
     condition(LandingPage::DIMENSIONS[1], Side::Attachment, false),
 ];
+pub const HEALTH_CHECK: Field<bool> = Field::new(
+    "health_check",
+    Type::Bool,
+    "false: destination health checks never probe it (listed as unchecked). Default for a new one: true.",
+);
+pub const HEALTH_CHECK_URL: Field<String> = Field::new(
+    "health_check_url",
+    Type::Url,
+    "The URL health checks probe instead of its own (a URL template, rendered with neutral macro values); null (JSON) or empty (form) removes it.",
+);
 pub const LANDING_PAGE_ROTATION: Field<bool> = Field::new(
     "landing_page_rotation",
     Type::Bool,

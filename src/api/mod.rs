@@ -94,7 +94,12 @@ impl From<Value> for Answer {
 /// Whether `client` (behind trusted proxies, as for clicks) may call the API:
 /// `api.allowed_networks` is empty or holds it.
 pub fn client_allowed(settings: &Settings, client: IpAddr) -> bool {
-    settings.api_networks.is_empty() || settings.api_networks.iter().any(|n| n.contains(&client))
+    settings.api.allowed_networks.is_empty()
+        || settings
+            .api
+            .allowed_networks
+            .iter()
+            .any(|n| n.contains(&client))
 }
 
 /// Answers one API call: its success, or the failure to render.
@@ -192,8 +197,8 @@ pub fn takes_body(name: &str) -> bool {
 /// `api.max_body_bytes` for any other.
 pub fn max_body(settings: &Settings, name: &str) -> usize {
     match calls::find(name).map(|c| c.action) {
-        Some(Action::Batch | Action::Preview) => settings.api_max_batch_body_bytes,
-        _ => settings.api_max_body_bytes,
+        Some(Action::Batch | Action::Preview) => settings.api.max_batch_body_bytes,
+        _ => settings.api.max_body_bytes,
     }
 }
 

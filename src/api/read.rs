@@ -15,28 +15,49 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field, Read};
+use crate::app::route::Probe;
 use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
 use crate::conditions::{Dimension, Side};
 use crate::links;
-use crate::route_report::Probe;
 use crate::settings::Settings;
 use crate::state::State;
 
-/// `{"request_status":"Success","response":{<key>: items, "total_rows": n}}`.
-fn wrapped(key: &str, items: Vec<Value>, total_rows: usize) -> Value {
-    json!({"request_status": "Success", "response": {key: items, "total_rows": total_rows}})
+/// How a list is answered.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `{"request_status":"Success","response":{<key>: items, "total_rows": n}}`, the rows
+    /// of the requested page; the field is the call's `start_at_row`.
+    Paged(Field<i64>),
+    /// `{"request_status":"Success",<key>: items}`, every row (creatives, landing pages).
+    Bare,
 }
 
-/// `{"request_status":"Success",<key>: items}` (creatives, landing pages).
-fn bare(key: &str, items: Vec<Value>) -> Value {
-    json!({"request_status": "Success", key: items})
+/// The answer of a list call: the `matching` entities, each as `item` shows it, under `key`.
+fn list<T>(
+    args: &Args,
+    key: &str,
+    shape: Shape,
+    matching: impl Iterator<Item = T>,
+    item: impl FnMut(T) -> Value,
+) -> Value {
+    match shape {
+        Shape::Paged(start) => {
+            let (rows, total) = page(args, start, matching);
+            let items: Vec<Value> = rows.into_iter().map(item).collect();
+            json!({"request_status": "Success", "response": {key: items, "total_rows": total}})
+        }
+        Shape::Bare => {
+            let items: Vec<Value> = matching.map(item).collect();
+            json!({"request_status": "Success", key: items})
+        }
+    }
 }
 
 /// Where `start_at_row` counts from: 1 in the campaigns document's lists (offers and
 /// affiliates follow them), 0 in `smart_links.json`. The ranges and defaults of
 /// `start_at_row` and `row_limit` are their fields' (`fields`).
-const FROM_ONE: Field<i64> = START_AT_ROW_1;
-const FROM_ZERO: Field<i64> = START_AT_ROW_0;
+const FROM_ONE: Shape = Shape::Paged(START_AT_ROW_1);
+const FROM_ZERO: Shape = Shape::Paged(START_AT_ROW_0);
 
 /// The rows of `items` on the requested page, and the number of rows in all pages. `start`
 /// is the call's `start_at_row`, whose default is the first row's number.
@@ -71,13 +92,10 @@ pub fn campaigns(state: &State, args: &Args) -> Result<Value, ApiError> {
             && admits(args, AFFILIATE_ID, x.affiliate_id)
             && admits(args, CAMPAIGN_STATUS, x.campaign_status)
     });
-    let (rows, total) = page(args, FROM_ONE, matching);
     let names = Names::of(c);
-    let items = rows
-        .into_iter()
-        .map(|x| campaign_item(&snapshot.settings, &names, x))
-        .collect();
-    Ok(wrapped("campaigns", items, total))
+    Ok(list(args, "campaigns", FROM_ONE, matching, |x| {
+        campaign_item(&snapshot.settings, &names, x)
+    }))
 }
 
 /// Offer and affiliate names by id, for list items that show them.
@@ -128,19 +146,19 @@ fn rfc3339(date: &str) -> String {
 
 pub fn creatives(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let items = snapshot
-        .catalog
-        .creatives
-        .iter()
-        .filter(|x| {
-            admits(args, CREATIVE_ID, x.creative_id)
-                && admits(args, OFFER_ID, x.offer_id)
-                && admits(args, CREATIVE_TYPE_ID, x.creative_type_id)
-                && admits(args, CREATIVE_STATUS, x.creative_status)
-        })
-        .map(creative_item)
-        .collect();
-    Ok(bare("creatives", items))
+    let matching = snapshot.catalog.creatives.iter().filter(|x| {
+        admits(args, CREATIVE_ID, x.creative_id)
+            && admits(args, OFFER_ID, x.offer_id)
+            && admits(args, CREATIVE_TYPE_ID, x.creative_type_id)
+            && admits(args, CREATIVE_STATUS, x.creative_status)
+    });
+    Ok(list(
+        args,
+        "creatives",
+        Shape::Bare,
+        matching,
+        creative_item,
+    ))
 }
 
 /// A creative as `creatives.json` lists it (the seed sample's fields).
@@ -164,18 +182,18 @@ pub fn creative_item(x: &Creative) -> Value {
 
 pub fn landing_pages(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let items = snapshot
-        .catalog
-        .landing_pages
-        .iter()
-        .filter(|x| {
-            admits(args, LANDING_PAGE_ID, x.landing_page_id)
-                && admits(args, OFFER_ID, x.offer_id)
-                && admits(args, LANDING_PAGE_STATUS, x.landing_page_status)
-        })
-        .map(landing_page_item)
-        .collect();
-    Ok(bare("landing_pages", items))
+    let matching = snapshot.catalog.landing_pages.iter().filter(|x| {
+        admits(args, LANDING_PAGE_ID, x.landing_page_id)
+            && admits(args, OFFER_ID, x.offer_id)
+            && admits(args, LANDING_PAGE_STATUS, x.landing_page_status)
+    });
+    Ok(list(
+        args,
+        "landing_pages",
+        Shape::Bare,
+        matching,
+        landing_page_item,
+    ))
 }
 
 /// A landing page as the seed sample shows it, with `landing_page_weight`, `countries` and
@@ -193,24 +211,19 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
             && admits(args, SMART_LINK_STATUS, x.smart_link_status)
             && search.as_deref().is_none_or(|s| found(s, x))
     });
-    let (rows, total) = page(args, FROM_ZERO, matching);
-    let items = rows
-        .into_iter()
-        .map(|x| {
-            let mut item = json!({
-                "smart_link_id": x.smart_link_id,
-                "smart_link_name": x.smart_link_name,
-                "affiliate_id": x.affiliate_id,
-                "smart_link_status": x.smart_link_status,
-                "tracking_url": links::smart_link_url(&snapshot.settings, x),
-                "fallback_url": x.fallback_url,
-                "offer_count": x.offers.len(),
-            });
-            with_rotation(&mut item, x);
-            item
-        })
-        .collect();
-    Ok(wrapped("smart_links", items, total))
+    Ok(list(args, "smart_links", FROM_ZERO, matching, |x| {
+        let mut item = json!({
+            "smart_link_id": x.smart_link_id,
+            "smart_link_name": x.smart_link_name,
+            "affiliate_id": x.affiliate_id,
+            "smart_link_status": x.smart_link_status,
+            "tracking_url": links::smart_link_url(&snapshot.settings, x),
+            "fallback_url": x.fallback_url,
+            "offer_count": x.offers.len(),
+        });
+        with_rotation(&mut item, x);
+        item
+    }))
 }
 
 /// Whether `search` (lower case) is in the link's name, letters compared without case, or
@@ -239,12 +252,7 @@ pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     let matching = snapshot.catalog.offers.iter().filter(|x| {
         admits(args, OFFER_ID, x.offer_id) && admits(args, OFFER_STATUS, x.offer_status)
     });
-    let (rows, total) = page(args, FROM_ONE, matching);
-    Ok(wrapped(
-        "offers",
-        rows.into_iter().map(offer_item).collect(),
-        total,
-    ))
+    Ok(list(args, "offers", FROM_ONE, matching, offer_item))
 }
 
 /// An offer with every field: its targeting conditions as [`with_conditions`] lists them.
@@ -262,6 +270,8 @@ pub fn offer_item(o: &Offer) -> Value {
         "landing_page_rotation".into(),
         json!(o.landing_page_rotation),
     );
+    item.insert("health_check".into(), json!(o.health_check));
+    item.insert("health_check_url".into(), json!(o.health_check_url));
     Value::Object(item)
 }
 
@@ -288,12 +298,7 @@ pub fn affiliates(state: &State, args: &Args) -> Result<Value, ApiError> {
         .affiliates
         .iter()
         .filter(|x| admits(args, AFFILIATE_ID, x.affiliate_id));
-    let (rows, total) = page(args, FROM_ONE, matching);
-    Ok(wrapped(
-        "affiliates",
-        rows.into_iter().map(|a| json!(a)).collect(),
-        total,
-    ))
+    Ok(list(args, "affiliates", FROM_ONE, matching, |a| json!(a)))
 }
 
 /// The smart link named by the call's `smart_link_id`, or a `404`.
@@ -372,7 +377,7 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
             headers.insert(header, value);
         }
     }
-    let time = crate::route_report::time(args.get(AT).as_deref())
+    let time = crate::app::route::time(args.get(AT).as_deref())
         .map_err(|e| ApiError::bad_request(Some(AT.name), e))?;
     // Without proxy headers the client IP is the peer, so the given address is used as is.
     let probe = Probe {
@@ -381,6 +386,17 @@ pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
         subs: SUBS.map(|s| args.get(s).map(Cow::Owned)),
         time,
     };
-    let report = crate::route_report::report(&snapshot, link, &probe, &state.devices);
+    let report = crate::app::route::report(&snapshot, link, &probe, &state.devices);
     Ok(json!({"request_status": "Success", "response": report}))
+}
+
+/// What health checks found of every offer and landing page (`health::list`).
+pub fn destination_health(state: &State, _: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let mut answer = Map::new();
+    answer.insert("request_status".into(), json!("Success"));
+    if let Value::Object(list) = crate::health::list(&snapshot, state.counts.health()) {
+        answer.extend(list);
+    }
+    Ok(Value::Object(answer))
 }

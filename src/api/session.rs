@@ -109,7 +109,7 @@ fn body(state: &State, settings: &Settings, session: &Session) -> Value {
             "key": session.key,
             "expires_at": expires_at,
             "csrf_token": state.sessions.csrf_token(settings, session),
-            "timezone": settings.timezone,
+            "timezone": settings.tracking.timezone,
             "node": settings.node(),
             "cluster": settings.cluster.is_some(),
         },

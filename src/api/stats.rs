@@ -273,7 +273,7 @@ pub fn cluster_nodes(state: &State, _args: &Args) -> Result<Value, ApiError> {
         .block_on(async {
             let beacons = shared.beacons().await?;
             let counters = crate::stats::cluster(shared, None).await?;
-            Ok::<_, crate::shared::Unavailable>((beacons, counters))
+            Ok::<_, crate::redis::Unavailable>((beacons, counters))
         })
         .map_err(|_| ApiError::shared_unavailable())?;
     let now_ms = std::time::SystemTime::now()

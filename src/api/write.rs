@@ -41,12 +41,12 @@ pub fn changed(args: &Args) -> Value {
     Value::Object(map)
 }
 
-/// One more than the largest of `ids`: the catalog's ids of a kind, and the largest retired
-/// one (`State::retired_id`: a deleted entity's id is never given again, so a new entity
-/// cannot inherit its counts; in cluster mode, no node hands out an id another committed).
-fn next_id(ids: impl Iterator<Item = u32>) -> Result<u32, ApiError> {
-    ids.max()
-        .unwrap_or(0)
+/// One more than the largest id of `entity`, in the catalog or retired (`State::retired_id`:
+/// a deleted entity's id is never given again, so a new entity cannot inherit its counts; in
+/// cluster mode, no node hands out an id another committed).
+fn next_id(state: &State, c: &Catalog, entity: Entity) -> Result<u32, ApiError> {
+    c.largest_id(entity)
+        .max(state.retired_id(entity))
         .checked_add(1)
         .ok_or_else(|| ApiError::unprocessable(None, "no ids are left for this kind of entity"))
 }
@@ -109,12 +109,7 @@ pub fn create_campaign(state: &State, c: &mut Catalog, args: &Args) -> Result<Va
         ));
     }
     let campaign = Campaign {
-        campaign_id: next_id(
-            c.campaigns
-                .iter()
-                .map(|x| x.campaign_id)
-                .chain([state.retired_id(Entity::Campaign)]),
-        )?,
+        campaign_id: next_id(state, c, Entity::Campaign)?,
         offer_id,
         affiliate_id: id(args, AFFILIATE_ID),
         campaign_status: Status::Active,
@@ -153,12 +148,7 @@ pub fn update_campaign(_: &State, c: &mut Catalog, args: &Args) -> Result<Value,
 
 pub fn create_smart_link(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let link = SmartLink {
-        smart_link_id: next_id(
-            c.smart_links
-                .iter()
-                .map(|x| x.smart_link_id)
-                .chain([state.retired_id(Entity::SmartLink)]),
-        )?,
+        smart_link_id: next_id(state, c, Entity::SmartLink)?,
         smart_link_name: args.get(SMART_LINK_NAME).unwrap_or_default(),
         affiliate_id: id(args, AFFILIATE_ID),
         smart_link_status: args.get(SMART_LINK_STATUS).unwrap_or(LinkStatus::Active),
@@ -297,17 +287,14 @@ fn set_offer(o: &mut Offer, args: &Args) {
         &mut o.landing_page_rotation,
         args.get(LANDING_PAGE_ROTATION),
     );
+    set(&mut o.health_check, args.get(HEALTH_CHECK));
+    set(&mut o.health_check_url, args.change(HEALTH_CHECK_URL));
     set_caps(&mut o.caps, args);
 }
 
 pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let mut offer = Offer {
-        offer_id: next_id(
-            c.offers
-                .iter()
-                .map(|o| o.offer_id)
-                .chain([state.retired_id(Entity::Offer)]),
-        )?,
+        offer_id: next_id(state, c, Entity::Offer)?,
         offer_name: String::new(),
         offer_status: Status::Active,
         offer_url: String::new(),
@@ -336,6 +323,8 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
     set(&mut l.url, args.get(URL));
     set(&mut l.landing_page_status, args.get(LANDING_PAGE_STATUS));
     set(&mut l.landing_page_weight, args.get(LANDING_PAGE_WEIGHT));
+    set(&mut l.health_check, args.get(HEALTH_CHECK));
+    set(&mut l.health_check_url, args.change(HEALTH_CHECK_URL));
     for (d, field) in LandingPage::DIMENSIONS
         .into_iter()
         .zip(LANDING_PAGE_CONDITIONS)
@@ -350,12 +339,7 @@ fn set_landing_page(l: &mut LandingPage, args: &Args) {
 
 pub fn create_landing_page(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let mut page = LandingPage {
-        landing_page_id: next_id(
-            c.landing_pages
-                .iter()
-                .map(|l| l.landing_page_id)
-                .chain([state.retired_id(Entity::LandingPage)]),
-        )?,
+        landing_page_id: next_id(state, c, Entity::LandingPage)?,
         landing_page_name: String::new(),
         offer_id: id(args, OFFER_ID),
         url: String::new(),
@@ -393,12 +377,7 @@ fn set_creative(x: &mut Creative, args: &Args) {
 
 pub fn create_creative(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let mut creative = Creative {
-        creative_id: next_id(
-            c.creatives
-                .iter()
-                .map(|x| x.creative_id)
-                .chain([state.retired_id(Entity::Creative)]),
-        )?,
+        creative_id: next_id(state, c, Entity::Creative)?,
         creative_name: String::new(),
         creative_type_id: 1,
         offer_id: id(args, OFFER_ID),
@@ -420,12 +399,7 @@ pub fn update_creative(_: &State, c: &mut Catalog, args: &Args) -> Result<Value,
 
 pub fn create_affiliate(state: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let affiliate = Affiliate {
-        affiliate_id: next_id(
-            c.affiliates
-                .iter()
-                .map(|a| a.affiliate_id)
-                .chain([state.retired_id(Entity::Affiliate)]),
-        )?,
+        affiliate_id: next_id(state, c, Entity::Affiliate)?,
         affiliate_name: args.get(AFFILIATE_NAME).unwrap_or_default(),
     };
     let answer = success("affiliate", json!(affiliate));

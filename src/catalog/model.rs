@@ -406,8 +406,7 @@ const OFFER_FIXED: [&str; 10] = [
     "health_check",
     "health_check_url",
 ];
-const OFFER_FIELDS: [&str; 10 + 2 * Dimension::ALL.len()] =
-    field_names(&OFFER_FIXED, Side::Offer);
+const OFFER_FIELDS: [&str; 10 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
 
 /// A key of an attachment or an offer: one of its fixed fields (by index into `fixed`) or a
 /// condition list. Read through a seed so that an unknown name is refused while the key is

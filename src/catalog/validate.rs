@@ -424,13 +424,17 @@ impl Validator<'_> {
             let url = self.url(at, "url", &l.url);
             let rules = self.landing_page_rules(at, l);
             let health = self.health_check_url(at, l.health_check_url.as_deref());
-            self.draft.landing_pages.push(url.zip(rules).zip(health).map(
-                |((url, rules), health_check_url)| ParsedLandingPage {
-                    url,
-                    rules,
-                    health_check_url,
-                },
-            ));
+            self.draft
+                .landing_pages
+                .push(
+                    url.zip(rules)
+                        .zip(health)
+                        .map(|((url, rules), health_check_url)| ParsedLandingPage {
+                            url,
+                            rules,
+                            health_check_url,
+                        }),
+                );
         }
         for (i, x) in c.creatives.iter().enumerate() {
             let at = At(Kind::Creatives, i);

@@ -17,7 +17,7 @@ use http::header::{ACCEPT_LANGUAGE, HeaderName, REFERER, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 
 use crate::calendar::Calendar;
-use crate::clicks::{ClickRecord, SubIds};
+use crate::click_log::{ClickRecord, SubIds};
 use crate::conditions::Attributes;
 use crate::vocab::{Browser, Country, DeviceClass, Language, OsFamily, Region};
 pub use device::{Device, DeviceClassifier};

@@ -1,9 +1,9 @@
 //! A node's background work in cluster mode (docs/cluster.md), each a task on the runtime,
 //! none on the click path:
 //!
-//! - [`catalog`]: applies each new shared catalog within a second (the commit's
+//! - [`catalog_watch`]: applies each new shared catalog within a second (the commit's
 //!   announcement, a generation check every 250 ms, and one on SIGHUP); seeds an empty Redis.
-//! - [`leases`]: keeps a lease of every daily click cap in the table, sized to the demand
+//! - [`lease_keeper`]: keeps a lease of every daily click cap in the table, sized to the demand
 //!   on this node, renewed before it runs out, given back when idle and at shutdown.
 //! - conversion totals: every 250 ms, the cluster's conversions per cap window of every
 //!   offer with a conversion cap, so a cap reached through any node stops routing here.
@@ -14,8 +14,8 @@
 //!   Sentinel mode after asking the sentinels where the primary is, and every second
 //!   otherwise); the queued postbacks applied once it is back.
 
-pub mod catalog;
-pub mod leases;
+pub mod catalog_watch;
+pub mod lease_keeper;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +26,8 @@ use tokio::task::JoinHandle;
 use crate::calendar::Period;
 use crate::counts::hourly::{RETENTION_HOURS, Reader};
 use crate::counts::{CapClock, hour_of};
-use crate::shared::Shared;
-use crate::shared::conversions::Windows;
+use crate::redis::Shared;
+use crate::redis::conversions::Windows;
 use crate::state::State;
 use crate::vocab::CapKind;
 
@@ -43,7 +43,7 @@ pub struct Node {
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    keeper: JoinHandle<leases::Keeper>,
+    keeper: JoinHandle<lease_keeper::Keeper>,
 }
 
 impl Node {
@@ -53,12 +53,12 @@ impl Node {
         let (stop, stopped) = watch::channel(false);
         let args = || (Arc::clone(state), Arc::clone(&shared), stopped.clone());
         let tasks = vec![
-            tokio::spawn(catalog::watch(args())),
+            tokio::spawn(catalog_watch::watch(args())),
             tokio::spawn(poll_conversion_totals(args())),
             tokio::spawn(push_counters(args())),
             tokio::spawn(health_and_queue(args())),
         ];
-        let keeper = tokio::spawn(leases::keep(args()));
+        let keeper = tokio::spawn(lease_keeper::keep(args()));
         Some(Node {
             shared,
             stop,
@@ -175,7 +175,7 @@ async fn push_counters((state, shared, stopped): Args) {
             pushed = json;
         }
         push_hours(&state, &shared).await;
-        let beacon = crate::shared::console::Beacon {
+        let beacon = crate::redis::console::Beacon {
             seen_ms: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_millis() as i64),

@@ -112,7 +112,7 @@ impl Sessions {
     }
 
     fn mac(&self, settings: &Settings) -> HmacSha256 {
-        let mut derive = HmacSha256::new_from_slice(&settings.click_secret)
+        let mut derive = HmacSha256::new_from_slice(&settings.tracking.click_secret)
             .expect("HMAC accepts keys of any length");
         derive.update(b"smartlink console session v1\0");
         derive.update(&self.epoch);
@@ -123,7 +123,7 @@ impl Sessions {
     /// A new session for `api_key` (a configured key) from `now` (Unix seconds): its
     /// token, and the session.
     pub fn open(&self, settings: &Settings, api_key: &str, now: i64) -> Option<(String, Session)> {
-        let access = settings.access(api_key)?;
+        let access = settings.api.access(api_key)?;
         let session = Session {
             id: rand::random(),
             expires: now.saturating_add(settings.console.session_ttl.as_secs() as i64),
@@ -158,9 +158,10 @@ impl Sessions {
             .collect();
         // The key it names, if it is still configured (each compared in full by its MAC).
         let key = settings
-            .api_keys
+            .api
+            .keys
             .iter()
-            .chain(&settings.api_read_keys)
+            .chain(&settings.api.read_keys)
             .find(|k| crate::audit::fingerprint(k) == fingerprint)
             .ok_or(Refused::Invalid)?;
         let mut mac = self.mac(settings);
@@ -183,7 +184,7 @@ impl Sessions {
             id,
             expires,
             key: fingerprint,
-            access: settings.access(key).ok_or(Refused::Invalid)?,
+            access: settings.api.access(key).ok_or(Refused::Invalid)?,
         })
     }
 
@@ -361,10 +362,8 @@ mod tests {
         for garbage in ["", ".", "a.b", "x", &"A".repeat(5000)] {
             assert_eq!(sessions.verify(&s, garbage, 1001), Err(Refused::Invalid));
         }
-        let without_key = Settings {
-            api_keys: vec!["another".into()],
-            ..s.clone()
-        };
+        let mut without_key = s.clone();
+        without_key.api.keys = vec!["another".into()];
         assert_eq!(
             sessions.verify(&without_key, &token, 1001),
             Err(Refused::Invalid),

@@ -11,11 +11,11 @@
 //! Owned by the conversion writer thread alone: no lock. Rebuilt at start from the conversion
 //! log (`ledger::replay`).
 //!
-//! [`ClickSigner::dedup_key`]: crate::clicks::ClickSigner::dedup_key
+//! [`ClickSigner::dedup_key`]: crate::click_id::ClickSigner::dedup_key
 
 use std::collections::HashMap;
 
-use crate::clicks::DedupKey;
+use crate::click_id::DedupKey;
 
 /// What [`Converted::insert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,8 +16,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
-use std::thread::JoinHandle;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::time::{Duration, SystemTime};
 
 use tokio::sync::oneshot;
@@ -28,7 +27,7 @@ use crate::calendar::Calendar;
 use crate::clock::unix_secs;
 use crate::counts::hourly::RETENTION_HOURS;
 use crate::counts::{Counts, LogPosition, hour_of};
-use crate::files::{AppendFile, FailureLog, hourly_name, log_files, parse_hour_stamp};
+use crate::files::{AppendFile, FailureLog, LogThread, hourly_name, log_files, parse_hour_stamp};
 use crate::metrics::Metrics;
 
 /// Conversion log files are `conversions-<UTC hour>.ndjson`.
@@ -37,17 +36,6 @@ pub const PREFIX: &str = "conversions";
 const QUEUE: usize = 4096;
 /// How often ids of clicks that left the attribution window are dropped.
 const EXPIRE_EVERY: Duration = Duration::from_secs(600);
-
-impl From<Answer> for crate::metrics::Postback {
-    fn from(a: Answer) -> Self {
-        match a {
-            Answer::Recorded => crate::metrics::Postback::Recorded,
-            Answer::Duplicate => crate::metrics::Postback::Duplicate,
-            Answer::Unavailable => crate::metrics::Postback::Unavailable,
-            Answer::Queued => crate::metrics::Postback::Queued,
-        }
-    }
-}
 
 /// The answer to one postback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +90,7 @@ impl LedgerHandle {
 
 pub struct Ledger {
     handle: LedgerHandle,
-    thread: Option<JoinHandle<()>>,
+    thread: LogThread<Msg>,
 }
 
 impl Ledger {
@@ -116,7 +104,6 @@ impl Ledger {
         counts: Arc<Counts>,
         metrics: Arc<Metrics>,
     ) -> io::Result<Ledger> {
-        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let tracked = Arc::new(AtomicUsize::new(converted.len()));
         let mut writer = Writer {
             dir: dir.to_path_buf(),
@@ -128,12 +115,13 @@ impl Ledger {
             failures: FailureLog::new("conversion log"),
             retention,
         };
-        let thread = std::thread::Builder::new()
-            .name("conversions".into())
-            .spawn(move || writer.run(rx))?;
+        let thread = LogThread::start("conversions", QUEUE, move |rx| writer.run(rx))?;
         Ok(Ledger {
-            handle: LedgerHandle { tx, tracked },
-            thread: Some(thread),
+            handle: LedgerHandle {
+                tx: thread.sender(),
+                tracked,
+            },
+            thread,
         })
     }
 
@@ -142,11 +130,8 @@ impl Ledger {
     }
 
     /// Answers everything queued, then stops the thread.
-    pub fn stop(mut self) {
-        let _ = self.handle.tx.send(Msg::Stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        self.thread.stop(Msg::Stop);
     }
 }
 

@@ -17,7 +17,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::clicks::{Claims, ClickSigner, DedupKey};
+use crate::click_id::{Claims, ClickSigner, DedupKey};
 use crate::money::Money;
 use crate::vocab::{Source, SourceKind};
 

@@ -2,7 +2,7 @@
 //! (docs/cluster.md), a claim of the click id in Redis around the ledger's write, so that
 //! one postback per click is recorded across every node.
 //!
-//! Cluster mode, per postback: claim the id (`shared::conversions`) → the ledger makes the
+//! Cluster mode, per postback: claim the id (`redis::conversions`) → the ledger makes the
 //! conversion durable in this node's log and counts it → commit the claim, which adds it to
 //! the cluster's cap-window totals. A claim held by another node that is writing the same id
 //! is waited for (at most [`PENDING_WAIT`]), so parallel copies get `duplicate`, not a retry.
@@ -20,8 +20,8 @@ use super::ledger::{Answer, LedgerHandle};
 use super::queue::Queue;
 use super::record::Conversion;
 use crate::calendar::{Calendar, Period};
-use crate::shared::Shared;
-use crate::shared::conversions::{Claim, Windows};
+use crate::redis::Shared;
+use crate::redis::conversions::{Claim, Windows};
 
 /// Longest wait for another node's pending claim of the same click id.
 pub const PENDING_WAIT: Duration = Duration::from_secs(1);

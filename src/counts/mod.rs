@@ -6,7 +6,7 @@
 //! - `offer`: an offer's windowed counts; lock-free cap check and check-and-reserve.
 //! - `registry`: every counter by key (offer, source, route, landing page) and the conversion
 //!   log position.
-//! - `rotation`: where exact rotation has got to in each qualifying set of a smart link.
+//! - `runs`: where exact rotation has got to in each qualifying set of a smart link.
 //! - `hourly`: the counts by hour (statistics over a range, optimized rotation's window).
 //! - `store`: the counters file and the hour files; `saver`: the thread that sweeps clicks
 //!   into their hours and writes both every second.
@@ -16,7 +16,7 @@
 //!
 //! The decision (`routing`) asks an offer's caps whether it is capped, reserves a click's
 //! place under a click cap and, on a link with exact rotation, takes its place in the run of
-//! its qualifying set; it counts nothing itself. The click use case (`click`) tells the
+//! its qualifying set; it counts nothing itself. The click use case (`app::click`) tells the
 //! counters what a counted click did; the ledger (`conversions`) counts what it wrote.
 
 pub mod down;
@@ -24,16 +24,16 @@ pub mod hourly;
 pub mod offer;
 pub mod registry;
 pub mod reserve;
-pub mod rotation;
+pub mod runs;
 pub mod saver;
 pub mod store;
 
-pub use down::DownFlag;
+pub use down::{Board, DownFlag, Status};
 pub use hourly::{Hour, Hourly, Tally, hour_of};
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
 pub use registry::{
     Counting, Counts, Estimate, Fallbacks, LandingPageCounters, LogPosition, RouteCounters,
     SourceCounters, WEIGHT_SCALE,
 };
-pub use rotation::{Run, Runs, SetKey};
+pub use runs::{Run, Runs, SetKey};
 pub use saver::Saver;

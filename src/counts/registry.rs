@@ -19,10 +19,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
-use super::down::DownFlag;
+use super::down::{Board, DownFlag};
 use super::hourly::{Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
-use super::rotation::Runs;
+use super::runs::Runs;
 use crate::calendar::Calendar;
 use crate::money::{Money, Total};
 use crate::vocab::{Destination, FallbackReason, Source, SourceKind};
@@ -279,6 +279,8 @@ pub struct Counts {
     hourly: Hourly,
     /// The down flag of each destination health checks watch (`down`).
     destinations: Map<Destination, DownFlag>,
+    /// What the checks found of each destination (`down`).
+    health: Board,
 }
 
 /// Conversions being counted: holds the conversion log position until dropped.
@@ -424,6 +426,11 @@ impl Counts {
     /// The down flag of `destination`.
     pub fn down_flag(&self, destination: Destination) -> Arc<DownFlag> {
         get_or_create(&self.destinations, destination)
+    }
+
+    /// What the health checks found of each destination.
+    pub fn health(&self) -> &Board {
+        &self.health
     }
 
     /// Starts counting conversions (see [`Counting`]). Never taken on the click path.

@@ -83,7 +83,7 @@ where
         let client = s.proxies.client_ip(peer, &parts.headers);
         (
             api::max_body(&s.settings, name),
-            s.settings.limits.header_read_timeout,
+            s.settings.server.limits.header_read_timeout,
             api::client_allowed(&s.settings, client),
             client,
             s.proxies.forwarded_https(peer, &parts.headers),

@@ -12,7 +12,7 @@ use http::header::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, StatusCode};
 
-use super::response::{Body, Reject};
+use super::response::{Body, PlainError};
 use crate::api::SessionProof;
 use crate::console::assets::{self, ASSETS, Asset, BUNDLE, ROOT};
 use crate::console::session;
@@ -28,11 +28,11 @@ pub fn respond<B>(state: &State, req: &Request<B>, peer: IpAddr) -> Response<Bod
     let snapshot = state.snapshot();
     let client = snapshot.proxies.client_ip(peer, req.headers());
     let refused = if !snapshot.settings.console.enabled {
-        Some(Reject::NOT_FOUND)
+        Some(PlainError::NOT_FOUND)
     } else if !crate::api::client_allowed(&snapshot.settings, client) {
-        Some(Reject::FORBIDDEN)
+        Some(PlainError::FORBIDDEN)
     } else if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        Some(Reject::method_not_allowed("GET, HEAD"))
+        Some(PlainError::method_not_allowed("GET, HEAD"))
     } else {
         None
     };
@@ -61,7 +61,7 @@ fn answer<B>(req: &Request<B>, metrics: &crate::metrics::Metrics) -> Response<Bo
             .map(|a| (a, "public, max-age=31536000, immutable")),
     };
     let Some((asset, cache)) = asset else {
-        return Reject::NOT_FOUND.response(metrics);
+        return PlainError::NOT_FOUND.response(metrics);
     };
     file(req, asset, cache)
 }

@@ -29,11 +29,11 @@
 
 pub mod api;
 pub mod body;
-pub mod click;
 pub mod console;
 pub mod postback;
 pub mod proxy_protocol;
 pub mod query;
+pub mod redirect;
 pub mod response;
 pub mod service;
 
@@ -54,7 +54,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout_at};
 
-use self::response::Reject;
+use self::response::PlainError;
 use self::service::{Endpoint, Target};
 use crate::settings::Limits;
 use crate::state::State;
@@ -114,7 +114,7 @@ pub async fn serve(
     state: Arc<State>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let max_connections = state.snapshot().settings.limits.max_connections;
+    let max_connections = state.snapshot().settings.server.limits.max_connections;
     let permits = Arc::new(Semaphore::new(max_connections));
     serve_with(listener, role, state, permits, shutdown).await;
 }
@@ -133,7 +133,7 @@ pub async fn serve_per_core(
     stopped: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = listener.into_std()?;
-    let max_connections = state.snapshot().settings.limits.max_connections;
+    let max_connections = state.snapshot().settings.server.limits.max_connections;
     let permits = Arc::new(Semaphore::new(max_connections));
     let mut done = Vec::with_capacity(threads);
     for i in 0..threads {
@@ -181,7 +181,10 @@ async fn serve_with(
 ) {
     let (limits, grace) = {
         let s = state.snapshot();
-        (s.settings.limits.clone(), s.settings.shutdown_grace)
+        (
+            s.settings.server.limits.clone(),
+            s.settings.server.shutdown_grace,
+        )
     };
     let protocols = Arc::new(Protocols::new(&limits, role));
     let (phase, watch_phase) = watch::channel(Phase::Serving);
@@ -434,7 +437,7 @@ impl Protocols {
                 _ if too_long => {
                     let response = match target {
                         Target::Api => api::failure(&Rejection::UriTooLong.into(), &state.metrics),
-                        _ => Reject::URI_TOO_LONG.response(&state.metrics),
+                        _ => PlainError::URI_TOO_LONG.response(&state.metrics),
                     };
                     state.metrics.observe(target.kind(), started.elapsed());
                     Either::Right(std::future::ready(Ok(response)))

@@ -1,15 +1,11 @@
 //! `GET|POST /p?click_id=ID[&amount=DECIMAL]`: a conversion postback (docs/routing.md).
 //!
-//! Protection (README, "Postback protection"): with `postbacks.allowed_networks`, only those
-//! source addresses may post (the client address, behind trusted proxies as for clicks);
-//! with a token (the offer's `postback_token`, else `postbacks.token`), the postback must
-//! carry it as `token=`. A click id alone is no proof: anyone who clicks sees one.
-//!
-//! The click id's signature is checked without any lookup and carries the offer, the smart
-//! link or campaign and the affiliate the conversion belongs to. For `POST` the parameters may
-//! also come in an `application/x-www-form-urlencoded` body (at most 8 KiB, read within
-//! `server.header_read_timeout_ms`). The conversion is handed to the ledger, which answers
-//! once it is fsynced:
+//! This file reads the request and renders the answer; the use case is `app::postback`
+//! (protection, the click id, the token, the attribution window, the payout, the ledger).
+//! The source is the client address, behind trusted proxies as for clicks. For `POST` the
+//! parameters may also come in an `application/x-www-form-urlencoded` body (at most 8 KiB,
+//! read within `server.header_read_timeout_ms`), read only once the source is admitted.
+//! The answers:
 //!
 //! | answer | status | body |
 //! |---|---|---|
@@ -33,14 +29,10 @@ use http::header::{CONTENT_TYPE, RETRY_AFTER};
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::{self, BodyError};
-use super::response::{Body, Reject, json};
+use super::response::{Body, PlainError, json};
 use super::service::Endpoint;
-use crate::clicks::ClickIdError;
-use crate::conversions::{Amount, Answer, Conversion};
-use crate::metrics::Postback;
-use crate::money::Money;
+use crate::app::postback::{self as use_case, Outcome, Params, Refusal};
 use crate::state::State;
-use crate::vocab::Rejection;
 
 /// Largest accepted postback body.
 const MAX_BODY: usize = 8 * 1024;
@@ -58,62 +50,8 @@ where
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     match handle(&state, req, peer, started).await {
-        Ok(r) => r,
-        Err(reject) => reject.response(&state.metrics),
-    }
-}
-
-/// Why a postback is refused with `400`.
-#[derive(Debug, Clone, Copy)]
-enum Invalid {
-    Missing,
-    Repeated,
-    ClickId,
-    Amount,
-}
-
-impl Invalid {
-    fn body(self) -> &'static str {
-        match self {
-            Invalid::Missing => "{\"status\":\"invalid\",\"error\":\"click_id is required\"}\n",
-            Invalid::Repeated => {
-                "{\"status\":\"invalid\",\"error\":\"click_id, amount or token is given twice\"}\n"
-            }
-            Invalid::ClickId => {
-                "{\"status\":\"invalid\",\"error\":\"click_id is not a valid click id\"}\n"
-            }
-            Invalid::Amount => {
-                "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number from 0 to 999999999999.999999 with at most 6 decimals, such as 12.50\"}\n"
-            }
-        }
-    }
-}
-
-#[derive(Default)]
-struct Params {
-    click_id: Option<String>,
-    amount: Option<String>,
-    token: Option<String>,
-}
-
-impl Params {
-    /// Reads `click_id` and `amount` from form-encoded pairs; other names are ignored
-    /// (advertisers append their own).
-    fn read(&mut self, pairs: &[u8]) -> Result<(), Invalid> {
-        for (name, value) in form_urlencoded::parse(pairs) {
-            let slot = match &*name {
-                "click_id" => &mut self.click_id,
-                "amount" => &mut self.amount,
-                "token" => &mut self.token,
-                _ => continue,
-            };
-            match slot {
-                Some(seen) if *seen != value => return Err(Invalid::Repeated),
-                Some(_) => {}
-                None => *slot = Some(value.into_owned()),
-            }
-        }
-        Ok(())
+        Ok(outcome) => answer(&state, outcome),
+        Err(error) => error.response(&state.metrics),
     }
 }
 
@@ -122,34 +60,22 @@ async fn handle<B>(
     req: Request<B>,
     peer: IpAddr,
     started: crate::clock::Instant,
-) -> Result<Response<Body>, Reject>
+) -> Result<Outcome, PlainError>
 where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
     let snapshot = state.snapshot_full();
-    let limits = &snapshot.settings.limits;
     if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(Reject::method_not_allowed(Endpoint::Postback.allow()));
+        return Err(PlainError::method_not_allowed(Endpoint::Postback.allow()));
     }
-    let settings = &snapshot.settings;
     let source = snapshot.proxies.client_ip(peer, req.headers());
-    if !settings.postback_networks.is_empty()
-        && !settings
-            .postback_networks
-            .iter()
-            .any(|n| n.contains(&source))
-    {
-        return Ok(refused(
-            state,
-            Postback::Forbidden,
-            Rejection::Forbidden,
-            "{\"status\":\"forbidden\",\"error\":\"postbacks are not accepted from this address\"}\n",
-        ));
+    if let Err(why) = use_case::admit(&snapshot, source) {
+        return Ok(Outcome::Refused(why));
     }
     let mut params = Params::default();
-    if let Err(e) = params.read(req.uri().query().unwrap_or("").as_bytes()) {
-        return Ok(invalid(state, e));
+    if let Err(why) = params.read(req.uri().query().unwrap_or("").as_bytes()) {
+        return Ok(Outcome::Refused(why));
     }
     if req.method() == Method::POST {
         let is_form = req.headers().get(CONTENT_TYPE).is_none_or(|t| {
@@ -157,121 +83,73 @@ where
                 .to_ascii_lowercase()
                 .starts_with(b"application/x-www-form-urlencoded")
         });
-        let body = body::read(req.into_body(), MAX_BODY, limits.header_read_timeout)
+        let timeout = snapshot.settings.server.limits.header_read_timeout;
+        let body = body::read(req.into_body(), MAX_BODY, timeout)
             .await
             .map_err(|e| match e {
-                BodyError::TooLarge => Reject::PAYLOAD_TOO_LARGE,
-                BodyError::Timeout => Reject::TIMEOUT,
-                BodyError::Unreadable => Reject::bad_request("unreadable request body\n"),
+                BodyError::TooLarge => PlainError::PAYLOAD_TOO_LARGE,
+                BodyError::Timeout => PlainError::TIMEOUT,
+                BodyError::Unreadable => PlainError::bad_request("unreadable request body\n"),
             })?;
-        if is_form && let Err(e) = params.read(&body) {
-            return Ok(invalid(state, e));
+        if is_form && let Err(why) = params.read(&body) {
+            return Ok(Outcome::Refused(why));
         }
     }
-    let Some(click_id) = params.click_id else {
-        return Ok(invalid(state, Invalid::Missing));
-    };
     let now_ms = crate::clock::wall(started)
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
-    let claims = match snapshot.signer.verify(&click_id) {
-        Ok(claims) if !claims.is_from_the_future(now_ms / 1000) => claims,
-        // Signed by this network but dated ahead of the skew: only a holder of the secret
-        // could make it (a leaked secret must not fill next month's caps today).
-        Ok(_) => {
-            return Ok(refused(
-                state,
-                Postback::Invalid,
-                Rejection::Unprocessable,
-                "{\"status\":\"invalid\",\"error\":\"click_id is dated in the future\"}\n",
-            ));
+    Ok(use_case::convert(&state.conversions, &snapshot, params, now_ms).await)
+}
+
+/// The answer to `outcome`, counted.
+fn answer(state: &State, outcome: Outcome) -> Response<Body> {
+    state.metrics.postback(outcome.answer());
+    let body = match outcome {
+        Outcome::Refused(why) => {
+            state.metrics.rejected(why.rejection());
+            return json(why.rejection().status(), refusal(why));
         }
-        Err(ClickIdError::Malformed) => return Ok(invalid(state, Invalid::ClickId)),
-        // A click id's form, but no click of this network: forged, or signed with a secret
-        // no longer configured.
-        Err(ClickIdError::BadSignature) => {
-            return Ok(refused(
-                state,
-                Postback::Invalid,
-                Rejection::Unprocessable,
-                "{\"status\":\"invalid\",\"error\":\"click_id is not a click id of this network\"}\n",
-            ));
-        }
-    };
-    // The click's offer's own token, else the network's; none: postbacks are open.
-    let required = claims
-        .offer_id
-        .and_then(|id| snapshot.table.offer_by_id(id))
-        .and_then(|o| o.postback_token.as_deref())
-        .or(settings.postback_token.as_deref());
-    if let Some(required) = required
-        && !params
-            .token
-            .as_deref()
-            .is_some_and(|t| crate::settings::secret_matches(required, t))
-    {
-        return Ok(refused(
-            state,
-            Postback::Unauthorized,
-            Rejection::Unauthorized,
-            "{\"status\":\"unauthorized\",\"error\":\"token is missing or wrong\"}\n",
-        ));
-    }
-    let amount = match params.amount.as_deref().map(Amount::parse).transpose() {
-        Ok(a) => a,
-        Err(_) => return Ok(invalid(state, Invalid::Amount)),
-    };
-    let window = snapshot.settings.attribution_window.as_secs() as i64;
-    if i64::from(claims.time) < now_ms / 1000 - window {
-        state.metrics.postback(Postback::Expired);
-        return Ok(json(StatusCode::OK, "{\"status\":\"expired\"}\n"));
-    }
-    // A fallback click's conversion, or one of an offer no longer in the catalog, earns
-    // only its amount.
-    let payout = claims
-        .offer_id
-        .and_then(|id| snapshot.table.offer_by_id(id))
-        .map_or(Money::ZERO, |o| o.payout);
-    let conversion = Conversion {
-        time_ms: now_ms,
-        click_id: click_id.into(),
-        claims,
-        revenue: amount.as_ref().map_or(payout, Amount::money),
-        amount,
-    };
-    let answer = state
-        .conversions
-        .record(conversion, Arc::clone(&snapshot.calendar))
-        .await;
-    state.metrics.postback(answer.into());
-    Ok(match answer {
-        Answer::Recorded => json(StatusCode::OK, "{\"status\":\"recorded\"}\n"),
-        Answer::Duplicate => json(StatusCode::OK, "{\"status\":\"duplicate\"}\n"),
-        Answer::Queued => json(StatusCode::ACCEPTED, "{\"status\":\"queued\"}\n"),
-        Answer::Unavailable => {
+        Outcome::Recorded => "{\"status\":\"recorded\"}\n",
+        Outcome::Duplicate => "{\"status\":\"duplicate\"}\n",
+        Outcome::Expired => "{\"status\":\"expired\"}\n",
+        Outcome::Queued => return json(StatusCode::ACCEPTED, "{\"status\":\"queued\"}\n"),
+        Outcome::Unavailable => {
             let mut r = json(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "{\"status\":\"unavailable\"}\n",
             );
             r.headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            r
+            return r;
         }
-    })
+    };
+    json(StatusCode::OK, body)
 }
 
-fn invalid(state: &State, why: Invalid) -> Response<Body> {
-    refused(state, Postback::Invalid, Rejection::BadRequest, why.body())
-}
-
-/// A refused postback, counted as `answer` and as an error response.
-fn refused(
-    state: &State,
-    answer: Postback,
-    rejection: Rejection,
-    body: &'static str,
-) -> Response<Body> {
-    state.metrics.postback(answer);
-    state.metrics.rejected(rejection);
-    json(rejection.status(), body)
+/// The body that tells the sender why its postback is refused.
+fn refusal(why: Refusal) -> &'static str {
+    match why {
+        Refusal::Forbidden => {
+            "{\"status\":\"forbidden\",\"error\":\"postbacks are not accepted from this address\"}\n"
+        }
+        Refusal::Unauthorized => {
+            "{\"status\":\"unauthorized\",\"error\":\"token is missing or wrong\"}\n"
+        }
+        Refusal::Missing => "{\"status\":\"invalid\",\"error\":\"click_id is required\"}\n",
+        Refusal::Repeated => {
+            "{\"status\":\"invalid\",\"error\":\"click_id, amount or token is given twice\"}\n"
+        }
+        Refusal::Malformed => {
+            "{\"status\":\"invalid\",\"error\":\"click_id is not a valid click id\"}\n"
+        }
+        Refusal::NotOurs => {
+            "{\"status\":\"invalid\",\"error\":\"click_id is not a click id of this network\"}\n"
+        }
+        Refusal::FromTheFuture => {
+            "{\"status\":\"invalid\",\"error\":\"click_id is dated in the future\"}\n"
+        }
+        Refusal::Amount => {
+            "{\"status\":\"invalid\",\"error\":\"amount must be a decimal number from 0 to 999999999999.999999 with at most 6 decimals, such as 12.50\"}\n"
+        }
+    }
 }

@@ -7,8 +7,8 @@
 
 use std::borrow::Cow;
 
-use super::response::Reject;
-use crate::clicks::SubIds;
+use super::response::PlainError;
+use crate::click_log::SubIds;
 
 /// Longest accepted query value, in bytes after decoding.
 pub const MAX_VALUE_BYTES: usize = 255;
@@ -31,19 +31,19 @@ impl Id {
 #[derive(Debug, Clone, Copy)]
 pub struct IdParam {
     pub name: &'static str,
-    pub invalid: Reject,
+    pub invalid: PlainError,
 }
 
 /// `/sl?id=`
 pub const SMART_LINK_ID: IdParam = IdParam {
     name: "id",
-    invalid: Reject::bad_request("id must be a positive integer\n"),
+    invalid: PlainError::bad_request("id must be a positive integer\n"),
 };
 
 /// `/rd/r.php?sid=`
 pub const CAMPAIGN_ID: IdParam = IdParam {
     name: "sid",
-    invalid: Reject::bad_request("sid must be a positive integer\n"),
+    invalid: PlainError::bad_request("sid must be a positive integer\n"),
 };
 
 /// The parameters of a click.
@@ -57,14 +57,16 @@ pub struct ClickQuery<'a> {
 
 /// Parses a tracking-link query whose link id is in the parameter `id_param`; `None` for a
 /// link whose id is in its path (`/rd/{token}`).
-pub fn parse(query: Option<&str>, id_param: Option<IdParam>) -> Result<ClickQuery<'_>, Reject> {
+pub fn parse(query: Option<&str>, id_param: Option<IdParam>) -> Result<ClickQuery<'_>, PlainError> {
     let mut id = None;
     let mut aff_id = None;
     let mut subs: SubIds = Default::default();
     for (key, value) in pairs(query.unwrap_or("")) {
         let (key, value) = (decode(key), decode(value));
         if value.len() > MAX_VALUE_BYTES {
-            return Err(Reject::bad_request("query value longer than 255 bytes\n"));
+            return Err(PlainError::bad_request(
+                "query value longer than 255 bytes\n",
+            ));
         }
         match key.as_ref() {
             k if let Some(p) = id_param
@@ -74,10 +76,9 @@ pub fn parse(query: Option<&str>, id_param: Option<IdParam>) -> Result<ClickQuer
                 id = Some(positive(&value).ok_or(p.invalid)?);
             }
             "aff_id" if aff_id.is_none() => {
-                aff_id = Some(
-                    positive(&value)
-                        .ok_or(Reject::bad_request("aff_id must be a positive integer\n"))?,
-                );
+                aff_id = Some(positive(&value).ok_or(PlainError::bad_request(
+                    "aff_id must be a positive integer\n",
+                ))?);
             }
             "s1" | "s2" | "s3" | "s4" | "s5" => {
                 let slot = &mut subs[usize::from(key.as_bytes()[1] - b'1')];
@@ -155,7 +156,7 @@ mod tests {
         parse(Some(q), Some(SMART_LINK_ID)).unwrap()
     }
 
-    fn bad(q: Option<&str>) -> Reject {
+    fn bad(q: Option<&str>) -> PlainError {
         parse(q, Some(SMART_LINK_ID)).unwrap_err()
     }
 

@@ -19,40 +19,40 @@ const TEXT: HeaderValue = HeaderValue::from_static("text/plain; charset=utf-8");
 /// A request the server refuses: why ([`Rejection`], whose `status` is the one mapping to
 /// a status code), the short text a client may read, and for a `405` the methods allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Reject {
+pub struct PlainError {
     pub why: Rejection,
     pub text: &'static str,
     pub allow: Option<&'static str>,
 }
 
-impl Reject {
-    pub const NOT_FOUND: Reject = Reject::new(Rejection::NotFound, "not found\n");
-    pub const FORBIDDEN: Reject = Reject::new(Rejection::Forbidden, "forbidden\n");
-    pub const URI_TOO_LONG: Reject =
-        Reject::new(Rejection::UriTooLong, "request target too long\n");
-    pub const PAYLOAD_TOO_LARGE: Reject =
-        Reject::new(Rejection::PayloadTooLarge, "request body too large\n");
-    pub const TIMEOUT: Reject =
-        Reject::new(Rejection::Timeout, "request body not received in time\n");
+impl PlainError {
+    pub const NOT_FOUND: PlainError = PlainError::new(Rejection::NotFound, "not found\n");
+    pub const FORBIDDEN: PlainError = PlainError::new(Rejection::Forbidden, "forbidden\n");
+    pub const URI_TOO_LONG: PlainError =
+        PlainError::new(Rejection::UriTooLong, "request target too long\n");
+    pub const PAYLOAD_TOO_LARGE: PlainError =
+        PlainError::new(Rejection::PayloadTooLarge, "request body too large\n");
+    pub const TIMEOUT: PlainError =
+        PlainError::new(Rejection::Timeout, "request body not received in time\n");
     /// A bug, not the client's doing; logged where it happens.
-    pub const INTERNAL: Reject = Reject::new(Rejection::Internal, "internal error\n");
+    pub const INTERNAL: PlainError = PlainError::new(Rejection::Internal, "internal error\n");
 
-    const fn new(why: Rejection, text: &'static str) -> Reject {
-        Reject {
+    const fn new(why: Rejection, text: &'static str) -> PlainError {
+        PlainError {
             why,
             text,
             allow: None,
         }
     }
 
-    pub const fn bad_request(text: &'static str) -> Reject {
-        Reject::new(Rejection::BadRequest, text)
+    pub const fn bad_request(text: &'static str) -> PlainError {
+        PlainError::new(Rejection::BadRequest, text)
     }
 
-    pub const fn method_not_allowed(allow: &'static str) -> Reject {
-        Reject {
+    pub const fn method_not_allowed(allow: &'static str) -> PlainError {
+        PlainError {
             allow: Some(allow),
-            ..Reject::new(Rejection::MethodNotAllowed, "method not allowed\n")
+            ..PlainError::new(Rejection::MethodNotAllowed, "method not allowed\n")
         }
     }
 

@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use http::{Method, Request, Response, StatusCode};
 
-use super::click;
-use super::response::{Body, Reject, owned, text};
+use super::redirect;
+use super::response::{Body, PlainError, owned, text};
 use crate::metrics::EndpointKind;
 use crate::state::State;
 
@@ -42,7 +42,7 @@ impl Endpoint {
             "/healthz" => Endpoint::Health,
             "/readyz" => Endpoint::Ready,
             "/metrics" => Endpoint::Metrics,
-            p if p.starts_with(click::CAMPAIGN_PREFIX) => Endpoint::CampaignToken,
+            p if p.starts_with(redirect::CAMPAIGN_PREFIX) => Endpoint::CampaignToken,
             _ => return None,
         })
     }
@@ -128,7 +128,7 @@ pub fn respond<B>(
     let snapshot = state.snapshot();
     let uri = req.uri();
     let is_get_or_head = matches!(*req.method(), Method::GET | Method::HEAD);
-    let click_request = || click::ClickRequest {
+    let click_request = || redirect::ClickRequest {
         method: req.method(),
         uri,
         headers: req.headers(),
@@ -136,15 +136,15 @@ pub fn respond<B>(
         started,
     };
     let result = match endpoint {
-        None | Some(Endpoint::Postback) => Err(Reject::NOT_FOUND),
-        Some(e) if !is_get_or_head => Err(Reject::method_not_allowed(e.allow())),
-        Some(Endpoint::SmartLink) => click::smart_link(state, &snapshot, &click_request()),
-        Some(Endpoint::Campaign) => click::campaign(state, &snapshot, &click_request(), None),
-        Some(Endpoint::CampaignToken) => click::campaign(
+        None | Some(Endpoint::Postback) => Err(PlainError::NOT_FOUND),
+        Some(e) if !is_get_or_head => Err(PlainError::method_not_allowed(e.allow())),
+        Some(Endpoint::SmartLink) => redirect::smart_link(state, &snapshot, &click_request()),
+        Some(Endpoint::Campaign) => redirect::campaign(state, &snapshot, &click_request(), None),
+        Some(Endpoint::CampaignToken) => redirect::campaign(
             state,
             &snapshot,
             &click_request(),
-            uri.path().strip_prefix(click::CAMPAIGN_PREFIX),
+            uri.path().strip_prefix(redirect::CAMPAIGN_PREFIX),
         ),
         Some(Endpoint::Health) => Ok(text(StatusCode::OK, "ok\n")),
         Some(Endpoint::Ready) if state.is_draining() => {

@@ -21,8 +21,8 @@ use super::rotation;
 use super::table::{Attachment, Link, LinkRotation, Offer, RoutingTable, Skip};
 use crate::conditions::{Attributes, Dimension, Failed, Turned};
 use crate::counts::{CapClock, OfferCaps};
-use crate::settings::{AllDown, Screen};
-use crate::vocab::{CapKind, DeviceClass, FallbackReason};
+use crate::settings::AllDown;
+use crate::vocab::{CapKind, DeviceClass, FallbackReason, Screen};
 
 /// What a decision needs besides the link and the client.
 #[derive(Clone, Copy, Debug)]

@@ -82,12 +82,7 @@ impl LandingPages {
             let k = pick(&self.all, rng.random_range(0..self.total));
             return self.pages.get(self.all[k].0);
         }
-        let candidates: SmallVec<[(usize, u32); 8]> = self
-            .all
-            .iter()
-            .copied()
-            .filter(|&(i, _)| !self.pages[i].is_down() && self.pages[i].rules.passes(attrs).is_ok())
-            .collect();
+        let candidates = self.candidates(attrs);
         let total: u32 = candidates.iter().map(|&(_, w)| w).sum();
         if total == 0 {
             return None;
@@ -107,11 +102,30 @@ impl LandingPages {
     /// The pages that qualify for the click, in catalog order (explanations).
     pub fn qualifying<'p, A: Attributes + ?Sized>(
         &'p self,
-        attrs: &'p mut A,
+        attrs: &mut A,
     ) -> impl Iterator<Item = &'p Page> + 'p {
-        self.pages
+        self.candidates(attrs)
+            .into_iter()
+            .map(|(i, _)| &self.pages[i])
+    }
+
+    /// The pages (index, weight) whose rules the click passes and that are not down; when
+    /// every one of those is down, all of them (the rotation is left as if health checks
+    /// were off: whether the offer itself is down is its own check's to say).
+    fn candidates<A: Attributes + ?Sized>(&self, attrs: &mut A) -> SmallVec<[(usize, u32); 8]> {
+        let passing: SmallVec<[(usize, u32); 8]> = self
+            .all
             .iter()
-            .filter(move |p| !p.is_down() && p.rules.passes(attrs).is_ok())
+            .copied()
+            .filter(|&(i, _)| self.pages[i].rules.passes(attrs).is_ok())
+            .collect();
+        if passing.iter().all(|&(i, _)| self.pages[i].is_down()) {
+            return passing;
+        }
+        passing
+            .into_iter()
+            .filter(|&(i, _)| !self.pages[i].is_down())
+            .collect()
     }
 }
 

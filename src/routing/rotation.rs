@@ -2,7 +2,7 @@
 //! order, one cycle of `total` places holding each attachment exactly its weight times, such
 //! that after every click each attachment's count is within one click of
 //! `clicks × weight / total`. Where each set's run has got to is kept outside the table
-//! (`counts::rotation`); this module makes the order and picks a click's attachment.
+//! (`counts::runs`); this module makes the order and picks a click's attachment.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;

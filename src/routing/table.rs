@@ -399,6 +399,16 @@ impl RoutingTable {
         &self.links
     }
 
+    /// Offers and landing pages health checks found down (0 with health checks off).
+    pub fn destinations_down(&self) -> u64 {
+        let offers = self
+            .offers
+            .iter()
+            .filter(|o| o.down.as_ref().is_some_and(|d| d.is_down()));
+        let pages = self.landing_pages.iter().filter(|p| p.is_down());
+        (offers.count() + pages.count()) as u64
+    }
+
     /// Health checks on: gives every offer and landing page they watch (`health_check` not
     /// false) its destination's down flag from `counts`, and each attachment its offer's, so
     /// that a click reads one flag beside the caps. Without this (health checks off) nothing

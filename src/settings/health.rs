@@ -101,7 +101,10 @@ impl super::Validator<'_> {
             None => d.concurrency,
             Some(n @ 1..=1024) => n,
             Some(n) => {
-                self.fail("health.concurrency", format!("{n} is not between 1 and 1024"));
+                self.fail(
+                    "health.concurrency",
+                    format!("{n} is not between 1 and 1024"),
+                );
                 d.concurrency
             }
         };
@@ -116,8 +119,10 @@ impl super::Validator<'_> {
                 AllDown::Ignore
             }
         };
-        let allowed_networks =
-            self.networks("health.allowed_networks", raw.allowed_networks.unwrap_or_default());
+        let allowed_networks = self.networks(
+            "health.allowed_networks",
+            raw.allowed_networks.unwrap_or_default(),
+        );
         let ca_file = raw.ca_file.map(PathBuf::from);
         if let Some(path) = &ca_file
             && let Err(message) = crate::outbound::check_ca_file(path)

@@ -15,9 +15,9 @@ use super::{EditError, State, retire};
 use crate::audit::Change;
 use crate::catalog::{Catalog, FileStamp, ValidCatalog};
 use crate::files::CommitError;
+use crate::redis::catalog::{Fetched, IdMarks, Published};
+use crate::redis::{Shared, Unavailable};
 use crate::routing::RoutingTable;
-use crate::shared::catalog::{Fetched, IdMarks, Published};
-use crate::shared::{Shared, Unavailable};
 use crate::snapshot::Snapshot;
 use crate::vocab::Entity;
 
@@ -39,7 +39,7 @@ impl State {
             None => self.edit_file(&edit),
             Some(shared) => self.edit_shared(shared, &edit),
         };
-        let path = self.snapshot().settings.catalog_path.clone();
+        let path = self.snapshot().settings.catalog.path.clone();
         match &result {
             Ok(_) => {
                 self.metrics.catalog_writes.inc();
@@ -79,7 +79,7 @@ impl State {
         edit: &impl Fn(&mut Catalog) -> Result<T, E>,
     ) -> Result<T, EditError<E>> {
         let current = self.snapshot.load_full();
-        let path = &current.settings.catalog_path;
+        let path = &current.settings.catalog.path;
         // The file the table came from: `catalog.initial` until the first write.
         let unchanged_on_disk =
             || FileStamp::of(current.settings.catalog_source()).ok() == Some(current.catalog_stamp);
@@ -312,7 +312,7 @@ impl State {
         generation: u64,
         table: RoutingTable,
     ) {
-        let path = &current.settings.catalog_path;
+        let path = &current.settings.catalog.path;
         let stamp = match crate::files::stage(path, json).map(|staged| {
             let stamp = FileStamp::from(staged.metadata());
             staged.commit().map(|()| stamp)

@@ -1,7 +1,8 @@
 //! Process state shared by every request: the published [`Snapshot`] and what outlives a
 //! reload (the device cache, metrics, the click log, the cap counters and their saver, the
-//! conversion ledger, the console's sessions; in cluster mode the handle on Redis). Changes of the catalog are in
-//! `edit`.
+//! conversion ledger, the console's sessions; in cluster mode the handle on Redis). Changes of
+//! the catalog are in `edit`; standalone, the thread that reserves click caps' leases on disk
+//! is `reserver`.
 //!
 //! The hot path takes one `load()` of the snapshot per request and keeps it to the end of
 //! that request; a reload builds a complete new snapshot off to the side and `store`s it, so
@@ -14,12 +15,12 @@ use std::sync::{Arc, Mutex};
 use arc_swap::{ArcSwap, Guard};
 
 mod edit;
-mod reserve;
+mod reserver;
 
-use self::reserve::Reserver;
+use self::reserver::Reserver;
 use crate::audit::Change;
 use crate::catalog::validate::Problem;
-use crate::clicks::{RecordLog, RecordSink};
+use crate::click_log::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
 use crate::conversions::{self, Converted, Ledger, Queue, Recorder};
 use crate::counts::store::StoreError;
@@ -27,9 +28,9 @@ use crate::counts::{CapClock, Counts, Saver};
 use crate::files::DirLock;
 use crate::metrics::{ClusterValues, External, Metrics};
 use crate::rebuilder::Rebuilder;
+use crate::redis::Shared;
+use crate::redis::catalog::IdMarks;
 use crate::settings::Settings;
-use crate::shared::Shared;
-use crate::shared::catalog::IdMarks;
 use crate::snapshot::{CatalogFrom, LoadError, Snapshot};
 
 pub struct State {
@@ -119,7 +120,7 @@ impl State {
         let metrics = Arc::new(Metrics::default());
         metrics.reloaded_now();
         let settings = &snapshot.settings;
-        if settings.postback_token.is_none() && settings.postback_networks.is_empty() {
+        if settings.postbacks.token.is_none() && settings.postbacks.allowed_networks.is_empty() {
             tracing::warn!(
                 offers_with_a_token = snapshot
                     .table
@@ -146,7 +147,7 @@ impl State {
         let ledger = Ledger::start(
             &state_dir,
             converted,
-            snapshot.settings.conversion_log_retention,
+            snapshot.settings.records.conversion_log_retention,
             Arc::clone(&counts),
             Arc::clone(&metrics),
         )
@@ -171,14 +172,14 @@ impl State {
                 ledger.handle(),
                 Arc::clone(shared),
                 Arc::new(Queue::open(&state_dir).map_err(state_error)?),
-                snapshot.settings.attribution_window,
+                snapshot.settings.tracking.attribution_window,
             ),
             None => Recorder::standalone(ledger.handle()),
         };
         let (capacity, flush, click_retention) = (
-            snapshot.settings.record_queue_capacity,
-            snapshot.settings.record_flush_interval,
-            snapshot.settings.click_log_retention_hours,
+            snapshot.settings.records.queue_capacity,
+            snapshot.settings.records.flush_interval,
+            snapshot.settings.records.click_log_retention_hours,
         );
         let snapshot = Arc::new(ArcSwap::from_pointee(snapshot));
         let reserver = match &shared {
@@ -190,7 +191,7 @@ impl State {
         };
         let enrich = {
             let snapshot = Arc::clone(&snapshot);
-            Box::new(move |r: &mut crate::clicks::ClickRecord| {
+            Box::new(move |r: &mut crate::click_log::ClickRecord| {
                 crate::client::complete(r, &snapshot.load().geo)
             })
         };
@@ -263,7 +264,7 @@ impl State {
                 // Counted before the swap: whoever sees the new generation sees the count.
                 self.metrics.reloads.inc();
                 self.metrics.reloaded_now();
-                let catalog_path = next.settings.catalog_path.clone();
+                let catalog_path = next.settings.catalog.path.clone();
                 self.reserve_for(&next);
                 self.snapshot.store(Arc::new(next));
                 retire(current);
@@ -393,6 +394,7 @@ impl State {
             offers_capped,
             offers_near_cap,
             capped_clicks,
+            destinations_down: snapshot.table.destinations_down(),
             cluster: self.shared.as_ref().map(|shared| ClusterValues {
                 redis_up: shared.is_up(),
                 clicks_without_lease: snapshot
@@ -452,7 +454,7 @@ fn recount_click_caps(snapshot: &Snapshot, counts: &Counts) -> Result<(), StartE
     }
     let dir = &snapshot.settings.state_dir;
     let started = std::time::Instant::now();
-    let logged = crate::clicks::log::routed_since(dir, day, &capped).map_err(|source| {
+    let logged = crate::click_log::writer::routed_since(dir, day, &capped).map_err(|source| {
         StartError::StateDir {
             path: dir.clone(),
             source,
@@ -484,8 +486,8 @@ pub fn restore(snapshot: &Snapshot, counts: &Counts) -> Result<Converted, StartE
         recount_click_caps(snapshot, counts)?;
     }
     let mut converted = Converted::new(
-        settings.attribution_window.as_secs() as i64,
-        settings.max_tracked_conversions,
+        settings.tracking.attribution_window.as_secs() as i64,
+        settings.tracking.max_tracked_conversions,
     );
     let now = crate::clock::unix_secs(std::time::SystemTime::now());
     let oldest =

@@ -6,7 +6,7 @@
 
 use http::StatusCode;
 use serde_json::{Value, json};
-use smartlink::clicks::ClickSigner;
+use smartlink::click_id::ClickSigner;
 use smartlink::links::encode_token;
 use smartlink::vocab::SourceKind;
 

@@ -804,7 +804,7 @@ fn three_nodes_behind_haproxy_are_one_network() {
 }
 
 /// A handle on `redis` through the library itself, as a node holds it.
-fn shared(redis: &Redis, node: &str) -> std::sync::Arc<smartlink::shared::Shared> {
+fn shared(redis: &Redis, node: &str) -> std::sync::Arc<smartlink::redis::Shared> {
     let settings = smartlink::settings::Cluster {
         redis_url: redis.url(),
         sentinel: None,
@@ -812,14 +812,14 @@ fn shared(redis: &Redis, node: &str) -> std::sync::Arc<smartlink::shared::Shared
         key_prefix: "unit:".into(),
     };
     std::sync::Arc::new(
-        smartlink::shared::Shared::open(&settings, Default::default()).expect("open"),
+        smartlink::redis::Shared::open(&settings, Default::default()).expect("open"),
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_lease_requests_and_give_backs_never_grant_past_the_cap() {
     use rand::RngExt;
-    use smartlink::shared::leases::Change;
+    use smartlink::redis::leases::Change;
     let redis = Redis::start();
     for (offer, cap) in [(1u32, 1u64), (2, 97), (3, 1000)] {
         let tasks: Vec<_> = (0..8)
@@ -877,7 +877,7 @@ async fn racing_lease_requests_and_give_backs_never_grant_past_the_cap() {
 /// the same clicks, granted once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_grant_is_answered_only_once_a_replica_holds_it() {
-    use smartlink::shared::leases::Change;
+    use smartlink::redis::leases::Change;
     let (primary, replica) = Redis::start_replicated();
     let shared = shared(&primary, "n");
     let change = |seq, clicks| Change {
@@ -918,7 +918,7 @@ async fn a_lease_grant_is_answered_only_once_a_replica_holds_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_of_several_nodes_claiming_a_click_id_at_once_gets_it() {
-    use smartlink::shared::conversions::Claim;
+    use smartlink::redis::conversions::Claim;
     let redis = Redis::start();
     let nodes: Vec<_> = (0..4).map(|i| shared(&redis, &format!("n{i}"))).collect();
     for key in 0..50u32 {

@@ -16,6 +16,7 @@ mod connections;
 mod console;
 mod device;
 mod geo;
+mod health;
 mod hostile;
 mod landing_pages;
 mod lifecycle;

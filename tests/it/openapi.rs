@@ -658,6 +658,7 @@ async fn every_call_answers_in_its_documented_shape() {
             "smart_link_route.json",
             json!({"smart_link_id": 1, "user_agent": IPHONE}),
         ),
+        ("destination_health.json", json!({})),
     ] {
         let body = call(s, d, name, args, false).await;
         if name == "smart_link_stats.json" {

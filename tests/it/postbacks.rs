@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::click_id::{Claims, ClickSigner};
 use smartlink::vocab::SourceKind;
 
 use crate::caps::CAPPED;
@@ -199,7 +199,7 @@ async fn a_click_id_from_the_future_is_refused_like_a_forged_click_id() {
     });
     let refused = server.get(&format!("/p?click_id={forged}"), &[]).await;
     assert_eq!(refused.status, 422);
-    let skew = smartlink::clicks::MAX_CLOCK_SKEW_SECS as u32;
+    let skew = smartlink::click_id::MAX_CLOCK_SKEW_SECS as u32;
     for secs in [skew + 5, 3_600, 30 * 86_400] {
         let r = server
             .get(&format!("/p?click_id={}&amount=5", ahead(secs)), &[])

@@ -6,7 +6,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use smartlink::clicks::{Claims, ClickSigner};
+use smartlink::click_id::{Claims, ClickSigner};
 use smartlink::vocab::SourceKind;
 
 use crate::common::api::*;

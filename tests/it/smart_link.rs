@@ -232,7 +232,7 @@ async fn macros_are_filled_and_percent_encoded() {
     assert_eq!(rec["s1"], "a b&c=d/é");
     assert_eq!(rec["s2"], "ignored");
     // The click id verifies with the configured secret and names the click.
-    let claims = smartlink::clicks::ClickSigner::new(SECRET.as_bytes())
+    let claims = smartlink::click_id::ClickSigner::new(SECRET.as_bytes())
         .verify(&click_id)
         .unwrap();
     assert_eq!(

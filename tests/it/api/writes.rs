@@ -22,7 +22,8 @@ async fn offer_json_creates_an_offer_that_the_next_click_reaches() {
         "allowed_countries": ["US"], "allowed_devices": ["desktop"],
         "caps": {"daily_clicks": 500, "daily_conversions": null, "weekly_conversions": null,
                  "monthly_conversions": null, "total_conversions": null},
-        "postback_token": null, "payout": "0.00", "landing_page_rotation": false});
+        "postback_token": null, "payout": "0.00", "landing_page_rotation": false,
+        "health_check": true, "health_check_url": null});
     assert_eq!(r, json!({"request_status": "Success", "offer": offer}));
     let list = ok(&api_get(&s, "offers.json", &[("offer_id", "12346")]).await);
     assert_eq!(items(&list, "offers"), [offer]);
@@ -775,7 +776,8 @@ async fn offers_and_affiliates_list_every_field() {
             "allowed_countries": [], "allowed_devices": [],
             "caps": {"daily_clicks": null, "daily_conversions": null, "weekly_conversions": null,
                      "monthly_conversions": null, "total_conversions": null},
-            "postback_token": null, "payout": "0.00", "landing_page_rotation": false}],
+            "postback_token": null, "payout": "0.00", "landing_page_rotation": false,
+            "health_check": true, "health_check_url": null}],
             "total_rows": 1}})
     );
     let v = ok(&api_get(&s, "offers.json", &[("offer_status", "paused")]).await);

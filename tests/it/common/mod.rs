@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use smartlink::http::Role;
+use smartlink::server::Listeners;
 use smartlink::state::State;
 use tokio::net::TcpStream;
 
@@ -207,8 +207,8 @@ pub struct TestServer {
     pub admin: Option<SocketAddr>,
     pub state: Arc<State>,
     pub config: TestConfig,
-    stop: Option<tokio::sync::watch::Sender<bool>>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl TestServer {
@@ -217,46 +217,38 @@ impl TestServer {
         TestServer::start_written(config).await
     }
 
-    /// Starts on the settings file already written (and perhaps edited) for `config`.
+    /// Starts on the settings file already written (and perhaps edited) for `config`: the
+    /// library's `server::run`, as `smartlink serve` runs it.
     pub async fn start_written(config: TestConfig) -> TestServer {
         let path = config.settings_path();
         let state = State::start(&path).expect("configuration loads");
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        let mut listen = async |role| {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let bind = async || {
+            tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let mut stopped = stopped.clone();
-            tasks.push(tokio::spawn(smartlink::http::serve(
-                listener,
-                role,
-                Arc::clone(&state),
-                async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                },
-            )));
-            addr
+                .expect("bind")
         };
-        let with_admin = state.snapshot().settings.admin_listen.is_some();
-        let (addr, admin) = if with_admin {
-            (listen(Role::Public).await, Some(listen(Role::Admin).await))
-        } else {
-            (listen(Role::All).await, None)
+        let public = bind().await;
+        let admin = match state.snapshot().settings.server.admin_listen {
+            Some(_) => Some(bind().await),
+            None => None,
         };
-        // The serve command's optimizer task, as in production.
-        tasks.push(tokio::spawn(smartlink::optimizer::run(
+        let addr = public.local_addr().expect("addr");
+        let admin_addr = admin.as_ref().map(|l| l.local_addr().expect("addr"));
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(smartlink::server::run(
             Arc::clone(&state),
-            stopped,
-        )));
+            Listeners { public, admin },
+            async move {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             addr,
-            admin,
+            admin: admin_addr,
             state,
             config,
             stop: Some(stop),
-            tasks,
+            server: Some(server),
         }
     }
 
@@ -298,15 +290,11 @@ impl TestServer {
 
     pub async fn stop(mut self) -> TestConfig {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(true);
+            let _ = stop.send(());
         }
-        for task in &mut self.tasks {
-            let _ = task.await;
+        if let Some(server) = self.server.take() {
+            server.await.expect("join").expect("the server ran");
         }
-        let state = Arc::clone(&self.state);
-        tokio::task::spawn_blocking(move || state.stop_writers())
-            .await
-            .expect("join");
         self.config
     }
 }

@@ -1,7 +1,7 @@
 //! The click use case, without a socket: a click on a tracking link → client attributes
 //! (lazy) → decision → landing page → counts → signed click id → URL → click record.
 //!
-//! `http::click` parses the request, finds the link and answers what this returns with a
+//! `http::redirect` parses the request, finds the link and answers what this returns with a
 //! `302`; `smartlink route` and `smart_link_route.json` run the very same steps as a
 //! [`Mode::DryRun`], with a trace that explains every attachment, and count nothing. No lock,
 //! no I/O, nothing parsed twice: the allocations are the URL and the record's text.
@@ -11,7 +11,8 @@ use std::time::SystemTime;
 
 use http::HeaderMap;
 
-use crate::clicks::{Claims, ClickRecord, RecordSink, RecordText, SubIds};
+use crate::click_id::Claims;
+use crate::click_log::{ClickRecord, RecordSink, RecordText, SubIds};
 use crate::client::{ClientAttrs, DeviceClassifier};
 use crate::counts::CapClock;
 use crate::routing::{Attributes, Campaign, Decision, Link, Outcome, Page, Trace};

@@ -5,7 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use std::io::Write as _;
 
-use super::id::ClickId;
+use crate::click_id::ClickId;
 use crate::vocab::{
     Browser, Country, DeviceClass, FallbackReason, Language, OsFamily, Region, SourceKind,
 };
@@ -294,7 +294,7 @@ impl TimeFormat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::id::{Claims, ClickSigner};
+    use crate::click_id::{Claims, ClickSigner};
     use std::time::Duration;
 
     #[test]

@@ -1,6 +1,6 @@
 //! The route explanation of one click (`smartlink route`, and the API's
 //! `smart_link_route.json`): the client attributes, the decision and why each attachment was
-//! taken or skipped. It takes the click exactly as a real one is taken (`crate::click`), as a
+//! taken or skipped. It takes the click exactly as a real one is taken (`crate::app::click`), as a
 //! dry run: it records and counts nothing, and with exact rotation shows the attachment the
 //! next click of its set would get without taking that place.
 
@@ -10,8 +10,8 @@ use std::time::SystemTime;
 use http::HeaderMap;
 use serde_json::{Value, json};
 
-use crate::click::{Click, Env, Mode, Via};
-use crate::clicks::SubIds;
+use crate::app::click::{Click, Env, Mode, Via};
+use crate::click_log::SubIds;
 use crate::client::DeviceClassifier;
 use crate::routing::explain::Explain;
 use crate::routing::{Attributes, Link, LinkRotation, Outcome};
@@ -55,7 +55,7 @@ pub fn report(
         mode: Mode::DryRun,
     };
     let env = Env { snapshot, devices };
-    let mut clicked = crate::click::take(env, &click, &mut trace);
+    let mut clicked = crate::app::click::take(env, &click, &mut trace);
     let (offer_id, priority, fallback_reason, rotation) = match clicked.outcome {
         Outcome::Routed { attachment, offer } => (
             Some(offer.id),

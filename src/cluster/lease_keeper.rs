@@ -14,7 +14,7 @@
 //! - at shutdown, gives every lease back.
 //!
 //! A request or give-back that gets no answer is sent again, unchanged, at the next tick,
-//! before anything else is asked for that offer, until Redis answers it (`shared::leases`:
+//! before anything else is asked for that offer, until Redis answers it (`redis::leases`:
 //! Redis applies each change once however often it is sent, and answers once a replica
 //! holds it). So a grant Redis made while the node had stopped waiting (a frozen Redis that
 //! woke up) is received and spent, never lost to the cap; and clicks are spent only from an
@@ -29,8 +29,8 @@ use std::time::{Duration, Instant};
 use super::{Args, Ticker};
 use crate::calendar::Period;
 use crate::counts::{CapClock, OfferCounters};
-use crate::shared::Shared;
-use crate::shared::leases::Change;
+use crate::redis::Shared;
+use crate::redis::leases::Change;
 use crate::state::State;
 use crate::vocab::CapKind;
 
@@ -54,7 +54,7 @@ pub const RETRY_REFUSED: Duration = Duration::from_millis(250);
 #[derive(Default)]
 pub struct Keeper {
     leases: HashMap<u32, Lease>,
-    /// The number of the last change sent (`shared::leases`).
+    /// The number of the last change sent (`redis::leases`).
     seq: u64,
 }
 

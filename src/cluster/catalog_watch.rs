@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures_util::{Stream, StreamExt};
 
 use super::{Args, POLL, Ticker};
-use crate::shared::Shared;
+use crate::redis::Shared;
 use crate::state::State;
 
 /// Announcements of new generations.
@@ -51,7 +51,7 @@ pub async fn sync_at_start(state: &Arc<State>) {
     };
     if !shared.ping().await {
         tracing::warn!(
-            catalog = %state.snapshot().settings.catalog_path.display(),
+            catalog = %state.snapshot().settings.catalog.path.display(),
             "Redis is unreachable at start: serving the catalog file, the last catalog this node applied"
         );
         return;

@@ -22,6 +22,7 @@ pub mod catalog;
 pub mod console;
 pub mod conversions;
 pub mod counters;
+pub mod health;
 pub mod leases;
 
 use std::future::Future;

@@ -1,7 +1,7 @@
 //! Clicks on tracking links over HTTP: `GET|HEAD /sl?id=…&aff_id=…&s1..s5=…` (smart links)
 //! and `/rd/r.php?sid=…` or `/rd/{token}` (campaigns).
 //!
-//! query → link (`404` when there is none) → the click use case (`crate::click`) → `302`.
+//! query → link (`404` when there is none) → the click use case (`crate::app::click`) → `302`.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -10,9 +10,9 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Response, Uri};
 
 use super::query;
-use super::response::{Body, Reject, redirect};
-use crate::click::{Click, Env, Mode, Via};
-use crate::clicks::SubIds;
+use super::response::{Body, PlainError, redirect};
+use crate::app::click::{Click, Env, Mode, Via};
+use crate::click_log::SubIds;
 use crate::links;
 use crate::routing::NoTrace;
 use crate::snapshot::Snapshot;
@@ -33,14 +33,14 @@ pub fn smart_link(
     state: &State,
     snapshot: &Snapshot,
     req: &ClickRequest,
-) -> Result<Response<Body>, Reject> {
+) -> Result<Response<Body>, PlainError> {
     let q = query::parse(req.uri.query(), Some(query::SMART_LINK_ID))?;
     let link = match q.id {
-        Some(query::Id::Known(id)) => snapshot.table.link(id).ok_or(Reject::NOT_FOUND)?,
-        _ => return Err(Reject::NOT_FOUND),
+        Some(query::Id::Known(id)) => snapshot.table.link(id).ok_or(PlainError::NOT_FOUND)?,
+        _ => return Err(PlainError::NOT_FOUND),
     };
     if q.aff_id.is_some_and(|a| !a.matches(link.affiliate_id)) {
-        return Err(Reject::NOT_FOUND);
+        return Err(PlainError::NOT_FOUND);
     }
     answer(state, snapshot, req, Via::SmartLink(link), &q.subs)
 }
@@ -53,7 +53,7 @@ pub fn campaign(
     snapshot: &Snapshot,
     req: &ClickRequest,
     token: Option<&str>,
-) -> Result<Response<Body>, Reject> {
+) -> Result<Response<Body>, PlainError> {
     let mut q = query::parse(
         req.uri.query(),
         token.is_none().then_some(query::CAMPAIGN_ID),
@@ -61,9 +61,9 @@ pub fn campaign(
     let (id, aff_id) = match token {
         None => (q.id, q.aff_id),
         Some(token) => {
-            let (campaign, affiliate) = links::decode_token(token).ok_or(Reject::NOT_FOUND)?;
+            let (campaign, affiliate) = links::decode_token(token).ok_or(PlainError::NOT_FOUND)?;
             if q.aff_id.is_some_and(|a| !a.matches(affiliate)) {
-                return Err(Reject::NOT_FOUND);
+                return Err(PlainError::NOT_FOUND);
             }
             (
                 Some(query::Id::Known(campaign)),
@@ -72,11 +72,11 @@ pub fn campaign(
         }
     };
     let campaign = match id {
-        Some(query::Id::Known(id)) => snapshot.table.campaign(id).ok_or(Reject::NOT_FOUND)?,
-        _ => return Err(Reject::NOT_FOUND),
+        Some(query::Id::Known(id)) => snapshot.table.campaign(id).ok_or(PlainError::NOT_FOUND)?,
+        _ => return Err(PlainError::NOT_FOUND),
     };
     if aff_id.is_some_and(|a| !a.matches(campaign.link.affiliate_id)) {
-        return Err(Reject::NOT_FOUND);
+        return Err(PlainError::NOT_FOUND);
     }
     if q.subs[0].is_none() {
         q.subs[0] = campaign.sub_affiliate.as_deref().map(Cow::Borrowed);
@@ -95,7 +95,7 @@ fn answer(
     req: &ClickRequest,
     via: Via,
     subs: &SubIds,
-) -> Result<Response<Body>, Reject> {
+) -> Result<Response<Body>, PlainError> {
     let click = Click {
         via,
         subs,
@@ -112,7 +112,7 @@ fn answer(
         snapshot,
         devices: &state.devices,
     };
-    let url = crate::click::take(env, &click, &mut NoTrace).url;
+    let url = crate::app::click::take(env, &click, &mut NoTrace).url;
     // Templates are printable ASCII and every value is encoded, so this cannot fail. (A
     // boxed slice becomes `Bytes` without the extra allocation a `String` with spare
     // capacity needs.)
@@ -122,7 +122,7 @@ fn answer(
                 link = via.link().id,
                 "rendered URL is not a valid header value"
             );
-            Reject::INTERNAL
+            PlainError::INTERNAL
         })?;
     Ok(redirect(location))
 }

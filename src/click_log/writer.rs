@@ -13,12 +13,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::record::{ClickRecord, TimeFormat};
 use crate::clock::unix_secs;
-use crate::files::{AppendFile, FailureLog, hourly_name, repair_newest};
+use crate::files::{AppendFile, FailureLog, LogThread, hourly_name, repair_newest};
 use crate::metrics::Metrics;
 
 /// Pending bytes above which the writer gives up retrying a failing batch and drops it
@@ -77,7 +76,7 @@ impl RecordSink {
 /// The writer thread; [`RecordLog::stop`] flushes and joins it.
 pub struct RecordLog {
     sink: RecordSink,
-    thread: Option<JoinHandle<()>>,
+    thread: LogThread<Msg>,
 }
 
 impl RecordLog {
@@ -93,7 +92,6 @@ impl RecordLog {
         enrich: Enrich,
     ) -> io::Result<RecordLog> {
         std::fs::create_dir_all(dir)?;
-        let (tx, rx) = mpsc::sync_channel(capacity);
         repair_newest(dir, PREFIX);
         let mut writer = Writer {
             dir: dir.to_path_buf(),
@@ -107,12 +105,15 @@ impl RecordLog {
             failures: FailureLog::new("click log"),
             retention_hours,
         };
-        let thread = std::thread::Builder::new()
-            .name("click-log".into())
-            .spawn(move || writer.run(rx, flush_interval))?;
+        let thread = LogThread::start("click-log", capacity, move |rx| {
+            writer.run(rx, flush_interval)
+        })?;
         Ok(RecordLog {
-            sink: RecordSink { tx, metrics },
-            thread: Some(thread),
+            sink: RecordSink {
+                tx: thread.sender(),
+                metrics,
+            },
+            thread,
         })
     }
 
@@ -122,11 +123,8 @@ impl RecordLog {
 
     /// Writes everything queued, fsyncs and stops the writer. Records sent afterwards are
     /// counted as dropped.
-    pub fn stop(mut self) {
-        let _ = self.sink.tx.send(Msg::Stop);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    pub fn stop(self) {
+        self.thread.stop(Msg::Stop);
     }
 }
 
@@ -331,7 +329,8 @@ pub fn routed_since(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::clicks::{Claims, ClickSigner, RecordText};
+    use crate::click_id::{Claims, ClickSigner};
+    use crate::click_log::RecordText;
     use crate::vocab::SourceKind;
     use crate::vocab::{Browser, DeviceClass, OsFamily};
     use std::time::UNIX_EPOCH;

@@ -12,7 +12,7 @@ use std::sync::LazyLock;
 use redis::Script;
 
 use super::{Shared, Unavailable, evalsha};
-use crate::clicks::DedupKey;
+use crate::click_id::DedupKey;
 
 /// Seconds a pending claim holds a click id.
 pub const PENDING_SECS: u64 = 30;
