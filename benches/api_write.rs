@@ -26,7 +26,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::Request;
 use serde_json::{Value, json};
-use smartlink::http::service::{Target, respond};
+use smartlink::http::router::{Target, respond};
 use smartlink::state::State;
 
 #[path = "support/trim.rs"]

@@ -21,7 +21,7 @@ use std::hint::black_box;
 use std::net::IpAddr;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::http::service::{Target, respond};
+use smartlink::http::router::{Target, respond};
 use smartlink::state::State;
 
 #[path = "support/demo.rs"]

@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use smartlink::http::service::{Target, respond};
+use smartlink::http::router::{Target, respond};
 use smartlink::state::State;
 
 #[path = "support/demo.rs"]

@@ -3,7 +3,8 @@
 //! # Request flow
 //!
 //! ```text
-//! request ─▶ http (limits, lifetimes; the dispatcher times every request)
+//! request ─▶ http::connection (limits, lifetimes) ─▶ http::router (one table of endpoints,
+//!   one check of target and method; times every request)
 //!   ├─▶ /sl, /rd ─▶ http::redirect ─▶ app::click (the use case, no socket)
 //!   │        client (lazy: IP, country, device, OS) ─▶ routing::decide on the snapshot's
 //!   │        table (caps read and reserved, exact rotation's places taken, in counts)
@@ -68,7 +69,7 @@
 //! | `health`   | destination health checks: probes off the click path, down flags, cluster leases |
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
-//! | `http`     | hyper server, limits, dispatch, handlers, responses                   |
+//! | `http`     | connections, the router (one table of endpoints), handlers, responses |
 //! | `server`   | a node, run: listeners and roles, cluster tasks, the optimizer, per-core or shared serving, the final flush |
 //! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `preview`, `simulate`, `push`, `audit` |
 //!

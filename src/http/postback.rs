@@ -30,7 +30,6 @@ use http::{HeaderValue, Method, Request, Response, StatusCode};
 
 use super::body::{self, BodyError};
 use super::response::{Body, PlainError, json};
-use super::service::Endpoint;
 use crate::app::postback::{self as use_case, Outcome, Params, Refusal};
 use crate::state::State;
 
@@ -65,10 +64,8 @@ where
     B: hyper::body::Body,
     B::Error: std::error::Error + Send + Sync + 'static,
 {
+    // The router admitted the method (`GET`, `POST`).
     let snapshot = state.snapshot_full();
-    if !matches!(*req.method(), Method::GET | Method::POST) {
-        return Err(PlainError::method_not_allowed(Endpoint::Postback.allow()));
-    }
     let source = snapshot.proxies.client_ip(peer, req.headers());
     if let Err(why) = use_case::admit(&snapshot, source) {
         return Ok(Outcome::Refused(why));

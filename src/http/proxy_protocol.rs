@@ -26,18 +26,19 @@ pub enum Source {
 /// `None` when it is missing, malformed, too long or late.
 pub async fn read_header(stream: &mut TcpStream, deadline: Instant) -> Option<Source> {
     let mut buf = vec![0u8; MAX_HEADER];
-    let parsed = super::peek_until(
-        stream,
-        deadline,
-        &mut buf,
-        |seen| match HeaderResult::parse(seen) {
-            r if r.is_incomplete() && seen.len() < MAX_HEADER && !v1_line_ended(seen) => None,
-            HeaderResult::V1(Ok(h)) => Some(Some((h.header.len(), v1_source(&h.addresses)))),
-            HeaderResult::V2(Ok(h)) => Some(Some((h.len(), v2_source(&h)))),
-            _ => Some(None),
-        },
-    )
-    .await;
+    let parsed =
+        super::connection::peek_until(
+            stream,
+            deadline,
+            &mut buf,
+            |seen| match HeaderResult::parse(seen) {
+                r if r.is_incomplete() && seen.len() < MAX_HEADER && !v1_line_ended(seen) => None,
+                HeaderResult::V1(Ok(h)) => Some(Some((h.header.len(), v1_source(&h.addresses)))),
+                HeaderResult::V2(Ok(h)) => Some(Some((h.len(), v2_source(&h)))),
+                _ => Some(None),
+            },
+        )
+        .await;
     let (len, source) = parsed??;
     stream.read_exact(&mut buf[..len]).await.ok()?;
     Some(source)

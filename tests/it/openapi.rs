@@ -1,6 +1,6 @@
 //! The OpenAPI document (`docs/openapi.json`, compiled in as `api::OPENAPI` and served at
 //! `/api/2/openapi.json`): it describes every API call of `api::calls::CALLS` and every
-//! endpoint of `http::service::Endpoint::ALL`, with their methods and parameters, and nothing
+//! endpoint of `http::router::Endpoint::ALL`, with their methods and parameters, and nothing
 //! the server lacks; and what a real server answers has the documented shapes.
 
 use std::collections::BTreeSet;
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use smartlink::api::calls::{Action, CALLS, Call};
 use smartlink::api::params::{Param, Presence, Type};
 use smartlink::conditions::Dimension;
-use smartlink::http::service::Endpoint;
+use smartlink::http::router::Endpoint;
 use smartlink::vocab::{Browser, DeviceClass, OsFamily};
 
 use crate::common::*;
