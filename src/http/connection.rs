@@ -26,17 +26,17 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
-use tokio::time::{Instant, sleep, sleep_until, timeout_at};
+use tokio::time::{Instant, sleep, sleep_until};
 
-use super::proxy_protocol;
-use super::router::{self, Role};
+use super::proxy_protocol::{self, peek_until};
+use super::router::{self, Activity, Role};
 use crate::settings::Limits;
 use crate::state::State;
 
@@ -185,60 +185,6 @@ async fn serve_with(
             tracing::warn!(grace_ms = grace.as_millis() as u64, "drain deadline passed; closing remaining connections");
             let _ = phase.send(Phase::Closing);
         }
-    }
-}
-
-/// Requests of one connection: in progress now, and when the last one was answered.
-pub(super) struct Activity {
-    /// When the connection began to be served: the origin of `answered_ns`.
-    born: crate::clock::Instant,
-    in_flight: AtomicU32,
-    /// When the last request was answered, in ns after `born` (0: none yet).
-    answered_ns: AtomicU64,
-}
-
-impl Activity {
-    fn new() -> Activity {
-        Activity {
-            born: crate::clock::now(),
-            in_flight: AtomicU32::new(0),
-            answered_ns: AtomicU64::new(0),
-        }
-    }
-
-    /// A request was answered at `at` (one uncontended atomic on the connection's own line:
-    /// the clock was read already, for the latency histogram).
-    #[inline]
-    pub(super) fn answered(&self, at: crate::clock::Instant) {
-        let ns = at.saturating_duration_since(self.born).as_nanos() as u64;
-        self.answered_ns.fetch_max(ns, Ordering::Relaxed);
-    }
-
-    /// How long the connection has had no request in progress and none answered; `None`
-    /// while one is in progress.
-    fn quiet_for(&self) -> Option<Duration> {
-        if self.in_flight.load(Ordering::Relaxed) > 0 {
-            return None;
-        }
-        let last = self.born + Duration::from_nanos(self.answered_ns.load(Ordering::Relaxed));
-        Some(crate::clock::now().saturating_duration_since(last))
-    }
-}
-
-/// Marks a request in progress for as long as it lives.
-pub(super) struct InFlight(Arc<Activity>);
-
-impl InFlight {
-    pub(super) fn start(activity: &Arc<Activity>) -> InFlight {
-        activity.in_flight.fetch_add(1, Ordering::Relaxed);
-        InFlight(Arc::clone(activity))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.answered(crate::clock::now());
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -445,27 +391,4 @@ async fn detect_h2(stream: &TcpStream, deadline: Instant) -> Option<bool> {
         }
     })
     .await
-}
-
-/// Peeks at the first bytes of `stream` until `decide` has an answer for them (`None` from
-/// `decide`: more bytes needed). `None` when the client closes or `deadline` passes first.
-pub(super) async fn peek_until<T>(
-    stream: &TcpStream,
-    deadline: Instant,
-    buf: &mut [u8],
-    mut decide: impl FnMut(&[u8]) -> Option<T>,
-) -> Option<T> {
-    loop {
-        let n = timeout_at(deadline, stream.peek(buf)).await.ok()?.ok()?;
-        if n == 0 {
-            return None;
-        }
-        if let Some(answer) = decide(&buf[..n]) {
-            return Some(answer);
-        }
-        // Partial input: wait for more without spinning.
-        timeout_at(deadline, sleep(Duration::from_millis(5)))
-            .await
-            .ok()?;
-    }
 }

@@ -1,14 +1,16 @@
 //! The PROXY protocol (HAProxy, v1 text and v2 binary), for L4 load balancers that pass the
 //! client address in front of the HTTP bytes. Enabled by `server.proxy_protocol = true`;
 //! then every connection must start with a header, or it is closed. The address in it
-//! replaces the TCP peer only when that peer is a trusted proxy.
+//! replaces the TCP peer only when that peer is a trusted proxy. Also the peek at a
+//! connection's first bytes that the connection's protocol detection shares.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use ppp::{HeaderResult, PartialResult, v1, v2};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
-use tokio::time::Instant;
+use tokio::time::{Instant, sleep, timeout_at};
 
 /// Longest header accepted (v2 with TLVs); a longer one closes the connection.
 const MAX_HEADER: usize = 4096;
@@ -26,19 +28,18 @@ pub enum Source {
 /// `None` when it is missing, malformed, too long or late.
 pub async fn read_header(stream: &mut TcpStream, deadline: Instant) -> Option<Source> {
     let mut buf = vec![0u8; MAX_HEADER];
-    let parsed =
-        super::connection::peek_until(
-            stream,
-            deadline,
-            &mut buf,
-            |seen| match HeaderResult::parse(seen) {
-                r if r.is_incomplete() && seen.len() < MAX_HEADER && !v1_line_ended(seen) => None,
-                HeaderResult::V1(Ok(h)) => Some(Some((h.header.len(), v1_source(&h.addresses)))),
-                HeaderResult::V2(Ok(h)) => Some(Some((h.len(), v2_source(&h)))),
-                _ => Some(None),
-            },
-        )
-        .await;
+    let parsed = peek_until(
+        stream,
+        deadline,
+        &mut buf,
+        |seen| match HeaderResult::parse(seen) {
+            r if r.is_incomplete() && seen.len() < MAX_HEADER && !v1_line_ended(seen) => None,
+            HeaderResult::V1(Ok(h)) => Some(Some((h.header.len(), v1_source(&h.addresses)))),
+            HeaderResult::V2(Ok(h)) => Some(Some((h.len(), v2_source(&h)))),
+            _ => Some(None),
+        },
+    )
+    .await;
     let (len, source) = parsed??;
     stream.read_exact(&mut buf[..len]).await.ok()?;
     Some(source)
@@ -67,6 +68,29 @@ fn v2_source(h: &v2::Header) -> Source {
         (v2::Command::Proxy, v2::Addresses::IPv4(a)) => Source::Client(a.source_address.into()),
         (v2::Command::Proxy, v2::Addresses::IPv6(a)) => Source::Client(a.source_address.into()),
         _ => Source::Proxy,
+    }
+}
+
+/// Peeks at the first bytes of `stream` until `decide` has an answer for them (`None` from
+/// `decide`: more bytes needed). `None` when the client closes or `deadline` passes first.
+pub(super) async fn peek_until<T>(
+    stream: &TcpStream,
+    deadline: Instant,
+    buf: &mut [u8],
+    mut decide: impl FnMut(&[u8]) -> Option<T>,
+) -> Option<T> {
+    loop {
+        let n = timeout_at(deadline, stream.peek(buf)).await.ok()?.ok()?;
+        if n == 0 {
+            return None;
+        }
+        if let Some(answer) = decide(&buf[..n]) {
+            return Some(answer);
+        }
+        // Partial input: wait for more without spinning.
+        timeout_at(deadline, sleep(Duration::from_millis(5)))
+            .await
+            .ok()?;
     }
 }
 

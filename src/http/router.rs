@@ -9,13 +9,14 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
 
 use futures_util::FutureExt;
 use futures_util::future::Either;
 use http::{Method, Request, Response, StatusCode};
 use hyper::service::service_fn;
 
-use super::connection::{Activity, InFlight};
 use super::response::{Body, PlainError, owned, text};
 use super::{api, console, postback, redirect};
 use crate::metrics::{EndpointKind, Metrics};
@@ -305,4 +306,58 @@ pub fn respond<B>(
     let response = result.unwrap_or_else(|r| r.response(&state.metrics));
     time(&state.metrics, target, started);
     response
+}
+
+/// Requests of one connection: in progress now, and when the last one was answered.
+pub(super) struct Activity {
+    /// When the connection began to be served: the origin of `answered_ns`.
+    born: crate::clock::Instant,
+    pub(super) in_flight: AtomicU32,
+    /// When the last request was answered, in ns after `born` (0: none yet).
+    answered_ns: AtomicU64,
+}
+
+impl Activity {
+    pub(super) fn new() -> Activity {
+        Activity {
+            born: crate::clock::now(),
+            in_flight: AtomicU32::new(0),
+            answered_ns: AtomicU64::new(0),
+        }
+    }
+
+    /// A request was answered at `at` (one uncontended atomic on the connection's own line:
+    /// the clock was read already, for the latency histogram).
+    #[inline]
+    pub(super) fn answered(&self, at: crate::clock::Instant) {
+        let ns = at.saturating_duration_since(self.born).as_nanos() as u64;
+        self.answered_ns.fetch_max(ns, Ordering::Relaxed);
+    }
+
+    /// How long the connection has had no request in progress and none answered; `None`
+    /// while one is in progress.
+    pub(super) fn quiet_for(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::Relaxed) > 0 {
+            return None;
+        }
+        let last = self.born + Duration::from_nanos(self.answered_ns.load(Ordering::Relaxed));
+        Some(crate::clock::now().saturating_duration_since(last))
+    }
+}
+
+/// Marks a request in progress for as long as it lives.
+pub(super) struct InFlight(Arc<Activity>);
+
+impl InFlight {
+    pub(super) fn start(activity: &Arc<Activity>) -> InFlight {
+        activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(activity))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.answered(crate::clock::now());
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
