@@ -24,6 +24,7 @@ mod metrics;
 mod openapi;
 mod optimized;
 mod postbacks;
+mod preview;
 mod proxies;
 mod quick_start;
 mod revenue;
