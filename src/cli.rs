@@ -1,5 +1,5 @@
 //! The commands (README: Command line): `serve`, `check`, `ready`, `health`, `route`, `stats`,
-//! `simulate`, `push` and `audit`. `main.rs` only parses arguments.
+//! `preview`, `simulate`, `push` and `audit`. `main.rs` only parses arguments.
 //!
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
 //! 64 `serve` refused an invalid configuration; 2 bad command-line arguments (clap).
@@ -785,6 +785,58 @@ pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&s
             cluster.as_ref(),
             range,
         ))
+    });
+    match report {
+        Ok(r) => print(format_args!("{r:#}"), ExitCode::SUCCESS),
+        Err(message) => {
+            eprintln!("{message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Arguments of `smartlink preview`.
+pub struct PreviewArgs<'a> {
+    pub config: &'a Path,
+    /// The changed catalog.
+    pub file: &'a Path,
+    pub hours: u32,
+    pub link: Option<u32>,
+}
+
+/// `smartlink preview`: the catalog in `file` replayed on this node's click log against
+/// the one served, as JSON (docs/api.md#change-preview); nothing changes.
+pub fn preview(args: &PreviewArgs) -> ExitCode {
+    let report = load_with_counters(args.config).and_then(|(snapshot, counts)| {
+        let (changed, _) = crate::catalog::load(args.file).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+        let now = crate::clock::unix_secs(std::time::SystemTime::now());
+        let scope = crate::preview::Scope {
+            from: now - i64::from(args.hours) * 3600,
+            to: now + 1,
+            link: args.link,
+            max_records: snapshot.settings.preview.max_records,
+        };
+        let cluster = match &snapshot.settings.cluster {
+            Some(settings) => Some(with_shared(settings, async |shared| {
+                Ok(crate::preview::ClusterShare::of(shared, scope.from).await)
+            })?),
+            None => None,
+        };
+        crate::preview::run(
+            &snapshot,
+            &counts,
+            &changed,
+            &snapshot.settings.state_dir,
+            &scope,
+            cluster.as_ref(),
+        )
+        .map_err(|e| format!("cannot read the click log: {e}"))
     });
     match report {
         Ok(r) => print(format_args!("{r:#}"), ExitCode::SUCCESS),

@@ -17,6 +17,8 @@
 //!   │        the conversion's line) ─▶ counts, partner::sender (a task: outbound calls)
 //!   ├─▶ /console/ ─▶ http::console ─▶ console (files; the page calls /api/2/)
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
+//!                                  ├─▶ preview.json: a blocking thread ─▶ preview (the click
+//!                                  │   log through the table in force and the changed one)
 //!                                  └─▶ writes (a call, or a batch as one): rebuilder ─▶ state::edit_catalog
 //!                      (validate ─▶ compile ∥ catalog::save ─▶ swap ─▶ audit) ─▶ next click sees it
 //! health (a task, off the click path) ─▶ outbound probes ─▶ counts::down (the bit a click reads)
@@ -61,6 +63,7 @@
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
 //! | `app`      | the use cases without a socket: the click, the postback, the route explanation |
+//! | `preview`  | a catalog change replayed on the click log, both tables on scratch counters |
 //! | `state`    | the published snapshot and what outlives reloads                      |
 //! | `signals`  | SIGHUP reload, SIGTERM/SIGINT drain                                   |
 //! | `simulate` | the offline evaluation of rotation strategies (`smartlink simulate`) |
@@ -70,7 +73,7 @@
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | connections, the router (one table of endpoints), handlers, responses |
 //! | `server`   | a node, run: listeners and roles, cluster tasks, the optimizer, partner postbacks, per-core or shared serving, the final flush |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `simulate`, `push`, `audit`, `deliveries` |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `preview`, `simulate`, `push`, `audit`, `deliveries` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
@@ -106,6 +109,7 @@ pub mod notify;
 pub mod optimizer;
 pub mod outbound;
 pub mod partner;
+pub mod preview;
 pub mod rebuilder;
 pub mod redis;
 pub mod routing;

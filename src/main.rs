@@ -133,6 +133,20 @@ enum Command {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Print, as JSON, what the catalog in FILE would have done to the clicks of this
+    /// node's click log, beside the catalog served: per smart link it changes, clicks by
+    /// offer and fallback before and after, fill rates and the clicks that move. Changes
+    /// nothing.
+    Preview {
+        /// The changed catalog (a whole network file).
+        file: PathBuf,
+        /// The last this many hours of the click log.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=744))]
+        hours: u32,
+        /// Only this smart link, changed or not.
+        #[arg(long)]
+        link: Option<u32>,
+    },
     /// Replay synthetic traffic through the real decision code and print, as a markdown
     /// table, the EPC of optimized rotation, static weights, "80/20 to the best 7-day EPC"
     /// and the oracle. Needs no settings.
@@ -180,6 +194,14 @@ fn main() -> ExitCode {
         }),
         Command::Stats { link, from, to } => {
             smartlink::cli::stats(&config, link, from.as_deref(), to.as_deref())
+        }
+        Command::Preview { file, hours, link } => {
+            smartlink::cli::preview(&smartlink::cli::PreviewArgs {
+                config: &config,
+                file: &file,
+                hours,
+                link,
+            })
         }
         Command::Simulate {
             seeds,

@@ -23,7 +23,7 @@ use crate::state::{EditError, State};
 use crate::vocab::Rejection;
 
 /// One checked call of a batch.
-struct Checked {
+pub(super) struct Checked {
     call: &'static Call,
     change: Change,
     args: Args,
@@ -52,7 +52,11 @@ pub fn run(state: &State, key: &str, args: &Args) -> Result<Value, ApiError> {
 }
 
 /// Applies every call in order; the first refusal names its call.
-fn apply(state: &State, catalog: &mut Catalog, calls: &[Checked]) -> Result<Vec<Value>, ApiError> {
+pub(super) fn apply(
+    state: &State,
+    catalog: &mut Catalog,
+    calls: &[Checked],
+) -> Result<Vec<Value>, ApiError> {
     calls
         .iter()
         .enumerate()
@@ -62,7 +66,7 @@ fn apply(state: &State, catalog: &mut Catalog, calls: &[Checked]) -> Result<Vec<
 
 /// Each item of `calls` as a write call with checked parameters, or every problem of every
 /// item (`400`; `422` when every refused value has its documented form, as for one call).
-fn check(items: Value) -> Result<Vec<Checked>, ApiError> {
+pub(super) fn check(items: Value) -> Result<Vec<Checked>, ApiError> {
     let Value::Array(items) = items else {
         return Err(ApiError::bad_request(
             Some(CALLS_LIST.name),
@@ -140,10 +144,10 @@ fn check_one(item: Value) -> Result<Checked, ApiError> {
                 format!("{name} signs a console in or out; a batch holds write calls only"),
             ));
         }
-        Action::Batch => {
+        Action::Batch | Action::Preview => {
             return Err(ApiError::bad_request(
                 Some("call"),
-                "a batch cannot hold a batch",
+                format!("a batch cannot hold {name}"),
             ));
         }
     };
@@ -168,7 +172,7 @@ fn at(i: usize, mut e: ApiError) -> ApiError {
 /// is invalid (found by bisection: about ten validations of a copy, on this failure path
 /// only). When no call can be singled out (another write landed meanwhile), the problems
 /// are the whole batch's.
-fn attribute(state: &State, calls: &[Checked], problems: &[Problem]) -> ApiError {
+pub(super) fn attribute(state: &State, calls: &[Checked], problems: &[Problem]) -> ApiError {
     let base = Catalog::clone(&state.snapshot().catalog);
     let problems_after = |n: usize| -> Option<Vec<Problem>> {
         let mut catalog = base.clone();
@@ -231,7 +235,10 @@ mod tests {
             ]
         );
         assert!(e.errors[0].message.contains("a read"), "{e:?}");
-        assert!(e.errors[1].message.contains("cannot hold a batch"), "{e:?}");
+        assert!(
+            e.errors[1].message.contains("cannot hold batch.json"),
+            "{e:?}"
+        );
     }
 
     #[test]

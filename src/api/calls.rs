@@ -28,6 +28,8 @@ pub enum Action {
     Write(Change),
     /// `batch.json`: the changes of many write calls, as one.
     Batch,
+    /// `preview.json`: a batch's changes replayed on the click log, not made.
+    Preview,
     /// `sign_in.json`: an API key exchanged for a console session (`api::session`).
     SignIn,
     /// `session.json`: the caller's console session.
@@ -193,7 +195,7 @@ const HOURS_TO: &str = "The end of the series (exclusive): the hour of this RFC 
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 36] = [
+pub static CALLS: [Call; 37] = [
     // Reads.
     get(
         "campaigns.json",
@@ -566,5 +568,19 @@ pub static CALLS: [Call; 36] = [
         params: &[CALLS_LIST.required()],
         action: Action::Batch,
         blocks: false,
+    },
+    // What many writes would do, not done.
+    Call {
+        name: "preview.json",
+        method: Method::POST,
+        params: &[
+            CALLS_LIST.required().doc("The write calls of the change to preview, as for batch.json: 1 to 1000 objects {\"call\": the call's name, \"params\": its parameters without api_key}. Nothing is applied. In a form body, its JSON text."),
+            HOURS.optional(),
+            SMART_LINK_ID
+                .optional()
+                .doc("Only this smart link, touched by the change or not."),
+        ],
+        action: Action::Preview,
+        blocks: true,
     },
 ];

@@ -176,6 +176,15 @@ impl ApiError {
         )
     }
 
+    /// A change preview is already running (one at a time: each may read a million records).
+    pub fn preview_running() -> ApiError {
+        ApiError::one(
+            Rejection::Unavailable,
+            None,
+            "another change preview is running; retry when it has answered",
+        )
+    }
+
     /// Cluster mode: Redis does not answer.
     pub fn shared_unavailable() -> ApiError {
         ApiError::one(

@@ -269,6 +269,11 @@ pub const ROTATION: Field<Rotation> = Field::new(
     Type::OneOf(&["random", "exact", "optimized"]),
     "How the qualifying offers of the deciding priority share its clicks: `random` (the default for a new smart link), a weighted random draw per click; `exact`, a fixed order per set of qualifying offers that, after every click, keeps each offer within one click of `clicks × weight / total weight` on this node; `optimized`, a weighted draw over weights recomputed every 10 s from each offer's EPC on this link (Thompson sampling, `offer_weight` the prior, `optimize_min_share` the floor) (docs/routing.md#rotation).",
 );
+pub const HOURS: Field<u32> = Field::new(
+    "hours",
+    Type::Int { min: 1, max: 744 },
+    "The period previewed: the last this many hours of the click log, 1 to 744 (the log holds records.click_log_retention_hours). Default 24.",
+);
 pub const OPTIMIZE_WINDOW_HOURS: Field<u32> = Field::new(
     "optimize_window_hours",
     Type::Int {

@@ -24,6 +24,7 @@ pub mod fields;
 pub mod openapi;
 pub mod params;
 mod partner;
+mod preview;
 mod read;
 mod session;
 mod stats;
@@ -161,6 +162,10 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Answer, A
             write_off_thread(state, move || write_one(&writer, &key, call, change, &args)).await
         }
         Action::Batch => write_off_thread(state, move || batch::run(&writer, &key, &args)).await,
+        // A preview reads the click log: a blocking thread, never a click's.
+        Action::Preview => tokio::task::spawn_blocking(move || preview::run(&writer, &args))
+            .await
+            .map_err(|_| ApiError::internal())?,
         Action::Read(handler) if call.blocks => {
             tokio::task::spawn_blocking(move || handler(&writer, &args))
                 .await
@@ -222,7 +227,7 @@ pub fn takes_body(name: &str) -> bool {
 /// `api.max_body_bytes` for any other.
 pub fn max_body(settings: &Settings, name: &str) -> usize {
     match calls::find(name).map(|c| c.action) {
-        Some(Action::Batch) => settings.api.max_batch_body_bytes,
+        Some(Action::Batch | Action::Preview) => settings.api.max_batch_body_bytes,
         _ => settings.api.max_body_bytes,
     }
 }

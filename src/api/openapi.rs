@@ -123,7 +123,7 @@ fn params_object(call: &Call, form: bool, api_key: bool) -> Value {
 fn batch_call(calls: &[Call]) -> Value {
     let shapes: Vec<Value> = calls
         .iter()
-        .filter(|c| c.writes() && c.name != super::calls::BATCH)
+        .filter(|c| matches!(c.action, super::calls::Action::Write(_)))
         .map(|c| {
             let mut params = params_object(c, false, false);
             params["description"] = Value::from(format!(

@@ -306,11 +306,11 @@ pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value
         offer_url: String::new(),
         conditions: Conditions::default(),
         caps: Caps::default(),
+        health_check: crate::catalog::model::checked(),
+        health_check_url: None,
         postback_token: None,
         payout: Money::ZERO,
         landing_page_rotation: false,
-        health_check: crate::catalog::model::checked(),
-        health_check_url: None,
     };
     set_offer(&mut offer, args);
     let answer = success("offer", offer_item(&offer));

@@ -156,6 +156,9 @@ where
     });
     if let Some((click_id, records)) = issued {
         let device = attrs.user_agent();
+        // Read now if routing did not: a preview replays the click on every attribute.
+        let language = attrs.language();
+        let (country, region) = attrs.place_if_known();
         records.send(ClickRecord {
             time: click.time,
             click_id,
@@ -167,10 +170,15 @@ where
             priority,
             fallback,
             ip: attrs.ip,
-            country: attrs.country_if_known(),
+            country,
+            region,
+            asn: attrs.asn_if_known(),
+            anonymous: attrs.anonymous_if_known(),
             device: device.class,
             os: device.os,
-            text: RecordText::new(attrs.headers.user_agent, click.subs),
+            browser: device.browser,
+            language,
+            text: RecordText::new(attrs.headers.user_agent, click.subs, attrs.referrer_host()),
         });
     }
     Clicked {

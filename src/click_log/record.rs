@@ -6,33 +6,39 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use std::io::Write as _;
 
 use crate::click_id::ClickId;
-use crate::vocab::{Country, DeviceClass, FallbackReason, OsFamily, SourceKind};
+use crate::vocab::{
+    Browser, Country, DeviceClass, FallbackReason, Language, OsFamily, Region, SourceKind,
+};
 
 /// Sub-ids `s1`..`s5` of a click, decoded from the query (borrowed when no decoding was
 /// needed).
 pub type SubIds<'a> = [Option<std::borrow::Cow<'a, str>>; 5];
 
-/// The free text of a record (user agent, `s1`..`s5`) in one allocation: the record owns
-/// it outright, so the log thread shares no buffer with the request and frees one block.
+/// The free text of a record (user agent, `s1`..`s5`, referrer host) in one allocation: the
+/// record owns it outright, so the log thread shares no buffer with the request and frees
+/// one block.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RecordText {
     text: Box<str>,
-    /// End offset of each of the six values in `text`; `u32::MAX` marks an absent one.
-    ends: [u32; 6],
+    /// End offset of each of the seven values in `text`; `u32::MAX` marks an absent one.
+    ends: [u32; 7],
 }
 
 impl RecordText {
-    /// Copies a user agent (invalid UTF-8 replaced by U+FFFD) and the sub-ids.
-    pub fn new(user_agent: Option<&[u8]>, subs: &SubIds) -> RecordText {
+    /// Copies a user agent (invalid UTF-8 replaced by U+FFFD), the sub-ids and the host of
+    /// the referrer.
+    pub fn new(user_agent: Option<&[u8]>, subs: &SubIds, referrer: Option<&str>) -> RecordText {
         // `from_utf8` first: it is far faster than the lossy decoder on valid text.
         let ua = user_agent.map(|b| match std::str::from_utf8(b) {
             Ok(s) => std::borrow::Cow::Borrowed(s),
             Err(_) => String::from_utf8_lossy(b),
         });
-        let values = std::iter::once(ua.as_deref()).chain(subs.iter().map(|s| s.as_deref()));
+        let values = std::iter::once(ua.as_deref())
+            .chain(subs.iter().map(|s| s.as_deref()))
+            .chain([referrer]);
         let len = values.clone().flatten().map(str::len).sum();
         let mut text = String::with_capacity(len);
-        let mut ends = [u32::MAX; 6];
+        let mut ends = [u32::MAX; 7];
         for (end, value) in ends.iter_mut().zip(values) {
             if let Some(v) = value {
                 text.push_str(v);
@@ -45,7 +51,7 @@ impl RecordText {
         }
     }
 
-    /// Value `i`: 0 is the user agent, 1..=5 are `s1`..`s5`.
+    /// Value `i`: 0 is the user agent, 1..=5 are `s1`..`s5`, 6 the referrer host.
     fn get(&self, i: usize) -> Option<&str> {
         let end = self.ends[i];
         if end == u32::MAX {
@@ -67,10 +73,17 @@ impl RecordText {
     pub fn sub(&self, n: usize) -> Option<&str> {
         self.get(n)
     }
+
+    /// The host of the `Referer` header (lower case).
+    pub fn referrer(&self) -> Option<&str> {
+        self.get(6)
+    }
 }
 
-/// Everything known about one click when it was answered. The country may not have been
-/// looked up (routing did not need it); the log writer looks it up off the request path.
+/// Everything known about one click when it was answered: every attribute a targeting
+/// condition reads, so that a change preview can replay the click (docs/operations.md#click-log).
+/// The address's GeoIP attributes may not have been looked up (routing did not need them);
+/// the log writer looks them up off the request path.
 #[derive(Debug)]
 pub struct ClickRecord {
     pub time: SystemTime,
@@ -88,8 +101,17 @@ pub struct ClickRecord {
     pub ip: IpAddr,
     /// `None`: not looked up yet; `Some(None)`: looked up, the database has none.
     pub country: Option<Option<Country>>,
+    /// The first subdivision, looked up with the country (meaningful once `country` is).
+    pub region: Option<Region>,
+    /// `None`: not looked up yet; `Some(None)`: no ASN database, or it has none.
+    pub asn: Option<Option<u32>>,
+    /// `None`: not looked up yet; `Some(None)`: no anonymous-IP database.
+    pub anonymous: Option<Option<bool>>,
     pub device: DeviceClass,
     pub os: OsFamily,
+    pub browser: Browser,
+    /// The preferred language of `Accept-Language`.
+    pub language: Option<Language>,
     pub text: RecordText,
 }
 
@@ -98,8 +120,10 @@ impl ClickRecord {
     ///
     /// ```text
     /// {"time":"…","click_id":"…","kind":"smart_link","smart_link_id":301,"affiliate_id":67890,
-    ///  "offer_id":1042,"landing_page_id":null,"fallback":false,"priority":1,"country":"US","device":"mobile",
-    ///  "os":"ios","ip":"…","user_agent":"…","s1":"…","s2":null,"s3":null,"s4":null,"s5":null}
+    ///  "offer_id":1042,"landing_page_id":null,"fallback":false,"priority":1,"country":"US",
+    ///  "region":"US-CA","asn":15169,"anonymous":false,"device":"mobile","os":"ios",
+    ///  "browser":"safari","language":"en","referrer":"news.example","ip":"…","user_agent":"…",
+    ///  "s1":"…","s2":null,"s3":null,"s4":null,"s5":null}
     /// ```
     ///
     /// `campaign_id` replaces `smart_link_id` for campaign clicks; `fallback_reason` is present
@@ -142,11 +166,34 @@ impl ClickRecord {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"country\":");
-        word(out, self.country.flatten().as_ref().map(Country::as_str));
+        let country = self.country.flatten();
+        word(out, country.as_ref().map(Country::as_str));
+        out.extend_from_slice(b",\"region\":");
+        match self.region.filter(|_| country.is_some()) {
+            // `CC-SSS`: letters, digits and a hyphen.
+            Some(region) => drop(write!(out, "\"{region}\"")),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"asn\":");
+        match self.asn.flatten() {
+            Some(asn) => out.extend_from_slice(num.format(asn).as_bytes()),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(match self.anonymous.flatten() {
+            Some(true) => b",\"anonymous\":true".as_slice(),
+            Some(false) => b",\"anonymous\":false",
+            None => b",\"anonymous\":null",
+        });
         out.extend_from_slice(b",\"device\":");
         word(out, Some(self.device.as_str()));
         out.extend_from_slice(b",\"os\":");
         word(out, Some(self.os.as_str()));
+        out.extend_from_slice(b",\"browser\":");
+        word(out, Some(self.browser.as_str()));
+        out.extend_from_slice(b",\"language\":");
+        word(out, self.language.as_ref().map(Language::as_str));
+        out.extend_from_slice(b",\"referrer\":");
+        text(out, self.text.referrer());
         out.extend_from_slice(b",\"ip\":\"");
         match self.ip {
             IpAddr::V4(v4) => {
@@ -287,9 +334,14 @@ mod tests {
             fallback: None,
             ip: "192.0.2.1".parse().unwrap(),
             country: None,
+            region: None,
+            asn: None,
+            anonymous: None,
             device: DeviceClass::Desktop,
             os: OsFamily::Linux,
-            text: RecordText::new(ua, &subs),
+            browser: Browser::Firefox,
+            language: None,
+            text: RecordText::new(ua, &subs, None),
         }
     }
 
@@ -302,15 +354,17 @@ mod tests {
             None,
             Some("eee".into()),
         ];
-        let t = RecordText::new(Some(b"ua \xff"), &subs);
+        let t = RecordText::new(Some(b"ua \xff"), &subs, Some("news.example"));
         assert_eq!(t.user_agent(), Some("ua \u{fffd}"));
         assert_eq!(
             (1..=5).map(|n| t.sub(n)).collect::<Vec<_>>(),
             [Some(""), None, Some("c"), None, Some("eee")]
         );
-        let none = RecordText::new(None, &Default::default());
+        assert_eq!(t.referrer(), Some("news.example"));
+        let none = RecordText::new(None, &Default::default(), None);
         assert_eq!(none.user_agent(), None);
         assert_eq!(none.sub(5), None);
+        assert_eq!(none.referrer(), None);
     }
 
     proptest::proptest! {
@@ -360,11 +414,17 @@ mod tests {
             fallback: Some(FallbackReason::Bot),
             ip: "2001:db8::1".parse().unwrap(),
             country: Some(Country::from_code("DE")),
+            region: Region::from_code("DE-BE"),
+            asn: Some(Some(3320)),
+            anonymous: Some(Some(false)),
             device: DeviceClass::Bot,
             os: OsFamily::Other,
+            browser: Browser::Other,
+            language: Language::from_code("de"),
             text: RecordText::new(
                 Some(b"curl/8.5 \xff"),
                 &[Some("a\"b\n".into()), None, None, None, Some("e".into())],
+                Some("a\"b.example"),
             ),
         };
         let mut out = Vec::new();
@@ -382,8 +442,14 @@ mod tests {
         assert_eq!(v["fallback"], true);
         assert_eq!(v["fallback_reason"], "bot");
         assert_eq!(v["country"], "DE");
+        assert_eq!(v["region"], "DE-BE");
+        assert_eq!(v["asn"], 3320);
+        assert_eq!(v["anonymous"], false);
         assert_eq!(v["device"], "bot");
         assert_eq!(v["os"], "other");
+        assert_eq!(v["browser"], "other");
+        assert_eq!(v["language"], "de");
+        assert_eq!(v["referrer"], "a\"b.example");
         assert_eq!(v["ip"], "2001:db8::1");
         assert_eq!(v["user_agent"], "curl/8.5 \u{fffd}");
         assert_eq!(v["s1"], "a\"b\n");

@@ -332,7 +332,7 @@ mod tests {
     use crate::click_id::{Claims, ClickSigner};
     use crate::click_log::RecordText;
     use crate::vocab::SourceKind;
-    use crate::vocab::{DeviceClass, OsFamily};
+    use crate::vocab::{Browser, DeviceClass, OsFamily};
     use std::time::UNIX_EPOCH;
 
     /// A record of 2026-11-18 11:06:40 UTC (so its log file name is known).
@@ -356,9 +356,14 @@ mod tests {
             fallback: None,
             ip: "192.0.2.1".parse().unwrap(),
             country: None,
+            region: None,
+            asn: None,
+            anonymous: None,
             device: DeviceClass::Desktop,
             os: OsFamily::Windows,
-            text: RecordText::new(Some(b"ua"), &Default::default()),
+            browser: Browser::Chrome,
+            language: None,
+            text: RecordText::new(Some(b"ua"), &Default::default(), None),
         }
     }
 

@@ -17,7 +17,7 @@ use http::header::{ACCEPT_LANGUAGE, HeaderName, REFERER, USER_AGENT};
 use http::{HeaderMap, HeaderValue};
 
 use crate::calendar::Calendar;
-use crate::click_log::SubIds;
+use crate::click_log::{ClickRecord, SubIds};
 use crate::conditions::Attributes;
 use crate::vocab::{Browser, Country, DeviceClass, Language, OsFamily, Region};
 pub use device::{Device, DeviceClassifier};
@@ -107,9 +107,23 @@ impl<'a> ClientAttrs<'a> {
         *self.device.get_or_insert_with(|| headers.classify(devices))
     }
 
-    /// The country, if it has been looked up (`Some(None)`: looked up, unknown).
-    pub fn country_if_known(&self) -> Option<Option<Country>> {
-        self.place.map(|p| p.map(|p| p.country))
+    /// The country and region, if they have been looked up (`Some(None)`: looked up,
+    /// unknown).
+    pub fn place_if_known(&self) -> (Option<Option<Country>>, Option<Region>) {
+        (
+            self.place.map(|p| p.map(|p| p.country)),
+            self.place.flatten().and_then(|p| p.region),
+        )
+    }
+
+    /// The ASN, if it has been looked up.
+    pub fn asn_if_known(&self) -> Option<Option<u32>> {
+        self.asn
+    }
+
+    /// Whether the address is anonymous, if it has been looked up.
+    pub fn anonymous_if_known(&self) -> Option<Option<bool>> {
+        self.anonymous
     }
 
     fn place(&mut self) -> Option<Place> {
@@ -188,6 +202,22 @@ impl Attributes for ClientAttrs<'_> {
                     .and_then(referrer_host)
             })
             .as_deref()
+    }
+}
+
+/// Looks up what `record` lacks of its address in `geo` (country and region, ASN, anonymous
+/// network): the click log's writer calls it, off the request path.
+pub fn complete(record: &mut ClickRecord, geo: &GeoDbs) {
+    if record.country.is_none() {
+        let place = geo.location.as_ref().and_then(|g| g.get(record.ip));
+        record.country = Some(place.map(|p| p.country));
+        record.region = place.and_then(|p| p.region);
+    }
+    if record.asn.is_none() {
+        record.asn = Some(geo.asn.as_ref().and_then(|g| g.get(record.ip)).map(|a| a.0));
+    }
+    if record.anonymous.is_none() {
+        record.anonymous = Some(geo.anonymous.as_ref().map(|g| g.get(record.ip).is_some()));
     }
 }
 

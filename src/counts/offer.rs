@@ -274,6 +274,21 @@ impl OfferCounters {
         self.total_conversions.store(totals[3], Ordering::Relaxed);
     }
 
+    /// The conversion windows (day, week and month) at `now` and the counts in them, with the
+    /// total: what [`OfferCounters::set_conversion_totals`] takes (a change preview copies
+    /// them into its scratch counters).
+    pub fn conversions_at(&self, calendar: &Calendar, now: i64) -> ([i64; 3], [u64; 4]) {
+        let windows = [Period::Day, Period::Week, Period::Month]
+            .map(|period| calendar.window(period, now).start);
+        let counts = [
+            &self.daily_conversions,
+            &self.weekly_conversions,
+            &self.monthly_conversions,
+        ];
+        let [d, w, m] = [0, 1, 2].map(|i| counts[i].count(windows[i]));
+        (windows, [d, w, m, self.total_conversions()])
+    }
+
     pub fn total_conversions(&self) -> u64 {
         self.total_conversions.load(Ordering::Relaxed)
     }

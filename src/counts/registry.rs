@@ -393,6 +393,11 @@ impl Counts {
     }
 
     /// The counters of an offer, created empty on first use.
+    /// The counters of an offer, when it has any (nothing is created).
+    pub fn existing_offer(&self, offer_id: u32) -> Option<Arc<OfferCounters>> {
+        self.offers.get(&offer_id).map(|v| Arc::clone(v.value()))
+    }
+
     pub fn offer(&self, offer_id: u32) -> Arc<OfferCounters> {
         if let Some(v) = self.offers.get(&offer_id) {
             return Arc::clone(v.value());

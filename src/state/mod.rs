@@ -208,15 +208,7 @@ impl State {
         let enrich = {
             let snapshot = Arc::clone(&snapshot);
             Box::new(move |r: &mut crate::click_log::ClickRecord| {
-                if r.country.is_none() {
-                    let geo = &snapshot.load().geo;
-                    r.country = Some(
-                        geo.location
-                            .as_ref()
-                            .and_then(|g| g.get(r.ip))
-                            .map(|p| p.country),
-                    );
-                }
+                crate::client::complete(r, &snapshot.load().geo)
             })
         };
         let log = RecordLog::start(

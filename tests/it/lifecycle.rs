@@ -221,15 +221,9 @@ fn kill_9_under_load_leaves_only_whole_lines_once_restarted() {
     );
     load.finish();
     // Complete lines on disk (a torn last line, if the kill made one, has no newline).
-    let flushed: usize = std::fs::read_dir(config.state_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("clicks-")
-        })
+    let flushed: usize = config
+        .log_files("clicks-")
+        .into_iter()
         .map(|p| std::fs::read(p).unwrap())
         .map(|bytes| bytes.iter().filter(|&&b| b == b'\n').count())
         .sum();

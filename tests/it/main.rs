@@ -25,6 +25,7 @@ mod openapi;
 mod optimized;
 mod partner_postbacks;
 mod postbacks;
+mod preview;
 mod proxies;
 mod quick_start;
 mod revenue;

@@ -734,6 +734,18 @@ async fn every_call_answers_in_its_documented_shape() {
         "sign_out.json",
     );
     called.extend(["session.json", "sign_in.json", "sign_out.json"]);
+    // A preview, with the click in the log.
+    s.state.records.sync();
+    let body = call(
+        s,
+        d,
+        "preview.json",
+        json!({"calls": [{"call": "update_offer.json", "params": {"offer_id": 12, "offer_status": "paused"}}], "hours": 2}),
+        false,
+    )
+    .await;
+    assert_eq!(body["records"]["replayed"], 1, "{body:#}");
+    called.insert("preview.json");
     assert_eq!(
         called,
         names(CALLS.iter().map(|c| c.name)),

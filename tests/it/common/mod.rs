@@ -171,10 +171,10 @@ impl TestConfig {
         self.log_records("conversions-")
     }
 
-    fn log_records(&self, prefix: &str) -> Vec<serde_json::Value> {
-        let mut out = Vec::new();
+    /// The log files (`"clicks-"`, `"conversions-"`) in the state directory, oldest first.
+    pub fn log_files(&self, prefix: &str) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.state_dir()) else {
-            return out;
+            return Vec::new();
         };
         let mut paths: Vec<PathBuf> = entries
             .map(|e| e.expect("entry").path())
@@ -184,7 +184,12 @@ impl TestConfig {
             })
             .collect();
         paths.sort();
-        for p in paths {
+        paths
+    }
+
+    fn log_records(&self, prefix: &str) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        for p in self.log_files(prefix) {
             let text = std::fs::read_to_string(&p).expect("read log");
             for line in text.lines() {
                 out.push(serde_json::from_str(line).expect("each line is one JSON object"));
