@@ -4,6 +4,9 @@
 //! Exit codes: 0 success; 1 `check` found problems, or a runtime failure (port in use, ...);
 //! 64 `serve` refused an invalid configuration; 2 bad command-line arguments (clap).
 
+mod deliveries;
+pub use deliveries::deliveries;
+
 use std::io::IsTerminal;
 use std::net::IpAddr;
 use std::path::Path;

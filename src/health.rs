@@ -64,6 +64,8 @@ impl MacroValues for Neutral {
             Macro::OfferId => push_number(out, self.offer_id),
             Macro::SmartLinkId | Macro::CampaignId | Macro::AffiliateId => out.push('0'),
             Macro::Sub(_) | Macro::Country | Macro::Device | Macro::Os => {}
+            // A destination's template cannot hold them (`Template::parse`).
+            Macro::Postback(_) => {}
         }
     }
 }

@@ -12,8 +12,9 @@
 //!   │        ─▶ counts (what the click did)
 //!   │        ─▶ click_id (signed id) ─▶ template (URL) ─▶ 302; click_log (record ─▶ queue)
 //!   ├─▶ /p ─▶ http::postback ─▶ app::postback (the use case, no socket: source, click id,
-//!   │        token, window, payout) ─▶ conversions::recorder (cluster: claim in Redis)
-//!   │        ─▶ conversions::ledger (dedup, fsync) ─▶ counts
+//!   │        token, window, payout; partner::url: the delivery URL) ─▶ conversions::recorder
+//!   │        (cluster: claim in Redis) ─▶ conversions::ledger (dedup, fsync; the delivery in
+//!   │        the conversion's line) ─▶ counts, partner::sender (a task: outbound calls)
 //!   ├─▶ /console/ ─▶ http::console ─▶ console (files; the page calls /api/2/)
 //!   └─▶ /api/2/ ─▶ http::api ─▶ api ─▶ reads: the snapshot
 //!                                  ├─▶ preview.json: a blocking thread ─▶ preview (the click
@@ -58,6 +59,7 @@
 //! | `console`  | the operator console: its files (compiled in) and its sessions        |
 //! | `conversions` | conversion records, converted-id set, the ledger thread, replay    |
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
+//! | `partner`  | partner postbacks: delivery URLs, the delivery log, the sender task  |
 //! | `snapshot` | one generation of configuration, built whole                          |
 //! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
 //! | `app`      | the use cases without a socket: the click, the postback, the route explanation |
@@ -70,8 +72,8 @@
 //! | `cluster`  | a node's background tasks in cluster mode: catalog watch, lease keeper, totals |
 //! | `api`      | the management API: calls, fields, parameters, handlers, OpenAPI      |
 //! | `http`     | connections, the router (one table of endpoints), handlers, responses |
-//! | `server`   | a node, run: listeners and roles, cluster tasks, the optimizer, per-core or shared serving, the final flush |
-//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `preview`, `simulate`, `push`, `audit` |
+//! | `server`   | a node, run: listeners and roles, cluster tasks, the optimizer, partner postbacks, per-core or shared serving, the final flush |
+//! | `cli`      | the commands `serve`, `check`, `route`, `stats`, `preview`, `simulate`, `push`, `audit`, `deliveries` |
 //!
 //! Data flows one way. Nothing in `routing` knows HTTP; nothing in `http` knows maxminddb
 //! or woothee; the hot path takes no lock and does no I/O.
@@ -106,6 +108,7 @@ pub mod money;
 pub mod notify;
 pub mod optimizer;
 pub mod outbound;
+pub mod partner;
 pub mod preview;
 pub mod rebuilder;
 pub mod redis;

@@ -105,6 +105,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the partner postback deliveries of the state directory's logs, newest first, one
+    /// JSON object a line: conversion id, affiliate, URL (query string hidden unless
+    /// partner_postbacks.log_query_strings), status, attempts, last answer or error.
+    Deliveries {
+        /// Only this affiliate's deliveries.
+        #[arg(long)]
+        affiliate: Option<u32>,
+        /// Only deliveries in this state: pending, delivered or failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Deliveries of the last H hours (their conversion or last attempt).
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
+    },
     /// Print, as JSON, the statistics saved in the state directory (per smart link and
     /// offer); in cluster mode the cluster's, with each node's share.
     Stats {
@@ -194,6 +208,11 @@ fn main() -> ExitCode {
             recompute_minutes,
             scenario,
         } => smartlink::cli::simulate(&scenario, seeds, recompute_minutes),
+        Command::Deliveries {
+            affiliate,
+            status,
+            hours,
+        } => smartlink::cli::deliveries(&config, affiliate, status.as_deref(), hours),
         Command::Push { file } => smartlink::cli::push(&config, file.as_deref()),
         Command::Audit {
             since,

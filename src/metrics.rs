@@ -60,6 +60,12 @@ pub const HEALTH_PROBES: &str = "smartlink_health_probes_total";
 pub const DESTINATION_CHANGES: &str = "smartlink_destination_state_changes_total";
 pub const DESTINATIONS_DOWN: &str = "smartlink_destinations_down";
 pub const POSTBACKS_QUEUED: &str = "smartlink_postbacks_queued";
+pub const PARTNER_POSTBACK_ATTEMPTS: &str = "smartlink_partner_postback_attempts_total";
+pub const PARTNER_POSTBACKS_PENDING: &str = "smartlink_partner_postbacks_pending";
+pub const PARTNER_POSTBACKS_FAILED: &str = "smartlink_partner_postbacks_failed";
+pub const PARTNER_POSTBACKS_IN_FLIGHT: &str = "smartlink_partner_postbacks_in_flight";
+pub const PARTNER_POSTBACKS_OLDEST_PENDING: &str =
+    "smartlink_partner_postbacks_oldest_pending_age_seconds";
 pub const PROCESS_CPU: &str = "process_cpu_seconds_total";
 pub const PROCESS_RESIDENT: &str = "process_resident_memory_bytes";
 pub const PROCESS_VIRTUAL: &str = "process_virtual_memory_bytes";
@@ -287,6 +293,11 @@ pub struct Metrics {
     /// difference is the queue's depth.
     pub records_queued: Counter,
     pub records_dequeued: Counter,
+    /// Partner postback attempts by result: delivered, retry, failed.
+    pub partner_postbacks_delivered: Counter,
+    pub partner_postbacks_retried: Counter,
+    pub partner_postbacks_failed: Counter,
+    pub partner_postbacks_in_flight: Gauge,
     /// Unix seconds of the last successful load of the configuration (start or SIGHUP).
     last_reload: AtomicU64,
     /// Destination health probes this node made, by result.
@@ -355,6 +366,12 @@ pub struct External {
     pub destinations_down: u64,
     /// `None`: standalone.
     pub cluster: Option<ClusterValues>,
+    /// Partner postbacks waiting to be delivered (in flight included), and failed ones kept
+    /// for a retry.
+    pub partner_postbacks_pending: u64,
+    pub partner_postbacks_failed: u64,
+    /// Age of the oldest pending partner postback (0: none).
+    pub partner_postbacks_oldest_pending_secs: u64,
 }
 
 impl Metrics {
@@ -485,6 +502,17 @@ impl Metrics {
         );
         counter_family(
             &mut o,
+            PARTNER_POSTBACK_ATTEMPTS,
+            "Partner postback attempts, by result (delivered; retry: another attempt follows; failed: given up).",
+            "result",
+            [
+                ("delivered", self.partner_postbacks_delivered.get()),
+                ("retry", self.partner_postbacks_retried.get()),
+                ("failed", self.partner_postbacks_failed.get()),
+            ],
+        );
+        counter_family(
+            &mut o,
             HEALTH_PROBES,
             "Destination health probes this node made, by result (failure: no answer in time, or a 5xx).",
             "result",
@@ -505,7 +533,7 @@ impl Metrics {
         );
         let queued = self.records_queued.get();
         let depth = queued.saturating_sub(self.records_dequeued.get());
-        let simple: [(&str, &str, &str, u64); 25] = [
+        let simple: [(&str, &str, &str, u64); 29] = [
             (
                 RELOADS,
                 "counter",
@@ -655,6 +683,30 @@ impl Metrics {
                 "gauge",
                 "Click records waiting in the queue for the log writer.",
                 depth,
+            ),
+            (
+                PARTNER_POSTBACKS_PENDING,
+                "gauge",
+                "Partner postbacks not yet delivered and not failed (in flight included).",
+                ext.partner_postbacks_pending,
+            ),
+            (
+                PARTNER_POSTBACKS_FAILED,
+                "gauge",
+                "Partner postbacks that failed and are kept for a retry (retry_partner_postback.json).",
+                ext.partner_postbacks_failed,
+            ),
+            (
+                PARTNER_POSTBACKS_IN_FLIGHT,
+                "gauge",
+                "Partner postback attempts in flight.",
+                self.partner_postbacks_in_flight.get().max(0) as u64,
+            ),
+            (
+                PARTNER_POSTBACKS_OLDEST_PENDING,
+                "gauge",
+                "Age in seconds of the oldest pending partner postback (0 when none is pending).",
+                ext.partner_postbacks_oldest_pending_secs,
             ),
         ];
         for (name, kind, text, value) in simple {

@@ -8,13 +8,14 @@
 //!    listener then serves tracking links, postbacks and health only;
 //! 2. cluster mode: the newest shared catalog is applied, then the node's background tasks
 //!    start (`cluster::Node`);
-//! 3. the optimizer recomputes optimized rotation's weights, and destination health checks
-//!    probe (`health`);
+//! 3. the optimizer recomputes optimized rotation's weights, destination health checks
+//!    probe (`health`), and with `[partner_postbacks]` enabled the sender delivers partner
+//!    postbacks;
 //! 4. the public listener is served: `server.runtime = "per_core"`, on `server.threads`
 //!    threads of their own; `"shared"`, on the calling runtime;
-//! 5. on shutdown: every listener drains, the cluster tasks, the optimizer and the health
-//!    checks stop, the logs
-//!    are flushed and (cluster mode) the last counters pushed.
+//! 5. on shutdown: every listener drains, the cluster tasks, the optimizer, the health checks
+//!    and the partner postback sender stop, the logs are flushed and (cluster mode) the last
+//!    counters pushed.
 
 use std::future::Future;
 use std::io;
@@ -73,6 +74,7 @@ pub async fn run(
     crate::cluster::catalog_watch::sync_at_start(&state).await;
     let node = Node::start(&state);
     let optimizer = tokio::spawn(crate::optimizer::run(state.clone(), stopped.clone()));
+    let partner = state.start_partner_postbacks(stopped.clone());
     let health = tokio::spawn(crate::health::run(state.clone(), stopped.clone()));
     let listener = listeners.public;
     let addr = listener.local_addr().map_or(listen, |a| a);
@@ -105,6 +107,9 @@ pub async fn run(
         node.stop().await;
     }
     let _ = optimizer.await;
+    if let Some(partner) = partner {
+        let _ = partner.await;
+    }
     let _ = health.await;
     let flushed = state.clone();
     let _ = tokio::task::spawn_blocking(move || flushed.stop_writers()).await;

@@ -20,6 +20,7 @@ mod cluster;
 mod console;
 mod files;
 mod health;
+mod partner_postbacks;
 mod preview;
 mod records;
 mod routing;
@@ -31,6 +32,7 @@ pub use cluster::{Cluster, Sentinels};
 pub use console::Console;
 pub use files::{CatalogFiles, Geoip};
 pub use health::{AllDown, Health};
+pub use partner_postbacks::PartnerPostbacks;
 pub use preview::Preview;
 pub use records::Records;
 pub use routing::Routing;
@@ -108,6 +110,8 @@ struct RawSettings {
     log: files::RawLog,
     #[serde(default)]
     console: console::RawConsole,
+    #[serde(default)]
+    partner_postbacks: partner_postbacks::RawPartnerPostbacks,
     /// `None` when the file has no `[cluster]` section: standalone.
     cluster: Option<cluster::RawCluster>,
     #[serde(default)]
@@ -138,6 +142,8 @@ pub struct Settings {
     pub console: Console,
     /// `None`: standalone.
     pub cluster: Option<Cluster>,
+    /// `[partner_postbacks]`.
+    pub partner_postbacks: PartnerPostbacks,
     /// `[health]`: destination health checks.
     pub health: Health,
     /// `[preview]`: change previews.
@@ -216,6 +222,9 @@ impl Settings {
         }
         if self.cluster != other.cluster {
             changed.push("cluster");
+        }
+        if self.partner_postbacks != other.partner_postbacks {
+            changed.push("partner_postbacks");
         }
         changed
     }
@@ -304,6 +313,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
             "log" => raw.log = section.read(),
             "console" => raw.console = section.read(),
             "cluster" => raw.cluster = Some(section.read()),
+            "partner_postbacks" => raw.partner_postbacks = section.read(),
             "health" => raw.health = section.read(),
             "preview" => raw.preview = section.read(),
             _ => section.errors.push((
@@ -330,7 +340,7 @@ fn read_raw(path: &Path, text: &str) -> Result<(RawSettings, Vec<SettingsError>)
 }
 
 /// The sections of the settings file.
-const SECTIONS: [&str; 14] = [
+const SECTIONS: [&str; 15] = [
     "server",
     "catalog",
     "geoip",
@@ -343,6 +353,7 @@ const SECTIONS: [&str; 14] = [
     "log",
     "console",
     "cluster",
+    "partner_postbacks",
     "health",
     "preview",
 ];
@@ -432,6 +443,7 @@ impl Validator<'_> {
         let cluster = raw
             .cluster
             .map(|c| self.cluster(c, env, server.listen.port()));
+        let partner_postbacks = self.partner_postbacks(raw.partner_postbacks);
         let health = self.health(raw.health);
         let preview = self.preview(raw.preview);
         Settings {
@@ -448,6 +460,7 @@ impl Validator<'_> {
             log_level,
             console,
             cluster,
+            partner_postbacks,
             health,
             preview,
         }

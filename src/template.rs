@@ -30,6 +30,19 @@ pub enum Macro {
     Country,
     Device,
     Os,
+    /// The macros of partner postback URLs only ([`Template::parse_postback`]).
+    Postback(PostbackMacro),
+}
+
+/// The macros a partner postback URL may use beyond a click's.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum PostbackMacro {
+    ConversionId,
+    TransactionId,
+    Payout,
+    Amount,
+    OfferName,
+    ConversionTime,
 }
 
 impl Macro {
@@ -68,6 +81,32 @@ impl Macro {
             _ => return None,
         })
     }
+
+    /// The names only partner postback URLs may use.
+    pub const POSTBACK_NAMES: [&'static str; 6] = [
+        "conversion_id",
+        "transaction_id",
+        "payout",
+        "amount",
+        "offer_name",
+        "conversion_time",
+    ];
+
+    /// A click macro, or one of [`Macro::POSTBACK_NAMES`].
+    pub fn from_postback_name(name: &str) -> Option<Macro> {
+        if let Some(m) = Macro::from_name(name) {
+            return Some(m);
+        }
+        Some(Macro::Postback(match name {
+            "conversion_id" => PostbackMacro::ConversionId,
+            "transaction_id" => PostbackMacro::TransactionId,
+            "payout" => PostbackMacro::Payout,
+            "amount" => PostbackMacro::Amount,
+            "offer_name" => PostbackMacro::OfferName,
+            "conversion_time" => PostbackMacro::ConversionTime,
+            _ => return None,
+        }))
+    }
 }
 
 /// Why a URL template was rejected. Positions are byte offsets into the template.
@@ -85,6 +124,8 @@ pub enum TemplateError {
     StrayClose(usize),
     #[error("uses an unknown macro {{{0}}}; known: {known}", known = Macro::NAMES.join(", "))]
     UnknownMacro(String),
+    #[error("uses an unknown macro {{{0}}}; known: {known}", known = Macro::NAMES.iter().chain(&Macro::POSTBACK_NAMES).copied().collect::<Vec<_>>().join(", "))]
+    UnknownPostbackMacro(String),
     #[error(
         "uses a macro in the scheme or host; macros may only appear in the path, query or fragment"
     )]
@@ -131,6 +172,16 @@ impl Template {
     /// Parses and validates a template: printable ASCII only, balanced braces, known macros,
     /// macros only after the authority, and an absolute `http`/`https` URL with a host.
     pub fn parse(source: &str) -> Result<Template, TemplateError> {
+        Template::parse_with(source, false)
+    }
+
+    /// Parses a partner postback URL: the rules of [`Template::parse`], with the macros of
+    /// [`Macro::POSTBACK_NAMES`] allowed too.
+    pub fn parse_postback(source: &str) -> Result<Template, TemplateError> {
+        Template::parse_with(source, true)
+    }
+
+    fn parse_with(source: &str, postback: bool) -> Result<Template, TemplateError> {
         if source.is_empty() {
             return Err(TemplateError::Empty);
         }
@@ -153,8 +204,12 @@ impl Template {
                     if let Some(nested) = name.find('{') {
                         return Err(TemplateError::Unclosed(i + 1 + nested));
                     }
-                    let m = Macro::from_name(name)
-                        .ok_or_else(|| TemplateError::UnknownMacro(name.to_string()))?;
+                    let m = match postback {
+                        false => Macro::from_name(name)
+                            .ok_or_else(|| TemplateError::UnknownMacro(name.to_string()))?,
+                        true => Macro::from_postback_name(name)
+                            .ok_or_else(|| TemplateError::UnknownPostbackMacro(name.to_string()))?,
+                    };
                     if rest_start < i {
                         parts.push(Part::Literal(rest_start as u32..i as u32));
                         literal_len += i - rest_start;

@@ -132,6 +132,12 @@ fn check_one(item: Value) -> Result<Checked, ApiError> {
                 format!("{name} is a read; a batch holds write calls only"),
             ));
         }
+        Action::Operate(_) => {
+            return Err(ApiError::bad_request(
+                Some("call"),
+                format!("{name} changes no catalog; a batch holds write calls only"),
+            ));
+        }
         Action::SignIn | Action::SignOut => {
             return Err(ApiError::bad_request(
                 Some("call"),

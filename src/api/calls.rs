@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Param};
-use super::{read, stats, write};
+use super::{partner, read, stats, write};
 use crate::catalog::Catalog;
 use crate::conditions::{Dimension, Side};
 use crate::state::State;
@@ -36,6 +36,9 @@ pub enum Action {
     Session,
     /// `sign_out.json`: the caller's console session ended.
     SignOut,
+    /// A `POST` that changes no catalog but the server's work (a partner postback's retry):
+    /// run on a blocking thread and audited.
+    Operate(Handler),
 }
 
 pub struct Call {
@@ -192,7 +195,7 @@ const HOURS_TO: &str = "The end of the series (exclusive): the hour of this RFC 
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 35] = [
+pub static CALLS: [Call; 37] = [
     // Reads.
     get(
         "campaigns.json",
@@ -390,6 +393,7 @@ pub static CALLS: [Call; 35] = [
             LANDING_PAGE_ID.optional(),
             SUB_AFFILIATE.optional(),
             COUPON_CODE.optional(),
+            POSTBACK_URL.optional(),
         ],
         write::create_campaign,
     ),
@@ -404,6 +408,9 @@ pub static CALLS: [Call; 35] = [
             LANDING_PAGE_ID
                 .nullable()
                 .doc("The landing page to assign; null (JSON) or empty (form) removes it."),
+            POSTBACK_URL
+                .nullable()
+                .doc("The campaign's own partner postback URL; null (JSON) or empty (form) removes it."),
         ],
         write::update_campaign,
     ),
@@ -418,6 +425,7 @@ pub static CALLS: [Call; 35] = [
             ROTATION.optional(),
             OPTIMIZE_WINDOW_HOURS.optional(),
             OPTIMIZE_MIN_SHARE.optional(),
+            POSTBACK_URL.optional(),
         ],
         write::create_smart_link,
     ),
@@ -431,6 +439,9 @@ pub static CALLS: [Call; 35] = [
             ROTATION.optional(),
             OPTIMIZE_WINDOW_HOURS.nullable(),
             OPTIMIZE_MIN_SHARE.nullable(),
+            POSTBACK_URL
+                .nullable()
+                .doc("The smart link's own partner postback URL; null (JSON) or empty (form) removes it."),
         ],
         write::update_smart_link,
     ),
@@ -511,14 +522,45 @@ pub static CALLS: [Call; 35] = [
     // Affiliates.
     post(
         "affiliate.json",
-        &[AFFILIATE_NAME.required()],
+        &[AFFILIATE_NAME.required(), POSTBACK_URL.optional()],
         write::create_affiliate,
     ),
     post(
         "update_affiliate.json",
-        &[AFFILIATE_ID.required(), AFFILIATE_NAME.optional()],
+        &[
+            AFFILIATE_ID.required(),
+            AFFILIATE_NAME.optional(),
+            POSTBACK_URL
+                .nullable()
+                .doc("The partner postback URL; null (JSON) or empty (form) removes it."),
+        ],
         write::update_affiliate,
     ),
+    // Partner postbacks.
+    get_blocking(
+        "partner_postbacks.json",
+        &[
+            AFFILIATE_ID.optional().doc("Only this affiliate's deliveries."),
+            DELIVERY_STATUS.optional(),
+            DELIVERIES_FROM.optional(),
+            DELIVERIES_TO.optional(),
+            START_AT_ROW_1.optional(),
+            ROW_LIMIT_500.optional(),
+        ],
+        partner::partner_postbacks,
+    ),
+    Call {
+        name: "retry_partner_postback.json",
+        method: Method::POST,
+        params: &[
+            CONVERSION_ID.optional().doc("The failed delivery to send again."),
+            AFFILIATE_ID
+                .optional()
+                .doc("Send every failed delivery of this affiliate again."),
+        ],
+        action: Action::Operate(partner::retry_partner_postback),
+        blocks: true,
+    },
     // Many writes as one.
     Call {
         name: BATCH,

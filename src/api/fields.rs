@@ -313,6 +313,31 @@ pub const SMART_LINK_STATUS: Field<LinkStatus> = Field::new(
     LINK_STATUS,
     "active | inactive. An inactive smart link sends every click to its fallback URL.",
 );
+pub const CONVERSION_ID: Field<String> = Field::new(
+    "conversion_id",
+    Type::Text,
+    "A partner postback's conversion id (24 hex digits, as `partner_postbacks.json` lists it).",
+);
+pub const DELIVERIES_FROM: Field<String> = Field::new(
+    "from",
+    Type::Time,
+    "Deliveries of conversions, and delivery log lines, from this RFC 3339 date-time on (e.g. `2026-12-01T00:00:00Z`); default 24 hours before `to`.",
+);
+pub const DELIVERIES_TO: Field<String> = Field::new(
+    "to",
+    Type::Time,
+    "Deliveries whose last line (or conversion) is before this RFC 3339 date-time; default now.",
+);
+pub const DELIVERY_STATUS: Field<String> = Field::new(
+    "status",
+    Type::OneOf(&["pending", "delivered", "failed"]),
+    "pending (not yet delivered, retries to come), delivered (a 2xx answer) or failed (given up; retry_partner_postback.json asks again).",
+);
+pub const POSTBACK_URL: Field<String> = Field::new(
+    "postback_url",
+    Type::PostbackUrl,
+    "Partner postback URL: called server to server for each conversion of the clicks it covers (an affiliate's, or a campaign's or smart link's in place of its affiliate's). Absolute http(s) URL whose origin no macro can change; it may contain the macros of offer URLs and {conversion_id}, {transaction_id}, {payout}, {amount}, {offer_name}, {conversion_time} (docs/api.md#partner-postbacks).",
+);
 pub const SUB_AFFILIATE: Field<String> = Field::new(
     "sub_affiliate",
     Type::Text,

@@ -23,6 +23,7 @@ pub mod error;
 pub mod fields;
 pub mod openapi;
 pub mod params;
+mod partner;
 mod preview;
 mod read;
 mod session;
@@ -171,10 +172,39 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Answer, A
                 .map_err(|_| ApiError::internal())?
         }
         Action::Read(handler) => handler(state, &args),
+        Action::Operate(handler) => {
+            tokio::task::spawn_blocking(move || operate(&writer, &key, call, handler, &args))
+                .await
+                .map_err(|_| ApiError::internal())?
+        }
         Action::SignOut => return session::sign_out(state, &caller, req.https).await,
         Action::SignIn | Action::Session => Err(ApiError::internal()),
     };
     body.map(Answer::from)
+}
+
+/// Runs an operation and, when it succeeds, appends it to the audit log (its generation the
+/// catalog's now: it changed none).
+fn operate(
+    state: &State,
+    key: &str,
+    call: &calls::Call,
+    handler: calls::Handler,
+    args: &params::Args,
+) -> Result<Value, ApiError> {
+    let answer = handler(state, args)?;
+    let snapshot = state.snapshot();
+    let record = crate::audit::Change {
+        key: Some(key.to_string()),
+        call: call.name.to_string(),
+        params: write::changed(args),
+    }
+    .record(&snapshot.settings.node(), snapshot.generation);
+    if let Err(e) = crate::audit::append(&snapshot.settings.state_dir, &record) {
+        state.metrics.audit_write_failures.inc();
+        tracing::error!(error = %e, call = call.name, "cannot append to the audit log");
+    }
+    Ok(answer)
 }
 
 /// Runs a write on the rebuilder thread, after the writes queued before it.

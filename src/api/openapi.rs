@@ -234,7 +234,7 @@ fn schema(p: &Param) -> Value {
         }
         Type::Text => text(MAX_TEXT),
         Type::FreeText => text(MAX_FREE_TEXT),
-        Type::Url => json!({
+        Type::Url | Type::PostbackUrl => json!({
             "type": "string", "format": "uri", "maxLength": MAX_FREE_TEXT, "pattern": URL_PATTERN,
         }),
         Type::OneOf(words) => json!({"type": "string", "enum": words}),

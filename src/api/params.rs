@@ -42,6 +42,8 @@ pub enum Type {
     FreeText,
     /// An absolute http(s) URL whose `{macros}` are known.
     Url,
+    /// A partner postback URL: a [`Type::Url`] that may also use the postback macros.
+    PostbackUrl,
     /// One of the listed words.
     OneOf(&'static [&'static str]),
     /// A targeting condition's list (`conditions::Dimension`).
@@ -606,9 +608,13 @@ fn check_typed(p: &Param, v: Value) -> Result<Arg, Refused> {
         Type::Int { min, max } => Ok(int(&v, min, max, "an integer")?),
         Type::Text => Ok(Arg::Text(text(v, MAX_TEXT)?)),
         Type::FreeText => Ok(Arg::Text(text(v, MAX_FREE_TEXT)?)),
-        Type::Url => {
+        Type::Url | Type::PostbackUrl => {
             let url = text(v, MAX_FREE_TEXT)?;
-            if let Err(e) = Template::parse(&url) {
+            let parsed = match p.ty {
+                Type::Url => Template::parse(&url),
+                _ => Template::parse_postback(&url),
+            };
+            if let Err(e) = parsed {
                 let message = format!("{url:?} {e}");
                 return Err(match matches(URL_PATTERN, &url) {
                     true => meaning(message),

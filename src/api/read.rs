@@ -24,7 +24,7 @@ use crate::state::State;
 
 /// How a list is answered.
 #[derive(Clone, Copy)]
-enum Shape {
+pub(super) enum Shape {
     /// `{"request_status":"Success","response":{<key>: items, "total_rows": n}}`, the rows
     /// of the requested page; the field is the call's `start_at_row`.
     Paged(Field<i64>),
@@ -33,7 +33,7 @@ enum Shape {
 }
 
 /// The answer of a list call: the `matching` entities, each as `item` shows it, under `key`.
-fn list<T>(
+pub(super) fn list<T>(
     args: &Args,
     key: &str,
     shape: Shape,
@@ -56,7 +56,7 @@ fn list<T>(
 /// Where `start_at_row` counts from: 1 in the campaigns document's lists (offers and
 /// affiliates follow them), 0 in `smart_links.json`. The ranges and defaults of
 /// `start_at_row` and `row_limit` are their fields' (`fields`).
-const FROM_ONE: Shape = Shape::Paged(START_AT_ROW_1);
+pub(super) const FROM_ONE: Shape = Shape::Paged(START_AT_ROW_1);
 const FROM_ZERO: Shape = Shape::Paged(START_AT_ROW_0);
 
 /// The rows of `items` on the requested page, and the number of rows in all pages. `start`
@@ -123,7 +123,7 @@ impl<'a> Names<'a> {
 
 /// A campaign as `campaigns.json` lists it (the seed sample's fields).
 fn campaign_item(settings: &Settings, names: &Names, x: &Campaign) -> Value {
-    json!({
+    let mut item = json!({
         "campaign_id": x.campaign_id,
         "offer_id": x.offer_id,
         "offer_name": names.offers.get(&x.offer_id),
@@ -134,7 +134,16 @@ fn campaign_item(settings: &Settings, names: &Names, x: &Campaign) -> Value {
         "creative_id": x.creative_id,
         "sub_affiliate": x.sub_affiliate,
         "date_created": x.date_created.as_deref().map(rfc3339),
-    })
+    });
+    with_postback_url(&mut item, x.postback_url.as_deref());
+    item
+}
+
+/// Adds a partner postback URL to an answer shaped as a seed sample when one is set.
+pub fn with_postback_url(item: &mut Value, url: Option<&str>) {
+    if let Some(url) = url {
+        item["postback_url"] = json!(url);
+    }
 }
 
 /// A catalog date as RFC 3339 UTC (`2026-01-15T09:00:00Z`), the form lists use.
@@ -222,6 +231,7 @@ pub fn smart_links(state: &State, args: &Args) -> Result<Value, ApiError> {
             "offer_count": x.offers.len(),
         });
         with_rotation(&mut item, x);
+        with_postback_url(&mut item, x.postback_url.as_deref());
         item
     }))
 }

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use super::error::ApiError;
 use super::fields::*;
 use super::params::{Args, Field};
-use super::read::{creative_item, landing_page_item, offer_item, with_rotation};
+use super::read::{creative_item, landing_page_item, offer_item, with_postback_url, with_rotation};
 use crate::catalog::{
     Affiliate, Attachment, Campaign, Caps, Catalog, Conditions, Creative, LandingPage, LinkStatus,
     Offer, SmartLink, Status, default_landing_page_weight,
@@ -119,11 +119,12 @@ pub fn create_campaign(state: &State, c: &mut Catalog, args: &Args) -> Result<Va
         sub_affiliate: args.get(SUB_AFFILIATE),
         coupon_code: args.get(COUPON_CODE),
         date_created: Some(created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
+        postback_url: args.get(POSTBACK_URL),
     };
     // Settings do not change during an edit (reloads wait for it): these are the ones the
     // link is served under.
     let tracking_link = links::campaign_url(&state.snapshot().settings, &campaign);
-    let answer = json!({
+    let mut answer = json!({
         "campaign_id": campaign.campaign_id,
         "campaign_status": campaign.campaign_status,
         "offer_id": campaign.offer_id,
@@ -131,6 +132,7 @@ pub fn create_campaign(state: &State, c: &mut Catalog, args: &Args) -> Result<Va
         "tracking_link": tracking_link,
         "date_created": created.strftime("%Y-%m-%d %H:%M:%S").to_string(),
     });
+    with_postback_url(&mut answer, campaign.postback_url.as_deref());
     c.campaigns.push(campaign);
     Ok(success("campaign", answer))
 }
@@ -140,6 +142,7 @@ pub fn update_campaign(_: &State, c: &mut Catalog, args: &Args) -> Result<Value,
     set(&mut x.campaign_status, args.get(CAMPAIGN_STATUS));
     set(&mut x.creative_id, args.change(CREATIVE_ID));
     set(&mut x.landing_page_id, args.change(LANDING_PAGE_ID));
+    set(&mut x.postback_url, args.change(POSTBACK_URL));
     Ok(success("campaign", changed(args)))
 }
 
@@ -157,6 +160,7 @@ pub fn create_smart_link(state: &State, c: &mut Catalog, args: &Args) -> Result<
         optimize_window_hours: args.get(OPTIMIZE_WINDOW_HOURS),
         optimize_min_share: args.get(OPTIMIZE_MIN_SHARE),
         offers: Vec::new(),
+        postback_url: args.get(POSTBACK_URL),
     };
     let mut answer = json!({
         "smart_link_id": link.smart_link_id,
@@ -166,6 +170,7 @@ pub fn create_smart_link(state: &State, c: &mut Catalog, args: &Args) -> Result<
         "smart_link_status": link.smart_link_status,
     });
     with_rotation(&mut answer, &link);
+    with_postback_url(&mut answer, link.postback_url.as_deref());
     c.smart_links.push(link);
     Ok(success("response", answer))
 }
@@ -178,6 +183,7 @@ pub fn update_smart_link(_: &State, c: &mut Catalog, args: &Args) -> Result<Valu
     let link = link_mut(c, args)?;
     set(&mut link.smart_link_name, args.get(SMART_LINK_NAME));
     set(&mut link.fallback_url, args.change(FALLBACK_URL));
+    set(&mut link.postback_url, args.change(POSTBACK_URL));
     set(&mut link.smart_link_status, args.get(SMART_LINK_STATUS));
     set(&mut link.rotation, args.get(ROTATION));
     set(
@@ -401,6 +407,7 @@ pub fn create_affiliate(state: &State, c: &mut Catalog, args: &Args) -> Result<V
     let affiliate = Affiliate {
         affiliate_id: next_id(state, c, Entity::Affiliate)?,
         affiliate_name: args.get(AFFILIATE_NAME).unwrap_or_default(),
+        postback_url: args.get(POSTBACK_URL),
     };
     let answer = success("affiliate", json!(affiliate));
     c.affiliates.push(affiliate);
@@ -410,5 +417,6 @@ pub fn create_affiliate(state: &State, c: &mut Catalog, args: &Args) -> Result<V
 pub fn update_affiliate(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
     let a = find(&mut c.affiliates, |a| a.affiliate_id, args, AFFILIATE_ID)?;
     set(&mut a.affiliate_name, args.get(AFFILIATE_NAME));
+    set(&mut a.postback_url, args.change(POSTBACK_URL));
     Ok(success("affiliate", changed(args)))
 }

@@ -246,6 +246,8 @@ impl MacroValues for ClickMacros<'_, '_> {
             }
             Macro::Device => out.push_str(self.attrs.device().as_str()),
             Macro::Os => out.push_str(self.attrs.os().as_str()),
+            // A click template cannot hold them (`Template::parse`).
+            Macro::Postback(_) => {}
         }
     }
 }

@@ -202,13 +202,19 @@ fn check(snapshot: &Snapshot, params: Params, now_ms: i64) -> Result<Option<Conv
     // A fallback click's conversion, or one of an offer no longer in the catalog, earns
     // only its amount.
     let payout = offer.map_or(Money::ZERO, |o| o.payout);
-    Ok(Some(Conversion {
+    let mut conversion = Conversion {
         time_ms: now_ms,
         click_id: click_id.into(),
         claims,
         revenue: amount.as_ref().map_or(payout, Amount::money),
         amount,
-    }))
+        partner_postback: None,
+    };
+    if snapshot.settings.partner_postbacks.enabled {
+        conversion.partner_postback =
+            crate::partner::url::render(&snapshot.catalog, &conversion).map(Into::into);
+    }
+    Ok(Some(conversion))
 }
 
 #[cfg(test)]

@@ -96,6 +96,14 @@ pub fn report(
             "landing_page_id": clicked.landing_page,
             "landing_pages": landing_pages,
             "url": clicked.url,
+            // What a conversion of this click would call (values only a conversion has are
+            // left as their macros).
+            "partner_postback": crate::partner::url::preview(
+                &snapshot.catalog,
+                crate::vocab::Source { kind: crate::vocab::SourceKind::SmartLink, id: link.id },
+                link.affiliate_id,
+                offer_id,
+            ),
         },
         "attachments": trace.report(link, &clicked.outcome),
     });

@@ -120,6 +120,10 @@ impl Rotation {
 pub struct Affiliate {
     pub affiliate_id: u32,
     pub affiliate_name: String,
+    /// Partner postback URL template (docs/api.md#partner-postbacks): fired for each
+    /// conversion of the affiliate's clicks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback_url: Option<String>,
 }
 
 /// An offer. Its targeting conditions (`allowed_countries`, `blocked_os`, ...) are kept as
@@ -290,6 +294,10 @@ pub struct Campaign {
     /// RFC 3339 (`2026-01-15T09:00:00Z`) or `2026-01-15 09:00:00` (UTC).
     #[serde(default)]
     pub date_created: Option<String>,
+    /// Partner postback URL template (docs/api.md#partner-postbacks): fired for each
+    /// conversion of its clicks, in place of the affiliate's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback_url: Option<String>,
 }
 
 fn default_display_link_type() -> u8 {
@@ -306,6 +314,10 @@ pub struct SmartLink {
     /// Where clicks go when nothing qualifies; `server.default_fallback_url` when absent.
     #[serde(default)]
     pub fallback_url: Option<String>,
+    /// Partner postback URL template (docs/api.md#partner-postbacks): fired for each
+    /// conversion of its clicks, in place of the affiliate's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postback_url: Option<String>,
     /// `random` when absent.
     #[serde(default, skip_serializing_if = "Rotation::is_random")]
     pub rotation: Rotation,

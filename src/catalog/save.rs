@@ -124,6 +124,8 @@ struct LinkHead<'a> {
     optimize_window_hours: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     optimize_min_share: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    postback_url: &'a Option<String>,
 }
 
 fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
@@ -138,6 +140,7 @@ fn smart_link(out: &mut Vec<u8>, s: &SmartLink) -> io::Result<()> {
             rotation: s.rotation,
             optimize_window_hours: s.optimize_window_hours,
             optimize_min_share: s.optimize_min_share,
+            postback_url: &s.postback_url,
         },
     )?;
     out.pop(); // the head's closing brace

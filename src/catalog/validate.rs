@@ -9,7 +9,7 @@ use std::fmt;
 use super::model::{Catalog, Conditions, LandingPage};
 use crate::conditions::{Dimension, Rule, Rules, Side};
 use crate::template::Template;
-use crate::vocab::{CapKind, MAX_CAP};
+use crate::vocab::{CapKind, MAX_CAP, Source, SourceKind};
 
 /// Highest `offer_weight`.
 pub const MAX_WEIGHT: u32 = 100;
@@ -122,6 +122,28 @@ pub struct Parsed {
     pub smart_links: Vec<ParsedLink>,
     /// The index (into `offers`) of each campaign's offer.
     pub campaigns: Vec<u32>,
+    pub postback_urls: PostbackUrls,
+}
+
+/// The partner postback URLs of the catalog, parsed, by the id of what carries them.
+#[derive(Debug, Default)]
+pub struct PostbackUrls {
+    pub affiliates: HashMap<u32, Template>,
+    pub campaigns: HashMap<u32, Template>,
+    pub smart_links: HashMap<u32, Template>,
+}
+
+impl PostbackUrls {
+    /// The URL a conversion of a click from `source` of `affiliate_id` fires: the campaign's
+    /// or smart link's own, else its affiliate's; `None` when neither has one.
+    pub fn of(&self, source: Source, affiliate_id: u32) -> Option<&Template> {
+        let own = match source.kind {
+            SourceKind::Campaign => &self.campaigns,
+            SourceKind::SmartLink => &self.smart_links,
+        };
+        own.get(&source.id)
+            .or_else(|| self.affiliates.get(&affiliate_id))
+    }
 }
 
 #[derive(Debug)]
@@ -201,6 +223,7 @@ struct Draft {
     landing_pages: Vec<Option<ParsedLandingPage>>,
     smart_links: Vec<Option<ParsedLink>>,
     campaigns: Vec<Option<u32>>,
+    postback_urls: PostbackUrls,
 }
 
 impl Draft {
@@ -210,6 +233,7 @@ impl Draft {
             landing_pages: self.landing_pages.into_iter().collect::<Option<_>>()?,
             smart_links: self.smart_links.into_iter().collect::<Option<_>>()?,
             campaigns: self.campaigns.into_iter().collect::<Option<_>>()?,
+            postback_urls: self.postback_urls,
         })
     }
 }
@@ -277,6 +301,24 @@ impl Validator<'_> {
                 format!(".{field}"),
                 format!("is {} bytes long; at most {MAX_TEXT}", value.len()),
             );
+        }
+    }
+
+    /// An entity's `postback_url`, parsed into the draft under `id` (a problem when it does
+    /// not parse).
+    fn postback_url(&mut self, at: At, id: u32, value: Option<&str>) {
+        let Some(value) = value else { return };
+        match Template::parse_postback(value) {
+            Ok(t) => {
+                let urls = &mut self.draft.postback_urls;
+                let list = match at.0 {
+                    Kind::Campaigns => &mut urls.campaigns,
+                    Kind::SmartLinks => &mut urls.smart_links,
+                    _ => &mut urls.affiliates,
+                };
+                list.insert(id, t);
+            }
+            Err(e) => self.fail(at, ".postback_url", format!("{value:?} {e}")),
         }
     }
 
@@ -385,6 +427,11 @@ impl Validator<'_> {
                 "affiliate_name",
                 &a.affiliate_name,
                 true,
+            );
+            self.postback_url(
+                At(Kind::Affiliates, i),
+                a.affiliate_id,
+                a.postback_url.as_deref(),
             );
         }
         for (i, o) in c.offers.iter().enumerate() {
@@ -517,6 +564,7 @@ impl Validator<'_> {
                     self.text(at, field, v, false);
                 }
             }
+            self.postback_url(at, x.campaign_id, x.postback_url.as_deref());
             if let Some(date) = &x.date_created
                 && parse_date(date).is_none()
             {
@@ -539,6 +587,7 @@ impl Validator<'_> {
                 &affiliates,
                 s.affiliate_id,
             );
+            self.postback_url(at, s.smart_link_id, s.postback_url.as_deref());
             let fallback = match &s.fallback_url {
                 Some(url) => self.url(at, "fallback_url", url).map(Some),
                 None => Some(None),

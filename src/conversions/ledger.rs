@@ -8,6 +8,11 @@
 //! line, the batch's ids are forgotten again and each postback is answered `unavailable`
 //! (503): nothing is counted that is not on disk, and the advertiser's retry can succeed.
 //!
+//! A recorded conversion that carries a partner postback is then handed to the partner
+//! postback sender ([`Deliveries`]): after its fsync, so nothing is delivered that is not on
+//! disk, and on disk with its conversion, so nothing on disk is lost to the sender (it reads
+//! the log back at start).
+//!
 //! At start, [`replay`] reads the log back: every conversion inside the attribution window
 //! re-enters the converted set, and every conversion after the position saved with the
 //! counters is counted again, so a `kill -9` loses no conversion.
@@ -60,6 +65,9 @@ enum Msg {
     Stop,
 }
 
+/// Where recorded conversions with a partner postback go (the partner postback sender).
+pub type Deliveries = tokio::sync::mpsc::UnboundedSender<Conversion>;
+
 /// The request side: cheap to clone.
 #[derive(Clone)]
 pub struct LedgerHandle {
@@ -103,6 +111,7 @@ impl Ledger {
         retention: Duration,
         counts: Arc<Counts>,
         metrics: Arc<Metrics>,
+        deliveries: Option<Deliveries>,
     ) -> io::Result<Ledger> {
         let tracked = Arc::new(AtomicUsize::new(converted.len()));
         let mut writer = Writer {
@@ -114,6 +123,7 @@ impl Ledger {
             tracked: Arc::clone(&tracked),
             failures: FailureLog::new("conversion log"),
             retention,
+            deliveries,
         };
         let thread = LogThread::start("conversions", QUEUE, move |rx| writer.run(rx))?;
         Ok(Ledger {
@@ -149,6 +159,7 @@ struct Writer {
     tracked: Arc<AtomicUsize>,
     failures: FailureLog,
     retention: Duration,
+    deliveries: Option<Deliveries>,
 }
 
 impl Writer {
@@ -251,6 +262,14 @@ impl Writer {
                     );
                 }
                 counting.through(position);
+                if let Some(deliveries) = &self.deliveries {
+                    for r in accepted
+                        .iter()
+                        .filter(|r| r.conversion.partner_postback.is_some())
+                    {
+                        let _ = deliveries.send(r.conversion.clone());
+                    }
+                }
                 Answer::Recorded
             }
             Err(e) => {
@@ -536,6 +555,7 @@ mod tests {
                 Duration::from_secs(40 * 86_400),
                 counts,
                 Arc::new(Metrics::default()),
+                None,
             )
             .unwrap();
             ledger.stop();
@@ -567,6 +587,7 @@ mod tests {
             Duration::from_secs(90 * 86_400),
             Arc::clone(&counts),
             Arc::clone(&metrics),
+            None,
         )
         .unwrap();
         let handle = ledger.handle();

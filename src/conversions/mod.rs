@@ -1,6 +1,6 @@
 //! Conversions (docs/operations.md): the record, the converted-id set and the ledger thread that makes
-//! each conversion durable before it is counted and answered. The HTTP side is
-//! `http::postback`.
+//! each conversion durable before it is counted and answered. The use case is
+//! `app::postback`.
 
 pub mod dedup;
 pub mod ledger;

@@ -11,7 +11,10 @@
 //! that went to the fallback URL; `amount` is null when the postback gave none, and otherwise
 //! a string holding exactly the digits the postback sent (a JSON number would pass through
 //! binary floating point in most readers); `revenue` is what the conversion is counted as:
-//! the amount, else the offer's payout at the time (a string, exact).
+//! the amount, else the offer's payout at the time (a string, exact). A conversion whose click
+//! has a partner postback URL carries the URL to call, rendered when it was recorded, as
+//! `"partner_postback"`: the delivery is written in the same line as its conversion, so that
+//! neither exists without the other (`partner`).
 
 use std::fmt;
 
@@ -65,6 +68,8 @@ pub struct Conversion {
     /// What the conversion earned the network: the amount, or else the offer's payout when
     /// the postback arrived (recorded, so that a replay counts what was counted then).
     pub revenue: Money,
+    /// The partner postback URL to call for it (absent: none).
+    pub partner_postback: Option<Box<str>>,
 }
 
 impl Conversion {
@@ -88,6 +93,7 @@ impl Conversion {
             claims,
             amount: None,
             revenue: Money::ZERO,
+            partner_postback: None,
         }
     }
 
@@ -134,7 +140,16 @@ impl Conversion {
             rfc3339_ms(i64::from(c.time) * 1000),
             self.revenue,
         );
-        out.extend_from_slice(line.as_bytes());
+        match &self.partner_postback {
+            // The URL is printable ASCII but may hold `"` or `\\`: serde escapes it.
+            Some(url) => {
+                out.extend_from_slice(&line.as_bytes()[..line.len() - 2]);
+                out.extend_from_slice(b",\"partner_postback\":");
+                let _ = serde_json::to_writer(&mut *out, &**url);
+                out.extend_from_slice(b"}\n");
+            }
+            None => out.extend_from_slice(line.as_bytes()),
+        }
     }
 
     /// Reads a line written by [`Conversion::write_line`].
@@ -152,6 +167,7 @@ impl Conversion {
             amount: Option<String>,
             /// Absent from records written before revenue was counted: their amount's.
             revenue: Option<String>,
+            partner_postback: Option<String>,
         }
         let l: Line = serde_json::from_slice(line).map_err(|e| e.to_string())?;
         let millis = |t: &str| {
@@ -188,6 +204,7 @@ impl Conversion {
                 (None, None) => Money::ZERO,
             },
             amount,
+            partner_postback: l.partner_postback.map(Into::into),
         })
     }
 }
@@ -239,6 +256,7 @@ mod tests {
             source in proptest::num::u32::ANY,
             affiliate in proptest::num::u32::ANY,
             amount in proptest::option::of("[0-9]{1,12}(\\.[0-9]{1,6})?"),
+            partner_postback in proptest::option::of("https://x\\.example/[!-~]{0,40}"),
             payout in 0u64..1_000_000_000,
         ) {
             let claims = Claims {
@@ -257,6 +275,7 @@ mod tests {
                     None => Money::from_millionths(payout),
                 },
                 amount: amount.map(|a| Amount::parse(&a).unwrap()),
+                partner_postback: partner_postback.map(Into::into),
             };
             let mut out = Vec::new();
             c.write_line(&mut out);

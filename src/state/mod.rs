@@ -22,7 +22,10 @@ use crate::audit::Change;
 use crate::catalog::validate::Problem;
 use crate::click_log::{RecordLog, RecordSink};
 use crate::client::DeviceClassifier;
-use crate::conversions::{self, Converted, Ledger, Queue, Recorder};
+use crate::conversions::{self, Conversion, Converted, Ledger, Queue, Recorder};
+use crate::partner::Deliveries;
+
+type PartnerInbox = tokio::sync::mpsc::UnboundedReceiver<Conversion>;
 use crate::counts::store::StoreError;
 use crate::counts::{CapClock, Counts, Saver};
 use crate::files::DirLock;
@@ -46,6 +49,9 @@ pub struct State {
     reserver: Mutex<Option<Reserver>>,
     pub conversions: Recorder,
     ledger: Mutex<Option<Ledger>>,
+    /// Partner postbacks not yet delivered; the sender task takes `partner_inbox`.
+    pub partner: Arc<Deliveries>,
+    partner_inbox: Mutex<Option<PartnerInbox>>,
     /// Cluster mode: the state the nodes share in Redis.
     pub shared: Option<Arc<Shared>>,
     /// Cluster mode: the id high-water marks last read from Redis.
@@ -144,12 +150,22 @@ impl State {
         let converted = restore(&snapshot, &counts)?;
         let saver = Saver::start(&state_dir, Arc::clone(&counts), Arc::clone(&metrics))
             .map_err(state_error)?;
+        let partner = Arc::new(
+            Deliveries::new(
+                &state_dir,
+                snapshot.settings.partner_postbacks.clone(),
+                snapshot.settings.records.conversion_log_retention.as_secs() / 3600,
+            )
+            .map_err(state_error)?,
+        );
+        let (partner_tx, partner_rx) = tokio::sync::mpsc::unbounded_channel();
         let ledger = Ledger::start(
             &state_dir,
             converted,
             snapshot.settings.records.conversion_log_retention,
             Arc::clone(&counts),
             Arc::clone(&metrics),
+            Some(partner_tx),
         )
         .map_err(state_error)?;
         let shared = match &snapshot.settings.cluster {
@@ -216,6 +232,8 @@ impl State {
             reserver: Mutex::new(reserver),
             conversions,
             ledger: Mutex::new(Some(ledger)),
+            partner,
+            partner_inbox: Mutex::new(Some(partner_rx)),
             shared,
             id_marks: Mutex::new(IdMarks::default()),
             draining: AtomicBool::new(false),
@@ -224,6 +242,24 @@ impl State {
             reloading: Mutex::new(()),
             sessions: crate::console::session::Sessions::new(clustered),
         }))
+    }
+
+    /// Starts the partner postback sender (once; `None` after), which runs until `stop`.
+    pub fn start_partner_postbacks(
+        &self,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<tokio::task::JoinHandle<()>> {
+        let inbox = self
+            .partner_inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()?;
+        Some(tokio::spawn(crate::partner::sender::run(
+            Arc::clone(&self.partner),
+            inbox,
+            Arc::clone(&self.metrics),
+            stop,
+        )))
     }
 
     /// The current snapshot; hold it for the whole request.
@@ -381,6 +417,15 @@ impl State {
         let capped_clicks = self.counts.capped_clicks();
         let (clicks_routed, clicks_fell_back) = self.counts.click_totals();
         let (conversions, revenue) = self.counts.conversion_totals();
+        let (partner_pending, partner_failed, partner_oldest) = {
+            let book = self.partner.book();
+            let (pending, failed) = book.counts();
+            let now_ms = crate::clock::unix_secs(std::time::SystemTime::now()) * 1000;
+            let oldest = book
+                .oldest_pending_ms()
+                .map_or(0, |ms| (now_ms - ms).max(0) as u64 / 1000);
+            (pending, failed, oldest)
+        };
         self.metrics.render(&External {
             clicks_routed,
             clicks_fell_back,
@@ -394,6 +439,9 @@ impl State {
             offers_capped,
             offers_near_cap,
             capped_clicks,
+            partner_postbacks_pending: partner_pending as u64,
+            partner_postbacks_failed: partner_failed as u64,
+            partner_postbacks_oldest_pending_secs: partner_oldest,
             destinations_down: snapshot.table.destinations_down(),
             cluster: self.shared.as_ref().map(|shared| ClusterValues {
                 redis_up: shared.is_up(),

@@ -23,6 +23,7 @@ mod lifecycle;
 mod metrics;
 mod openapi;
 mod optimized;
+mod partner_postbacks;
 mod postbacks;
 mod preview;
 mod proxies;

@@ -89,7 +89,7 @@ fn assert_type(doc: &Value, at: &str, p: &Param, schema: &Value) {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(int(&schema["maxLength"]), 2048, "{at}");
         }
-        Type::Url => {
+        Type::Url | Type::PostbackUrl => {
             assert_eq!(ty, Some("string"), "{at}");
             assert_eq!(schema["format"], "uri", "{at}");
         }
@@ -640,6 +640,16 @@ async fn every_call_answers_in_its_documented_shape() {
         call(s, d, name, args, form).await;
         called.insert(name);
     }
+    crate::partner_postbacks::failed_deliveries(s, 200, 1).await;
+    call(
+        s,
+        d,
+        "retry_partner_postback.json",
+        json!({"affiliate_id": 200}),
+        true,
+    )
+    .await;
+    called.insert("retry_partner_postback.json");
 
     // Reads, after a click so that the statistics are not all zero.
     let click = s.get("/sl?id=1", &[("user-agent", CHROME_WINDOWS)]).await;
@@ -652,6 +662,7 @@ async fn every_call_answers_in_its_documented_shape() {
         ("smart_links.json", json!({})),
         ("offers.json", json!({})),
         ("affiliates.json", json!({})),
+        ("partner_postbacks.json", json!({"affiliate_id": 200})),
         ("smart_link_offers.json", json!({"smart_link_id": 1})),
         ("smart_link_stats.json", json!({"smart_link_id": 1})),
         (
@@ -778,6 +789,7 @@ async fn documented_row_bounds_are_the_enforced_ones() {
         .await;
         ok(&r);
     }
+    crate::partner_postbacks::failed_deliveries(&server, 100, 2).await;
     let doc = doc();
     for call in CALLS
         .iter()
