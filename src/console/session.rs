@@ -9,7 +9,7 @@
 //! accepts it. Standalone, the epoch is random per process: a restart signs everybody out
 //! and sign-outs (kept in memory until their session would have expired) never need to
 //! outlive the process. In cluster mode the epoch is empty, so every node derives the same
-//! key; a sign-out is kept in Redis until the session's expiry (`shared::sessions`), and
+//! key; a sign-out is kept in Redis until the session's expiry (`redis::console`), and
 //! every node asks Redis on every cookie-authenticated call (the caller, `api::session`,
 //! does that; this module knows nothing of Redis).
 //!
