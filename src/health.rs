@@ -13,7 +13,7 @@
 //!   successes up again ([`next`]). Each change is logged, audited (`call: "health"`) and
 //!   counted by the node whose probe made it.
 //! - Cluster mode: a node probes a destination only when it takes its lease in Redis
-//!   (`shared::health`), so one node probes it per interval; it writes what it found to the
+//!   (`redis::health`), so one node probes it per interval; it writes what it found to the
 //!   shared hash, which every node reads every [`TICK`] and applies. While Redis is
 //!   unreachable a node keeps the last states and probes every destination itself.
 
