@@ -30,7 +30,7 @@ trap "exit 1" INT TERM HUP PIPE
 cp -r config "$work/config"
 sed -i 's|^listen = .*|listen = "127.0.0.1:0"|' "$work/config/smartlink.toml"
 : >"$work/server.log"
-(cd "$work" && RUST_LOG=warn,smartlink::cli=info exec "$root/target/debug/smartlink" >"$work/server.log" 2>&1) &
+(cd "$work" && RUST_LOG=warn,smartlink::server=info exec "$root/target/debug/smartlink" >"$work/server.log" 2>&1) &
 pid=$!
 addr=
 for _ in $(seq 200); do
