@@ -271,6 +271,19 @@ impl Template {
         if authority.is_empty() || authority.contains('\\') {
             return Err(TemplateError::NoFixedOrigin);
         }
+        // A name is letters, digits, dots and hyphens (the URL parser lets `*`, `!` and the
+        // like through); an IPv6 literal is bracketed.
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let name = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        if !host.starts_with('[')
+            && !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        {
+            return Err(TemplateError::NotHttpUrl(format!(
+                "host {name:?} has characters other than letters, digits, '.' and '-'"
+            )));
+        }
         let origin_end = scheme.len() + 3 + authority_len;
         let origin = url::Url::parse(&source[..origin_end])
             .map_err(|e| TemplateError::NotHttpUrl(e.to_string()))?;
@@ -457,8 +470,20 @@ mod tests {
             "https://good.example#{s1}",
             "HTTPS://good.example:8443/a/{s1}",
             "https://user@good.example/{s1}",
+            "http://[::1]:8080/{s1}",
         ] {
             assert!(Template::parse(ok).is_ok(), "{ok} refused");
+        }
+        // Found by the API contract check: the URL parser takes `*` in a host name.
+        for bad in [
+            "https://a3.u1hpo.dev*",
+            "https://a*b.example/{s1}",
+            "https://x!.example:81/",
+        ] {
+            assert!(
+                matches!(Template::parse(bad), Err(TemplateError::NotHttpUrl(_))),
+                "{bad} accepted"
+            );
         }
     }
 
