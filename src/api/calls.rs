@@ -52,10 +52,15 @@ pub struct Call {
 }
 
 impl Call {
-    /// Writes change the catalog: they run off the async threads, one at a time, and a
-    /// read-only key may not make them.
+    /// Writes change the catalog: they run off the async threads, one at a time.
     pub fn writes(&self) -> bool {
         matches!(self.action, Action::Write(_) | Action::Batch)
+    }
+
+    /// What a read-only key may not call: writes, and operations, which change state
+    /// outside the catalog (a partner postback sent again).
+    pub fn changes(&self) -> bool {
+        self.writes() || matches!(self.action, Action::Operate(_))
     }
 
     /// POST calls take their parameters in a body.

@@ -151,7 +151,7 @@ pub async fn answer(state: &Arc<State>, req: ApiRequest<'_>) -> Result<Answer, A
         return session::current(state, settings, caller).map(Answer::from);
     }
     let caller = caller?;
-    if call.writes() && caller.access == Access::ReadOnly {
+    if call.changes() && caller.access == Access::ReadOnly {
         return Err(access::refuse_read_only(state, &caller, call, raw).await);
     }
     let args = raw.check(call.params)?;
