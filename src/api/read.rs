@@ -19,6 +19,7 @@ use crate::app::route::Probe;
 use crate::catalog::{Campaign, Catalog, Conditions, Creative, LandingPage, Offer, SmartLink};
 use crate::conditions::{Dimension, Side};
 use crate::links;
+use crate::routing::{Link, RoutingTable};
 use crate::settings::Settings;
 use crate::state::State;
 
@@ -321,6 +322,17 @@ fn link_of<'c>(catalog: &'c Catalog, args: &Args) -> Result<&'c SmartLink, ApiEr
         .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))
 }
 
+/// The compiled smart link named by the call's `smart_link_id`, or a `404`.
+pub(super) fn compiled_link_of<'t>(
+    table: &'t RoutingTable,
+    args: &Args,
+) -> Result<&'t Link, ApiError> {
+    let id = args.get(SMART_LINK_ID).unwrap_or(0);
+    table
+        .link(id)
+        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))
+}
+
 pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
     let link = link_of(&snapshot.catalog, args)?;
@@ -357,11 +369,7 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
 /// client hints, recording nothing. `ip` is the client's address itself (no proxy headers).
 pub fn smart_link_route(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let id = args.get(SMART_LINK_ID).unwrap_or(0);
-    let link = snapshot
-        .table
-        .link(id)
-        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
+    let link = compiled_link_of(&snapshot.table, args)?;
     let ip: IpAddr = args
         .get(IP)
         .and_then(|t| t.parse().ok())

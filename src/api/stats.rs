@@ -62,11 +62,7 @@ fn success(response: impl serde::Serialize) -> Value {
 
 pub fn smart_link_hourly(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let id = args.get(SMART_LINK_ID).unwrap_or(0);
-    let link = snapshot
-        .table
-        .link(id)
-        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
+    let link = super::read::compiled_link_of(&snapshot.table, args)?;
     let hours = series_hours(args)?;
     let series = with_hours(state, hours.start, |h| series::link(link, h, hours))?;
     Ok(success(series))
@@ -141,11 +137,7 @@ fn cluster(
 
 pub fn smart_link_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
     let snapshot = state.snapshot();
-    let id = args.get(SMART_LINK_ID).unwrap_or(0);
-    let link = snapshot
-        .table
-        .link(id)
-        .ok_or_else(|| ApiError::missing(SMART_LINK_ID.name, id))?;
+    let link = super::read::compiled_link_of(&snapshot.table, args)?;
     let clock = CapClock::now(&snapshot.calendar);
     let range = range(args, clock.now)?;
     let cluster = cluster(state, range.as_ref().map(|r| r.start))?;
