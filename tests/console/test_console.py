@@ -79,6 +79,14 @@ class Console(unittest.TestCase):
         problems = self.watch.take()
         self.assertEqual(problems, [], where)
 
+    def preview_then_save(self):
+        """The edit page's two steps: the preview of the pending edit, then the save."""
+        page = self.page
+        page.click("form button[type=submit]")
+        page.wait_for_selector("section.preview:not([hidden]) h2")
+        self.assertEqual(page.text_content("form button[type=submit]"), "Save all changes")
+        page.click("form button[type=submit]")
+
     def chart(self, name):
         self.page.wait_for_function("n => window.SL && SL.charts[n]", arg=name)
         return self.page.evaluate("n => SL.charts[n]", name)
@@ -341,7 +349,7 @@ class Console(unittest.TestCase):
         self.visit("#/links/302/edit")
         page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "90")
         page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "10")
-        page.click("form button[type=submit]")
+        self.preview_then_save()
         page.wait_for_selector("p.notice")
         self.assertIn("Saved: 2 changes in one batch", page.text_content("p.notice"))
         self.assertEqual(page.evaluate("location.hash"), "#/links/302")
@@ -390,7 +398,7 @@ class Console(unittest.TestCase):
         page.click("li[data-offer-id='13'] >> text=Remove")
         order = page.eval_on_selector_all("li.attachment", "els => els.map(e => Number(e.dataset.offerId))")
         self.assertEqual(order, [11, 15, 12])
-        page.click("form button[type=submit]")
+        self.preview_then_save()
         page.wait_for_selector("p.notice")
         self.assertIn("in one batch", page.text_content("p.notice"))
         attached = S.api("smart_link_offers.json", smart_link_id=301)["response"]["offers"]
@@ -404,6 +412,78 @@ class Console(unittest.TestCase):
         self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited + 1, "one record")
         H.wait_idle(page, "#main h1")
         self.clean("attachments saved")
+
+    def test_08c_the_preview_before_a_save_shows_the_apis_numbers_for_the_same_edit(self):
+        page = self.open()
+        before = S.catalog()
+        audited = S.api("audit.json")["response"]["total_rows"]
+        self.visit("#/links/302/edit")
+        self.assertEqual(page.text_content("form button[type=submit]"), "Preview changes")
+        page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "10")
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "90")
+        with page.expect_request("**/api/2/preview.json") as asked:
+            page.click("form button[type=submit]")
+        page.wait_for_selector("section.preview:not([hidden]) .preview-summary")
+        sent = json.loads(asked.value.post_data)
+        self.assertEqual(sent["smart_link_id"], 302)
+        self.assertEqual(sent["hours"], 24)
+        # The same edit straight to the API.
+        status, answer = S.post("preview.json", sent)
+        self.assertEqual(status, 200, answer)
+        link = next(l for l in answer["smart_links"] if l["smart_link_id"] == 302)
+        moved = sum(m["clicks"] for m in link["moved"])
+        self.assertGreater(moved, 0, link)
+        number = lambda text: int(text.split(" ")[0].replace(",", ""))
+        summary = page.text_content(".preview-summary strong")
+        self.assertEqual(summary, f"{moved:,} clicks of {link['replayed']:,} clicks ({100 * moved / link['replayed']:.1f} %)")
+        rows = page.eval_on_selector_all(
+            "section.preview div.table-wrap:nth-of-type(1) tbody tr",
+            "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+        shown = {r[0]: (number(r[1]), number(r[2])) for r in rows}
+        names = {o["offer_id"]: o["offer_name"] for o in S.api("offers.json")["response"]["offers"]}
+        expected = {f"{names[o['offer_id']]} ({o['offer_id']})": (o["before"], o["after"]) for o in link["offers"]}
+        for b in link["fallbacks"]:
+            label = next(k for k in shown if k.startswith("Fallback: "))
+            expected[label] = (b["before"], b["after"])
+        self.assertEqual(shown, expected)
+        share = rows[0][1].split("(")[1].rstrip(")")
+        self.assertTrue(share.endswith(" %"), share)
+        tz = page.evaluate("SL.tz()")
+        self.assertRegex(page.text_content("section.preview caption"), rf"\(.* – .* \({tz}\)\)$", "the period, its time zone")
+        moved_rows = page.eval_on_selector_all(
+            "section.preview div.table-wrap:nth-of-type(2) tbody tr",
+            "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+        self.assertEqual(sum(number(r[2]) for r in moved_rows), moved)
+        self.assertEqual(S.catalog(), before, "a preview saves nothing")
+        self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited, "nor is it audited")
+        REPORT["preview of weights 10/90 on link 302"] = {"replayed": link["replayed"], "moved": moved}
+        # A change after the preview calls for a new one; then the save.
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "50")
+        self.assertEqual(page.text_content("form button[type=submit]"), "Preview changes")
+        page.click("form button[type=submit]")
+        page.wait_for_function("() => document.querySelector('form button[type=submit]').textContent === 'Save all changes'")
+        self.assertEqual(page.locator("section.preview .stale").count(), 0, "a new preview")
+        page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "90")
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "10")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertIn("Nothing changed", page.text_content("p.notice"))
+        self.clean("preview")
+
+    def test_08d_a_link_without_recent_clicks_previews_as_empty(self):
+        page = self.open()
+        self.visit("#/links/new")
+        page.fill("input[data-field=smart_link_name]", "Fresh link")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("#new-offer")
+        H.wait_idle(page, "#main h1")
+        page.select_option("#new-offer", "13")
+        page.get_by_role("button", name="Attach", exact=True).click()
+        page.wait_for_selector("li[data-offer-id='13']")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("section.preview:not([hidden]) .empty")
+        self.assertIn("nothing to replay", page.text_content("section.preview .empty"))
+        self.clean("empty preview")
 
     def test_09_the_overview_refreshes_without_a_reload_and_without_leaking(self):
         page = self.open()

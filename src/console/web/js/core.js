@@ -448,6 +448,45 @@
     return group;
   };
 
+  // A page that refreshes itself (the overview, destination health, partner postbacks):
+  // `load()` fetches and draws in place (resolving to false when it failed and showed why);
+  // the "Refresh" select (every second to every minute, or off) and the "Updated" line go
+  // in the page's controls. One timer, set again after each load ends, so loads never pile
+  // up; `dispose()` stops it. `onEvery(seconds)` keeps the choice in the page's query.
+  const REFRESH = [['1', 'every second'], ['5', 'every 5 s'], ['15', 'every 15 s'], ['60', 'every minute'], ['0', 'off']];
+  SL.refresher = function (load, every, onEvery) {
+    let timer = null;
+    let disposed = false;
+    const select = SL.select('refresh', REFRESH, String(every));
+    select.id = 'refresh-every';
+    const updated = SL.h('span', { class: 'muted updated', attrs: { 'aria-live': 'off' } });
+    select.addEventListener('change', () => {
+      every = Number(select.value);
+      onEvery(every);
+      schedule();
+    });
+    function schedule() {
+      clearTimeout(timer);
+      if (!disposed && every > 0) timer = setTimeout(run, every * 1000);
+    }
+    async function run() {
+      clearTimeout(timer);
+      const ok = await load();
+      if (disposed) return;
+      if (ok !== false) updated.textContent = 'Updated ' + SL.fmt.time(new Date().toISOString(), true) + ' (' + SL.tz() + ')';
+      schedule();
+    }
+    return {
+      control: SL.h('div', { class: 'inline-field' }, SL.h('label', { for: select.id, text: 'Refresh' }), select),
+      updated,
+      run,
+      dispose() {
+        disposed = true;
+        clearTimeout(timer);
+      },
+    };
+  };
+
   // "Showing 51–100 of 10,000" and Previous / Next for a list paged by the server.
   SL.pager = function (page, size, shown, total, noun, go) {
     const first = (page - 1) * size;
