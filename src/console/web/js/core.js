@@ -159,6 +159,8 @@
     [/^\/affiliates$/, 'affiliates'],
     [/^\/affiliates\/(new|\d+)$/, 'affiliate'],
     [/^\/audit$/, 'audit'],
+    [/^\/health$/, 'health'],
+    [/^\/postbacks$/, 'postbacks'],
   ];
 
   // The navigation, in order. Pages that come with later API calls add themselves here.
@@ -169,6 +171,8 @@
     { href: '#/offers', label: 'Offers', match: /^\/offers/ },
     { href: '#/campaigns', label: 'Campaigns', match: /^\/campaigns/ },
     { href: '#/affiliates', label: 'Affiliates', match: /^\/affiliates/ },
+    { href: '#/health', label: 'Destination health', match: /^\/health/ },
+    { href: '#/postbacks', label: 'Partner postbacks', match: /^\/postbacks/ },
     { href: '#/audit', label: 'Audit log', match: /^\/audit/ },
   ];
 
@@ -195,6 +199,12 @@
   let notice = null;
   // Counts renders, so that a page whose data came after the next page started is dropped.
   let renders = 0;
+
+  // Goes to `hash`, rendering again when it is the page shown (a form saved in place).
+  SL.go = function (hash) {
+    if (location.hash === hash) SL.render();
+    else location.hash = hash;
+  };
 
   // Shows `text` at the top of the next page rendered (after a save).
   SL.notify = function (text) {
