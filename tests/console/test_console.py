@@ -19,7 +19,7 @@ import harness as H
 
 PAGES = [
     "#/", "#/?period=7d", "#/links", "#/links?q=rotator", "#/links/301", "#/links/303",
-    "#/links/301/edit", "#/links/new", "#/explain?link=301", "#/offers", "#/offers/12",
+    "#/links/301/edit", "#/links/new", "#/explain?link=301", "#/offers", "#/offers/12", "#/offers/13",
     "#/offers/new", "#/campaigns", "#/campaigns/98001", "#/campaigns/new", "#/affiliates",
     "#/affiliates/100", "#/affiliates/new", "#/audit", "#/health", "#/postbacks",
 ]
@@ -145,6 +145,9 @@ class Console(Page):
                 where = f"{hash_} at {width}px"
                 self.assertTrue(self.page.text_content("#main h1").strip(), where)
                 self.assertEqual(self.page.locator(".error-box:visible").count(), 0, where)
+                # No stray text beside the page's parts (a null appended shows as "null").
+                self.assertEqual(self.page.evaluate(
+                    "[...document.querySelector('#main .page').childNodes].filter(n => n.nodeType === 3).map(n => n.textContent)"), [], where)
                 overflow = self.page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 self.assertLessEqual(overflow, 0, f"{where}: the page scrolls sideways")
@@ -604,7 +607,7 @@ class DestinationsAndPostbacks(Page):
         row = page.evaluate("""n => [...[...document.querySelectorAll('#main table tbody tr')]
             .find(tr => tr.cells[0].textContent === n).cells].map(td => td.textContent)""", lonely)
         self.assertTrue(row[3].endswith(" ms"), row)
-        self.assertEqual(row[7], self.api_state("offer", 13)["url"])
+        self.assertEqual(row[6], self.api_state("offer", 13)["url"])
         self.d.lonely.stop()
         try:
             self.wait_state(lonely, "down")
@@ -657,9 +660,10 @@ class DestinationsAndPostbacks(Page):
         for f in failed:
             r = shown[f["conversion_id"]]
             self.assertEqual(r[3], "failed")
-            self.assertEqual(r[4], str(f["attempts"]))
-            self.assertEqual(r[5], "HTTP 410")
-            self.assertEqual(r[7], f["url"], "the URL as the API gives it")
+            self.assertEqual(r[4], "Retry")
+            self.assertEqual(r[5], str(f["attempts"]))
+            self.assertEqual(r[6], "HTTP 410")
+            self.assertEqual(r[8], f["url"], "the URL as the API gives it")
         self.assertIn(f"times in {page.evaluate('SL.tz()')}", page.text_content("#main caption"))
         # The tracker answers 200 now: Retry one, then every failed one of the affiliate.
         self.d.refusing.status = 200

@@ -21,10 +21,10 @@
       filter.id = SL.id('status');
       filter.addEventListener('change', () => { state.page = 1; load(); });
     }
-    el.append(
+    SL.append(el, [
       SL.header(o.title, o.sub, SL.canWrite() ? [SL.linkButton(o.newLabel, o.newHref, 'primary')] : []),
       filter ? h('div', { class: 'controls' }, h('div', { class: 'inline-field' }, h('label', { for: filter.id, text: 'Status' }), filter)) : null,
-      results);
+      results]);
     async function load() {
       if (filter) state.status = filter.value;
       SL.setQuery({ page: state.page > 1 ? state.page : null, status: state.status });
@@ -190,11 +190,12 @@
       }
       return changes({ offer_id: id }, now, was);
     }, (r) => '#/offers/' + (isNew ? r.offer.offer_id : id)));
-    el.append(SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
+    // (SL.append leaves out the parts that are null; el.append would write "null")
+    SL.append(el, [SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
       ['Clicks (lifetime)', f.int(stats.clicks)], ['Conversions', f.int(stats.conversions)], ['Revenue', f.money(stats.revenue)],
       ['EPC per click', f.epc(stats.epc)], ['Capped clicks', f.int(stats.capped_clicks)], ['Now', stats.capped ? 'capped (' + stats.capped.replace(/_/g, ' ') + ')' : 'open'],
       ['Health', health ? health.state : 'unchecked'],
-    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form));
+    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form)]);
   };
 
   // ---------------------------------------------------------------------------------------

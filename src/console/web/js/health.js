@@ -73,10 +73,11 @@
           { label: 'Latency', class: 'num', value: (d) => SL.latency(d.latency_ms) },
           { label: 'HTTP status', class: 'num', value: (d) => (d.http_status === null ? '—' : String(d.http_status)) },
           { label: 'Last error', value: (d) => d.last_error || '—' },
-          { label: 'In a row', value: (d) => (d.consecutive_failures === null ? '—' : f.int(d.consecutive_failures) + ' failed, ' + f.int(d.consecutive_successes) + ' succeeded') },
           { label: 'URL probed', value: (d) => (d.url ? h('code', { class: 'url', text: d.url }) : '—') },
-          { label: 'Probed by', value: (d) => d.checked_by || '—' },
-        ], rows, 'The catalog has no offer or landing page.'));
+          { label: 'In a row', value: (d) => (d.consecutive_failures === null ? '—' : f.int(d.consecutive_failures) + ' failed, ' + f.int(d.consecutive_successes) + ' succeeded') },
+          // In cluster mode the probe of a destination is one node's (it holds the lease).
+          SL.session.cluster ? { label: 'Probed by', value: (d) => d.checked_by || '—' } : null,
+        ].filter(Boolean), rows, 'The catalog has no offer or landing page.'));
     }
 
     refresher.run();

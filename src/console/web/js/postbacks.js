@@ -100,13 +100,13 @@
         { label: 'Conversion', value: (d) => h('code', { text: d.conversion_id }) },
         { label: 'Affiliate', value: (d) => h('a', { href: '#/affiliates/' + d.affiliate_id, text: (names.get(d.affiliate_id) || 'Affiliate') + ' (' + d.affiliate_id + ')' }) },
         { label: 'Status', value: (d) => SL.badge(d.status) },
+        { label: 'Retry', value: (d) => (d.status === 'failed'
+          ? h('button', { type: 'button', class: 'small', text: 'Retry', disabled: !SL.canWrite(), title: SL.canWrite() ? 'Ask for this delivery again, now' : 'Your key is read-only.', dataset: { conversionId: d.conversion_id }, on: { click: () => retry({ conversion_id: d.conversion_id }) } })
+          : '—') },
         { label: 'Attempts', class: 'num', value: (d) => f.int(d.attempts) },
         { label: 'Last answer', class: 'num', value: (d) => (d.last_status === null ? '—' : 'HTTP ' + d.last_status) },
         { label: 'Last error', value: (d) => d.last_error || '—' },
         { label: 'URL', value: (d) => h('code', { class: 'url', text: d.url }) },
-        { label: 'Retry', value: (d) => (d.status === 'failed'
-          ? h('button', { type: 'button', class: 'small', text: 'Retry', disabled: !SL.canWrite(), title: SL.canWrite() ? 'Ask for this delivery again, now' : 'Your key is read-only.', dataset: { conversionId: d.conversion_id }, on: { click: () => retry({ conversion_id: d.conversion_id }) } })
-          : '—') },
       ], rows, filtered ? 'No delivery matches these filters.' : 'No partner postback in the last 24 hours on this node. Deliveries start when an affiliate (or a campaign or smart link) has a postback URL and its clicks convert.'), pager || '');
     }
 
