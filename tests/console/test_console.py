@@ -627,6 +627,23 @@ class DestinationsAndPostbacks(Page):
         self.visit("#/health?refresh=1", server)
         self.wait_state(lonely, "up")
         self.assertEqual(self.api_state("offer", 13)["state"], "up")
+        # Refreshing in place, as the overview does: nothing accumulates.
+        cdp = self.context.new_cdp_session(page)
+
+        def counters(refreshes):
+            for _ in range(refreshes):
+                marker = page.text_content(".controls .updated")
+                page.wait_for_function("m => document.querySelector('.controls .updated').textContent !== m",
+                                       arg=marker, timeout=10000)
+            cdp.send("HeapProfiler.collectGarbage")
+            dom = cdp.send("Memory.getDOMCounters")
+            return dom["nodes"], dom["jsEventListeners"]
+
+        nodes0, listeners0 = counters(2)
+        nodes1, listeners1 = counters(10)
+        REPORT["destination health refresh, 10 times"] = {"DOM nodes": [nodes0, nodes1], "event listeners": [listeners0, listeners1]}
+        self.assertLessEqual(abs(nodes1 - nodes0), 50, "the DOM does not grow")
+        self.assertLessEqual(listeners1, listeners0 + 5, "no listener accumulates")
         self.clean("destination health")
 
     def test_2_a_read_only_key_sees_the_deliveries_and_cannot_retry(self):
