@@ -316,13 +316,14 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}"
 
 
-# Health checks every 300 ms (down after 2 failures, up after 1 success) and partner
-# postbacks, both allowed to reach the loopback receivers.
+# Health checks every second (down after 2 failures, up after 1 success; a probe may take
+# 800 ms on a loaded machine) and partner postbacks, both allowed to reach the loopback
+# receivers.
 DESTINATION_SETTINGS = """
 [health]
 enabled = true
-interval_ms = 300
-timeout_ms = 250
+interval_ms = 1000
+timeout_ms = 800
 down_after = 2
 up_after = 1
 allowed_networks = ["127.0.0.0/8"]

@@ -107,6 +107,9 @@ def main():
         # One change, so that the audit log has a record of each kind.
         server.post("update_offer.json", {"offer_id": 13, "payout": "0.85"})
         server.post("update_offer.json", {"offer_id": 13}, key=H.READ_KEY)
+        # A postback URL, set after the traffic (no delivery is made to it).
+        server.post("update_affiliate.json", {"affiliate_id": 100, "postback_url":
+                    "https://tracker.northwind.example/pb?cid={conversion_id}&amount={amount}"})
         with sync_playwright() as p:
             browser = H.launch(p)
             for width, height, tag in ((1280, 860, "desktop"), (390, 844, "phone")):
