@@ -390,6 +390,7 @@ fn reads() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
                 .filter(|p| p.presence == smartlink::api::params::Presence::Required)
                 .map(|p| match p.name {
                     "smart_link_id" => ("smart_link_id", "301"),
+                    "affiliate_id" => ("affiliate_id", "100"),
                     other => panic!("no value for {other} of {}", c.name),
                 })
                 .collect();
