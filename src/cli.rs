@@ -240,11 +240,8 @@ fn audit_text(args: &AuditArgs) -> Result<String, String> {
         lines.join("\n")
     })?;
     let time = |flag: &str, text: Option<&str>| {
-        text.map(|t| {
-            t.parse::<jiff::Timestamp>()
-                .map_err(|e| format!("--{flag} {t:?} is not an RFC 3339 time: {e}"))
-        })
-        .transpose()
+        text.map(|t| crate::clock::parse_time(t).map_err(|e| format!("--{flag}: {e}")))
+            .transpose()
     };
     let filter = crate::audit::Filter {
         since: time("since", args.since)?,

@@ -425,7 +425,8 @@ pub fn hour_text(hour: Hour) -> String {
 /// Why a `from`/`to` range cannot be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BadRange {
-    #[error("{1:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)")]
+    /// The parameter and why its text is not a time.
+    #[error("{1}")]
     NotATime(&'static str, String),
     #[error("from must be before to")]
     Empty,
@@ -435,9 +436,9 @@ pub enum BadRange {
 
 /// The hour of `text`, an RFC 3339 date-time given as the parameter `name`.
 pub fn hour_at(name: &'static str, text: &str) -> Result<Hour, BadRange> {
-    text.parse::<jiff::Timestamp>()
+    crate::clock::parse_time(text)
         .map(|t| hour_of(t.as_second()))
-        .map_err(|_| BadRange::NotATime(name, text.to_string()))
+        .map_err(|e| BadRange::NotATime(name, e))
 }
 
 /// The hours from `from` (inclusive) to `to` (exclusive), RFC 3339 date-times taken to the

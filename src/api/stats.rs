@@ -225,12 +225,7 @@ pub fn audit(state: &State, args: &Args) -> Result<Value, ApiError> {
     let time = |field: Field<String>| {
         args.get(field)
             .map(|t| {
-                t.parse::<jiff::Timestamp>().map_err(|_| {
-                    ApiError::bad_request(
-                        Some(field.name),
-                        format!("{t:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)"),
-                    )
-                })
+                crate::clock::parse_time(&t).map_err(|e| ApiError::bad_request(Some(field.name), e))
             })
             .transpose()
     };
