@@ -54,7 +54,12 @@ fn bench(c: &mut Criterion) {
             for h in now - 167..=now {
                 hourly.add_routed(source, o, h, 20 + u64::from(o));
                 if (h + o) % 3 == 0 {
-                    hourly.add_conversion(source, Some(o), h, Money::parse("1.50").unwrap());
+                    let earning = smartlink::counts::Earning {
+                        click_time: i64::from(h) * 3600,
+                        revenue: Money::parse("1.50").unwrap(),
+                        cost: Money::ZERO,
+                    };
+                    hourly.add_conversion(source, Some(o), h, earning);
                 }
             }
         }

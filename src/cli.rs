@@ -240,11 +240,8 @@ fn audit_text(args: &AuditArgs) -> Result<String, String> {
         lines.join("\n")
     })?;
     let time = |flag: &str, text: Option<&str>| {
-        text.map(|t| {
-            t.parse::<jiff::Timestamp>()
-                .map_err(|e| format!("--{flag} {t:?} is not an RFC 3339 time: {e}"))
-        })
-        .transpose()
+        text.map(|t| crate::clock::parse_time(t).map_err(|e| format!("--{flag}: {e}")))
+            .transpose()
     };
     let filter = crate::audit::Filter {
         since: time("since", args.since)?,
@@ -748,7 +745,13 @@ fn load_with_counters(config: &Path) -> Result<(Snapshot, Counts), String> {
 
 /// `smartlink stats`: the statistics in the state directory, as JSON; in cluster mode the
 /// cluster's, from Redis, with each node's share.
-pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&str>) -> ExitCode {
+/// With `affiliate`, that affiliate's statistics over its links (as `affiliate_stats.json`).
+pub fn stats(
+    config: &Path,
+    (link, affiliate): (Option<u32>, Option<u32>),
+    from: Option<&str>,
+    to: Option<&str>,
+) -> ExitCode {
     let report = load_with_counters(config).and_then(|(snapshot, counts)| {
         let now = crate::clock::unix_secs(std::time::SystemTime::now());
         let range = match (from, to) {
@@ -776,6 +779,22 @@ pub fn stats(config: &Path, link: Option<u32>, from: Option<&str>, to: Option<&s
             None => None,
         };
         let counts = cluster.as_ref().map_or(&counts, |c| &c.total);
+        if let Some(id) = affiliate {
+            if !snapshot
+                .catalog
+                .affiliates
+                .iter()
+                .any(|a| a.affiliate_id == id)
+            {
+                return Err(format!("affiliate {id} does not exist"));
+            }
+            return Ok(crate::stats::affiliate::report(
+                id,
+                counts,
+                cluster.as_ref(),
+                range,
+            ));
+        }
         let clock = CapClock::now(&snapshot.calendar);
         Ok(crate::stats::report(
             table,

@@ -56,6 +56,15 @@ pub fn unix_millis(t: SystemTime) -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
+/// A time a client gave as text (API parameters, command-line flags): an RFC 3339 date-time,
+/// or the message that says why it is not one, the same everywhere. jiff's range ends at
+/// 9999-12-30; its own reason is kept, so a well-formed time out of that range says so.
+pub fn parse_time(text: &str) -> Result<jiff::Timestamp, String> {
+    text.parse::<jiff::Timestamp>().map_err(|e| {
+        format!("{text:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z): {e}")
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +80,23 @@ mod tests {
             assert!(diff < Duration::from_millis(1), "off by {diff:?}");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    #[test]
+    fn a_client_s_time_is_rfc_3339_and_a_refusal_says_why() {
+        assert_eq!(
+            super::parse_time("2026-12-01T18:00:00+01:00")
+                .unwrap()
+                .as_second(),
+            1_796_144_400
+        );
+        let bad = super::parse_time("2026-02-30T00:00:00Z").unwrap_err();
+        assert!(
+            bad.starts_with("\"2026-02-30T00:00:00Z\" is not an RFC 3339"),
+            "{bad}"
+        );
+        // Well formed, beyond jiff's range: the reason names the range.
+        let late = super::parse_time("9999-12-31T23:59:59Z").unwrap_err();
+        assert!(late.contains("range"), "{late}");
     }
 }

@@ -61,7 +61,7 @@
 //! | `links`    | tracking links handed out by the API; encoded campaign tokens         |
 //! | `partner`  | partner postbacks: delivery URLs, the delivery log, the sender task  |
 //! | `snapshot` | one generation of configuration, built whole                          |
-//! | `stats`    | per-link, per-offer and network statistics from the counters, by hour |
+//! | `stats`    | per-link, per-offer, per-affiliate and network statistics from the counters, by hour |
 //! | `app`      | the use cases without a socket: the click, the postback, the route explanation |
 //! | `preview`  | a catalog change replayed on the click log, both tables on scratch counters |
 //! | `state`    | the published snapshot and what outlives reloads                      |

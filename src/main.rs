@@ -126,6 +126,10 @@ enum Command {
         /// offer list).
         #[arg(long)]
         link: Option<u32>,
+        /// Only this affiliate: its clicks, conversions, revenue, cost, profit and margin,
+        /// with each of its smart links' and campaigns'.
+        #[arg(long, conflicts_with = "link")]
+        affiliate: Option<u32>,
         /// Only the hours from this RFC 3339 date-time on (taken to its hour, inclusive).
         #[arg(long)]
         from: Option<String>,
@@ -192,9 +196,12 @@ fn main() -> ExitCode {
             subs: &subs,
             at: at.as_deref(),
         }),
-        Command::Stats { link, from, to } => {
-            smartlink::cli::stats(&config, link, from.as_deref(), to.as_deref())
-        }
+        Command::Stats {
+            link,
+            affiliate,
+            from,
+            to,
+        } => smartlink::cli::stats(&config, (link, affiliate), from.as_deref(), to.as_deref()),
         Command::Preview { file, hours, link } => {
             smartlink::cli::preview(&smartlink::cli::PreviewArgs {
                 config: &config,

@@ -16,6 +16,10 @@
 //!   below 2^64 × 10^18 < 2^124 < `u128::MAX` (2^128): no network's lifetime can overflow it,
 //!   and its text (at most 33 digits before the point) is read back by [`Total::parse`]
 //!   whatever its size. Sums saturate all the same, never wrap.
+//! - [`Profit`], revenue less cost (what the network paid its affiliates): the one signed
+//!   value, an `i128` of millionths, which holds the difference of any two totals (each
+//!   below 2^124). Its margin (profit / revenue) is a plain ratio, a float, and none while
+//!   there is no revenue.
 
 use std::fmt;
 
@@ -37,6 +41,11 @@ pub struct Money(u64);
 /// A sum of amounts in millionths (see the module's text for why it cannot overflow).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Total(u128);
+
+/// Revenue less cost, in millionths; negative when the affiliates were paid more than the
+/// network earned.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Profit(i128);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error(
@@ -147,6 +156,24 @@ impl Total {
     }
 }
 
+impl Profit {
+    /// `revenue - cost` (exact: both totals are below 2^124, see the module's text).
+    pub fn of(revenue: Total, cost: Total) -> Profit {
+        let signed = |t: Total| i128::try_from(t.0).unwrap_or(i128::MAX);
+        Profit(signed(revenue).saturating_sub(signed(cost)))
+    }
+
+    pub fn millionths(self) -> i128 {
+        self.0
+    }
+
+    /// profit / revenue: the share of the revenue the network kept (negative when it paid
+    /// out more than it earned); `None` without revenue.
+    pub fn margin(self, revenue: Total) -> Option<f64> {
+        (revenue.0 > 0).then(|| self.0 as f64 / revenue.0 as f64)
+    }
+}
+
 /// This total and one more amount (saturating: see the module's text for why it never has
 /// to).
 impl std::ops::Add<Money> for Total {
@@ -183,6 +210,23 @@ impl fmt::Display for Money {
 impl fmt::Display for Total {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_millionths(f, self.0)
+    }
+}
+
+/// `12.50`, `-3.00`.
+impl fmt::Display for Profit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 0 {
+            f.write_str("-")?;
+        }
+        write_millionths(f, self.0.unsigned_abs())
+    }
+}
+
+/// A JSON string, as [`Total`].
+impl Serialize for Profit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -334,12 +378,52 @@ mod tests {
 
         /// Every amount of the grammar prints as text that parses back to it, as an amount
         /// and as a total.
+        /// However conversions are split in two, the parts' profits add up to the whole's,
+        /// which is its revenue less its cost.
+        #[test]
+        fn profits_of_a_split_add_up(
+            conversions in proptest::collection::vec((0..=Money::MAX.millionths(), 0..=Money::MAX.millionths()), 0..40),
+            cut in 0usize..40,
+        ) {
+            let sum = |part: &[(u64, u64)]| part.iter().fold((Total::ZERO, Total::ZERO), |(r, c), &(rev, cost)| {
+                (r + Money::from_millionths(rev), c + Money::from_millionths(cost))
+            });
+            let cut = cut.min(conversions.len());
+            let (a, b) = conversions.split_at(cut);
+            let ((ra, ca), (rb, cb), (r, c)) = (sum(a), sum(b), sum(&conversions));
+            let whole = Profit::of(r, c);
+            proptest::prop_assert_eq!(Profit::of(ra, ca).millionths() + Profit::of(rb, cb).millionths(), whole.millionths());
+            proptest::prop_assert_eq!(whole.millionths(), r.millionths() as i128 - c.millionths() as i128);
+        }
+
         #[test]
         fn every_amount_reads_back(m in 0..=Money::MAX.millionths()) {
             let m = Money::from_millionths(m);
             proptest::prop_assert_eq!(Money::parse(&m.to_string()), Ok(m));
             proptest::prop_assert_eq!(Total::parse(&m.to_string()), Ok(Total::from(m)));
         }
+    }
+
+    #[test]
+    fn profit_is_revenue_less_cost_and_margin_needs_revenue() {
+        let t = |s| Total::parse(s).unwrap();
+        let p = Profit::of(t("10"), t("2.50"));
+        assert_eq!(p.to_string(), "7.50");
+        assert_eq!(p.margin(t("10")), Some(0.75));
+        let loss = Profit::of(t("1"), t("3.000001"));
+        assert_eq!(loss.to_string(), "-2.000001");
+        assert_eq!(loss.margin(t("1")), Some(-2.000001));
+        assert_eq!(serde_json::to_string(&loss).unwrap(), "\"-2.000001\"");
+        let free = Profit::of(Total::ZERO, t("4"));
+        assert_eq!(free.to_string(), "-4.00");
+        assert_eq!(free.margin(Total::ZERO), None, "no revenue: no margin");
+        assert_eq!(Profit::of(Total::ZERO, Total::ZERO).to_string(), "0.00");
+        let most = Total::from_millionths(u128::from(u64::MAX) * u128::from(Money::MAX.0));
+        assert_eq!(Profit::of(most, Total::ZERO).millionths() as u128, most.0);
+        assert_eq!(
+            Profit::of(Total::ZERO, most).millionths(),
+            -(most.0 as i128)
+        );
     }
 
     #[test]

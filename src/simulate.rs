@@ -240,7 +240,11 @@ pub fn run(scenario: &Scenario, strategy: Strategy, seed: u64, options: Options)
                 source,
                 Some(p.offer as u32 + 1),
                 hour_of(p.click_time),
-                scenario.payouts[p.offer],
+                crate::counts::Earning {
+                    click_time: p.click_time,
+                    revenue: scenario.payouts[p.offer],
+                    cost: crate::money::Money::ZERO,
+                },
             );
             recent_conversions.push_back((p.at.0, p.offer));
         }

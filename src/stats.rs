@@ -6,6 +6,9 @@
 //!
 //! For a smart link: `clicks` (GET clicks), `routed`, `fallback` by reason, `conversions` and
 //! `fill_rate` = routed / clicks; each attached offer's routed clicks and conversions.
+//! Wherever revenue is shown, its `cost` (what the network paid affiliates), `profit`
+//! (revenue − cost) and `margin` (profit / revenue, null without revenue) are too; and per
+//! affiliate, over its links ([`affiliate`]).
 //! For an offer: `clicks` routed to it (every source), `capped_clicks` (clicks it qualified
 //! for but a cap turned away), `conversions`, `fill_rate` = clicks / (clicks + capped_clicks),
 //! the share of the traffic it qualified for that it could take, the state of each cap, and
@@ -14,6 +17,7 @@
 //! Hour by hour, for charts: `series` (a link's, and the network's with its top links and
 //! offers).
 
+pub mod affiliate;
 pub mod series;
 
 use std::collections::BTreeMap;
@@ -21,10 +25,12 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use crate::counts::hourly::{FallbackTally, Hour, HourFile, RETENTION_HOURS, Tally, hour_of};
+use crate::counts::hourly::{
+    Counted, FallbackTally, Hour, HourFile, RETENTION_HOURS, Tally, hour_of,
+};
 use crate::counts::registry::Fallbacks;
 use crate::counts::{CapClock, Counts, Hourly, OfferCaps};
-use crate::money::Total;
+use crate::money::{Profit, Total};
 use crate::redis::{Shared, Unavailable};
 use crate::routing::{Link, RoutingTable};
 use crate::vocab::{CapKind, FallbackReason, Source};
@@ -45,7 +51,31 @@ pub struct LinkStats {
     pub conversion_rate: Option<f64>,
     /// revenue / routed, to a millionth; null before the first routed click.
     pub epc: Option<Total>,
+    #[serde(flatten)]
+    pub margins: Margins,
     pub offers: Vec<RouteStats>,
+}
+
+/// What conversions cost the network and what it kept of their revenue.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct Margins {
+    /// What the network paid affiliates for them, exact (a string).
+    pub cost: Total,
+    /// revenue − cost, exact (a string; negative when the affiliates were paid more).
+    pub profit: Profit,
+    /// profit / revenue; null while there is no revenue.
+    pub margin: Option<f64>,
+}
+
+impl Margins {
+    pub fn of(revenue: Total, cost: Total) -> Margins {
+        let profit = Profit::of(revenue, cost);
+        Margins {
+            cost,
+            profit,
+            margin: profit.margin(revenue),
+        }
+    }
 }
 
 /// One route's (or one offer's) clicks, conversions and what they earned.
@@ -57,15 +87,18 @@ pub struct Earned {
     pub conversion_rate: Option<f64>,
     /// revenue / routed clicks; null before the first click.
     pub epc: Option<Total>,
+    #[serde(flatten)]
+    pub margins: Margins,
 }
 
 impl Earned {
-    fn of(routed: u64, conversions: u64, revenue: Total) -> Earned {
+    fn of(t: &Tally) -> Earned {
         Earned {
-            conversions,
-            revenue,
-            conversion_rate: ratio(conversions, routed),
-            epc: revenue.per(routed),
+            conversions: t.conversions,
+            revenue: t.revenue,
+            conversion_rate: ratio(t.conversions, t.routed),
+            epc: t.revenue.per(t.routed),
+            margins: Margins::of(t.revenue, t.cost),
         }
     }
 }
@@ -131,7 +164,21 @@ pub enum Period<'a> {
     Hours(&'a Hourly, Hour, Hour),
 }
 
-impl Period<'_> {
+impl<'a> Period<'a> {
+    /// The lifetime of `counts` (in cluster mode the cluster's total), or the hours of
+    /// `range` (in cluster mode the cluster's).
+    pub fn of(
+        counts: &'a Counts,
+        cluster: Option<&'a Cluster>,
+        range: Option<&Range<Hour>>,
+    ) -> Period<'a> {
+        let hourly = cluster.map_or(counts.hourly(), |c| &c.hourly);
+        match range {
+            Some(hours) => Period::Hours(hourly, hours.start, hours.end),
+            None => Period::Lifetime(counts),
+        }
+    }
+
     fn route(&self, source: Source, offer_id: u32) -> Tally {
         match self {
             Period::Lifetime(counts) => {
@@ -140,6 +187,7 @@ impl Period<'_> {
                     routed: r.routed(),
                     conversions: r.conversions(),
                     revenue: r.revenue(),
+                    cost: r.cost(),
                 }
             }
             Period::Hours(hourly, from, to) => hourly.route(source, offer_id, *from..*to),
@@ -165,6 +213,27 @@ impl Period<'_> {
         }
     }
 
+    /// Every count of the period, in no particular order: each route's (its offer and its
+    /// counts), then each source's fallbacks.
+    fn walk(&self, mut visit: impl FnMut(Source, Counted<'_>)) {
+        match self {
+            Period::Lifetime(counts) => {
+                for ((source, offer_id), _) in counts.routes() {
+                    visit(
+                        source,
+                        Counted::Routed(offer_id, &self.route(source, offer_id)),
+                    );
+                }
+                for (source, _) in counts.sources() {
+                    visit(source, Counted::FellBack(&self.fallbacks(source)));
+                }
+            }
+            Period::Hours(hourly, from, to) => {
+                hourly.walk(*from..*to, |source, _, counted| visit(source, counted))
+            }
+        }
+    }
+
     /// Every offer's routed clicks, conversions and revenue, summed over its sources.
     fn per_offer(&self) -> BTreeMap<u32, Tally> {
         match self {
@@ -176,6 +245,7 @@ impl Period<'_> {
                         routed: c.routed(),
                         conversions: c.conversions(),
                         revenue: c.revenue(),
+                        cost: c.cost(),
                     });
                 }
                 per_offer
@@ -203,7 +273,7 @@ pub fn link_in(link: &Link, period: Period) -> LinkStats {
             RouteStats {
                 offer_id: a.offer_id,
                 routed: t.routed,
-                earned: Earned::of(t.routed, t.conversions, t.revenue),
+                earned: Earned::of(&t),
             }
         })
         .collect();
@@ -213,7 +283,16 @@ pub fn link_in(link: &Link, period: Period) -> LinkStats {
     let revenue = offers
         .iter()
         .fold(own.revenue, |sum, o| sum + o.earned.revenue);
-    let earned = Earned::of(routed, conversions, revenue);
+    // A fallback click's conversion costs nothing (it has no offer).
+    let cost = offers
+        .iter()
+        .fold(Total::ZERO, |sum, o| sum + o.earned.margins.cost);
+    let earned = Earned::of(&Tally {
+        routed,
+        conversions,
+        revenue,
+        cost,
+    });
     LinkStats {
         smart_link_id: link.id,
         clicks,
@@ -223,6 +302,7 @@ pub fn link_in(link: &Link, period: Period) -> LinkStats {
         fill_rate: ratio(routed, clicks),
         conversion_rate: earned.conversion_rate,
         epc: earned.epc,
+        margins: earned.margins,
         fallback,
         offers,
     }
@@ -268,7 +348,7 @@ pub fn offers_in(table: &RoutingTable, period: Period, clock: &CapClock) -> Vec<
             OfferStats {
                 offer_id: o.id,
                 clicks: t.routed,
-                earned: Earned::of(t.routed, t.conversions, t.revenue),
+                earned: Earned::of(&t),
                 caps,
             }
         })
@@ -312,11 +392,7 @@ pub fn report(
     cluster: Option<&Cluster>,
     range: Option<Range<Hour>>,
 ) -> serde_json::Value {
-    let hourly = cluster.map_or(counts.hourly(), |c| &c.hourly);
-    let period = match &range {
-        Some(hours) => Period::Hours(hourly, hours.start, hours.end),
-        None => Period::Lifetime(counts),
-    };
+    let period = Period::of(counts, cluster, range.as_ref());
     let mut report = match link {
         Some(l) => serde_json::json!(link_in(l, period)),
         None => serde_json::json!({
@@ -349,7 +425,8 @@ pub fn hour_text(hour: Hour) -> String {
 /// Why a `from`/`to` range cannot be read.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BadRange {
-    #[error("{1:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)")]
+    /// The parameter and why its text is not a time.
+    #[error("{1}")]
     NotATime(&'static str, String),
     #[error("from must be before to")]
     Empty,
@@ -359,9 +436,9 @@ pub enum BadRange {
 
 /// The hour of `text`, an RFC 3339 date-time given as the parameter `name`.
 pub fn hour_at(name: &'static str, text: &str) -> Result<Hour, BadRange> {
-    text.parse::<jiff::Timestamp>()
+    crate::clock::parse_time(text)
         .map(|t| hour_of(t.as_second()))
-        .map_err(|_| BadRange::NotATime(name, text.to_string()))
+        .map_err(|e| BadRange::NotATime(name, e))
 }
 
 /// The hours from `from` (inclusive) to `to` (exclusive), RFC 3339 date-times taken to the

@@ -124,23 +124,27 @@ const fn join<const N: usize>(parts: &[&[Param]]) -> [Param; N] {
     out
 }
 
-const ATTACH: [Param; 4 + CONDITIONS] = join(&[
+const ATTACH: [Param; 5 + CONDITIONS] = join(&[
     &[
         SMART_LINK_ID.required(),
         OFFER_ID.required(),
         OFFER_WEIGHT.optional(),
         PRIORITY.optional(),
+        AFFILIATE_PAYOUT
+            .nullable()
+            .doc("The attachment's own affiliate payout, in place of the offer's; null (JSON) or empty (form) removes it (the offer's applies)."),
     ],
     &conditions(Side::Attachment),
 ]);
 
-const CREATE_OFFER: [Param; 8 + CONDITIONS + 5] = join(&[
+const CREATE_OFFER: [Param; 9 + CONDITIONS + 5] = join(&[
     &[
         OFFER_NAME.required(),
         OFFER_URL.required(),
         OFFER_STATUS.optional(),
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
+        AFFILIATE_PAYOUT.optional(),
         LANDING_PAGE_ROTATION.optional(),
         HEALTH_CHECK.optional(),
         HEALTH_CHECK_URL.nullable(),
@@ -149,7 +153,7 @@ const CREATE_OFFER: [Param; 8 + CONDITIONS + 5] = join(&[
     &CAP_PARAMS,
 ]);
 
-const UPDATE_OFFER: [Param; 9 + CONDITIONS + 5] = join(&[
+const UPDATE_OFFER: [Param; 10 + CONDITIONS + 5] = join(&[
     &[
         OFFER_ID.required(),
         OFFER_NAME.optional(),
@@ -157,6 +161,7 @@ const UPDATE_OFFER: [Param; 9 + CONDITIONS + 5] = join(&[
         OFFER_STATUS.optional(),
         POSTBACK_TOKEN.nullable(),
         PAYOUT.optional(),
+        AFFILIATE_PAYOUT.optional(),
         LANDING_PAGE_ROTATION.optional(),
         HEALTH_CHECK.optional(),
         HEALTH_CHECK_URL.nullable(),
@@ -200,7 +205,7 @@ const HOURS_TO: &str = "The end of the series (exclusive): the hour of this RFC 
 /// The name of the batch call.
 pub const BATCH: &str = "batch.json";
 
-pub static CALLS: [Call; 37] = [
+pub static CALLS: [Call; 38] = [
     // Reads.
     get(
         "campaigns.json",
@@ -353,6 +358,17 @@ pub static CALLS: [Call; 37] = [
         stats::offers,
     ),
     get_blocking(
+        "affiliate_stats.json",
+        &[
+            AFFILIATE_ID
+                .required()
+                .doc("The affiliate whose smart links and campaigns are summed."),
+            FROM.optional(),
+            TO.optional(),
+        ],
+        stats::affiliate_stats,
+    ),
+    get_blocking(
         "audit.json",
         &[
             SINCE.optional(),
@@ -399,6 +415,9 @@ pub static CALLS: [Call; 37] = [
             SUB_AFFILIATE.optional(),
             COUPON_CODE.optional(),
             POSTBACK_URL.optional(),
+            AFFILIATE_PAYOUT
+                .optional()
+                .doc("The campaign's own affiliate payout, in place of its offer's."),
         ],
         write::create_campaign,
     ),
@@ -416,6 +435,9 @@ pub static CALLS: [Call; 37] = [
             POSTBACK_URL
                 .nullable()
                 .doc("The campaign's own partner postback URL; null (JSON) or empty (form) removes it."),
+            AFFILIATE_PAYOUT
+                .nullable()
+                .doc("The campaign's own affiliate payout, in place of its offer's; null (JSON) or empty (form) removes it (the offer's applies)."),
         ],
         write::update_campaign,
     ),

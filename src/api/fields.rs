@@ -292,6 +292,11 @@ pub const PAYOUT: Field<Money> = Field::new(
     Type::Money,
     "The network's revenue per conversion of this offer, a decimal such as \"2.50\" from 0 to 999999999999.999999 (at most 6 decimals), counted when a postback gives no amount. Default 0.",
 );
+pub const AFFILIATE_PAYOUT: Field<Money> = Field::new(
+    "affiliate_payout",
+    Type::Money,
+    "What the network pays the affiliate per conversion (the conversion's cost), a decimal such as \"1.20\" from 0 to 999999999999.999999 (at most 6 decimals). On an offer: default 0. On a campaign or a smart link's attachment: in place of the offer's, for conversions of its clicks; absent: the offer's (docs/routing.md#affiliate-payouts).",
+);
 pub const SEC_CH_UA_MOBILE: Field<String> = Field::new(
     "sec_ch_ua_mobile",
     Type::OneOf(&["?0", "?1"]),

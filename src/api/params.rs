@@ -655,12 +655,9 @@ fn check_typed(p: &Param, v: Value) -> Result<Arg, Refused> {
         },
         Type::Time => {
             let time = text(v, MAX_TEXT)?;
-            match time.parse::<jiff::Timestamp>() {
+            match crate::clock::parse_time(&time) {
                 Ok(_) => Ok(Arg::Text(time)),
-                Err(_) => Err(format!(
-                    "{time:?} is not an RFC 3339 date-time (e.g. 2026-12-01T00:00:00Z)"
-                )
-                .into()),
+                Err(e) => Err(e.into()),
             }
         }
         Type::Ip => match v {

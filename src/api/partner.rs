@@ -17,9 +17,9 @@ const DEFAULT_HOURS: i64 = 24;
 fn millis(args: &Args, field: super::params::Field<String>) -> Result<Option<i64>, ApiError> {
     args.get(field)
         .map(|text| {
-            text.parse::<jiff::Timestamp>()
+            crate::clock::parse_time(&text)
                 .map(|t| t.as_millisecond())
-                .map_err(|e| ApiError::bad_request(Some(field.name), format!("{text:?}: {e}")))
+                .map_err(|e| ApiError::bad_request(Some(field.name), e))
         })
         .transpose()
 }

@@ -137,6 +137,10 @@ fn campaign_item(settings: &Settings, names: &Names, x: &Campaign) -> Value {
         "date_created": x.date_created.as_deref().map(rfc3339),
     });
     with_postback_url(&mut item, x.postback_url.as_deref());
+    // Only when set, as the postback URL: the seeds' shape otherwise.
+    if let Some(payout) = x.affiliate_payout {
+        item["affiliate_payout"] = json!(payout);
+    }
     item
 }
 
@@ -277,6 +281,7 @@ pub fn offer_item(o: &Offer) -> Value {
     item.insert("caps".into(), json!(o.caps));
     item.insert("postback_token".into(), json!(o.postback_token));
     item.insert("payout".into(), json!(o.payout));
+    item.insert("affiliate_payout".into(), json!(o.affiliate_payout));
     item.insert(
         "landing_page_rotation".into(),
         json!(o.landing_page_rotation),
@@ -347,6 +352,9 @@ pub fn smart_link_offers(state: &State, args: &Args) -> Result<Value, ApiError> 
             item.insert("offer_weight".into(), json!(a.offer_weight));
             item.insert("priority".into(), json!(a.priority));
             with_conditions(&mut item, Side::Attachment, &a.conditions);
+            if let Some(payout) = a.affiliate_payout {
+                item.insert("affiliate_payout".into(), json!(payout));
+            }
             if let Some(optimized) =
                 compiled.and_then(|l| crate::routing::explain::optimized_weight(l, a.offer_id))
             {

@@ -1,6 +1,6 @@
 //! The statistics calls: a link's (`smart_link_stats.json`), a link and the network hour by
 //! hour (`smart_link_hourly.json`, `network_stats.json`), every offer's with its cap state
-//! (`offer_stats.json`); and what else the console's pages read: the audit log
+//! (`offer_stats.json`), one affiliate's over its links (`affiliate_stats.json`); and what else the console's pages read: the audit log
 //! (`audit.json`) and the cluster's nodes (`cluster_nodes.json`). Each runs on a blocking
 //! thread: in cluster mode it reads the cluster's counts from Redis, and the audit log is a
 //! file.
@@ -167,11 +167,7 @@ pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     let range = range(args, clock.now)?;
     let cluster = cluster(state, range.as_ref().map(|r| r.start))?;
     let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
-    let hourly = cluster.as_ref().map_or(counts.hourly(), |c| &c.hourly);
-    let period = match &range {
-        Some(r) => Period::Hours(hourly, r.start, r.end),
-        None => Period::Lifetime(counts),
-    };
+    let period = Period::of(counts, cluster.as_ref(), range.as_ref());
     let by_id: HashMap<u32, &crate::catalog::Offer> = snapshot
         .catalog
         .offers
@@ -198,18 +194,38 @@ pub fn offers(state: &State, args: &Args) -> Result<Value, ApiError> {
     Ok(success(response))
 }
 
+/// `affiliate_stats.json`: one affiliate's clicks, conversions, revenue, cost, profit and
+/// margin, with each of its smart links' and campaigns'; over the lifetime or a range.
+pub fn affiliate_stats(state: &State, args: &Args) -> Result<Value, ApiError> {
+    let snapshot = state.snapshot();
+    let id = args.get(AFFILIATE_ID).unwrap_or_default();
+    if !snapshot
+        .catalog
+        .affiliates
+        .iter()
+        .any(|a| a.affiliate_id == id)
+    {
+        return Err(ApiError::missing(AFFILIATE_ID.name, id));
+    }
+    let now = crate::clock::unix_secs(std::time::SystemTime::now());
+    let range = range(args, now)?;
+    let cluster = cluster(state, range.as_ref().map(|r| r.start))?;
+    let counts = cluster.as_ref().map_or(&*state.counts, |c| &c.total);
+    Ok(success(crate::stats::affiliate::report(
+        id,
+        counts,
+        cluster.as_ref(),
+        range,
+    )))
+}
+
 /// `audit.json`: the records of this node's audit log that match the filters, newest
 /// first, a page at a time.
 pub fn audit(state: &State, args: &Args) -> Result<Value, ApiError> {
     let time = |field: Field<String>| {
         args.get(field)
             .map(|t| {
-                t.parse::<jiff::Timestamp>().map_err(|_| {
-                    ApiError::bad_request(
-                        Some(field.name),
-                        format!("{t:?} is not an RFC 3339 date-time (e.g. 2026-12-01T18:00:00Z)"),
-                    )
-                })
+                crate::clock::parse_time(&t).map_err(|e| ApiError::bad_request(Some(field.name), e))
             })
             .transpose()
     };

@@ -120,6 +120,7 @@ pub fn create_campaign(state: &State, c: &mut Catalog, args: &Args) -> Result<Va
         coupon_code: args.get(COUPON_CODE),
         date_created: Some(created.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()),
         postback_url: args.get(POSTBACK_URL),
+        affiliate_payout: args.get(AFFILIATE_PAYOUT),
     };
     // Settings do not change during an edit (reloads wait for it): these are the ones the
     // link is served under.
@@ -133,6 +134,9 @@ pub fn create_campaign(state: &State, c: &mut Catalog, args: &Args) -> Result<Va
         "date_created": created.strftime("%Y-%m-%d %H:%M:%S").to_string(),
     });
     with_postback_url(&mut answer, campaign.postback_url.as_deref());
+    if let Some(payout) = campaign.affiliate_payout {
+        answer["affiliate_payout"] = json!(payout);
+    }
     c.campaigns.push(campaign);
     Ok(success("campaign", answer))
 }
@@ -143,6 +147,7 @@ pub fn update_campaign(_: &State, c: &mut Catalog, args: &Args) -> Result<Value,
     set(&mut x.creative_id, args.change(CREATIVE_ID));
     set(&mut x.landing_page_id, args.change(LANDING_PAGE_ID));
     set(&mut x.postback_url, args.change(POSTBACK_URL));
+    set(&mut x.affiliate_payout, args.change(AFFILIATE_PAYOUT));
     Ok(success("campaign", changed(args)))
 }
 
@@ -225,23 +230,26 @@ pub fn attach_offer(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, Ap
             offer_weight: 1,
             priority: 1,
             conditions: Conditions::default(),
+            affiliate_payout: None,
         });
         link.offers.len() - 1
     });
     let a = &mut link.offers[index];
     set(&mut a.offer_weight, args.get(OFFER_WEIGHT));
     set(&mut a.priority, args.get(PRIORITY));
+    set(&mut a.affiliate_payout, args.change(AFFILIATE_PAYOUT));
     set_conditions(&mut a.conditions, Side::Attachment, args);
-    Ok(success(
-        "response",
-        json!({
-            "smart_link_id": link.smart_link_id,
-            "offer_id": a.offer_id,
-            "offer_weight": a.offer_weight,
-            "priority": a.priority,
-            "added": added,
-        }),
-    ))
+    let mut answer = json!({
+        "smart_link_id": link.smart_link_id,
+        "offer_id": a.offer_id,
+        "offer_weight": a.offer_weight,
+        "priority": a.priority,
+        "added": added,
+    });
+    if let Some(payout) = a.affiliate_payout {
+        answer["affiliate_payout"] = json!(payout);
+    }
+    Ok(success("response", answer))
 }
 
 pub fn remove_offer(_: &State, c: &mut Catalog, args: &Args) -> Result<Value, ApiError> {
@@ -289,6 +297,7 @@ fn set_offer(o: &mut Offer, args: &Args) {
     set_conditions(&mut o.conditions, Side::Offer, args);
     set(&mut o.postback_token, args.change(POSTBACK_TOKEN));
     set(&mut o.payout, args.get(PAYOUT));
+    set(&mut o.affiliate_payout, args.get(AFFILIATE_PAYOUT));
     set(
         &mut o.landing_page_rotation,
         args.get(LANDING_PAGE_ROTATION),
@@ -310,6 +319,7 @@ pub fn create_offer(state: &State, c: &mut Catalog, args: &Args) -> Result<Value
         health_check_url: None,
         postback_token: None,
         payout: Money::ZERO,
+        affiliate_payout: Money::ZERO,
         landing_page_rotation: false,
     };
     set_offer(&mut offer, args);

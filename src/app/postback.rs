@@ -200,13 +200,24 @@ fn check(snapshot: &Snapshot, params: Params, now_ms: i64) -> Result<Option<Conv
         return Ok(None);
     }
     // A fallback click's conversion, or one of an offer no longer in the catalog, earns
-    // only its amount.
+    // only its amount. Its cost is the affiliate payout in force now, as its revenue is the
+    // payout in force now (docs/routing.md#affiliate-payouts).
     let payout = offer.map_or(Money::ZERO, |o| o.payout);
+    let source = crate::vocab::Source {
+        kind: claims.kind,
+        id: claims.source_id,
+    };
+    let cost = snapshot
+        .catalog
+        .parsed
+        .affiliate_payouts
+        .of(source, offer.map(|o| o.id));
     let mut conversion = Conversion {
         time_ms: now_ms,
         click_id: click_id.into(),
         claims,
         revenue: amount.as_ref().map_or(payout, Amount::money),
+        cost,
         amount,
         partner_postback: None,
     };

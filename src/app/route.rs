@@ -29,12 +29,7 @@ pub struct Probe<'a> {
 pub fn time(at: Option<&str>) -> Result<SystemTime, String> {
     match at {
         None => Ok(SystemTime::now()),
-        Some(text) => text
-            .parse::<jiff::Timestamp>()
-            .map(SystemTime::from)
-            .map_err(|e| {
-                format!("{text:?} is not an RFC 3339 time (e.g. 2026-12-01T18:30:00Z): {e}")
-            }),
+        Some(text) => crate::clock::parse_time(text).map(SystemTime::from),
     }
 }
 

@@ -305,7 +305,7 @@ mod tests {
             [
                 "n.json:4: offers[0].offer_status: unknown variant `actve`, expected one of `active`, `paused`, `deleted`",
                 "n.json:6: offers[1].offer_url: \"https://x.example/?c={clickid}\" uses an unknown macro {clickid}; known: click_id, smart_link_id, campaign_id, affiliate_id, offer_id, s1, s2, s3, s4, s5, country, device, os",
-                "n.json:12: smart_links[0].offers[1].offer_wieght: unknown field `offer_wieght`, expected one of `offer_id`, `offer_weight`, `priority`, `devices`, `exclude_devices`, `os`, `exclude_os`, `browsers`, `exclude_browsers`, `ip_ranges`, `exclude_ip_ranges`, `countries`, `exclude_countries`, `regions`, `exclude_regions`, `params`, `exclude_params`, `schedule`, `exclude_schedule`, `asns`, `exclude_asns`, `only_anonymous`, `exclude_anonymous`, `languages`, `exclude_languages`, `referrer_domains`, `exclude_referrer_domains`",
+                "n.json:12: smart_links[0].offers[1].offer_wieght: unknown field `offer_wieght`, expected one of `offer_id`, `offer_weight`, `priority`, `affiliate_payout`, `devices`, `exclude_devices`, `os`, `exclude_os`, `browsers`, `exclude_browsers`, `ip_ranges`, `exclude_ip_ranges`, `countries`, `exclude_countries`, `regions`, `exclude_regions`, `params`, `exclude_params`, `schedule`, `exclude_schedule`, `asns`, `exclude_asns`, `only_anonymous`, `exclude_anonymous`, `languages`, `exclude_languages`, `referrer_domains`, `exclude_referrer_domains`",
             ]
         );
     }

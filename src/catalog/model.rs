@@ -140,6 +140,9 @@ pub struct Offer {
     pub postback_token: Option<String>,
     /// The network's revenue per conversion when the postback gives no amount.
     pub payout: Money,
+    /// What the network pays the affiliate per conversion (a campaign or an attachment may
+    /// override it): the conversion's cost.
+    pub affiliate_payout: Money,
     /// Routed clicks go to one of its landing pages, drawn by weight (docs/routing.md).
     pub landing_page_rotation: bool,
     /// Health checks probe its destination (when `[health]` is enabled); false turns them
@@ -298,6 +301,10 @@ pub struct Campaign {
     /// conversion of its clicks, in place of the affiliate's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub postback_url: Option<String>,
+    /// What the network pays the affiliate per conversion of its clicks, in place of the
+    /// offer's `affiliate_payout` (absent: the offer's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affiliate_payout: Option<Money>,
 }
 
 fn default_display_link_type() -> u8 {
@@ -341,6 +348,9 @@ pub struct Attachment {
     pub offer_weight: u32,
     pub priority: i64,
     pub conditions: Conditions,
+    /// What the network pays the link's affiliate per conversion on this offer, in place of
+    /// the offer's `affiliate_payout` (absent: the offer's).
+    pub affiliate_payout: Option<Money>,
 }
 
 /// Targeting conditions as written on an attachment or an offer: each list present, by its
@@ -403,10 +413,10 @@ const fn field_names<const N: usize>(fixed: &[&'static str], side: Side) -> [&'s
     names
 }
 
-const ATTACHMENT_FIXED: [&str; 3] = ["offer_id", "offer_weight", "priority"];
-const ATTACHMENT_FIELDS: [&str; 3 + 2 * Dimension::ALL.len()] =
+const ATTACHMENT_FIXED: [&str; 4] = ["offer_id", "offer_weight", "priority", "affiliate_payout"];
+const ATTACHMENT_FIELDS: [&str; 4 + 2 * Dimension::ALL.len()] =
     field_names(&ATTACHMENT_FIXED, Side::Attachment);
-const OFFER_FIXED: [&str; 10] = [
+const OFFER_FIXED: [&str; 11] = [
     "offer_id",
     "offer_name",
     "offer_status",
@@ -417,8 +427,9 @@ const OFFER_FIXED: [&str; 10] = [
     "landing_page_rotation",
     "health_check",
     "health_check_url",
+    "affiliate_payout",
 ];
-const OFFER_FIELDS: [&str; 10 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
+const OFFER_FIELDS: [&str; 11 + 2 * Dimension::ALL.len()] = field_names(&OFFER_FIXED, Side::Offer);
 
 /// A key of an attachment or an offer: one of its fixed fields (by index into `fixed`) or a
 /// condition list. Read through a seed so that an unknown name is refused while the key is
@@ -488,6 +499,7 @@ impl<'de> Deserialize<'de> for Attachment {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Attachment, A::Error> {
                 let (mut offer_id, mut weight, mut priority) = (None, None, None);
+                let mut affiliate_payout = None;
                 let mut conditions = Conditions::default();
                 let seed = || KeySeed {
                     side: Side::Attachment,
@@ -498,7 +510,12 @@ impl<'de> Deserialize<'de> for Attachment {
                     match key {
                         Key::Fixed(0) => once(&mut offer_id, "offer_id", map.next_value()?)?,
                         Key::Fixed(1) => once(&mut weight, "offer_weight", map.next_value()?)?,
-                        Key::Fixed(_) => once(&mut priority, "priority", map.next_value()?)?,
+                        Key::Fixed(2) => once(&mut priority, "priority", map.next_value()?)?,
+                        Key::Fixed(_) => once(
+                            &mut affiliate_payout,
+                            "affiliate_payout",
+                            map.next_value::<Option<Money>>()?,
+                        )?,
                         Key::Condition(d, exclude) => condition(
                             &mut map,
                             d.field(Side::Attachment, exclude),
@@ -511,6 +528,7 @@ impl<'de> Deserialize<'de> for Attachment {
                     offer_weight: weight.unwrap_or(1),
                     priority: priority.unwrap_or(1),
                     conditions,
+                    affiliate_payout: affiliate_payout.flatten(),
                 })
             }
         }
@@ -520,12 +538,15 @@ impl<'de> Deserialize<'de> for Attachment {
 
 impl Serialize for Attachment {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(3 + self.conditions.0.len()))?;
+        let mut m = s.serialize_map(None)?;
         m.serialize_entry("offer_id", &self.offer_id)?;
         m.serialize_entry("offer_weight", &self.offer_weight)?;
         m.serialize_entry("priority", &self.priority)?;
         for (field, value) in self.conditions.iter() {
             m.serialize_entry(field, value)?;
+        }
+        if let Some(payout) = &self.affiliate_payout {
+            m.serialize_entry("affiliate_payout", payout)?;
         }
         m.end()
     }
@@ -543,6 +564,7 @@ impl<'de> Deserialize<'de> for Offer {
                 let (mut id, mut name, mut status, mut url) = (None, None, None, None);
                 let (mut caps, mut token, mut payout, mut rotation) = (None, None, None, None);
                 let (mut health_check, mut health_check_url) = (None, None);
+                let mut affiliate_payout = None;
                 let mut conditions = Conditions::default();
                 let seed = || KeySeed {
                     side: Side::Offer,
@@ -564,8 +586,11 @@ impl<'de> Deserialize<'de> for Offer {
                         Key::Fixed(8) => {
                             once(&mut health_check, "health_check", map.next_value()?)?
                         }
-                        Key::Fixed(_) => {
+                        Key::Fixed(9) => {
                             once(&mut health_check_url, "health_check_url", map.next_value()?)?
+                        }
+                        Key::Fixed(_) => {
+                            once(&mut affiliate_payout, "affiliate_payout", map.next_value()?)?
                         }
                         Key::Condition(d, exclude) => {
                             condition(&mut map, d.field(Side::Offer, exclude), &mut conditions)?
@@ -582,6 +607,7 @@ impl<'de> Deserialize<'de> for Offer {
                     caps: caps.unwrap_or_default(),
                     postback_token: token.flatten(),
                     payout: payout.unwrap_or_default(),
+                    affiliate_payout: affiliate_payout.unwrap_or_default(),
                     landing_page_rotation: rotation.unwrap_or(false),
                     health_check: health_check.unwrap_or(checked()),
                     health_check_url: health_check_url.flatten(),
@@ -608,6 +634,9 @@ impl Serialize for Offer {
         }
         if self.payout != Money::ZERO {
             m.serialize_entry("payout", &self.payout)?;
+        }
+        if self.affiliate_payout != Money::ZERO {
+            m.serialize_entry("affiliate_payout", &self.affiliate_payout)?;
         }
         if self.landing_page_rotation {
             m.serialize_entry("landing_page_rotation", &true)?;

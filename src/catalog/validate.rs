@@ -8,6 +8,7 @@ use std::fmt;
 
 use super::model::{Catalog, Conditions, LandingPage};
 use crate::conditions::{Dimension, Rule, Rules, Side};
+use crate::money::Money;
 use crate::template::Template;
 use crate::vocab::{CapKind, MAX_CAP, Source, SourceKind};
 
@@ -123,6 +124,35 @@ pub struct Parsed {
     /// The index (into `offers`) of each campaign's offer.
     pub campaigns: Vec<u32>,
     pub postback_urls: PostbackUrls,
+    pub affiliate_payouts: AffiliatePayouts,
+}
+
+/// What the network pays affiliates per conversion (docs/routing.md#affiliate-payouts): each
+/// offer's `affiliate_payout` (when not 0), and the overrides of campaigns and of smart-link
+/// attachments (smart link id, offer id).
+#[derive(Debug, Default)]
+pub struct AffiliatePayouts {
+    offers: HashMap<u32, Money>,
+    campaigns: HashMap<u32, Money>,
+    attachments: HashMap<(u32, u32), Money>,
+}
+
+impl AffiliatePayouts {
+    /// The cost of a conversion of a click from `source` routed to `offer_id`: the
+    /// campaign's or the attachment's override, else the offer's; 0 for a click that went to
+    /// the fallback URL, or to an offer no longer in the catalog.
+    pub fn of(&self, source: Source, offer_id: Option<u32>) -> Money {
+        let Some(offer) = offer_id else {
+            return Money::ZERO;
+        };
+        let own = match source.kind {
+            SourceKind::Campaign => self.campaigns.get(&source.id),
+            SourceKind::SmartLink => self.attachments.get(&(source.id, offer)),
+        };
+        own.or_else(|| self.offers.get(&offer))
+            .copied()
+            .unwrap_or(Money::ZERO)
+    }
 }
 
 /// The partner postback URLs of the catalog, parsed, by the id of what carries them.
@@ -224,6 +254,7 @@ struct Draft {
     smart_links: Vec<Option<ParsedLink>>,
     campaigns: Vec<Option<u32>>,
     postback_urls: PostbackUrls,
+    affiliate_payouts: AffiliatePayouts,
 }
 
 impl Draft {
@@ -234,6 +265,7 @@ impl Draft {
             smart_links: self.smart_links.into_iter().collect::<Option<_>>()?,
             campaigns: self.campaigns.into_iter().collect::<Option<_>>()?,
             postback_urls: self.postback_urls,
+            affiliate_payouts: self.affiliate_payouts,
         })
     }
 }
@@ -447,6 +479,12 @@ impl Validator<'_> {
                     health_check_url,
                 },
             ));
+            if o.affiliate_payout != Money::ZERO {
+                self.draft
+                    .affiliate_payouts
+                    .offers
+                    .insert(o.offer_id, o.affiliate_payout);
+            }
             if let Some(token) = &o.postback_token
                 && let Err(message) = check_token(token)
             {
@@ -565,6 +603,12 @@ impl Validator<'_> {
                 }
             }
             self.postback_url(at, x.campaign_id, x.postback_url.as_deref());
+            if let Some(payout) = x.affiliate_payout {
+                self.draft
+                    .affiliate_payouts
+                    .campaigns
+                    .insert(x.campaign_id, payout);
+            }
             if let Some(date) = &x.date_created
                 && parse_date(date).is_none()
             {
@@ -643,6 +687,12 @@ impl Validator<'_> {
                             a.offer_id
                         ),
                     );
+                }
+                if let Some(payout) = a.affiliate_payout {
+                    self.draft
+                        .affiliate_payouts
+                        .attachments
+                        .insert((s.smart_link_id, a.offer_id), payout);
                 }
                 if !(1..=MAX_WEIGHT).contains(&a.offer_weight) {
                     self.fail(
@@ -732,6 +782,57 @@ mod tests {
     }
 
     #[test]
+    fn an_override_wins_over_the_offer_s_affiliate_payout_and_absent_inherits() {
+        let c: Catalog = serde_json::from_str(
+            r#"{"affiliates":[{"affiliate_id":1,"affiliate_name":"a"}],
+                "offers":[{"offer_id":7,"offer_name":"o","offer_status":"active","offer_url":"https://o.example/","payout":"9","affiliate_payout":"4.50"},
+                          {"offer_id":8,"offer_name":"p","offer_status":"active","offer_url":"https://p.example/"}],
+                "campaigns":[{"campaign_id":5,"offer_id":7,"affiliate_id":1,"campaign_status":"active","affiliate_payout":"3"},
+                             {"campaign_id":6,"offer_id":7,"affiliate_id":1,"campaign_status":"active"}],
+                "smart_links":[{"smart_link_id":3,"smart_link_name":"l","affiliate_id":1,"smart_link_status":"active",
+                                "offers":[{"offer_id":7,"affiliate_payout":"0"},{"offer_id":8,"affiliate_payout":null}]}]}"#,
+        )
+        .unwrap();
+        let saved = serde_json::to_string(&c).unwrap();
+        assert!(saved.contains(r#""affiliate_payout":"4.50""#), "{saved}");
+        assert_eq!(
+            serde_json::from_str::<Catalog>(&saved).unwrap(),
+            c,
+            "saved and read back"
+        );
+        let v = validate(c).unwrap();
+        let payout = |source, offer| v.parsed.affiliate_payouts.of(source, offer).to_string();
+        assert_eq!(
+            payout(Source::campaign(5), Some(7)),
+            "3.00",
+            "the campaign's"
+        );
+        assert_eq!(payout(Source::campaign(6), Some(7)), "4.50", "the offer's");
+        assert_eq!(
+            payout(Source::smart_link(3), Some(7)),
+            "0.00",
+            "an override of 0 holds"
+        );
+        assert_eq!(
+            payout(Source::smart_link(3), Some(8)),
+            "0.00",
+            "the offer's: none"
+        );
+        assert_eq!(
+            payout(Source::smart_link(4), Some(7)),
+            "4.50",
+            "no attachment: the offer's"
+        );
+        assert_eq!(
+            payout(Source::smart_link(3), None),
+            "0.00",
+            "a fallback click's"
+        );
+        let negative = r#"{"offers":[{"offer_id":7,"offer_name":"o","offer_status":"active","offer_url":"https://o.example/","affiliate_payout":"-1"}]}"#;
+        assert!(serde_json::from_str::<Catalog>(negative).is_err());
+    }
+
+    #[test]
     fn reports_every_problem_with_its_path() {
         let mut c = sample();
         c.offers[0].offer_url = "https://x.example/?c={clickid}".into();
@@ -751,6 +852,7 @@ mod tests {
             offer_weight: 1,
             priority: 1,
             conditions,
+            affiliate_payout: None,
         });
         link.affiliate_id = 4;
         c.campaigns[0].creative_id = Some(424_242);

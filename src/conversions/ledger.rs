@@ -406,7 +406,7 @@ pub fn replay(
                     c.source(),
                     c.claims.offer_id,
                     hour_of(i64::from(c.claims.time)),
-                    c.revenue,
+                    c.earned(),
                 );
             }
         }

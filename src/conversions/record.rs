@@ -4,14 +4,16 @@
 //! ```text
 //! {"time":"2026-11-22T10:00:00.123Z","click_id":"…","kind":"smart_link","smart_link_id":301,
 //!  "affiliate_id":67890,"offer_id":1042,"click_time":"2026-11-22T09:58:41Z","amount":"12.50",
-//!  "revenue":"12.50"}
+//!  "revenue":"12.50","cost":"4.00"}
 //! ```
 //!
 //! `campaign_id` replaces `smart_link_id` for campaign clicks; `offer_id` is null for a click
 //! that went to the fallback URL; `amount` is null when the postback gave none, and otherwise
 //! a string holding exactly the digits the postback sent (a JSON number would pass through
 //! binary floating point in most readers); `revenue` is what the conversion is counted as:
-//! the amount, else the offer's payout at the time (a string, exact). A conversion whose click
+//! the amount, else the offer's payout at the time (a string, exact); `cost` is what the
+//! network pays the affiliate for it, the affiliate payout in force when it was recorded
+//! (absent from records written before affiliate payouts: 0). A conversion whose click
 //! has a partner postback URL carries the URL to call, rendered when it was recorded, as
 //! `"partner_postback"`: the delivery is written in the same line as its conversion, so that
 //! neither exists without the other (`partner`).
@@ -21,6 +23,7 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::click_id::{Claims, ClickSigner, DedupKey};
+use crate::counts::Earning;
 use crate::money::Money;
 use crate::vocab::{Source, SourceKind};
 
@@ -68,6 +71,9 @@ pub struct Conversion {
     /// What the conversion earned the network: the amount, or else the offer's payout when
     /// the postback arrived (recorded, so that a replay counts what was counted then).
     pub revenue: Money,
+    /// What the network pays the affiliate for it: the affiliate payout in force when the
+    /// postback arrived (docs/routing.md#affiliate-payouts), recorded as revenue is.
+    pub cost: Money,
     /// The partner postback URL to call for it (absent: none).
     pub partner_postback: Option<Box<str>>,
 }
@@ -93,6 +99,7 @@ impl Conversion {
             claims,
             amount: None,
             revenue: Money::ZERO,
+            cost: Money::ZERO,
             partner_postback: None,
         }
     }
@@ -104,9 +111,14 @@ impl Conversion {
         }
     }
 
-    /// Its click's time (Unix seconds) and what it earned: how statistics count it.
-    pub fn earned(&self) -> (i64, Money) {
-        (i64::from(self.claims.time), self.revenue)
+    /// Its click's time (Unix seconds), what it earned and what it cost: how statistics
+    /// count it.
+    pub fn earned(&self) -> Earning {
+        Earning {
+            click_time: i64::from(self.claims.time),
+            revenue: self.revenue,
+            cost: self.cost,
+        }
     }
 
     pub fn time_secs(&self) -> i64 {
@@ -132,13 +144,14 @@ impl Conversion {
             .map_or("null".to_string(), |a| format!("\"{a}\""));
         // The click id is base64url and `.`, the amounts are digits: nothing to escape.
         let line = format!(
-            "{{\"time\":\"{}\",\"click_id\":\"{}\",{id_field}:{},\"affiliate_id\":{},\"offer_id\":{offer},\"click_time\":\"{}\",\"amount\":{amount},\"revenue\":\"{}\"}}\n",
+            "{{\"time\":\"{}\",\"click_id\":\"{}\",{id_field}:{},\"affiliate_id\":{},\"offer_id\":{offer},\"click_time\":\"{}\",\"amount\":{amount},\"revenue\":\"{}\",\"cost\":\"{}\"}}\n",
             rfc3339_ms(self.time_ms),
             self.click_id,
             c.source_id,
             c.affiliate_id,
             rfc3339_ms(i64::from(c.time) * 1000),
             self.revenue,
+            self.cost,
         );
         match &self.partner_postback {
             // The URL is printable ASCII but may hold `"` or `\\`: serde escapes it.
@@ -167,6 +180,8 @@ impl Conversion {
             amount: Option<String>,
             /// Absent from records written before revenue was counted: their amount's.
             revenue: Option<String>,
+            /// Absent from records written before affiliate payouts: 0.
+            cost: Option<String>,
             partner_postback: Option<String>,
         }
         let l: Line = serde_json::from_slice(line).map_err(|e| e.to_string())?;
@@ -203,6 +218,11 @@ impl Conversion {
                 (None, Some(a)) => a.money(),
                 (None, None) => Money::ZERO,
             },
+            cost: l
+                .cost
+                .map(|c| Money::parse(&c).map_err(|e| format!("cost {e}")))
+                .transpose()?
+                .unwrap_or(Money::ZERO),
             amount,
             partner_postback: l.partner_postback.map(Into::into),
         })
@@ -220,6 +240,22 @@ fn rfc3339_ms(millis: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_record_from_before_affiliate_payouts_costs_nothing() {
+        let c = Conversion::sample(1_795_392_000, 1_795_392_100_000);
+        let mut line = Vec::new();
+        c.write_line(&mut line);
+        let text = String::from_utf8(line).unwrap();
+        assert!(text.contains(",\"cost\":\"0.00\"}"), "{text}");
+        let old = text.replace(",\"cost\":\"0.00\"", "");
+        assert_eq!(
+            Conversion::parse_line(old.as_bytes()).unwrap().cost,
+            Money::ZERO
+        );
+        let bad = text.replace("\"cost\":\"0.00\"", "\"cost\":\"-1\"");
+        assert!(Conversion::parse_line(bad.as_bytes()).is_err());
+    }
 
     #[test]
     fn amounts_are_plain_decimals() {
@@ -258,6 +294,7 @@ mod tests {
             amount in proptest::option::of("[0-9]{1,12}(\\.[0-9]{1,6})?"),
             partner_postback in proptest::option::of("https://x\\.example/[!-~]{0,40}"),
             payout in 0u64..1_000_000_000,
+            cost in 0..=Money::MAX.millionths(),
         ) {
             let claims = Claims {
                 kind: if campaign { SourceKind::Campaign } else { SourceKind::SmartLink },
@@ -275,6 +312,7 @@ mod tests {
                     None => Money::from_millionths(payout),
                 },
                 amount: amount.map(|a| Amount::parse(&a).unwrap()),
+                cost: Money::from_millionths(cost),
                 partner_postback: partner_postback.map(Into::into),
             };
             let mut out = Vec::new();

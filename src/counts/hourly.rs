@@ -1,5 +1,5 @@
 //! Hourly statistics (docs/operations.md#statistics): per route (smart link or campaign ×
-//! offer) and hour, its routed clicks, conversions and revenue; per source and hour, its
+//! offer) and hour, its routed clicks, conversions, revenue and cost; per source and hour, its
 //! fallback clicks by reason and their conversions. Kept [`RETENTION_HOURS`] back.
 //!
 //! The click path never touches this: it adds to the lifetime atomics only. The saver thread
@@ -13,7 +13,8 @@
 //! had a click or a conversion, 129 per source-hour with fallbacks (measured by resident
 //! size over 1,000 × 744 of them). A network with 1,000 routes busy every hour holds 744 ×
 //! 1,000 × 72 ≈ 54 MB. Disk: [`HourFile`]s, one per hour under `state.dir/hours/`, 88 bytes
-//! of JSON per link-offer-hour.
+//! of JSON per link-offer-hour. (Measured before the cost was counted: a [`Tally`]'s cost
+//! adds 16 bytes, its `u128`, and its JSON about 15.)
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
@@ -35,12 +36,23 @@ pub fn hour_of(unix_secs: i64) -> Hour {
     u32::try_from(unix_secs.div_euclid(3600)).unwrap_or(0)
 }
 
+/// What one conversion is counted as: the time of its click (Unix seconds), what it earned
+/// the network and what the network pays the affiliate for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Earning {
+    pub click_time: i64,
+    pub revenue: Money,
+    pub cost: Money,
+}
+
 /// One route's counts over some hours.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     pub routed: u64,
     pub conversions: u64,
     pub revenue: Total,
+    /// What the network paid affiliates for the conversions.
+    pub cost: Total,
 }
 
 impl Tally {
@@ -48,6 +60,7 @@ impl Tally {
         self.routed += other.routed;
         self.conversions += other.conversions;
         self.revenue = self.revenue + other.revenue;
+        self.cost = self.cost + other.cost;
     }
 }
 
@@ -139,19 +152,19 @@ impl Hourly {
         inner.changed(hour);
     }
 
-    /// A conversion of a click of `source` routed to `offer_id` (`None`: the fallback) in
-    /// `click_hour`, earning `revenue`.
+    /// A conversion of a click of `source` routed to `offer_id` (`None`: the fallback, which
+    /// costs nothing) in `click_hour`, earning what `earning` says.
     pub fn add_conversion(
         &self,
         source: Source,
         offer_id: Option<u32>,
         click_hour: Hour,
-        revenue: Money,
+        earning: Earning,
     ) {
         let mut inner = self.lock();
         let add = |conversions: &mut u64, sum: &mut Total| {
             *conversions += 1;
-            *sum = *sum + revenue;
+            *sum = *sum + earning.revenue;
         };
         match offer_id {
             Some(offer) => {
@@ -162,6 +175,7 @@ impl Hourly {
                     .entry(click_hour)
                     .or_default();
                 add(&mut t.conversions, &mut t.revenue);
+                t.cost = t.cost + earning.cost;
             }
             None => {
                 let t = inner
@@ -301,6 +315,7 @@ impl Hourly {
                     routed: t.routed,
                     conversions: t.conversions,
                     revenue: t.revenue,
+                    cost: t.cost,
                 })
             })
             .collect();
@@ -350,6 +365,7 @@ impl Hourly {
                     routed: r.routed,
                     conversions: keep(r.conversions),
                     revenue: keep_money(r.revenue),
+                    cost: keep_money(r.cost),
                 });
         }
         for f in &file.fallbacks {
@@ -390,6 +406,9 @@ pub struct RouteHour {
     pub routed: u64,
     pub conversions: u64,
     pub revenue: Total,
+    /// Absent from hours written before affiliate payouts were counted: 0.
+    #[serde(default)]
+    pub cost: Total,
 }
 
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
@@ -425,6 +444,24 @@ fn by_reason<'de, D: serde::Deserializer<'de>>(
 mod tests {
     use super::*;
 
+    fn earning(revenue: &str, cost: &str) -> Earning {
+        Earning {
+            click_time: 0,
+            revenue: Money::parse(revenue).unwrap(),
+            cost: Money::parse(cost).unwrap(),
+        }
+    }
+
+    #[test]
+    fn hour_files_written_before_costs_were_counted_read_with_none() {
+        let file: HourFile = serde_json::from_str(
+            r#"{"hour":7,"routes":[{"kind":"campaign","id":2,"offer_id":3,"routed":4,"conversions":1,"revenue":"2.00"}],"fallbacks":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(file.routes[0].cost, Total::ZERO);
+        assert_eq!(file.routes[0].revenue.to_string(), "2.00");
+    }
+
     #[test]
     fn hour_files_written_before_a_fallback_reason_was_added_still_read() {
         let file: HourFile = serde_json::from_str(
@@ -442,15 +479,16 @@ mod tests {
         let s = Source::smart_link(301);
         h.add_routed(s, 1, 100, 10);
         h.add_routed(s, 1, 101, 5);
-        h.add_conversion(s, Some(1), 100, Money::parse("2.50").unwrap());
+        h.add_conversion(s, Some(1), 100, earning("2.50", "1.25"));
         let t = h.route(s, 1, 100..101);
         assert_eq!((t.routed, t.conversions), (10, 1));
         assert_eq!(t.revenue.to_string(), "2.50");
+        assert_eq!(t.cost.to_string(), "1.25");
         assert_eq!(h.route(s, 1, 101..102).conversions, 0);
         assert_eq!(h.route(s, 1, 0..u32::MAX).routed, 15);
         assert_eq!(h.route(s, 2, 0..u32::MAX), Tally::default());
         h.add_fallbacks(s, 100, FallbackReason::Bot, 3);
-        h.add_conversion(s, None, 100, Money::ZERO);
+        h.add_conversion(s, None, 100, Earning::default());
         let f = h.fallbacks(s, 100..101);
         assert_eq!(f.clicks[FallbackReason::Bot as usize], 3);
         assert_eq!(f.conversions, 1);
@@ -472,7 +510,7 @@ mod tests {
         let h = Hourly::default();
         let s = Source::campaign(7);
         h.add_routed(s, 3, 42, 9);
-        h.add_conversion(s, Some(3), 42, Money::parse("1").unwrap());
+        h.add_conversion(s, Some(3), 42, earning("1", "0.40"));
         h.add_fallbacks(s, 42, FallbackReason::NoMatch, 2);
         let file = h.hour_file(42);
         let text = serde_json::to_string(&file).unwrap();
@@ -490,6 +528,7 @@ mod tests {
             (t.routed, t.conversions, t.revenue.to_string().as_str()),
             (18, 2, "2.00")
         );
+        assert_eq!(t.cost.to_string(), "0.80");
         assert_eq!(
             summed.fallbacks(s, 42..43).clicks[FallbackReason::NoMatch as usize],
             4
@@ -510,7 +549,7 @@ mod tests {
             let mut conversions = [0u64; 48];
             for &(hour, n, conversion) in &events {
                 if conversion {
-                    h.add_conversion(s, Some(9), hour, Money::from_millionths(n));
+                    h.add_conversion(s, Some(9), hour, Earning { click_time: 0, revenue: Money::from_millionths(n), cost: Money::from_millionths(n / 2) });
                     conversions[hour as usize] += 1;
                 } else {
                     h.add_routed(s, 9, hour, n);
@@ -523,6 +562,7 @@ mod tests {
             proptest::prop_assert_eq!(a.routed, by_hour[..cut as usize].iter().sum::<u64>());
             proptest::prop_assert_eq!(a.conversions, conversions[..cut as usize].iter().sum::<u64>());
             proptest::prop_assert_eq!(a.revenue + b.revenue, whole.revenue);
+            proptest::prop_assert_eq!(a.cost + b.cost, whole.cost);
             // Hour by hour, the series add up to the range's sum, and a walk sees the same.
             let series = h.route_hours(s, 9, 0..48);
             proptest::prop_assert_eq!(series.iter().map(|t| t.routed).sum::<u64>(), whole.routed);

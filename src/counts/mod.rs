@@ -29,7 +29,7 @@ pub mod saver;
 pub mod store;
 
 pub use down::{Board, DownFlag, Status};
-pub use hourly::{Hour, Hourly, Tally, hour_of};
+pub use hourly::{Earning, Hour, Hourly, Tally, hour_of};
 pub use offer::{CapClock, CapLimits, OfferCaps, OfferCounters};
 pub use registry::{
     Counting, Counts, Estimate, Fallbacks, LandingPageCounters, LogPosition, RouteCounters,

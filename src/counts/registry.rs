@@ -20,11 +20,11 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 
 use super::down::{Board, DownFlag};
-use super::hourly::{Hour, Hourly, hour_of};
+use super::hourly::{Earning, Hour, Hourly, hour_of};
 use super::offer::OfferCounters;
 use super::runs::Runs;
 use crate::calendar::Calendar;
-use crate::money::{Money, Total};
+use crate::money::Total;
 use crate::vocab::{Destination, FallbackReason, Source, SourceKind};
 
 /// Counts of one smart link or campaign that belong to no offer, and where its exact
@@ -36,11 +36,15 @@ pub struct SourceCounters {
     /// Conversions reported for clicks that went to the fallback URL.
     pub(super) fallback_conversions: AtomicU64,
     /// Their revenue.
-    pub(super) fallback_revenue: Revenue,
+    pub(super) fallback_revenue: Sum,
     /// `fallbacks` as the last sweep into the hourly statistics saw them.
     swept: [AtomicU64; FallbackReason::ALL.len()],
     /// Empty (one null pointer) unless the link rotates exactly.
     runs: Runs,
+    /// The affiliate whose link this is (0: not known yet), set when a table is compiled and
+    /// kept in the counters file, so that a deleted link's counts still count for its
+    /// affiliate (`stats::affiliate`).
+    pub(super) affiliate: AtomicU32,
 }
 
 impl SourceCounters {
@@ -66,6 +70,16 @@ impl SourceCounters {
 
     pub fn fallback_revenue(&self) -> Total {
         self.fallback_revenue.get()
+    }
+
+    /// The affiliate whose link this is (0: not known).
+    pub fn affiliate(&self) -> u32 {
+        self.affiliate.load(Ordering::Relaxed)
+    }
+
+    /// The link is `affiliate_id`'s (at compile; never on the click path).
+    pub fn set_affiliate(&self, affiliate_id: u32) {
+        self.affiliate.store(affiliate_id, Ordering::Relaxed);
     }
 
     pub(super) fn add_fallback_counts(&self, counts: &Fallbacks) {
@@ -127,13 +141,14 @@ impl Fallbacks {
     }
 }
 
-/// A sum of revenue (docs/operations.md#money-range: a `u128`, which no lifetime fills).
+/// A sum of money, revenue or cost (docs/operations.md#money-range: a `u128`, which no
+/// lifetime fills).
 /// Written by the ledger under the conversion log's lock and read by statistics, never by a
 /// click: a mutex, since `AtomicU128` is not stable Rust.
 #[derive(Default, Debug)]
-pub(super) struct Revenue(Mutex<Total>);
+pub(super) struct Sum(Mutex<Total>);
 
-impl Revenue {
+impl Sum {
     fn lock(&self) -> MutexGuard<'_, Total> {
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -161,7 +176,9 @@ pub struct RouteCounters {
     weight: AtomicU32,
     pub(super) conversions: AtomicU64,
     /// Their revenue.
-    pub(super) revenue: Revenue,
+    pub(super) revenue: Sum,
+    /// What the network paid affiliates for them (docs/routing.md#affiliate-payouts).
+    pub(super) cost: Sum,
     /// `routed` as the last sweep into the hourly statistics saw it.
     swept: AtomicU64,
     /// Optimized rotation: what the last recompute estimated (explanations show it).
@@ -214,6 +231,10 @@ impl RouteCounters {
 
     pub fn revenue(&self) -> Total {
         self.revenue.get()
+    }
+
+    pub fn cost(&self) -> Total {
+        self.cost.get()
     }
 
     pub fn routed(&self) -> u64 {
@@ -290,27 +311,29 @@ pub struct Counting<'a> {
 }
 
 impl Counting<'_> {
-    /// Counts one conversion (on disk) earning `revenue` of a click made at `click_time` of
-    /// `source` routed to `offer_id` (`None`: it went to the fallback URL), at `now` (Unix
-    /// seconds) in the windows of `calendar`: the offer's caps and the route's statistics,
-    /// or the source's fallback conversions; and the hour of the click.
+    /// Counts one conversion (on disk) of a click of `source` routed to `offer_id` (`None`:
+    /// it went to the fallback URL), at `now` (Unix seconds) in the windows of `calendar`:
+    /// the offer's caps and the route's statistics (with its cost), or the source's fallback
+    /// conversions (a fallback click's conversion costs nothing: there is no offer to pay
+    /// for); and the hour of the click.
     pub fn conversion(
         &mut self,
         source: Source,
         offer_id: Option<u32>,
-        (click_time, revenue): (i64, Money),
+        earning: Earning,
         now: i64,
         calendar: &Calendar,
     ) {
-        let add = |n: &AtomicU64, sum: &Revenue| {
+        let add = |n: &AtomicU64, sum: &Sum| {
             n.fetch_add(1, Ordering::Relaxed);
-            sum.add(revenue.into());
+            sum.add(earning.revenue.into());
         };
         match offer_id {
             Some(offer) => {
                 self.counts.offer(offer).add_conversion(calendar, now);
                 let route = self.counts.route(source, offer);
                 add(&route.conversions, &route.revenue);
+                route.cost.add(earning.cost.into());
             }
             None => {
                 let own = self.counts.source(source);
@@ -319,7 +342,7 @@ impl Counting<'_> {
         }
         self.counts
             .hourly
-            .add_conversion(source, offer_id, hour_of(click_time), revenue);
+            .add_conversion(source, offer_id, hour_of(earning.click_time), earning);
     }
 
     /// The conversions counted so far end at `position`.
@@ -489,23 +512,23 @@ impl Counts {
         (routed, fell_back)
     }
 
-    /// Counted conversions in all (of routed clicks and of fallbacks), and their revenue.
-    pub fn conversion_totals(&self) -> (u64, Total) {
-        let routed = self
-            .routes
-            .iter()
-            .map(|e| (e.value().conversions(), e.value().revenue()));
-        let fell_back = self.sources.iter().map(|e| {
-            (
-                e.value().fallback_conversions(),
-                e.value().fallback_revenue(),
-            )
+    /// Counted conversions in all (of routed clicks and of fallbacks), their revenue and
+    /// their cost.
+    pub fn conversion_totals(&self) -> (u64, Total, Total) {
+        let routed = self.routes.iter().map(|e| {
+            let r = e.value();
+            (r.conversions(), r.revenue(), r.cost())
         });
-        routed
-            .chain(fell_back)
-            .fold((0, Total::ZERO), |(n, sum), (conversions, revenue)| {
-                (n + conversions, sum + revenue)
-            })
+        let fell_back = self.sources.iter().map(|e| {
+            let s = e.value();
+            (s.fallback_conversions(), s.fallback_revenue(), Total::ZERO)
+        });
+        routed.chain(fell_back).fold(
+            (0, Total::ZERO, Total::ZERO),
+            |(n, revenue, cost), (conversions, earned, paid)| {
+                (n + conversions, revenue + earned, cost + paid)
+            },
+        )
     }
 
     /// Counted clicks in all.

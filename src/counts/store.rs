@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::hourly::{Hour, HourFile, Hourly};
 use super::offer::{Counted, WindowCount};
-use super::registry::{Counts, Fallbacks, LogPosition, Revenue};
+use super::registry::{Counts, Fallbacks, LogPosition, Sum};
 use crate::files::{hour_stamp, parse_hour_stamp, write_atomically};
 use crate::money::Total;
 use crate::vocab::{Source, SourceKind};
@@ -61,6 +61,10 @@ struct SourceRow {
     /// Absent from files written before revenue was counted.
     #[serde(default)]
     fallback_revenue: Total,
+    /// The affiliate whose link it is; absent (0, not known) from files written before
+    /// affiliate statistics.
+    #[serde(default)]
+    affiliate_id: u32,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -73,6 +77,9 @@ struct RouteRow {
     conversions: u64,
     #[serde(default)]
     revenue: Total,
+    /// Absent from files written before affiliate payouts were counted.
+    #[serde(default)]
+    cost: Total,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -135,6 +142,7 @@ pub fn render(counts: &Counts) -> Vec<u8> {
                 fallback: c.fallback_counts(),
                 fallback_conversions: load(&c.fallback_conversions),
                 fallback_revenue: c.fallback_revenue(),
+                affiliate_id: c.affiliate(),
             })
             .collect(),
         routes: counts
@@ -147,6 +155,7 @@ pub fn render(counts: &Counts) -> Vec<u8> {
                 routed: load(&c.routed),
                 conversions: load(&c.conversions),
                 revenue: c.revenue(),
+                cost: c.cost(),
             })
             .collect(),
         landing_pages: counts
@@ -245,7 +254,7 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
             a.fetch_add(v, Ordering::Relaxed);
         }
     };
-    let revenue = |r: &Revenue, v: Total| match how {
+    let revenue = |r: &Sum, v: Total| match how {
         How::Restore => r.set(v),
         How::Sum => r.add(v),
     };
@@ -281,6 +290,9 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
         }
         count(&c.fallback_conversions, r.fallback_conversions);
         revenue(&c.fallback_revenue, r.fallback_revenue);
+        if r.affiliate_id != 0 {
+            c.set_affiliate(r.affiliate_id);
+        }
     }
     for r in file.routes {
         let c = counts.route(
@@ -293,6 +305,7 @@ fn apply(file: CountersFile, counts: &Counts, how: How) {
         count(&c.routed, r.routed);
         count(&c.conversions, r.conversions);
         revenue(&c.revenue, r.revenue);
+        revenue(&c.cost, r.cost);
     }
     for r in file.landing_pages {
         count(
@@ -403,6 +416,8 @@ mod tests {
         r.source(s).click_fell_back(FallbackReason::AllCapped);
         r.route(s, 1042).routed.store(99, Ordering::Relaxed);
         r.route(s, 1043).conversions.store(2, Ordering::Relaxed);
+        r.route(s, 1043).cost.set(Total::parse("3.25").unwrap());
+        r.source(s).set_affiliate(67890);
         r.landing_page(1042, 883)
             .clicks
             .store(41, Ordering::Relaxed);
@@ -443,6 +458,8 @@ mod tests {
             2
         );
         assert_eq!(restored.landing_page(1042, 883).clicks(), 41);
+        assert_eq!(restored.route(s, 1043).cost().to_string(), "3.25");
+        assert_eq!(restored.source(s).affiliate(), 67890);
         assert_eq!(render(&restored), text);
     }
 
@@ -483,6 +500,8 @@ mod tests {
         assert_eq!(total.route(s, 1042).routed.load(Ordering::Relaxed), 3 * 99);
         assert_eq!(total.source(s).fallback_counts().all_capped, 3);
         assert_eq!(total.landing_page(1042, 883).clicks(), 3 * 41);
+        assert_eq!(total.route(s, 1043).cost().to_string(), "9.75");
+        assert_eq!(total.source(s).affiliate(), 67890);
         assert!(add(b"{}", &total).is_err());
     }
 
@@ -527,6 +546,28 @@ mod tests {
         assert!(load(dir.path(), &restored).unwrap());
         assert_eq!(restored.route(Source::smart_link(301), 1042).routed(), 7);
         assert!(restored.landing_pages().is_empty());
+    }
+
+    #[test]
+    fn a_file_from_before_affiliate_payouts_loads_with_no_cost_and_no_affiliate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            r#"{"version":1,"conversion_log":null,"offers":[],
+               "sources":[{"kind":"campaign","id":98001,"fallback":{"no_match":0,"all_capped":0,"inactive":0,"bot":1},"fallback_conversions":0,"fallback_revenue":"0.00"}],
+               "routes":[{"kind":"smart_link","id":301,"offer_id":1042,"routed":7,"conversions":2,"revenue":"5.00"}],
+               "landing_pages":[]}"#,
+        )
+        .unwrap();
+        let restored = Counts::default();
+        assert!(load(dir.path(), &restored).unwrap());
+        let route = restored.route(Source::smart_link(301), 1042);
+        assert_eq!(
+            (route.conversions(), route.revenue().to_string().as_str()),
+            (2, "5.00")
+        );
+        assert_eq!(route.cost(), Total::ZERO);
+        assert_eq!(restored.source(Source::campaign(98001)).affiliate(), 0);
     }
 
     #[test]

@@ -11,7 +11,6 @@
 use crate::catalog::ValidCatalog;
 use crate::click_id::ClickSigner;
 use crate::conversions::Conversion;
-use crate::money::Money;
 use crate::template::{Macro, MacroValues, PostbackMacro, push_encoded, push_number};
 use crate::vocab::{Source, SourceKind};
 
@@ -125,8 +124,8 @@ fn conversion_value(c: &Conversion, m: Macro, out: &mut String) {
             }
         }
         Macro::Postback(PostbackMacro::ConversionId) => out.push_str(&conversion_id(c)),
-        // The network pays its affiliates nothing per conversion until payouts are set.
-        Macro::Postback(PostbackMacro::Payout) => out.push_str(&Money::ZERO.to_string()),
+        // What the network pays the affiliate for it (docs/routing.md#affiliate-payouts).
+        Macro::Postback(PostbackMacro::Payout) => out.push_str(&c.cost.to_string()),
         Macro::Postback(PostbackMacro::Amount) => {
             if let Some(a) = &c.amount {
                 out.push_str(a.as_str())
@@ -195,6 +194,14 @@ mod tests {
             shown.starts_with("https://t.example/pb?cid={conversion_id}&c={click_id}&o=7&"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn payout_is_the_conversion_s_affiliate_payout() {
+        let mut c = Conversion::sample(1_795_860_000, 1_795_867_200_123);
+        c.cost = crate::money::Money::parse("3.5").unwrap();
+        let rendered = render(&catalog("https://t.example/pb?p={payout}", None), &c);
+        assert_eq!(rendered.as_deref(), Some("https://t.example/pb?p=3.50"));
     }
 
     #[test]

@@ -510,6 +510,7 @@ impl Compiler<'_> {
         }
         let counters =
             before.map_or_else(|| self.counts.source(source), |l| Arc::clone(&l.counters));
+        counters.set_affiliate(affiliate_id);
         let rotation = match rotation {
             Rotation::Random => LinkRotation::Random,
             Rotation::Exact => LinkRotation::Exact(
@@ -661,6 +662,7 @@ mod tests {
                 offer_weight: 5,
                 priority: 3,
                 conditions: Default::default(),
+                affiliate_payout: None,
             });
         catalog.campaigns[0].campaign_status = Status::Paused;
         let catalog = valid(catalog);

@@ -12,11 +12,11 @@ use std::ops::Range;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::{BadRange, hour_at, hour_text, ratio};
+use super::{BadRange, Margins, hour_at, hour_text, ratio};
 use crate::counts::Hourly;
 use crate::counts::hourly::{Counted, FallbackTally, Hour, RETENTION_HOURS, Tally, hour_of};
 use crate::counts::registry::Fallbacks;
-use crate::money::Total;
+use crate::money::{Profit, Total};
 use crate::routing::{Link, RoutingTable};
 use crate::vocab::{FallbackReason, Source, SourceKind};
 
@@ -43,23 +43,25 @@ pub fn hours(from: Option<&str>, to: Option<&str>, now: i64) -> Result<Range<Hou
     Ok(start..end)
 }
 
-/// The counts of one hour (or of a whole range).
+/// The counts of one hour (or of a whole range, or of one link).
 #[derive(Clone, Copy, Default, Debug, PartialEq)]
-struct Sums {
+pub(super) struct Sums {
     routed: u64,
     fallback: [u64; FallbackReason::ALL.len()],
-    conversions: u64,
+    pub(super) conversions: u64,
     revenue: Total,
+    cost: Total,
 }
 
 impl Sums {
-    fn add_route(&mut self, t: &Tally) {
+    pub(super) fn add_route(&mut self, t: &Tally) {
         self.routed += t.routed;
         self.conversions += t.conversions;
         self.revenue = self.revenue + t.revenue;
+        self.cost = self.cost + t.cost;
     }
 
-    fn add_fallback(&mut self, f: &FallbackTally) {
+    pub(super) fn add_fallback(&mut self, f: &FallbackTally) {
         for (a, b) in self.fallback.iter_mut().zip(f.clicks) {
             *a += b;
         }
@@ -67,16 +69,17 @@ impl Sums {
         self.revenue = self.revenue + f.revenue;
     }
 
-    fn add(&mut self, other: &Sums) {
+    pub(super) fn add(&mut self, other: &Sums) {
         self.routed += other.routed;
         for (a, b) in self.fallback.iter_mut().zip(other.fallback) {
             *a += b;
         }
         self.conversions += other.conversions;
         self.revenue = self.revenue + other.revenue;
+        self.cost = self.cost + other.cost;
     }
 
-    fn clicks(&self) -> u64 {
+    pub(super) fn clicks(&self) -> u64 {
         self.routed + self.fallback.iter().sum::<u64>()
     }
 }
@@ -94,6 +97,36 @@ pub struct Columns {
     pub revenue: Vec<Total>,
     /// revenue / routed; null in an hour without routed clicks.
     pub epc: Vec<Option<Total>>,
+    #[serde(flatten)]
+    pub margins: MarginColumns,
+}
+
+/// What each hour's conversions cost, and what the network kept.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct MarginColumns {
+    pub cost: Vec<Total>,
+    /// revenue − cost.
+    pub profit: Vec<Profit>,
+    /// profit / revenue; null in an hour without revenue.
+    pub margin: Vec<Option<f64>>,
+}
+
+impl MarginColumns {
+    /// Of each hour's revenue and cost.
+    fn of(hours: impl Iterator<Item = (Total, Total)>) -> MarginColumns {
+        let (mut cost, mut profit, mut margin) = (Vec::new(), Vec::new(), Vec::new());
+        for (revenue, spent) in hours {
+            let m = Margins::of(revenue, spent);
+            cost.push(m.cost);
+            profit.push(m.profit);
+            margin.push(m.margin);
+        }
+        MarginColumns {
+            cost,
+            profit,
+            margin,
+        }
+    }
 }
 
 /// Fallback clicks by reason, each reason's a list of hours.
@@ -121,6 +154,7 @@ impl Columns {
             conversions: column(&|c| c.conversions),
             revenue: hours.iter().map(|c| c.revenue).collect(),
             epc: hours.iter().map(|c| c.revenue.per(c.routed)).collect(),
+            margins: MarginColumns::of(hours.iter().map(|c| (c.revenue, c.cost))),
         }
     }
 }
@@ -136,10 +170,12 @@ pub struct Totals {
     pub fill_rate: Option<f64>,
     pub conversion_rate: Option<f64>,
     pub epc: Option<Total>,
+    #[serde(flatten)]
+    pub margins: Margins,
 }
 
 impl Totals {
-    fn of(c: &Sums) -> Totals {
+    pub(super) fn of(c: &Sums) -> Totals {
         Totals {
             clicks: c.clicks(),
             routed: c.routed,
@@ -149,6 +185,7 @@ impl Totals {
             fill_rate: ratio(c.routed, c.clicks()),
             conversion_rate: ratio(c.conversions, c.routed),
             epc: c.revenue.per(c.routed),
+            margins: Margins::of(c.revenue, c.cost),
         }
     }
 }
@@ -180,6 +217,8 @@ pub struct RouteSeries {
     pub conversions: Vec<u64>,
     pub revenue: Vec<Total>,
     pub epc: Vec<Option<Total>>,
+    #[serde(flatten)]
+    pub margins: MarginColumns,
 }
 
 /// `link` over `range`, from `hourly`.
@@ -208,6 +247,7 @@ pub fn link(link: &Link, hourly: &Hourly, range: Range<Hour>) -> LinkSeries {
                 conversions: tallies.iter().map(|t| t.conversions).collect(),
                 revenue: tallies.iter().map(|t| t.revenue).collect(),
                 epc: tallies.iter().map(|t| t.revenue.per(t.routed)).collect(),
+                margins: MarginColumns::of(tallies.iter().map(|t| (t.revenue, t.cost))),
             }
         })
         .collect();
@@ -253,6 +293,8 @@ pub struct TopOffer {
     pub revenue: Total,
     pub conversion_rate: Option<f64>,
     pub epc: Option<Total>,
+    #[serde(flatten)]
+    pub margins: Margins,
 }
 
 /// The network over `range`, from `hourly`, with the `top` smart links and offers of `table`.
@@ -324,6 +366,7 @@ pub fn network(
                 revenue: t.revenue,
                 conversion_rate: ratio(t.conversions, t.routed),
                 epc: t.revenue.per(t.routed),
+                margins: Margins::of(t.revenue, t.cost),
             })
             .collect(),
     }
@@ -373,6 +416,7 @@ mod tests {
             routed: 3,
             conversions: 1,
             revenue: Total::parse("1.50").unwrap(),
+            cost: Total::parse("2.00").unwrap(),
         });
         let mut f = FallbackTally::default();
         f.clicks[FallbackReason::Bot as usize] = 1;
@@ -386,5 +430,13 @@ mod tests {
         assert_eq!(json["fallback"]["bot"], serde_json::json!([1, 0]));
         assert_eq!(json["fallback"]["no_match"], serde_json::json!([0, 0]));
         assert_eq!(json["revenue"], serde_json::json!(["1.50", "0.00"]));
+        assert_eq!(json["cost"], serde_json::json!(["2.00", "0.00"]));
+        assert_eq!(json["profit"], serde_json::json!(["-0.50", "0.00"]));
+        assert_eq!(
+            json["margin"][1],
+            serde_json::Value::Null,
+            "no revenue, no margin"
+        );
+        assert!((json["margin"][0].as_f64().unwrap() + 1.0 / 3.0).abs() < 1e-12);
     }
 }

@@ -1042,3 +1042,72 @@ async fn console_sessions_hold_on_every_node_and_a_sign_out_ends_them_everywhere
     );
     failure(&session.get(a, "offers.json", "").await, 401, None);
 }
+
+#[test]
+fn cost_and_profit_are_cluster_totals_per_link_and_per_affiliate() {
+    let redis = Redis::start();
+    let nodes = nodes(include_str!("../fixtures/networks/payouts.json"), &redis, 2);
+    let (a, b) = (nodes[0].addr(), nodes[1].addr());
+    let routed = |addr, target: &str| {
+        let (status, location) = get(addr, target).expect("click answered");
+        assert_eq!(status, 302);
+        click_id_of(&location)
+    };
+    // A click on each node, each converted through the other.
+    let on_a = routed(a, "/sl?id=50&aff_id=100");
+    let on_b = routed(b, "/rd/r.php?sid=70&aff_id=100");
+    assert_eq!(postback(b, &on_a), (200, "recorded".to_string()));
+    assert_eq!(postback(a, &on_b), (200, "recorded".to_string()));
+    let affiliate = |addr| api_get(addr, "affiliate_stats.json", &[("affiliate_id", "100")]).1;
+    for addr in [a, b] {
+        assert!(
+            wait_for(
+                Duration::from_secs(5),
+                || affiliate(addr)["response"]["cost"] == "9.00"
+            ),
+            "cluster cost: {}",
+            affiliate(addr)
+        );
+    }
+    let v = affiliate(a);
+    let r = &v["response"];
+    assert_eq!(
+        (&r["clicks"], &r["revenue"], &r["profit"]),
+        (
+            &Value::from(2),
+            &Value::from("20.00"),
+            &Value::from("11.00")
+        ),
+        "{v}"
+    );
+    assert_eq!(r["margin"], 0.55);
+    let (_, link) = api_get(b, "smart_link_stats.json", &[("smart_link_id", "50")]);
+    assert_eq!(
+        (&link["response"]["cost"], &link["response"]["profit"]),
+        (&Value::from("6.00"), &Value::from("4.00")),
+        "{link}"
+    );
+    // The hours are the cluster's too, and the command line reads the same from Redis.
+    let hour = utc_hour() as i64;
+    let from = jiff::Timestamp::from_second((hour - 1) * 3600)
+        .unwrap()
+        .to_string();
+    assert!(
+        wait_for(Duration::from_secs(5), || {
+            api_get(
+                b,
+                "affiliate_stats.json",
+                &[("affiliate_id", "100"), ("from", &from)],
+            )
+            .1["response"]["cost"]
+                == "9.00"
+        }),
+        "cluster hours"
+    );
+    let cli = command_json(
+        &nodes[0].config.settings_path(),
+        &["stats", "--affiliate", "100"],
+    );
+    assert_eq!(cli["cost"], "9.00", "{cli}");
+    assert_eq!(cli["links"].as_array().map(Vec::len), Some(2), "{cli}");
+}

@@ -229,6 +229,20 @@ async fn moves_to(s: &TestServer, link: u32, to: &str, limit: Duration) -> Durat
     started.elapsed()
 }
 
+/// Waits until offer 1 and landing page 31 (one destination server) are both in `state`:
+/// the page's probes may run a moment after the offer's, and a phase that ends before the
+/// page changed would leave one change uncounted.
+async fn offer_and_page_are(s: &TestServer, state: &str, limit: Duration) {
+    assert!(
+        eventually(limit, async || {
+            let v = parse(&api_get(s, "destination_health.json", &[]).await);
+            row(&v, "offer", 1)["state"] == state && row(&v, "landing_page", 31)["state"] == state
+        })
+        .await,
+        "offer 1 and landing page 31 not {state}"
+    );
+}
+
 fn row<'v>(health: &'v Value, kind: &str, id: u64) -> &'v Value {
     health["destinations"]
         .as_array()
@@ -304,18 +318,22 @@ async fn routing_moves_away_from_a_destination_that_stops_fails_or_hangs_and_com
     a.restart();
     let took = moves_to(&s, 1, &at_a, within(UP_AFTER)).await;
     eprintln!("restarted: back after {took:?}");
+    offer_and_page_are(&s, "up", within(UP_AFTER)).await;
 
     // 503.
     a.set(Mode::Unavailable);
     moves_to(&s, 1, &at_b, within(DOWN_AFTER)).await;
     let v = parse(&api_get(&s, "destination_health.json", &[]).await);
     assert_eq!(row(&v, "offer", 1)["http_status"], 503, "{v}");
+    offer_and_page_are(&s, "down", within(DOWN_AFTER)).await;
     a.set(Mode::Ok);
     moves_to(&s, 1, &at_a, within(UP_AFTER)).await;
+    offer_and_page_are(&s, "up", within(UP_AFTER)).await;
 
     // Hangs: each probe times out.
     a.set(Mode::Hang);
     moves_to(&s, 1, &at_b, within(DOWN_AFTER)).await;
+    offer_and_page_are(&s, "down", within(DOWN_AFTER)).await;
     let v = parse(&api_get(&s, "destination_health.json", &[]).await);
     assert!(
         row(&v, "offer", 1)["last_error"]

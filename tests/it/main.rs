@@ -3,6 +3,7 @@
 
 mod common;
 
+mod affiliate_payouts;
 mod api;
 mod api_durability;
 mod audience;

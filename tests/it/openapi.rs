@@ -585,7 +585,7 @@ async fn every_call_answers_in_its_documented_shape() {
             "campaign.json",
             json!({
                 "offer_id": 11, "affiliate_id": 100, "creative_id": 1,
-                "landing_page_id": 1, "sub_affiliate": "x",
+                "landing_page_id": 1, "sub_affiliate": "x", "affiliate_payout": "1.50",
             }),
             false,
         ),
@@ -611,7 +611,7 @@ async fn every_call_answers_in_its_documented_shape() {
             "smart_link_offer.json",
             json!({
                 "smart_link_id": 6, "offer_id": 11, "offer_weight": 60,
-                "countries": ["US", "CA"], "devices": ["desktop"],
+                "countries": ["US", "CA"], "devices": ["desktop"], "affiliate_payout": "0.75",
             }),
             true,
         ),
@@ -689,6 +689,11 @@ async fn every_call_answers_in_its_documented_shape() {
         ("smart_link_hourly.json", json!({"smart_link_id": 1})),
         ("network_stats.json", json!({"top": 3})),
         ("offer_stats.json", json!({})),
+        ("affiliate_stats.json", json!({"affiliate_id": 100})),
+        (
+            "affiliate_stats.json",
+            json!({"affiliate_id": 100, "from": "2026-01-01T00:00:00Z"}),
+        ),
         (
             "offer_stats.json",
             json!({"offer_id": 11, "from": "2026-01-01T00:00:00Z"}),

@@ -22,7 +22,7 @@ async fn offer_json_creates_an_offer_that_the_next_click_reaches() {
         "allowed_countries": ["US"], "allowed_devices": ["desktop"],
         "caps": {"daily_clicks": 500, "daily_conversions": null, "weekly_conversions": null,
                  "monthly_conversions": null, "total_conversions": null},
-        "postback_token": null, "payout": "0.00", "landing_page_rotation": false,
+        "postback_token": null, "payout": "0.00", "affiliate_payout": "0.00", "landing_page_rotation": false,
         "health_check": true, "health_check_url": null});
     assert_eq!(r, json!({"request_status": "Success", "offer": offer}));
     let list = ok(&api_get(&s, "offers.json", &[("offer_id", "12346")]).await);
@@ -776,7 +776,7 @@ async fn offers_and_affiliates_list_every_field() {
             "allowed_countries": [], "allowed_devices": [],
             "caps": {"daily_clicks": null, "daily_conversions": null, "weekly_conversions": null,
                      "monthly_conversions": null, "total_conversions": null},
-            "postback_token": null, "payout": "0.00", "landing_page_rotation": false,
+            "postback_token": null, "payout": "0.00", "affiliate_payout": "0.00", "landing_page_rotation": false,
             "health_check": true, "health_check_url": null}],
             "total_rows": 1}})
     );
@@ -808,14 +808,15 @@ async fn smart_link_stats_counts_real_clicks() {
     let fresh = stats(&s, "301").await;
     let none = |offer_id: u64| {
         json!({"offer_id": offer_id, "routed": 0, "conversions": 0, "revenue": "0.00",
-               "conversion_rate": null, "epc": null})
+               "conversion_rate": null, "epc": null, "cost": "0.00", "profit": "0.00", "margin": null})
     };
     assert_eq!(
         fresh,
         json!({"smart_link_id": 301, "clicks": 0, "routed": 0,
                "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 0, "anonymous": 0, "destination_down": 0},
                "conversions": 0, "revenue": "0.00", "fill_rate": null, "conversion_rate": null,
-               "epc": null, "offers": [none(12345), none(1042), none(1043)]})
+               "epc": null, "cost": "0.00", "profit": "0.00", "margin": null,
+               "offers": [none(12345), none(1042), none(1043)]})
     );
     let mut converted = None;
     for _ in 0..3 {
@@ -839,12 +840,13 @@ async fn smart_link_stats_counts_real_clicks() {
 
     let routed = |offer_id: u64, routed: u64| {
         json!({"offer_id": offer_id, "routed": routed, "conversions": 0, "revenue": "0.00",
-               "conversion_rate": 0.0, "epc": "0.00"})
+               "conversion_rate": 0.0, "epc": "0.00", "cost": "0.00", "profit": "0.00", "margin": null})
     };
     let want = json!({"smart_link_id": 301, "clicks": 6, "routed": 5,
         "fallback": {"no_match": 0, "all_capped": 0, "inactive": 0, "bot": 1, "anonymous": 0, "destination_down": 0},
         "conversions": 0, "revenue": "0.00", "fill_rate": 5.0 / 6.0, "conversion_rate": 0.0,
-        "epc": "0.00", "offers": [none(12345), routed(1042, 3), routed(1043, 2)]});
+        "epc": "0.00", "cost": "0.00", "profit": "0.00", "margin": null,
+        "offers": [none(12345), routed(1042, 3), routed(1043, 2)]});
     assert_eq!(stats(&s, "301").await, want);
 
     // A conversion of a 1042 click counts for the link and the offer.
