@@ -14,7 +14,10 @@
 //! excluded address range on every attachment (`routed_us_iphone_with_conditions`; target
 //! ≤ 1.1× `routed_us_iphone`). Link 307, added here, is link 305 on copies of its offers with
 //! landing-page rotation over three pages each (weights 1, 2, 3; no rule: the A/B case), to
-//! compare with `routed_us_iphone_no_caps` (`routed_us_iphone_landing_pages`).
+//! compare with `routed_us_iphone_no_caps` (`routed_us_iphone_landing_pages`). The click
+//! id's length follows the affiliate's click id it carries (`s2`, by default): the routed
+//! click without sub ids (a 40-character id) and with a 36-character one (a UUID: 40 + 1 +
+//! 48 characters) show what carrying it costs.
 //! Target (README): ≤ 1 µs median; no click record may be dropped during the run.
 
 use std::hint::black_box;
@@ -45,6 +48,17 @@ fn bench(c: &mut Criterion) {
         (
             "routed_us_iphone",
             request("/sl?id=301&aff_id=67890&s1=email_june&s2=abc", iphone),
+        ),
+        (
+            "routed_us_iphone_no_sub_ids",
+            request("/sl?id=301&aff_id=67890", iphone),
+        ),
+        (
+            "routed_us_iphone_transaction_id",
+            request(
+                "/sl?id=301&aff_id=67890&s1=email_june&s2=3f2c9a4e-8b1d-4c6f-9e2a-7d5b0c1e4f3a",
+                iphone,
+            ),
         ),
         (
             "routed_us_iphone_with_conditions",

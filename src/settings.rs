@@ -223,7 +223,12 @@ impl Settings {
         if self.cluster != other.cluster {
             changed.push("cluster");
         }
-        if self.partner_postbacks != other.partner_postbacks {
+        // `transaction_id_param` is read per click: a reload changes it.
+        let reloaded = PartnerPostbacks {
+            transaction_id_param: other.partner_postbacks.transaction_id_param,
+            ..self.partner_postbacks.clone()
+        };
+        if reloaded != other.partner_postbacks {
             changed.push("partner_postbacks");
         }
         changed

@@ -137,14 +137,23 @@ where
     let offer_id = offer_id.map(|o| o.id);
     let landing_page_id = landing_page.map(|p| p.id);
     let issued = records.filter(|_| click.via.records()).map(|records| {
-        let id = snapshot.signer.issue(&Claims {
+        // The affiliate's own click id, for its partner postback's `{transaction_id}`.
+        let transaction_id = snapshot
+            .settings
+            .partner_postbacks
+            .transaction_id_param
+            .and_then(|i| click.subs.get(usize::from(i))?.as_deref());
+        let claims = Claims {
             kind,
             time: now as u32,
             offer_id,
             source_id: link.id,
             affiliate_id: link.affiliate_id,
-        });
-        (id, records)
+        };
+        (
+            snapshot.signer.issue_carrying(&claims, transaction_id),
+            records,
+        )
     });
     let url = template.render(&mut ClickMacros {
         click_id: issued.as_ref().map_or("", |(id, _)| id.as_str()),
@@ -219,7 +228,7 @@ struct ClickMacros<'a, 'r> {
 impl MacroValues for ClickMacros<'_, '_> {
     fn write_value(&mut self, m: Macro, out: &mut String) {
         match m {
-            // base64url: only unreserved characters.
+            // base64url and `.`: only unreserved characters.
             Macro::ClickId => out.push_str(self.click_id),
             Macro::SmartLinkId if self.source.kind == SourceKind::SmartLink => {
                 push_number(out, self.source.id)

@@ -59,7 +59,7 @@ pub enum Refusal {
     Missing,
     /// `click_id`, `amount` or `token` given twice, differently.
     Repeated,
-    /// Not a click id's form (40 URL-safe base64 characters).
+    /// Not a click id's form (40 URL-safe base64 characters, then perhaps `.` and more).
     Malformed,
     /// A click id's form that this network did not sign: forged, or signed with a secret no
     /// longer configured.

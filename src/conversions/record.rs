@@ -142,7 +142,7 @@ impl Conversion {
             .amount
             .as_ref()
             .map_or("null".to_string(), |a| format!("\"{a}\""));
-        // The click id is base64url and the amounts are digits: nothing to escape.
+        // The click id is base64url and `.`, the amounts are digits: nothing to escape.
         let line = format!(
             "{{\"time\":\"{}\",\"click_id\":\"{}\",{id_field}:{},\"affiliate_id\":{},\"offer_id\":{offer},\"click_time\":\"{}\",\"amount\":{amount},\"revenue\":\"{}\",\"cost\":\"{}\"}}\n",
             rfc3339_ms(self.time_ms),

@@ -12,7 +12,7 @@
 //! | recorded | 200 | `{"status":"recorded"}` |
 //! | same click id again | 200 | `{"status":"duplicate"}` (nothing counted) |
 //! | click older than the attribution window | 200 | `{"status":"expired"}` (nothing counted) |
-//! | missing or malformed id (not 40 URL-safe base64 characters); bad amount | 400 | `{"status":"invalid","error":…}` |
+//! | missing or malformed id (not 40 URL-safe base64 characters, perhaps then `.` and more); bad amount | 400 | `{"status":"invalid","error":…}` |
 //! | an id of that form that this network did not sign (forged, or an old secret no longer in `previous_click_secrets`), or one whose time is more than `MAX_CLOCK_SKEW_SECS` ahead | 422 | `{"status":"invalid","error":…}` |
 //! | token missing or wrong (when one is required) | 401 | `{"status":"unauthorized",…}` |
 //! | source outside `postbacks.allowed_networks` | 403 | `{"status":"forbidden",…}` |

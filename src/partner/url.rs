@@ -3,11 +3,13 @@
 //! conversion is recorded (docs/api.md#partner-postbacks).
 //!
 //! A conversion knows what its click id carries (the smart link or campaign, the affiliate,
-//! the offer, the click's time) and what its postback said; it does not know the click's sub
-//! ids, country, device or OS, which live only in the click log of the node that took the
-//! click: those macros render empty (documented).
+//! the offer, the click's time, the affiliate's own click id: `{transaction_id}`) and what its
+//! postback said; it does not know the click's other sub ids, country, device or OS, which
+//! live only in the click log of the node that took the click: those macros render empty
+//! (documented).
 
 use crate::catalog::ValidCatalog;
+use crate::click_id::ClickSigner;
 use crate::conversions::Conversion;
 use crate::template::{Macro, MacroValues, PostbackMacro, push_encoded, push_number};
 use crate::vocab::{Source, SourceKind};
@@ -99,8 +101,7 @@ impl MacroValues for Values<'_> {
             | Macro::Sub(_)
             | Macro::Country
             | Macro::Device
-            | Macro::Os
-            | Macro::Postback(PostbackMacro::TransactionId) => {}
+            | Macro::Os => {}
             Macro::ClickId | Macro::Postback(_) => match self.conversion {
                 Some(c) => conversion_value(c, m, out),
                 None => {
@@ -115,8 +116,13 @@ impl MacroValues for Values<'_> {
 
 fn conversion_value(c: &Conversion, m: Macro, out: &mut String) {
     match m {
-        // base64url: only unreserved characters.
+        // base64url and `.`: only unreserved characters.
         Macro::ClickId => out.push_str(&c.click_id),
+        Macro::Postback(PostbackMacro::TransactionId) => {
+            if let Some(t) = ClickSigner::transaction_id(&c.click_id) {
+                push_encoded(out, &t)
+            }
+        }
         Macro::Postback(PostbackMacro::ConversionId) => out.push_str(&conversion_id(c)),
         // What the network pays the affiliate for it (docs/routing.md#affiliate-payouts).
         Macro::Postback(PostbackMacro::Payout) => out.push_str(&c.cost.to_string()),
@@ -137,6 +143,7 @@ fn name(m: Macro) -> &'static str {
     match m {
         Macro::ClickId => "click_id",
         Macro::Postback(PostbackMacro::ConversionId) => "conversion_id",
+        Macro::Postback(PostbackMacro::TransactionId) => "transaction_id",
         Macro::Postback(PostbackMacro::Payout) => "payout",
         Macro::Postback(PostbackMacro::Amount) => "amount",
         Macro::Postback(PostbackMacro::ConversionTime) => "conversion_time",
@@ -195,6 +202,27 @@ mod tests {
         c.cost = crate::money::Money::parse("3.5").unwrap();
         let rendered = render(&catalog("https://t.example/pb?p={payout}", None), &c);
         assert_eq!(rendered.as_deref(), Some("https://t.example/pb?p=3.50"));
+    }
+
+    #[test]
+    fn the_transaction_id_is_the_one_the_click_id_carries_encoded() {
+        let url = "https://t.example/pb?tid={transaction_id}&s={s2}";
+        let mut c = Conversion::sample(1_795_860_000, 1_795_867_200_123);
+        let catalog = catalog(url, None);
+        assert_eq!(
+            render(&catalog, &c).as_deref(),
+            Some("https://t.example/pb?tid=&s=")
+        );
+        c.click_id = ClickSigner::new(b"0123456789abcdef")
+            .issue_carrying(&c.claims, Some("abc-123_XYZ é&x=1"))
+            .as_str()
+            .into();
+        assert_eq!(
+            render(&catalog, &c).as_deref(),
+            Some("https://t.example/pb?tid=abc-123_XYZ%20%C3%A9%26x%3D1&s=")
+        );
+        let shown = preview(&catalog, c.source(), 1, Some(7)).unwrap();
+        assert_eq!(shown, "https://t.example/pb?tid={transaction_id}&s=");
     }
 
     proptest::proptest! {

@@ -20,6 +20,7 @@ pub(super) struct RawPartnerPostbacks {
     max_body_bytes: Option<usize>,
     allowed_networks: Option<Vec<String>>,
     log_query_strings: Option<bool>,
+    transaction_id_param: Option<String>,
 }
 
 /// `[partner_postbacks]`, validated.
@@ -48,6 +49,10 @@ pub struct PartnerPostbacks {
     /// Whether the delivery log and the API show the query strings of delivered URLs (they
     /// may hold an affiliate's secrets).
     pub log_query_strings: bool,
+    /// The sub id that carries the affiliate's own click id, which a conversion's
+    /// `{transaction_id}` renders (0 for `s1` .. 4 for `s5`, as `Macro::Sub`); `None`: none
+    /// does. Read per click from the snapshot, so a reload changes it for the clicks after.
+    pub transaction_id_param: Option<u8>,
 }
 
 impl Default for PartnerPostbacks {
@@ -64,6 +69,7 @@ impl Default for PartnerPostbacks {
             max_body_bytes: 64 * 1024,
             allowed_networks: Vec::new(),
             log_query_strings: false,
+            transaction_id_param: Some(1),
         }
     }
 }
@@ -128,6 +134,52 @@ impl super::Validator<'_> {
                 raw.allowed_networks.unwrap_or_default(),
             ),
             log_query_strings: raw.log_query_strings.unwrap_or(d.log_query_strings),
+            transaction_id_param: match raw.transaction_id_param.as_deref() {
+                None => d.transaction_id_param,
+                Some("" | "none") => None,
+                Some(name) => match name.strip_prefix('s').and_then(|n| n.parse::<u8>().ok()) {
+                    Some(n @ 1..=5) if name.len() == 2 => Some(n - 1),
+                    _ => {
+                        self.fail(
+                            "partner_postbacks.transaction_id_param",
+                            "must be one of s1, s2, s3, s4, s5, or \"none\"",
+                        );
+                        d.transaction_id_param
+                    }
+                },
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::settings::Settings;
+
+    fn param(line: &str) -> Result<Option<u8>, Vec<String>> {
+        let text = format!(
+            "[server]\ndefault_fallback_url = \"https://example.com/\"\n[tracking]\nclick_secret = \"0123456789abcdef0123\"\n[partner_postbacks]\n{line}\n"
+        );
+        Settings::parse(Path::new("t.toml"), &text, &|_| None)
+            .map(|s| s.partner_postbacks.transaction_id_param)
+            .map_err(|e| e.errors.iter().map(|e| e.to_string()).collect())
+    }
+
+    #[test]
+    fn the_transaction_id_param_is_a_sub_id_or_none() {
+        assert_eq!(param(""), Ok(Some(1)), "default s2");
+        assert_eq!(param("transaction_id_param = \"s1\""), Ok(Some(0)));
+        assert_eq!(param("transaction_id_param = \"s5\""), Ok(Some(4)));
+        assert_eq!(param("transaction_id_param = \"none\""), Ok(None));
+        assert_eq!(param("transaction_id_param = \"\""), Ok(None));
+        for bad in ["s0", "s6", "s12", "S1", "sub1", "1", "s+1"] {
+            let errors = param(&format!("transaction_id_param = \"{bad}\"")).unwrap_err();
+            assert!(
+                errors.len() == 1 && errors[0].contains("partner_postbacks.transaction_id_param"),
+                "{bad}: {errors:?}"
+            );
         }
     }
 }

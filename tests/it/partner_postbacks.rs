@@ -669,3 +669,102 @@ pub async fn failed_deliveries(server: &TestServer, affiliate: u32, n: usize) {
         .await
     );
 }
+
+/// A server whose affiliate 1 reports to `receiver` with the affiliate's click id as `tid`,
+/// with `extra` in `[partner_postbacks]`.
+async fn server_with_transaction_ids(receiver: &Receiver, extra: &str) -> TestServer {
+    let url = format!(
+        "http://{}/pb?cid={{conversion_id}}&tid={{transaction_id}}",
+        receiver.addr
+    );
+    let section = format!("{}{extra}", settings(60_000));
+    TestServer::start(TestConfig::new(&network(&url, NOWHERE)).section(&section)).await
+}
+
+/// A click on link 11 with `subs`; the click id its offer redirect carries.
+async fn click(server: &TestServer, subs: &str) -> String {
+    let r = server
+        .get(&format!("/sl?id=11&aff_id=1{subs}"), &[MOBILE, US])
+        .await;
+    assert_eq!(r.status, 302, "{}", r.body);
+    query_param(r.location(), "c").expect("the offer URL carries the click id")
+}
+
+/// Clicks link 11 with `subs`, converts the click id its offer redirect carries, waits for
+/// the delivery: that click id and the `tid` the receiver got.
+async fn round_trip(server: &TestServer, receiver: &Receiver, subs: &str) -> (String, String) {
+    let id = click(server, subs).await;
+    let n = receiver.count() + 1;
+    let r = server.get(&format!("/p?click_id={id}"), &[]).await;
+    assert_eq!(r.body, "{\"status\":\"recorded\"}\n");
+    let path = hits(receiver, n, 10).await[n - 1].0.clone();
+    let tid = query_param(&format!("http://x{path}"), "tid").expect("tid");
+    (id, tid)
+}
+
+#[tokio::test]
+async fn the_affiliate_s_click_id_in_s2_comes_back_as_transaction_id() {
+    let receiver = Receiver::start(|_| Answer::Status(200)).await;
+    let server = server_with_transaction_ids(&receiver, "").await;
+    let (id, tid) = round_trip(&server, &receiver, "&s1=other&s2=abc-123_XYZ").await;
+    assert!(id.len() > 40 && id.as_bytes()[40] == b'.', "{id}");
+    assert_eq!(tid, "abc-123_XYZ");
+    // The conversion record keeps the rendered URL: a restart delivers this very one.
+    let records = server.config.conversion_records();
+    assert_eq!(records[0]["click_id"], id.as_str());
+    assert!(
+        records[0]["partner_postback"]
+            .as_str()
+            .unwrap()
+            .ends_with("&tid=abc-123_XYZ"),
+        "{records:?}"
+    );
+    // The click record holds the same, longer id.
+    assert_eq!(server.records()[0]["click_id"], id.as_str());
+    // A click without it: a 40-character id, an empty `tid`.
+    let (plain, tid) = round_trip(&server, &receiver, "&s1=other").await;
+    assert_eq!((plain.len(), tid.as_str()), (40, ""), "{plain}");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn transaction_id_param_names_the_sub_id_that_carries_it() {
+    for (param, tid, id_len) in [("s1", "abc-123_XYZ", 40 + 1 + 15), ("none", "", 40)] {
+        let receiver = Receiver::start(|_| Answer::Status(200)).await;
+        let setting = format!("transaction_id_param = \"{param}\"\n");
+        let server = server_with_transaction_ids(&receiver, &setting).await;
+        let got = round_trip(&server, &receiver, "&s1=abc-123_XYZ&s2=not-this").await;
+        assert_eq!(
+            (got.0.len(), got.1.as_str()),
+            (id_len, tid),
+            "{param}: {got:?}"
+        );
+        server.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_click_id_with_a_changed_transaction_id_is_refused_as_invalid() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let receiver = Receiver::start(|_| Answer::Status(200)).await;
+    let server = server_with_transaction_ids(&receiver, "").await;
+    let id = click(&server, "&s2=abc-123_XYZ").await;
+    let forged = format!("{}.{}", &id[..40], URL_SAFE_NO_PAD.encode("abc-123_XYz"));
+    let cut = id[..40].to_string();
+    for bad in [forged, cut] {
+        let r = server.get(&format!("/p?click_id={bad}"), &[]).await;
+        assert_eq!(r.status, 422, "{bad}: {}", r.body);
+        assert_eq!(
+            r.body,
+            "{\"status\":\"invalid\",\"error\":\"click_id is not a click id of this network\"}\n"
+        );
+    }
+    // A transaction id longer than 64 bytes is not carried: the click gets a plain id.
+    let long = click(&server, &format!("&s2={}", "x".repeat(65))).await;
+    assert_eq!(long.len(), 40, "{long}");
+    assert!(server.config.conversion_records().is_empty());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.count(), 0);
+    server.stop().await;
+}

@@ -226,7 +226,13 @@ async fn macros_are_filled_and_percent_encoded() {
         "{url}"
     );
     let click_id = query_param(url, "click").unwrap();
-    assert_eq!(click_id.len(), 40);
+    // 40 characters, then `.` and `s2` (`partner_postbacks.transaction_id_param`'s default)
+    // in base64url: "ignored" is 7 bytes, 10 characters.
+    assert_eq!(click_id.len(), 40 + 1 + 10, "{click_id}");
+    assert_eq!(
+        smartlink::click_id::ClickSigner::transaction_id(&click_id).as_deref(),
+        Some("ignored")
+    );
     let rec = &s.records()[0];
     assert_eq!(rec["click_id"], click_id.as_str());
     assert_eq!(rec["s1"], "a b&c=d/é");
