@@ -37,7 +37,7 @@ macro_rules! source {
 }
 
 /// Every file the page loads, in the order `index.html` names them.
-const SOURCES: [Source; 13] = [
+const SOURCES: [Source; 15] = [
     source!("favicon.svg"),
     source!("vendor/uplot/uPlot.min.css"),
     source!("console.css"),
@@ -50,6 +50,8 @@ const SOURCES: [Source; 13] = [
     source!("js/explain.js"),
     source!("js/entities.js"),
     source!("js/audit.js"),
+    source!("js/health.js"),
+    source!("js/postbacks.js"),
     source!("js/main.js"),
 ];
 

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.path.join(ROOT, "target", "debug", "smartlink")
@@ -266,6 +267,132 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+class Receiver:
+    """A small real HTTP destination on a loopback port (an offer's server, an affiliate's
+    tracker): answers every request with `status` (which a test may change) and keeps what
+    it got. `stop()` closes its port (connections refused); `start()` opens the same port
+    again."""
+
+    def __init__(self, status=200):
+        self.status = status
+        self.requests = []
+        self.port = free_port()
+        self.httpd = None
+        self.start()
+
+    def start(self):
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self):
+                receiver.requests.append((self.command, self.path))
+                body = b"ok\n"
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = answer
+            do_HEAD = answer
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        if self.httpd:
+            self.httpd.shutdown()
+            self.httpd.server_close()
+            self.httpd = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+
+# Health checks every second (down after 2 failures, up after 1 success; a probe may take
+# 800 ms on a loaded machine) and partner postbacks, both allowed to reach the loopback
+# receivers.
+DESTINATION_SETTINGS = """
+[health]
+enabled = true
+interval_ms = 1000
+timeout_ms = 800
+down_after = 2
+up_after = 1
+allowed_networks = ["127.0.0.0/8"]
+
+[partner_postbacks]
+connect_timeout_ms = 500
+timeout_ms = 1000
+retry_initial_ms = 200
+allowed_networks = ["127.0.0.0/8"]
+"""
+
+
+class Destinations:
+    """The test network with its offers on real loopback receivers, probed by health
+    checks, and its affiliates' postback URLs on two more: `offers` (offers 11 and 15 and
+    the landing page), `lonely` (offer 13, which a test stops), `refusing` (affiliate 100's
+    tracker, answering 410: its deliveries fail at once) and `tracker` (affiliate 200's,
+    answering 200). Offer 12 is not checked (`health_check: false`). Traffic: clicks on
+    links 302 (affiliate 100) and 303 (affiliate 200), some of them converting."""
+
+    def __init__(self):
+        self.offers = Receiver()
+        self.lonely = Receiver()
+        self.refusing = Receiver(410)
+        self.tracker = Receiver()
+        network = test_network()
+        for o in network["offers"]:
+            if o["offer_id"] in (11, 15):
+                o["offer_url"] = f"{self.offers.url}/o{o['offer_id']}?c={{click_id}}"
+            elif o["offer_id"] == 13:
+                o["offer_url"] = f"{self.lonely.url}/o13?c={{click_id}}"
+            elif o["offer_id"] == 12:
+                o["health_check"] = False
+        network["landing_pages"][0]["url"] = f"{self.offers.url}/lp?c={{click_id}}"
+        pb = "/pb?conversion={conversion_id}&click={click_id}&amount={amount}"
+        for a in network["affiliates"]:
+            a["postback_url"] = (self.refusing if a["affiliate_id"] == 100 else self.tracker).url + pb
+        self.server = Server(network, DESTINATION_SETTINGS)
+        self.conversions = {100: 0, 200: 0}
+
+    def send_traffic(self):
+        """Clicks and conversions; waits until every delivery has ended."""
+        c = Clicker(self.server)
+        ids = {100: [], 200: []}
+        for link, affiliate, ua in (("302", 100, DESKTOP), ("303", 200, IPHONE)):
+            for _ in range(24):
+                status, to = c.click(f"/sl?id={link}", US, ua)
+                assert status == 302, status
+                if to.startswith("http://127.0.0.1:"):
+                    ids[affiliate].append(click_id(to))
+        c.close()
+        for affiliate, clicks in ids.items():
+            for cid in clicks[:4]:
+                status, _, body = self.server.request(self.server.public, "GET", f"/p?click_id={cid}&amount=3.10")
+                assert status == 200 and b"recorded" in body, body
+                self.conversions[affiliate] += 1
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            rows = self.server.api("partner_postbacks.json", row_limit=500)["response"]["partner_postbacks"]
+            ended = [r for r in rows if r["status"] != "pending"]
+            if len(ended) == sum(self.conversions.values()):
+                return rows
+            time.sleep(0.2)
+        raise AssertionError(f"deliveries did not end: {rows}")
+
+    def stop(self):
+        self.server.stop()
+        for r in (self.offers, self.lonely, self.refusing, self.tracker):
+            r.stop()
 
 
 # -- The browser ------------------------------------------------------------------------

@@ -19,9 +19,9 @@ import harness as H
 
 PAGES = [
     "#/", "#/?period=7d", "#/links", "#/links?q=rotator", "#/links/301", "#/links/303",
-    "#/links/301/edit", "#/links/new", "#/explain?link=301", "#/offers", "#/offers/12",
+    "#/links/301/edit", "#/links/new", "#/explain?link=301", "#/offers", "#/offers/12", "#/offers/13",
     "#/offers/new", "#/campaigns", "#/campaigns/98001", "#/campaigns/new", "#/affiliates",
-    "#/affiliates/100", "#/affiliates/new", "#/audit",
+    "#/affiliates/100", "#/affiliates/new", "#/audit", "#/health", "#/postbacks",
 ]
 
 # Set up once for the module: the server, its traffic, the browser.
@@ -52,7 +52,7 @@ def tearDownModule():
         print("\nconsole measurements:\n" + json.dumps(REPORT, indent=2))
 
 
-class Console(unittest.TestCase):
+class Page(unittest.TestCase):
     """One browser context per test; signed in with the admin key unless it says otherwise."""
 
     def open(self, key=H.ADMIN_KEY, width=1280, height=900, server=None):
@@ -79,11 +79,21 @@ class Console(unittest.TestCase):
         problems = self.watch.take()
         self.assertEqual(problems, [], where)
 
+    def preview_then_save(self):
+        """The edit page's two steps: the preview of the pending edit, then the save."""
+        page = self.page
+        page.click("form button[type=submit]")
+        page.wait_for_selector("section.preview:not([hidden]) h2")
+        self.assertEqual(page.text_content("form button[type=submit]"), "Save all changes")
+        page.click("form button[type=submit]")
+
     def chart(self, name):
         self.page.wait_for_function("n => window.SL && SL.charts[n]", arg=name)
         return self.page.evaluate("n => SL.charts[n]", name)
 
-    # -------------------------------------------------------------------------------------
+
+class Console(Page):
+    """The session on the module's server, in order."""
 
     def test_01_sign_in_and_sign_out_with_the_cookie_flags(self):
         page = self.open(key=None)
@@ -135,6 +145,9 @@ class Console(unittest.TestCase):
                 where = f"{hash_} at {width}px"
                 self.assertTrue(self.page.text_content("#main h1").strip(), where)
                 self.assertEqual(self.page.locator(".error-box:visible").count(), 0, where)
+                # No stray text beside the page's parts (a null appended shows as "null").
+                self.assertEqual(self.page.evaluate(
+                    "[...document.querySelector('#main .page').childNodes].filter(n => n.nodeType === 3).map(n => n.textContent)"), [], where)
                 overflow = self.page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth")
                 self.assertLessEqual(overflow, 0, f"{where}: the page scrolls sideways")
@@ -341,7 +354,7 @@ class Console(unittest.TestCase):
         self.visit("#/links/302/edit")
         page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "90")
         page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "10")
-        page.click("form button[type=submit]")
+        self.preview_then_save()
         page.wait_for_selector("p.notice")
         self.assertIn("Saved: 2 changes in one batch", page.text_content("p.notice"))
         self.assertEqual(page.evaluate("location.hash"), "#/links/302")
@@ -390,7 +403,7 @@ class Console(unittest.TestCase):
         page.click("li[data-offer-id='13'] >> text=Remove")
         order = page.eval_on_selector_all("li.attachment", "els => els.map(e => Number(e.dataset.offerId))")
         self.assertEqual(order, [11, 15, 12])
-        page.click("form button[type=submit]")
+        self.preview_then_save()
         page.wait_for_selector("p.notice")
         self.assertIn("in one batch", page.text_content("p.notice"))
         attached = S.api("smart_link_offers.json", smart_link_id=301)["response"]["offers"]
@@ -404,6 +417,78 @@ class Console(unittest.TestCase):
         self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited + 1, "one record")
         H.wait_idle(page, "#main h1")
         self.clean("attachments saved")
+
+    def test_08c_the_preview_before_a_save_shows_the_apis_numbers_for_the_same_edit(self):
+        page = self.open()
+        before = S.catalog()
+        audited = S.api("audit.json")["response"]["total_rows"]
+        self.visit("#/links/302/edit")
+        self.assertEqual(page.text_content("form button[type=submit]"), "Preview changes")
+        page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "10")
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "90")
+        with page.expect_request("**/api/2/preview.json") as asked:
+            page.click("form button[type=submit]")
+        page.wait_for_selector("section.preview:not([hidden]) .preview-summary")
+        sent = json.loads(asked.value.post_data)
+        self.assertEqual(sent["smart_link_id"], 302)
+        self.assertEqual(sent["hours"], 24)
+        # The same edit straight to the API.
+        status, answer = S.post("preview.json", sent)
+        self.assertEqual(status, 200, answer)
+        link = next(l for l in answer["smart_links"] if l["smart_link_id"] == 302)
+        moved = sum(m["clicks"] for m in link["moved"])
+        self.assertGreater(moved, 0, link)
+        number = lambda text: int(text.split(" ")[0].replace(",", ""))
+        summary = page.text_content(".preview-summary strong")
+        self.assertEqual(summary, f"{moved:,} clicks of {link['replayed']:,} clicks ({100 * moved / link['replayed']:.1f} %)")
+        rows = page.eval_on_selector_all(
+            "section.preview div.table-wrap:nth-of-type(1) tbody tr",
+            "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+        shown = {r[0]: (number(r[1]), number(r[2])) for r in rows}
+        names = {o["offer_id"]: o["offer_name"] for o in S.api("offers.json")["response"]["offers"]}
+        expected = {f"{names[o['offer_id']]} ({o['offer_id']})": (o["before"], o["after"]) for o in link["offers"]}
+        for b in link["fallbacks"]:
+            label = next(k for k in shown if k.startswith("Fallback: "))
+            expected[label] = (b["before"], b["after"])
+        self.assertEqual(shown, expected)
+        share = rows[0][1].split("(")[1].rstrip(")")
+        self.assertTrue(share.endswith(" %"), share)
+        tz = page.evaluate("SL.tz()")
+        self.assertRegex(page.text_content("section.preview caption"), rf"\(.* – .* \({tz}\)\)$", "the period, its time zone")
+        moved_rows = page.eval_on_selector_all(
+            "section.preview div.table-wrap:nth-of-type(2) tbody tr",
+            "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+        self.assertEqual(sum(number(r[2]) for r in moved_rows), moved)
+        self.assertEqual(S.catalog(), before, "a preview saves nothing")
+        self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited, "nor is it audited")
+        REPORT["preview of weights 10/90 on link 302"] = {"replayed": link["replayed"], "moved": moved}
+        # A change after the preview calls for a new one; then the save.
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "50")
+        self.assertEqual(page.text_content("form button[type=submit]"), "Preview changes")
+        page.click("form button[type=submit]")
+        page.wait_for_function("() => document.querySelector('form button[type=submit]').textContent === 'Save all changes'")
+        self.assertEqual(page.locator("section.preview .stale").count(), 0, "a new preview")
+        page.fill("li[data-offer-id='11'] input[data-field=offer_weight]", "90")
+        page.fill("li[data-offer-id='13'] input[data-field=offer_weight]", "10")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertIn("Nothing changed", page.text_content("p.notice"))
+        self.clean("preview")
+
+    def test_08d_a_link_without_recent_clicks_previews_as_empty(self):
+        page = self.open()
+        self.visit("#/links/new")
+        page.fill("input[data-field=smart_link_name]", "Fresh link")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("#new-offer")
+        H.wait_idle(page, "#main h1")
+        page.select_option("#new-offer", "13")
+        page.get_by_role("button", name="Attach", exact=True).click()
+        page.wait_for_selector("li[data-offer-id='13']")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("section.preview:not([hidden]) .empty")
+        self.assertIn("nothing to replay", page.text_content("section.preview .empty"))
+        self.clean("empty preview")
 
     def test_09_the_overview_refreshes_without_a_reload_and_without_leaking(self):
         page = self.open()
@@ -477,6 +562,172 @@ class Console(unittest.TestCase):
             self.assertNotIn(H.ADMIN_KEY, url)
             self.assertNotIn(H.READ_KEY, url)
             self.assertNotIn("api_key", url)
+
+
+class DestinationsAndPostbacks(Page):
+    """Destination health and partner postbacks on a server of their own, whose offers and
+    affiliates' trackers are real loopback receivers (harness.Destinations)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = H.Destinations()
+        cls.rows = cls.d.send_traffic()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def states(self):
+        """Each destination's state as the health page shows it."""
+        return self.page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('#main table tbody tr')]
+            .map(tr => [tr.cells[0].textContent, tr.cells[1].textContent]))""")
+
+    def wait_state(self, name, state):
+        self.page.wait_for_function(
+            """([n, s]) => [...document.querySelectorAll('#main table tbody tr')]
+                .some(tr => tr.cells[0].textContent === n && tr.cells[1].textContent === s)""",
+            arg=[name, state], timeout=15000)
+
+    def api_state(self, kind, id_):
+        health = self.d.server.api("destination_health.json")
+        return next(x for x in health["destinations"] if x["kind"] == kind and x["id"] == id_)
+
+    def test_1_health_shows_a_destination_down_when_its_receiver_stops_and_up_again(self):
+        server = self.d.server
+        page = self.open(server=server)
+        self.visit("#/health?refresh=1", server)
+        lonely = "Credit Score Check (offer 13)"
+        self.wait_state(lonely, "up")
+        self.wait_state("Auto Insurance Quote - US (offer 11)", "up")
+        states = self.states()
+        self.assertEqual(states["Personal Loans - Global (offer 12)"], "unchecked", "health_check: false")
+        self.assertEqual(states["Crypto Wallet - EU (offer 14)"], "unchecked", "paused")
+        self.assertEqual(states["Quote form - US (landing page 881)"], "up")
+        # Each row's figures are the API's.
+        row = page.evaluate("""n => [...[...document.querySelectorAll('#main table tbody tr')]
+            .find(tr => tr.cells[0].textContent === n).cells].map(td => td.textContent)""", lonely)
+        self.assertTrue(row[3].endswith(" ms"), row)
+        self.assertEqual(row[6], self.api_state("offer", 13)["url"])
+        self.d.lonely.stop()
+        try:
+            self.wait_state(lonely, "down")
+            self.assertEqual(self.api_state("offer", 13)["state"], "down")
+            row = page.evaluate("""n => [...[...document.querySelectorAll('#main table tbody tr')]
+                .find(tr => tr.cells[0].textContent === n).cells].map(td => td.textContent)""", lonely)
+            self.assertNotEqual(row[5], "—", "the reason")
+            self.assertEqual(page.text_content("#main table tbody tr td"), lonely, "those down first")
+            # The offer's own pages say so too.
+            self.visit("#/offers", server)
+            self.assertEqual(page.locator("#main tbody tr", has_text="Credit Score Check").locator(".badge-down").count(), 1)
+            self.visit("#/offers/13", server)
+            self.assertIn("down", page.text_content(".health-line"))
+            self.assertTrue(page.is_checked("input[data-field=health_check]"))
+        finally:
+            self.d.lonely.start()
+        self.visit("#/health?refresh=1", server)
+        self.wait_state(lonely, "up")
+        self.assertEqual(self.api_state("offer", 13)["state"], "up")
+        # Refreshing in place, as the overview does: nothing accumulates.
+        cdp = self.context.new_cdp_session(page)
+
+        def counters(refreshes):
+            for _ in range(refreshes):
+                marker = page.text_content(".controls .updated")
+                page.wait_for_function("m => document.querySelector('.controls .updated').textContent !== m",
+                                       arg=marker, timeout=10000)
+            cdp.send("HeapProfiler.collectGarbage")
+            dom = cdp.send("Memory.getDOMCounters")
+            return dom["nodes"], dom["jsEventListeners"]
+
+        nodes0, listeners0 = counters(2)
+        nodes1, listeners1 = counters(10)
+        REPORT["destination health refresh, 10 times"] = {"DOM nodes": [nodes0, nodes1], "event listeners": [listeners0, listeners1]}
+        self.assertLessEqual(abs(nodes1 - nodes0), 50, "the DOM does not grow")
+        self.assertLessEqual(listeners1, listeners0 + 5, "no listener accumulates")
+        self.clean("destination health")
+
+    def test_2_a_read_only_key_sees_the_deliveries_and_cannot_retry(self):
+        server = self.d.server
+        page = self.open(key=H.READ_KEY, server=server)
+        self.visit("#/postbacks?affiliate=100", server)
+        H.wait_idle(page, "#main table")
+        self.assertGreater(page.locator("#main tbody button", has_text="Retry").count(), 0)
+        for b in page.locator("#main tbody button", has_text="Retry").all():
+            self.assertTrue(b.is_disabled())
+        self.assertTrue(page.locator("button", has_text="Retry every failed").is_disabled())
+        self.visit("#/affiliates/100", server)
+        self.assertTrue(page.is_disabled("input[data-field=postback_url]"))
+        failed = next(r for r in self.d.server.api("partner_postbacks.json")["response"]["partner_postbacks"] if r["status"] == "failed")
+        status, answer = server.post("retry_partner_postback.json", {"conversion_id": failed["conversion_id"]}, key=H.READ_KEY)
+        self.assertEqual(status, 403, answer)
+        self.clean("read-only postbacks")
+
+    def test_3_a_failed_delivery_is_listed_and_retried_until_delivered(self):
+        server = self.d.server
+        page = self.open(server=server)
+        api = server.api("partner_postbacks.json", row_limit=500)["response"]
+        failed = [r for r in api["partner_postbacks"] if r["status"] == "failed"]
+        self.assertEqual(len(failed), self.d.conversions[100], "every delivery to the tracker answering 410")
+        self.assertEqual({r["last_status"] for r in failed}, {410})
+        self.visit("#/postbacks?status=failed", server)
+        H.wait_idle(page, "#main table")
+        rows = page.eval_on_selector_all("#main tbody tr", "trs => trs.map(tr => [...tr.cells].map(td => td.textContent))")
+        self.assertEqual(len(rows), len(failed))
+        shown = {r[1]: r for r in rows}
+        for f in failed:
+            r = shown[f["conversion_id"]]
+            self.assertEqual(r[3], "failed")
+            self.assertEqual(r[4], "Retry")
+            self.assertEqual(r[5], str(f["attempts"]))
+            self.assertEqual(r[6], "HTTP 410")
+            self.assertEqual(r[8], f["url"], "the URL as the API gives it")
+        self.assertIn(f"times in {page.evaluate('SL.tz()')}", page.text_content("#main caption"))
+        # The tracker answers 200 now: Retry one, then every failed one of the affiliate.
+        self.d.refusing.status = 200
+        one = failed[0]["conversion_id"]
+        self.visit("#/postbacks?affiliate=100&refresh=1", server)
+        H.wait_idle(page, "#main table")
+        page.click(f"#main button[data-conversion-id='{one}']")
+        page.wait_for_selector("p.notice:not([hidden])")
+        self.assertIn("1 delivery is pending", page.text_content("p.notice"))
+        status_of = """id => [...document.querySelectorAll('#main tbody tr')]
+            .filter(tr => tr.cells[1].textContent === id).map(tr => tr.cells[3].textContent)[0]"""
+        page.wait_for_function(f"id => ({status_of})(id) === 'delivered'", arg=one, timeout=15000)
+        self.assertEqual(next(r for r in server.api("partner_postbacks.json")["response"]["partner_postbacks"]
+                              if r["conversion_id"] == one)["status"], "delivered")
+        page.click("button:has-text('Retry every failed delivery of Northwind Media')")
+        page.wait_for_function("() => document.querySelector('p.notice').textContent.includes(' deliveries are pending')")
+        self.assertIn(f"{len(failed) - 1} deliveries", page.text_content("p.notice"))
+        page.wait_for_function("() => ![...document.querySelectorAll('#main tbody tr')].some(tr => tr.cells[3].textContent !== 'delivered')", timeout=15000)
+        after = server.api("partner_postbacks.json", affiliate_id=100)["response"]["partner_postbacks"]
+        self.assertEqual({r["status"] for r in after}, {"delivered"})
+        self.assertEqual(len([q for q in self.d.refusing.requests if q[1].startswith("/pb?")]), 2 * len(failed))
+        self.clean("retried postbacks")
+
+    def test_4_an_affiliates_postback_url_and_an_offers_health_check_are_saved(self):
+        server = self.d.server
+        page = self.open(server=server)
+        self.visit("#/affiliates", server)
+        self.assertIn(self.d.tracker.url + "/pb?", page.text_content("#main tbody"))
+        self.visit("#/affiliates/200", server)
+        url = self.d.tracker.url + "/v2/pb?cid={conversion_id}"
+        page.fill("input[data-field=postback_url]", url)
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertEqual(page.text_content("p.notice"), "Saved.")
+        self.assertEqual(page.input_value("input[data-field=postback_url]"), url)
+        a = server.api("affiliates.json", affiliate_id=200)["response"]["affiliates"][0]
+        self.assertEqual(a["postback_url"], url)
+        # The offer form's health check fields.
+        self.visit("#/offers/15", server)
+        page.uncheck("input[data-field=health_check]")
+        page.fill("input[data-field=health_check_url]", self.d.offers.url + "/health")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        o = server.api("offers.json", offer_id=15)["response"]["offers"][0]
+        self.assertEqual((o["health_check"], o["health_check_url"]), (False, self.d.offers.url + "/health"))
+        self.assertFalse(page.is_checked("input[data-field=health_check]"))
+        self.clean("postback URL and health check saved")
 
 
 class TenThousandLinks(unittest.TestCase):

@@ -65,7 +65,7 @@ async fn the_console_is_served_on_the_admin_listener_with_its_security_headers()
         .split('"')
         .filter(|p| p.starts_with("/console/assets/"))
         .collect();
-    assert_eq!(files.len(), 13, "{}", page.body);
+    assert_eq!(files.len(), 15, "{}", page.body);
     for file in files {
         let plain = request(admin, "GET", file, &[]).await;
         assert_eq!(plain.status, 200, "{file}");

@@ -159,6 +159,8 @@
     [/^\/affiliates$/, 'affiliates'],
     [/^\/affiliates\/(new|\d+)$/, 'affiliate'],
     [/^\/audit$/, 'audit'],
+    [/^\/health$/, 'health'],
+    [/^\/postbacks$/, 'postbacks'],
   ];
 
   // The navigation, in order. Pages that come with later API calls add themselves here.
@@ -169,6 +171,8 @@
     { href: '#/offers', label: 'Offers', match: /^\/offers/ },
     { href: '#/campaigns', label: 'Campaigns', match: /^\/campaigns/ },
     { href: '#/affiliates', label: 'Affiliates', match: /^\/affiliates/ },
+    { href: '#/health', label: 'Destination health', match: /^\/health/ },
+    { href: '#/postbacks', label: 'Partner postbacks', match: /^\/postbacks/ },
     { href: '#/audit', label: 'Audit log', match: /^\/audit/ },
   ];
 
@@ -195,6 +199,12 @@
   let notice = null;
   // Counts renders, so that a page whose data came after the next page started is dropped.
   let renders = 0;
+
+  // Goes to `hash`, rendering again when it is the page shown (a form saved in place).
+  SL.go = function (hash) {
+    if (location.hash === hash) SL.render();
+    else location.hash = hash;
+  };
 
   // Shows `text` at the top of the next page rendered (after a save).
   SL.notify = function (text) {
@@ -446,6 +456,45 @@
       group.append(radio, SL.h('label', { for: id, text: p.label }));
     }
     return group;
+  };
+
+  // A page that refreshes itself (the overview, destination health, partner postbacks):
+  // `load()` fetches and draws in place (resolving to false when it failed and showed why);
+  // the "Refresh" select (every second to every minute, or off) and the "Updated" line go
+  // in the page's controls. One timer, set again after each load ends, so loads never pile
+  // up; `dispose()` stops it. `onEvery(seconds)` keeps the choice in the page's query.
+  const REFRESH = [['1', 'every second'], ['5', 'every 5 s'], ['15', 'every 15 s'], ['60', 'every minute'], ['0', 'off']];
+  SL.refresher = function (load, every, onEvery) {
+    let timer = null;
+    let disposed = false;
+    const select = SL.select('refresh', REFRESH, String(every));
+    select.id = 'refresh-every';
+    const updated = SL.h('span', { class: 'muted updated', attrs: { 'aria-live': 'off' } });
+    select.addEventListener('change', () => {
+      every = Number(select.value);
+      onEvery(every);
+      schedule();
+    });
+    function schedule() {
+      clearTimeout(timer);
+      if (!disposed && every > 0) timer = setTimeout(run, every * 1000);
+    }
+    async function run() {
+      clearTimeout(timer);
+      const ok = await load();
+      if (disposed) return;
+      if (ok !== false) updated.textContent = 'Updated ' + SL.fmt.time(new Date().toISOString(), true) + ' (' + SL.tz() + ')';
+      schedule();
+    }
+    return {
+      control: SL.h('div', { class: 'inline-field' }, SL.h('label', { for: select.id, text: 'Refresh' }), select),
+      updated,
+      run,
+      dispose() {
+        disposed = true;
+        clearTimeout(timer);
+      },
+    };
   };
 
   // "Showing 51–100 of 10,000" and Previous / Next for a list paged by the server.

@@ -21,10 +21,10 @@
       filter.id = SL.id('status');
       filter.addEventListener('change', () => { state.page = 1; load(); });
     }
-    el.append(
+    SL.append(el, [
       SL.header(o.title, o.sub, SL.canWrite() ? [SL.linkButton(o.newLabel, o.newHref, 'primary')] : []),
       filter ? h('div', { class: 'controls' }, h('div', { class: 'inline-field' }, h('label', { for: filter.id, text: 'Status' }), filter)) : null,
-      results);
+      results]);
     async function load() {
       if (filter) state.status = filter.value;
       SL.setQuery({ page: state.page > 1 ? state.page : null, status: state.status });
@@ -58,7 +58,7 @@
       }
       if (p === null) {
         SL.notify('Nothing changed.');
-        location.hash = next(null);
+        SL.go(next(null));
         return;
       }
       const save = form.querySelector('button[type=submit]');
@@ -66,7 +66,7 @@
       try {
         const r = await SL.api.post(call, p);
         SL.notify('Saved.');
-        location.hash = next(r);
+        SL.go(next(r));
       } catch (err) {
         save.disabled = false;
         SL.showErrors(form, err, scope);
@@ -92,11 +92,15 @@
     call: 'offers.json', key: 'offers', noun: 'offers', statusField: 'offer_status',
     newLabel: 'New offer', newHref: '#/offers/new',
     empty: 'No offers yet.' + (SL.canWrite() ? ' Create one with “New offer”.' : ''),
-    extra: async () => new Map((await SL.api.get('offer_stats.json')).response.offers.map((o) => [o.offer_id, o])),
-    columns: (stats) => [
+    extra: async () => {
+      const [stats, health] = await Promise.all([SL.api.get('offer_stats.json'), SL.health()]);
+      return { stats: new Map(stats.response.offers.map((o) => [o.offer_id, o])), health };
+    },
+    columns: ({ stats, health }) => [
       { label: 'Id', class: 'num', value: (o) => String(o.offer_id) },
       { label: 'Name', value: (o) => h('a', { href: '#/offers/' + o.offer_id, text: o.offer_name }) },
       { label: 'Status', value: (o) => SL.badge(o.offer_status) },
+      { label: 'Health', value: (o) => SL.healthBadge(health.byKey.get('offer:' + o.offer_id)) },
       { label: 'Payout', class: 'num', value: (o) => f.money(o.payout) },
       { label: 'Clicks', class: 'num', value: (o) => f.int(stats.get(o.offer_id) ? stats.get(o.offer_id).clicks : 0) },
       { label: 'EPC per click', class: 'num', value: (o) => f.epc(stats.get(o.offer_id) ? stats.get(o.offer_id).epc : null) },
@@ -104,6 +108,14 @@
       { label: 'URL', value: (o) => h('code', { class: 'url', text: o.offer_url }) },
     ],
   });
+
+  // A destination's last probe, in words.
+  function healthText(d) {
+    if (d.state === 'unchecked') return 'not probed (checks off, this offer\'s health_check off, or the offer not active)';
+    if (!d.last_check) return 'not probed yet';
+    return 'last probe ' + f.time(d.last_check, true) + ' (' + SL.tz() + '), ' + SL.latency(d.latency_ms) +
+      (d.http_status === null ? '' : ', HTTP ' + d.http_status) + (d.last_error ? '; last error: ' + d.last_error : '');
+  }
 
   function capsCell(stats) {
     if (!stats || !stats.caps || !stats.caps.length) return 'none';
@@ -115,11 +127,13 @@
     const id = isNew ? null : Number(route.args[0]);
     let o = { offer_name: '', offer_status: 'active', offer_url: '', payout: '0', postback_token: null, landing_page_rotation: false, caps: {} };
     let stats = null;
+    let health = null;
     if (!isNew) {
-      const [r, s] = await Promise.all([SL.api.get('offers.json', { offer_id: id }), SL.api.get('offer_stats.json', { offer_id: id })]);
+      const [r, s, hs] = await Promise.all([SL.api.get('offers.json', { offer_id: id }), SL.api.get('offer_stats.json', { offer_id: id }), SL.health()]);
       o = r.response.offers[0];
       if (!o) throw new SL.ApiError(404, [{ field: null, message: 'offer ' + id + ' does not exist' }]);
       stats = s.response.offers[0];
+      health = hs.byKey.get('offer:' + id);
     }
     const c = {
       offer_name: SL.input('offer_name', o.offer_name),
@@ -128,9 +142,11 @@
       payout: SL.input('payout', o.payout, { attrs: { inputmode: 'decimal' } }),
       postback_token: SL.input('postback_token', o.postback_token || '', { attrs: { autocomplete: 'off' } }),
       landing_page_rotation: h('input', { type: 'checkbox', name: 'landing_page_rotation', checked: o.landing_page_rotation }),
+      health_check: h('input', { type: 'checkbox', name: 'health_check', checked: o.health_check !== false }),
+      health_check_url: SL.input('health_check_url', o.health_check_url || '', { type: 'url' }),
     };
     const caps = CAPS.map(([k]) => [k, SL.input(k, o.caps && o.caps[k] !== null && o.caps[k] !== undefined ? o.caps[k] : '', { type: 'number', attrs: { min: 0, placeholder: 'no cap' } })]);
-    const skip = ['offer_id', 'offer_name', 'offer_url', 'offer_status', 'postback_token', 'payout', 'landing_page_rotation'].concat(CAPS.map(([k]) => k));
+    const skip = ['offer_id', 'offer_name', 'offer_url', 'offer_status', 'postback_token', 'payout', 'landing_page_rotation', 'health_check', 'health_check_url'].concat(CAPS.map(([k]) => k));
     const conditions = await SL.conditionFields(isNew ? 'offer.json' : 'update_offer.json', o, skip);
     const form = h('form', { class: 'form', novalidate: true },
       SL.formErrors(),
@@ -141,6 +157,10 @@
         SL.field('Payout (revenue per conversion)', c.payout, { name: 'payout', hint: 'An exact decimal such as 2.50, counted when a postback gives no amount.' }),
         SL.field('Postback token', c.postback_token, { name: 'postback_token', hint: '8 to 255 characters that this offer\'s postbacks must carry; empty: the network-wide token.' }),
         SL.field('Landing page rotation', c.landing_page_rotation, { name: 'landing_page_rotation', hint: 'Send routed clicks to the offer\'s landing pages, drawn by weight.' })),
+      h('fieldset', { class: 'card' }, h('legend', { text: 'Destination health' }),
+        health ? h('p', { class: 'health-line' }, 'Now ', SL.healthBadge(health), ' ' + healthText(health)) : null,
+        SL.field('Health checks probe this offer', c.health_check, { name: 'health_check', hint: 'Off: never probed, listed as unchecked, always routed to. Checks run when the server\'s [health] enabled is true.' }),
+        SL.field('Health check URL', c.health_check_url, { name: 'health_check_url', wide: true, hint: 'The URL probes request instead of the offer URL (a template, rendered with neutral macro values); empty: the offer URL.' })),
       h('fieldset', { class: 'card' }, h('legend', { text: 'Caps (windows in ' + SL.tz() + ')' }),
         h('div', { class: 'row-fields' }, caps.map(([k, input]) => SL.field(CAPS.find(([n]) => n === k)[1], input, { name: k })))),
       h('details', { class: 'card' }, h('summary', { text: 'Targeting conditions' }), conditions.el),
@@ -153,25 +173,29 @@
         payout: c.payout.value.trim(),
         postback_token: blankToNull(c.postback_token.value),
         landing_page_rotation: c.landing_page_rotation.checked,
+        health_check: c.health_check.checked,
+        health_check_url: blankToNull(c.health_check_url.value),
       };
       for (const [k, input] of caps) now[k] = input.value.trim() === '' ? null : Number(input.value);
       const values = conditions.read();
       for (const fld of conditions.fields) now[fld.name] = values[fld.name] === null ? fld.empty : values[fld.name];
       if (isNew) {
-        for (const [k, v] of Object.entries(now)) if (v === null || v === '' || (Array.isArray(v) && !v.length) || v === false) delete now[k];
+        for (const [k, v] of Object.entries(now)) if (v === null || v === '' || (Array.isArray(v) && !v.length) || (v === false && k !== 'health_check')) delete now[k];
         return now;
       }
-      const was = Object.assign({}, o, o.caps, { postback_token: o.postback_token || null });
+      const was = Object.assign({}, o, o.caps, { postback_token: o.postback_token || null, health_check: o.health_check !== false, health_check_url: o.health_check_url || null });
       for (const fld of conditions.fields) {
         const v = SL.conditionValue(fld.kind, o[fld.name]);
         was[fld.name] = v === null ? fld.empty : v;
       }
       return changes({ offer_id: id }, now, was);
     }, (r) => '#/offers/' + (isNew ? r.offer.offer_id : id)));
-    el.append(SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
+    // (SL.append leaves out the parts that are null; el.append would write "null")
+    SL.append(el, [SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
       ['Clicks (lifetime)', f.int(stats.clicks)], ['Conversions', f.int(stats.conversions)], ['Revenue', f.money(stats.revenue)],
       ['EPC per click', f.epc(stats.epc)], ['Capped clicks', f.int(stats.capped_clicks)], ['Now', stats.capped ? 'capped (' + stats.capped.replace(/_/g, ' ') + ')' : 'open'],
-    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form));
+      ['Health', health ? health.state : 'unchecked'],
+    ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form)]);
   };
 
   // ---------------------------------------------------------------------------------------
@@ -265,6 +289,8 @@
     columns: () => [
       { label: 'Id', class: 'num', value: (a) => String(a.affiliate_id) },
       { label: 'Name', value: (a) => h('a', { href: '#/affiliates/' + a.affiliate_id, text: a.affiliate_name }) },
+      { label: 'Postback URL', value: (a) => (a.postback_url ? h('code', { class: 'url', text: a.postback_url }) : 'none') },
+      { label: 'Deliveries', value: (a) => (a.postback_url ? h('a', { href: '#/postbacks?affiliate=' + a.affiliate_id, text: 'Partner postbacks' }) : '—') },
     ],
   });
 
@@ -277,13 +303,20 @@
       if (!a) throw new SL.ApiError(404, [{ field: null, message: 'affiliate ' + id + ' does not exist' }]);
     }
     const name = SL.input('affiliate_name', a.affiliate_name);
+    const postback = SL.input('postback_url', a.postback_url || '', { type: 'url' });
     const form = h('form', { class: 'form card', novalidate: true }, SL.formErrors(),
       SL.field('Name', name, { name: 'affiliate_name' }),
+      SL.field('Postback URL', postback, { name: 'postback_url', wide: true, hint: 'Called server to server for each conversion of this affiliate\'s clicks (a campaign\'s or smart link\'s own replaces it); macros such as {conversion_id}, {click_id}, {amount}, {payout} may follow the host; empty: none.' }),
       SL.formActions(isNew ? 'Create affiliate' : 'Save', '#/affiliates'));
-    form.addEventListener('submit', submitter(form, isNew ? 'affiliate.json' : 'update_affiliate.json', () => (isNew
-      ? { affiliate_name: name.value.trim() }
-      : changes({ affiliate_id: id }, { affiliate_name: name.value.trim() }, a)), (r) => '#/affiliates/' + (isNew ? r.affiliate.affiliate_id : id)));
-    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id), SL.lockIfReadOnly(form));
+    form.addEventListener('submit', submitter(form, isNew ? 'affiliate.json' : 'update_affiliate.json', () => {
+      const now = { affiliate_name: name.value.trim(), postback_url: blankToNull(postback.value) };
+      if (isNew) {
+        if (now.postback_url === null) delete now.postback_url;
+        return now;
+      }
+      return changes({ affiliate_id: id }, now, { affiliate_name: a.affiliate_name, postback_url: a.postback_url || null });
+    }, (r) => '#/affiliates/' + (isNew ? r.affiliate.affiliate_id : id)));
+    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id, isNew ? null : [SL.linkButton('Partner postbacks', '#/postbacks?affiliate=' + id)]), SL.lockIfReadOnly(form));
     if (isNew) return;
     const [links, campaigns] = await Promise.all([
       SL.api.get('smart_links.json', { affiliate_id: id, row_limit: 100 }),

@@ -248,6 +248,53 @@
   };
 
   // ---------------------------------------------------------------------------------------
+  // The change preview of the edit page: what the pending edit would have done to this
+  // link's clicks of the last day (preview.json's answer `r`; `offers` names the offers).
+
+  const PREVIEW_HOURS = 24;
+  const REASONS = { no_match: 'no match', all_capped: 'all capped', bot: 'bot', inactive: 'inactive link', anonymous: 'anonymous network', destination_down: 'destination down' };
+
+  function previewOf(r, id, offers) {
+    const names = new Map(offers.map((o) => [o.offer_id, o.offer_name]));
+    const where = (w) => (w.offer_id !== undefined
+      ? (names.get(w.offer_id) || 'Offer') + ' (' + w.offer_id + ')'
+      : 'Fallback: ' + (REASONS[w.fallback] || String(w.fallback).replace(/_/g, ' ')));
+    const period = f.time(r.period.from) + ' – ' + f.time(r.period.to) + ' (' + SL.tz() + ')';
+    const out = [h('h2', { id: 'preview-title', text: 'Preview: this link\'s clicks of the last ' + PREVIEW_HOURS + ' hours' })];
+    const link = r.smart_links.find((l) => l.smart_link_id === id);
+    if (!link || !link.replayed) {
+      out.push(SL.empty('No click of this link was recorded on this node in the last ' + PREVIEW_HOURS + ' hours (' + period + '): there is nothing to replay. The change applies to the clicks to come.'));
+    } else {
+      const n = link.replayed;
+      const moved = link.moved.reduce((sum, m) => sum + m.clicks, 0);
+      const share = (c) => f.clicks(c) + ' (' + f.pct(c / n) + ')';
+      out.push(
+        h('p', { class: 'preview-summary' }, h('strong', { text: f.clicks(moved) + ' of ' + f.clicks(n) + ' (' + f.pct(moved / n) + ')' }),
+          ' would have gone elsewhere: the clicks of ' + period + ' replayed through the catalog in force and through the changed one. Nothing is saved yet.'),
+        SL.table('Clicks by destination, before → after the change (' + period + ')', [
+          { label: 'Destination', value: (d) => d.label },
+          { label: 'Before', class: 'num', value: (d) => share(d.before) },
+          { label: 'After', class: 'num', value: (d) => share(d.after) },
+          { label: 'Change', class: 'num', value: (d) => (d.after === d.before ? '—' : (d.after > d.before ? '+' : '−') + f.clicks(Math.abs(d.after - d.before))) },
+        ], link.offers.map((o) => ({ label: where(o), before: o.before, after: o.after }))
+          .concat(link.fallbacks.map((b) => ({ label: where({ fallback: b.reason }), before: b.before, after: b.after })))),
+        h('p', { class: 'muted', text: 'Fill rate (routed clicks / clicks): ' + f.pct(link.fill_rate.before) + ' before, ' + f.pct(link.fill_rate.after) + ' after.' }),
+        SL.table('Clicks that would move', [
+          { label: 'From', value: (m) => where(m.from) },
+          { label: 'To', value: (m) => where(m.to) },
+          { label: 'Clicks', class: 'num', value: (m) => share(m.clicks) },
+        ], link.moved, 'No click would go elsewhere: this change does not alter where the recorded clicks go.'));
+    }
+    const notes = [];
+    if (r.records.capped) notes.push('Only the newest ' + f.int(r.records.max_records) + ' records of the period were read (from ' + f.time(r.period.replayed_from, true) + ').');
+    if (link && (link.not_replayable.link_not_in_force || link.not_replayable.link_not_in_change)) notes.push(f.clicks(link.not_replayable.link_not_in_force + link.not_replayable.link_not_in_change) + ' could not be replayed (the link is not in one of the two catalogs).');
+    if (r.cluster) notes.push('This node\'s click log only (' + r.cluster.node + (r.cluster.node_share === null || r.cluster.node_share === undefined ? '' : ': ' + f.pct(r.cluster.node_share) + ' of the cluster\'s clicks') + ').');
+    notes.push('Clicks drawn at random among several offers are drawn again, with the same draw on both sides: the shares, not each click, are what to read. Caps stand as they are now; destinations count as up.');
+    out.push(h('ul', { class: 'hint preview-notes' }, notes.map((t) => h('li', { text: t }))));
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------
   // Edit a link: one batch.json of every change.
 
   SL.pages.linkEdit = async function (el, route) {
@@ -303,6 +350,7 @@
       const remove = SL.button('Remove', () => {
         rows.splice(rows.indexOf(row), 1);
         row.box.remove();
+        stale();
         status.textContent = 'Removed ' + (title ? title[1] : a.offer_id) + '.';
       }, 'small danger');
       row.box = h('li', { class: 'attachment card', dataset: { offerId: a.offer_id } },
@@ -327,6 +375,7 @@
       rows.splice(i, 1);
       rows.splice(j, 0, row);
       rows.forEach((r) => list.append(r.box));
+      stale();
       status.textContent = 'Moved to place ' + (j + 1) + ' of ' + rows.length + '.';
     }
 
@@ -340,6 +389,7 @@
         return;
       }
       const row = await addRow({ offer_id: oid, offer_weight: 1, priority: 1 }, true);
+      stale();
       row.weight.focus();
       addSelect.value = '';
     });
@@ -351,9 +401,34 @@
 
     // Where the error of each call of the last batch goes: the row (or section) it came from.
     let scopes = [];
-    form.append(SL.formErrors(), linkBox, attachBox,
-      // The change preview (docs/console.md: it waits for preview.json) goes here.
-      SL.formActions('Save all changes', '#/links/' + id));
+    // The calls of the preview shown; a change of the form after it calls for a new one.
+    let previewed = null;
+    const preview = h('section', { class: 'card preview', hidden: true, attrs: { 'aria-labelledby': 'preview-title', tabindex: '-1' } });
+    const actions = SL.formActions('Preview changes', '#/links/' + id);
+    const submit = actions.querySelector('button[type=submit]');
+    form.append(SL.formErrors(), linkBox, attachBox, preview, actions);
+    form.addEventListener('input', stale);
+    form.addEventListener('change', stale);
+
+    // The form changed after its preview: the next press previews again.
+    function stale() {
+      if (!previewed) return;
+      previewed = null;
+      submit.textContent = 'Preview changes';
+      preview.prepend(h('p', { class: 'notice stale', text: 'The form changed after this preview: “Preview changes” shows what the change does now.' }));
+    }
+
+    // An error of the batch (or of its preview): beside its field, in its row, or on top.
+    function showBatchErrors(err) {
+      SL.showErrors(form, err, (i) => scopes[i]);
+      // A call's error that names no field of its row goes to the row's own slot.
+      for (const fe of err.errors) {
+        const m = fe.field && fe.field.match(/^calls\[(\d+)\]$/);
+        const scope = m && scopes[Number(m[1])];
+        if (scope && scope !== form) scope.querySelector('.row-error').textContent = fe.message;
+      }
+    }
+
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       SL.clearErrors(form);
@@ -369,23 +444,45 @@
         location.hash = '#/links/' + id;
         return;
       }
-      const save = form.querySelector('button[type=submit]');
-      save.disabled = true;
+      submit.disabled = true;
+      if (!previewed || !SL.same(calls, previewed)) {
+        await runPreview(calls);
+        submit.disabled = false;
+        return;
+      }
       try {
         await SL.api.post('batch.json', { calls });
         SL.notify('Saved: ' + calls.length + (calls.length === 1 ? ' change' : ' changes') + ' in one batch.');
         location.hash = '#/links/' + id;
       } catch (err) {
-        save.disabled = false;
-        SL.showErrors(form, err, (i) => scopes[i]);
-        // A call's error that names no field of its row goes to the row's own slot.
-        for (const fe of err.errors) {
-          const m = fe.field && fe.field.match(/^calls\[(\d+)\]$/);
-          const scope = m && scopes[Number(m[1])];
-          if (scope && scope !== form) scope.querySelector('.row-error').textContent = fe.message;
-        }
+        submit.disabled = false;
+        showBatchErrors(err);
       }
     });
+
+    // The preview of `calls` on this link's clicks of the last day (preview.json: a read
+    // that replays this node's click log; nothing is saved). A refusal is shown as the save
+    // would show it; a preview that cannot be made (busy, unreachable) does not stop a save.
+    async function runPreview(calls) {
+      submit.textContent = 'Previewing…';
+      try {
+        const r = await SL.api.post('preview.json', { calls, smart_link_id: id, hours: PREVIEW_HOURS });
+        SL.clear(preview).append(...previewOf(r, id, offers));
+      } catch (err) {
+        submit.textContent = 'Preview changes';
+        if (err.status === 400 || err.status === 404 || err.status === 422 || err.status === 403) {
+          preview.hidden = true;
+          showBatchErrors(err);
+          return;
+        }
+        SL.clear(preview).append(h('h2', { id: 'preview-title', text: 'Preview' }),
+          h('div', { class: 'error-box' }, h('p', { text: 'The preview could not be made: ' + err.message + '. You may save without it, or press “Preview changes” again later.' })));
+      }
+      previewed = calls;
+      submit.textContent = 'Save all changes';
+      preview.hidden = false;
+      preview.focus();
+    }
 
     // The calls that turn the link as it was into the form, and each call's scope.
     function batchOf() {
@@ -445,7 +542,7 @@
     }
 
     SL.clear(el).append(
-      SL.header('Edit ' + link.smart_link_name, 'Every change is saved together as one batch: all of it or nothing, audited as one record.'),
+      SL.header('Edit ' + link.smart_link_name, 'First a preview of what the change does to the last day\'s clicks; then every change is saved together as one batch: all of it or nothing, audited as one record.'),
       SL.lockIfReadOnly(form));
     return null;
   };

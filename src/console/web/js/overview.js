@@ -11,30 +11,24 @@
   const REASONS = [['no_match', 'No match'], ['all_capped', 'All capped'], ['bot', 'Bot'], ['inactive', 'Inactive link'], ['anonymous', 'Anonymous network']];
   // A cap at or above this share of its limit is "near" (as smartlink_offers_near_cap).
   const NEAR = 0.9;
-  const REFRESH = [['1', 'every second'], ['5', 'every 5 s'], ['15', 'every 15 s'], ['60', 'every minute'], ['0', 'off']];
 
   SL.pages.overview = function (el, route) {
     let period = SL.PERIODS[route.query.get('period')] ? route.query.get('period') : '24h';
     let every = Number(route.query.get('refresh') || 5);
-    let timer = null;
     let disposed = false;
 
-    const updated = h('span', { class: 'muted', attrs: { 'aria-live': 'off' } });
-    const refresh = SL.select('refresh', REFRESH, String(every));
-    refresh.id = 'refresh-every';
-    refresh.addEventListener('change', () => {
-      every = Number(refresh.value);
+    const refresher = SL.refresher(load, every, (e) => {
+      every = e;
       SL.setQuery({ period, refresh: every === 5 ? null : every });
-      schedule();
     });
     const controls = h('div', { class: 'controls' },
       SL.periodSwitch(period, (p) => {
         period = p;
         SL.setQuery({ period: p === '24h' ? null : p, refresh: every === 5 ? null : every });
-        load();
+        refresher.run();
       }),
-      h('div', { class: 'inline-field' }, h('label', { for: 'refresh-every', text: 'Refresh' }), refresh),
-      updated);
+      refresher.control,
+      refresher.updated);
 
     const tiles = h('div', { class: 'tiles-box' }, SL.loading());
     const charts = {
@@ -64,7 +58,6 @@
       tables, caps, nodes);
 
     async function load() {
-      clearTimeout(timer);
       const range = SL.range(period);
       try {
         const [stats, offers, cluster] = await Promise.all([
@@ -72,20 +65,14 @@
           SL.api.get('offer_stats.json'),
           SL.session.cluster ? SL.api.get('cluster_nodes.json') : Promise.resolve(null),
         ]);
-        if (disposed) return;
+        if (disposed) return true;
         SL.clear(problem);
         draw(stats.response, offers.response.offers, cluster && cluster.response);
-        updated.textContent = 'Updated ' + f.time(new Date().toISOString(), true) + ' (' + SL.tz() + ')';
+        return true;
       } catch (e) {
-        if (disposed) return;
-        SL.failed(problem, e, load);
+        if (!disposed) SL.failed(problem, e, refresher.run);
+        return false;
       }
-      schedule();
-    }
-
-    function schedule() {
-      clearTimeout(timer);
-      if (!disposed && every > 0) timer = setTimeout(load, every * 1000);
     }
 
     function draw(s, offers, cluster) {
@@ -160,11 +147,11 @@
       }
     }
 
-    load();
+    refresher.run();
     return {
       dispose() {
         disposed = true;
-        clearTimeout(timer);
+        refresher.dispose();
         Object.values(charts).forEach((c) => c.dispose());
       },
     };
