@@ -286,11 +286,13 @@ class Console(Page):
         self.assertGreater(Decimal(stats["cost"]), 0)
         self.assert_money(self.tiles(), stats, "link 301")
         names = {o["offer_id"]: o["offer_name"] for o in S.api("offers.json")["response"]["offers"]}
-        rows = {r["Offer"]: r for r in self.rows("Attachments by priority")}
+        figures = {r["Offer"]: r for r in self.rows("Each attachment's figures")}
         for o in stats["offers"]:
-            label = f"{names[o['offer_id']]} ({o['offer_id']}) active"
-            self.assert_money(rows[label], o, f"link 301 offer {o['offer_id']}")
-        self.assertEqual(rows["Personal Loans - Global (12) active"]["Margin"], "—", "no revenue, no margin")
+            label = f"{names[o['offer_id']]} ({o['offer_id']})"
+            self.assertEqual(figures[label]["Conversions"], f"{o['conversions']:,}")
+            self.assert_money(figures[label], o, f"link 301 offer {o['offer_id']}")
+        self.assertEqual(figures["Personal Loans - Global (12)"]["Margin"], "—", "no revenue, no margin")
+        rows = {r["Offer"]: r for r in self.rows("Attachments by priority")}
         self.assertEqual(rows["Credit Score Check (13) active"]["Affiliate payout"], money(H.ATTACHMENT_PAYOUT) + " (own)")
         self.assertEqual(rows["Auto Insurance Quote - US (11) active"]["Affiliate payout"], money(H.AFFILIATE_PAYOUTS[11]) + " (offer's)")
         self.clean("link 301")

@@ -182,7 +182,7 @@
       const routed = new Map(stats.offers.map((o) => [o.offer_id, o]));
       const groups = new Map();
       for (const a of attachments) groups.set(a.priority, (groups.get(a.priority) || 0) + a.offer_weight);
-      SL.clear(table).append(SL.table('Attachments by priority (lower first); each weight with its share of its priority', [
+      SL.append(SL.clear(table), [SL.table('Attachments by priority (lower first); each weight with its share of its priority', [
         { label: 'Priority', class: 'num', value: (a) => String(a.priority) },
         { label: 'Offer', value: (a) => h('span', {}, h('a', { href: '#/offers/' + a.offer_id, text: name(a.offer_id) }), ' ', offers.get(a.offer_id) ? SL.badge(offers.get(a.offer_id).offer_status) : null) },
         { label: 'Weight', class: 'num', value: (a) => a.offer_weight + ' (' + f.pct(a.offer_weight / groups.get(a.priority), 0) + ')' },
@@ -190,11 +190,14 @@
         { label: 'Conditions', value: (a) => conditionsText(a) },
         { label: 'Caps', value: (a) => capsOf(offers.get(a.offer_id)) },
         { label: 'Affiliate payout', class: 'num', value: (a) => payoutText(a, payouts) },
+      ].filter(Boolean), attachments, 'No offer is attached: every click goes to the fallback URL.' + (SL.canWrite() ? ' Attach offers with “Edit”.' : '')),
+      attachments.length ? SL.table('Each attachment\'s figures (' + SL.PERIODS[period].label.toLowerCase() + ')', [
+        { label: 'Offer', value: (a) => h('a', { href: '#/offers/' + a.offer_id, text: name(a.offer_id) }) },
         { label: 'Routed', class: 'num', value: (a) => f.int(routed.get(a.offer_id) ? routed.get(a.offer_id).routed : 0) },
         { label: 'Conversions', class: 'num', value: (a) => f.int(routed.get(a.offer_id) ? routed.get(a.offer_id).conversions : 0) },
         ...SL.moneyColumns((a) => routed.get(a.offer_id)),
         { label: 'EPC per click', class: 'num', value: (a) => f.epc(routed.get(a.offer_id) ? routed.get(a.offer_id).epc : null) },
-      ].filter(Boolean), attachments, 'No offer is attached: every click goes to the fallback URL.' + (SL.canWrite() ? ' Attach offers with “Edit”.' : '')));
+      ], attachments) : null]);
 
       const x = SL.hoursToX(s.hours);
       const fallbacks = s.clicks.map((c, i) => c - s.routed[i]);
