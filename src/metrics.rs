@@ -15,6 +15,7 @@ use crate::vocab::{FallbackReason, PostbackAnswer, Rejection};
 pub const CLICKS: &str = "smartlink_clicks_total";
 pub const CONVERSIONS: &str = "smartlink_conversions_total";
 pub const REVENUE: &str = "smartlink_revenue_total";
+pub const COST: &str = "smartlink_cost_total";
 pub const API_READ_ONLY_REFUSALS: &str = "smartlink_api_read_only_refusals_total";
 pub const CONSOLE_SIGN_INS: &str = "smartlink_console_sign_ins_total";
 pub const CONSOLE_SESSION_REFUSALS: &str = "smartlink_console_session_refusals_total";
@@ -347,9 +348,11 @@ pub struct External {
     /// (indexed by `FallbackReason as usize`).
     pub clicks_routed: u64,
     pub clicks_fell_back: [u64; FallbackReason::ALL.len()],
-    /// Counted conversions and their revenue (lifetime totals of the counters, as clicks).
+    /// Counted conversions, their revenue and their cost (lifetime totals of the counters,
+    /// as clicks).
     pub conversions: u64,
     pub revenue: f64,
+    pub cost: f64,
     /// This process's node name (`cluster.node_id`, standalone the host name).
     pub node: String,
     pub table_generation: u64,
@@ -435,6 +438,13 @@ impl Metrics {
             "Revenue of the counted conversions, in the catalog's currency.",
         );
         let _ = writeln!(o, "{REVENUE} {}", ext.revenue);
+        help(
+            &mut o,
+            COST,
+            "counter",
+            "What the network pays affiliates for the counted conversions (their affiliate payouts), in the catalog's currency.",
+        );
+        let _ = writeln!(o, "{COST} {}", ext.cost);
         counter_family(
             &mut o,
             POSTBACKS,

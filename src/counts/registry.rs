@@ -512,23 +512,23 @@ impl Counts {
         (routed, fell_back)
     }
 
-    /// Counted conversions in all (of routed clicks and of fallbacks), and their revenue.
-    pub fn conversion_totals(&self) -> (u64, Total) {
-        let routed = self
-            .routes
-            .iter()
-            .map(|e| (e.value().conversions(), e.value().revenue()));
-        let fell_back = self.sources.iter().map(|e| {
-            (
-                e.value().fallback_conversions(),
-                e.value().fallback_revenue(),
-            )
+    /// Counted conversions in all (of routed clicks and of fallbacks), their revenue and
+    /// their cost.
+    pub fn conversion_totals(&self) -> (u64, Total, Total) {
+        let routed = self.routes.iter().map(|e| {
+            let r = e.value();
+            (r.conversions(), r.revenue(), r.cost())
         });
-        routed
-            .chain(fell_back)
-            .fold((0, Total::ZERO), |(n, sum), (conversions, revenue)| {
-                (n + conversions, sum + revenue)
-            })
+        let fell_back = self.sources.iter().map(|e| {
+            let s = e.value();
+            (s.fallback_conversions(), s.fallback_revenue(), Total::ZERO)
+        });
+        routed.chain(fell_back).fold(
+            (0, Total::ZERO, Total::ZERO),
+            |(n, revenue, cost), (conversions, earned, paid)| {
+                (n + conversions, revenue + earned, cost + paid)
+            },
+        )
     }
 
     /// Counted clicks in all.

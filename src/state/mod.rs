@@ -416,7 +416,7 @@ impl State {
         }
         let capped_clicks = self.counts.capped_clicks();
         let (clicks_routed, clicks_fell_back) = self.counts.click_totals();
-        let (conversions, revenue) = self.counts.conversion_totals();
+        let (conversions, revenue, cost) = self.counts.conversion_totals();
         let (partner_pending, partner_failed, partner_oldest) = {
             let book = self.partner.book();
             let (pending, failed) = book.counts();
@@ -431,6 +431,7 @@ impl State {
             clicks_fell_back,
             conversions,
             revenue: revenue.as_f64(),
+            cost: cost.as_f64(),
             node: snapshot.settings.node(),
             table_generation: snapshot.generation,
             device_cache_hits: self.devices.cache_hits.get(),

@@ -150,6 +150,12 @@ async fn cost_profit_and_margin_follow_the_overrides_and_survive_a_restart() {
         Value::Null,
         "affiliate 200 has none"
     );
+    let metrics = s.get("/metrics", &[]).await.body;
+    assert!(metrics.contains("\nsmartlink_cost_total 19\n"), "{metrics}");
+    assert!(
+        metrics.contains("\nsmartlink_revenue_total 31\n"),
+        "{metrics}"
+    );
 
     // By hour: the same sums once the saver put the clicks in their hour.
     let hour = utc_hour();
