@@ -711,6 +711,7 @@ class Console(Page):
         page.fill(field, "2.75")
         page.click("form button[type=submit]")
         page.wait_for_selector("p.notice")
+        H.wait_idle(page, "#main .tile")
         self.assertEqual(S.api("campaigns.json", campaign_id=98001)["response"]["campaigns"][0]["affiliate_payout"], "2.75")
         self.assertEqual(self.tiles()["Affiliate payout"], "2.75 (own)")
         record, _ = audit_of("update_campaign.json")
@@ -719,6 +720,7 @@ class Console(Page):
         page.fill(field, "")
         page.click("form button[type=submit]")
         page.wait_for_selector("p.notice")
+        H.wait_idle(page, "#main .tile")
         self.assertNotIn("affiliate_payout", S.api("campaigns.json", campaign_id=98001)["response"]["campaigns"][0])
         self.assertEqual(self.tiles()["Affiliate payout"], money(H.AFFILIATE_PAYOUTS[11]) + " (offer's)")
         record, _ = audit_of("update_campaign.json")
@@ -737,7 +739,8 @@ class Console(Page):
         attached = {a["offer_id"]: a for a in S.api("smart_link_offers.json", smart_link_id=302)["response"]["offers"]}
         self.assertEqual((attached[13]["affiliate_payout"], attached[13]["offer_weight"]), ("0.333333", 20))
         self.assertNotIn("affiliate_payout", attached[11])
-        H.wait_idle(page, "#main h1")
+        # (the link's tables are drawn with its tiles, once its figures came)
+        H.wait_idle(page, "#main .tile")
         rows = {r["Offer"]: r for r in self.rows("Attachments by priority")}
         self.assertEqual(rows["Credit Score Check (13) active"]["Affiliate payout"], "0.333333 (own)")
         record, _ = audit_of("batch.json")
