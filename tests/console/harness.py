@@ -210,7 +210,7 @@ def send_traffic(server):
     """The traffic every test starts from: desktop clicks from the US and Great Britain on
     the rotator (offer 12 near its daily click cap), bots, phones on the app push, clicks on
     the retired (inactive) link, a campaign's clicks, and conversions with and without an
-    amount. Returns what was sent, by link."""
+    amount (40 of the links' clicks, 5 of the campaign's). Returns what was sent, by link."""
     sent = {"clicks": 0, "conversions": 0, "links": {}}
     c = Clicker(server)
     plan = [("/sl?id=301", US, DESKTOP, 110), ("/sl?id=301", GB, DESKTOP, 50),
@@ -224,7 +224,10 @@ def send_traffic(server):
             assert status == 302, (target, status)
             sent["clicks"] += 1
             sent["links"][target] = sent["links"].get(target, 0) + 1
-            if offer_of(to) in (11, 13, 15) and len(conversions) < 40 and sent["clicks"] % 3 == 0:
+            if target.startswith("/rd/"):
+                if sent["links"][target] % 5 == 0:
+                    conversions.append(click_id(to))
+            elif offer_of(to) in (11, 13, 15) and len(conversions) < 40 and sent["clicks"] % 3 == 0:
                 conversions.append(click_id(to))
     for i, cid in enumerate(conversions):
         amount = "&amount=4.75" if i % 4 == 0 else ""
@@ -244,8 +247,7 @@ def send_traffic(server):
 
 def big_network(n):
     """The test network with `n` more smart links (names a search can tell apart)."""
-    with open(NETWORK) as f:
-        network = json.load(f)
+    network = test_network()
     for i in range(n):
         network["smart_links"].append({
             "smart_link_id": 1000 + i,
@@ -258,9 +260,25 @@ def big_network(n):
     return network
 
 
+# What the network pays its affiliates (the conversions' cost), beside the offers' payouts of
+# tests/fixtures/networks/console.json: each offer's, campaign 98001's own and the own of
+# link 301's attachment of offer 13.
+AFFILIATE_PAYOUTS = {11: "1.80", 12: "0.90", 13: "0.50", 15: "2.10"}
+CAMPAIGN_PAYOUT = "2.00"
+ATTACHMENT_PAYOUT = "0.25"
+
+
 def test_network():
+    """The test network (tests/fixtures/networks/console.json) with affiliate payouts."""
     with open(NETWORK) as f:
-        return json.load(f)
+        network = json.load(f)
+    for o in network["offers"]:
+        if o["offer_id"] in AFFILIATE_PAYOUTS:
+            o["affiliate_payout"] = AFFILIATE_PAYOUTS[o["offer_id"]]
+    next(c for c in network["campaigns"] if c["campaign_id"] == 98001)["affiliate_payout"] = CAMPAIGN_PAYOUT
+    link = next(l for l in network["smart_links"] if l["smart_link_id"] == 301)
+    next(a for a in link["offers"] if a["offer_id"] == 13)["affiliate_payout"] = ATTACHMENT_PAYOUT
+    return network
 
 
 def free_port():

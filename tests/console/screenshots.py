@@ -126,6 +126,10 @@ def main():
                     if what:
                         act(page, what)
                     page.screenshot(path=os.path.join(OUT, f"{name}-{tag}.png"), full_page=True)
+                # An affiliate's statistics (affiliate_stats.json), the section alone.
+                page.goto(server.console + "#/affiliates/100")
+                H.wait_idle(page, ".affiliate-stats .tile")
+                page.locator(".affiliate-stats").screenshot(path=os.path.join(OUT, f"affiliate-stats-{tag}.png"))
                 context.close()
             # Destination health and partner postbacks, on a network of loopback receivers
             # with one destination stopped and failed deliveries to one affiliate.

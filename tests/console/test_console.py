@@ -6,6 +6,7 @@ the read-only checks of the figures they would change.
 
 import json
 import math
+from decimal import ROUND_HALF_UP, Decimal
 import os
 import threading
 import time
@@ -31,6 +32,23 @@ PW = None
 BROWSER = None
 URLS = []
 REPORT = {}
+
+
+def money(text):
+    """An exact decimal of the API as the console shows it: thousands separators, at least
+    two decimals, never through a float ("123456789012.345678" stays whole)."""
+    whole, _, frac = text.partition(".")
+    sign = "-" if whole.startswith("-") else ""
+    frac = frac.rstrip("0").ljust(2, "0")
+    return f"{sign}{int(whole.lstrip('-')):,}.{frac}"
+
+
+def margin(ratio):
+    """A margin of the API as the console shows it (JavaScript's toFixed(1) of a percent:
+    halves away from zero), "—" when it is null (no revenue)."""
+    if ratio is None:
+        return "—"
+    return f"{Decimal(ratio * 100).quantize(Decimal('0.1'), ROUND_HALF_UP)} %"
 
 
 def setUpModule():
@@ -86,6 +104,26 @@ class Page(unittest.TestCase):
         page.wait_for_selector("section.preview:not([hidden]) h2")
         self.assertEqual(page.text_content("form button[type=submit]"), "Save all changes")
         page.click("form button[type=submit]")
+
+    def tiles(self, within="#main"):
+        """The figures of the tiles in `within`: {label: text}."""
+        return self.page.evaluate(
+            "w => Object.fromEntries([...document.querySelector(w).querySelectorAll('.tile')].map(t => "
+            "[t.querySelector('dt').textContent, t.querySelector('dd').textContent]))", within)
+
+    def rows(self, caption):
+        """The rows of the table whose caption starts with `caption`: [{column: text}]."""
+        return self.page.evaluate("""c => {
+            const t = [...document.querySelectorAll('#main table')].find(t => t.caption && t.caption.textContent.startsWith(c));
+            const heads = [...t.tHead.rows[0].cells].map(th => th.textContent);
+            return [...t.tBodies[0].rows].map(tr => Object.fromEntries([...tr.cells].map((td, i) => [heads[i], td.textContent])));
+        }""", caption)
+
+    def assert_money(self, shown, api, where):
+        """Revenue, cost, profit and margin shown (tiles or a row) equal the API's."""
+        for label in ("Revenue", "Cost", "Profit"):
+            self.assertEqual(shown[label], money(api[label.lower()]), f"{where}: {label}")
+        self.assertEqual(shown["Margin"], margin(api["margin"]), f"{where}: Margin")
 
     def chart(self, name):
         self.page.wait_for_function("n => window.SL && SL.charts[n]", arg=name)
@@ -222,6 +260,77 @@ class Console(Page):
         self.assertEqual(sum(fill["Bot"]), 20)
         self.clean("link 301")
 
+    def test_04b_cost_profit_and_margin_shown_are_the_apis(self):
+        page = self.open()
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        # The overview: totals, the hourly chart and the top tables.
+        self.visit("#/")
+        x = self.chart("overview.conversions")["x"]
+        net = S.api("network_stats.json", top=10, **{"from": iso(x[0]), "to": iso(x[-1] + 3600)})["response"]
+        self.assertGreater(Decimal(net["totals"]["cost"]), 0, "real conversions have a cost")
+        self.assert_money(self.tiles(), net["totals"], "overview")
+        earnings = self.chart("overview.conversions")["series"]
+        self.assertEqual(earnings["Cost"], [float(v) for v in net["cost"]])
+        self.assertEqual(earnings["Profit"], [float(v) for v in net["profit"]])
+        for caption, key, rows in (("Top smart links", "smart_link_id", net["top_smart_links"]),
+                                   ("Top offers", "offer_id", net["top_offers"])):
+            shown = self.rows(caption)
+            self.assertEqual(len(shown), len(rows))
+            for row, api in zip(shown, rows):
+                self.assert_money(row, api, f"{caption} {api[key]}")
+        self.clean("overview")
+        # A smart link: its totals and each attachment's, and the payout each one pays.
+        self.visit("#/links/301")
+        x = self.chart("link.clicks")["x"]
+        stats = S.api("smart_link_stats.json", smart_link_id=301, **{"from": iso(x[0]), "to": iso(x[-1] + 3600)})["response"]
+        self.assertGreater(Decimal(stats["cost"]), 0)
+        self.assert_money(self.tiles(), stats, "link 301")
+        names = {o["offer_id"]: o["offer_name"] for o in S.api("offers.json")["response"]["offers"]}
+        figures = {r["Offer"]: r for r in self.rows("Each attachment's figures")}
+        for o in stats["offers"]:
+            label = f"{names[o['offer_id']]} ({o['offer_id']})"
+            self.assertEqual(figures[label]["Conversions"], f"{o['conversions']:,}")
+            self.assert_money(figures[label], o, f"link 301 offer {o['offer_id']}")
+        self.assertEqual(figures["Personal Loans - Global (12)"]["Margin"], "—", "no revenue, no margin")
+        rows = {r["Offer"]: r for r in self.rows("Attachments by priority")}
+        self.assertEqual(rows["Credit Score Check (13) active"]["Affiliate payout"], money(H.ATTACHMENT_PAYOUT) + " (own)")
+        self.assertEqual(rows["Auto Insurance Quote - US (11) active"]["Affiliate payout"], money(H.AFFILIATE_PAYOUTS[11]) + " (offer's)")
+        self.clean("link 301")
+        # An offer (lifetime).
+        self.visit("#/offers/11")
+        offer = S.api("offer_stats.json", offer_id=11)["response"]["offers"][0]
+        self.assertGreater(Decimal(offer["cost"]), 0)
+        self.assert_money(self.tiles(), offer, "offer 11")
+        self.assertEqual(page.input_value("input[data-field=affiliate_payout]"), H.AFFILIATE_PAYOUTS[11])
+        self.visit("#/offers")
+        row = next(r for r in self.rows("Offers") if r["Id"] == "11")
+        self.assertEqual(row["Affiliate payout"], money(H.AFFILIATE_PAYOUTS[11]))
+        self.assertEqual(row["Payout (revenue)"], "2.50")
+        # A campaign (lifetime, its row of its affiliate's statistics).
+        affiliate = S.api("affiliate_stats.json", affiliate_id=100)["response"]
+        campaign = next(l for l in affiliate["links"] if l["kind"] == "campaign" and l["id"] == 98001)
+        self.assertEqual(Decimal(campaign["cost"]), 5 * Decimal(H.CAMPAIGN_PAYOUT), "5 conversions at its own payout")
+        self.visit("#/campaigns/98001")
+        self.assert_money(self.tiles(), campaign, "campaign 98001")
+        self.assertEqual(page.input_value("input[data-field=affiliate_payout]"), H.CAMPAIGN_PAYOUT)
+        self.visit("#/campaigns")
+        payouts = {r["Id"]: r["Affiliate payout"] for r in self.rows("Campaigns")}
+        self.assertEqual(payouts["98001"], money(H.CAMPAIGN_PAYOUT) + " (own)")
+        self.assertEqual(payouts["98002"], money(H.AFFILIATE_PAYOUTS[12]) + " (offer's)")
+        # An affiliate: totals and each link.
+        self.visit("#/affiliates/100")
+        page.wait_for_selector(".affiliate-stats .tile")
+        self.assert_money(self.tiles(".affiliate-stats"), affiliate, "affiliate 100")
+        self.assertEqual(self.tiles(".affiliate-stats")["Clicks"], f"{affiliate['clicks']:,}")
+        shown = self.rows("By smart link and campaign")
+        self.assertEqual(len(shown), len(affiliate["links"]))
+        for row, api in zip(shown, affiliate["links"]):
+            self.assertIn(str(api["id"]), row["Link"])
+            self.assertEqual(row["Clicks"], f"{api['clicks']:,}")
+            self.assert_money(row, api, f"affiliate 100 {api['kind']} {api['id']}")
+        REPORT["cost, profit, margin"] = {k: net["totals"][k] for k in ("revenue", "cost", "profit", "margin")}
+        self.clean("offer, campaign and affiliate figures")
+
     def test_05_a_read_only_key_sees_everything_and_changes_nothing(self):
         before = S.catalog()
         refused = S.metric("smartlink_api_read_only_refusals_total")
@@ -260,6 +369,36 @@ class Console(Page):
         self.assertEqual(S.metric("smartlink_api_read_only_refusals_total"), refused + len(writes) + 1)
         audit = S.api("audit.json", row_limit=500)["response"]["records"]
         self.assertEqual(sum(1 for r in audit if r.get("refused") == "read_only"), len(writes) + 1)
+
+    def test_05b_a_read_only_key_cannot_edit_payouts(self):
+        before = S.catalog()
+        campaigns = S.api("campaigns.json")["response"]["campaigns"]
+        page = self.open(key=H.READ_KEY)
+        for hash_, field in (("#/offers/11", "input[data-field=affiliate_payout]"),
+                             ("#/campaigns/98001", "input[data-field=affiliate_payout]"),
+                             ("#/links/301/edit", "li[data-offer-id='13'] input[data-field=affiliate_payout]")):
+            self.visit(hash_)
+            self.assertTrue(page.is_disabled(field), hash_)
+            self.assertTrue(page.is_disabled("form button[type=submit]"), hash_)
+            if not hash_.endswith("/edit"):
+                self.assertIn("Margin", self.tiles(), "the figures are there all the same")
+            self.clean(f"read-only {hash_}")
+        # Neither the page's own session, token and all, nor the key itself may write one.
+        self.watch.expect(403)
+        status = page.evaluate("""async () => (await fetch('/api/2/update_campaign.json', {
+            method: 'POST', credentials: 'same-origin',
+            headers: {'Content-Type': 'application/json', 'X-CSRF-Token': SL.session.csrf_token},
+            body: JSON.stringify({campaign_id: 98001, affiliate_payout: '9.99'})})).status""")
+        self.assertEqual(status, 403)
+        self.watch.take()
+        for call, params in (("update_offer.json", {"offer_id": 11, "affiliate_payout": "9.99"}),
+                             ("update_campaign.json", {"campaign_id": 98001, "affiliate_payout": "9.99"}),
+                             ("smart_link_offer.json", {"smart_link_id": 301, "offer_id": 13, "affiliate_payout": "9.99"}),
+                             ("batch.json", {"calls": [{"call": "update_offer.json", "params": {"offer_id": 11, "affiliate_payout": "9.99"}}]})):
+            status, answer = S.post(call, params, key=H.READ_KEY)
+            self.assertEqual(status, 403, f"{call}: {answer}")
+        self.assertEqual(S.catalog(), before, "nothing changed")
+        self.assertEqual(S.api("campaigns.json")["response"]["campaigns"], campaigns)
 
     def test_06_a_cross_site_form_post_and_a_write_without_the_token_are_refused(self):
         page = self.open()
@@ -346,6 +485,54 @@ class Console(Page):
             "The server refused the change; nothing was saved. The problem is shown beside its field.")
         self.assertEqual(page.evaluate("document.activeElement.dataset.field"), "fallback_url")
         self.assertEqual(S.catalog(), before, "nothing changed")
+        self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited)
+        self.watch.take()
+
+    def test_07b_a_bad_affiliate_payout_shows_the_servers_message_beside_the_field_and_changes_nothing(self):
+        page = self.open()
+        before = S.catalog()
+        campaigns = S.api("campaigns.json")["response"]["campaigns"]
+        audited = S.api("audit.json")["response"]["total_rows"]
+
+        def refused(field, expected):
+            """The message shown beside `field` once the server refused the save."""
+            page.wait_for_function("s => document.querySelector(s).getAttribute('aria-invalid') === 'true'", arg=field)
+            shown = page.text_content("#" + page.get_attribute(field, "id") + "-error")
+            self.assertEqual(shown, expected)
+            self.assertIn("nothing was saved", page.text_content("form .form-errors"))
+
+        self.watch.expect(400)
+        # An offer's: more than 6 decimals.
+        self.visit("#/offers/11")
+        page.fill("input[data-field=affiliate_payout]", "1.2345678")
+        page.click("form button[type=submit]")
+        status, answer = S.post("update_offer.json", {"offer_id": 11, "affiliate_payout": "1.2345678"})
+        self.assertEqual(status, 400, answer)
+        self.assertEqual(answer["errors"][0]["field"], "affiliate_payout")
+        refused("input[data-field=affiliate_payout]", answer["errors"][0]["message"])
+        # A campaign's: negative.
+        self.visit("#/campaigns/98001")
+        page.fill("input[data-field=affiliate_payout]", "-1")
+        page.click("form button[type=submit]")
+        status, answer = S.post("update_campaign.json", {"campaign_id": 98001, "affiliate_payout": "-1"})
+        self.assertEqual(status, 400, answer)
+        refused("input[data-field=affiliate_payout]", answer["errors"][0]["message"])
+        # An attachment's, refused by the preview before any save: beside its row's field.
+        self.visit("#/links/302/edit")
+        row = "li[data-offer-id='11']"
+        page.fill(f"{row} input[data-field=affiliate_payout]", "1.2345678")
+        with page.expect_request("**/api/2/preview.json") as asked:
+            page.click("form button[type=submit]")
+        calls = json.loads(asked.value.post_data)["calls"]
+        self.assertEqual(calls, [{"call": "smart_link_offer.json",
+                                  "params": {"smart_link_id": 302, "offer_id": 11, "affiliate_payout": "1.2345678"}}])
+        status, answer = S.post("batch.json", {"calls": calls})
+        self.assertEqual(status, 400, answer)
+        self.assertEqual(answer["errors"][0]["field"], "calls[0].affiliate_payout")
+        refused(f"{row} input[data-field=affiliate_payout]", answer["errors"][0]["message"])
+        self.assertEqual(page.text_content("form button[type=submit]"), "Preview changes", "nothing to save")
+        self.assertEqual(S.catalog(), before, "nothing changed")
+        self.assertEqual(S.api("campaigns.json")["response"]["campaigns"], campaigns)
         self.assertEqual(S.api("audit.json")["response"]["total_rows"], audited)
         self.watch.take()
 
@@ -489,6 +676,91 @@ class Console(Page):
         page.wait_for_selector("section.preview:not([hidden]) .empty")
         self.assertIn("nothing to replay", page.text_content("section.preview .empty"))
         self.clean("empty preview")
+
+    def test_08e_affiliate_payouts_of_an_offer_a_campaign_and_an_attachment_are_saved_and_audited(self):
+        page = self.open()
+
+        def audit_of(call):
+            """The newest audit record, which must be of `call`, shown first on the audit page."""
+            record = S.api("audit.json", row_limit=1)["response"]["records"][0]
+            self.assertEqual(record["call"], call)
+            self.visit("#/audit")
+            first = page.locator("tbody tr").first
+            self.assertIn(call, first.text_content())
+            return record, first.text_content()
+
+        # An offer's, with more digits than a JavaScript number holds: kept as text.
+        exact = "123456789012.345678"
+        self.visit("#/offers/15")
+        page.fill("input[data-field=affiliate_payout]", exact)
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertEqual(page.text_content("p.notice"), "Saved.")
+        self.assertEqual(page.input_value("input[data-field=affiliate_payout]"), exact)
+        self.assertEqual(S.api("offers.json", offer_id=15)["response"]["offers"][0]["affiliate_payout"], exact)
+        record, shown = audit_of("update_offer.json")
+        self.assertEqual(record["params"], {"offer_id": 15, "affiliate_payout": exact})
+        self.assertIn(exact, shown)
+        self.visit("#/offers")
+        self.assertEqual(next(r for r in self.rows("Offers") if r["Id"] == "15")["Affiliate payout"], money(exact))
+        self.clean("offer's payout")
+        # A campaign's own, then none (its offer's again).
+        self.visit("#/campaigns/98001")
+        field = "input[data-field=affiliate_payout]"
+        self.assertEqual(page.get_attribute(field, "placeholder"), "offer's: " + H.AFFILIATE_PAYOUTS[11])
+        page.fill(field, "2.75")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        H.wait_idle(page, "#main .tile")
+        self.assertEqual(S.api("campaigns.json", campaign_id=98001)["response"]["campaigns"][0]["affiliate_payout"], "2.75")
+        self.assertEqual(self.tiles()["Affiliate payout"], "2.75 (own)")
+        record, _ = audit_of("update_campaign.json")
+        self.assertEqual(record["params"], {"campaign_id": 98001, "affiliate_payout": "2.75"})
+        self.visit("#/campaigns/98001")
+        page.fill(field, "")
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        H.wait_idle(page, "#main .tile")
+        self.assertNotIn("affiliate_payout", S.api("campaigns.json", campaign_id=98001)["response"]["campaigns"][0])
+        self.assertEqual(self.tiles()["Affiliate payout"], money(H.AFFILIATE_PAYOUTS[11]) + " (offer's)")
+        record, _ = audit_of("update_campaign.json")
+        self.assertEqual(record["params"], {"campaign_id": 98001, "affiliate_payout": None})
+        self.clean("campaign's payout")
+        # An attachment's own, in the batch with a weight; the preview comes first as ever.
+        self.visit("#/links/302/edit")
+        row = "li[data-offer-id='13']"
+        self.assertEqual(page.get_attribute(f"{row} input[data-field=affiliate_payout]", "placeholder"),
+                         "offer's: " + H.AFFILIATE_PAYOUTS[13])
+        page.fill(f"{row} input[data-field=affiliate_payout]", "0.333333")
+        page.fill(f"{row} input[data-field=offer_weight]", "20")
+        self.preview_then_save()
+        page.wait_for_selector("p.notice")
+        self.assertIn("Saved: 1 change in one batch", page.text_content("p.notice"))
+        attached = {a["offer_id"]: a for a in S.api("smart_link_offers.json", smart_link_id=302)["response"]["offers"]}
+        self.assertEqual((attached[13]["affiliate_payout"], attached[13]["offer_weight"]), ("0.333333", 20))
+        self.assertNotIn("affiliate_payout", attached[11])
+        # (the link's tables are drawn with its tiles, once its figures came)
+        H.wait_idle(page, "#main .tile")
+        rows = {r["Offer"]: r for r in self.rows("Attachments by priority")}
+        self.assertEqual(rows["Credit Score Check (13) active"]["Affiliate payout"], "0.333333 (own)")
+        record, _ = audit_of("batch.json")
+        self.assertEqual(record["params"]["calls"], [{"call": "smart_link_offer.json", "params": {
+            "smart_link_id": 302, "offer_id": 13, "offer_weight": 20, "affiliate_payout": "0.333333"}}])
+        # The next conversion of a click on it costs the attachment's own payout.
+        c = H.Clicker(S)
+        while True:
+            status, to = c.click("/sl?id=302")
+            if H.offer_of(to) == 13:
+                break
+        c.close()
+        cost = Decimal(S.api("smart_link_stats.json", smart_link_id=302)["response"]["cost"])
+        status, _, body = S.request(S.public, "GET", f"/p?click_id={H.click_id(to)}")
+        self.assertEqual(status, 200, body)
+        deadline = time.time() + 10
+        while Decimal(S.api("smart_link_stats.json", smart_link_id=302)["response"]["cost"]) == cost and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertEqual(Decimal(S.api("smart_link_stats.json", smart_link_id=302)["response"]["cost"]) - cost, Decimal("0.333333"))
+        self.clean("attachment's payout")
 
     def test_09_the_overview_refreshes_without_a_reload_and_without_leaking(self):
         page = self.open()

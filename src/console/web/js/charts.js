@@ -52,7 +52,8 @@
         ],
       };
       if (series.some((s) => s.scale === 'y2')) {
-        opts.scales.y2 = { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
+        // (a loss shows below zero: profit may be negative)
+        opts.scales.y2 = { range: (u, min, max) => [Math.min(0, min * 1.1), max > 0 ? max * 1.1 : 1] };
         opts.axes.push({ scale: 'y2', side: 1, stroke: '#444', grid: { show: false }, size: 60, values: (u, vals) => vals.map(ax.y2 || SL.fmt.int) });
       }
       return opts;

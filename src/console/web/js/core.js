@@ -62,6 +62,8 @@
     int: (n) => (n === null || n === undefined ? '—' : ints.format(n)),
     clicks: (n) => (n === null || n === undefined ? '—' : ints.format(n) + (n === 1 ? ' click' : ' clicks')),
     pct: (r, digits) => (r === null || r === undefined ? '—' : (r * 100).toFixed(digits === undefined ? 1 : digits) + ' %'),
+    // Margin: profit / revenue, null (shown "—") while there is no revenue.
+    margin: (r) => SL.fmt.pct(r),
     money: (m) => (m === null || m === undefined ? '—' : SL.fmt.decimal(m)),
     // EPC: earnings per routed click (the unit is in the column's or tile's label).
     epc: (m) => (m === null || m === undefined ? '—' : SL.fmt.decimal(Number(m).toFixed(4), 4)),
@@ -413,6 +415,21 @@
     return SL.h('dl', { class: 'tiles' }, items.map(([label, value, title]) =>
       SL.h('div', { class: 'tile', title: title || null }, SL.h('dt', { text: label }), SL.h('dd', { text: value }))));
   };
+
+  // Revenue, cost (what the network paid affiliates), profit and margin of a statistic of
+  // the API, as tiles; and as table columns, `of(row)` giving the row's statistic (or null).
+  SL.moneyTiles = (s) => [
+    ['Revenue', SL.fmt.money(s.revenue)],
+    ['Cost', SL.fmt.money(s.cost), 'Paid to affiliates: each conversion\'s affiliate payout'],
+    ['Profit', SL.fmt.money(s.profit), 'Revenue − cost'],
+    ['Margin', SL.fmt.margin(s.margin), 'Profit / revenue; — without revenue'],
+  ];
+  SL.moneyColumns = (of) => [
+    { label: 'Revenue', class: 'num', value: (r) => (of(r) ? SL.fmt.money(of(r).revenue) : '—') },
+    { label: 'Cost', class: 'num', value: (r) => (of(r) ? SL.fmt.money(of(r).cost) : '—') },
+    { label: 'Profit', class: 'num', value: (r) => (of(r) ? SL.fmt.money(of(r).profit) : '—') },
+    { label: 'Margin', class: 'num', value: (r) => (of(r) ? SL.fmt.margin(of(r).margin) : '—') },
+  ];
 
   SL.badge = function (status) {
     return SL.h('span', { class: 'badge badge-' + status, text: status });

@@ -101,7 +101,8 @@
       { label: 'Name', value: (o) => h('a', { href: '#/offers/' + o.offer_id, text: o.offer_name }) },
       { label: 'Status', value: (o) => SL.badge(o.offer_status) },
       { label: 'Health', value: (o) => SL.healthBadge(health.byKey.get('offer:' + o.offer_id)) },
-      { label: 'Payout', class: 'num', value: (o) => f.money(o.payout) },
+      { label: 'Payout (revenue)', class: 'num', value: (o) => f.money(o.payout) },
+      { label: 'Affiliate payout', class: 'num', value: (o) => f.money(o.affiliate_payout) },
       { label: 'Clicks', class: 'num', value: (o) => f.int(stats.get(o.offer_id) ? stats.get(o.offer_id).clicks : 0) },
       { label: 'EPC per click', class: 'num', value: (o) => f.epc(stats.get(o.offer_id) ? stats.get(o.offer_id).epc : null) },
       { label: 'Caps', value: (o) => capsCell(stats.get(o.offer_id)) },
@@ -125,7 +126,7 @@
   SL.pages.offer = async function (el, route) {
     const isNew = route.args[0] === 'new';
     const id = isNew ? null : Number(route.args[0]);
-    let o = { offer_name: '', offer_status: 'active', offer_url: '', payout: '0', postback_token: null, landing_page_rotation: false, caps: {} };
+    let o = { offer_name: '', offer_status: 'active', offer_url: '', payout: '0', affiliate_payout: '0', postback_token: null, landing_page_rotation: false, caps: {} };
     let stats = null;
     let health = null;
     if (!isNew) {
@@ -140,13 +141,15 @@
       offer_status: SL.select('offer_status', STATUSES, o.offer_status),
       offer_url: SL.input('offer_url', o.offer_url, { type: 'url' }),
       payout: SL.input('payout', o.payout, { attrs: { inputmode: 'decimal' } }),
+      // Exact decimal text as the API gives it, sent back as text (never a JS number).
+      affiliate_payout: SL.input('affiliate_payout', o.affiliate_payout, { attrs: { inputmode: 'decimal', autocomplete: 'off' } }),
       postback_token: SL.input('postback_token', o.postback_token || '', { attrs: { autocomplete: 'off' } }),
       landing_page_rotation: h('input', { type: 'checkbox', name: 'landing_page_rotation', checked: o.landing_page_rotation }),
       health_check: h('input', { type: 'checkbox', name: 'health_check', checked: o.health_check !== false }),
       health_check_url: SL.input('health_check_url', o.health_check_url || '', { type: 'url' }),
     };
     const caps = CAPS.map(([k]) => [k, SL.input(k, o.caps && o.caps[k] !== null && o.caps[k] !== undefined ? o.caps[k] : '', { type: 'number', attrs: { min: 0, placeholder: 'no cap' } })]);
-    const skip = ['offer_id', 'offer_name', 'offer_url', 'offer_status', 'postback_token', 'payout', 'landing_page_rotation', 'health_check', 'health_check_url'].concat(CAPS.map(([k]) => k));
+    const skip = ['offer_id', 'offer_name', 'offer_url', 'offer_status', 'postback_token', 'payout', 'affiliate_payout', 'landing_page_rotation', 'health_check', 'health_check_url'].concat(CAPS.map(([k]) => k));
     const conditions = await SL.conditionFields(isNew ? 'offer.json' : 'update_offer.json', o, skip);
     const form = h('form', { class: 'form', novalidate: true },
       SL.formErrors(),
@@ -155,6 +158,7 @@
         SL.field('Status', c.offer_status, { name: 'offer_status', hint: 'Only active offers receive traffic.' }),
         SL.field('Offer URL', c.offer_url, { name: 'offer_url', wide: true, hint: 'Absolute http(s) URL; macros such as {click_id}, {affiliate_id}, {s1} may follow the host.' }),
         SL.field('Payout (revenue per conversion)', c.payout, { name: 'payout', hint: 'An exact decimal such as 2.50, counted when a postback gives no amount.' }),
+        SL.field('Affiliate payout (cost per conversion)', c.affiliate_payout, { name: 'affiliate_payout', hint: 'What the network pays the affiliate per conversion, an exact decimal such as 1.20 (0 by default); a campaign or a smart link\'s attachment may pay its own instead.' }),
         SL.field('Postback token', c.postback_token, { name: 'postback_token', hint: '8 to 255 characters that this offer\'s postbacks must carry; empty: the network-wide token.' }),
         SL.field('Landing page rotation', c.landing_page_rotation, { name: 'landing_page_rotation', hint: 'Send routed clicks to the offer\'s landing pages, drawn by weight.' })),
       h('fieldset', { class: 'card' }, h('legend', { text: 'Destination health' }),
@@ -171,6 +175,7 @@
         offer_status: c.offer_status.value,
         offer_url: c.offer_url.value.trim(),
         payout: c.payout.value.trim(),
+        affiliate_payout: c.affiliate_payout.value.trim(),
         postback_token: blankToNull(c.postback_token.value),
         landing_page_rotation: c.landing_page_rotation.checked,
         health_check: c.health_check.checked,
@@ -192,7 +197,7 @@
     }, (r) => '#/offers/' + (isNew ? r.offer.offer_id : id)));
     // (SL.append leaves out the parts that are null; el.append would write "null")
     SL.append(el, [SL.header(isNew ? 'New offer' : o.offer_name, isNew ? null : 'Offer ' + id), stats ? SL.tiles([
-      ['Clicks (lifetime)', f.int(stats.clicks)], ['Conversions', f.int(stats.conversions)], ['Revenue', f.money(stats.revenue)],
+      ['Clicks (lifetime)', f.int(stats.clicks)], ['Conversions', f.int(stats.conversions)], ...SL.moneyTiles(stats),
       ['EPC per click', f.epc(stats.epc)], ['Capped clicks', f.int(stats.capped_clicks)], ['Now', stats.capped ? 'capped (' + stats.capped.replace(/_/g, ' ') + ')' : 'open'],
       ['Health', health ? health.state : 'unchecked'],
     ]) : null, stats && stats.caps.length ? h('p', {}, capsCell(stats)) : null, SL.lockIfReadOnly(form)]);
@@ -206,14 +211,26 @@
     call: 'campaigns.json', key: 'campaigns', noun: 'campaigns', statusField: 'campaign_status',
     newLabel: 'New campaign', newHref: '#/campaigns/new',
     empty: 'No campaigns yet.' + (SL.canWrite() ? ' Create one with “New campaign”.' : ''),
-    columns: () => [
+    // The offers' affiliate payouts, which a campaign without its own pays.
+    extra: async () => {
+      const r = await SL.api.get('offers.json', { row_limit: 5000 });
+      return new Map(r.response.offers.map((o) => [o.offer_id, o.affiliate_payout]));
+    },
+    columns: (payouts) => [
       { label: 'Id', class: 'num', value: (c) => h('a', { href: '#/campaigns/' + c.campaign_id, text: String(c.campaign_id) }) },
       { label: 'Offer', value: (c) => h('a', { href: '#/offers/' + c.offer_id, text: (c.offer_name || 'Offer') + ' (' + c.offer_id + ')' }) },
       { label: 'Affiliate', value: (c) => (c.affiliate_name || 'Affiliate') + ' (' + c.affiliate_id + ')' },
       { label: 'Status', value: (c) => SL.badge(c.campaign_status) },
+      { label: 'Affiliate payout', class: 'num', value: (c) => campaignPayout(c, payouts.get(c.offer_id)) },
       { label: 'Tracking link', value: (c) => SL.copyable('Tracking link of campaign ' + c.campaign_id, c.tracking_link) },
     ],
   });
+
+  // A campaign's affiliate payout: its own, or its offer's (`inherited`).
+  function campaignPayout(c, inherited) {
+    if (c.affiliate_payout !== undefined && c.affiliate_payout !== null) return f.money(c.affiliate_payout) + ' (own)';
+    return inherited === undefined ? 'the offer\'s' : f.money(inherited) + ' (offer\'s)';
+  }
 
   async function options(call, key, id, name, params) {
     const r = await SL.api.get(call, params);
@@ -227,27 +244,41 @@
     const r = await SL.api.get('campaigns.json', { campaign_id: id });
     const cp = r.response.campaigns[0];
     if (!cp) throw new SL.ApiError(404, [{ field: null, message: 'campaign ' + id + ' does not exist' }]);
-    const [creatives, pages] = await Promise.all([
+    const [creatives, pages, offer, affiliateStats] = await Promise.all([
       options('creatives.json', 'creatives', 'creative_id', 'creative_name', { offer_id: cp.offer_id }),
       options('landing_pages.json', 'landing_pages', 'landing_page_id', 'landing_page_name', { offer_id: cp.offer_id }),
+      SL.api.get('offers.json', { offer_id: cp.offer_id }),
+      SL.api.get('affiliate_stats.json', { affiliate_id: cp.affiliate_id }),
     ]);
+    const inherited = offer.response.offers[0] ? offer.response.offers[0].affiliate_payout : undefined;
+    // The campaign's lifetime figures: its row among its affiliate's links (none: no click yet).
+    const stats = affiliateStats.response.links.find((l) => l.kind === 'campaign' && l.id === id) || null;
     const status = SL.select('campaign_status', STATUSES, cp.campaign_status);
     const creative = SL.select('creative_id', [['', 'None']].concat(creatives), cp.creative_id || '');
     // The list answer does not name the landing page: "keep" leaves it as it is.
     const page = SL.select('landing_page_id', [['keep', 'Keep as it is'], ['', 'None (the offer\'s URL or rotation)']].concat(pages), 'keep');
+    const payout = SL.input('affiliate_payout', cp.affiliate_payout, { attrs: { inputmode: 'decimal', autocomplete: 'off', placeholder: inherited === undefined ? '' : 'offer\'s: ' + inherited } });
     const form = h('form', { class: 'form card', novalidate: true }, SL.formErrors(),
       SL.field('Status', status, { name: 'campaign_status', hint: 'Only active campaigns record clicks.' }),
       SL.field('Creative', creative, { name: 'creative_id' }),
       SL.field('Landing page', page, { name: 'landing_page_id' }),
+      SL.field('Affiliate payout', payout, { name: 'affiliate_payout', hint: 'Paid to the affiliate per conversion of this campaign, an exact decimal; empty: the offer\'s' + (inherited === undefined ? '.' : ', ' + f.money(inherited) + '.') }),
       SL.formActions('Save', '#/campaigns'));
     form.addEventListener('submit', submitter(form, 'update_campaign.json', () => {
-      const now = { campaign_status: status.value, creative_id: creative.value === '' ? null : Number(creative.value) };
-      const p = changes({ campaign_id: id }, now, { campaign_status: cp.campaign_status, creative_id: cp.creative_id || null }) || { campaign_id: id };
+      const now = { campaign_status: status.value, creative_id: creative.value === '' ? null : Number(creative.value), affiliate_payout: blankToNull(payout.value) };
+      const p = changes({ campaign_id: id }, now, { campaign_status: cp.campaign_status, creative_id: cp.creative_id || null, affiliate_payout: cp.affiliate_payout || null }) || { campaign_id: id };
       if (page.value !== 'keep') p.landing_page_id = page.value === '' ? null : Number(page.value);
       return Object.keys(p).length > 1 ? p : null;
     }, () => '#/campaigns/' + id));
-    el.append(SL.header('Campaign ' + id, (cp.offer_name || '') + ' · ' + (cp.affiliate_name || '') + ' · created ' + f.time(cp.date_created) + ' (' + SL.tz() + ')'),
-      SL.copyable('Tracking link', cp.tracking_link), SL.lockIfReadOnly(form));
+    SL.append(el, [SL.header('Campaign ' + id, (cp.offer_name || '') + ' · ' + (cp.affiliate_name || '') + ' · created ' + f.time(cp.date_created) + ' (' + SL.tz() + ')'),
+      SL.copyable('Tracking link', cp.tracking_link),
+      SL.tiles([
+        ['Clicks (lifetime)', f.int(stats ? stats.clicks : 0)], ['Conversions', f.int(stats ? stats.conversions : 0)],
+        ...SL.moneyTiles(stats || { revenue: '0', cost: '0', profit: '0', margin: null }),
+        ['EPC per click', f.epc(stats ? stats.epc : null)],
+        ['Affiliate payout', campaignPayout(cp, inherited)],
+      ]),
+      SL.lockIfReadOnly(form)]);
     return null;
   };
 
@@ -316,12 +347,17 @@
       }
       return changes({ affiliate_id: id }, now, { affiliate_name: a.affiliate_name, postback_url: a.postback_url || null });
     }, (r) => '#/affiliates/' + (isNew ? r.affiliate.affiliate_id : id)));
-    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id, isNew ? null : [SL.linkButton('Partner postbacks', '#/postbacks?affiliate=' + id)]), SL.lockIfReadOnly(form));
+    el.append(SL.header(isNew ? 'New affiliate' : a.affiliate_name, isNew ? null : 'Affiliate ' + id, isNew ? null : [SL.linkButton('Partner postbacks', '#/postbacks?affiliate=' + id)]));
+    const statsBox = isNew ? null : h('section', { class: 'section affiliate-stats', attrs: { 'aria-labelledby': 'affiliate-stats-title' } },
+      h('h2', { id: 'affiliate-stats-title', text: 'Statistics (lifetime)' }), SL.loading());
+    SL.append(el, [statsBox, SL.lockIfReadOnly(form)]);
     if (isNew) return;
-    const [links, campaigns] = await Promise.all([
+    const [links, campaigns, stats] = await Promise.all([
       SL.api.get('smart_links.json', { affiliate_id: id, row_limit: 100 }),
       SL.api.get('campaigns.json', { affiliate_id: id, row_limit: 100 }),
+      SL.api.get('affiliate_stats.json', { affiliate_id: id }),
     ]);
+    statsBox.replaceChildren(statsBox.firstChild, ...affiliateStats(stats.response, links.response.smart_links, campaigns.response.campaigns));
     el.append(
       SL.table('Smart links of this affiliate (first 100)', [
         { label: 'Id', class: 'num', value: (l) => String(l.smart_link_id) },
@@ -336,4 +372,26 @@
         { label: 'Tracking link', value: (c) => SL.copyable('Tracking link of campaign ' + c.campaign_id, c.tracking_link) },
       ], campaigns.response.campaigns, 'This affiliate has no campaign.'));
   };
+
+  // An affiliate's lifetime figures (affiliate_stats.json `s`): its totals, and each smart
+  // link and campaign of it that had clicks or conversions, named from the lists shown.
+  function affiliateStats(s, links, campaigns) {
+    const names = new Map(links.map((l) => ['smart_link:' + l.smart_link_id, l.smart_link_name])
+      .concat(campaigns.map((c) => ['campaign:' + c.campaign_id, (c.offer_name || 'Offer ' + c.offer_id)])));
+    const linkOf = (l) => (l.kind === 'campaign'
+      ? h('a', { href: '#/campaigns/' + l.id, text: 'Campaign ' + l.id + (names.has('campaign:' + l.id) ? ' · ' + names.get('campaign:' + l.id) : '') })
+      : h('a', { href: '#/links/' + l.id, text: (names.get('smart_link:' + l.id) || 'Smart link') + ' (' + l.id + ')' }));
+    return [
+      SL.tiles([
+        ['Clicks', f.int(s.clicks)], ['Conversions', f.int(s.conversions)], ...SL.moneyTiles(s), ['EPC per click', f.epc(s.epc)],
+      ]),
+      SL.table('By smart link and campaign (those with clicks or conversions)', [
+        { label: 'Link', value: linkOf },
+        { label: 'Clicks', class: 'num', value: (l) => f.int(l.clicks) },
+        { label: 'Conversions', class: 'num', value: (l) => f.int(l.conversions) },
+        ...SL.moneyColumns((l) => l),
+        { label: 'EPC per click', class: 'num', value: (l) => f.epc(l.epc) },
+      ], s.links, 'No click or conversion yet on this affiliate\'s smart links and campaigns.'),
+    ];
+  }
 })();

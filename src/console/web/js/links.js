@@ -99,7 +99,7 @@
   function conditionsText(a) {
     const parts = [];
     for (const [k, v] of Object.entries(a)) {
-      if (['offer_id', 'offer_weight', 'priority', 'optimized'].includes(k)) continue;
+      if (['offer_id', 'offer_weight', 'priority', 'optimized', 'affiliate_payout'].includes(k)) continue;
       if (Array.isArray(v) && !v.length) continue;
       if (v === false || v === null) continue;
       parts.push(k.replace(/_/g, ' ') + ': ' + (Array.isArray(v) ? v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : x)).join(', ') : JSON.stringify(v)));
@@ -107,13 +107,25 @@
     return parts.length ? parts.join('; ') : 'any click';
   }
 
+  // Every offer's affiliate payout (offers.json), what an attachment without its own pays.
+  async function affiliatePayouts() {
+    const r = await SL.api.get('offers.json', { row_limit: 5000 });
+    return new Map(r.response.offers.map((o) => [o.offer_id, o.affiliate_payout]));
+  }
+
+  // An attachment's affiliate payout: its own, or its offer's (`payouts`: offer id → text).
+  function payoutText(a, payouts) {
+    if (a.affiliate_payout !== undefined && a.affiliate_payout !== null) return f.money(a.affiliate_payout) + ' (own)';
+    return payouts.has(a.offer_id) ? f.money(payouts.get(a.offer_id)) + ' (offer\'s)' : 'the offer\'s';
+  }
+
   SL.pages.link = async function (el, route) {
     const id = Number(route.args[0]);
     let period = SL.PERIODS[route.query.get('period')] ? route.query.get('period') : '24h';
     let disposed = false;
     el.append(SL.loading());
-    const [link, attached, offers] = await Promise.all([
-      linkOf(id), SL.api.get('smart_link_offers.json', { smart_link_id: id }), offerStats(),
+    const [link, attached, offers, payouts] = await Promise.all([
+      linkOf(id), SL.api.get('smart_link_offers.json', { smart_link_id: id }), offerStats(), affiliatePayouts(),
     ]);
     if (disposed) return null;
     const attachments = attached.response.offers;
@@ -165,21 +177,27 @@
     function draw(s, stats) {
       SL.clear(tiles).append(SL.tiles([
         ['Clicks', f.int(stats.clicks)], ['Routed', f.int(stats.routed)], ['Fill rate', f.pct(stats.fill_rate)],
-        ['Conversions', f.int(stats.conversions)], ['Revenue', f.money(stats.revenue)], ['EPC per click', f.epc(stats.epc)],
+        ['Conversions', f.int(stats.conversions)], ...SL.moneyTiles(stats), ['EPC per click', f.epc(stats.epc)],
       ]));
       const routed = new Map(stats.offers.map((o) => [o.offer_id, o]));
       const groups = new Map();
       for (const a of attachments) groups.set(a.priority, (groups.get(a.priority) || 0) + a.offer_weight);
-      SL.clear(table).append(SL.table('Attachments by priority (lower first); each weight with its share of its priority', [
+      SL.append(SL.clear(table), [SL.table('Attachments by priority (lower first); each weight with its share of its priority', [
         { label: 'Priority', class: 'num', value: (a) => String(a.priority) },
         { label: 'Offer', value: (a) => h('span', {}, h('a', { href: '#/offers/' + a.offer_id, text: name(a.offer_id) }), ' ', offers.get(a.offer_id) ? SL.badge(offers.get(a.offer_id).offer_status) : null) },
         { label: 'Weight', class: 'num', value: (a) => a.offer_weight + ' (' + f.pct(a.offer_weight / groups.get(a.priority), 0) + ')' },
         optimized ? { label: 'Weight in force', class: 'num', value: (a) => (a.optimized ? f.pct(a.optimized.share) : '—') } : null,
         { label: 'Conditions', value: (a) => conditionsText(a) },
         { label: 'Caps', value: (a) => capsOf(offers.get(a.offer_id)) },
+        { label: 'Affiliate payout', class: 'num', value: (a) => payoutText(a, payouts) },
+      ].filter(Boolean), attachments, 'No offer is attached: every click goes to the fallback URL.' + (SL.canWrite() ? ' Attach offers with “Edit”.' : '')),
+      attachments.length ? SL.table('Each attachment\'s figures (' + SL.PERIODS[period].label.toLowerCase() + ')', [
+        { label: 'Offer', value: (a) => h('a', { href: '#/offers/' + a.offer_id, text: name(a.offer_id) }) },
         { label: 'Routed', class: 'num', value: (a) => f.int(routed.get(a.offer_id) ? routed.get(a.offer_id).routed : 0) },
+        { label: 'Conversions', class: 'num', value: (a) => f.int(routed.get(a.offer_id) ? routed.get(a.offer_id).conversions : 0) },
+        ...SL.moneyColumns((a) => routed.get(a.offer_id)),
         { label: 'EPC per click', class: 'num', value: (a) => f.epc(routed.get(a.offer_id) ? routed.get(a.offer_id).epc : null) },
-      ].filter(Boolean), attachments, 'No offer is attached: every click goes to the fallback URL.' + (SL.canWrite() ? ' Attach offers with “Edit”.' : '')));
+      ], attachments) : null]);
 
       const x = SL.hoursToX(s.hours);
       const fallbacks = s.clicks.map((c, i) => c - s.routed[i]);
@@ -306,6 +324,7 @@
       SL.api.get('offers.json', { row_limit: 5000 }),
     ]);
     const offers = offerList.response.offers;
+    const payouts = new Map(offers.map((o) => [o.offer_id, o.affiliate_payout]));
     const offerOptions = offers.map((o) => [o.offer_id, o.offer_name + ' (' + o.offer_id + ', ' + o.offer_status + ')']);
     const original = attached.response.offers;
 
@@ -343,7 +362,10 @@
       const row = { offer_id: a.offer_id, original: isNew ? null : a };
       row.weight = SL.input('offer_weight', a.offer_weight, { type: 'number', attrs: { min: 1, max: 100 } });
       row.priority = SL.input('priority', a.priority, { type: 'number', attrs: { step: 1 } });
-      row.conditions = await SL.conditionFields('smart_link_offer.json', a, ['smart_link_id', 'offer_id', 'offer_weight', 'priority']);
+      // The attachment's own affiliate payout: exact text, as the API gives it; empty: the offer's.
+      const inherited = payouts.get(a.offer_id);
+      row.payout = SL.input('affiliate_payout', a.affiliate_payout, { attrs: { inputmode: 'decimal', autocomplete: 'off', placeholder: inherited === undefined ? '' : 'offer\'s: ' + inherited } });
+      row.conditions = await SL.conditionFields('smart_link_offer.json', a, ['smart_link_id', 'offer_id', 'offer_weight', 'priority', 'affiliate_payout']);
       const title = offerOptions.find(([oid]) => oid === a.offer_id);
       const up = SL.button('Move up', () => move(row, -1), 'small');
       const down = SL.button('Move down', () => move(row, 1), 'small');
@@ -359,7 +381,8 @@
           h('div', { class: 'actions' }, up, down, remove)),
         h('div', { class: 'row-fields' },
           SL.field('Weight', row.weight, { name: 'offer_weight', hint: '1–100, among the qualifying offers of its priority.' }),
-          SL.field('Priority', row.priority, { name: 'priority', hint: 'Lower first.' })),
+          SL.field('Priority', row.priority, { name: 'priority', hint: 'Lower first.' }),
+          SL.field('Affiliate payout', row.payout, { name: 'affiliate_payout', hint: 'Paid to the affiliate per conversion of this attachment\'s clicks; empty: the offer\'s' + (inherited === undefined ? '.' : ', ' + f.money(inherited) + '.') })),
         h('details', {}, h('summary', { text: 'Conditions: ' + conditionsText(a) }), row.conditions.el),
         // The row's own error slot: errors of its call that name no field.
         h('p', { class: 'field-error row-error', attrs: { 'aria-live': 'polite' } }));
@@ -524,6 +547,9 @@
         const was = row.original || {};
         if (fresh || weight !== String(was.offer_weight)) params.offer_weight = weight === '' ? weight : Number(weight);
         if (fresh || priority !== String(was.priority)) params.priority = priority === '' ? priority : Number(priority);
+        // Exact text, never a number: the API keeps every decimal as written.
+        const payout = text(row.payout);
+        if (fresh ? payout !== '' : payout !== (was.affiliate_payout || '')) params.affiliate_payout = payout === '' ? null : payout;
         const values = row.conditions.read();
         for (const fld of row.conditions.fields) {
           const now = values[fld.name];

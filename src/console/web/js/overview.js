@@ -38,9 +38,11 @@
         REASONS.map(([, label]) => ({ label }))),
       fill: SL.lineChart('overview.fill_rate', 'Fill rate per hour (routed / clicks)',
         [{ label: 'Fill rate', format: (v) => f.pct(v), rate: true }], { y: (v) => Math.round(v * 100) + ' %' }),
-      earnings: SL.lineChart('overview.conversions', 'Conversions and revenue per hour', [
+      earnings: SL.lineChart('overview.conversions', 'Conversions, revenue, cost and profit per hour', [
         { label: 'Conversions' },
-        { label: 'Revenue', scale: 'y2', format: (v) => f.decimal(v.toFixed(2)) }], { y2: (v) => f.decimal(String(v), 0) }),
+        { label: 'Revenue', scale: 'y2', format: (v) => f.decimal(v.toFixed(2)) },
+        { label: 'Cost', scale: 'y2', format: (v) => f.decimal(v.toFixed(2)) },
+        { label: 'Profit', scale: 'y2', format: (v) => f.decimal(v.toFixed(2)) }], { y2: (v) => f.decimal(String(v), 0) }),
       epc: SL.lineChart('overview.epc', 'EPC per hour (revenue / routed click)',
         [{ label: 'EPC', format: (v) => f.decimal(v.toFixed(4), 4), rate: true }], { y: (v) => v.toFixed(3) }),
     };
@@ -84,7 +86,7 @@
         ['Fill rate', f.pct(t.fill_rate)],
         ['Conversions', f.int(t.conversions)],
         ['Conversion rate', f.pct(t.conversion_rate, 2)],
-        ['Revenue', f.money(t.revenue)],
+        ...SL.moneyTiles(t),
         ['EPC per click', f.epc(t.epc)],
       ]));
       if (!t.clicks) {
@@ -95,7 +97,7 @@
       charts.clicks.update(x, [s.clicks, s.routed, fallbacks]);
       charts.fallbacks.update(x, REASONS.map(([key]) => s.fallback[key]));
       charts.fill.update(x, [s.fill_rate]);
-      charts.earnings.update(x, [s.conversions, s.revenue.map(Number)]);
+      charts.earnings.update(x, [s.conversions, s.revenue.map(Number), s.cost.map(Number), s.profit.map(Number)]);
       charts.epc.update(x, [s.epc.map((v) => (v === null ? null : Number(v)))]);
 
       SL.clear(tables).append(
@@ -104,14 +106,14 @@
           { label: 'Clicks', class: 'num', value: (r) => f.int(r.clicks) },
           { label: 'Fill rate', class: 'num', value: (r) => f.pct(r.fill_rate) },
           { label: 'Conversions', class: 'num', value: (r) => f.int(r.conversions) },
-          { label: 'Revenue', class: 'num', value: (r) => f.money(r.revenue) },
+          ...SL.moneyColumns((r) => r),
           { label: 'EPC per click', class: 'num', value: (r) => f.epc(r.epc) },
         ], s.top_smart_links, 'No smart link had clicks in this period.')),
         h('section', {}, SL.table('Top offers by routed clicks', [
           { label: 'Offer', value: (r) => h('a', { href: '#/offers/' + r.offer_id, text: (r.offer_name || 'Offer') + ' (' + r.offer_id + ')' }) },
           { label: 'Clicks', class: 'num', value: (r) => f.int(r.clicks) },
           { label: 'Conversions', class: 'num', value: (r) => f.int(r.conversions) },
-          { label: 'Revenue', class: 'num', value: (r) => f.money(r.revenue) },
+          ...SL.moneyColumns((r) => r),
           { label: 'EPC per click', class: 'num', value: (r) => f.epc(r.epc) },
         ], s.top_offers, 'No offer had clicks in this period.')));
 
