@@ -762,6 +762,47 @@ class Console(Page):
         self.assertEqual(Decimal(S.api("smart_link_stats.json", smart_link_id=302)["response"]["cost"]) - cost, Decimal("0.333333"))
         self.clean("attachment's payout")
 
+    def test_08f_a_campaigns_and_a_smart_links_own_postback_url_are_saved_and_a_bad_one_refused(self):
+        page = self.open()
+        url = "https://tracker.example/pb?cid={conversion_id}&t={transaction_id}&p={payout}"
+        # A campaign's, in place of its affiliate's.
+        self.visit("#/campaigns/98001")
+        page.fill("input[data-field=postback_url]", url)
+        page.click("form button[type=submit]")
+        page.wait_for_selector("p.notice")
+        self.assertEqual(page.text_content("p.notice"), "Saved.")
+        self.assertEqual(S.api("campaigns.json", campaign_id=98001)["response"]["campaigns"][0]["postback_url"], url)
+        self.assertEqual(page.input_value("input[data-field=postback_url]"), url)
+        # A smart link's: a host a macro could supply is refused beside the field.
+        before = S.catalog()
+        self.visit("#/links/302/edit")
+        bad = "https://{s1}.tracker.example/pb"
+        page.fill("input[data-field=postback_url]", bad)
+        self.watch.expect(400)
+        page.click("form button[type=submit]")
+        page.wait_for_function(
+            "() => document.querySelector('input[data-field=postback_url]').getAttribute('aria-invalid') === 'true'")
+        status, answer = S.post("batch.json", {"calls": [
+            {"call": "update_smart_link.json", "params": {"smart_link_id": 302, "postback_url": bad}}]})
+        self.assertEqual(status, 400, answer)
+        self.assertEqual(answer["errors"][0]["field"], "calls[0].postback_url")
+        field = page.locator("input[data-field=postback_url]")
+        self.assertEqual(page.text_content("#" + field.get_attribute("id") + "-error"), answer["errors"][0]["message"])
+        self.assertEqual(S.catalog(), before, "nothing changed")
+        self.watch.take()
+        # A good one: previewed, saved, shown on the link's page.
+        page.fill("input[data-field=postback_url]", url)
+        self.preview_then_save()
+        page.wait_for_selector("p.notice")
+        self.assertEqual(S.api("smart_links.json", smart_link_id=302)["response"]["smart_links"][0]["postback_url"], url)
+        H.wait_idle(page, "#main h1")
+        self.assertIn(url, page.text_content("#main dl.facts"))
+        self.clean("postback URLs saved")
+        # Back as they were: the affiliate's postback URL for both.
+        for call, key, id_ in (("update_campaign.json", "campaign_id", 98001), ("update_smart_link.json", "smart_link_id", 302)):
+            status, answer = S.post(call, {key: id_, "postback_url": None})
+            self.assertEqual(status, 200, answer)
+
     def test_09_the_overview_refreshes_without_a_reload_and_without_leaking(self):
         page = self.open()
         self.visit("#/?refresh=1")

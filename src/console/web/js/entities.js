@@ -258,15 +258,17 @@
     // The list answer does not name the landing page: "keep" leaves it as it is.
     const page = SL.select('landing_page_id', [['keep', 'Keep as it is'], ['', 'None (the offer\'s URL or rotation)']].concat(pages), 'keep');
     const payout = SL.input('affiliate_payout', cp.affiliate_payout, { attrs: { inputmode: 'decimal', autocomplete: 'off', placeholder: inherited === undefined ? '' : 'offer\'s: ' + inherited } });
+    const postback = SL.input('postback_url', cp.postback_url || '', { type: 'url' });
     const form = h('form', { class: 'form card', novalidate: true }, SL.formErrors(),
       SL.field('Status', status, { name: 'campaign_status', hint: 'Only active campaigns record clicks.' }),
       SL.field('Creative', creative, { name: 'creative_id' }),
       SL.field('Landing page', page, { name: 'landing_page_id' }),
       SL.field('Affiliate payout', payout, { name: 'affiliate_payout', hint: 'Paid to the affiliate per conversion of this campaign, an exact decimal; empty: the offer\'s' + (inherited === undefined ? '.' : ', ' + f.money(inherited) + '.') }),
+      SL.field('Partner postback URL', postback, { name: 'postback_url', wide: true, hint: 'Called server to server for each conversion of this campaign, in place of its affiliate\'s; macros such as {conversion_id}, {transaction_id}, {payout} may follow the host; empty: the affiliate\'s.' }),
       SL.formActions('Save', '#/campaigns'));
     form.addEventListener('submit', submitter(form, 'update_campaign.json', () => {
-      const now = { campaign_status: status.value, creative_id: creative.value === '' ? null : Number(creative.value), affiliate_payout: blankToNull(payout.value) };
-      const p = changes({ campaign_id: id }, now, { campaign_status: cp.campaign_status, creative_id: cp.creative_id || null, affiliate_payout: cp.affiliate_payout || null }) || { campaign_id: id };
+      const now = { campaign_status: status.value, creative_id: creative.value === '' ? null : Number(creative.value), affiliate_payout: blankToNull(payout.value), postback_url: blankToNull(postback.value) };
+      const p = changes({ campaign_id: id }, now, { campaign_status: cp.campaign_status, creative_id: cp.creative_id || null, affiliate_payout: cp.affiliate_payout || null, postback_url: cp.postback_url || null }) || { campaign_id: id };
       if (page.value !== 'keep') p.landing_page_id = page.value === '' ? null : Number(page.value);
       return Object.keys(p).length > 1 ? p : null;
     }, () => '#/campaigns/' + id));

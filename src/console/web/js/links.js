@@ -153,7 +153,8 @@
       h('dl', { class: 'facts' },
         h('div', {}, h('dt', { text: 'Status' }), h('dd', {}, SL.badge(link.smart_link_status))),
         h('div', {}, h('dt', { text: 'Rotation' }), h('dd', { text: (link.rotation || 'random') + (optimized ? ' (window ' + (link.optimize_window_hours || 168) + ' h, floor ' + f.pct(link.optimize_min_share === undefined ? 0.05 : link.optimize_min_share) + ')' : '') })),
-        h('div', {}, h('dt', { text: 'Fallback URL' }), h('dd', {}, h('code', { class: 'url', text: link.fallback_url || 'the server default (server.default_fallback_url)' })))),
+        h('div', {}, h('dt', { text: 'Fallback URL' }), h('dd', {}, h('code', { class: 'url', text: link.fallback_url || 'the server default (server.default_fallback_url)' }))),
+        h('div', {}, h('dt', { text: 'Partner postback URL' }), h('dd', {}, link.postback_url ? h('code', { class: 'url', text: link.postback_url }) : 'the affiliate\'s'))),
       SL.copyable('Tracking URL', link.tracking_url),
       h('div', { class: 'controls' }, SL.periodSwitch(period, (p) => { period = p; SL.setQuery({ period: p === '24h' ? null : p }); load(); })),
       problem, tiles, table,
@@ -336,6 +337,7 @@
       optimize_window_hours: SL.input('optimize_window_hours', link.optimize_window_hours === undefined ? '' : link.optimize_window_hours, { type: 'number', attrs: { min: 1, max: 720, placeholder: '168' } }),
       optimize_min_share: SL.input('optimize_min_share', link.optimize_min_share === undefined ? '' : link.optimize_min_share, { type: 'number', attrs: { min: 0, max: 0.5, step: 0.01, placeholder: '0.05' } }),
       fallback_url: SL.input('fallback_url', link.fallback_url || '', { type: 'url' }),
+      postback_url: SL.input('postback_url', link.postback_url || '', { type: 'url' }),
     };
     const linkBox = h('fieldset', { class: 'card' }, h('legend', { text: 'Smart link ' + id }),
       h('div', { class: 'row-fields' },
@@ -344,7 +346,8 @@
         SL.field('Rotation', main.rotation, { name: 'rotation', hint: 'How the qualifying offers of the first priority that has any share its clicks.' }),
         SL.field('Optimization window (hours)', main.optimize_window_hours, { name: 'optimize_window_hours', hint: 'Hours of history the estimates read (1–720); empty: 168.' }),
         SL.field('Exploration floor (share)', main.optimize_min_share, { name: 'optimize_min_share', hint: 'Least share each offer keeps (0–0.5); empty: 0.05.' }),
-        SL.field('Fallback URL', main.fallback_url, { name: 'fallback_url', wide: true, hint: 'Where clicks go when no offer qualifies; empty: the server default. Absolute http(s) URL; macros such as {click_id} may follow the host.' })));
+        SL.field('Fallback URL', main.fallback_url, { name: 'fallback_url', wide: true, hint: 'Where clicks go when no offer qualifies; empty: the server default. Absolute http(s) URL; macros such as {click_id} may follow the host.' }),
+        SL.field('Partner postback URL', main.postback_url, { name: 'postback_url', wide: true, hint: 'Called server to server for each conversion of this link\'s clicks, in place of its affiliate\'s; macros such as {conversion_id}, {transaction_id}, {payout} may follow the host; empty: the affiliate\'s.' })));
     const optimizedOnly = [main.optimize_window_hours, main.optimize_min_share].map((c) => c.closest('.field'));
     const showOptimized = () => optimizedOnly.forEach((b) => { b.hidden = main.rotation.value !== 'optimized'; });
     main.rotation.addEventListener('change', showOptimized);
@@ -517,6 +520,7 @@
       if (main.smart_link_status.value !== link.smart_link_status) update.smart_link_status = main.smart_link_status.value;
       if (main.rotation.value !== (link.rotation || 'random')) update.rotation = main.rotation.value;
       if (text(main.fallback_url) !== (link.fallback_url || '')) update.fallback_url = text(main.fallback_url) || null;
+      if (text(main.postback_url) !== (link.postback_url || '')) update.postback_url = text(main.postback_url) || null;
       for (const k of ['optimize_window_hours', 'optimize_min_share']) {
         const was = link[k] === undefined ? '' : String(link[k]);
         if (text(main[k]) !== was) update[k] = text(main[k]) === '' ? null : Number(text(main[k]));
