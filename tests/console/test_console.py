@@ -935,6 +935,9 @@ class DestinationsAndPostbacks(Page):
             self.visit("#/offers/13", server)
             self.assertIn("down", page.text_content(".health-line"))
             self.assertTrue(page.is_checked("input[data-field=health_check]"))
+            # And the page of a link it is attached to, in the attachments table.
+            self.visit("#/links/302", server)
+            self.assertEqual(page.locator("#main tbody tr", has_text="Credit Score Check").locator(".badge-down").count(), 1)
         finally:
             self.d.lonely.start()
         self.visit("#/health?refresh=1", server)

@@ -124,8 +124,9 @@
     let period = SL.PERIODS[route.query.get('period')] ? route.query.get('period') : '24h';
     let disposed = false;
     el.append(SL.loading());
-    const [link, attached, offers, payouts] = await Promise.all([
+    const [link, attached, offers, payouts, health] = await Promise.all([
       linkOf(id), SL.api.get('smart_link_offers.json', { smart_link_id: id }), offerStats(), affiliatePayouts(),
+      SL.health(),
     ]);
     if (disposed) return null;
     const attachments = attached.response.offers;
@@ -137,7 +138,7 @@
       clicks: SL.lineChart('link.clicks', 'Clicks by attachment per hour', series.concat([{ label: 'Fallback' }])),
       fill: SL.lineChart('link.fill_rate', 'Fill rate and fallbacks per hour', [
         { label: 'Fill rate', scale: 'y2', format: (v) => f.pct(v), rate: true },
-        { label: 'No match' }, { label: 'All capped' }, { label: 'Bot' }, { label: 'Inactive link' }, { label: 'Anonymous network' },
+        { label: 'No match' }, { label: 'All capped' }, { label: 'Bot' }, { label: 'Inactive link' }, { label: 'Anonymous network' }, { label: 'Destination down' },
       ], { y2: (v) => Math.round(v * 100) + ' %' }),
     };
     const tiles = h('div', { class: 'tiles-box' });
@@ -190,6 +191,8 @@
         optimized ? { label: 'Weight in force', class: 'num', value: (a) => (a.optimized ? f.pct(a.optimized.share) : '—') } : null,
         { label: 'Conditions', value: (a) => conditionsText(a) },
         { label: 'Caps', value: (a) => capsOf(offers.get(a.offer_id)) },
+        // Routing skips an attachment whose offer is down (destination health checks).
+        health.enabled ? { label: 'Health', value: (a) => h('a', { href: '#/health' }, SL.healthBadge(health.byKey.get('offer:' + a.offer_id))) } : null,
         { label: 'Affiliate payout', class: 'num', value: (a) => payoutText(a, payouts) },
       ].filter(Boolean), attachments, 'No offer is attached: every click goes to the fallback URL.' + (SL.canWrite() ? ' Attach offers with “Edit”.' : '')),
       attachments.length ? SL.table('Each attachment\'s figures (' + SL.PERIODS[period].label.toLowerCase() + ')', [
@@ -203,7 +206,7 @@
       const x = SL.hoursToX(s.hours);
       const fallbacks = s.clicks.map((c, i) => c - s.routed[i]);
       charts.clicks.update(x, s.offers.map((o) => o.routed).concat([fallbacks]));
-      charts.fill.update(x, [s.fill_rate, s.fallback.no_match, s.fallback.all_capped, s.fallback.bot, s.fallback.inactive, s.fallback.anonymous]);
+      charts.fill.update(x, [s.fill_rate, s.fallback.no_match, s.fallback.all_capped, s.fallback.bot, s.fallback.inactive, s.fallback.anonymous, s.fallback.destination_down]);
       epc.replaceChildren(SL.barList('link.epc', 'EPC by attachment (' + SL.PERIODS[period].label.toLowerCase() + ')',
         stats.offers.map((o) => ({ label: name(o.offer_id), value: o.epc === null ? 0 : Number(o.epc), text: f.epc(o.epc) })),
         'No attachment earned in this period.'));

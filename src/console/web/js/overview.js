@@ -8,7 +8,7 @@
   const h = SL.h;
   const f = SL.fmt;
 
-  const REASONS = [['no_match', 'No match'], ['all_capped', 'All capped'], ['bot', 'Bot'], ['inactive', 'Inactive link'], ['anonymous', 'Anonymous network']];
+  const REASONS = [['no_match', 'No match'], ['all_capped', 'All capped'], ['bot', 'Bot'], ['inactive', 'Inactive link'], ['anonymous', 'Anonymous network'], ['destination_down', 'Destination down']];
   // A cap at or above this share of its limit is "near" (as smartlink_offers_near_cap).
   const NEAR = 0.9;
 
