@@ -7,7 +7,7 @@
 //! both tables. Runs on a blocking thread, one preview at a time (another gets `503`): it
 //! reads up to `[preview] max_records` records.
 
-use std::sync::{Mutex, TryLockError};
+use std::sync::TryLockError;
 
 use serde_json::Value;
 
@@ -22,13 +22,10 @@ use crate::state::State;
 /// The period previewed when `hours` is not given.
 pub const DEFAULT_HOURS: u32 = 24;
 
-/// Held while a preview runs: one at a time, so that a key holder cannot keep every core
-/// replaying logs.
-static RUNNING: Mutex<()> = Mutex::new(());
-
 pub fn run(state: &State, args: &Args) -> Result<Value, ApiError> {
     let calls = batch::check(args.get(CALLS_LIST).unwrap_or_default())?;
-    let _running = match RUNNING.try_lock() {
+    // One at a time per server (its `State`, not the process: tests run several servers).
+    let _running = match state.previewing.try_lock() {
         Ok(guard) => guard,
         // A preview that panicked left nothing half-done behind.
         Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),

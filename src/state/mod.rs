@@ -65,6 +65,9 @@ pub struct State {
     reloading: Mutex<()>,
     /// Console sessions: how they are signed, the sign-outs seen here, the sign-in limit.
     pub sessions: crate::console::session::Sessions,
+    /// Held while a change preview runs: one at a time, so that a key holder cannot keep
+    /// every core replaying logs (`api::preview`).
+    pub previewing: Mutex<()>,
 }
 
 /// Why an edit of the catalog was not applied (nothing was written or swapped).
@@ -241,6 +244,7 @@ impl State {
             rebuilder: Rebuilder::start().map_err(state_error)?,
             reloading: Mutex::new(()),
             sessions: crate::console::session::Sessions::new(clustered),
+            previewing: Mutex::new(()),
         }))
     }
 
