@@ -38,6 +38,15 @@ use crate::vocab::{CapKind, FallbackReason, Source};
 #[derive(Debug, Serialize, PartialEq)]
 pub struct LinkStats {
     pub smart_link_id: u32,
+    #[serde(flatten)]
+    pub totals: Totals,
+    pub offers: Vec<RouteStats>,
+}
+
+/// The sums of some clicks (a link's, an affiliate's, over a range or a lifetime), as
+/// `smart_link_stats.json` gives a link's.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct Totals {
     pub clicks: u64,
     pub routed: u64,
     pub fallback: Fallbacks,
@@ -53,7 +62,24 @@ pub struct LinkStats {
     pub epc: Option<Total>,
     #[serde(flatten)]
     pub margins: Margins,
-    pub offers: Vec<RouteStats>,
+}
+
+impl Totals {
+    /// `earned.routed` routed clicks, the `fallback` ones, and what all of them earned.
+    pub fn of(fallback: Fallbacks, earned: &Tally) -> Totals {
+        let clicks = earned.routed + fallback.total();
+        Totals {
+            clicks,
+            routed: earned.routed,
+            fallback,
+            conversions: earned.conversions,
+            revenue: earned.revenue,
+            fill_rate: ratio(earned.routed, clicks),
+            conversion_rate: ratio(earned.conversions, earned.routed),
+            epc: earned.revenue.per(earned.routed),
+            margins: Margins::of(earned.revenue, earned.cost),
+        }
+    }
 }
 
 /// What conversions cost the network and what it kept of their revenue.
@@ -92,7 +118,7 @@ pub struct Earned {
 }
 
 impl Earned {
-    fn of(t: &Tally) -> Earned {
+    pub fn of(t: &Tally) -> Earned {
         Earned {
             conversions: t.conversions,
             revenue: t.revenue,
@@ -277,33 +303,20 @@ pub fn link_in(link: &Link, period: Period) -> LinkStats {
             }
         })
         .collect();
-    let routed: u64 = offers.iter().map(|o| o.routed).sum();
-    let clicks = routed + fallback.total();
-    let conversions = offers.iter().map(|o| o.earned.conversions).sum::<u64>() + own.conversions;
-    let revenue = offers
-        .iter()
-        .fold(own.revenue, |sum, o| sum + o.earned.revenue);
-    // A fallback click's conversion costs nothing (it has no offer).
-    let cost = offers
-        .iter()
-        .fold(Total::ZERO, |sum, o| sum + o.earned.margins.cost);
-    let earned = Earned::of(&Tally {
-        routed,
-        conversions,
-        revenue,
-        cost,
-    });
+    let earned = Tally {
+        routed: offers.iter().map(|o| o.routed).sum(),
+        conversions: offers.iter().map(|o| o.earned.conversions).sum::<u64>() + own.conversions,
+        revenue: offers
+            .iter()
+            .fold(own.revenue, |sum, o| sum + o.earned.revenue),
+        // A fallback click's conversion costs nothing (it has no offer).
+        cost: offers
+            .iter()
+            .fold(Total::ZERO, |sum, o| sum + o.earned.margins.cost),
+    };
     LinkStats {
         smart_link_id: link.id,
-        clicks,
-        routed,
-        conversions,
-        revenue,
-        fill_rate: ratio(routed, clicks),
-        conversion_rate: earned.conversion_rate,
-        epc: earned.epc,
-        margins: earned.margins,
-        fallback,
+        totals: Totals::of(fallback, &earned),
         offers,
     }
 }
@@ -549,9 +562,9 @@ impl Cluster {
                     pushed_at: jiff::Timestamp::from_millisecond(n.pushed_ms)
                         .map(|t| t.to_string())
                         .unwrap_or_default(),
-                    clicks: stats.iter().map(|s| s.clicks).sum(),
-                    routed: stats.iter().map(|s| s.routed).sum(),
-                    conversions: stats.iter().map(|s| s.conversions).sum(),
+                    clicks: stats.iter().map(|s| s.totals.clicks).sum(),
+                    routed: stats.iter().map(|s| s.totals.routed).sum(),
+                    conversions: stats.iter().map(|s| s.totals.conversions).sum(),
                 }
             })
             .collect()

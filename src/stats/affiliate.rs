@@ -13,7 +13,8 @@ use std::ops::Range;
 
 use serde::Serialize;
 
-use super::series::{Sums, Totals};
+use super::Totals;
+use super::series::Sums;
 use super::{Cluster, Period, hour_text};
 use crate::counts::Counts;
 use crate::counts::hourly::{Counted, Hour};
@@ -61,14 +62,14 @@ pub fn affiliate(affiliate_id: u32, owners: &Counts, period: Period) -> Affiliat
     links.values().for_each(|s| total.add(s));
     AffiliateStats {
         affiliate_id,
-        totals: Totals::of(&total),
+        totals: total.totals(),
         links: links
             .into_iter()
             .filter(|(_, sums)| sums.clicks() > 0 || sums.conversions > 0)
             .map(|(source, sums)| LinkTotals {
                 kind: source.kind,
                 id: source.id,
-                totals: Totals::of(&sums),
+                totals: sums.totals(),
             })
             .collect(),
     }

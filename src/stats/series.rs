@@ -12,7 +12,7 @@ use std::ops::Range;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::{BadRange, Margins, hour_at, hour_text, ratio};
+use super::{BadRange, Earned, Margins, Totals, hour_at, hour_text, ratio};
 use crate::counts::Hourly;
 use crate::counts::hourly::{Counted, FallbackTally, Hour, RETENTION_HOURS, Tally, hour_of};
 use crate::counts::registry::Fallbacks;
@@ -54,6 +54,17 @@ pub(super) struct Sums {
 }
 
 impl Sums {
+    /// Its totals, as `smart_link_stats.json` gives a link's.
+    pub(super) fn totals(&self) -> Totals {
+        let earned = Tally {
+            routed: self.routed,
+            conversions: self.conversions,
+            revenue: self.revenue,
+            cost: self.cost,
+        };
+        Totals::of(Fallbacks::of(&self.fallback), &earned)
+    }
+
     pub(super) fn add_route(&mut self, t: &Tally) {
         self.routed += t.routed;
         self.conversions += t.conversions;
@@ -159,37 +170,6 @@ impl Columns {
     }
 }
 
-/// The sums of a range, as `smart_link_stats.json` gives a link's.
-#[derive(Debug, Serialize, PartialEq)]
-pub struct Totals {
-    pub clicks: u64,
-    pub routed: u64,
-    pub fallback: Fallbacks,
-    pub conversions: u64,
-    pub revenue: Total,
-    pub fill_rate: Option<f64>,
-    pub conversion_rate: Option<f64>,
-    pub epc: Option<Total>,
-    #[serde(flatten)]
-    pub margins: Margins,
-}
-
-impl Totals {
-    pub(super) fn of(c: &Sums) -> Totals {
-        Totals {
-            clicks: c.clicks(),
-            routed: c.routed,
-            fallback: Fallbacks::of(&c.fallback),
-            conversions: c.conversions,
-            revenue: c.revenue,
-            fill_rate: ratio(c.routed, c.clicks()),
-            conversion_rate: ratio(c.conversions, c.routed),
-            epc: c.revenue.per(c.routed),
-            margins: Margins::of(c.revenue, c.cost),
-        }
-    }
-}
-
 /// The start of each hour of `range`, RFC 3339.
 fn hour_names(range: &Range<Hour>) -> Vec<String> {
     range.clone().map(hour_text).collect()
@@ -289,12 +269,8 @@ pub struct TopOffer {
     pub offer_id: u32,
     /// Clicks routed to it.
     pub clicks: u64,
-    pub conversions: u64,
-    pub revenue: Total,
-    pub conversion_rate: Option<f64>,
-    pub epc: Option<Total>,
     #[serde(flatten)]
-    pub margins: Margins,
+    pub earned: Earned,
 }
 
 /// The network over `range`, from `hourly`, with the `top` smart links and offers of `table`.
@@ -349,12 +325,12 @@ pub fn network(
         to: hour_text(range.end),
         hours: hour_names(&range),
         columns: Columns::of(&hours),
-        totals: Totals::of(&total),
+        totals: total.totals(),
         top_smart_links: top_links
             .into_iter()
             .map(|(smart_link_id, c)| TopLink {
                 smart_link_id,
-                totals: Totals::of(&c),
+                totals: c.totals(),
             })
             .collect(),
         top_offers: top_offers
@@ -362,11 +338,7 @@ pub fn network(
             .map(|(offer_id, t)| TopOffer {
                 offer_id,
                 clicks: t.routed,
-                conversions: t.conversions,
-                revenue: t.revenue,
-                conversion_rate: ratio(t.conversions, t.routed),
-                epc: t.revenue.per(t.routed),
-                margins: Margins::of(t.revenue, t.cost),
+                earned: Earned::of(&t),
             })
             .collect(),
     }

@@ -145,7 +145,11 @@ async fn anonymous_clicks_go_to_the_fallback_when_configured_and_are_counted_apa
     assert_eq!(host_from(&s, "/sl?id=39", "8.8.8.8").await, "o41.example");
     let stats = smartlink::stats::link(s.state.snapshot().table.link(39).unwrap(), &s.state.counts);
     assert_eq!(
-        (stats.clicks, stats.routed, stats.fallback.anonymous),
+        (
+            stats.totals.clicks,
+            stats.totals.routed,
+            stats.totals.fallback.anonymous
+        ),
         (2, 1, 1)
     );
     let metrics = s.get("/metrics", &[]).await.body;

@@ -96,8 +96,8 @@ async fn a_click_cap_admits_exactly_n_under_parallel_clicks_and_losers_stay_in_t
 
     let snapshot = server.state.snapshot();
     let stats = smartlink::stats::link(snapshot.table.link(10).unwrap(), &server.state.counts);
-    assert_eq!((stats.clicks, stats.routed), (600, 600));
-    assert_eq!(stats.fill_rate, Some(1.0));
+    assert_eq!((stats.totals.clicks, stats.totals.routed), (600, 600));
+    assert_eq!(stats.totals.fill_rate, Some(1.0));
     let per_offer: Vec<(u32, u64)> = stats
         .offers
         .iter()
@@ -106,10 +106,14 @@ async fn a_click_cap_admits_exactly_n_under_parallel_clicks_and_losers_stay_in_t
     assert_eq!(per_offer, [(21, 25), (22, 575), (24, 0)]);
     let single = smartlink::stats::link(snapshot.table.link(12).unwrap(), &server.state.counts);
     assert_eq!(
-        (single.clicks, single.routed, single.fallback.all_capped),
+        (
+            single.totals.clicks,
+            single.totals.routed,
+            single.totals.fallback.all_capped
+        ),
         (1, 0, 1)
     );
-    assert_eq!(single.fill_rate, Some(0.0));
+    assert_eq!(single.totals.fill_rate, Some(0.0));
 
     let metrics = server.get("/metrics", &[]).await.body;
     assert!(metrics.contains("smartlink_offers_capped 1\n"), "{metrics}");
@@ -279,8 +283,15 @@ async fn a_conversion_cap_is_reached_through_postbacks() {
         server.state.snapshot().table.link(11).unwrap(),
         &server.state.counts,
     );
-    assert_eq!((stats.clicks, stats.routed, stats.conversions), (4, 3, 3));
-    assert_eq!(stats.fallback.all_capped, 1);
+    assert_eq!(
+        (
+            stats.totals.clicks,
+            stats.totals.routed,
+            stats.totals.conversions
+        ),
+        (4, 3, 3)
+    );
+    assert_eq!(stats.totals.fallback.all_capped, 1);
     let snapshot = server.state.snapshot();
     let clock = smartlink::counts::CapClock::now(&snapshot.calendar);
     let offers = smartlink::stats::offers(&snapshot.table, &server.state.counts, &clock);

@@ -339,7 +339,7 @@ async fn conversions_of_fallback_clicks_are_recorded_without_an_offer() {
         server.state.snapshot().table.link(10).unwrap(),
         &server.state.counts,
     );
-    assert_eq!(stats.conversions, 1);
+    assert_eq!(stats.totals.conversions, 1);
     server.stop().await;
 }
 

@@ -259,8 +259,8 @@ async fn run(case: &Case) {
         server.state.snapshot().table.link(link).unwrap(),
         &server.state.counts,
     );
-    assert_eq!(stats.revenue, accepted.revenue);
-    assert_eq!(stats.conversions, accepted.recorded as u64);
+    assert_eq!(stats.totals.revenue, accepted.revenue);
+    assert_eq!(stats.totals.conversions, accepted.recorded as u64);
     let hour = utc_hour() as i64 * 3600;
     let from = jiff::Timestamp::from_second(hour - 3600)
         .unwrap()
