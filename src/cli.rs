@@ -126,12 +126,10 @@ pub fn serve(config: &Path) -> ExitCode {
 /// it to the cluster's Redis as the next generation of the shared catalog; every node
 /// applies it within a second.
 pub fn push(config: &Path, file: Option<&Path>) -> ExitCode {
-    let settings = match Settings::load(config) {
+    let settings = match settings(config) {
         Ok(s) => s,
-        Err(invalid) => {
-            for e in &invalid.errors {
-                eprintln!("{e}");
-            }
+        Err(errors) => {
+            eprintln!("{errors}");
             return ExitCode::FAILURE;
         }
     };
@@ -234,11 +232,16 @@ pub fn audit(args: &AuditArgs) -> ExitCode {
     }
 }
 
-fn audit_text(args: &AuditArgs) -> Result<String, String> {
-    let settings = Settings::load(args.config).map_err(|invalid| {
+/// The settings of `config`, or every error in them, one a line.
+fn settings(config: &Path) -> Result<Settings, String> {
+    Settings::load(config).map_err(|invalid| {
         let lines: Vec<String> = invalid.errors.iter().map(ToString::to_string).collect();
         lines.join("\n")
-    })?;
+    })
+}
+
+fn audit_text(args: &AuditArgs) -> Result<String, String> {
+    let settings = settings(args.config)?;
     let time = |flag: &str, text: Option<&str>| {
         text.map(|t| crate::clock::parse_time(t).map_err(|e| format!("--{flag}: {e}")))
             .transpose()
@@ -421,12 +424,10 @@ fn local_get(
 /// offer and landing page, and prints one line each, or (`json`) the API's answer. Exit 1
 /// when the server cannot be asked, 0 otherwise (whatever the destinations' states).
 pub fn health(config: &Path, json: bool, timeout: std::time::Duration) -> ExitCode {
-    let settings = match Settings::load(config) {
+    let settings = match settings(config) {
         Ok(s) => s,
-        Err(invalid) => {
-            for e in &invalid.errors {
-                eprintln!("{e}");
-            }
+        Err(errors) => {
+            eprintln!("{errors}");
             return ExitCode::FAILURE;
         }
     };

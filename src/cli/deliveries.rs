@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use crate::settings::Settings;
-
 /// `smartlink deliveries [--affiliate ID] [--status S] [--hours H]`.
 pub fn deliveries(
     config: &Path,
@@ -38,10 +36,7 @@ fn text(
             "--status {s:?} is not one of pending, delivered, failed"
         ));
     }
-    let settings = Settings::load(config).map_err(|invalid| {
-        let lines: Vec<String> = invalid.errors.iter().map(ToString::to_string).collect();
-        lines.join("\n")
-    })?;
+    let settings = super::settings(config)?;
     let now = jiff::Timestamp::now().as_millisecond();
     let from = now - i64::from(hours) * 3_600_000;
     let all = crate::partner::log::statuses(
